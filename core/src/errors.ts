@@ -1,0 +1,56 @@
+/**
+ * The one catalog of coded errors. Messages name the fix and never carry a row value or a patient
+ * identifier: callers pass field names, table names and codes only. See docs/errors.md.
+ */
+export const ERROR_CATALOG = {
+  TENDRIL_E_CONFIG_INVALID: { retryable: false, summary: 'The configuration file has problems.' },
+  TENDRIL_E_CONFIG_NOT_FOUND: { retryable: false, summary: 'The configuration file was not found.' },
+  TENDRIL_E_CONNECTOR_UNKNOWN: { retryable: false, summary: 'No connector plugin has this id.' },
+  TENDRIL_E_CONNECTOR_DEFINITION: { retryable: false, summary: 'A connector or table definition is invalid.' },
+  TENDRIL_E_STREAM_UNKNOWN: { retryable: false, summary: 'The connector has no stream of this name.' },
+  TENDRIL_E_DB_CONNECT: { retryable: true, summary: 'The EHR database could not be reached.' },
+  TENDRIL_E_DB_AUTH: { retryable: true, summary: 'The EHR database refused the login.' },
+  TENDRIL_E_DB_PERMISSION: { retryable: true, summary: 'The database user lacks a right it needs.' },
+  TENDRIL_E_DB_QUERY: { retryable: true, summary: 'A query against the EHR database failed.' },
+  TENDRIL_E_DB_DIALECT: { retryable: false, summary: 'This database dialect is not supported here.' },
+  TENDRIL_E_CURSOR_NOT_ADVANCING: { retryable: false, summary: 'A page did not advance the keyset cursor.' },
+  TENDRIL_E_CLOCK: { retryable: true, summary: 'The database clock could not be read or parsed.' },
+  TENDRIL_E_MAPPING: { retryable: false, summary: 'A row could not be mapped to the standard model.' },
+  TENDRIL_E_VALIDATION: { retryable: false, summary: 'A mapped resource failed standard-model validation.' },
+  TENDRIL_E_STORE: { retryable: true, summary: 'The agent store failed.' },
+  TENDRIL_E_STORE_SCHEMA: { retryable: false, summary: 'The agent store was written by a newer Tendril.' },
+  TENDRIL_E_FORMAT: { retryable: false, summary: 'An event could not be rendered in the requested format.' },
+  TENDRIL_E_SEED: { retryable: false, summary: 'The data generator could not fill the database.' },
+  TENDRIL_E_USAGE: { retryable: false, summary: 'The command line was not understood.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface TendrilErrorOptions {
+  cause?: unknown;
+  /** Structured, PHI-free context (table, column, stream, field path…). */
+  details?: Record<string, unknown>;
+  retryable?: boolean;
+}
+
+export class TendrilError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: TendrilErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TendrilError';
+    this.code = code;
+    this.retryable = options.retryable ?? ERROR_CATALOG[code].retryable;
+    this.details = options.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, retryable: this.retryable, details: this.details };
+  }
+}
+
+export function isTendrilError(error: unknown, code?: ErrorCode): error is TendrilError {
+  return error instanceof TendrilError && (code === undefined || error.code === code);
+}

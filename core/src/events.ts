@@ -1,0 +1,52 @@
+import type { ChangeKind } from './classify.js';
+import { eventId } from './ids.js';
+import type { ResourceType } from './model/index.js';
+import type { ReferenceSourceIds } from './mapping.js';
+
+/** standard-model.md §4. */
+export interface EventEnvelope {
+  readonly id: string;
+  readonly type: string;
+  readonly occurredAt: string;
+  readonly connectionId: string;
+  readonly resourceType: ResourceType;
+  readonly resourceId: string;
+  readonly sequence: number;
+  readonly data: Record<string, unknown>;
+}
+
+/** An event with what the output formats need besides the envelope. */
+export interface StoredEvent {
+  readonly envelope: EventEnvelope;
+  readonly kind: ChangeKind;
+  readonly sourceId: string;
+  readonly connectorId: string;
+  readonly refs: ReferenceSourceIds;
+}
+
+export function eventType(resourceType: ResourceType, kind: ChangeKind): string {
+  return `${resourceType[0]!.toLowerCase()}${resourceType.slice(1)}.${kind}`;
+}
+
+export function buildEnvelope(input: {
+  connectionId: string;
+  resourceType: ResourceType;
+  resourceId: string;
+  sourceId: string;
+  kind: ChangeKind;
+  hash: string;
+  sequence: number;
+  data: Record<string, unknown>;
+}): EventEnvelope {
+  const meta = (input.data['meta'] ?? {}) as { sourceUpdatedAt?: string; syncedAt?: string };
+  return {
+    id: eventId(input.connectionId, input.resourceType, input.sourceId, input.hash, input.sequence),
+    type: eventType(input.resourceType, input.kind),
+    occurredAt: meta.sourceUpdatedAt ?? meta.syncedAt ?? new Date().toISOString(),
+    connectionId: input.connectionId,
+    resourceType: input.resourceType,
+    resourceId: input.resourceId,
+    sequence: input.sequence,
+    data: input.data,
+  };
+}

@@ -1,0 +1,15 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** `meta.hash`: SHA-256 of the canonical resource without `meta` (standard-model.md §1). */
+export function resourceHash(resource: Record<string, unknown>): string {
+  const { meta: _meta, ...content } = resource;
+  return sha256Hex(canonicalJson(content));
+}
+
+/** Every tombstone has the same content hash, so a repeated delete is a no-op. */
+export const TOMBSTONE_HASH = sha256Hex(canonicalJson({ deleted: true }));

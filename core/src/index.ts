@@ -1,0 +1,15 @@
+export * from './canonical-json.js';
+export * from './classify.js';
+export * from './config.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './hash.js';
+export * from './ids.js';
+export * from './mapping.js';
+export type * from './mapping-context.js';
+export * from './model/index.js';
+export * from './sdk.js';
+export * from './time.js';
+export * as t from './transforms.js';
+export type { Transform } from './transforms.js';
+export { toE164 } from './transforms.js';

@@ -1,0 +1,186 @@
+import { TendrilError } from './errors.js';
+import { resourceHash, TOMBSTONE_HASH } from './hash.js';
+import { resourceId, sourceIdOf } from './ids.js';
+import type { MappingContext } from './mapping-context.js';
+import { RESOURCE_SCHEMAS, type ResourceType } from './model/index.js';
+import type { RowCondition, TableDefinition } from './sdk.js';
+import { localTextToInstant, utcTextToInstant } from './time.js';
+
+export type Row = Readonly<Record<string, unknown>>;
+/** Source ids of the references a resource holds, by field name (the `flat` format needs them). */
+export type ReferenceSourceIds = Record<string, string | string[]>;
+
+export type MappedRow =
+  | {
+      readonly kind: 'live';
+      readonly sourceId: string;
+      readonly resource: Record<string, unknown> & { resourceType: ResourceType; id: string };
+      readonly hash: string;
+      readonly refs: ReferenceSourceIds;
+    }
+  /** Soft-deleted in the vendor's terms. */
+  | { readonly kind: 'deleted'; readonly sourceId: string }
+  /** The row exists but is not this resource (excluded); treated like a confirmed absence. */
+  | { readonly kind: 'absent'; readonly sourceId: string };
+
+export function matchesCondition(row: Row, condition: RowCondition | undefined): boolean {
+  if (!condition) return false;
+  return Object.entries(condition).every(([column, expected]) => {
+    const actual = row[column];
+    const text = actual === null || actual === undefined ? '' : String(actual);
+    if (typeof expected === 'object') {
+      const list = 'in' in expected ? expected.in : expected.notIn;
+      const found = list.some((e) => String(e) === text);
+      return 'in' in expected ? found : !found;
+    }
+    return String(expected) === text;
+  });
+}
+
+function noReference(value: unknown): boolean {
+  return value === null || value === undefined || String(value).trim() === '' || String(value).trim() === '0';
+}
+
+export function rowSourceId(table: TableDefinition, row: Row): string {
+  const parts = table.key.map((column) => {
+    const value = row[column];
+    if (value === null || value === undefined) {
+      throw new TendrilError('TENDRIL_E_MAPPING', `table ${table.table}: key column ${column} is NULL`, {
+        details: { table: table.table, column },
+      });
+    }
+    return String(value).trim();
+  });
+  return sourceIdOf(table.sourceIdPrefix ? [table.sourceIdPrefix, ...parts] : parts);
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const segments = path.split('.');
+  let node = target;
+  for (const segment of segments.slice(0, -1)) {
+    const next = node[segment];
+    if (next === undefined) node[segment] = {};
+    node = node[segment] as Record<string, unknown>;
+  }
+  node[segments[segments.length - 1]!] = value;
+}
+
+function isEmpty(value: unknown): boolean {
+  return (
+    value === undefined ||
+    value === null ||
+    (typeof value === 'string' && value === '') ||
+    (Array.isArray(value) && value.length === 0)
+  );
+}
+
+/** When the vendor last changed the row, from the cursor column, as a UTC instant. */
+export function sourceUpdatedAt(table: TableDefinition, row: Row, ctx: MappingContext): string | undefined {
+  if (table.cursor.mode !== 'timestamp') return undefined;
+  const value = row[table.cursor.column];
+  return table.cursor.clock === 'db-utc' ? utcTextToInstant(value) : localTextToInstant(value, ctx.timezone);
+}
+
+/**
+ * Maps one vendor row to a validated standard-model resource and its content hash. Errors name
+ * the table, field and rule, never the value: values can be PHI.
+ */
+export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, syncedAt: string): MappedRow {
+  const sourceId = rowSourceId(table, row);
+  if (matchesCondition(row, table.excludeWhen)) return { kind: 'absent', sourceId };
+  if (matchesCondition(row, table.deletedWhen)) return { kind: 'deleted', sourceId };
+
+  const id = resourceId(ctx.connectionId, table.resourceType, sourceId);
+  const resource: Record<string, unknown> = { resourceType: table.resourceType, id, sourceId };
+  const refs: ReferenceSourceIds = {};
+  for (const [path, value] of Object.entries(table.constants ?? {})) setPath(resource, path, value);
+  for (const [path, mapping] of Object.entries(table.fields)) {
+    let value: unknown;
+    try {
+      if (mapping.kind === 'ref') {
+        const keyOf = (parts: unknown[]) => sourceIdOf(mapping.prefix ? [mapping.prefix, ...(parts as string[])] : (parts as string[]));
+        if (mapping.many) {
+          const keys = [...new Set(mapping.columns.map((c) => row[c]).filter((v) => !noReference(v)).map((v) => keyOf([String(v).trim()])))];
+          if (keys.length) {
+            refs[path] = keys;
+            value = keys.map((key) => ctx.refId(mapping.resourceType, key));
+          }
+        } else {
+          const parts = mapping.columns.map((c) => row[c]);
+          if (!parts.some(noReference)) {
+            const key = keyOf(parts.map((p) => String(p).trim()));
+            refs[path] = key;
+            value = ctx.refId(mapping.resourceType, key);
+          }
+        }
+      } else {
+        value = mapping.apply(
+          mapping.columns.map((c) => row[c]),
+          ctx,
+        );
+      }
+    } catch (cause) {
+      throw new TendrilError('TENDRIL_E_MAPPING', `table ${table.table}: field ${path} could not be mapped`, {
+        cause: cause instanceof TendrilError ? cause : undefined,
+        details: { table: table.table, field: path, sourceId },
+      });
+    }
+    if (!isEmpty(value)) setPath(resource, path, value);
+  }
+
+  const parsed = RESOURCE_SCHEMAS[table.resourceType].safeParse(resource);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new TendrilError(
+      'TENDRIL_E_VALIDATION',
+      `table ${table.table}: the mapped ${table.resourceType} is not valid (${issues.join('; ')}). Fix the table file's field mapping.`,
+      { details: { table: table.table, resourceType: table.resourceType, sourceId, issues } },
+    );
+  }
+  const hash = resourceHash(resource);
+  const updatedAt = sourceUpdatedAt(table, row, ctx);
+  resource['meta'] = {
+    source: { system: ctx.connectorId, connectionId: ctx.connectionId },
+    ...(updatedAt ? { sourceUpdatedAt: updatedAt } : {}),
+    syncedAt,
+    hash,
+  };
+  return { kind: 'live', sourceId, resource: resource as MappedRow & never, hash, refs };
+}
+
+/** A tombstone resource for a deleted record (standard-model.md §1). */
+export function tombstone(
+  resourceType: ResourceType,
+  sourceId: string,
+  ctx: Pick<MappingContext, 'connectionId' | 'connectorId'>,
+  syncedAt: string,
+): Record<string, unknown> {
+  return {
+    resourceType,
+    id: resourceId(ctx.connectionId, resourceType, sourceId),
+    sourceId,
+    meta: {
+      source: { system: ctx.connectorId, connectionId: ctx.connectionId },
+      syncedAt,
+      hash: TOMBSTONE_HASH,
+      deleted: true,
+    },
+  };
+}
+
+export function mappingContext(options: {
+  connectionId: string;
+  connectorId: string;
+  timezone: string;
+  currency?: string;
+  options?: Readonly<Record<string, unknown>>;
+}): MappingContext {
+  return {
+    connectionId: options.connectionId,
+    connectorId: options.connectorId,
+    timezone: options.timezone,
+    currency: options.currency ?? 'USD',
+    options: options.options ?? {},
+    refId: (resourceType, sourceId) => resourceId(options.connectionId, resourceType, sourceId),
+  };
+}

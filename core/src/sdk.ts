@@ -1,0 +1,207 @@
+import type { z } from 'zod';
+import { TendrilError } from './errors.js';
+import type { ResourceType } from './model/index.js';
+import type { MappingContext } from './mapping-context.js';
+
+/** A column's SQL type exactly as the vendor schema declares it (`bigint(20)`, `varchar(100)`, `timestamp`). */
+export type ColumnType = string;
+export type ColumnDeclarations = Readonly<Record<string, ColumnType>>;
+
+/** Where a change-stamp column gets its clock (sync-semantics.md §2). */
+export const CLOCK_DOMAINS = ['db-utc', 'db-local', 'client'] as const;
+export type ClockDomain = (typeof CLOCK_DOMAINS)[number];
+
+export type CursorSpec =
+  | {
+      readonly mode: 'timestamp';
+      /** Change-stamp column of the main table. */
+      readonly column: string;
+      readonly clock: ClockDomain;
+      /** Fractional-second digits the column stores (Open Dental `timestamp`: 0). */
+      readonly precision?: number;
+      /**
+       * Stamps of joined tables whose change also changes this resource (`alias.column`). With
+       * these the poll reads rows where any stamp falls in the window, paged by key only.
+       */
+      readonly also?: readonly string[];
+    }
+  | { readonly mode: 'snapshot' };
+
+export type CursorMode = CursorSpec['mode'];
+
+/** A static row filter, written as data: `{ ObjectType: 0 }` or `{ AptStatus: { notIn: [6, 7, 8] } }`. */
+export type RowCondition = Readonly<
+  Record<string, string | number | { readonly in: readonly (string | number)[] } | { readonly notIn: readonly (string | number)[] }>
+>;
+
+export interface JoinSpec {
+  readonly table: string;
+  readonly alias: string;
+  /** Joined column → column of the main table (or `otherAlias.column`). */
+  readonly on: Readonly<Record<string, string>>;
+  readonly columns: ColumnDeclarations;
+  readonly key: readonly string[];
+}
+
+/** A vendor table that records deletions of another (Open Dental `deletedobject`). */
+export interface DeleteLogSpec {
+  readonly table: string;
+  readonly key: readonly string[];
+  readonly columns: ColumnDeclarations;
+  readonly cursor: { readonly column: string; readonly clock: ClockDomain; readonly precision?: number };
+  /** Column holding the deleted row's key (single-column keys only). */
+  readonly deletedKeyColumn: string;
+  readonly where?: RowCondition;
+}
+
+/** One model field produced from one or more columns. */
+export interface FieldSpec {
+  readonly kind: 'field';
+  readonly columns: readonly string[];
+  readonly apply: (values: readonly unknown[], ctx: MappingContext) => unknown;
+}
+
+/** A reference (`<role>Id` / `<role>Ids`) to another resource by its vendor key. */
+export interface RefSpec {
+  readonly kind: 'ref';
+  readonly resourceType: ResourceType;
+  /** One column per key component; with `many`, each column is one single-column reference. */
+  readonly columns: readonly string[];
+  readonly many: boolean;
+  /** Fixed key prefix for a reference to a resource whose key has a constant component. */
+  readonly prefix?: string;
+}
+
+export type FieldMapping = FieldSpec | RefSpec;
+
+export interface TableDefinition<R extends ResourceType = ResourceType> {
+  readonly resourceType: R;
+  readonly table: string;
+  /** Key columns in the order they form `sourceId`. */
+  readonly key: readonly string[];
+  /** Every column read, with its vendor type: drives queries, discovery, grants and test DDL. */
+  readonly columns: ColumnDeclarations;
+  readonly cursor: CursorSpec;
+  readonly joins?: readonly JoinSpec[];
+  readonly where?: RowCondition;
+  /** Rows that are deleted in the vendor's terms (soft delete): emitted as `deleted`. */
+  readonly deletedWhen?: RowCondition;
+  /** Rows that are not this resource at all (Open Dental planned appointments). Treated as absent. */
+  readonly excludeWhen?: RowCondition;
+  readonly deleteLog?: DeleteLogSpec;
+  /** Model field path (dots for nesting) → mapping. */
+  readonly fields: Readonly<Record<string, FieldMapping>>;
+  /** Fixed values for every resource of this table (`kind: 'operatory'`). */
+  readonly constants?: Readonly<Record<string, unknown>>;
+  /** Key prefix that makes `sourceId`s unique when two tables feed one resource type. */
+  readonly sourceIdPrefix?: string;
+}
+
+export interface VerificationLevel {
+  readonly level: 'real-schema' | 'real-columns' | 'provisional';
+  readonly against: string;
+}
+
+export interface ConnectorDefinition<O extends z.ZodType = z.ZodType> {
+  readonly id: string;
+  readonly displayName: string;
+  readonly dialects: readonly ('mysql' | 'mssql' | 'postgres' | 'sqlite' | 'odbc')[];
+  readonly versions: readonly string[];
+  readonly verification: VerificationLevel;
+  /** Connector-specific connection options (`connections[].options`), validated with the config. */
+  readonly optionsSchema: O;
+  /** Stream name → table. Stream names are stable: they key cursors in the store. */
+  readonly streams: Readonly<Record<string, TableDefinition>>;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function problem(message: string, details: Record<string, unknown>): TendrilError {
+  return new TendrilError('TENDRIL_E_CONNECTOR_DEFINITION', message, { details });
+}
+
+function checkIdentifier(name: string, where: string): void {
+  if (!IDENTIFIER.test(name)) throw problem(`${where}: "${name}" is not a plain SQL identifier`, { where });
+}
+
+function conditionColumns(condition: RowCondition | undefined): string[] {
+  return condition ? Object.keys(condition) : [];
+}
+
+/**
+ * Declares one vendor table. Checks at definition time that every column the mapping, key, cursor
+ * and filters use is declared, so a typo fails when the plugin loads, not at 2 a.m. on site.
+ */
+export function defineTable<R extends ResourceType>(definition: TableDefinition<R>): TableDefinition<R> {
+  const where = `table ${definition.table}`;
+  checkIdentifier(definition.table, where);
+  const declared = new Set(Object.keys(definition.columns));
+  for (const join of definition.joins ?? []) {
+    checkIdentifier(join.table, where);
+    checkIdentifier(join.alias, where);
+    for (const column of Object.keys(join.columns)) declared.add(`${join.alias}.${column}`);
+  }
+  for (const column of declared) for (const part of column.split('.')) checkIdentifier(part, where);
+  const require = (column: string, role: string) => {
+    if (!declared.has(column)) {
+      throw problem(`${where}: ${role} uses column "${column}", which is not declared in columns`, {
+        table: definition.table,
+        column,
+        role,
+      });
+    }
+  };
+  if (definition.key.length === 0) throw problem(`${where}: key must name at least one column`, { table: definition.table });
+  definition.key.forEach((c) => require(c, 'key'));
+  if (definition.cursor.mode === 'timestamp') {
+    require(definition.cursor.column, 'cursor');
+    definition.cursor.also?.forEach((c) => require(c, 'cursor.also'));
+  }
+  for (const condition of [definition.where, definition.deletedWhen, definition.excludeWhen]) {
+    conditionColumns(condition).forEach((c) => require(c, 'row condition'));
+  }
+  for (const join of definition.joins ?? []) {
+    for (const [joined, owner] of Object.entries(join.on)) {
+      require(`${join.alias}.${joined}`, `join ${join.alias}`);
+      require(owner, `join ${join.alias}`);
+    }
+  }
+  for (const [path, mapping] of Object.entries(definition.fields)) {
+    mapping.columns.forEach((c) => require(c, `field ${path}`));
+  }
+  if (definition.deleteLog) {
+    const log = definition.deleteLog;
+    checkIdentifier(log.table, where);
+    const logColumns = new Set(Object.keys(log.columns));
+    for (const column of [...log.key, log.cursor.column, log.deletedKeyColumn, ...conditionColumns(log.where)]) {
+      if (!logColumns.has(column)) {
+        throw problem(`${where}: delete log ${log.table} uses undeclared column "${column}"`, { column });
+      }
+    }
+    if (definition.key.length !== 1) throw problem(`${where}: a delete log needs a single-column key`, {});
+  }
+  return Object.freeze(definition);
+}
+
+const CONNECTOR_ID = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const STREAM_NAME = /^[a-z][a-z0-9-]*$/;
+
+/** Declares a connector plugin: a data sheet of streams, checked once when it loads. */
+export function defineConnector<O extends z.ZodType>(definition: ConnectorDefinition<O>): ConnectorDefinition<O> {
+  if (!CONNECTOR_ID.test(definition.id)) {
+    throw problem(`connector id "${definition.id}" must be kebab-case`, { connector: definition.id });
+  }
+  for (const name of Object.keys(definition.streams)) {
+    if (!STREAM_NAME.test(name)) {
+      throw problem(`connector ${definition.id}: stream name "${name}" must be lower-case kebab-case`, { name });
+    }
+  }
+  return Object.freeze(definition);
+}
+
+/** The tables a stream reads, for grants and discovery. */
+export function tablesRead(table: TableDefinition): string[] {
+  const names = [table.table, ...(table.joins ?? []).map((j) => j.table)];
+  if (table.deleteLog) names.push(table.deleteLog.table);
+  return [...new Set(names)];
+}

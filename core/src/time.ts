@@ -1,0 +1,79 @@
+import { DateTime } from 'luxon';
+
+const SQL_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?/;
+
+/** `0000-00-00`, `0001-01-01`, `1753-…` and anything before 1800 mean "no date" (standard-model.md §1). */
+export function isSentinelDate(text: string): boolean {
+  const m = SQL_DATETIME.exec(text);
+  if (!m) return true;
+  const year = Number(m[1]);
+  return year < 1800 || m[2] === '00' || m[3] === '00';
+}
+
+function parts(text: string) {
+  const m = SQL_DATETIME.exec(text.trim());
+  if (!m) return undefined;
+  const fraction = (m[7] ?? '').padEnd(3, '0').slice(0, 3);
+  return {
+    year: Number(m[1]),
+    month: Number(m[2]),
+    day: Number(m[3]),
+    hour: Number(m[4] ?? 0),
+    minute: Number(m[5] ?? 0),
+    second: Number(m[6] ?? 0),
+    millisecond: Number(fraction),
+  };
+}
+
+/** A vendor date or datetime as `YYYY-MM-DD`, or undefined for sentinels and junk. */
+export function toIsoDate(value: unknown): string | undefined {
+  const text = textOf(value);
+  if (text === undefined || isSentinelDate(text)) return undefined;
+  return text.slice(0, 10);
+}
+
+/** A UTC wall time (`db-utc` columns) as an ISO instant with `Z`. */
+export function utcTextToInstant(value: unknown): string | undefined {
+  const text = textOf(value);
+  if (text === undefined || isSentinelDate(text)) return undefined;
+  const p = parts(text);
+  if (!p) return undefined;
+  return formatInstant(DateTime.fromObject(p, { zone: 'utc' }));
+}
+
+/**
+ * Converts an office-local wall time to a UTC instant. In a DST gap the time moves forward; in an
+ * overlap the earlier instant wins (sync-semantics.md §6).
+ */
+export function localTextToInstant(value: unknown, zone: string): string | undefined {
+  const text = textOf(value);
+  if (text === undefined || isSentinelDate(text)) return undefined;
+  const p = parts(text);
+  if (!p) return undefined;
+  const local = DateTime.fromObject(p, { zone });
+  if (!local.isValid) return undefined;
+  // Luxon resolves an ambiguous wall time to the earlier offset and shifts a gap forward already;
+  // both match our rule, so no extra handling is needed beyond validity.
+  return formatInstant(local.toUTC());
+}
+
+export function formatInstant(dt: DateTime): string {
+  const utc = dt.toUTC();
+  return utc.millisecond === 0
+    ? utc.toFormat("yyyy-MM-dd'T'HH:mm:ss'Z'")
+    : utc.toFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'");
+}
+
+function textOf(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return undefined;
+    return value.toISOString().replace('T', ' ').replace('Z', '');
+  }
+  const text = String(value).trim();
+  return text === '' ? undefined : text;
+}
+
+export function isValidTimeZone(zone: string): boolean {
+  return DateTime.local().setZone(zone).isValid;
+}
