@@ -70,6 +70,11 @@ export interface RefSpec {
   readonly many: boolean;
   /** Fixed key prefix for a reference to a resource whose key has a constant component. */
   readonly prefix?: string;
+  /**
+   * The key a `0` stands for when the vendor gives `0` a meaning instead of "none" (Open Dental
+   * `ClinicNum` 0 = the default office, key `"0"`). Without it, `0` means no reference.
+   */
+  readonly zeroMeans?: string;
 }
 
 export type FieldMapping = FieldSpec | RefSpec;
@@ -95,6 +100,11 @@ export interface TableDefinition<R extends ResourceType = ResourceType> {
   readonly constants?: Readonly<Record<string, unknown>>;
   /** Key prefix that makes `sourceId`s unique when two tables feed one resource type. */
   readonly sourceIdPrefix?: string;
+  /**
+   * Rows that exist in the vendor's logic but not in its table (Open Dental's default office,
+   * `ClinicNum` 0, when clinics are off). Appended to every snapshot scan, so never deleted.
+   */
+  readonly staticRows?: readonly Readonly<Record<string, unknown>>[];
 }
 
 export interface VerificationLevel {
@@ -168,6 +178,18 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
   }
   for (const [path, mapping] of Object.entries(definition.fields)) {
     mapping.columns.forEach((c) => require(c, `field ${path}`));
+  }
+  for (const row of definition.staticRows ?? []) {
+    // Static rows stand in for table rows: same columns, a full key, and only read by snapshot scans.
+    if (definition.cursor.mode !== 'snapshot') {
+      throw problem(`${where}: staticRows need cursor mode "snapshot"`, { table: definition.table });
+    }
+    Object.keys(row).forEach((c) => require(c, 'static row'));
+    for (const column of definition.key) {
+      if (row[column] === undefined || row[column] === null) {
+        throw problem(`${where}: a static row lacks key column "${column}"`, { table: definition.table, column });
+      }
+    }
   }
   if (definition.deleteLog) {
     const log = definition.deleteLog;

@@ -1,0 +1,99 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatEvent, type StoredEvent } from '@tendril/core';
+import { createSqlClient } from '@tendril/sql';
+import { createTablesFromDeclarations, editPatients, seedOpenDental } from '@tendril/testing';
+import { pino } from 'pino';
+import { validateRawConfig } from '../config-file.js';
+import { createAgentContainer } from '../container.js';
+import { loadConnector } from '../registry.js';
+import { renderSyncReport, runSyncOnce } from './sync.js';
+
+export interface DemoOptions {
+  patients: number;
+  dir: string;
+  out: (text: string) => void;
+}
+
+function utcStamp(date: Date): string {
+  return date.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/**
+ * The README's first command: the whole read flow on an embedded SQLite database shaped like
+ * Open Dental's tables (built from the connector's own declarations), no server needed.
+ */
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const { out } = options;
+  const dir = resolve(options.dir);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const ehrFile = join(dir, 'opendental.db');
+
+  out(`1. Building an embedded Open Dental database (SQLite) at ${ehrFile}`);
+  const connector = await loadConnector('open-dental');
+  const ehr = createSqlClient({ url: `sqlite:${ehrFile}` });
+  try {
+    const tables = await createTablesFromDeclarations(ehr.knex, Object.values(connector.streams), 'sqlite');
+    out(`   created ${tables.length} tables from the connector's declarations: ${tables.join(', ')}`);
+    const seeded = await seedOpenDental(ehr.knex, { patients: options.patients, seed: 'demo', dialect: 'sqlite' });
+    out(`   generated ${Object.entries(seeded).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+
+    const config = await validateRawConfig('demo config', {
+      store: { sqlite: join(dir, 'tendril.db') },
+      logLevel: 'warn',
+      connections: [
+        {
+          id: 'demo-dental',
+          connector: 'open-dental',
+          timezone: 'America/New_York',
+          database: { url: `sqlite:${ehrFile}` },
+          // The demo polls seconds after its edits, so it does not wait for vendor transactions to settle.
+          sync: { settleSeconds: 0, overlapSeconds: 900, pageSize: 1000 },
+        },
+      ],
+    });
+    const container = await createAgentContainer(config, pino({ level: 'warn' }, pino.destination(2)));
+    try {
+      out('\n2. Backload: every row read, mapped to the standard model, hashed and written to the outbox');
+      const backload = await runSyncOnce(container.cradle, {});
+      out(indent(renderSyncReport(backload.report)));
+
+      out('\n3. Simulating edits in the EHR: 10 patients change, one appointment is broken, one patient is deleted');
+      const edited = await editPatients(ehr.knex, { count: 10, seed: 'demo-edit' });
+      const stamp = utcStamp(new Date());
+      const appointment = await ehr.knex('appointment').where('AptStatus', 1).orderBy('AptNum').first('AptNum');
+      if (appointment) await ehr.knex('appointment').where('AptNum', appointment.AptNum).update({ AptStatus: 5, DateTStamp: stamp });
+      const victim = await ehr.knex('patient').where('PatStatus', 0).whereNotIn('PatNum', edited).orderBy('PatNum', 'desc').first('PatNum');
+      if (victim) await ehr.knex('patient').where('PatNum', victim.PatNum).update({ PatStatus: 4, DateTStamp: stamp });
+      await sleep(1100); // cursor columns have 1 s precision: let the edits' second close
+
+      out('\n4. Incremental poll: only what changed');
+      const poll = await runSyncOnce(container.cradle, {});
+      out(indent(renderSyncReport(poll.report)));
+
+      const events = await container.cradle.store.listEvents({ connectionId: 'demo-dental', limit: 50, newestFirst: true });
+      const sample = events.find((e: StoredEvent) => e.envelope.type === 'patient.updated') ?? events[0];
+      if (sample) {
+        for (const format of ['json', 'fhir', 'flat'] as const) {
+          out(`\n5. A sample event, format "${format}"`);
+          out(indent(JSON.stringify(formatEvent(sample, format, { clientId: 'demo-dental' }), null, 2)));
+        }
+      }
+      out(`\nDone. The agent store is ${join(dir, 'tendril.db')}; try:`);
+      out(`  pnpm tendril events --config <your tendril.yaml> --format flat --limit 5`);
+    } finally {
+      await container.dispose();
+    }
+  } finally {
+    await ehr.close();
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `   ${line}`)
+    .join('\n');
+}

@@ -1,0 +1,42 @@
+import { TendrilError } from '@tendril/core';
+import { createSqlClient } from '@tendril/sql';
+import { createTablesFromDeclarations, seedOpenDental, type SeedSummary } from '@tendril/testing';
+import { loadConnector } from '../registry.js';
+
+export interface SeedOptions {
+  connector: string;
+  url: string;
+  patients: number;
+  seed: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Data generators by connector id; a connector without one cannot be seeded yet. */
+const GENERATORS = {
+  'open-dental': seedOpenDental,
+} as const;
+
+/** `tendril seed`: create the connector's tables if missing, then fill them with generated rows. */
+export async function runSeed(options: SeedOptions): Promise<{ createdTables: string[]; summary: SeedSummary }> {
+  const connector = await loadConnector(options.connector);
+  const generator = GENERATORS[options.connector as keyof typeof GENERATORS];
+  if (!generator) {
+    throw new TendrilError('TENDRIL_E_USAGE', `connector ${options.connector} has no data generator yet; generators exist for: ${Object.keys(GENERATORS).join(', ')}`);
+  }
+  const client = createSqlClient({ url: options.url });
+  try {
+    if (client.dialect !== 'mysql' && client.dialect !== 'sqlite') {
+      throw new TendrilError('TENDRIL_E_USAGE', `seeding ${client.dialect} is not supported; use a mysql:// (MariaDB/MySQL) or sqlite: URL`);
+    }
+    const createdTables = await createTablesFromDeclarations(client.knex, Object.values(connector.streams), client.dialect);
+    const summary = await generator(client.knex, {
+      patients: options.patients,
+      seed: options.seed,
+      dialect: client.dialect,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    return { createdTables, summary };
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,90 @@
+import { isTendrilError, TendrilError } from '@tendril/core';
+import { streamsOf, syncConnection, type Logger as EngineLogger } from '@tendril/scheduler';
+import type { Cradle } from '../container.js';
+
+export interface SyncOptions {
+  connection?: string;
+  stream?: string;
+  full?: boolean;
+  /** Called with (connectionId, stream, rowsRead) after each page. */
+  onProgress?: (connectionId: string, stream: string, read: number) => void;
+}
+
+export interface StreamReport {
+  stream: string;
+  read: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  error?: { code: string; message: string };
+}
+
+export interface SyncReport {
+  connections: { id: string; streams: StreamReport[] }[];
+  durationMs: number;
+}
+
+/** One backload or incremental poll of the configured connections (`tendril sync --once`). */
+export async function runSyncOnce(cradle: Cradle, options: SyncOptions): Promise<{ report: SyncReport; failed: boolean }> {
+  const { config, connectors, store, sqlClients, logger } = cradle;
+  const started = Date.now();
+  const selected = config.connections.filter((c) => !options.connection || c.id === options.connection);
+  if (options.connection && selected.length === 0) {
+    throw new TendrilError('TENDRIL_E_USAGE', `--connection ${options.connection} is not in the config; configured: ${config.connections.map((c) => c.id).join(', ')}`);
+  }
+  const report: SyncReport = { connections: [], durationMs: 0 };
+  let failed = false;
+  for (const connection of selected) {
+    const connector = connectors.get(connection.connector)!;
+    if (options.stream && !streamsOf(connection, connector).includes(options.stream)) {
+      throw new TendrilError('TENDRIL_E_USAGE', `--stream ${options.stream} is not a stream of connection ${connection.id}; streams: ${streamsOf(connection, connector).join(', ')}`);
+    }
+    const { result, errors } = await syncConnection(
+      { sql: sqlClients.get(connection), store, logger: logger as unknown as EngineLogger },
+      {
+        connection,
+        connector,
+        ...(options.stream ? { stream: options.stream } : {}),
+        ...(options.full ? { full: true } : {}),
+        ...(options.onProgress ? { onProgress: (stream: string, read: number) => options.onProgress!(connection.id, stream, read) } : {}),
+      },
+    );
+    const streams: StreamReport[] = result.streams.map((s) => ({
+      stream: s.stream,
+      read: s.read,
+      created: s.created,
+      updated: s.updated,
+      deleted: s.deleted,
+      unchanged: s.unchanged,
+    }));
+    for (const { stream, error } of errors) {
+      failed = true;
+      const code = isTendrilError(error) ? error.code : 'TENDRIL_E_DB_QUERY';
+      const message = isTendrilError(error) ? error.message : 'unexpected failure; see the log';
+      streams.push({ stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, error: { code, message } });
+    }
+    report.connections.push({ id: connection.id, streams });
+  }
+  report.durationMs = Date.now() - started;
+  return { report, failed };
+}
+
+export function renderSyncReport(report: SyncReport): string {
+  const lines: string[] = [];
+  for (const connection of report.connections) {
+    lines.push(`connection ${connection.id}`);
+    lines.push('  stream              read  created  updated  deleted  unchanged');
+    for (const s of connection.streams) {
+      if (s.error) {
+        lines.push(`  ${s.stream.padEnd(18)} FAILED ${s.error.code}: ${s.error.message}`);
+        continue;
+      }
+      lines.push(
+        `  ${s.stream.padEnd(18)}${String(s.read).padStart(6)}${String(s.created).padStart(9)}${String(s.updated).padStart(9)}${String(s.deleted).padStart(9)}${String(s.unchanged).padStart(11)}`,
+      );
+    }
+  }
+  lines.push(`done in ${report.durationMs} ms`);
+  return lines.join('\n');
+}

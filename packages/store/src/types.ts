@@ -1,0 +1,146 @@
+import type { ChangeKind, CursorMode, ReferenceSourceIds, ResourceType, ShadowEntry, StoredEvent } from '@tendril/core';
+
+/** Position inside a poll's fixed window, after the last committed row (sync-semantics.md §3). */
+export interface CursorPosition {
+  /** Cursor value of the last row, as the database's own text at full precision. Absent for key-only paging. */
+  readonly cursor?: string;
+  /** Key columns of the last row, as strings. */
+  readonly key: readonly string[];
+}
+
+/** A poll's window while it runs; kept so a crashed poll resumes with the same bounds. */
+export interface InProgress {
+  readonly lower: string;
+  readonly upper: string;
+  readonly after?: CursorPosition;
+  /** Snapshot scans: when the scan started (rows not seen since are delete candidates). */
+  readonly scanStartedAt?: string;
+}
+
+export interface StreamState {
+  readonly mode: CursorMode;
+  /** Timestamp streams: the upper bound of the last complete poll, in the column's clock domain. */
+  readonly watermark?: string;
+  readonly inProgress?: InProgress;
+  /** The delete log's own watermark, when the stream has one. */
+  readonly deleteLogWatermark?: string;
+  readonly lastPollStartedAt?: string;
+  readonly lastPollFinishedAt?: string;
+  readonly lastError?: { readonly code: string; readonly message: string; readonly at: string };
+}
+
+/** One classified change, ready for the outbox. The store allocates its sequence and event id. */
+export interface PendingChange {
+  readonly resourceType: ResourceType;
+  readonly sourceId: string;
+  readonly resourceId: string;
+  readonly kind: ChangeKind;
+  readonly hash: string;
+  /** The resource with `meta`, or the tombstone for `deleted`. */
+  readonly data: Record<string, unknown>;
+  readonly refs: ReferenceSourceIds;
+}
+
+/** Rows re-read without change: only their `lastSeenAt` moves. */
+export interface SeenRecord {
+  readonly resourceType: ResourceType;
+  readonly sourceId: string;
+}
+
+export interface PageCommit {
+  readonly connectionId: string;
+  readonly connectorId: string;
+  readonly stream: string;
+  readonly changes: readonly PendingChange[];
+  readonly seen: readonly SeenRecord[];
+  /** Stream state after this page. */
+  readonly state: StreamState;
+  /** Time of the read, ISO instant; becomes `lastSeenAt` of changed and seen rows. */
+  readonly seenAt: string;
+}
+
+export interface ShadowRecord extends ShadowEntry {
+  readonly resourceId: string;
+  readonly stream: string;
+  readonly lastSeenAt: string;
+}
+
+export interface EventQuery {
+  readonly connectionId?: string;
+  readonly resourceType?: ResourceType;
+  /** Only events with a greater sequence. */
+  readonly afterSequence?: number;
+  readonly limit: number;
+  /** Newest first instead of oldest first. */
+  readonly newestFirst?: boolean;
+}
+
+export const RUN_KINDS = ['poll', 'backload', 'reconcile'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+export const RUN_STATUSES = ['running', 'succeeded', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export interface RunCounts {
+  read: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly connectionId: string;
+  readonly stream: string;
+  readonly kind: RunKind;
+  readonly status: RunStatus;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly counts: RunCounts;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/**
+ * The agent's own state. SQLite is the embedded default; a PostgreSQL implementation drops in
+ * behind the same interface (async throughout for that reason).
+ */
+export interface Store {
+  /** Creates or upgrades the schema; refuses a store written by a newer Tendril. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  getStreamState(connectionId: string, stream: string): Promise<StreamState | undefined>;
+  /** Writes state without events (start of a poll, errors, the empty last page). */
+  saveStreamState(connectionId: string, stream: string, state: StreamState): Promise<void>;
+
+  /** Shadow rows for these source ids, keyed by source id. */
+  getShadow(connectionId: string, resourceType: ResourceType, sourceIds: readonly string[]): Promise<Map<string, ShadowRecord>>;
+  /**
+   * Live (not deleted) shadow rows of a stream whose `lastSeenAt` is before `seenBefore`, in
+   * source-id order after `afterSourceId`: delete candidates after a full scan.
+   */
+  staleLiveSourceIds(
+    connectionId: string,
+    stream: string,
+    seenBefore: string,
+    options: { afterSourceId?: string; limit: number },
+  ): Promise<{ resourceType: ResourceType; sourceId: string }[]>;
+  countLive(connectionId: string, stream: string): Promise<number>;
+
+  /**
+   * One local transaction: upsert the shadow rows, allocate sequences, insert the events
+   * (`ON CONFLICT (id) DO NOTHING`), touch `seen` rows, and write the stream state. Returns the
+   * events as committed.
+   */
+  commitPage(commit: PageCommit): Promise<StoredEvent[]>;
+
+  listEvents(query: EventQuery): Promise<StoredEvent[]>;
+  countEvents(connectionId?: string): Promise<number>;
+
+  startRun(input: { connectionId: string; stream: string; kind: RunKind; startedAt: string }): Promise<string>;
+  finishRun(
+    id: string,
+    result: { status: Exclude<RunStatus, 'running'>; finishedAt: string; counts: RunCounts; error?: { code: string; message: string } },
+  ): Promise<void>;
+  listRuns(query: { connectionId?: string; stream?: string; limit: number }): Promise<RunRecord[]>;
+}
