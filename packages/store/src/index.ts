@@ -1,0 +1,3 @@
+export * from './types.js';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';

@@ -1,0 +1,90 @@
+/** One schema step of the SQLite store. Steps are applied in `version` order and never edited once released. */
+export interface SqliteMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * The SQLite schema, as numbered steps recorded in `schema_migrations`. A store whose highest
+ * recorded version is above the last step here was written by a newer Tendril and is refused.
+ *
+ * Types are kept to what PostgreSQL also has (TEXT, INTEGER→BIGINT), so the PostgreSQL store can
+ * mirror the same tables. Instants are ISO 8601 text normalised to `toISOString()` form, which
+ * sorts lexicographically in time order.
+ *
+ * Room is left for the delivery tables (deliveries, delivery attempts, dead letters; delivery.md):
+ * they come as the next step(s), appended below, and reference `outbox(id)`.
+ */
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'stream state, shadow, outbox, sequences, runs',
+    sql: `
+      CREATE TABLE stream_state (
+        connection_id TEXT NOT NULL,
+        stream        TEXT NOT NULL,
+        state_json    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (connection_id, stream)
+      );
+
+      CREATE TABLE shadow (
+        connection_id TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        source_id     TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        stream        TEXT NOT NULL,
+        hash          TEXT NOT NULL,
+        deleted       INTEGER NOT NULL CHECK (deleted IN (0, 1)),
+        last_seen_at  TEXT NOT NULL,
+        PRIMARY KEY (connection_id, resource_type, source_id)
+      );
+      CREATE INDEX shadow_stream_live ON shadow (connection_id, stream, deleted, last_seen_at, source_id);
+
+      CREATE TABLE outbox (
+        id            TEXT PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        sequence      INTEGER NOT NULL,
+        type          TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        source_id     TEXT NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('created', 'updated', 'deleted')),
+        connector_id  TEXT NOT NULL,
+        envelope_json TEXT NOT NULL,
+        refs_json     TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        UNIQUE (connection_id, sequence)
+      );
+      CREATE INDEX outbox_resource_type ON outbox (resource_type);
+      -- Listing across connections orders by (sequence, connection_id).
+      CREATE INDEX outbox_sequence ON outbox (sequence, connection_id);
+
+      CREATE TABLE connection_sequence (
+        connection_id TEXT PRIMARY KEY,
+        last_sequence INTEGER NOT NULL
+      );
+
+      CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        stream        TEXT NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('poll', 'backload', 'reconcile')),
+        status        TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+        started_at    TEXT NOT NULL,
+        finished_at   TEXT,
+        counts_json   TEXT NOT NULL,
+        error_json    TEXT
+      );
+      CREATE INDEX runs_connection_stream ON runs (connection_id, stream, started_at);
+    `,
+  },
+  // Next: the delivery tables (deliveries, attempts, dead letters) — see the comment above.
+];
+
+/** The schema version this code writes. */
+export const SQLITE_SCHEMA_VERSION: number = SQLITE_MIGRATIONS.reduce(
+  (max, m) => Math.max(max, m.version),
+  0,
+);
