@@ -106,6 +106,7 @@ export function validateConfig(
     ? ((raw as { connections: unknown[] }).connections as Record<string, unknown>[])
     : [];
   const seen = new Map<string, number>();
+  const parsedOptions = new Map<number, Record<string, unknown>>();
   connections.forEach((connection, index) => {
     if (!connection || typeof connection !== 'object') return;
     const id = connection['id'];
@@ -129,6 +130,7 @@ export function validateConfig(
         const schema = connectors.optionsSchema(connector);
         const options = connection['options'] ?? {};
         const result = schema?.safeParse(options);
+        if (result?.success) parsedOptions.set(index, result.data as Record<string, unknown>);
         if (result && !result.success) {
           for (const issue of result.error.issues) {
             problems.push({ path: `connections.${index}.options.${pathOf(issue.path)}`, message: issue.message });
@@ -147,6 +149,11 @@ export function validateConfig(
     }
   });
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
+  // The connector's parse applies its defaults; keep that result, not the raw options.
+  parsed.data.connections.forEach((connection, index) => {
+    const options = parsedOptions.get(index);
+    if (options) connection.options = options;
+  });
   return { ok: true, config: deepFreeze(parsed.data) };
 }
 

@@ -13,3 +13,4 @@ export * from './time.js';
 export * as t from './transforms.js';
 export type { Transform } from './transforms.js';
 export { toE164 } from './transforms.js';
+export * from './formats/index.js';

@@ -99,16 +99,23 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
     try {
       if (mapping.kind === 'ref') {
         const keyOf = (parts: unknown[]) => sourceIdOf(mapping.prefix ? [mapping.prefix, ...(parts as string[])] : (parts as string[]));
+        // One key component, or undefined for "no reference". With `zeroMeans`, the vendor's 0 is a
+        // real record (Open Dental's default office), not "none".
+        const component = (v: unknown): string | undefined => {
+          if (mapping.zeroMeans !== undefined && v !== null && v !== undefined && String(v).trim() === '0') return mapping.zeroMeans;
+          return noReference(v) ? undefined : String(v).trim();
+        };
         if (mapping.many) {
-          const keys = [...new Set(mapping.columns.map((c) => row[c]).filter((v) => !noReference(v)).map((v) => keyOf([String(v).trim()])))];
+          const present = mapping.columns.map((c) => component(row[c])).filter((v): v is string => v !== undefined);
+          const keys = [...new Set(present.map((v) => keyOf([v])))];
           if (keys.length) {
             refs[path] = keys;
             value = keys.map((key) => ctx.refId(mapping.resourceType, key));
           }
         } else {
-          const parts = mapping.columns.map((c) => row[c]);
-          if (!parts.some(noReference)) {
-            const key = keyOf(parts.map((p) => String(p).trim()));
+          const parts = mapping.columns.map((c) => component(row[c]));
+          if (!parts.some((p) => p === undefined)) {
+            const key = keyOf(parts);
             refs[path] = key;
             value = ctx.refId(mapping.resourceType, key);
           }

@@ -66,6 +66,17 @@ export const vendorCoding =
     const display = displays?.[code];
     return display ? { ...coding, display } : coding;
   };
+/**
+ * The vendor value of a site-configurable lookup (Open Dental `definition` rows, appointment
+ * types) as a Coding in `urn:tendril:<connector>:<connectionId>:<lookup>`: the same number means
+ * different things in two databases, so the system names the connection (standard-model.md §1).
+ */
+export const siteCoding =
+  (lookupName: string): Transform =>
+  (v, ctx) =>
+    present(v)
+      ? ({ system: `urn:tendril:${ctx.connectorId}:${ctx.connectionId}:${lookupName}`, code: String(v).trim() } satisfies Coding)
+      : undefined;
 /** A Coding in a standard system (CDT, CPT, ICD-10-CM…). */
 export const coding =
   (system: string): Transform =>
@@ -122,15 +133,30 @@ export function compute(columns: readonly string[], fn: (values: readonly unknow
   return { kind: 'field', columns, apply: fn };
 }
 
-/** A reference to another resource; `0`, `''` and NULL mean none. */
-export function ref(resourceType: ResourceType, column: string | readonly string[], options: { prefix?: string } = {}): RefSpec {
+/** Options of {@link ref} and {@link refs}. */
+export interface RefOptions {
+  /** Fixed key prefix of the referenced resource (`'op'` for Open Dental operatories). */
+  prefix?: string;
+  /** The key a `0` stands for, when `0` is a real record in the vendor's logic (see `RefSpec.zeroMeans`). */
+  zeroMeans?: string;
+}
+
+function refOptions(options: RefOptions): Pick<RefSpec, 'prefix' | 'zeroMeans'> {
+  return {
+    ...(options.prefix ? { prefix: options.prefix } : {}),
+    ...(options.zeroMeans !== undefined ? { zeroMeans: options.zeroMeans } : {}),
+  };
+}
+
+/** A reference to another resource; `0`, `''` and NULL mean none (unless `zeroMeans` says otherwise). */
+export function ref(resourceType: ResourceType, column: string | readonly string[], options: RefOptions = {}): RefSpec {
   const columns = typeof column === 'string' ? [column] : column;
-  return { kind: 'ref', resourceType, columns, many: false, ...(options.prefix ? { prefix: options.prefix } : {}) };
+  return { kind: 'ref', resourceType, columns, many: false, ...refOptions(options) };
 }
 
 /** Several single-column references into one ordered, de-duplicated list (primary first). */
-export function refs(resourceType: ResourceType, columns: readonly string[], options: { prefix?: string } = {}): RefSpec {
-  return { kind: 'ref', resourceType, columns, many: true, ...(options.prefix ? { prefix: options.prefix } : {}) };
+export function refs(resourceType: ResourceType, columns: readonly string[], options: RefOptions = {}): RefSpec {
+  return { kind: 'ref', resourceType, columns, many: true, ...refOptions(options) };
 }
 
 export interface NameColumns {

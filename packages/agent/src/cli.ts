@@ -6,7 +6,7 @@ import { EXIT, type ExitCode } from './exit-codes.js';
 import { createRootLogger } from './logger.js';
 import { loadAllConnectors } from './registry.js';
 import { renderConnectors, summarizeConnectors } from './commands/connectors.js';
-import { runDemo } from './commands/demo.js';
+import { renderSeedRows, runDemo } from './commands/demo.js';
 import { parseFormat, readEvents } from './commands/events.js';
 import { runSeed } from './commands/seed.js';
 import { renderSyncReport, runSyncOnce } from './commands/sync.js';
@@ -70,7 +70,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
         const { createdTables, summary } = await runSeed({ ...opts, onProgress: progress.update });
         progress.stop();
         if (createdTables.length) write(`created tables: ${createdTables.join(', ')}`);
-        write(`seeded: ${Object.entries(summary).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        write(`seeded ${renderSeedRows(summary)} in ${summary.durationMs} ms (seed "${summary.seed}")`);
       } finally {
         progress.stop();
       }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatEvent, type StoredEvent } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
-import { createTablesFromDeclarations, editPatients, seedOpenDental } from '@tendril/testing';
+import { createTablesFromDeclarations, editPatients, seedOpenDental, type SeedSummary } from '@tendril/testing';
 import { pino } from 'pino';
 import { validateRawConfig } from '../config-file.js';
 import { createAgentContainer } from '../container.js';
@@ -38,7 +38,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const tables = await createTablesFromDeclarations(ehr.knex, Object.values(connector.streams), 'sqlite');
     out(`   created ${tables.length} tables from the connector's declarations: ${tables.join(', ')}`);
     const seeded = await seedOpenDental(ehr.knex, { patients: options.patients, seed: 'demo', dialect: 'sqlite' });
-    out(`   generated ${Object.entries(seeded).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+    out(`   generated ${renderSeedRows(seeded)} in ${seeded.durationMs} ms`);
+    await sleep(1100); // cursor columns have 1 s precision: the poll window ends before the current second
 
     const config = await validateRawConfig('demo config', {
       store: { sqlite: join(dir, 'tendril.db') },
@@ -89,6 +90,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } finally {
     await ehr.close();
   }
+}
+
+/** `1,000 patient, 3 provider, …` for the tables that got rows. */
+export function renderSeedRows(summary: SeedSummary): string {
+  return Object.entries(summary.rows)
+    .filter(([, count]) => count > 0)
+    .map(([table, count]) => `${count.toLocaleString('en-US')} ${table}`)
+    .join(', ');
 }
 
 function indent(text: string): string {
