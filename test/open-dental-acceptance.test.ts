@@ -99,12 +99,12 @@ describe('Open Dental end to end on real MariaDB through the CLI', () => {
       expect(stream.unchanged, stream.stream).toBe(first.get(stream.stream)!.created + first.get(stream.stream)!.unchanged);
     }
 
-    // Ten patients edited in the EHR (a phone number each): the stamp moves with the edit.
+    // Ten patients edited in the EHR (their street address): the stamp moves with the edit.
     const [rows] = (await connection.query('SELECT PatNum FROM patient WHERE PatStatus = 0 ORDER BY PatNum LIMIT 10')) as unknown as [
       { PatNum: string }[],
     ];
-    for (const [i, row] of rows.entries()) {
-      await connection.query('UPDATE patient SET HmPhone = ? WHERE PatNum = ?', [`(555)555-01${String(i).padStart(2, '0')}`, row.PatNum]);
+    for (const row of rows) {
+      await connection.query("UPDATE patient SET Address = CONCAT('Suite 9, ', Address) WHERE PatNum = ?", [row.PatNum]);
     }
     await connection.end();
     await sleep(1100);

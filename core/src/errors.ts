@@ -25,6 +25,7 @@ export const ERROR_CATALOG = {
   TENDRIL_E_DELIVERY_POLICY: { retryable: false, summary: 'A webhook delivery policy or delivery input is invalid.' },
   TENDRIL_E_WEBHOOK_SECRET: { retryable: false, summary: 'A webhook signing secret is missing, expired or malformed.' },
   TENDRIL_E_SEED: { retryable: false, summary: 'The data generator could not fill the database.' },
+  TENDRIL_E_INTERNAL: { retryable: false, summary: 'An unexpected failure inside Tendril (a bug); the cause is attached.' },
   TENDRIL_E_USAGE: { retryable: false, summary: 'The command line was not understood.' },
 } as const;
 

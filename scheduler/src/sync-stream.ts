@@ -434,7 +434,11 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
     run.log.info({ event: 'stream.synced', kind, ...run.counts }, 'stream synced');
     return { stream: input.stream, kind, durationMs: Date.now() - started, guardTripped, ...run.counts };
   } catch (error) {
-    const failure = error instanceof TendrilError ? error : new TendrilError('TENDRIL_E_DB_QUERY', 'stream sync failed', { cause: error });
+    // A foreign error's message may carry row values, so it travels only as `cause`.
+    const failure =
+      error instanceof TendrilError
+        ? error
+        : new TendrilError('TENDRIL_E_INTERNAL', `stream ${input.stream} failed unexpectedly; the cause is attached`, { cause: error });
     const lastError = { code: failure.code, message: failure.message, at: isoNow(now) };
     await deps.store.saveStreamState(input.connection.id, input.stream, { ...run.state, lastError }).catch(() => undefined);
     await deps.store

@@ -60,7 +60,7 @@ export async function runSyncOnce(cradle: Cradle, options: SyncOptions): Promise
     }));
     for (const { stream, error } of errors) {
       failed = true;
-      const code = isTendrilError(error) ? error.code : 'TENDRIL_E_DB_QUERY';
+      const code = isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL';
       const message = isTendrilError(error) ? error.message : 'unexpected failure; see the log';
       streams.push({ stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, error: { code, message } });
     }

@@ -1,0 +1,202 @@
+import type { Knex } from 'knex';
+import { TendrilError } from '@tendril/core';
+
+/** Databases the data generator writes to. */
+export const GENERATOR_DIALECTS = ['mysql', 'sqlite'] as const;
+export type GeneratorDialect = (typeof GENERATOR_DIALECTS)[number];
+
+export type SqlValue = string | number | null;
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** SQLite's default SQLITE_MAX_VARIABLE_NUMBER since 3.32 (better-sqlite3 ships a newer SQLite). */
+const SQLITE_MAX_PARAMETERS = 32_766;
+/** Keeps one statement well under MariaDB's default 16 MB max_allowed_packet. */
+const MYSQL_MAX_PARAMETERS = 65_535;
+
+function seedError(message: string, details: Record<string, unknown>, cause?: unknown): TendrilError {
+  return new TendrilError('TENDRIL_E_SEED', message, { details, cause });
+}
+
+function quote(dialect: GeneratorDialect, name: string): string {
+  if (!IDENTIFIER.test(name)) throw seedError(`"${name}" is not a plain SQL identifier`, { name });
+  switch (dialect) {
+    case 'mysql':
+      return `\`${name}\``;
+    case 'sqlite':
+      return `"${name}"`;
+    default:
+      return dialect satisfies never;
+  }
+}
+
+/** Which dialect a knex instance speaks, from its client name. */
+export function generatorDialectOf(knex: Knex): GeneratorDialect {
+  const client: unknown = knex.client.config?.client;
+  const name = typeof client === 'string' ? client : typeof client === 'function' ? String(client.name) : '';
+  if (/mysql|maria/i.test(name)) return 'mysql';
+  if (/sqlite/i.test(name)) return 'sqlite';
+  throw new TendrilError('TENDRIL_E_DB_DIALECT', 'the data generator writes to MySQL/MariaDB or SQLite only; connect knex to one of them', {
+    details: { client: name },
+  });
+}
+
+function rowsOf(dialect: GeneratorDialect, result: unknown): Record<string, unknown>[] {
+  // mysql2 through knex.raw answers [rows, fields]; better-sqlite3 answers rows.
+  const rows = dialect === 'mysql' ? (result as unknown[])[0] : result;
+  return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
+}
+
+/**
+ * One pinned database connection for a whole generation run, so session state and (SQLite) the
+ * surrounding transaction hold for every batch.
+ */
+export class InsertSession {
+  private open = true;
+
+  private constructor(
+    readonly knex: Knex,
+    readonly dialect: GeneratorDialect,
+    private readonly connection: unknown,
+  ) {}
+
+  /** Pins a connection; on SQLite also opens the transaction every batch runs in. */
+  static async start(knex: Knex, dialect: GeneratorDialect): Promise<InsertSession> {
+    const connection: unknown = await knex.client.acquireConnection();
+    const session = new InsertSession(knex, dialect, connection);
+    if (dialect === 'sqlite') await session.run('BEGIN');
+    return session;
+  }
+
+  run(sql: string, bindings: readonly SqlValue[] = []): Promise<unknown> {
+    return this.knex.raw(sql, bindings as SqlValue[]).connection(this.connection) as unknown as Promise<unknown>;
+  }
+
+  async query(sql: string, bindings: readonly SqlValue[] = []): Promise<Record<string, unknown>[]> {
+    return rowsOf(this.dialect, await this.run(sql, bindings));
+  }
+
+  /** The table's column names as the database spells them, or undefined when it has no such table. */
+  async columnsOf(table: string): Promise<string[] | undefined> {
+    const rows =
+      this.dialect === 'mysql'
+        ? await this.query(
+            'SELECT COLUMN_NAME AS name FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+            [table],
+          )
+        : await this.query('SELECT name FROM pragma_table_info(?)', [table]);
+    const names = rows.map((r) => String(r.name ?? r.NAME ?? ''));
+    return names.length === 0 ? undefined : names;
+  }
+
+  async isEmpty(table: string): Promise<boolean> {
+    const rows = await this.query(`SELECT 1 AS one FROM ${quote(this.dialect, table)} LIMIT 1`);
+    return rows.length === 0;
+  }
+
+  /** Commits (SQLite) and gives the connection back. Safe to call twice. */
+  async end(success: boolean): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    try {
+      if (this.dialect === 'sqlite') await this.run(success ? 'COMMIT' : 'ROLLBACK');
+    } finally {
+      await this.knex.client.releaseConnection(this.connection);
+    }
+  }
+}
+
+/**
+ * Buffers generated rows of one table and writes them as multi-row, parameterised INSERTs of a
+ * fixed size. Only columns the target table really has are written: the same generator fills
+ * Open Dental's full schema and a schema built from a connector's declared columns alone.
+ */
+export class BatchWriter<R extends Readonly<Record<string, SqlValue>>> {
+  /** Rows written so far. */
+  written = 0;
+  private buffer: SqlValue[] = [];
+  private buffered = 0;
+  private readonly pending: SqlValue[][] = [];
+  private readonly columns: readonly (keyof R & string)[];
+  private readonly insertPrefix: string;
+  private readonly rowPlaceholder: string;
+  private readonly fullBatchSql: string;
+  readonly rowsPerStatement: number;
+
+  /**
+   * @param generated the columns the generator produces, in row-object key order
+   * @param present the target table's columns (from {@link InsertSession.columnsOf}); undefined
+   *   when the table does not exist, which disables the writer
+   */
+  constructor(
+    private readonly session: InsertSession,
+    readonly table: string,
+    generated: readonly (keyof R & string)[],
+    present: readonly string[] | undefined,
+    batchSize: number,
+  ) {
+    const byLower = new Map((present ?? []).map((c) => [c.toLowerCase(), c]));
+    this.columns = generated.filter((c) => byLower.has(c.toLowerCase()));
+    const dialect = session.dialect;
+    const names = this.columns.map((c) => quote(dialect, byLower.get(c.toLowerCase()) as string));
+    this.insertPrefix = `INSERT INTO ${quote(dialect, table)} (${names.join(', ')}) VALUES `;
+    this.rowPlaceholder = `(${this.columns.map(() => '?').join(',')})`;
+    const limit = dialect === 'sqlite' ? SQLITE_MAX_PARAMETERS : MYSQL_MAX_PARAMETERS;
+    this.rowsPerStatement = Math.max(1, Math.min(batchSize, Math.floor(limit / Math.max(1, this.columns.length))));
+    this.fullBatchSql = this.sqlFor(this.rowsPerStatement);
+  }
+
+  /** False when the target table is missing or shares no column with the generator. */
+  get enabled(): boolean {
+    return this.columns.length > 0;
+  }
+
+  private sqlFor(rows: number): string {
+    return this.insertPrefix + new Array<string>(rows).fill(this.rowPlaceholder).join(',');
+  }
+
+  /** Queues one row. Never touches the database: call {@link drain} to write full batches. */
+  add(row: R): void {
+    if (!this.enabled) return;
+    for (const column of this.columns) this.buffer.push(row[column] as SqlValue);
+    this.buffered++;
+    if (this.buffered === this.rowsPerStatement) {
+      this.pending.push(this.buffer);
+      this.buffer = [];
+      this.buffered = 0;
+    }
+  }
+
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Writes every full batch queued so far. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const values = this.pending.shift() as SqlValue[];
+      await this.write(this.fullBatchSql, values, this.rowsPerStatement);
+    }
+  }
+
+  /** Writes everything, including a last partial batch. */
+  async flush(): Promise<void> {
+    await this.drain();
+    if (this.buffered > 0) {
+      const values = this.buffer;
+      const rows = this.buffered;
+      this.buffer = [];
+      this.buffered = 0;
+      await this.write(this.sqlFor(rows), values, rows);
+    }
+  }
+
+  private async write(sql: string, values: SqlValue[], rows: number): Promise<void> {
+    try {
+      await this.session.run(sql, values);
+    } catch (error) {
+      // The driver's message can quote a value; keep it only as the cause, never in our message.
+      throw seedError(`inserting generated rows into ${this.table} failed; check that the table matches the Open Dental schema`, { table: this.table, rows }, error);
+    }
+    this.written += rows;
+  }
+}
