@@ -1,4 +1,6 @@
 export * from './cli.js';
+export * from './cli-context.js';
+export * from './commands/index.js';
 export * from './config-file.js';
 export * from './container.js';
 export * from './exit-codes.js';

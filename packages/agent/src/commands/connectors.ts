@@ -1,4 +1,6 @@
 import type { ConnectorDefinition } from '@tendril/core';
+import type { CommandRegistrar } from '../cli-context.js';
+import { loadAllConnectors } from '../registry.js';
 
 export interface ConnectorSummary {
   id: string;
@@ -33,3 +35,15 @@ export function renderConnectors(summaries: readonly ConnectorSummary[]): string
     )
     .join('\n\n');
 }
+
+/** `tendril connectors`. */
+export const registerConnectorsCommand: CommandRegistrar = (program, ctx) => {
+  program
+    .command('connectors')
+    .description('list connector plugins and what each is verified against')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const summaries = summarizeConnectors(await loadAllConnectors());
+      ctx.write(opts.json ? JSON.stringify(summaries) : renderConnectors(summaries));
+    });
+};

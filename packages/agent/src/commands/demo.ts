@@ -9,6 +9,8 @@ import { validateRawConfig } from '../config-file.js';
 import { createAgentContainer } from '../container.js';
 import { loadConnector } from '../registry.js';
 import { renderSyncReport, runSyncOnce } from './sync.js';
+import type { CommandRegistrar } from '../cli-context.js';
+import { positiveInt } from '../cli-context.js';
 
 export interface DemoOptions {
   patients: number;
@@ -106,3 +108,15 @@ function indent(text: string): string {
     .map((line) => `   ${line}`)
     .join('\n');
 }
+
+/** `tendril demo`. */
+export const registerDemoCommand: CommandRegistrar = (program, ctx) => {
+  program
+    .command('demo')
+    .description('run the whole read flow on an embedded SQLite Open Dental database (no server needed)')
+    .option('--patients <n>', 'patients to generate', positiveInt, 2000)
+    .option('--dir <dir>', 'where to keep the demo files', '.tendril/demo')
+    .action(async (opts: { patients: number; dir: string }) => {
+      await runDemo({ patients: opts.patients, dir: opts.dir, out: ctx.write });
+    });
+};

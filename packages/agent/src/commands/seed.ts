@@ -2,6 +2,10 @@ import { TendrilError } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
 import { createTablesFromDeclarations, seedOpenDental, type SeedSummary } from '@tendril/testing';
 import { loadConnector } from '../registry.js';
+import type { CommandRegistrar } from '../cli-context.js';
+import { positiveInt } from '../cli-context.js';
+import { renderSeedRows } from './demo.js';
+import { createProgress } from '../progress.js';
 
 export interface SeedOptions {
   connector: string;
@@ -40,3 +44,25 @@ export async function runSeed(options: SeedOptions): Promise<{ createdTables: st
     await client.close();
   }
 }
+
+/** `tendril seed`. */
+export const registerSeedCommand: CommandRegistrar = (program, ctx) => {
+  program
+    .command('seed')
+    .description("fill a database with generated data in a connector's schema (creating its tables if missing)")
+    .requiredOption('--connector <id>', 'connector id, e.g. open-dental')
+    .requiredOption('--url <db-url>', 'database URL, e.g. mysql://root@127.0.0.1:3306/opendental or sqlite:./demo.db')
+    .requiredOption('--patients <n>', 'number of patients', positiveInt)
+    .option('--seed <s>', 'generator seed (same seed, same rows)', 'tendril')
+    .action(async (opts: { connector: string; url: string; patients: number; seed: string }) => {
+      const progress = createProgress(ctx.io.stderr, 'seeding patients');
+      try {
+        const { createdTables, summary } = await runSeed({ ...opts, onProgress: progress.update });
+        progress.stop();
+        if (createdTables.length) ctx.write(`created tables: ${createdTables.join(', ')}`);
+        ctx.write(`seeded ${renderSeedRows(summary)} in ${summary.durationMs} ms (seed "${summary.seed}")`);
+      } finally {
+        progress.stop();
+      }
+    });
+};

@@ -1,6 +1,9 @@
 import { isTendrilError, TendrilError } from '@tendril/core';
 import { streamsOf, syncConnection, type Logger as EngineLogger } from '@tendril/scheduler';
 import type { Cradle } from '../container.js';
+import type { CommandRegistrar } from '../cli-context.js';
+import { createProgress } from '../progress.js';
+import { EXIT } from '../exit-codes.js';
 
 export interface SyncOptions {
   connection?: string;
@@ -88,3 +91,33 @@ export function renderSyncReport(report: SyncReport): string {
   lines.push(`done in ${report.durationMs} ms`);
   return lines.join('\n');
 }
+
+/** `tendril sync`. */
+export const registerSyncCommand: CommandRegistrar = (program, ctx) => {
+  program
+    .command('sync')
+    .description('read changes from the EHR into the outbox')
+    .requiredOption('--config <file>', 'config file (YAML)')
+    .option('--once', 'run one backload or incremental poll and exit')
+    .option('--connection <id>', 'only this connection')
+    .option('--stream <name>', 'only this stream')
+    .option('--full', 're-read everything (backload) and confirm deletes')
+    .option('--json', 'print one JSON object with the counts')
+    .action(async (opts: { config: string; once?: boolean; connection?: string; stream?: string; full?: boolean; json?: boolean }) => {
+      if (!opts.once) {
+        throw new TendrilError('TENDRIL_E_USAGE', 'sync needs --once (the long-running agent is `tendril run`, not yet available)');
+      }
+      await ctx.withAgent(opts.config, async (cradle) => {
+        const progress = opts.json ? undefined : createProgress(ctx.io.stderr, 'rows read');
+        const { report, failed } = await runSyncOnce(cradle, {
+          ...(opts.connection ? { connection: opts.connection } : {}),
+          ...(opts.stream ? { stream: opts.stream } : {}),
+          ...(opts.full ? { full: true } : {}),
+          ...(progress ? { onProgress: (_c: string, stream: string, read: number) => progress.tick(stream, read) } : {}),
+        });
+        progress?.stop();
+        ctx.write(opts.json ? JSON.stringify(report) : renderSyncReport(report));
+        if (failed) ctx.setExitCode(EXIT.partialFailure);
+      });
+    });
+};

@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { createAgentContainer, type Cradle } from './container.js';
+import { loadConfigFile } from './config-file.js';
+import type { ExitCode } from './exit-codes.js';
+import { createRootLogger } from './logger.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+/** What every command gets: its streams, a way to set the exit code, and the agent's services. */
+export interface CliContext {
+  readonly io: CliIo;
+  /** Writes a line (or block) to standard output. */
+  write(text: string): void;
+  setExitCode(code: ExitCode): void;
+  /** Loads and validates the config, builds the composition root, runs `work`, and disposes it. */
+  withAgent<T>(configFile: string, work: (cradle: Cradle) => Promise<T>): Promise<T>;
+}
+
+/** One command's registration: adds itself (options, action) to the program. */
+export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
+  return n;
+}
+
+export function createCliContext(io: CliIo, onExitCode: (code: ExitCode) => void): CliContext {
+  return {
+    io,
+    write: (text) => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    setExitCode: onExitCode,
+    async withAgent(configFile, work) {
+      const config = await loadConfigFile(configFile, io.env);
+      const logger = createRootLogger({ level: config.logLevel });
+      const container = await createAgentContainer(config, logger);
+      try {
+        return await work(container.cradle);
+      } finally {
+        await container.dispose();
+        logger.flush();
+      }
+    },
+  };
+}
