@@ -217,7 +217,7 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
     cursor.clock === 'client' ? shiftCursor(await nowInClockDomain(run, 'client'), SKEW_WARNING_SECONDS, 6) : undefined;
   for (;;) {
     const rows = (await query(run, () =>
-      timestampPageQuery(run.deps.sql, table, { lower, upper, ...(after ? { after } : {}), limit: run.pageSize }),
+      run.deps.sql.execute(timestampPageQuery(run.deps.sql, table, { lower, upper, ...(after ? { after } : {}), limit: run.pageSize })),
     )) as Row[];
     if (rows.length === 0) break;
     const last = positionOf(table, rows[rows.length - 1]!, !keyOnlyPaging);
@@ -262,7 +262,7 @@ async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
   let after: CursorPosition | undefined;
   for (;;) {
     const rows = (await query(run, () =>
-      deleteLogPageQuery(run.deps.sql, log, { lower, upper, ...(after ? { after } : {}), limit: run.pageSize }),
+      run.deps.sql.execute(deleteLogPageQuery(run.deps.sql, log, { lower, upper, ...(after ? { after } : {}), limit: run.pageSize })),
     )) as Row[];
     if (rows.length === 0) break;
     const lastRow = rows[rows.length - 1]!;
@@ -288,7 +288,7 @@ async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
 async function confirmCandidates(run: StreamRun, sourceIds: readonly string[], seenAt: string, state: StreamState, dryRun = false): Promise<string[]> {
   if (sourceIds.length === 0) return [];
   const keys = sourceIds.map((id) => keyOf(run.table, id));
-  const rows = (await query(run, () => lookupByKeysQuery(run.deps.sql, run.table, keys))) as Row[];
+  const rows = (await query(run, () => run.deps.sql.execute(lookupByKeysQuery(run.deps.sql, run.table, keys)))) as Row[];
   const mapped = mapAll(run, rows, seenAt);
   const found = new Set(mapped.map((m) => m.sourceId));
   const absent = sourceIds.filter((id) => !found.has(id));
@@ -357,7 +357,7 @@ async function scanSnapshot(run: StreamRun): Promise<void> {
   let after: CursorPosition | undefined;
   for (;;) {
     const rows = (await query(run, () =>
-      snapshotPageQuery(run.deps.sql, table, { ...(after ? { after } : {}), limit: run.pageSize }),
+      run.deps.sql.execute(snapshotPageQuery(run.deps.sql, table, { ...(after ? { after } : {}), limit: run.pageSize })),
     )) as Row[];
     if (rows.length === 0) break;
     const last = positionOf(table, rows[rows.length - 1]!, false);

@@ -11,8 +11,14 @@ export type Dialect = (typeof DIALECTS)[number];
  * `queries.ts`; `dialect` picks the SQL a query needs where the engines differ.
  */
 export interface SqlClient {
+  /** Builds queries for this dialect. Run them with {@link SqlClient.execute}, never by awaiting. */
   readonly knex: Knex;
   readonly dialect: Dialect;
+  /**
+   * Runs a query built with `knex` and returns its rows. Knex clients send it through their
+   * driver; the ODBC adapter compiles it and sends it through unixODBC, so the engine never cares.
+   */
+  execute(query: Knex.QueryBuilder | Knex.Raw): Promise<Record<string, unknown>[]>;
   /** Closes the pool; the client is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -281,8 +287,18 @@ export function createSqlClient(db: DatabaseConfig, options: SqlClientOptions = 
   return {
     knex,
     dialect,
+    execute: async (query) => rowsOf(await query) as Record<string, unknown>[],
     close: () => knex.destroy(),
   };
+}
+
+/** The rows of a query result: knex.raw returns [rows, fields] on mysql2, { rows } on pg, the rows elsewhere. */
+export function rowsOf(result: unknown): unknown[] {
+  if (Array.isArray(result)) return Array.isArray(result[0]) ? (result[0] as unknown[]) : result;
+  if (result && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows)) {
+    return (result as { rows: unknown[] }).rows;
+  }
+  return [];
 }
 
 interface DriverErrorFields {

@@ -21,14 +21,6 @@ function nowSql(client: SqlClient): string {
   }
 }
 
-function rowsOf(result: unknown): unknown[] {
-  // knex.raw returns [rows, fields] on mysql2, { rows } on pg, the rows on mssql and sqlite.
-  if (Array.isArray(result)) return Array.isArray(result[0]) ? (result[0] as unknown[]) : result;
-  if (result && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows))
-    return (result as { rows: unknown[] }).rows;
-  return [];
-}
-
 /**
  * The database clock in UTC as `YYYY-MM-DD HH:MM:SS.ffffff` (always 6 fraction digits,
  * truncated). Polls take `nowDb` from here, never from the agent clock, because the stamps being
@@ -37,11 +29,11 @@ function rowsOf(result: unknown): unknown[] {
 export async function dbNowUtc(client: SqlClient): Promise<string> {
   let result: unknown;
   try {
-    result = await client.knex.raw(nowSql(client));
+    result = await client.execute(client.knex.raw(nowSql(client)));
   } catch (error) {
     throw classifyDbError(error);
   }
-  const row = rowsOf(result)[0] as { now_utc?: unknown } | undefined;
+  const row = (result as Record<string, unknown>[])[0] as { now_utc?: unknown } | undefined;
   const value = row?.now_utc;
   const match = typeof value === 'string' ? NOW_TEXT.exec(value.trim()) : null;
   if (!match) {

@@ -1,0 +1,150 @@
+// `pnpm bench backload [--patients N]`: raw mysql2 streaming vs Tendril's backload of the same rows.
+// Prints rates measured in the same run against the raw driver, as ratios, plus peak RSS.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const dist = (pkg) => join(root, pkg, 'dist/index.js');
+const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+async function mysql() {
+  return (await import(join(root, 'test/node_modules/mysql2/promise.js'))).default;
+}
+
+/** Runs this file again as a child in `mode`, returning its JSON result line. */
+function child(mode, env) {
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', mode], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (c) => (out += c));
+    proc.on('close', (code) => (code === 0 ? resolvePromise(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`${mode} exited ${code}`))));
+  });
+}
+
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+async function rawStream() {
+  const { openDental } = await import(dist('connectors/open-dental'));
+  const table = openDental.streams.patients;
+  const columns = Object.keys(table.columns).map((c) => `\`${c}\``).join(', ');
+  const connection = await (await mysql()).createConnection({
+    ...MARIADB,
+    database: process.env.BENCH_DB,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    timezone: '+00:00',
+  });
+  const started = process.hrtime.bigint();
+  let rows = 0;
+  await new Promise((res, rej) => {
+    connection.connection
+      .query(`SELECT ${columns} FROM patient ORDER BY DateTStamp, PatNum`)
+      .stream({ highWaterMark: 1000 })
+      .on('data', () => rows++)
+      .on('end', res)
+      .on('error', rej);
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await connection.end();
+  return { rows, seconds, rowsPerSecond: rows / seconds, peakRssMb: peakRssMb() };
+}
+
+async function tendrilBackload() {
+  const { openDental } = await import(dist('connectors/open-dental'));
+  const { ConnectionConfig } = await import(dist('core'));
+  const { createSqlClient } = await import(dist('packages/sql'));
+  const { openSqliteStore } = await import(dist('packages/store'));
+  const { syncStream, silentLogger } = await import(dist('scheduler'));
+  const sql = createSqlClient({ url: `mysql://root@127.0.0.1:3306/${process.env.BENCH_DB}` });
+  const store = openSqliteStore(join(process.env.BENCH_DIR, 'store.db'));
+  await store.migrate();
+  const connection = ConnectionConfig.parse({
+    id: 'bench',
+    connector: 'open-dental',
+    timezone: 'America/New_York',
+    database: { url: 'unused' },
+  });
+  const input = { connection, connector: openDental, stream: 'patients' };
+  const started = process.hrtime.bigint();
+  const result = await syncStream({ sql, store, logger: silentLogger }, input);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  // Idle incremental polls: nothing changed within the overlap window.
+  const idle = [];
+  for (let i = 0; i < 5; i++) {
+    const t = process.hrtime.bigint();
+    const poll = await syncStream({ sql, store, logger: silentLogger }, input);
+    idle.push({ ms: Number(process.hrtime.bigint() - t) / 1e6, read: poll.read });
+  }
+  await store.close();
+  await sql.close();
+  const idleMs = idle.map((p) => p.ms).sort((a, b) => a - b);
+  return {
+    rows: result.read,
+    created: result.created,
+    seconds,
+    rowsPerSecond: result.read / seconds,
+    peakRssMb: peakRssMb(),
+    idlePollMedianMs: idleMs[Math.floor(idleMs.length / 2)],
+    idlePollRowsRead: idle[0].read,
+  };
+}
+
+async function backloadBench() {
+  const patients = Number(arg('patients', '200000'));
+  const db = `tendril_bench_${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), 'tendril-bench-'));
+  const m = await mysql();
+  const admin = await m.createConnection({ ...MARIADB, multipleStatements: true });
+  await admin.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb3`);
+  await admin.query(`USE ${db}`);
+  await admin.query(readFileSync(resolve(root, '../shared/fixtures/opendental/opendental_24.3_schema.sql'), 'utf8'));
+  try {
+    console.log(`seeding ${patients.toLocaleString('en-US')} patients into ${db} (real Open Dental 24.3 schema, MyISAM)…`);
+    const { seedOpenDental } = await import(dist('packages/testing'));
+    const knex = (await import(join(root, 'packages/sql/node_modules/knex/knex.mjs'))).default({
+      client: 'mysql2',
+      connection: { ...MARIADB, database: db, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true },
+      pool: { min: 1, max: 1 },
+    });
+    const seedStarted = Date.now();
+    await seedOpenDental(knex, { patients, seed: 'bench', dialect: 'mysql' });
+    await knex.destroy();
+    console.log(`seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    // Idle polls must find nothing new: move the seed's stamps out of the overlap window.
+    await admin.query('UPDATE patient SET DateTStamp = DateTStamp - INTERVAL 1 DAY');
+
+    const env = { BENCH_DB: db, BENCH_DIR: dir };
+    const raw = await child('raw', env);
+    const tendril = await child('tendril', env);
+    const ratio = tendril.rowsPerSecond / raw.rowsPerSecond;
+    console.log('');
+    console.log(`patients                      ${patients.toLocaleString('en-US')}`);
+    console.log(`raw mysql2 stream             ${Math.round(raw.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${raw.peakRssMb} MB`);
+    console.log(`tendril backload              ${Math.round(tendril.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${tendril.peakRssMb} MB   (read → map → validate → hash → outbox)`);
+    console.log(`ratio tendril / raw           ${ratio.toFixed(2)}   (target ≥ 0.8)`);
+    console.log(`idle incremental poll         ${tendril.idlePollMedianMs.toFixed(1)} ms median of 5, ${tendril.idlePollRowsRead} rows read (target ≤ 100 ms)`);
+    console.log(`events written                ${tendril.created.toLocaleString('en-US')}`);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${db}`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const childMode = process.argv.includes('--child') ? process.argv[process.argv.indexOf('--child') + 1] : undefined;
+if (childMode === 'raw') console.log(JSON.stringify(await rawStream()));
+else if (childMode === 'tendril') console.log(JSON.stringify(await tendrilBackload()));
+else await backloadBench();
