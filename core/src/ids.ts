@@ -5,10 +5,18 @@ export const RESOURCE_ID_NAMESPACE = '58e95252-24f5-4e13-9f51-b85cb66b0da2';
 /** Namespace of event ids (standard-model.md §4). */
 export const EVENT_ID_NAMESPACE = 'a3905522-880e-462d-91f7-8bf18e6eeaa6';
 
+const namespaceCache = new Map<string, Buffer>();
+
+/** Namespace bytes, parsed once per namespace: ids are derived for every row and reference read. */
 function uuidBytes(uuid: string): Buffer {
-  const hex = uuid.replace(/-/g, '');
-  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new TypeError('not a UUID');
-  return Buffer.from(hex, 'hex');
+  let bytes = namespaceCache.get(uuid);
+  if (!bytes) {
+    const hex = uuid.replace(/-/g, '');
+    if (!/^[0-9a-f]{32}$/i.test(hex)) throw new TypeError('not a UUID');
+    bytes = Buffer.from(hex, 'hex');
+    if (namespaceCache.size < 64) namespaceCache.set(uuid, bytes);
+  }
+  return bytes;
 }
 
 function formatUuid(bytes: Buffer): string {

@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 const SQL_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?/;
 
 /** `0000-00-00`, `0001-01-01`, `1753-…` and anything before 1800 mean "no date" (standard-model.md §1). */
@@ -38,7 +39,12 @@ export function utcTextToInstant(value: unknown): string | undefined {
   if (text === undefined || isSentinelDate(text)) return undefined;
   const p = parts(text);
   if (!p) return undefined;
-  return formatInstant(DateTime.fromObject(p, { zone: 'utc' }));
+  const ms = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second, p.millisecond);
+  const check = new Date(ms);
+  // Reject impossible wall times (2025-02-30) instead of letting them roll over.
+  if (check.getUTCDate() !== p.day || check.getUTCMonth() !== p.month - 1 || p.year < 1000) return undefined;
+  const base = `${String(p.year).padStart(4, '0')}-${pad2(p.month)}-${pad2(p.day)}T${pad2(p.hour)}:${pad2(p.minute)}:${pad2(p.second)}`;
+  return p.millisecond === 0 ? `${base}Z` : `${base}.${String(p.millisecond).padStart(3, '0')}Z`;
 }
 
 /**
@@ -57,11 +63,11 @@ export function localTextToInstant(value: unknown, zone: string): string | undef
   return formatInstant(local.toUTC());
 }
 
+/** `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, built by hand: luxon's token formatter is the slow part of a backload. */
 export function formatInstant(dt: DateTime): string {
   const utc = dt.toUTC();
-  return utc.millisecond === 0
-    ? utc.toFormat("yyyy-MM-dd'T'HH:mm:ss'Z'")
-    : utc.toFormat("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'");
+  const base = `${String(utc.year).padStart(4, '0')}-${pad2(utc.month)}-${pad2(utc.day)}T${pad2(utc.hour)}:${pad2(utc.minute)}:${pad2(utc.second)}`;
+  return utc.millisecond === 0 ? `${base}Z` : `${base}.${String(utc.millisecond).padStart(3, '0')}Z`;
 }
 
 function textOf(value: unknown): string | undefined {

@@ -37,7 +37,7 @@ import type {
   Store,
   StreamState,
 } from '@tendril/store';
-import { comparePosition } from './key-order.js';
+import { readPages } from './page-reader.js';
 import type { Logger } from './logger.js';
 
 /** Lower bound of a first read: older than any real change stamp, and valid in every engine. */
@@ -190,7 +190,7 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
   if (table.cursor.mode !== 'timestamp') throw new Error('unreachable');
   const cursor = table.cursor;
   const precision = cursor.precision ?? 0;
-  const keyOnlyPaging = (cursor.also?.length ?? 0) > 0;
+
   const { settleSeconds, overlapSeconds } = run.input.connection.sync;
 
   let lower: string;
@@ -207,27 +207,39 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
     const watermark = run.input.full ? undefined : run.state.watermark;
     lower = watermark === undefined ? BEGINNING_OF_TIME : shiftCursor(minCursor(watermark, upper), -overlapSeconds, precision);
   }
+  // A window that starts at the beginning of time covers the whole table: page it by key (index
+  // range on the primary key) instead of re-sorting it by stamp for every page.
+  const paging: 'cursor' | 'key' = resume && !run.input.full ? (resume.paging ?? 'cursor') : lower === BEGINNING_OF_TIME ? 'key' : 'cursor';
+  const keyOnlyPaging = paging === 'key' || (cursor.also?.length ?? 0) > 0;
   const seenAt = isoNow(run.now);
   const scanStartedAt = seenAt;
-  run.state = { ...run.state, mode: 'timestamp', inProgress: { lower, upper, ...(after ? { after } : {}), scanStartedAt } };
+  run.state = { ...run.state, mode: 'timestamp', inProgress: { lower, upper, ...(after ? { after } : {}), scanStartedAt, paging } };
   await run.deps.store.saveStreamState(run.input.connection.id, run.input.stream, run.state);
 
   let skewWarned = false;
   const skewLimit =
     cursor.clock === 'client' ? shiftCursor(await nowInClockDomain(run, 'client'), SKEW_WARNING_SECONDS, 6) : undefined;
-  for (;;) {
-    const rows = (await query(run, () =>
-      run.deps.sql.execute(timestampPageQuery(run.deps.sql, table, { lower, upper, ...(after ? { after } : {}), limit: run.pageSize })),
-    )) as Row[];
-    if (rows.length === 0) break;
-    const last = positionOf(table, rows[rows.length - 1]!, !keyOnlyPaging);
-    if (after && comparePosition(last, after) <= 0) {
-      throw new TendrilError(
-        'TENDRIL_E_CURSOR_NOT_ADVANCING',
-        `stream ${run.input.stream}: a page ended at or before the previous page's key; stopping instead of looping. Check the key columns of table ${table.table} are unique.`,
-        { details: { stream: run.input.stream, table: table.table } },
-      );
-    }
+  const pages = readPages(
+    (position) =>
+      query(run, () =>
+        run.deps.sql.execute(
+          timestampPageQuery(run.deps.sql, table, {
+            lower,
+            upper,
+            ...(position ? { after: position } : {}),
+            limit: run.pageSize,
+            order: paging,
+          }),
+        ),
+      ) as Promise<Row[]>,
+    {
+      ...(after ? { start: after } : {}),
+      pageSize: run.pageSize,
+      positionOf: (row) => positionOf(table, row, !keyOnlyPaging),
+      describe: `stream ${run.input.stream} (table ${table.table})`,
+    },
+  );
+  for await (const { rows, last } of pages) {
     if (skewLimit && !skewWarned) {
       const ahead = rows.some((r) => r['__cursor'] != null && compareCursor(String(r['__cursor']), skewLimit) > 0);
       if (ahead) {
@@ -237,10 +249,8 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
     }
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
-    after = last;
-    const state: StreamState = { ...run.state, inProgress: { lower, upper, after, scanStartedAt } };
+    const state: StreamState = { ...run.state, inProgress: { lower, upper, after: last, scanStartedAt, paging } };
     await commitMapped(run, mapAll(run, rows, seenAt), [], state, seenAt);
-    if (rows.length < run.pageSize) break;
   }
 
   if (table.deleteLog) await pollDeleteLog(run, seenAt);
@@ -259,24 +269,21 @@ async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
   const watermark = run.input.full ? undefined : run.state.deleteLogWatermark;
   const lower =
     watermark === undefined ? BEGINNING_OF_TIME : shiftCursor(minCursor(watermark, upper), -run.input.connection.sync.overlapSeconds, precision);
-  let after: CursorPosition | undefined;
-  for (;;) {
-    const rows = (await query(run, () =>
-      run.deps.sql.execute(deleteLogPageQuery(run.deps.sql, log, { lower, upper, ...(after ? { after } : {}), limit: run.pageSize })),
-    )) as Row[];
-    if (rows.length === 0) break;
-    const lastRow = rows[rows.length - 1]!;
-    const last: CursorPosition = { cursor: String(lastRow['__cursor']), key: log.key.map((k) => String(lastRow[k])) };
-    if (after && comparePosition(last, after) <= 0) {
-      throw new TendrilError('TENDRIL_E_CURSOR_NOT_ADVANCING', `stream ${run.input.stream}: delete log ${log.table} did not advance; stopping.`, {
-        details: { stream: run.input.stream, table: log.table },
-      });
-    }
-    after = last;
+  const pages = readPages(
+    (position) =>
+      query(run, () =>
+        run.deps.sql.execute(deleteLogPageQuery(run.deps.sql, log, { lower, upper, ...(position ? { after: position } : {}), limit: run.pageSize })),
+      ) as Promise<Row[]>,
+    {
+      pageSize: run.pageSize,
+      positionOf: (row) => ({ cursor: String(row['__cursor']), key: log.key.map((k) => String(row[k])) }),
+      describe: `stream ${run.input.stream} (delete log ${log.table})`,
+    },
+  );
+  for await (const { rows } of pages) {
     const candidates = [...new Set(rows.map((r) => String(r[log.deletedKeyColumn])))];
     const sourceIds = candidates.map((key) => (run.table.sourceIdPrefix ? `${run.table.sourceIdPrefix}:${key}` : key));
     await confirmCandidates(run, sourceIds, seenAt, { ...run.state });
-    if (rows.length < run.pageSize) break;
   }
   run.state = { ...run.state, deleteLogWatermark: upper };
 }
@@ -354,23 +361,21 @@ async function scanSnapshot(run: StreamRun): Promise<void> {
   const { table } = run;
   const seenAt = isoNow(run.now);
   const scanStartedAt = seenAt;
-  let after: CursorPosition | undefined;
-  for (;;) {
-    const rows = (await query(run, () =>
-      run.deps.sql.execute(snapshotPageQuery(run.deps.sql, table, { ...(after ? { after } : {}), limit: run.pageSize })),
-    )) as Row[];
-    if (rows.length === 0) break;
-    const last = positionOf(table, rows[rows.length - 1]!, false);
-    if (after && comparePosition(last, after) <= 0) {
-      throw new TendrilError('TENDRIL_E_CURSOR_NOT_ADVANCING', `stream ${run.input.stream}: snapshot scan of ${table.table} did not advance; stopping.`, {
-        details: { stream: run.input.stream, table: table.table },
-      });
-    }
-    after = last;
+  const pages = readPages(
+    (position) =>
+      query(run, () =>
+        run.deps.sql.execute(snapshotPageQuery(run.deps.sql, table, { ...(position ? { after: position } : {}), limit: run.pageSize })),
+      ) as Promise<Row[]>,
+    {
+      pageSize: run.pageSize,
+      positionOf: (row) => positionOf(table, row, false),
+      describe: `stream ${run.input.stream} (snapshot of ${table.table})`,
+    },
+  );
+  for await (const { rows } of pages) {
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
     await commitMapped(run, mapAll(run, rows, seenAt), [], { ...run.state, mode: 'snapshot' }, seenAt);
-    if (rows.length < run.pageSize) break;
   }
   const staticRows = table.staticRows ?? [];
   if (staticRows.length) {

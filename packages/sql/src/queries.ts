@@ -38,6 +38,8 @@ export interface TimestampPage {
   readonly upper: string;
   readonly after?: CursorPosition;
   readonly limit: number;
+  /** `cursor` (default): `(c, key…)` order; `key`: primary-key order with the window as a filter. */
+  readonly order?: 'cursor' | 'key';
 }
 
 /** One page of a scan in key order. */
@@ -213,6 +215,10 @@ function columnsOf(client: SqlClient, table: TableDefinition): Columns {
  * One page of a `timestamp` stream (sync-semantics.md §2–§3): `table.where`, the poll's fixed
  * window `lower <= c < upper`, then after `page.after` in `(c, key…)` order.
  *
+ * With `page.order: 'key'` pages go by primary key only, the window still applied as a filter: a
+ * backload's window spans the whole table, and ordering it by `(c, key)` would sort the table
+ * again for every page (O(n²) on engines whose stamp index does not carry the key, like MyISAM).
+ *
  * With `cursor.also` (stamps of joined tables), a row qualifies when any of its stamps is in the
  * window, and pages go by key only (`page.after.cursor` is not used): the row's position in
  * stamp order is ambiguous when several stamps count. The joins must be to-one, as for every
@@ -237,7 +243,7 @@ export function timestampPageQuery(
   const cursor = columns.get(table.cursor.column);
   const keys = table.key.map((k) => columns.get(k));
   const also = (table.cursor.also ?? []).map((c) => columns.get(c));
-  const byKeyOnly = also.length > 0;
+  const byKeyOnly = also.length > 0 || page.order === 'key';
   checkPosition(table.table, table.key, page.after, !byKeyOnly);
   const qb = selectRows(client, table, columns);
   applyCondition(qb, columns, table.where);

@@ -15,6 +15,8 @@ export interface InProgress {
   readonly after?: CursorPosition;
   /** Snapshot scans: when the scan started (rows not seen since are delete candidates). */
   readonly scanStartedAt?: string;
+  /** How this window is paged: by `(cursor, key)`, or by key alone (backloads). A resume keeps it. */
+  readonly paging?: 'cursor' | 'key';
 }
 
 export interface StreamState {
