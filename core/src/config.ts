@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { TendrilError } from './errors.js';
 import { isValidTimeZone } from './time.js';
+import type { TableDefinition } from './sdk.js';
+import { tableOverrideProblems, type TableOverride } from './table-overrides.js';
+import { DEFAULT_DELIVERY_CONFIG, DeliveryConfig, SubscriptionConfig, subscriptionProblems, type ConfigValidators } from './subscription-config.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
@@ -21,7 +24,14 @@ const DatabaseByParts = z
     trustServerCertificate: z.boolean().optional(),
   })
   .strict();
-export const DatabaseConfig = z.union([DatabaseByUrl, DatabaseByParts]);
+/**
+ * A database reached through unixODBC (legacy EHRs with no native driver): the connection string
+ * goes to the driver manager as is; `dialect` is the engine behind it, which decides the SQL.
+ */
+const DatabaseByOdbc = z
+  .object({ odbc: z.string().min(1), dialect: z.enum(['mysql', 'mssql', 'sqlite']) })
+  .strict();
+export const DatabaseConfig = z.union([DatabaseByUrl, DatabaseByParts, DatabaseByOdbc]);
 export type DatabaseConfig = z.infer<typeof DatabaseConfig>;
 
 export const SyncConfig = z
@@ -29,6 +39,66 @@ export const SyncConfig = z
     settleSeconds: z.number().int().min(0).max(86_400).default(120),
     overlapSeconds: z.number().int().min(0).max(7 * 86_400).default(900),
     pageSize: z.number().int().min(1).max(100_000).default(1000),
+  })
+  .strict();
+
+/**
+ * Whether `sql` is one read-only SELECT statement, as nightly scripts must be: the problem as a
+ * sentence, or undefined when it is fine. A syntactic guard only; the database user's grants are
+ * what really keep a script read-only, so give the agent a user with SELECT rights alone.
+ */
+export function readOnlySelectProblem(sql: string): string | undefined {
+  // String literals and quoted names are blanked first, so a keyword or `;` inside them is ignored.
+  const bare = sql.replace(/'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`[^`]*`|\[[^\]]*\]/g, "''").trim();
+  if (/--|\/\*|#/.test(bare)) return 'must not contain comments; describe the script in its name';
+  const body = bare.replace(/;\s*$/, '');
+  if (body.includes(';')) return 'must be a single statement (no `;` except one at the end)';
+  if (!/^select\b/i.test(body)) return 'must be a single SELECT statement';
+  const forbidden = /\b(into|for\s+update|lock\s+in\s+share\s+mode|for\s+share|insert|update|delete|merge|drop|alter|create|truncate|grant|revoke|exec|execute|call|handler|load|outfile|dumpfile|set)\b/i.exec(body);
+  if (forbidden) return `must be read-only; remove ${forbidden[1]!.toUpperCase().replace(/\s+/g, ' ')}`;
+  return undefined;
+}
+
+/** A 5-field cron expression (minute hour day-of-month month day-of-week); the scheduler checks it fully. */
+const CronExpression = z
+  .string()
+  .regex(/^\s*[0-9a-zA-Z*,/\-?]+(\s+[0-9a-zA-Z*,/\-?]+){4}\s*$/, 'must be a 5-field cron expression such as */10 * * * *');
+
+/** When the agent (`tendril run`) polls a connection and runs its nightly jobs (sync-semantics.md §8). */
+export const ScheduleConfig = z
+  .object({
+    /** Incremental polls, in UTC; each connection is shifted by a stable offset inside the interval. */
+    poll: CronExpression.default('*/10 * * * *'),
+    /** Nightly reconciliation and scripts, `HH:MM` in the connection's timezone. */
+    nightly: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time HH:MM such as 02:00')
+      .default('02:00'),
+  })
+  .strict();
+
+/** A read-only SELECT run after the nightly reconciliation; its rows are a named custom element. */
+export const NightlyScriptConfig = z
+  .object({
+    name: Slug,
+    /** One SELECT statement (no comments, no `;` except at the end). */
+    sql: z.string().min(1).superRefine((sql, ctx) => {
+      const problem = readOnlySelectProblem(sql);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    /** The element name receivers see (`flat`: the `element` key), e.g. `recall_list`. */
+    element: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be 1–64 characters of a-z, 0-9 and _, starting with a letter'),
+  })
+  .strict();
+export type NightlyScriptConfig = z.infer<typeof NightlyScriptConfig>;
+
+/** One stream's per-site override (`connections[].tableMap.<stream>`), see table-overrides.ts. */
+export const TableOverrideConfig = z
+  .object({
+    table: z.string().min(1).optional(),
+    key: z.array(z.string().min(1)).min(1).optional(),
+    cursor: z.string().min(1).optional(),
+    columns: z.record(z.string(), z.string().min(1)).optional(),
   })
   .strict();
 
@@ -44,6 +114,10 @@ export const ConnectionConfig = z
     sync: SyncConfig.default({ settleSeconds: 120, overlapSeconds: 900, pageSize: 1000 }),
     streams: z.array(z.string().min(1)).optional(),
     options: z.record(z.string(), z.unknown()).default({}),
+    /** Per-site table overrides by stream name (table-overrides.ts); checked against the connector. */
+    tableMap: z.record(z.string(), TableOverrideConfig).optional(),
+    schedule: ScheduleConfig.default({ poll: '*/10 * * * *', nightly: '02:00' }),
+    nightlyScripts: z.array(NightlyScriptConfig).default([]),
   })
   .strict();
 export type ConnectionConfig = z.infer<typeof ConnectionConfig>;
@@ -58,6 +132,40 @@ export const TendrilConfig = z
     store: StoreConfig.default({ sqlite: './.tendril/tendril.db' }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     connections: z.array(ConnectionConfig).min(1, 'add at least one connection'),
+    /** Who runs this agent, written by `tendril init`: the practice and the person who can restart it. */
+    site: z
+      .object({
+        practiceName: z.string().min(1),
+        contact: z
+          .object({
+            name: z.string().min(1),
+            email: z.string().regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an e-mail address such as it@smile-dental.example'),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /** Webhook subscribers (delivery.md §1). */
+    subscriptions: z.array(SubscriptionConfig).default([]),
+    /** Agent-wide delivery defaults (delivery.md §2). */
+    delivery: DeliveryConfig.default(DEFAULT_DELIVERY_CONFIG),
+    /** The local HTTP API of `tendril run`: status page, health, metrics. Loopback by default. */
+    api: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8787),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8787 }),
+    /** When a stream counts as stale (`agent.health.degraded`): no successful read for this long. */
+    health: z
+      .object({
+        readStaleMinutes: z.number().int().min(1).default(150),
+        writeStaleMinutes: z.number().int().min(1).default(25),
+      })
+      .strict()
+      .default({ readStaleMinutes: 150, writeStaleMinutes: 25 }),
   })
   .strict();
 export type TendrilConfig = z.infer<typeof TendrilConfig>;
@@ -74,6 +182,8 @@ export interface ConnectorCatalog {
   ids(): readonly string[];
   optionsSchema(connectorId: string): z.ZodType | undefined;
   streamNames(connectorId: string): readonly string[];
+  /** A stream's declared table, to check `tableMap` overrides against. Without it they are not checked. */
+  streamTable?(connectorId: string, stream: string): TableDefinition | undefined;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -95,6 +205,7 @@ function pathOf(path: readonly PropertyKey[]): string {
 export function validateConfig(
   raw: unknown,
   connectors: ConnectorCatalog,
+  validators: ConfigValidators = {},
 ): { ok: true; config: TendrilConfig } | { ok: false; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const parsed = TendrilConfig.safeParse(raw);
@@ -145,9 +256,28 @@ export function validateConfig(
             }
           });
         }
+        const tableMap = connection['tableMap'];
+        if (tableMap && typeof tableMap === 'object' && !Array.isArray(tableMap)) {
+          const known = connectors.streamNames(connector);
+          for (const [stream, override] of Object.entries(tableMap as Record<string, unknown>)) {
+            const at = `connections.${index}.tableMap.${stream}`;
+            if (!known.includes(stream)) {
+              problems.push({ path: at, message: `unknown stream; ${connector} has: ${known.join(', ')}` });
+              continue;
+            }
+            const table = connectors.streamTable?.(connector, stream);
+            const shape = TableOverrideConfig.safeParse(override);
+            // Shape problems are already reported by the schema parse above.
+            if (table && shape.success) {
+              for (const p of tableOverrideProblems(table, shape.data as TableOverride)) problems.push({ path: `${at}.${p.path}`, message: p.message });
+            }
+          }
+        }
       }
     }
   });
+  // Subscriptions and delivery settings (subscription-config.ts): URL scheme, connection ids, secrets, policies.
+  problems.push(...subscriptionProblems(raw, seen, validators));
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
   // The connector's parse applies its defaults; keep that result, not the raw options.
   parsed.data.connections.forEach((connection, index) => {

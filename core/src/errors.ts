@@ -27,6 +27,14 @@ export const ERROR_CATALOG = {
   TENDRIL_E_SEED: { retryable: false, summary: 'The data generator could not fill the database.' },
   TENDRIL_E_INTERNAL: { retryable: false, summary: 'An unexpected failure inside Tendril (a bug); the cause is attached.' },
   TENDRIL_E_USAGE: { retryable: false, summary: 'The command line was not understood.' },
+  TENDRIL_E_SECRETS: { retryable: false, summary: 'The encrypted secrets file or the site key is missing, wrong or unreadable.' },
+  TENDRIL_E_SUPERVISOR: { retryable: false, summary: 'The supervisor could not do what was asked (e.g. restart an unsupervised agent).' },
+  TENDRIL_E_CRASH_LOOP: { retryable: false, summary: 'The agent kept crashing or hanging; the supervisor stopped restarting it.' },
+  TENDRIL_E_SERVICE: { retryable: false, summary: 'The service definition could not be written or removed.' },
+  TENDRIL_E_UNAUTHORIZED: { retryable: false, summary: 'An API call lacked the right credentials.' },
+  TENDRIL_E_SHUTDOWN: { retryable: true, summary: 'The agent stopped in the middle of a run; it resumes at the next start.' },
+  TENDRIL_E_NOT_AVAILABLE: { retryable: false, summary: 'The capability is not available in this version yet.' },
+  TENDRIL_E_STREAM_PAUSED: { retryable: true, summary: '`tendril discover` paused the stream because the live schema no longer fits it.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -25,7 +25,24 @@ export type CursorSpec =
        */
       readonly also?: readonly string[];
     }
+  | {
+      /**
+       * No usable change stamp, but a business date (OpenEMR `pc_eventDate`): each poll reads every
+       * row whose date is in [today − pastDays, today + futureDays] plus rows with a key above the
+       * largest key seen, and sees hard deletes inside that window (sync-semantics.md §1, ladder 4).
+       */
+      readonly mode: 'window';
+      /** The business date column (`date` or `datetime`) of the main table. */
+      readonly dateColumn: string;
+      /** Days before today (in the connection's zone) the window reaches. Default 30. */
+      readonly pastDays?: number;
+      /** Days after today the window reaches. Default 90. */
+      readonly futureDays?: number;
+    }
   | { readonly mode: 'snapshot' };
+
+/** Window defaults of sync-semantics.md §1 (ladder 4). */
+export const WINDOW_DEFAULTS = { pastDays: 30, futureDays: 90 } as const;
 
 export type CursorMode = CursorSpec['mode'];
 
@@ -105,6 +122,12 @@ export interface TableDefinition<R extends ResourceType = ResourceType> {
    * `ClinicNum` 0, when clinics are off). Appended to every snapshot scan, so never deleted.
    */
   readonly staticRows?: readonly Readonly<Record<string, unknown>>[];
+  /**
+   * Per-site physical names of main-table columns (declared name → column at this site), set by
+   * `applyTableOverrides` from `connections[].tableMap`. Queries select `physical AS declared`, so
+   * mappings keep reading declared names. Absent (or a column not listed): the declared name.
+   */
+  readonly columnNames?: Readonly<Record<string, string>>;
 }
 
 export interface VerificationLevel {
@@ -166,6 +189,14 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
   if (definition.cursor.mode === 'timestamp') {
     require(definition.cursor.column, 'cursor');
     definition.cursor.also?.forEach((c) => require(c, 'cursor.also'));
+  }
+  if (definition.cursor.mode === 'window') {
+    require(definition.cursor.dateColumn, 'cursor.dateColumn');
+    for (const days of [definition.cursor.pastDays, definition.cursor.futureDays]) {
+      if (days !== undefined && (!Number.isInteger(days) || days < 0)) {
+        throw problem(`${where}: window pastDays/futureDays must be non-negative integers`, { table: definition.table });
+      }
+    }
   }
   for (const condition of [definition.where, definition.deletedWhen, definition.excludeWhen]) {
     conditionColumns(condition).forEach((c) => require(c, 'row condition'));

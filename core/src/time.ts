@@ -58,9 +58,20 @@ export function localTextToInstant(value: unknown, zone: string): string | undef
   if (!p) return undefined;
   const local = DateTime.fromObject(p, { zone });
   if (!local.isValid) return undefined;
-  // Luxon resolves an ambiguous wall time to the earlier offset and shifts a gap forward already;
-  // both match our rule, so no extra handling is needed beyond validity.
-  return formatInstant(local.toUTC());
+  // Luxon resolves an ambiguous wall time to one of its two offsets (the later instant in
+  // Luxon 3), so try the offsets in force a day either side and keep the earliest instant whose
+  // wall time matches. No match means a gap: Luxon's forward shift is the rule there.
+  const wallAsUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second, p.millisecond);
+  let earliest: number | undefined;
+  for (const probe of [wallAsUtc - 86_400_000, wallAsUtc + 86_400_000]) {
+    const offset = DateTime.fromMillis(probe, { zone }).offset;
+    const instant = wallAsUtc - offset * 60_000;
+    const back = DateTime.fromMillis(instant, { zone });
+    const sameWall =
+      back.year === p.year && back.month === p.month && back.day === p.day && back.hour === p.hour && back.minute === p.minute && back.second === p.second;
+    if (sameWall && (earliest === undefined || instant < earliest)) earliest = instant;
+  }
+  return formatInstant(earliest === undefined ? local.toUTC() : DateTime.fromMillis(earliest, { zone: 'utc' }));
 }
 
 /** `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, built by hand: luxon's token formatter is the slow part of a backload. */

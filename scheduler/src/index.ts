@@ -2,3 +2,8 @@ export * from './logger.js';
 export * from './key-order.js';
 export * from './sync-stream.js';
 export * from './sync-connection.js';
+export * from './cron-schedule.js';
+export * from './stream-health.js';
+export * from './scheduler.js';
+export * from './reconcile-stream.js';
+export * from './nightly-scripts.js';

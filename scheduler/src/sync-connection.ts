@@ -1,4 +1,4 @@
-import type { ConnectionConfig, ConnectorDefinition } from '@tendril/core';
+import { connectorForSite, type ConnectionConfig, type ConnectorDefinition } from '@tendril/core';
 import { syncStream, type StreamSyncDeps, type StreamSyncResult } from './sync-stream.js';
 
 export interface ConnectionSyncResult {
@@ -23,18 +23,32 @@ export async function syncConnection(
     full?: boolean;
     onProgress?: (stream: string, read: number) => void;
   },
-): Promise<{ result: ConnectionSyncResult; errors: { stream: string; error: unknown }[] }> {
+): Promise<{
+  result: ConnectionSyncResult;
+  errors: { stream: string; error: unknown }[];
+  /** Streams skipped because `tendril discover` paused them (schema drift), with the reason. */
+  paused?: { stream: string; reason: string }[];
+}> {
   const results: StreamSyncResult[] = [];
   const errors: { stream: string; error: unknown }[] = [];
+  const paused: { stream: string; reason: string }[] = [];
   const logger = deps.logger.child({ connectionId: input.connection.id });
+  // This site's table names (connections[].tableMap); without overrides the declared connector.
+  const connector = connectorForSite(input.connector, input.connection.tableMap);
   for (const stream of streamsOf(input.connection, input.connector, input.stream)) {
     try {
+      const pause = (await deps.store.getStreamState(input.connection.id, stream))?.paused;
+      if (pause) {
+        logger.warn({ stream, reason: pause.reason }, 'stream paused by discover (schema drift); skipped until discover finds it fitting');
+        paused.push({ stream, reason: pause.reason });
+        continue;
+      }
       results.push(
         await syncStream(
           { ...deps, logger },
           {
             connection: input.connection,
-            connector: input.connector,
+            connector,
             stream,
             ...(input.full ? { full: true } : {}),
             ...(input.onProgress ? { onProgress: (read: number) => input.onProgress!(stream, read) } : {}),
@@ -45,5 +59,5 @@ export async function syncConnection(
       errors.push({ stream, error });
     }
   }
-  return { result: { id: input.connection.id, streams: results }, errors };
+  return { result: { id: input.connection.id, streams: results }, errors, ...(paused.length > 0 ? { paused } : {}) };
 }

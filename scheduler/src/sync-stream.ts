@@ -26,6 +26,10 @@ import {
   timestampPageQuery,
   truncateCursor,
   utcToZoneCursor,
+  businessDateOf,
+  windowBounds,
+  windowLookupQuery,
+  windowPageQuery,
   type SqlClient,
 } from '@tendril/sql';
 import type {
@@ -38,6 +42,7 @@ import type {
   StreamState,
 } from '@tendril/store';
 import { readPages } from './page-reader.js';
+import { comparePosition } from './key-order.js';
 import type { Logger } from './logger.js';
 
 /** Lower bound of a first read: older than any real change stamp, and valid in every engine. */
@@ -57,6 +62,8 @@ export interface StreamSyncInput {
   readonly stream: string;
   /** Re-read everything (a backload) and confirm deletes of rows no longer present. */
   readonly full?: boolean;
+  /** Record the run as the nightly reconciliation (a `full` run whose kind is `reconcile`; reconcile-stream.ts). */
+  readonly reconcile?: boolean;
   /** The agent clock, for `syncedAt` and run times. Cursors always use the database clock. */
   readonly now?: () => Date;
   /** Called after each committed page with the running count of rows read. */
@@ -117,7 +124,15 @@ async function query<T>(run: StreamRun, work: () => Promise<T>): Promise<T> {
  * Classifies mapped rows against the shadow store and commits them, with the new stream state,
  * in one local transaction (sync-semantics.md §7).
  */
-async function commitMapped(run: StreamRun, mapped: readonly MappedRow[], confirmedAbsent: readonly string[], state: StreamState, seenAt: string): Promise<void> {
+async function commitMapped(
+  run: StreamRun,
+  mapped: readonly MappedRow[],
+  confirmedAbsent: readonly string[],
+  state: StreamState,
+  seenAt: string,
+  /** Window streams: source id → business date, kept in the shadow. */
+  businessDates?: ReadonlyMap<string, string>,
+): Promise<void> {
   const { store } = run.deps;
   const { connection, connector, stream } = run.input;
   const resourceType = run.table.resourceType;
@@ -130,7 +145,10 @@ async function commitMapped(run: StreamRun, mapped: readonly MappedRow[], confir
     const verdict = classify(shadow.get(row.sourceId), row);
     if (verdict === 'unchanged') {
       run.counts.unchanged++;
-      if (row.kind === 'live') seen.push({ resourceType, sourceId: row.sourceId });
+      if (row.kind === 'live') {
+        const businessDate = businessDates?.get(row.sourceId);
+        seen.push({ resourceType, sourceId: row.sourceId, ...(businessDate ? { businessDate } : {}) });
+      }
       continue;
     }
     run.counts[verdict]++;
@@ -143,6 +161,7 @@ async function commitMapped(run: StreamRun, mapped: readonly MappedRow[], confir
         hash: row.hash,
         data: row.resource,
         refs: row.refs,
+        ...(businessDates?.has(row.sourceId) ? { businessDate: businessDates.get(row.sourceId)! } : {}),
       });
     } else {
       changes.push(deletion(run, row.sourceId, syncedAt));
@@ -311,7 +330,13 @@ async function confirmCandidates(run: StreamRun, sourceIds: readonly string[], s
  * confirmed by a point lookup; if too many would be deleted at once the guard emits nothing
  * (sync-semantics.md §5, scenario 13).
  */
-async function confirmStaleDeletes(run: StreamRun, scanStartedAt: string, seenAt: string): Promise<void> {
+async function confirmStaleDeletes(
+  run: StreamRun,
+  scanStartedAt: string,
+  seenAt: string,
+  /** Window polls: only shadow rows dated inside the window are candidates (sync-semantics.md §1). */
+  window?: { from: string; until: string },
+): Promise<void> {
   const { store } = run.deps;
   const { connection, stream } = run.input;
   const live = await store.countLive(connection.id, stream);
@@ -325,10 +350,13 @@ async function confirmStaleDeletes(run: StreamRun, scanStartedAt: string, seenAt
     const page = await store.staleLiveSourceIds(connection.id, stream, scanStartedAt, {
       ...(afterSourceId !== undefined ? { afterSourceId } : {}),
       limit: run.pageSize,
+      ...(window ? { businessDate: window } : {}),
     });
     if (page.length === 0) break;
     afterSourceId = page[page.length - 1]!.sourceId;
-    const absent = await confirmCandidates(run, page.map((p) => p.sourceId), seenAt, run.state, true);
+    const absent = window
+      ? await lookUpWindowCandidates(run, page.map((p) => p.sourceId), seenAt)
+      : await confirmCandidates(run, page.map((p) => p.sourceId), seenAt, run.state, true);
     confirmed.push(...absent);
     if (confirmed.length > limit || (scanReadNothing && confirmed.length > 0)) {
       tripped = true;
@@ -386,6 +414,87 @@ async function scanSnapshot(run: StreamRun): Promise<void> {
   run.state = { ...run.state, mode: 'snapshot', lastPollFinishedAt: seenAt };
 }
 
+/** Maps window rows and commits them with their business dates; returns their source ids. */
+async function commitWindowRows(run: StreamRun, rows: readonly Row[], state: StreamState, seenAt: string): Promise<string[]> {
+  const mapped = mapAll(run, rows, seenAt);
+  const dates = new Map<string, string>();
+  mapped.forEach((m, i) => {
+    const day = businessDateOf(rows[i]!);
+    if (day) dates.set(m.sourceId, day);
+  });
+  await commitMapped(run, mapped, [], state, seenAt, dates);
+  return mapped.map((m) => m.sourceId);
+}
+
+/**
+ * Point-looks-up the delete candidates of a window poll. Rows still present (typically moved
+ * outside the window: scenario 16) are classified and committed with their new business date, so
+ * they stop being candidates; the keys returned are the confirmed absences.
+ */
+async function lookUpWindowCandidates(run: StreamRun, sourceIds: readonly string[], seenAt: string): Promise<string[]> {
+  const keys = sourceIds.map((id) => keyOf(run.table, id));
+  const rows = (await query(run, () => run.deps.sql.execute(windowLookupQuery(run.deps.sql, run.table, keys)))) as Row[];
+  run.counts.read += rows.length;
+  const found = new Set(rows.length > 0 ? await commitWindowRows(run, rows, run.state, seenAt) : []);
+  return sourceIds.filter((id) => !found.has(id));
+}
+
+/**
+ * `window` mode (sync-semantics.md §1, ladder 4): reads every row whose business date is in
+ * [today − pastDays, today + futureDays] (today in the connection's zone, from the database clock)
+ * plus every row keyed above the largest key of an earlier poll, paged by key. Live shadow rows
+ * dated inside the window that this read did not see are delete candidates, each confirmed by a
+ * point lookup. The first scan (and a backload) reads the whole table and confirms every unseen row.
+ *
+ * New rows are read by key: `newKeysAfter` is the largest key as it stood when the previous poll
+ * started, so an insert that commits after a higher key was read is still found one poll later.
+ */
+async function scanWindow(run: StreamRun): Promise<void> {
+  const { table } = run;
+  const today = (await nowInClockDomain(run, 'db-local')).slice(0, 10);
+  const window = windowBounds(table, today);
+  const seenAt = isoNow(run.now);
+  const scanStartedAt = seenAt;
+  const startMax = run.state.maxSeenKey;
+  const full = run.input.full === true || startMax === undefined;
+  const newKeysAfter = full ? undefined : (run.state.newKeysAfter ?? startMax);
+  let maxSeenKey = full ? undefined : startMax;
+  const pages = readPages(
+    (position) =>
+      query(run, () =>
+        run.deps.sql.execute(
+          windowPageQuery(run.deps.sql, table, {
+            ...window,
+            ...(newKeysAfter ? { newKeysAfter } : {}),
+            ...(position ? { after: position } : {}),
+            limit: run.pageSize,
+          }),
+        ),
+      ) as Promise<Row[]>,
+    {
+      pageSize: run.pageSize,
+      positionOf: (row) => positionOf(table, row, false),
+      describe: `stream ${run.input.stream} (window of ${table.table})`,
+    },
+  );
+  for await (const { rows, last } of pages) {
+    run.counts.read += rows.length;
+    run.tableRowsScanned += rows.length;
+    // Pages go up in key order, so every key up to `last` has been committed once this page is.
+    if (maxSeenKey === undefined || comparePosition({ key: last.key }, { key: maxSeenKey }) > 0) maxSeenKey = last.key;
+    await commitWindowRows(run, rows, { ...run.state, mode: 'window', ...(maxSeenKey ? { maxSeenKey } : {}) }, seenAt);
+  }
+  await confirmStaleDeletes(run, scanStartedAt, seenAt, full ? undefined : window);
+  const nextNewKeysAfter = full ? maxSeenKey : startMax;
+  run.state = {
+    ...run.state,
+    mode: 'window',
+    ...(maxSeenKey ? { maxSeenKey } : {}),
+    ...(nextNewKeysAfter ? { newKeysAfter: nextNewKeysAfter } : {}),
+    lastPollFinishedAt: seenAt,
+  };
+}
+
 /**
  * Runs one poll (or backload, with `full`) of one stream: reads pages outside any local
  * transaction, then commits each page's events and cursor together.
@@ -398,7 +507,13 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
   const now = input.now ?? (() => new Date());
   const started = Date.now();
   const state = (await deps.store.getStreamState(input.connection.id, input.stream)) ?? { mode: table.cursor.mode };
-  const kind: RunKind = input.full || (table.cursor.mode === 'timestamp' && state.watermark === undefined) ? 'backload' : 'poll';
+  const kind: RunKind = input.reconcile
+    ? 'reconcile'
+    : input.full ||
+    (table.cursor.mode === 'timestamp' && state.watermark === undefined) ||
+    (table.cursor.mode === 'window' && state.maxSeenKey === undefined)
+      ? 'backload'
+      : 'poll';
   const run: StreamRun = {
     deps,
     input,
@@ -427,6 +542,9 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
         break;
       case 'snapshot':
         await scanSnapshot(run);
+        break;
+      case 'window':
+        await scanWindow(run);
         break;
       default:
         throw new Error(`unsupported cursor mode ${(table.cursor satisfies never as { mode: string }).mode}`);

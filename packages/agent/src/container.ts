@@ -2,11 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ConnectionConfig, ConnectorDefinition, TendrilConfig } from '@tendril/core';
 import { TendrilError } from '@tendril/core';
-import { createSqlClient, type SqlClient } from '@tendril/sql';
+import { openSqlClient, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
+import { deliveryRoutesFromConfig } from '@tendril/delivery';
 import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import type { Logger } from 'pino';
 import { loadAllConnectors } from './registry.js';
+import { createAgentRuntime, type AgentRuntime } from './run/agent-runtime.js';
 
 export interface Cradle {
   config: TendrilConfig;
@@ -14,6 +16,8 @@ export interface Cradle {
   connectors: Map<string, ConnectorDefinition>;
   store: Store;
   sqlClients: SqlClientPool;
+  /** The long-running agent (`tendril run`): scheduler + local API. Resolved only by `run`. */
+  agentRuntime: AgentRuntime;
 }
 
 /** One SQL client per connection, created on first use and closed with the container. */
@@ -26,7 +30,8 @@ function openStore(config: TendrilConfig): Store {
   const store = config.store;
   if ('sqlite' in store) {
     if (store.sqlite !== ':memory:') mkdirSync(dirname(store.sqlite), { recursive: true });
-    return openSqliteStore(store.sqlite);
+    // Enabled subscriptions' filters: commitPage writes their delivery rows in the page's transaction.
+    return openSqliteStore(store.sqlite, { deliveryRoutes: deliveryRoutesFromConfig(config) });
   }
   throw new TendrilError('TENDRIL_E_CONFIG_INVALID', 'store.postgres is not available yet in this version; use store.sqlite (PostgreSQL store: not yet, see the roadmap)');
 }
@@ -51,7 +56,8 @@ export async function createAgentContainer(config: TendrilConfig, logger: Logger
         get(connection) {
           let client = clients.get(connection.id);
           if (!client) {
-            client = createSqlClient(connection.database);
+            // A URL/parts database opens a knex client; `{ odbc, dialect }` the ODBC adapter.
+            client = openSqlClient(connection.database);
             clients.set(connection.id, client);
           }
           return client;
@@ -64,6 +70,11 @@ export async function createAgentContainer(config: TendrilConfig, logger: Logger
     })
       .singleton()
       .disposer((pool) => pool.closeAll()),
+    // Disposal runs in parallel, so `run` stops the runtime itself before the store and pools close;
+    // this disposer is only the safety net.
+    agentRuntime: asFunction((cradle: Cradle) => createAgentRuntime(cradle))
+      .singleton()
+      .disposer((runtime) => runtime.stop({ graceMs: 0 }).then(() => undefined)),
   });
   await container.cradle.store.migrate();
   return container;

@@ -7,6 +7,10 @@ import { TendrilError } from '@tendril/core';
  */
 export const CONNECTOR_LOADERS = {
   'open-dental': async () => (await import('@tendril/connector-open-dental')).openDental,
+  dolphin: async () => (await import('@tendril/connector-dolphin')).dolphin,
+  orthotrac: async () => (await import('@tendril/connector-orthotrac')).orthotrac,
+  openemr: async () => (await import('@tendril/connector-openemr')).openEmr,
+  'dentrix-enterprise': async () => (await import('@tendril/connector-dentrix-enterprise')).dentrixEnterprise,
 } as const satisfies Record<string, () => Promise<ConnectorDefinition>>;
 
 export type ConnectorId = keyof typeof CONNECTOR_LOADERS;
@@ -34,5 +38,6 @@ export function connectorCatalog(connectors: ReadonlyMap<string, ConnectorDefini
     ids: () => [...connectors.keys()],
     optionsSchema: (id) => connectors.get(id)?.optionsSchema,
     streamNames: (id) => Object.keys(connectors.get(id)?.streams ?? {}),
+    streamTable: (id, stream) => connectors.get(id)?.streams[stream],
   };
 }

@@ -261,14 +261,50 @@ function knexConfigOf(parts: DatabaseParts): Knex.Config {
 }
 
 /**
+ * SQL Server specifics checked before the knex config is built. `host: 'SQL01\\DENTRIX'` (the
+ * `SERVER\\INSTANCE` form SQL Server tools and Dentrix installs use) is split into host and named
+ * instance (giving it both ways is a config error; a port next to an instance is dropped, as
+ * before, since the SQL Browser gives the instance's port). A Windows (NTLM) login (`domain`)
+ * needs the account's user name and password: tedious cannot use the agent's own Windows
+ * session (integrated SSPI) on any platform.
+ */
+function mssqlLogin(parts: DatabaseParts): DatabaseParts {
+  let result = parts;
+  const slash = parts.host?.indexOf('\\') ?? -1;
+  if (parts.host !== undefined && slash >= 0) {
+    if (parts.instance !== undefined) {
+      throw configProblem('the SQL Server instance is given twice (host "SERVER\\INSTANCE" and instance); keep one');
+    }
+    const host = parts.host.slice(0, slash);
+    const instance = parts.host.slice(slash + 1);
+    if (host === '' || instance === '') throw configProblem('a SQL Server host must be SERVER or SERVER\\INSTANCE');
+    result = { ...parts, host, instance };
+  }
+  if (result.domain !== undefined && (result.user === undefined || result.password === undefined)) {
+    throw configProblem(
+      'a Windows (NTLM) SQL Server login needs user and password besides domain; the agent cannot use its own Windows session',
+    );
+  }
+  return result;
+}
+
+/**
  * Resolves `connections[].database` (a URL or parts) to the dialect and a knex config carrying
  * every driver setting the sync semantics depend on (text dates, string BIGINTs, UTC sessions).
  * Percent-escapes in the URL's user and password are decoded.
  */
 export function resolveDatabase(db: DatabaseConfig): ResolvedDatabase {
+  if ('odbc' in db) {
+    // ODBC has no knex driver: its connections are opened by createOdbcClient (odbc-client.ts).
+    throw new TendrilError(
+      'TENDRIL_E_DB_DIALECT',
+      'an odbc database is opened with createOdbcClient, not through a knex driver; use createOdbcClient (or openSqlClient) for it',
+      { details: { dialect: db.dialect } },
+    );
+  }
   const parts: DatabaseParts = 'url' in db ? partsFromUrl(db.url) : db;
   if (!(DIALECTS as readonly string[]).includes(parts.dialect)) dialectOfScheme(String(parts.dialect));
-  return { dialect: parts.dialect, knexConfig: knexConfigOf(parts) };
+  return { dialect: parts.dialect, knexConfig: knexConfigOf(parts.dialect === 'mssql' ? mssqlLogin(parts) : parts) };
 }
 
 export interface SqlClientOptions {

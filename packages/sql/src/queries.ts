@@ -65,6 +65,8 @@ class Columns {
     private readonly table: string,
     private readonly main: Readonly<Record<string, ColumnType>>,
     private readonly joins: TableDefinition['joins'] = [],
+    /** Per-site physical names of main-table columns (`TableDefinition.columnNames`). */
+    private readonly names: TableDefinition['columnNames'] = {},
   ) {}
 
   get(name: string): Column {
@@ -73,7 +75,7 @@ class Columns {
       const type = this.main[name];
       if (type === undefined) throw undeclared(this.table, name);
       checkDeclaredType(this.client, type, name);
-      return { ref: `${this.table}.${name}`, type, name };
+      return { ref: `${this.table}.${this.names?.[name] ?? name}`, type, name };
     }
     const alias = name.slice(0, dot);
     const column = name.slice(dot + 1);
@@ -187,7 +189,8 @@ function selectRows(client: SqlClient, table: TableDefinition, columns: Columns)
   const { knex } = client;
   const qb = knex(table.table);
   const select: Record<string, string> = {};
-  for (const name of Object.keys(table.columns)) select[name] = `${table.table}.${name}`;
+  // `site AS declared` when a per-site override renames a column: rows keep declared names.
+  for (const name of Object.keys(table.columns)) select[name] = `${table.table}.${table.columnNames?.[name] ?? name}`;
   for (const join of table.joins ?? []) {
     for (const name of Object.keys(join.columns)) select[`${join.alias}.${name}`] = `${join.alias}.${name}`;
   }
@@ -208,7 +211,7 @@ function addJoins(qb: Knex.QueryBuilder, table: TableDefinition, columns: Column
 }
 
 function columnsOf(client: SqlClient, table: TableDefinition): Columns {
-  return new Columns(client, table.table, table.columns, table.joins);
+  return new Columns(client, table.table, table.columns, table.joins, table.columnNames);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { DELIVERY_MIGRATION } from './sqlite-delivery-migration.js';
+
 /** One schema step of the SQLite store. Steps are applied in `version` order and never edited once released. */
 export interface SqliteMigration {
   readonly version: number;
@@ -80,7 +82,19 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX runs_connection_stream ON runs (connection_id, stream, started_at);
     `,
   },
-  // Next: the delivery tables (deliveries, attempts, dead letters) — see the comment above.
+  // The delivery tables (deliveries, attempts, subscription state, backloads): sqlite-delivery-migration.ts.
+  DELIVERY_MIGRATION,
+  {
+    // Numbered 3 so that it applies after the delivery tables (version 2) whichever lands first.
+    version: 3,
+    name: 'shadow business date (window streams)',
+    sql: `
+      -- The business date (YYYY-MM-DD) of rows of a window stream (sync-semantics.md "Terms"): the
+      -- next poll's delete candidates are the live rows dated inside the window that it did not see.
+      ALTER TABLE shadow ADD COLUMN business_date TEXT;
+      CREATE INDEX shadow_stream_business_date ON shadow (connection_id, stream, deleted, business_date, source_id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

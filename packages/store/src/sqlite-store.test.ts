@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTendrilError, resourceHash, resourceId, type StoredEvent } from '@tendril/core';
 import { openSqliteStore } from './sqlite-store.js';
-import { SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
 import { describeStoreContract } from './store-contract.test-helper.js';
 import type { PageCommit, PendingChange, Store } from './types.js';
 
@@ -84,8 +84,9 @@ describe('openSqliteStore (SQLite specifics)', () => {
     raw(path, (db) => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(
-        Array.from({ length: SQLITE_SCHEMA_VERSION }, (_, i) => i + 1),
+        SQLITE_MIGRATIONS.map((m) => m.version).sort((x, y) => x - y),
       );
+      expect(Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))).toBe(SQLITE_SCHEMA_VERSION);
     });
 
     await withStore(path, async (store) => {
@@ -201,6 +202,27 @@ describe('openSqliteStore (SQLite specifics)', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('applies a step numbered below the highest recorded one, and keeps old shadow rows undated', async () => {
+    const path = freshPath();
+    await withStore(path, (store) => store.commitPage(page('c1', [patient('c1', '1', 'Rivera')])));
+    // A store that recorded every step except the business-date one (version 3), as if the steps
+    // had been written in another order: the column goes and the step is forgotten.
+    raw(path, (db) => {
+      db.exec('DROP INDEX shadow_stream_business_date; ALTER TABLE shadow DROP COLUMN business_date');
+      db.prepare('DELETE FROM schema_migrations WHERE version = 3').run();
+    });
+    await withStore(path, async (store) => {
+      expect((await store.getShadow('c1', 'Patient', ['1'])).get('1')).not.toHaveProperty('businessDate');
+      await store.commitPage(
+        page('c1', [{ ...patient('c1', '2', 'Okafor'), businessDate: '2025-05-01' }]),
+      );
+      expect((await store.getShadow('c1', 'Patient', ['2'])).get('2')?.businessDate).toBe('2025-05-01');
+    });
+    raw(path, (db) => {
+      expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toContain(3);
+    });
   });
 
   it('wraps an unusable path in TENDRIL_E_STORE', () => {

@@ -12,11 +12,14 @@ import {
   type StoredEvent,
 } from '@tendril/core';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
+import type { DeliveryRoute } from './delivery-types.js';
+import { SqliteDeliveryStore } from './sqlite-delivery-store.js';
 import type {
   EventQuery,
   PageCommit,
   RunCounts,
   RunKind,
+  RunQuery,
   RunRecord,
   RunStatus,
   ShadowRecord,
@@ -29,6 +32,11 @@ export interface SqliteStoreOptions {
   readonly now?: () => Date;
   /** How long a writer waits for another process holding the write lock (ms). Default 5000. */
   readonly busyTimeoutMs?: number;
+  /**
+   * The enabled subscriptions' filters: `commitPage` writes one delivery row per matching
+   * subscription in the page's transaction (sync-semantics.md §7 step 3). None: no delivery rows.
+   */
+  readonly deliveryRoutes?: readonly DeliveryRoute[];
 }
 
 /**
@@ -52,6 +60,7 @@ interface ShadowRow {
   hash: string;
   deleted: number;
   last_seen_at: string;
+  business_date: string | null;
 }
 
 interface OutboxRow {
@@ -88,19 +97,19 @@ function prepareStatements(db: Database.Database) {
     ),
     // json_each turns one JSON array parameter into rows: one statement for any number of ids.
     getShadow: db.prepare<[string, string, string], ShadowRow>(
-      `SELECT source_id, resource_id, stream, hash, deleted, last_seen_at FROM shadow
+      `SELECT source_id, resource_id, stream, hash, deleted, last_seen_at, business_date FROM shadow
        WHERE connection_id = ? AND resource_type = ? AND source_id IN (SELECT value FROM json_each(?))`,
     ),
-    upsertShadow: db.prepare<[string, string, string, string, string, string, number, string]>(
-      `INSERT INTO shadow (connection_id, resource_type, source_id, resource_id, stream, hash, deleted, last_seen_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    upsertShadow: db.prepare<[string, string, string, string, string, string, number, string, string | null]>(
+      `INSERT INTO shadow (connection_id, resource_type, source_id, resource_id, stream, hash, deleted, last_seen_at, business_date)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (connection_id, resource_type, source_id) DO UPDATE SET
          resource_id = excluded.resource_id, stream = excluded.stream, hash = excluded.hash,
-         deleted = excluded.deleted, last_seen_at = excluded.last_seen_at`,
+         deleted = excluded.deleted, last_seen_at = excluded.last_seen_at, business_date = excluded.business_date`,
     ),
     // lastSeenAt only moves forward, so an older read finishing late cannot make a row look stale.
-    touchShadow: db.prepare<[string, string, string, string, string]>(
-      `UPDATE shadow SET last_seen_at = ?
+    touchShadow: db.prepare<[string, string | null, string, string, string, string]>(
+      `UPDATE shadow SET last_seen_at = ?, business_date = COALESCE(?, business_date)
        WHERE connection_id = ? AND resource_type = ? AND source_id = ? AND last_seen_at < ?`,
     ),
     staleFirst: db.prepare<
@@ -111,6 +120,15 @@ function prepareStatements(db: Database.Database) {
       [string, string, string, string, number],
       { resource_type: ResourceType; source_id: string }
     >(`${stale} AND source_id > ? ORDER BY source_id, resource_type LIMIT ?`),
+    // Window streams: only rows whose business date is in [from, until).
+    staleDatedFirst: db.prepare<
+      [string, string, string, string, string, number],
+      { resource_type: ResourceType; source_id: string }
+    >(`${stale} AND business_date >= ? AND business_date < ? ORDER BY source_id, resource_type LIMIT ?`),
+    staleDatedAfter: db.prepare<
+      [string, string, string, string, string, string, number],
+      { resource_type: ResourceType; source_id: string }
+    >(`${stale} AND business_date >= ? AND business_date < ? AND source_id > ? ORDER BY source_id, resource_type LIMIT ?`),
     countLive: db.prepare<[string, string], { n: number }>(
       'SELECT COUNT(*) AS n FROM shadow WHERE connection_id = ? AND stream = ? AND deleted = 0',
     ),
@@ -151,9 +169,17 @@ class SqliteStore implements Store {
   #statements: Statements | undefined;
   #closed = false;
   readonly #dynamic = new Map<string, Database.Statement<(string | number)[], unknown>>();
+  readonly deliveries: SqliteDeliveryStore;
 
   constructor(path: string, options: SqliteStoreOptions) {
     this.#now = options.now ?? (() => new Date());
+    this.deliveries = new SqliteDeliveryStore(
+      // A getter: #db is opened just below, and the guard only runs once the constructor has finished.
+      () => this.#db,
+      (operation, fn) => this.#guard(operation, () => fn()),
+      options.deliveryRoutes ?? [],
+      () => this.#now().getTime(),
+    );
     try {
       if (path !== ':memory:' && !path.startsWith('file:'))
         mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -190,6 +216,7 @@ class SqliteStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#statements = undefined;
+    this.deliveries.reset();
     this.#dynamic.clear();
     try {
       this.#db.close();
@@ -226,6 +253,7 @@ class SqliteStore implements Store {
           resourceId: row.resource_id,
           stream: row.stream,
           lastSeenAt: row.last_seen_at,
+          ...(row.business_date === null ? {} : { businessDate: row.business_date }),
         });
       }
       return result;
@@ -236,13 +264,17 @@ class SqliteStore implements Store {
     connectionId: string,
     stream: string,
     seenBefore: string,
-    options: { afterSourceId?: string; limit: number },
+    options: { afterSourceId?: string; limit: number; businessDate?: { from: string; until: string } },
   ): Promise<{ resourceType: ResourceType; sourceId: string }[]> {
     return this.#guard('staleLiveSourceIds', (s) => {
       const before = toInstant(seenBefore, 'seenBefore');
       const limit = toLimit(options.limit);
-      const rows =
-        options.afterSourceId === undefined
+      const dated = options.businessDate;
+      const rows = dated
+        ? options.afterSourceId === undefined
+          ? s.staleDatedFirst.all(connectionId, stream, before, toDay(dated.from, 'from'), toDay(dated.until, 'until'), limit)
+          : s.staleDatedAfter.all(connectionId, stream, before, toDay(dated.from, 'from'), toDay(dated.until, 'until'), options.afterSourceId, limit)
+        : options.afterSourceId === undefined
           ? s.staleFirst.all(connectionId, stream, before, limit)
           : s.staleAfter.all(connectionId, stream, before, options.afterSourceId, limit);
       return rows.map((row) => ({ resourceType: row.resource_type, sourceId: row.source_id }));
@@ -259,6 +291,7 @@ class SqliteStore implements Store {
       const transaction = this.#db.transaction((): StoredEvent[] => {
         const createdAt = this.#nowIso();
         const events: StoredEvent[] = [];
+        const newEvents: StoredEvent[] = [];
         if (commit.changes.length > 0) {
           // Read inside the write lock (BEGIN IMMEDIATE), so two processes never hand out one sequence.
           let sequence =
@@ -273,6 +306,7 @@ class SqliteStore implements Store {
               change.hash,
               change.kind === 'deleted' ? 1 : 0,
               seenAt,
+              change.businessDate ?? null,
             );
             sequence += 1;
             if (!Number.isSafeInteger(sequence)) {
@@ -295,7 +329,7 @@ class SqliteStore implements Store {
               sequence,
               data: change.data,
             });
-            s.insertEvent.run(
+            const inserted = s.insertEvent.run(
               envelope.id,
               commit.connectionId,
               sequence,
@@ -309,21 +343,24 @@ class SqliteStore implements Store {
               JSON.stringify(change.refs),
               createdAt,
             );
-            events.push({
+            const event: StoredEvent = {
               envelope,
               kind: change.kind,
               sourceId: change.sourceId,
               connectorId: commit.connectorId,
               refs: change.refs,
-            });
+            };
+            events.push(event);
+            // A redone page's existing event already has its delivery rows.
+            if (inserted.changes > 0) newEvents.push(event);
           }
           s.setSequence.run(commit.connectionId, sequence);
         }
         for (const seen of commit.seen) {
-          s.touchShadow.run(seenAt, commit.connectionId, seen.resourceType, seen.sourceId, seenAt);
+          s.touchShadow.run(seenAt, seen.businessDate ?? null, commit.connectionId, seen.resourceType, seen.sourceId, seenAt);
         }
-        // Delivery rows (one per matching subscription, sync-semantics.md §7 step 3) go here once the
-        // delivery tables exist.
+        // Delivery rows: one per matching subscription, in this same transaction (sync-semantics.md §7 step 3).
+        this.deliveries.insertLive(newEvents);
         s.upsertState.run(commit.connectionId, commit.stream, JSON.stringify(commit.state), createdAt);
         return events;
       });
@@ -424,7 +461,7 @@ class SqliteStore implements Store {
     });
   }
 
-  async listRuns(query: { connectionId?: string; stream?: string; limit: number }): Promise<RunRecord[]> {
+  async listRuns(query: RunQuery): Promise<RunRecord[]> {
     return this.#guard('listRuns', () => {
       const where: string[] = [];
       const params: (string | number)[] = [];
@@ -435,6 +472,18 @@ class SqliteStore implements Store {
       if (query.stream !== undefined) {
         where.push('stream = ?');
         params.push(query.stream);
+      }
+      if (query.kind !== undefined) {
+        where.push('kind = ?');
+        params.push(query.kind);
+      }
+      if (query.status !== undefined) {
+        where.push('status = ?');
+        params.push(query.status);
+      }
+      if (query.startedBefore !== undefined) {
+        where.push('started_at < ?');
+        params.push(toInstant(query.startedBefore, 'startedBefore'));
       }
       params.push(toLimit(query.limit));
       const sql =
@@ -516,8 +565,13 @@ class SqliteStore implements Store {
       const record = this.#db.prepare<[number, string, string]>(
         'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
       );
+      // Every step not yet recorded runs, in version order, even one numbered below the highest
+      // recorded: steps written in parallel (delivery tables, shadow business date) land in any order.
+      const applied = new Set(
+        this.#db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
+      );
       for (const migration of [...SQLITE_MIGRATIONS].sort((a, b) => a.version - b.version)) {
-        if (migration.version <= current) continue;
+        if (applied.has(migration.version)) continue;
         this.#db.exec(migration.sql);
         record.run(migration.version, migration.name, this.#nowIso());
       }
@@ -556,6 +610,17 @@ function toInstant(value: string, field: string): string {
     );
   }
   return new Date(ms).toISOString();
+}
+
+/** A business date bound: `YYYY-MM-DD`, compared as text (which is date order). */
+function toDay(value: string, field: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    throw new TendrilError('TENDRIL_E_STORE', `businessDate.${field} must be a day of the form YYYY-MM-DD.`, {
+      retryable: false,
+      details: { field },
+    });
+  }
+  return value;
 }
 
 function toLimit(limit: number): number {

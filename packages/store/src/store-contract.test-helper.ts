@@ -267,6 +267,49 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await store.countLive('c1', 'nothing')).toBe(0);
     });
 
+    it('keeps business dates of window rows and pages stale rows dated inside a window', async () => {
+      const dated = (id: string, day: string): PendingChange => ({
+        ...patientChange('c1', id, 'created', { family: id }),
+        businessDate: day,
+      });
+      await store.commitPage(
+        page(
+          'c1',
+          [dated('a', '2025-02-28'), dated('b', '2025-03-01'), dated('c', '2025-03-15'), dated('d', '2025-03-31'), dated('e', '2025-04-01')],
+          { stream: 'appts', seenAt: '2025-03-01T00:00:00Z' },
+        ),
+      );
+      // An undated row of the same stream is never a window candidate.
+      await store.commitPage(page('c1', [patientChange('c1', 'f', 'created', {})], { stream: 'appts', seenAt: '2025-03-01T00:00:00Z' }));
+      expect((await store.getShadow('c1', 'Patient', ['b'])).get('b')?.businessDate).toBe('2025-03-01');
+      expect((await store.getShadow('c1', 'Patient', ['f'])).get('f')).not.toHaveProperty('businessDate');
+
+      // Seen again: c keeps its date when none is given, d moves out of the window.
+      await store.commitPage(
+        page('c1', [], {
+          stream: 'appts',
+          seen: [
+            { resourceType: 'Patient', sourceId: 'c' },
+            { resourceType: 'Patient', sourceId: 'd', businessDate: '2025-06-30' },
+          ],
+          seenAt: '2025-03-02T00:00:00Z',
+        }),
+      );
+      expect((await store.getShadow('c1', 'Patient', ['c'])).get('c')?.businessDate).toBe('2025-03-15');
+      expect((await store.getShadow('c1', 'Patient', ['d'])).get('d')?.businessDate).toBe('2025-06-30');
+
+      const window = { from: '2025-03-01', until: '2025-04-01' };
+      const stale = await store.staleLiveSourceIds('c1', 'appts', '2025-03-02T00:00:00Z', { limit: 10, businessDate: window });
+      expect(stale.map((r) => r.sourceId)).toEqual(['b']);
+      const all = await store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', { limit: 1, businessDate: window });
+      expect(all.map((r) => r.sourceId)).toEqual(['b']);
+      const next = await store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', { limit: 10, afterSourceId: 'b', businessDate: window });
+      expect(next.map((r) => r.sourceId)).toEqual(['c']);
+      await expect(
+        store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', { limit: 10, businessDate: { from: 'March', until: '2025-04-01' } }),
+      ).rejects.toMatchObject({ code: 'TENDRIL_E_STORE' });
+    });
+
     it('lists events with filters, after a sequence, limited, in both directions', async () => {
       await store.commitPage(
         page('c1', [patientChange('c1', '1', 'created', {}), patientChange('c1', '2', 'created', {})]),

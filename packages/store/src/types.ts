@@ -1,4 +1,5 @@
 import type { ChangeKind, CursorMode, ReferenceSourceIds, ResourceType, ShadowEntry, StoredEvent } from '@tendril/core';
+import type { DeliveryStore } from './delivery-types.js';
 
 /** Position inside a poll's fixed window, after the last committed row (sync-semantics.md §3). */
 export interface CursorPosition {
@@ -26,9 +27,24 @@ export interface StreamState {
   readonly inProgress?: InProgress;
   /** The delete log's own watermark, when the stream has one. */
   readonly deleteLogWatermark?: string;
+  /** Window streams: the largest key read so far, one string per key column. */
+  readonly maxSeenKey?: readonly string[];
+  /**
+   * Window streams: `maxSeenKey` as it was when the last complete poll started. Polls read keys
+   * above this, so a row whose insert commits after a higher key was read is still found.
+   */
+  readonly newKeysAfter?: readonly string[];
   readonly lastPollStartedAt?: string;
   readonly lastPollFinishedAt?: string;
   readonly lastError?: { readonly code: string; readonly message: string; readonly at: string };
+  /**
+   * Set by `tendril discover` when the live schema no longer fits the stream (a table or column
+   * missing, a type changed): the sync engine skips the stream with this reason until a discover
+   * finds it fitting again. Schema metadata only, never row values.
+   */
+  readonly paused?: { readonly reason: string; readonly at: string };
+  /** Fingerprint of the stream's tables at the last discover (drift detection). */
+  readonly schemaFingerprint?: string;
 }
 
 /** One classified change, ready for the outbox. The store allocates its sequence and event id. */
@@ -41,12 +57,16 @@ export interface PendingChange {
   /** The resource with `meta`, or the tombstone for `deleted`. */
   readonly data: Record<string, unknown>;
   readonly refs: ReferenceSourceIds;
+  /** Window streams: the row's business date (`YYYY-MM-DD`), kept in the shadow. */
+  readonly businessDate?: string;
 }
 
-/** Rows re-read without change: only their `lastSeenAt` moves. */
+/** Rows re-read without change: only their `lastSeenAt` moves (and, when given, their business date). */
 export interface SeenRecord {
   readonly resourceType: ResourceType;
   readonly sourceId: string;
+  /** Window streams: the row's business date (`YYYY-MM-DD`); absent leaves the stored one. */
+  readonly businessDate?: string;
 }
 
 export interface PageCommit {
@@ -65,6 +85,8 @@ export interface ShadowRecord extends ShadowEntry {
   readonly resourceId: string;
   readonly stream: string;
   readonly lastSeenAt: string;
+  /** Window streams: the business date last read (`YYYY-MM-DD`). */
+  readonly businessDate?: string;
 }
 
 export interface EventQuery {
@@ -102,6 +124,17 @@ export interface RunRecord {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
+/** Filters of {@link Store.listRuns}; every given field must match. */
+export interface RunQuery {
+  readonly connectionId?: string;
+  readonly stream?: string;
+  readonly kind?: RunKind;
+  readonly status?: RunStatus;
+  /** Only runs started strictly before this ISO instant (e.g. "was this connection synced before the nightly was due"). */
+  readonly startedBefore?: string;
+  readonly limit: number;
+}
+
 /**
  * The agent's own state. SQLite is the embedded default; a PostgreSQL implementation drops in
  * behind the same interface (async throughout for that reason).
@@ -119,13 +152,15 @@ export interface Store {
   getShadow(connectionId: string, resourceType: ResourceType, sourceIds: readonly string[]): Promise<Map<string, ShadowRecord>>;
   /**
    * Live (not deleted) shadow rows of a stream whose `lastSeenAt` is before `seenBefore`, in
-   * source-id order after `afterSourceId`: delete candidates after a full scan.
+   * source-id order after `afterSourceId`: delete candidates after a full scan. With
+   * `businessDate`, only rows whose business date is in `[from, until)` (`YYYY-MM-DD`): the delete
+   * candidates of a window poll.
    */
   staleLiveSourceIds(
     connectionId: string,
     stream: string,
     seenBefore: string,
-    options: { afterSourceId?: string; limit: number },
+    options: { afterSourceId?: string; limit: number; businessDate?: { from: string; until: string } },
   ): Promise<{ resourceType: ResourceType; sourceId: string }[]>;
   countLive(connectionId: string, stream: string): Promise<number>;
 
@@ -144,5 +179,12 @@ export interface Store {
     id: string,
     result: { status: Exclude<RunStatus, 'running'>; finishedAt: string; counts: RunCounts; error?: { code: string; message: string } },
   ): Promise<void>;
-  listRuns(query: { connectionId?: string; stream?: string; limit: number }): Promise<RunRecord[]>;
+  /** Runs, newest first, filtered by every field given. */
+  listRuns(query: RunQuery): Promise<RunRecord[]>;
+
+  /**
+   * Deliveries, attempts, dead letters, subscription state and backloads (delivery-types.ts). The
+   * live delivery rows themselves are written by `commitPage`, for the routes the store was opened with.
+   */
+  readonly deliveries: DeliveryStore;
 }

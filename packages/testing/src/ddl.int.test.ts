@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTablesFromDeclarations } from './ddl.js';
 import { SAMPLE_TABLES } from './sample-declarations.js';
-import { createMysqlTestDatabase, createPostgresTestDatabase, createSqliteTestDatabase, type TestDatabase } from './test-databases.js';
+import {
+  createMysqlTestDatabase,
+  createPostgresTestDatabase,
+  createSqliteTestDatabase,
+  type TestDatabase,
+} from './test-databases.js';
 
 const EXPECTED_TABLES = ['patient', 'appointment', 'deletedobject', 'procedurelog', 'procedurecode'];
 
@@ -32,7 +37,12 @@ describe('createTablesFromDeclarations on MariaDB', () => {
     const patient = await columns('patient');
     expect(patient.map((c) => c.name)).toEqual(Object.keys(SAMPLE_TABLES[0]!.columns));
     const byName = Object.fromEntries(patient.map((c) => [c.name, c]));
-    expect(byName.PatNum).toMatchObject({ type: 'bigint(20)', nullable: 'NO', k: 'PRI', extra: 'auto_increment' });
+    expect(byName.PatNum).toMatchObject({
+      type: 'bigint(20)',
+      nullable: 'NO',
+      k: 'PRI',
+      extra: 'auto_increment',
+    });
     expect(byName.LName).toMatchObject({ type: 'varchar(100)', nullable: 'NO', def: "''" });
     // MariaDB reports a bare tinyint with its display width.
     expect(byName.Gender).toMatchObject({ type: 'tinyint(4)', nullable: 'NO', def: '0' });
@@ -40,7 +50,12 @@ describe('createTablesFromDeclarations on MariaDB', () => {
     expect(byName.DateTimeDeceased).toMatchObject({ type: 'datetime', def: "'0001-01-01 00:00:00'" });
     expect(byName.EstBalance).toMatchObject({ type: 'double', def: '0' });
     expect(byName.AddrNote).toMatchObject({ type: 'text', nullable: 'YES' });
-    expect(byName.DateTStamp).toMatchObject({ type: 'timestamp', nullable: 'NO', def: 'current_timestamp()', extra: 'on update current_timestamp()' });
+    expect(byName.DateTStamp).toMatchObject({
+      type: 'timestamp',
+      nullable: 'NO',
+      def: 'current_timestamp()',
+      extra: 'on update current_timestamp()',
+    });
 
     // Columns merged from the join declaration; procedurecode's key comes from the join.
     const code = await columns('procedurecode');
@@ -104,10 +119,10 @@ describe('createTablesFromDeclarations on SQLite', () => {
   it('creates the tables with declared types, an INTEGER rowid key and Open Dental defaults', async () => {
     expect(await createTablesFromDeclarations(db.knex, SAMPLE_TABLES, 'sqlite')).toEqual(EXPECTED_TABLES);
     expect(await createTablesFromDeclarations(db.knex, SAMPLE_TABLES, 'sqlite')).toEqual([]);
-    const info = (await db.knex.raw('SELECT name, type, "notnull" AS nn, dflt_value AS def, pk FROM pragma_table_info(?)', ['patient'])) as Record<
-      string,
-      unknown
-    >[];
+    const info = (await db.knex.raw(
+      'SELECT name, type, "notnull" AS nn, dflt_value AS def, pk FROM pragma_table_info(?)',
+      ['patient'],
+    )) as Record<string, unknown>[];
     const byName = Object.fromEntries(info.map((c) => [c.name, c]));
     // INTEGER, not bigint(20): only the literal INTEGER type makes the key a rowid alias.
     expect(byName.PatNum).toMatchObject({ type: 'INTEGER', pk: 1 });
@@ -118,16 +133,27 @@ describe('createTablesFromDeclarations on SQLite', () => {
 
     await db.knex('patient').insert({ LName: 'A' });
     await db.knex('patient').insert({ LName: 'B' });
-    const rows = await db.knex('patient').select('PatNum', 'Birthdate', 'Gender', 'EstBalance', 'DateTStamp').orderBy('PatNum');
+    const rows = await db
+      .knex('patient')
+      .select('PatNum', 'Birthdate', 'Gender', 'EstBalance', 'DateTStamp')
+      .orderBy('PatNum');
     expect(rows.map((r) => r.PatNum)).toEqual([1, 2]);
     expect(rows[0]).toMatchObject({ Gender: 0, EstBalance: 0 });
     expect(rows[0].Birthdate).toBe('0001-01-01');
     expect(rows[0].DateTStamp).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
 
-    const indexes = (await db.knex.raw(`SELECT tbl_name AS t FROM sqlite_master WHERE type = 'index' AND sql LIKE '%DateTStamp%' ORDER BY tbl_name`)) as {
+    const indexes = (await db.knex.raw(
+      `SELECT tbl_name AS t FROM sqlite_master WHERE type = 'index' AND sql LIKE '%DateTStamp%' ORDER BY tbl_name`,
+    )) as {
       t: string;
     }[];
-    expect(indexes.map((i) => i.t)).toEqual(['appointment', 'deletedobject', 'patient', 'procedurecode', 'procedurelog']);
+    expect(indexes.map((i) => i.t)).toEqual([
+      'appointment',
+      'deletedobject',
+      'patient',
+      'procedurecode',
+      'procedurelog',
+    ]);
   });
 });
 
@@ -152,7 +178,10 @@ describe('createTablesFromDeclarations on PostgreSQL', () => {
     expect(byName.Gender).toMatchObject({ type: 'smallint' });
     expect(byName.EstBalance).toMatchObject({ type: 'double precision' });
     expect(byName.DateTimeDeceased).toMatchObject({ type: 'timestamp without time zone' });
-    expect(byName.DateTStamp).toMatchObject({ type: 'timestamp without time zone', def: 'CURRENT_TIMESTAMP' });
+    expect(byName.DateTStamp).toMatchObject({
+      type: 'timestamp without time zone',
+      def: 'CURRENT_TIMESTAMP',
+    });
     const { rows: log } = (await db.knex.raw(
       `SELECT data_type AS type FROM information_schema.columns WHERE table_name = 'deletedobject' AND column_name = 'ObjectType'`,
     )) as { rows: { type: string }[] };

@@ -50,7 +50,8 @@ function newValue(rng: Random, column: Editable): string {
  */
 export async function editPatients(knex: Knex, options: EditPatientsOptions): Promise<string[]> {
   const { count } = options;
-  if (!Number.isInteger(count) || count < 0) throw seedError('count must be a non-negative integer', { option: 'count' });
+  if (!Number.isInteger(count) || count < 0)
+    throw seedError('count must be a non-negative integer', { option: 'count' });
   const dialect = options.dialect ?? generatorDialectOf(knex);
   const rng = new Random(options.seed ?? 'edit');
 
@@ -62,15 +63,22 @@ export async function editPatients(knex: Knex, options: EditPatientsOptions): Pr
     const key = byLower.get('patnum');
     const editable = EDITABLE.find((c) => byLower.has(c.toLowerCase()));
     if (key === undefined || editable === undefined) {
-      throw seedError(`the patient table needs PatNum and one of ${EDITABLE.join(', ')} to be edited`, { table: 'patient' });
+      throw seedError(`the patient table needs PatNum and one of ${EDITABLE.join(', ')} to be edited`, {
+        table: 'patient',
+      });
     }
     const target = byLower.get(editable.toLowerCase()) as string;
     const stamp = dialect === 'sqlite' ? byLower.get('datetstamp') : undefined;
 
     const q = (name: string) => (dialect === 'mysql' ? `\`${name}\`` : `"${name}"`);
-    const rows = await session.query(`SELECT ${q(key)} AS k, ${q(target)} AS v FROM patient ORDER BY ${q(key)}`);
+    const rows = await session.query(
+      `SELECT ${q(key)} AS k, ${q(target)} AS v FROM patient ORDER BY ${q(key)}`,
+    );
     if (count > rows.length) {
-      throw seedError(`asked to edit ${count} patients but the table holds ${rows.length}; seed more patients`, { count, patients: rows.length });
+      throw seedError(
+        `asked to edit ${count} patients but the table holds ${rows.length}; seed more patients`,
+        { count, patients: rows.length },
+      );
     }
     // Partial Fisher–Yates: the first `count` slots become a uniform sample without repeats.
     const order = rows.map((_, i) => i);

@@ -4,3 +4,7 @@ export * from './batch-writer.js';
 export * from './open-dental-generator.js';
 export * from './edit-patients.js';
 export * as openDentalReference from './open-dental-reference.js';
+export * from './dentrix-enterprise-generator.js';
+export * from './openemr-generator.js';
+export * from './test-databases.js';
+export * from './declared-seed.js';

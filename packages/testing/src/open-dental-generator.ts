@@ -1,7 +1,22 @@
 import type { Knex } from 'knex';
 import { TendrilError } from '@tendril/core';
-import { BatchWriter, GENERATOR_DIALECTS, InsertSession, type GeneratorDialect, type SqlValue } from './batch-writer.js';
-import { CITIES, EMAIL_DOMAINS, FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES, MIDDLE_INITIALS, STREET_NAMES, STREET_SUFFIXES } from './names.js';
+import {
+  BatchWriter,
+  GENERATOR_DIALECTS,
+  InsertSession,
+  type GeneratorDialect,
+  type SqlValue,
+} from './batch-writer.js';
+import {
+  CITIES,
+  EMAIL_DOMAINS,
+  FEMALE_FIRST_NAMES,
+  LAST_NAMES,
+  MALE_FIRST_NAMES,
+  MIDDLE_INITIALS,
+  STREET_NAMES,
+  STREET_SUFFIXES,
+} from './names.js';
 import {
   APPOINTMENT_NOTES,
   APPOINTMENT_TYPES,
@@ -9,7 +24,6 @@ import {
   CARRIERS,
   CLINIC_NAMES,
   CODE_NUM,
-  DEF_CAT,
   DEFINITIONS,
   EMPLOYERS,
   NICKNAMES,
@@ -143,29 +157,187 @@ function phone(rng: Random, area = '555'): string {
 // Column lists, in the order rows are built. `satisfies` keeps them in step with the row types.
 const COLUMNS = {
   definition: ['DefNum', 'Category', 'ItemOrder', 'ItemName', 'ItemValue', 'ItemColor', 'IsHidden'],
-  clinic: ['ClinicNum', 'Description', 'Abbr', 'Address', 'Address2', 'City', 'State', 'Zip', 'Phone', 'DefaultProv', 'ItemOrder', 'IsHidden'],
-  provider: ['ProvNum', 'Abbr', 'ItemOrder', 'LName', 'FName', 'MI', 'Suffix', 'Specialty', 'StateLicense', 'IsSecondary', 'ProvColor', 'IsHidden', 'NationalProvID', 'ProvStatus', 'DateTerm'],
-  operatory: ['OperatoryNum', 'OpName', 'Abbrev', 'ItemOrder', 'IsHidden', 'ProvDentist', 'ProvHygienist', 'IsHygiene', 'ClinicNum', 'IsWebSched'],
-  appointmenttype: ['AppointmentTypeNum', 'AppointmentTypeName', 'AppointmentTypeColor', 'ItemOrder', 'IsHidden', 'Pattern', 'CodeStr'],
-  procedurecode: ['CodeNum', 'ProcCode', 'Descript', 'AbbrDesc', 'ProcTime', 'ProcCat', 'TreatArea', 'IsHygiene', 'PaintType', 'LaymanTerm', 'BaseUnits'],
-  carrier: ['CarrierNum', 'CarrierName', 'Address', 'City', 'State', 'Zip', 'Phone', 'ElectID', 'NoSendElect', 'SecDateEntry'],
+  clinic: [
+    'ClinicNum',
+    'Description',
+    'Abbr',
+    'Address',
+    'Address2',
+    'City',
+    'State',
+    'Zip',
+    'Phone',
+    'DefaultProv',
+    'ItemOrder',
+    'IsHidden',
+  ],
+  provider: [
+    'ProvNum',
+    'Abbr',
+    'ItemOrder',
+    'LName',
+    'FName',
+    'MI',
+    'Suffix',
+    'Specialty',
+    'StateLicense',
+    'IsSecondary',
+    'ProvColor',
+    'IsHidden',
+    'NationalProvID',
+    'ProvStatus',
+    'DateTerm',
+  ],
+  operatory: [
+    'OperatoryNum',
+    'OpName',
+    'Abbrev',
+    'ItemOrder',
+    'IsHidden',
+    'ProvDentist',
+    'ProvHygienist',
+    'IsHygiene',
+    'ClinicNum',
+    'IsWebSched',
+  ],
+  appointmenttype: [
+    'AppointmentTypeNum',
+    'AppointmentTypeName',
+    'AppointmentTypeColor',
+    'ItemOrder',
+    'IsHidden',
+    'Pattern',
+    'CodeStr',
+  ],
+  procedurecode: [
+    'CodeNum',
+    'ProcCode',
+    'Descript',
+    'AbbrDesc',
+    'ProcTime',
+    'ProcCat',
+    'TreatArea',
+    'IsHygiene',
+    'PaintType',
+    'LaymanTerm',
+    'BaseUnits',
+  ],
+  carrier: [
+    'CarrierNum',
+    'CarrierName',
+    'Address',
+    'City',
+    'State',
+    'Zip',
+    'Phone',
+    'ElectID',
+    'NoSendElect',
+    'SecDateEntry',
+  ],
   insplan: ['PlanNum', 'GroupName', 'GroupNum', 'PlanType', 'CarrierNum', 'IsMedical', 'SecDateEntry'],
   patient: [
-    'PatNum', 'LName', 'FName', 'MiddleI', 'Preferred', 'PatStatus', 'Gender', 'Position', 'Birthdate', 'Address', 'Address2',
-    'City', 'State', 'Zip', 'HmPhone', 'WkPhone', 'WirelessPhone', 'Guarantor', 'Email', 'PriProv', 'SecProv', 'BillingType',
-    'ImageFolder', 'ChartNumber', 'DateFirstVisit', 'ClinicNum', 'HasIns', 'PreferConfirmMethod', 'PreferContactMethod',
-    'PreferRecallMethod', 'Language', 'TxtMsgOk', 'DateTimeDeceased', 'SecDateEntry', 'Country',
+    'PatNum',
+    'LName',
+    'FName',
+    'MiddleI',
+    'Preferred',
+    'PatStatus',
+    'Gender',
+    'Position',
+    'Birthdate',
+    'Address',
+    'Address2',
+    'City',
+    'State',
+    'Zip',
+    'HmPhone',
+    'WkPhone',
+    'WirelessPhone',
+    'Guarantor',
+    'Email',
+    'PriProv',
+    'SecProv',
+    'BillingType',
+    'ImageFolder',
+    'ChartNumber',
+    'DateFirstVisit',
+    'ClinicNum',
+    'HasIns',
+    'PreferConfirmMethod',
+    'PreferContactMethod',
+    'PreferRecallMethod',
+    'Language',
+    'TxtMsgOk',
+    'DateTimeDeceased',
+    'SecDateEntry',
+    'Country',
   ],
-  inssub: ['InsSubNum', 'PlanNum', 'Subscriber', 'DateEffective', 'DateTerm', 'ReleaseInfo', 'AssignBen', 'SubscriberID', 'BenefitNotes', 'SubscNote', 'SecDateEntry'],
-  patplan: ['PatPlanNum', 'PatNum', 'Ordinal', 'IsPending', 'Relationship', 'PatID', 'InsSubNum', 'SecDateTEntry'],
+  inssub: [
+    'InsSubNum',
+    'PlanNum',
+    'Subscriber',
+    'DateEffective',
+    'DateTerm',
+    'ReleaseInfo',
+    'AssignBen',
+    'SubscriberID',
+    'BenefitNotes',
+    'SubscNote',
+    'SecDateEntry',
+  ],
+  patplan: [
+    'PatPlanNum',
+    'PatNum',
+    'Ordinal',
+    'IsPending',
+    'Relationship',
+    'PatID',
+    'InsSubNum',
+    'SecDateTEntry',
+  ],
   appointment: [
-    'AptNum', 'PatNum', 'AptStatus', 'Pattern', 'Confirmed', 'Op', 'Note', 'ProvNum', 'ProvHyg', 'AptDateTime', 'IsNewPatient',
-    'ProcDescript', 'ClinicNum', 'IsHygiene', 'DateTimeArrived', 'DateTimeSeated', 'DateTimeDismissed', 'InsPlan1', 'InsPlan2',
-    'AppointmentTypeNum', 'SecDateTEntry', 'ProcsColored',
+    'AptNum',
+    'PatNum',
+    'AptStatus',
+    'Pattern',
+    'Confirmed',
+    'Op',
+    'Note',
+    'ProvNum',
+    'ProvHyg',
+    'AptDateTime',
+    'IsNewPatient',
+    'ProcDescript',
+    'ClinicNum',
+    'IsHygiene',
+    'DateTimeArrived',
+    'DateTimeSeated',
+    'DateTimeDismissed',
+    'InsPlan1',
+    'InsPlan2',
+    'AppointmentTypeNum',
+    'SecDateTEntry',
+    'ProcsColored',
   ],
   procedurelog: [
-    'ProcNum', 'PatNum', 'AptNum', 'ProcDate', 'ProcFee', 'Surf', 'ToothNum', 'ProcStatus', 'ProvNum', 'PlannedAptNum',
-    'PlaceService', 'DateEntryC', 'ClinicNum', 'CodeNum', 'UnitQty', 'DateTP', 'SecDateEntry', 'DateComplete',
+    'ProcNum',
+    'PatNum',
+    'AptNum',
+    'ProcDate',
+    'ProcFee',
+    'Surf',
+    'ToothNum',
+    'ProcStatus',
+    'ProvNum',
+    'PlannedAptNum',
+    'PlaceService',
+    'DateEntryC',
+    'ClinicNum',
+    'CodeNum',
+    'UnitQty',
+    'DateTP',
+    'SecDateEntry',
+    'DateComplete',
   ],
   deletedobject: ['DeletedObjectNum', 'ObjectNum', 'ObjectType'],
 } as const satisfies Record<OpenDentalSeedTable, readonly string[]>;
@@ -256,13 +428,27 @@ function buildReference(g: Generation, patients: number, clinicCount: number): R
     const order = orderInCategory.get(category) ?? 0;
     orderInCategory.set(category, order + 1);
     defs[key] = i + 1;
-    g.add('definition', { DefNum: i + 1, Category: category, ItemOrder: order, ItemName: name, ItemValue: '', ItemColor: 0, IsHidden: 0 });
+    g.add('definition', {
+      DefNum: i + 1,
+      Category: category,
+      ItemOrder: order,
+      ItemName: name,
+      ItemValue: '',
+      ItemColor: 0,
+      IsHidden: 0,
+    });
   });
 
   const logicalClinics = Math.max(1, clinicCount);
   const clinics: ClinicPlan[] = [];
   for (let c = 0; c < logicalClinics; c++) {
-    clinics.push({ num: clinicCount === 0 ? 0 : c + 1, dentists: [], hygienists: [], dentistOps: [], hygieneOps: [] });
+    clinics.push({
+      num: clinicCount === 0 ? 0 : c + 1,
+      dentists: [],
+      hygienists: [],
+      dentistOps: [],
+      hygieneOps: [],
+    });
   }
 
   // Providers: one per 500 patients, at least 3, and at least one dentist and one hygienist per
@@ -403,9 +589,26 @@ function buildReference(g: Generation, patients: number, clinicCount: number): R
   return { clinics, defs, planCount };
 }
 
-const FAMILY_SIZES: readonly Weighted<number>[] = [[1, 38], [2, 24], [3, 16], [4, 14], [5, 8]];
-const PAT_STATUS: readonly Weighted<number>[] = [[0, 92], [2, 5], [4, 1.5], [3, 1]];
-const APPOINTMENTS_PER_PATIENT: readonly Weighted<number>[] = [[0, 18], [1, 32], [2, 32], [3, 13], [4, 5]];
+const FAMILY_SIZES: readonly Weighted<number>[] = [
+  [1, 38],
+  [2, 24],
+  [3, 16],
+  [4, 14],
+  [5, 8],
+];
+const PAT_STATUS: readonly Weighted<number>[] = [
+  [0, 92],
+  [2, 5],
+  [4, 1.5],
+  [3, 1],
+];
+const APPOINTMENTS_PER_PATIENT: readonly Weighted<number>[] = [
+  [0, 18],
+  [1, 32],
+  [2, 32],
+  [3, 13],
+  [4, 5],
+];
 const PAST_STATUS: readonly Weighted<number>[] = [
   [APT_STATUS.Complete, 84],
   [APT_STATUS.Broken, 9],
@@ -418,7 +621,9 @@ const FUTURE_STATUS: readonly Weighted<number>[] = [
   [APT_STATUS.UnschedList, 2],
   [APT_STATUS.Planned, 5],
 ];
-const ADULT_VISITS: readonly Weighted<AppointmentType>[] = APPOINTMENT_TYPES.map((t) => [t, t.weight] as const);
+const ADULT_VISITS: readonly Weighted<AppointmentType>[] = APPOINTMENT_TYPES.map(
+  (t) => [t, t.weight] as const,
+);
 const CHILD_VISIT_WEIGHTS: Readonly<Partial<Record<VisitKind, number>>> = {
   recall: 75,
   'new-patient': 5,
@@ -426,18 +631,35 @@ const CHILD_VISIT_WEIGHTS: Readonly<Partial<Record<VisitKind, number>>> = {
   emergency: 4,
   extraction: 4,
 };
-const CHILD_VISITS: readonly Weighted<AppointmentType>[] = APPOINTMENT_TYPES.filter((t) => CHILD_VISIT_WEIGHTS[t.kind] !== undefined).map(
-  (t) => [t, CHILD_VISIT_WEIGHTS[t.kind] as number] as const,
-);
+const CHILD_VISITS: readonly Weighted<AppointmentType>[] = APPOINTMENT_TYPES.filter(
+  (t) => CHILD_VISIT_WEIGHTS[t.kind] !== undefined,
+).map((t) => [t, CHILD_VISIT_WEIGHTS[t.kind] as number] as const);
 const BIRTH_MIN = dayOf(1935, 1, 1);
 const BIRTH_MAX = dayOf(2022, 12, 31);
 
 const POSTERIOR = [2, 3, 4, 5, 12, 13, 14, 15, 18, 19, 20, 21, 28, 29, 30, 31];
 const ANTERIOR = [6, 7, 8, 9, 10, 11, 22, 23, 24, 25, 26, 27];
 const MOLARS = [1, 2, 3, 14, 15, 16, 17, 18, 19, 30, 31, 32];
-const ONE_SURFACE_POSTERIOR: readonly Weighted<string>[] = [['O', 50], ['M', 15], ['D', 15], ['B', 12], ['L', 8]];
-const TWO_SURFACES_POSTERIOR: readonly Weighted<string>[] = [['MO', 40], ['DO', 40], ['OB', 10], ['OL', 10]];
-const ONE_SURFACE_ANTERIOR: readonly Weighted<string>[] = [['F', 35], ['M', 20], ['D', 20], ['L', 15], ['I', 10]];
+const ONE_SURFACE_POSTERIOR: readonly Weighted<string>[] = [
+  ['O', 50],
+  ['M', 15],
+  ['D', 15],
+  ['B', 12],
+  ['L', 8],
+];
+const TWO_SURFACES_POSTERIOR: readonly Weighted<string>[] = [
+  ['MO', 40],
+  ['DO', 40],
+  ['OB', 10],
+  ['OL', 10],
+];
+const ONE_SURFACE_ANTERIOR: readonly Weighted<string>[] = [
+  ['F', 35],
+  ['M', 20],
+  ['D', 20],
+  ['L', 15],
+  ['I', 10],
+];
 const QUADRANTS = ['UR', 'UL', 'LL', 'LR'];
 
 function toothAndSurface(rng: Random, site: ToothSite): [tooth: string, surface: string] {
@@ -509,9 +731,23 @@ function visitProcedures(rng: Random, kind: VisitKind, child: boolean): PlannedP
       break;
     }
     case 'restorative': {
-      const count = rng.weighted<number>([[1, 55], [2, 33], [3, 12]]);
+      const count = rng.weighted<number>([
+        [1, 55],
+        [2, 33],
+        [3, 12],
+      ]);
       for (let i = 0; i < count; i++) {
-        procs.push(proc(rng, rng.weighted<string>([['D2391', 40], ['D2392', 35], ['D2330', 15], ['D2140', 10]])));
+        procs.push(
+          proc(
+            rng,
+            rng.weighted<string>([
+              ['D2391', 40],
+              ['D2392', 35],
+              ['D2330', 15],
+              ['D2140', 10],
+            ]),
+          ),
+        );
       }
       break;
     }
@@ -572,7 +808,11 @@ function generateFamily(g: Generation, ref: Reference, firstPatNum: number, last
   const headBirth = birthDay(rng, BIRTH_MIN, dayOf(2003, 12, 31));
   const hasSpouse = size >= 2 && rng.chance(0.7);
   const headMale = rng.chance(0.5);
-  const language = rng.weighted<string>([['', 85], ['eng', 10], ['spa', 5]]);
+  const language = rng.weighted<string>([
+    ['', 85],
+    ['eng', 10],
+    ['spa', 5],
+  ]);
 
   const members: Member[] = [];
   for (let i = 0; i < size; i++) {
@@ -598,8 +838,17 @@ function generateFamily(g: Generation, ref: Reference, firstPatNum: number, last
     const secProv = rng.chance(0.6) ? rng.pick(clinic.hygienists) : 0;
     const entered = clampDay(g.today - rng.int(30, 3650), birth, g.today);
     const firstVisit = rng.chance(0.9) ? clampDay(entered + rng.int(0, 30), birth, g.today) : null;
-    const email = adult && rng.chance(0.65) ? `${fname}.${lname}${rng.int(1, 99)}@${rng.pick(EMAIL_DOMAINS)}`.toLowerCase() : '';
-    const confirmBy = rng.weighted<number>([[0, 40], [2, 10], [4, 20], [5, 10], [8, 20]]);
+    const email =
+      adult && rng.chance(0.65)
+        ? `${fname}.${lname}${rng.int(1, 99)}@${rng.pick(EMAIL_DOMAINS)}`.toLowerCase()
+        : '';
+    const confirmBy = rng.weighted<number>([
+      [0, 40],
+      [2, 10],
+      [4, 20],
+      [5, 10],
+      [8, 20],
+    ]);
     members.push({ patNum, role, birthDay: birth, child, status, priProv, secProv });
     g.add('patient', {
       PatNum: patNum,
@@ -609,7 +858,18 @@ function generateFamily(g: Generation, ref: Reference, firstPatNum: number, last
       Preferred: nickname !== undefined && rng.chance(0.3) ? nickname : '',
       PatStatus: status,
       Gender: gender,
-      Position: role === 'child' ? 2 : hasSpouse ? 1 : adult ? rng.weighted<number>([[0, 70], [3, 10], [4, 20]]) : 0,
+      Position:
+        role === 'child'
+          ? 2
+          : hasSpouse
+            ? 1
+            : adult
+              ? rng.weighted<number>([
+                  [0, 70],
+                  [3, 10],
+                  [4, 20],
+                ])
+              : 0,
       Birthdate: dayText(birth),
       Address: address,
       Address2: address2,
@@ -633,7 +893,11 @@ function generateFamily(g: Generation, ref: Reference, firstPatNum: number, last
       PreferContactMethod: confirmBy,
       PreferRecallMethod: confirmBy,
       Language: language,
-      TxtMsgOk: rng.weighted<number>([[0, 50], [1, 40], [2, 10]]),
+      TxtMsgOk: rng.weighted<number>([
+        [0, 50],
+        [1, 40],
+        [2, 10],
+      ]),
       DateTimeDeceased: deceased ? dateTimeText(g.today - rng.int(10, 700), rng.int(0, 1439)) : NO_DATETIME,
       SecDateEntry: dayText(entered),
       Country: '',
@@ -648,7 +912,12 @@ function generateFamily(g: Generation, ref: Reference, firstPatNum: number, last
 }
 
 /** Insurance for an insured family: the guarantor subscribes; one couple in six has two plans. */
-function generateCoverage(g: Generation, ref: Reference, members: readonly Member[], hasSpouse: boolean): number[] {
+function generateCoverage(
+  g: Generation,
+  ref: Reference,
+  members: readonly Member[],
+  hasSpouse: boolean,
+): number[] {
   const rng = g.rng;
   const head = members[0] as Member;
   const spouse = hasSpouse ? members[1] : undefined;
@@ -665,7 +934,9 @@ function generateCoverage(g: Generation, ref: Reference, members: readonly Membe
       DateTerm: NO_DATE,
       ReleaseInfo: 1,
       AssignBen: 1,
-      SubscriberID: rng.chance(0.5) ? `W${rng.int(10_000_000, 99_999_999)}` : String(rng.int(100_000_000, 999_999_999)),
+      SubscriberID: rng.chance(0.5)
+        ? `W${rng.int(10_000_000, 99_999_999)}`
+        : String(rng.int(100_000_000, 999_999_999)),
       BenefitNotes: '',
       SubscNote: '',
       SecDateEntry: dayText(effective),
@@ -700,11 +971,23 @@ function weekday(day: number): number {
   return (day + EPOCH_WEEKDAY) % 7;
 }
 
-function generateAppointments(g: Generation, ref: Reference, clinic: ClinicPlan, member: Member, plans: readonly number[]): void {
+function generateAppointments(
+  g: Generation,
+  ref: Reference,
+  clinic: ClinicPlan,
+  member: Member,
+  plans: readonly number[],
+): void {
   const rng = g.rng;
   const count = rng.weighted(APPOINTMENTS_PER_PATIENT);
   if (count === 0) return;
-  const visits: { day: number; type: AppointmentType; procs: PlannedProc[]; pattern: string; start: number }[] = [];
+  const visits: {
+    day: number;
+    type: AppointmentType;
+    procs: PlannedProc[];
+    pattern: string;
+    start: number;
+  }[] = [];
   for (let i = 0; i < count; i++) {
     let day = rng.int(g.windowStart, g.windowEnd - 1);
     const dow = weekday(day);
@@ -788,8 +1071,23 @@ function generateAppointments(g: Generation, ref: Reference, clinic: ClinicPlan,
     }
     // An exam turns up new work now and then: treatment planned, not yet scheduled.
     if (complete && rng.chance(0.15)) {
-      const found = proc(rng, rng.weighted<string>([['D2391', 45], ['D2392', 35], ['D2740', 15], ['D3330', 5]]));
-      addProcedure(g, member, clinic, found, { aptNum: 0, plannedAptNum: 0, complete: false, day: visit.day, tpDay: visit.day, provNum: member.priProv });
+      const found = proc(
+        rng,
+        rng.weighted<string>([
+          ['D2391', 45],
+          ['D2392', 35],
+          ['D2740', 15],
+          ['D3330', 5],
+        ]),
+      );
+      addProcedure(g, member, clinic, found, {
+        aptNum: 0,
+        plannedAptNum: 0,
+        complete: false,
+        day: visit.day,
+        tpDay: visit.day,
+        provNum: member.priProv,
+      });
     }
   }
 }
@@ -803,7 +1101,13 @@ interface ProcContext {
   readonly provNum: number;
 }
 
-function addProcedure(g: Generation, member: Member, clinic: ClinicPlan, p: PlannedProc, ctx: ProcContext): void {
+function addProcedure(
+  g: Generation,
+  member: Member,
+  clinic: ClinicPlan,
+  p: PlannedProc,
+  ctx: ProcContext,
+): void {
   const entered = ctx.complete ? ctx.day : ctx.tpDay;
   g.add('procedurelog', {
     ProcNum: g.nextProcNum++,
@@ -828,7 +1132,8 @@ function addProcedure(g: Generation, member: Member, clinic: ClinicPlan, p: Plan
 }
 
 function positiveInteger(value: number, name: string, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw seedError(`${name} must be an integer of at least ${min}`, { option: name });
+  if (!Number.isInteger(value) || value < min)
+    throw seedError(`${name} must be an integer of at least ${min}`, { option: name });
   return value;
 }
 
@@ -852,9 +1157,13 @@ export async function seedOpenDental(knex: Knex, options: SeedOpenDentalOptions)
   const batchSize = positiveInteger(options.batchSize ?? 2000, 'batchSize', 1);
   const clinicCount = positiveInteger(options.clinics ?? 2, 'clinics', 0);
   if (!GENERATOR_DIALECTS.includes(options.dialect)) {
-    throw new TendrilError('TENDRIL_E_DB_DIALECT', 'the data generator writes to mysql or sqlite; pass one of them as dialect', {
-      details: { dialect: options.dialect },
-    });
+    throw new TendrilError(
+      'TENDRIL_E_DB_DIALECT',
+      'the data generator writes to mysql or sqlite; pass one of them as dialect',
+      {
+        details: { dialect: options.dialect },
+      },
+    );
   }
   const now = options.now ?? new Date();
   if (Number.isNaN(now.getTime())) throw seedError('now must be a valid date', { option: 'now' });
@@ -862,6 +1171,7 @@ export async function seedOpenDental(knex: Knex, options: SeedOpenDentalOptions)
 
   const session = await InsertSession.start(knex, options.dialect);
   let success = false;
+  let disabledKeys: string[] = [];
   try {
     const missing: OpenDentalSeedTable[] = [];
     const writers = {} as Record<OpenDentalSeedTable, BatchWriter<Record<string, SqlValue>>>;
@@ -869,7 +1179,10 @@ export async function seedOpenDental(knex: Knex, options: SeedOpenDentalOptions)
       const present = await session.columnsOf(table);
       if (present === undefined) missing.push(table);
       else if (!(await session.isEmpty(table))) {
-        throw seedError(`table ${table} already has rows; seed an empty database (or drop the Open Dental tables first)`, { table });
+        throw seedError(
+          `table ${table} already has rows; seed an empty database (or drop the Open Dental tables first)`,
+          { table },
+        );
       }
       const stamp = STAMP_COLUMN[table];
       const generated: string[] = [...COLUMNS[table]];
@@ -877,13 +1190,17 @@ export async function seedOpenDental(knex: Knex, options: SeedOpenDentalOptions)
       writers[table] = new BatchWriter(session, table, generated, present, batchSize);
     }
     if (missing.includes('patient')) {
-      throw seedError('the database has no patient table; create the tables first (tendril seed creates them from the connector declarations)', {
-        table: 'patient',
-      });
+      throw seedError(
+        'the database has no patient table; create the tables first (tendril seed creates them from the connector declarations)',
+        {
+          table: 'patient',
+        },
+      );
     }
 
-    if (process.env.EXP_DISABLE === '1' && options.dialect === 'mysql') for (const t of OPEN_DENTAL_SEED_TABLES) if (!missing.includes(t)) await session.run(`ALTER TABLE \`${t}\` DISABLE KEYS`);
-    if (process.env.EXP_LOCK === '1' && options.dialect === 'mysql') await session.run('LOCK TABLES ' + OPEN_DENTAL_SEED_TABLES.filter((t) => !missing.includes(t)).map((t) => `\`${t}\` WRITE`).join(', '));
+    const present = OPEN_DENTAL_SEED_TABLES.filter((t) => !missing.includes(t));
+    disabledKeys = await session.disableKeys(present);
+
     const g = new Generation(new Random(seed), writers as unknown as Writers, now, options.stamp);
     const ref = buildReference(g, patients, clinicCount);
     for (const table of OPEN_DENTAL_SEED_TABLES) await writers[table].flush();
@@ -895,20 +1212,28 @@ export async function seedOpenDental(knex: Knex, options: SeedOpenDentalOptions)
     while (patNum <= patients) {
       patNum += generateFamily(family, ref, patNum, patients);
       const patientBatchDone = patientWriter.hasPending;
-      for (const table of OPEN_DENTAL_SEED_TABLES) if (writers[table].hasPending) await writers[table].drain();
+      for (const table of OPEN_DENTAL_SEED_TABLES)
+        if (writers[table].hasPending) await writers[table].drain();
       if (patientBatchDone) options.onProgress?.(patNum - 1, patients);
     }
     for (const table of OPEN_DENTAL_SEED_TABLES) await writers[table].flush();
+    await session.settle();
+    await session.enableKeys(disabledKeys);
+    disabledKeys = [];
     options.onProgress?.(patients, patients);
 
-    if (process.env.EXP_LOCK === '1' && options.dialect === 'mysql') await session.run('UNLOCK TABLES');
-    const te = Date.now();
-    if (process.env.EXP_DISABLE === '1' && options.dialect === 'mysql') for (const t of OPEN_DENTAL_SEED_TABLES) if (!missing.includes(t)) await session.run(`ALTER TABLE \`${t}\` ENABLE KEYS`);
-    console.log('enable keys ms', Date.now() - te);
-    const rows = Object.fromEntries(OPEN_DENTAL_SEED_TABLES.map((t) => [t, writers[t].written])) as Record<OpenDentalSeedTable, number>;
+    const rows = Object.fromEntries(OPEN_DENTAL_SEED_TABLES.map((t) => [t, writers[t].written])) as Record<
+      OpenDentalSeedTable,
+      number
+    >;
     success = true;
     return { seed: String(seed), patients, rows, missingTables: missing, durationMs: Date.now() - started };
   } finally {
+    // After a failure, still give the tables their indexes back.
+    if (disabledKeys.length > 0) {
+      await session.settle().catch(() => undefined);
+      await session.enableKeys(disabledKeys).catch(() => undefined);
+    }
     await session.end(success);
   }
 }

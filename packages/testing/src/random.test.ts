@@ -34,7 +34,13 @@ describe('Random', () => {
 
   it('is sfc32: matches the reference implementation from the same state', () => {
     // Start the reference from our stream's current state (read through the private fields).
-    const ours = createRandom('state-check') as unknown as { a: number; b: number; c: number; d: number; uint32(): number };
+    const ours = createRandom('state-check') as unknown as {
+      a: number;
+      b: number;
+      c: number;
+      d: number;
+      uint32(): number;
+    };
     const ref = referenceSfc32(ours.a, ours.b, ours.c, ours.d);
     for (let i = 0; i < 1000; i++) expect(ours.uint32()).toBe(ref());
   });
@@ -88,7 +94,14 @@ describe('Random', () => {
     const r = new Random('weights');
     const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
     const n = 40_000;
-    for (let i = 0; i < n; i++) counts[r.weighted([['a', 1], ['b', 3], ['c', 0]] as const)]! += 1;
+    for (let i = 0; i < n; i++)
+      counts[
+        r.weighted([
+          ['a', 1],
+          ['b', 3],
+          ['c', 0],
+        ] as const)
+      ]! += 1;
     expect(counts.c).toBe(0);
     expect(Math.abs(counts.a! / n - 0.25)).toBeLessThan(0.015);
     expect(Math.abs(counts.b! / n - 0.75)).toBeLessThan(0.015);

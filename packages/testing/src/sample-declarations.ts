@@ -18,6 +18,8 @@ export const SAMPLE_PATIENT = defineTable({
     Birthdate: 'date',
     Gender: 'tinyint',
     PatStatus: 'tinyint',
+    Address: 'varchar(100)',
+    City: 'varchar(100)',
     HmPhone: 'varchar(30)',
     Email: 'varchar(100)',
     Guarantor: 'bigint(20)',
@@ -51,7 +53,12 @@ export const SAMPLE_APPOINTMENT = defineTable({
   deleteLog: {
     table: 'deletedobject',
     key: ['DeletedObjectNum'],
-    columns: { DeletedObjectNum: 'bigint(20)', ObjectNum: 'bigint(20)', ObjectType: 'int(11)', DateTStamp: 'timestamp' },
+    columns: {
+      DeletedObjectNum: 'bigint(20)',
+      ObjectNum: 'bigint(20)',
+      ObjectType: 'int(11)',
+      DateTStamp: 'timestamp',
+    },
     cursor: { column: 'DateTStamp', clock: 'db-utc', precision: 0 },
     deletedKeyColumn: 'ObjectNum',
     where: { ObjectType: 0 },
@@ -82,10 +89,19 @@ export const SAMPLE_PROCEDURE = defineTable({
       alias: 'pc',
       on: { CodeNum: 'CodeNum' },
       key: ['CodeNum'],
-      columns: { CodeNum: 'bigint(20)', ProcCode: 'varchar(15)', Descript: 'varchar(255)', DateTStamp: 'timestamp' },
+      columns: {
+        CodeNum: 'bigint(20)',
+        ProcCode: 'varchar(15)',
+        Descript: 'varchar(255)',
+        DateTStamp: 'timestamp',
+      },
     },
   ],
   fields: {},
 });
 
-export const SAMPLE_TABLES: readonly TableDefinition[] = [SAMPLE_PATIENT, SAMPLE_APPOINTMENT, SAMPLE_PROCEDURE];
+export const SAMPLE_TABLES: readonly TableDefinition[] = [
+  SAMPLE_PATIENT,
+  SAMPLE_APPOINTMENT,
+  SAMPLE_PROCEDURE,
+];

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 
 /**
@@ -9,9 +10,8 @@ import knexFactory, { type Knex } from 'knex';
  * real engines, never mocks, because type coercion, timestamps and multi-row limits are exactly
  * what they must exercise.
  *
- * MariaDB is reached at `TENDRIL_TEST_MYSQL_HOST`:`TENDRIL_TEST_MYSQL_PORT` (default
- * 127.0.0.1:3306) as `TENDRIL_TEST_MYSQL_USER` (default root, empty password); PostgreSQL at
- * `TENDRIL_TEST_PG_HOST`:`TENDRIL_TEST_PG_PORT` (default 127.0.0.1:5432) as postgres (trust).
+ * Servers: `TENDRIL_TEST_MARIADB_URL` (default `mysql://root@127.0.0.1:3306`, as the connector
+ * tests use) and `TENDRIL_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432`).
  */
 export interface TestDatabase {
   readonly knex: Knex;
@@ -22,12 +22,22 @@ export interface TestDatabase {
 
 const DATABASE_NAME = /^[A-Za-z0-9_]+$/;
 
+function urlConnection(
+  envName: string,
+  fallback: string,
+): { host: string; port: number; user: string; password: string } {
+  const url = new URL(process.env[envName] ?? fallback);
+  return {
+    host: url.hostname,
+    port: Number(url.port || (url.protocol.startsWith('postgres') ? 5432 : 3306)),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  };
+}
+
 function mysqlConnection(database?: string): Knex.MySql2ConnectionConfig {
   return {
-    host: process.env.TENDRIL_TEST_MYSQL_HOST ?? '127.0.0.1',
-    port: Number(process.env.TENDRIL_TEST_MYSQL_PORT ?? 3306),
-    user: process.env.TENDRIL_TEST_MYSQL_USER ?? 'root',
-    password: process.env.TENDRIL_TEST_MYSQL_PASSWORD ?? '',
+    ...urlConnection('TENDRIL_TEST_MARIADB_URL', 'mysql://root@127.0.0.1:3306'),
     // Dates as the text the server holds: no time-zone shifts, exact comparisons.
     dateStrings: true,
     multipleStatements: true,
@@ -51,7 +61,11 @@ export async function createMysqlTestDatabase(prefix: string): Promise<TestDatab
     name,
     async drop() {
       await knex.destroy();
-      const dropper = knexFactory({ client: 'mysql2', connection: mysqlConnection(), pool: { min: 0, max: 1 } });
+      const dropper = knexFactory({
+        client: 'mysql2',
+        connection: mysqlConnection(),
+        pool: { min: 0, max: 1 },
+      });
       try {
         await dropper.raw(`DROP DATABASE IF EXISTS \`${name}\``);
       } finally {
@@ -62,19 +76,15 @@ export async function createMysqlTestDatabase(prefix: string): Promise<TestDatab
 }
 
 function postgresConnection(database: string): Knex.PgConnectionConfig {
-  return {
-    host: process.env.TENDRIL_TEST_PG_HOST ?? '127.0.0.1',
-    port: Number(process.env.TENDRIL_TEST_PG_PORT ?? 5432),
-    user: process.env.TENDRIL_TEST_PG_USER ?? 'postgres',
-    database,
-  };
+  return { ...urlConnection('TENDRIL_TEST_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432'), database };
 }
 
 /** Creates a uniquely named PostgreSQL database (`<prefix><random>`). */
 export async function createPostgresTestDatabase(prefix: string): Promise<TestDatabase> {
   const name = `${prefix}${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   if (!DATABASE_NAME.test(name)) throw new Error('test database prefix must be letters, digits and _');
-  const admin = () => knexFactory({ client: 'pg', connection: postgresConnection('postgres'), pool: { min: 0, max: 1 } });
+  const admin = () =>
+    knexFactory({ client: 'pg', connection: postgresConnection('postgres'), pool: { min: 0, max: 1 } });
   const creator = admin();
   try {
     await creator.raw(`CREATE DATABASE "${name}"`);
@@ -97,11 +107,26 @@ export async function createPostgresTestDatabase(prefix: string): Promise<TestDa
   };
 }
 
+/** Open Dental's real 24.3 schema, read at test time from the checkout's sibling `shared/fixtures`. */
+export function openDentalSchemaSql(): string {
+  const dir =
+    process.env.TENDRIL_FIXTURES_DIR ??
+    fileURLToPath(new URL('../../../../shared/fixtures', import.meta.url));
+  const file = join(dir, 'opendental', 'opendental_24.3_schema.sql');
+  if (!existsSync(file))
+    throw new Error(`fixture missing: ${file} (set TENDRIL_FIXTURES_DIR to the shared fixtures folder)`);
+  return readFileSync(file, 'utf8');
+}
+
 /** Creates an empty SQLite database file in a fresh temp folder. */
 export async function createSqliteTestDatabase(): Promise<TestDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-gen-'));
   const file = join(dir, 'db.sqlite');
-  const knex = knexFactory({ client: 'better-sqlite3', connection: { filename: file }, useNullAsDefault: true });
+  const knex = knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+  });
   return {
     knex,
     name: file,

@@ -9,6 +9,8 @@ import { validateRawConfig } from '../config-file.js';
 import { createAgentContainer } from '../container.js';
 import { loadConnector } from '../registry.js';
 import { renderSyncReport, runSyncOnce } from './sync.js';
+import { deliverOnce } from './deliver.js';
+import { generateWebhookSecret, startLoopbackReceiver, verifyWebhook } from '@tendril/delivery';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
 
@@ -43,6 +45,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out(`   generated ${renderSeedRows(seeded)} in ${seeded.durationMs} ms`);
     await sleep(1100); // cursor columns have 1 s precision: the poll window ends before the current second
 
+    // A local webhook receiver (127.0.0.1) and a subscription to it: patient and appointment events,
+    // Healthjump-style `flat` bodies, signed with a fresh Standard Webhooks secret.
+    const receiver = await startLoopbackReceiver(() => ({ status: 204 }));
+    const secret = generateWebhookSecret();
     const config = await validateRawConfig('demo config', {
       store: { sqlite: join(dir, 'tendril.db') },
       logLevel: 'warn',
@@ -54,6 +60,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           database: { url: `sqlite:${ehrFile}` },
           // The demo polls seconds after its edits, so it does not wait for vendor transactions to settle.
           sync: { settleSeconds: 0, overlapSeconds: 900, pageSize: 1000 },
+        },
+      ],
+      subscriptions: [
+        {
+          id: 'demo-receiver',
+          url: receiver.url,
+          allowInsecure: true,
+          format: 'flat',
+          eventTypes: ['patient.*', 'appointment.*'],
+          secrets: [secret],
+          policy: { healthyRetryPolicy: { minDelayTarget: 5, maxDelayTarget: 60, numRetries: 5, backoffFunction: 'exponential' } },
         },
       ],
     });
@@ -84,10 +101,25 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           out(indent(JSON.stringify(formatEvent(sample, format, { clientId: 'demo-dental' }), null, 2)));
         }
       }
+      out(`\n6. Webhook delivery to a local receiver (${receiver.url}), subscription "demo-receiver", format flat`);
+      const delivered = await deliverOnce(container.cradle);
+      out(indent(`delivered ${delivered.delivered} events in ${delivered.durationMs} ms (${delivered.attempted} signed requests, ${delivered.dead} dead letters, ${delivered.pending} pending)`));
+      const shown = receiver.requests.find((r) => r.body.toString('utf8').includes('"demographic"')) ?? receiver.requests[0];
+      if (shown) {
+        const check = verifyWebhook({ secrets: [{ secret }], headers: shown.headers, body: shown.body, now: Date.now() });
+        out(indent(`one delivery as received: POST ${shown.path}`));
+        for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-type', 'user-agent']) {
+          out(indent(`  ${name}: ${String(shown.headers[name])}`));
+        }
+        out(indent(`  body: ${shown.body.toString('utf8').slice(0, 300)}${shown.body.length > 300 ? '…' : ''}`));
+        out(indent(`signature verified with the subscription secret (Standard Webhooks v1): ${check.ok ? 'yes' : `NO (${check.reason})`}`));
+      }
       out(`\nDone. The agent store is ${join(dir, 'tendril.db')}; try:`);
       out(`  pnpm tendril events --config <your tendril.yaml> --format flat --limit 5`);
+      out(`  pnpm tendril deliveries list --config <your tendril.yaml> --status dead`);
     } finally {
       await container.dispose();
+      await receiver.close();
     }
   } finally {
     await ehr.close();
@@ -95,7 +127,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 /** `1,000 patient, 3 provider, …` for the tables that got rows. */
-export function renderSeedRows(summary: SeedSummary): string {
+export function renderSeedRows(summary: Pick<SeedSummary, 'rows'> | { readonly rows: Readonly<Record<string, number>> }): string {
   return Object.entries(summary.rows)
     .filter(([, count]) => count > 0)
     .map(([table, count]) => `${count.toLocaleString('en-US')} ${table}`)

@@ -4,12 +4,30 @@ import { registerDemoCommand } from './demo.js';
 import { registerEventsCommand } from './events.js';
 import { registerSeedCommand } from './seed.js';
 import { registerSyncCommand } from './sync.js';
+import { registerRunCommand } from './run.js';
+import { registerInitCommand } from './init.js';
+import { registerCheckCommand } from './check.js';
+import { registerServiceCommand } from './service.js';
+import { registerDiscoverCommand } from './discover.js';
+import { registerGrantsCommand } from './grants.js';
+import { registerDeliverCommand } from './deliver.js';
+import { registerDeliveriesCommand } from './deliveries.js';
+import { registerBackloadCommand } from './backload.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerConnectorsCommand,
   registerSeedCommand,
   registerSyncCommand,
+  registerRunCommand,
   registerEventsCommand,
   registerDemoCommand,
+  registerInitCommand,
+  registerCheckCommand,
+  registerServiceCommand,
+  registerDiscoverCommand,
+  registerGrantsCommand,
+  registerDeliverCommand,
+  registerDeliveriesCommand,
+  registerBackloadCommand,
 ];

@@ -1,6 +1,6 @@
 import { TendrilError } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
-import { createTablesFromDeclarations, seedOpenDental, type SeedSummary } from '@tendril/testing';
+import { createTablesFromDeclarations, seedOpenDental, seedOpenEmr, type OpenEmrSeedSummary, type SeedSummary } from '@tendril/testing';
 import { loadConnector } from '../registry.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
@@ -18,10 +18,14 @@ export interface SeedOptions {
 /** Data generators by connector id; a connector without one cannot be seeded yet. */
 const GENERATORS = {
   'open-dental': seedOpenDental,
+  openemr: seedOpenEmr,
 } as const;
 
+/** Storage engine of the tables `seed` creates, per connector (the vendor's own default). */
+const MYSQL_ENGINES: Readonly<Record<string, 'MyISAM' | 'InnoDB'>> = { openemr: 'InnoDB' };
+
 /** `tendril seed`: create the connector's tables if missing, then fill them with generated rows. */
-export async function runSeed(options: SeedOptions): Promise<{ createdTables: string[]; summary: SeedSummary }> {
+export async function runSeed(options: SeedOptions): Promise<{ createdTables: string[]; summary: SeedSummary | OpenEmrSeedSummary }> {
   const connector = await loadConnector(options.connector);
   const generator = GENERATORS[options.connector as keyof typeof GENERATORS];
   if (!generator) {
@@ -32,7 +36,13 @@ export async function runSeed(options: SeedOptions): Promise<{ createdTables: st
     if (client.dialect !== 'mysql' && client.dialect !== 'sqlite') {
       throw new TendrilError('TENDRIL_E_USAGE', `seeding ${client.dialect} is not supported; use a mysql:// (MariaDB/MySQL) or sqlite: URL`);
     }
-    const createdTables = await createTablesFromDeclarations(client.knex, Object.values(connector.streams), client.dialect);
+    const engine = MYSQL_ENGINES[options.connector];
+    const createdTables = await createTablesFromDeclarations(
+      client.knex,
+      Object.values(connector.streams),
+      client.dialect,
+      engine ? { mysqlEngine: engine } : {},
+    );
     const summary = await generator(client.knex, {
       patients: options.patients,
       seed: options.seed,

@@ -21,6 +21,8 @@ export interface StreamReport {
   deleted: number;
   unchanged: number;
   error?: { code: string; message: string };
+  /** Set when `tendril discover` paused the stream (schema drift): it was not read. */
+  paused?: string;
 }
 
 export interface SyncReport {
@@ -43,7 +45,7 @@ export async function runSyncOnce(cradle: Cradle, options: SyncOptions): Promise
     if (options.stream && !streamsOf(connection, connector).includes(options.stream)) {
       throw new TendrilError('TENDRIL_E_USAGE', `--stream ${options.stream} is not a stream of connection ${connection.id}; streams: ${streamsOf(connection, connector).join(', ')}`);
     }
-    const { result, errors } = await syncConnection(
+    const { result, errors, paused } = await syncConnection(
       { sql: sqlClients.get(connection), store, logger: logger as unknown as EngineLogger },
       {
         connection,
@@ -61,6 +63,9 @@ export async function runSyncOnce(cradle: Cradle, options: SyncOptions): Promise
       deleted: s.deleted,
       unchanged: s.unchanged,
     }));
+    for (const { stream, reason } of paused ?? []) {
+      streams.push({ stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, paused: reason });
+    }
     for (const { stream, error } of errors) {
       failed = true;
       const code = isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL';
@@ -79,6 +84,10 @@ export function renderSyncReport(report: SyncReport): string {
     lines.push(`connection ${connection.id}`);
     lines.push('  stream              read  created  updated  deleted  unchanged');
     for (const s of connection.streams) {
+      if (s.paused) {
+        lines.push(`  ${s.stream.padEnd(18)} PAUSED by discover: ${s.paused} (run tendril discover after fixing the schema or the tableMap)`);
+        continue;
+      }
       if (s.error) {
         lines.push(`  ${s.stream.padEnd(18)} FAILED ${s.error.code}: ${s.error.message}`);
         continue;

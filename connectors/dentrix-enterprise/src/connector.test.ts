@@ -1,0 +1,177 @@
+import { isSentinelDate, mappingContext, toIsoDate, type TableDefinition } from '@tendril/core';
+import {
+  changeTrackingPageQuery,
+  createSqlClient,
+  keysPageQuery,
+  lookupByKeysQuery,
+  rowversionPageQuery,
+  snapshotPageQuery,
+  timestampPageQuery,
+} from '@tendril/sql';
+import { afterAll, describe, expect, it } from 'vitest';
+import { appointmentEnd, appointmentLocalText, appointmentStart } from './appointment-time.js';
+import { dentrixEnterprise, dentrixEnterpriseOptionsSchema } from './index.js';
+import { appointmentStatus, RSC_TYPE } from './vocabularies.js';
+
+/*
+ * The connector's definition and pure rules, and the T-SQL every stream compiles to on knex's
+ * mssql dialect (`.toSQL().toNative()`: the text and parameters tedious would send). There is no
+ * SQL Server here: the snapshots are the evidence for the T-SQL, not a run against a server.
+ */
+
+const mssql = createSqlClient({
+  url: 'mssql://tendril_reader@127.0.0.1:1/Dentrix?trustServerCertificate=true',
+});
+afterAll(async () => {
+  await mssql.close();
+});
+const sqlOf = (builder: { toSQL(): { toNative(): unknown } }) => builder.toSQL().toNative();
+const streams = Object.entries(dentrixEnterprise.streams) as [string, TableDefinition][];
+const ctx = mappingContext({
+  connectionId: 'dxe',
+  connectorId: 'dentrix-enterprise',
+  timezone: 'America/New_York',
+});
+
+describe('dentrix-enterprise connector definition', () => {
+  it('loads with its identity, stable stream names and an honest verification level', () => {
+    expect(dentrixEnterprise.id).toBe('dentrix-enterprise');
+    expect(dentrixEnterprise.dialects).toEqual(['mssql']);
+    expect(dentrixEnterprise.versions).toEqual(['11.0']);
+    expect(dentrixEnterprise.verification).toEqual({
+      level: 'real-columns',
+      against:
+        'Dentrix Enterprise 11 column names (public replica) on MariaDB + T-SQL snapshots; not run against SQL Server',
+    });
+    expect(Object.keys(dentrixEnterprise.streams)).toEqual([
+      'patients',
+      'practitioners',
+      'offices',
+      'operatories',
+      'appointments',
+    ]);
+  });
+
+  it('keys every stream on <ID>, <DB> and reads resources by RSCTYPE', () => {
+    expect(streams.map(([s, t]) => [s, t.key])).toEqual([
+      ['patients', ['PATID', 'PATDB']],
+      ['practitioners', ['URSCID', 'RSCDB']],
+      ['offices', ['URSCID', 'RSCDB']],
+      ['operatories', ['URSCID', 'RSCDB']],
+      ['appointments', ['APPTID', 'APPTDB']],
+    ]);
+    expect(dentrixEnterprise.streams['offices']!.where).toEqual({ RSCTYPE: RSC_TYPE.clinic });
+    expect(dentrixEnterprise.streams['practitioners']!.where).toEqual({ RSCTYPE: RSC_TYPE.provider });
+    expect(dentrixEnterprise.streams['operatories']!.where).toEqual({ RSCTYPE: RSC_TYPE.operatory });
+    for (const stream of ['patients', 'appointments'])
+      expect(dentrixEnterprise.streams[stream]!.cursor).toEqual({
+        mode: 'timestamp',
+        column: 'DDB_LAST_MOD',
+        clock: 'client',
+        precision: 3,
+      });
+  });
+
+  it('parses option defaults and rejects unknown options', () => {
+    expect(dentrixEnterpriseOptionsSchema.parse({})).toEqual({ brokenAppointmentStatus: 'cancelled' });
+    expect(dentrixEnterpriseOptionsSchema.safeParse({ brokenAppointmentStatus: 'broken' }).success).toBe(
+      false,
+    );
+    expect(dentrixEnterpriseOptionsSchema.safeParse({ other: 1 }).success).toBe(false);
+  });
+});
+
+describe('dentrix-enterprise rules', () => {
+  it('maps STATUS 100 / 101 / 150 and treats every site-defined status as booked', () => {
+    expect(appointmentStatus(100, 'cancelled')).toBe('cancelled');
+    expect(appointmentStatus(100, 'noshow')).toBe('noshow');
+    expect(appointmentStatus(101, 'cancelled')).toBe('waitlist');
+    expect(appointmentStatus(150, 'cancelled')).toBe('fulfilled');
+    for (const site of [0, 1, 2, 7, 99, undefined])
+      expect(appointmentStatus(site, 'cancelled')).toBe('booked');
+  });
+
+  it("treats 1753-01-01 (SQL Server's smallest datetime, Dentrix's null date) as no date in core", () => {
+    expect(isSentinelDate('1753-01-01 00:00:00.000')).toBe(true);
+    expect(toIsoDate('1753-01-01 00:00:00.000')).toBeUndefined();
+    // tedious hands SQL Server datetime values over as Date objects (useUTC): same rule.
+    expect(toIsoDate(new Date(Date.UTC(1753, 0, 1)))).toBeUndefined();
+    expect(toIsoDate('1800-01-01 00:00:00.000')).toBe('1800-01-01');
+  });
+
+  it('builds the local slot from APPTDATE + TIME_HOUR + TIME_MINUTE, with DST rules', () => {
+    expect(appointmentLocalText('2025-06-02 00:00:00.000', 8, 5)).toBe('2025-06-02 08:05:00');
+    expect(appointmentLocalText(new Date(Date.UTC(2025, 5, 2)), '13', '0')).toBe('2025-06-02 13:00:00');
+    expect(appointmentLocalText('2025-06-02 00:00:00.000', 24, 0)).toBeUndefined();
+    expect(appointmentLocalText('2025-06-02 00:00:00.000', 9, 60)).toBeUndefined();
+    expect(appointmentLocalText('1753-01-01 00:00:00.000', 9, 0)).toBeUndefined();
+    // 2025-03-09 02:30 does not exist in New York: moved forward to 03:30 EDT.
+    expect(appointmentStart(['2025-03-09 00:00:00.000', 2, 30, null], ctx)).toBe('2025-03-09T07:30:00Z');
+    expect(appointmentEnd(['2025-11-03 00:00:00.000', 1, 30, null, 45, null], ctx)).toBe(
+      '2025-11-03T07:15:00Z',
+    );
+    // No usable length: the UTC end column, else nothing.
+    expect(appointmentEnd(['2025-06-02 00:00:00.000', 9, 0, null, -5, '2025-06-02 13:40:00.000'], ctx)).toBe(
+      '2025-06-02T13:40:00Z',
+    );
+    expect(appointmentEnd(['2025-06-02 00:00:00.000', 9, 0, null, null, null], ctx)).toBeUndefined();
+  });
+});
+
+it('a wall time in the DST fall-back overlap takes the earlier instant (sync-semantics.md §6)', () => {
+  expect(appointmentStart(['2025-11-02 00:00:00.000', 1, 30, null], ctx)).toBe('2025-11-02T05:30:00Z');
+});
+
+describe('T-SQL of every stream (knex mssql dialect; snapshots, not run against SQL Server)', () => {
+  const window = { lower: '2025-03-01 09:45:00.000', upper: '2025-03-01 10:08:05.123' };
+
+  it.each(streams)('%s', (stream, table) => {
+    const queries: Record<string, unknown> = {
+      snapshotPage: sqlOf(snapshotPageQuery(mssql, table, { limit: 1000 })),
+      snapshotNextPage: sqlOf(
+        snapshotPageQuery(mssql, table, { after: { key: ['12345', '1'] }, limit: 1000 }),
+      ),
+      lookupByKeys: sqlOf(
+        lookupByKeysQuery(mssql, table, [
+          ['12345', '1'],
+          ['7', '2'],
+        ]),
+      ),
+      keysPage: sqlOf(keysPageQuery(mssql, table, { after: { key: ['12345', '1'] }, limit: 5000 })),
+      changeTrackingPage: sqlOf(
+        changeTrackingPageQuery(mssql, table, {
+          sinceVersion: '1200',
+          currentVersion: '1350',
+          after: { version: '1201', key: ['12345', '1'] },
+          limit: 1000,
+        }),
+      ),
+      rowversionPage: sqlOf(
+        rowversionPageQuery(mssql, table, {
+          column: 'RowVer',
+          lower: '0x00000000000007D0',
+          upper: '0x0000000000000FA0',
+          limit: 1000,
+        }),
+      ),
+    };
+    if (table.cursor.mode === 'timestamp') {
+      queries['timestampPage'] = sqlOf(timestampPageQuery(mssql, table, { ...window, limit: 1000 }));
+      const next = sqlOf(
+        timestampPageQuery(mssql, table, {
+          ...window,
+          after: { cursor: '2025-03-01 10:00:00.003', key: ['12345', '1'] },
+          limit: 1000,
+        }),
+      ) as { sql: string; bindings: unknown[] };
+      queries['timestampNextPage'] = next;
+      // DDB_LAST_MOD compares as datetime (1/300 s values round-trip through the style-121 text),
+      // keys as int; the cursor comes back as text, never a Date.
+      expect(next.sql).toContain('CAST(@p4 AS datetime)');
+      expect(next.sql).toContain(`CONVERT(varchar(27), [${table.table}].[DDB_LAST_MOD], 121) as [__cursor]`);
+      expect(next.sql).toMatch(/CAST\(@p\d+ AS int\)/);
+      expect(next.sql).not.toMatch(/datetime2/);
+    }
+    expect(queries).toMatchSnapshot();
+  });
+});

@@ -1,0 +1,82 @@
+import { defineTable, sourceIdOf, t } from '@tendril/core';
+import { appointmentEnd, appointmentMinutes, appointmentStart } from '../appointment-time.js';
+import { optionsOf } from '../options.js';
+import { APPT_STATUS, appointmentStatus, LOOKUPS } from '../vocabularies.js';
+import { DDB_LAST_MOD_CURSOR } from './pat-base.js';
+
+function providerKey(id: unknown, db: unknown): string | undefined {
+  const parts = [id, db].map((v) => (v === null || v === undefined ? '' : String(v).trim()));
+  // An ID of 0 or blank is "no provider" (standard-model.md §1).
+  if (parts[0] === '' || parts[0] === '0' || parts[1] === '') return undefined;
+  return sourceIdOf(parts);
+}
+
+/**
+ * Dentrix Enterprise `DDB_APPT_BASE`, keyed `APPTID`+`APPTDB`. The slot is office-local:
+ * `APPTDATE` (date part) + `TIME_HOUR`/`TIME_MINUTE`, `APPTLEN` minutes (A). Hard deletes are
+ * logged in `AUDIT_DDB_APPT_BASE` (vendors.md, E), which is not in the fixture, so no delete log
+ * is declared: deletes are found by a `sync --full` (reconciliation) only.
+ */
+export const appointmentTable = defineTable({
+  resourceType: 'Appointment',
+  table: 'DDB_APPT_BASE',
+  key: ['APPTID', 'APPTDB'],
+  columns: {
+    APPTID: 'int',
+    APPTDB: 'int',
+    PATID: 'int',
+    PATDB: 'int',
+    OPID: 'int',
+    OPDB: 'int',
+    PRPROVID: 'int',
+    PRPROVDB: 'int',
+    SCPROVID: 'int',
+    SCPROVDB: 'int',
+    APPTDATE: 'datetime',
+    TIME_HOUR: 'smallint',
+    TIME_MINUTE: 'smallint',
+    APPTLEN: 'int',
+    APPTREASON: 'varchar(255)',
+    STATUS: 'int',
+    APPTTYPE: 'int',
+    BROKENREASON: 'varchar(255)',
+    CREATEDATE: 'datetime',
+    DDB_LAST_MOD: 'datetime',
+    ApptStartUTCDateTime: 'datetime',
+    ApptEndUTCDateTime: 'datetime',
+  },
+  cursor: DDB_LAST_MOD_CURSOR,
+  fields: {
+    status: t.compute(['STATUS'], ([status], ctx) =>
+      appointmentStatus(t.int()(status, ctx) as number | undefined, optionsOf(ctx).brokenAppointmentStatus),
+    ),
+    sourceStatus: t.col('STATUS', t.siteCoding(LOOKUPS.apptStatus)),
+    start: t.compute(['APPTDATE', 'TIME_HOUR', 'TIME_MINUTE', 'ApptStartUTCDateTime'], appointmentStart),
+    end: t.compute(
+      ['APPTDATE', 'TIME_HOUR', 'TIME_MINUTE', 'ApptStartUTCDateTime', 'APPTLEN', 'ApptEndUTCDateTime'],
+      appointmentEnd,
+    ),
+    minutesDuration: t.compute(['APPTLEN'], ([length]) => appointmentMinutes(length)),
+    patientId: t.ref('Patient', ['PATID', 'PATDB']),
+    // Primary provider first, then the secondary (hygienist) one. Computed because a list of
+    // composite-key references is not expressible with t.refs (single-column keys only), so the
+    // `flat` format gets no practitioner_id for this connector yet.
+    practitionerIds: t.compute(
+      ['PRPROVID', 'PRPROVDB', 'SCPROVID', 'SCPROVDB'],
+      ([pid, pdb, sid, sdb], ctx) => {
+        const keys = [providerKey(pid, pdb), providerKey(sid, sdb)].filter(
+          (k): k is string => k !== undefined,
+        );
+        return [...new Set(keys)].map((key) => ctx.refId('Practitioner', key));
+      },
+    ),
+    operatoryId: t.ref('Location', ['OPID', 'OPDB']),
+    appointmentType: t.col('APPTTYPE', t.siteCoding(LOOKUPS.apptType)),
+    // APPTREASON is the appointment's description line in the schedule ("Crown prep #3").
+    note: t.col('APPTREASON', t.str()),
+    cancellationReason: t.compute(['STATUS', 'BROKENREASON'], ([status, reason], ctx) =>
+      Number(status) === APPT_STATUS.broken ? t.str()(reason, ctx) : undefined,
+    ),
+    createdAt: t.col('CREATEDATE', t.localInstant()),
+  },
+});

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import { createApiServer, type ApiServer, type StatusSnapshot } from '@tendril/api';
+import { connectorForSite, TendrilError, type ConnectorDefinition } from '@tendril/core';
+import {
+  createScheduler,
+  reconcileStream,
+  runNightlyScript,
+  syncStream,
+  type BackoffPolicy,
+  type HealthEvent,
+  type Logger as EngineLogger,
+  type Scheduler,
+  type SchedulerClock,
+  type StreamJob,
+} from '@tendril/scheduler';
+import type { Cradle } from '../container.js';
+import { dispatcherFor } from '../delivery/dispatcher-factory.js';
+import { buildStatusSnapshot } from './status-snapshot.js';
+import { createRestartEndpoint } from '../supervisor/restart-endpoint.js';
+
+/** Tuning for tests; production uses the defaults. */
+export interface AgentRuntimeOptions {
+  readonly clock?: SchedulerClock;
+  readonly backoff?: BackoffPolicy;
+  readonly healthCheckMs?: number;
+  /** Overrides `api.port` (0 = any free port). */
+  readonly apiPort?: number;
+  readonly onHealthEvent?: (event: HealthEvent) => void;
+}
+
+/** The long-running agent: scheduler + webhook dispatcher + local API. */
+export interface AgentRuntime {
+  readonly scheduler: Scheduler;
+  /** Starts the API, then the scheduler (catch-up runs begin). Resolves with the API's base URL. */
+  start(): Promise<{ url: string }>;
+  /**
+   * Graceful stop: the API reports `stopping`, running jobs finish their current page (each page
+   * commits atomically; a run cut short resumes at the next start), then the API closes.
+   */
+  stop(options?: { graceMs?: number }): Promise<{ abandoned: number }>;
+  status(): Promise<StatusSnapshot>;
+}
+
+function agentVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function shutdownError(job: StreamJob): TendrilError {
+  return new TendrilError(
+    'TENDRIL_E_SHUTDOWN',
+    `stream ${job.stream} of ${job.connection.id}: the agent is stopping; the run resumes from its last committed page at the next start`,
+    {
+      details: { connectionId: job.connection.id, stream: job.stream },
+    },
+  );
+}
+
+/**
+ * Wires the scheduler's jobs to the engine (polls, nightly reconciliation, nightly scripts) and
+ * the API to the status snapshot. Called by the composition root; everything it needs comes from
+ * the cradle, so tests build it from a real container.
+ */
+export function createAgentRuntime(cradle: Cradle, options: AgentRuntimeOptions = {}): AgentRuntime {
+  const { config, connectors, store, sqlClients, logger } = cradle;
+  const engineLogger = logger as unknown as EngineLogger;
+  const startedAt = new Date();
+  let state: StatusSnapshot['agent']['state'] = 'starting';
+  const version = agentVersion();
+
+  const deps = (job: StreamJob) => ({
+    sql: sqlClients.get(job.connection),
+    store,
+    logger: engineLogger.child({ connectionId: job.connection.id }),
+  });
+  // This site's table names (connections[].tableMap), as `tendril sync` uses them.
+  const siteConnectors = new Map<string, ConnectorDefinition>();
+  const siteConnector = (job: StreamJob) => {
+    let connector = siteConnectors.get(job.connection.id);
+    if (!connector) {
+      connector = connectorForSite(job.connector, job.connection.tableMap);
+      siteConnectors.set(job.connection.id, connector);
+    }
+    return connector;
+  };
+  // A stream `tendril discover` paused (schema drift) is not read; it counts as failing, so it is
+  // re-checked with backoff and shows on the status page until a discover resumes it.
+  const readable = async (job: StreamJob) => {
+    const pause = (await store.getStreamState(job.connection.id, job.stream))?.paused;
+    if (pause) {
+      throw new TendrilError(
+        'TENDRIL_E_STREAM_PAUSED',
+        `stream ${job.stream}: paused by tendril discover (${pause.reason}); fix the schema or the tableMap, then run tendril discover`,
+        {
+          details: { connectionId: job.connection.id, stream: job.stream },
+        },
+      );
+    }
+    return {
+      connection: job.connection,
+      connector: siteConnector(job),
+      stream: job.stream,
+      afterPageCommit: stopAfterPage(job),
+    };
+  };
+  // Stop between pages at shutdown: the page just committed is kept, the next one is not read.
+  const stopAfterPage = (job: StreamJob) => () => {
+    if (job.signal.aborted) throw shutdownError(job);
+  };
+
+  const scheduler = createScheduler({
+    connections: config.connections,
+    connectors,
+    store,
+    logger: engineLogger,
+    readStaleMinutes: config.health.readStaleMinutes,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+    ...(options.healthCheckMs ? { healthCheckMs: options.healthCheckMs } : {}),
+    ...(options.onHealthEvent ? { onHealthEvent: options.onHealthEvent } : {}),
+    runPoll: async (job) => syncStream(deps(job), await readable(job)),
+    runNightly: async (job) => reconcileStream(deps(job), await readable(job)),
+    runScript: async (job) => {
+      const batch = await runNightlyScript(
+        {
+          sql: sqlClients.get(job.connection),
+          logger: engineLogger.child({ connectionId: job.connection.id }),
+        },
+        { connection: job.connection, script: job.script },
+      );
+      // TODO(custom elements): the outbox and the output formats only carry standard-model
+      // resources, so the rows cannot become events yet. The script runs (proving SQL and grants)
+      // and the run is reported as failed with this code, so nobody mistakes it for delivered.
+      throw new TendrilError(
+        'TENDRIL_E_NOT_AVAILABLE',
+        `nightly script ${job.script.name} returned ${batch.rows.length} rows, but delivering custom elements is not available in this version yet; the rows were not delivered`,
+        { details: { connectionId: job.connection.id, script: job.script.name } },
+      );
+    },
+    // TODO(writeback): pass `runWritebacks` (the queue pick-up) once writeback exists; the scheduler
+    // then calls it every second. Until then the status shows the worker as "not yet".
+  });
+
+  // Delivery drains the outbox on its own (delivery.md): started with the API, stopped after the scheduler.
+  const { dispatcher, subscriptions } = dispatcherFor(cradle);
+
+  const status = () =>
+    buildStatusSnapshot({
+      store,
+      scheduler: scheduler.snapshot(),
+      agent: { version, pid: process.pid, startedAt, state },
+      subscriptions: subscriptions.filter((sub) => sub.enabled).length,
+      now: new Date(),
+    });
+
+  let api: ApiServer | undefined;
+  let stopping: Promise<{ abandoned: number }> | undefined;
+
+  return {
+    scheduler,
+    status,
+    async start() {
+      const restart = createRestartEndpoint(); // POST /v1/agent/restart, only when supervised and a site key is set
+      api = createApiServer({
+        host: config.api.host,
+        port: options.apiPort ?? config.api.port,
+        status,
+        logger,
+        ...(restart ? { restart } : {}),
+      });
+      const url = await api.listen();
+      await scheduler.start();
+      dispatcher.start();
+      state = 'running';
+      logger.info({ event: 'agent.started', connections: config.connections.length, url }, 'agent running');
+      return { url };
+    },
+    stop(stopOptions = {}) {
+      stopping ??= (async () => {
+        state = 'stopping';
+        logger.info({ event: 'agent.stopping' }, 'stopping: finishing the current pages');
+        const result = await scheduler.stop(stopOptions);
+        // After the scheduler: no new events now; in-flight webhooks finish or are released, due again at the next start.
+        await dispatcher.stop({ graceMs: Math.min(stopOptions.graceMs ?? 10_000, 10_000) });
+        await api?.close();
+        logger.info({ event: 'agent.stopped', abandoned: result.abandoned }, 'agent stopped');
+        return result;
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export * from './secrets-file.js';
+export * from './site-key.js';

@@ -1,0 +1,149 @@
+// `pnpm bench delivery [--events N] [--concurrency C]`: raw undici POSTs to a loopback receiver vs
+// Tendril's dispatcher (outbox read + lease, format, sign, send, record the attempt) at equal
+// concurrency, in one run. The receiver runs in its own process so both sides share it equally.
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const dist = (pkg) => join(root, pkg, 'dist/index.js');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+if (process.argv.includes('--receiver')) {
+  // Child: answer every POST with 204 after reading the body.
+  let count = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      count++;
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+  process.on('message', (m) => {
+    if (m === 'count') process.send({ count });
+    if (m === 'stop') server.close(() => process.exit(0));
+  });
+} else {
+  await main();
+}
+
+function startReceiver() {
+  return new Promise((resolvePromise) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--receiver'], { stdio: 'inherit' });
+    child.once('message', ({ port }) => resolvePromise({ child, url: `http://127.0.0.1:${port}/webhook` }));
+  });
+}
+
+async function rawUndici(url, events, concurrency, body) {
+  const { Agent, request } = await import(join(root, 'test/node_modules/undici/index.js'));
+  const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < events) {
+        next++;
+        const res = await request(url, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        for await (const _ of res.body);
+        if (res.statusCode !== 204) throw new Error(`raw: status ${res.statusCode}`);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await agent.close();
+  return { seconds, perSecond: events / seconds };
+}
+
+async function tendrilDispatcher(url, events, concurrency, dir) {
+  const core = await import(dist('core'));
+  const { openSqliteStore } = await import(dist('packages/store'));
+  const delivery = await import(dist('packages/delivery'));
+  const subscription = core.SubscriptionConfig.parse({
+    id: 'bench',
+    url,
+    allowInsecure: true,
+    secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+  });
+  const config = { subscriptions: [subscription], delivery: core.DeliveryConfig.parse({ concurrency, jitter: 0 }) };
+  const store = openSqliteStore(join(dir, 'store.db'), { deliveryRoutes: delivery.deliveryRoutesFromConfig(config) });
+  await store.migrate();
+  // The outbox and its delivery rows, as sync would leave them (not timed).
+  const page = 1000;
+  for (let offset = 0; offset < events; offset += page) {
+    const changes = [];
+    for (let i = offset; i < Math.min(events, offset + page); i++) {
+      const sourceId = String(i + 1);
+      const id = core.resourceId('bench', 'Patient', sourceId);
+      const resource = { resourceType: 'Patient', id, sourceId, name: [{ family: `Family${i}`, given: ['Ana'] }], birthDate: '1980-01-01' };
+      const hash = core.resourceHash(resource);
+      changes.push({ resourceType: 'Patient', sourceId, resourceId: id, kind: 'created', hash, data: { ...resource, meta: { hash } }, refs: {} });
+    }
+    await store.commitPage({
+      connectionId: 'bench',
+      connectorId: 'open-dental',
+      stream: 'patient',
+      changes,
+      seen: [],
+      state: { mode: 'timestamp', watermark: '2025-01-01 00:00:00' },
+      seenAt: new Date().toISOString(),
+    });
+  }
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const dispatcher = delivery.createDispatcher({
+    store,
+    subscriptions: delivery.resolveSubscriptions(config),
+    logger: silent,
+    concurrency,
+    settings: config.delivery,
+  });
+  const started = process.hrtime.bigint();
+  const report = await dispatcher.drainOnce();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await dispatcher.stop();
+  const delivered = await store.deliveries.count({ status: 'delivered' });
+  const sample = (await store.listEvents({ limit: 1 }))[0];
+  await store.close();
+  if (delivered !== events) throw new Error(`tendril: ${delivered} of ${events} delivered`);
+  return { seconds, perSecond: report.delivered / seconds, sampleBody: JSON.stringify(core.formatEvent(sample, 'json')) };
+}
+
+async function main() {
+  const events = Number(arg('events', '5000'));
+  const concurrency = Number(arg('concurrency', '16'));
+  const dir = mkdtempSync(join(tmpdir(), 'tendril_dlv_bench-'));
+  const { child, url } = await startReceiver();
+  try {
+    // Warm-up, then the two measured runs; raw uses a body of the same shape and size as Tendril's.
+    const tendril = await tendrilDispatcher(url, events, concurrency, dir);
+    await rawUndici(url, Math.min(500, events), concurrency, tendril.sampleBody);
+    const raw = await rawUndici(url, events, concurrency, tendril.sampleBody);
+    rmSync(join(dir, 'store.db'), { force: true });
+    rmSync(join(dir, 'store.db-wal'), { force: true });
+    rmSync(join(dir, 'store.db-shm'), { force: true });
+    const tendril2 = await tendrilDispatcher(url, events, concurrency, dir);
+    const ratio = tendril2.perSecond / raw.perSecond;
+    console.log('');
+    console.log(`events                        ${events.toLocaleString('en-US')}   concurrency ${concurrency}   loopback receiver (separate process)`);
+    console.log(`raw undici POST               ${Math.round(raw.perSecond).toLocaleString('en-US')} req/s`);
+    console.log(`tendril dispatcher            ${Math.round(tendril2.perSecond).toLocaleString('en-US')} deliveries/s   (lease from outbox → format → sign → send → record attempt)`);
+    console.log(`ratio tendril / raw           ${ratio.toFixed(2)}   (target ≥ 0.7)`);
+  } finally {
+    child.send('stop');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
