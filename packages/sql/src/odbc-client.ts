@@ -1,6 +1,22 @@
 import { TendrilError } from '@tendril/core';
 import knexFactory, { type Knex } from 'knex';
-import type odbc from 'odbc';
+/**
+ * The slice of the `odbc` package's API used here, declared locally: `odbc` is an optional
+ * dependency (it needs unixODBC headers to build), so the code must compile without it.
+ */
+interface OdbcConnection {
+  query(sql: string, parameters?: (string | number)[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+interface OdbcPool {
+  connect(): Promise<OdbcConnection>;
+  close(): Promise<void>;
+}
+/** A variable, so TypeScript does not resolve the optional package at build time. */
+const ODBC_MODULE = 'odbc';
+interface OdbcModule {
+  pool(options: { connectionString: string; initialSize: number; incrementSize: number; maxSize: number; loginTimeout: number }): Promise<OdbcPool>;
+}
 import type { SqlClient } from './client.js';
 
 /**
@@ -257,13 +273,20 @@ export function createOdbcClient(db: OdbcDatabase, options: OdbcClientOptions = 
   const knex = knexFactory({ client: KNEX_CLIENT[dialect], ...(dialect === 'sqlite' ? { useNullAsDefault: true } : {}) });
   const maxSize = dialect === 'sqlite' ? 1 : Math.max(1, options.maxConnections ?? 4);
   const initialised = new WeakSet<object>();
-  let pool: Promise<odbc.Pool> | undefined;
+  let pool: Promise<OdbcPool> | undefined;
   let closed = false;
 
-  const openPool = (): Promise<odbc.Pool> => {
+  const openPool = (): Promise<OdbcPool> => {
     // Loaded on first use: the addon's loader parses the process's own argv (`--dir`…), which
     // breaks unrelated commands when it runs at import time, and most agents never use ODBC.
-    pool ??= import('odbc')
+    pool ??= (import(ODBC_MODULE) as Promise<{ default: OdbcModule }>)
+      .catch((cause: unknown) => {
+        throw new TendrilError(
+          'TENDRIL_E_DB_DIALECT',
+          'the ODBC driver manager binding (npm package "odbc") is not installed: install unixODBC and its headers (Debian: unixodbc-dev) and run pnpm install again',
+          { cause },
+        );
+      })
       .then(({ default: driver }) =>
         driver.pool({
         connectionString: connectionStringFor(db),
@@ -281,9 +304,9 @@ export function createOdbcClient(db: OdbcDatabase, options: OdbcClientOptions = 
     return pool;
   };
 
-  const withConnection = async <T>(work: (connection: odbc.Connection) => Promise<T>): Promise<T> => {
+  const withConnection = async <T>(work: (connection: OdbcConnection) => Promise<T>): Promise<T> => {
     if (closed) throw new TendrilError('TENDRIL_E_INTERNAL', 'the ODBC client is closed; open a new one');
-    let connection: odbc.Connection;
+    let connection: OdbcConnection;
     try {
       connection = await (await openPool()).connect();
     } catch (error) {
