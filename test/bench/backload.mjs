@@ -62,6 +62,53 @@ async function rawStream() {
   return { rows, seconds, rowsPerSecond: rows / seconds, peakRssMb: peakRssMb() };
 }
 
+/** Raw driver rows written straight to an SQLite table in 1,000-row transactions: the cost of a durable outbox alone. */
+async function rawOutbox() {
+  const { openDental } = await import(dist('connectors/open-dental'));
+  const Database = (await import(join(root, 'packages/store/node_modules/better-sqlite3/lib/index.js'))).default;
+  const { randomUUID } = await import('node:crypto');
+  const table = openDental.streams.patients;
+  const columns = Object.keys(table.columns).map((c) => `\`${c}\``).join(', ');
+  const db = new Database(join(process.env.BENCH_DIR, 'raw-outbox.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE outbox (id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO outbox (id, sequence, body) VALUES (?, ?, ?)');
+  const writePage = db.transaction((rows, first) => rows.forEach((row, i) => insert.run(randomUUID(), first + i, JSON.stringify(row))));
+  const connection = await (await mysql()).createConnection({
+    ...MARIADB,
+    database: process.env.BENCH_DB,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    timezone: '+00:00',
+  });
+  const started = process.hrtime.bigint();
+  let rows = 0;
+  let page = [];
+  await new Promise((res, rej) => {
+    connection.connection
+      .query(`SELECT ${columns} FROM patient ORDER BY PatNum`)
+      .stream({ highWaterMark: 1000 })
+      .on('data', (row) => {
+        page.push(row);
+        if (page.length === 1000) {
+          writePage(page, rows);
+          rows += page.length;
+          page = [];
+        }
+      })
+      .on('end', res)
+      .on('error', rej);
+  });
+  writePage(page, rows);
+  rows += page.length;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await connection.end();
+  db.close();
+  return { rows, seconds, rowsPerSecond: rows / seconds, peakRssMb: peakRssMb() };
+}
+
 async function tendrilBackload() {
   const { openDental } = await import(dist('connectors/open-dental'));
   const { ConnectionConfig } = await import(dist('core'));
@@ -128,13 +175,17 @@ async function backloadBench() {
 
     const env = { BENCH_DB: db, BENCH_DIR: dir };
     const raw = await child('raw', env);
+    const rawOutboxRun = await child('raw-outbox', env);
     const tendril = await child('tendril', env);
     const ratio = tendril.rowsPerSecond / raw.rowsPerSecond;
+    const outboxRatio = tendril.rowsPerSecond / rawOutboxRun.rowsPerSecond;
     console.log('');
     console.log(`patients                      ${patients.toLocaleString('en-US')}`);
     console.log(`raw mysql2 stream             ${Math.round(raw.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${raw.peakRssMb} MB`);
     console.log(`tendril backload              ${Math.round(tendril.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${tendril.peakRssMb} MB   (read → map → validate → hash → outbox)`);
-    console.log(`ratio tendril / raw           ${ratio.toFixed(2)}   (target ≥ 0.8)`);
+    console.log(`raw mysql2 → SQLite outbox    ${Math.round(rawOutboxRun.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${rawOutboxRun.peakRssMb} MB   (no mapping, validation or hashing)`);
+    console.log(`ratio tendril / raw read      ${ratio.toFixed(2)}   (target ≥ 0.8)`);
+    console.log(`ratio tendril / raw + outbox  ${outboxRatio.toFixed(2)}   (what mapping, validation, hashing and the shadow cost)`);
     console.log(`idle incremental poll         ${tendril.idlePollMedianMs.toFixed(1)} ms median of 5, ${tendril.idlePollRowsRead} rows read (target ≤ 100 ms)`);
     console.log(`events written                ${tendril.created.toLocaleString('en-US')}`);
   } finally {
@@ -146,5 +197,6 @@ async function backloadBench() {
 
 const childMode = process.argv.includes('--child') ? process.argv[process.argv.indexOf('--child') + 1] : undefined;
 if (childMode === 'raw') console.log(JSON.stringify(await rawStream()));
+else if (childMode === 'raw-outbox') console.log(JSON.stringify(await rawOutbox()));
 else if (childMode === 'tendril') console.log(JSON.stringify(await tendrilBackload()));
 else await backloadBench();
