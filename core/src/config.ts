@@ -4,6 +4,8 @@ import { isValidTimeZone } from './time.js';
 import type { TableDefinition } from './sdk.js';
 import { tableOverrideProblems, type TableOverride } from './table-overrides.js';
 import { DEFAULT_DELIVERY_CONFIG, DeliveryConfig, SubscriptionConfig, subscriptionProblems, type ConfigValidators } from './subscription-config.js';
+import { WritebackConnectionConfig } from './writeback-config.js';
+import { FleetSetting } from './fleet-config.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
@@ -39,6 +41,8 @@ export const SyncConfig = z
     settleSeconds: z.number().int().min(0).max(86_400).default(120),
     overlapSeconds: z.number().int().min(0).max(7 * 86_400).default(900),
     pageSize: z.number().int().min(1).max(100_000).default(1000),
+    /** Nightly reconciliation re-reads one of this many slices of the rows each night (sync-semantics.md §5); default 7. */
+    rehashSlices: z.number().int().min(1).max(366).optional(),
   })
   .strict();
 
@@ -118,6 +122,8 @@ export const ConnectionConfig = z
     tableMap: z.record(z.string(), TableOverrideConfig).optional(),
     schedule: ScheduleConfig.default({ poll: '*/10 * * * *', nightly: '02:00' }),
     nightlyScripts: z.array(NightlyScriptConfig).default([]),
+    /** Writeback settings (writeback.md; writeback-config.ts). Absent: no writes. */
+    writeback: WritebackConnectionConfig.optional(),
   })
   .strict();
 export type ConnectionConfig = z.infer<typeof ConnectionConfig>;
@@ -131,7 +137,10 @@ export const TendrilConfig = z
   .object({
     store: StoreConfig.default({ sqlite: './.tendril/tendril.db' }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    connections: z.array(ConnectionConfig).min(1, 'add at least one connection'),
+    /** At least one, unless `fleet` is set (then they live in the PostgreSQL store; checked in validateConfig). */
+    connections: z.array(ConnectionConfig).default([]),
+    /** This agent is a fleet worker (fleet-config.ts, docs/fleet.md): connections come from the store. */
+    fleet: FleetSetting.optional(),
     /** Who runs this agent, written by `tendril init`: the practice and the person who can restart it. */
     site: z
       .object({
@@ -185,6 +194,12 @@ export interface ConnectorCatalog {
   /** A stream's declared table, to check `tableMap` overrides against. Without it they are not checked. */
   streamTable?(connectorId: string, stream: string): TableDefinition | undefined;
 }
+
+/** Every connection id counts as known (a fleet's connections live in the store). */
+const ANY_CONNECTION: ReadonlySet<string> = {
+  has: () => true,
+  keys: () => [][Symbol.iterator](),
+} as unknown as ReadonlySet<string>;
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -276,8 +291,17 @@ export function validateConfig(
       }
     }
   });
+  const root = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const fleet = root['fleet'] !== undefined && root['fleet'] !== null;
+  if (!fleet && connections.length === 0 && (root['connections'] === undefined || Array.isArray(root['connections']))) {
+    problems.push({ path: 'connections', message: 'add at least one connection' });
+  }
+  if (fleet && !(root['store'] && typeof root['store'] === 'object' && 'postgres' in (root['store'] as object))) {
+    problems.push({ path: 'fleet', message: 'a fleet needs a shared store; set store: { postgres: <url> } (docs/fleet.md)' });
+  }
   // Subscriptions and delivery settings (subscription-config.ts): URL scheme, connection ids, secrets, policies.
-  problems.push(...subscriptionProblems(raw, seen, validators));
+  // A fleet's connections are in the store, so its subscriptions' connectionIds are not checked here.
+  problems.push(...subscriptionProblems(raw, fleet ? ANY_CONNECTION : seen, validators));
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
   // The connector's parse applies its defaults; keep that result, not the raw options.
   parsed.data.connections.forEach((connection, index) => {

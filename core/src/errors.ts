@@ -35,6 +35,11 @@ export const ERROR_CATALOG = {
   TENDRIL_E_SHUTDOWN: { retryable: true, summary: 'The agent stopped in the middle of a run; it resumes at the next start.' },
   TENDRIL_E_NOT_AVAILABLE: { retryable: false, summary: 'The capability is not available in this version yet.' },
   TENDRIL_E_STREAM_PAUSED: { retryable: true, summary: '`tendril discover` paused the stream because the live schema no longer fits it.' },
+  TENDRIL_E_WRITEBACK_REJECTED: { retryable: false, summary: 'A writeback command was refused before execution (input, capability, idempotency key).' },
+  TENDRIL_E_WRITEBACK_FAILED: { retryable: false, summary: 'A writeback command ran and failed; the EHR is unchanged (or was restored).' },
+  TENDRIL_E_WRITEBACK_TIMED_OUT: { retryable: false, summary: "A writeback command's deadline passed before it started; nothing was written." },
+  TENDRIL_E_WRITEBACK_IN_DOUBT: { retryable: false, summary: 'The agent stopped while a writeback was executing; its outcome must be checked in the EHR.' },
+  TENDRIL_E_WRITEBACK_VENDOR_UNREACHABLE: { retryable: true, summary: 'The vendor API of a writeback (vendor-api path) did not answer.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

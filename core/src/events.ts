@@ -2,6 +2,13 @@ import type { ChangeKind } from './classify.js';
 import { eventId } from './ids.js';
 import type { ResourceType } from './model/index.js';
 import type { ReferenceSourceIds } from './mapping.js';
+import type { CustomElementResourceType } from './custom-element.js';
+
+/**
+ * What an outbox event is about: a standard-model resource, or a custom element (the rows of a
+ * nightly script; custom-element.ts).
+ */
+export type EventResourceType = ResourceType | CustomElementResourceType;
 
 /** standard-model.md §4. */
 export interface EventEnvelope {
@@ -9,7 +16,7 @@ export interface EventEnvelope {
   readonly type: string;
   readonly occurredAt: string;
   readonly connectionId: string;
-  readonly resourceType: ResourceType;
+  readonly resourceType: EventResourceType;
   readonly resourceId: string;
   readonly sequence: number;
   readonly data: Record<string, unknown>;

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { TendrilError } from './errors.js';
 import type { ResourceType } from './model/index.js';
 import type { MappingContext } from './mapping-context.js';
+import type { WritebackDefinition } from './writeback.js';
 
 /** A column's SQL type exactly as the vendor schema declares it (`bigint(20)`, `varchar(100)`, `timestamp`). */
 export type ColumnType = string;
@@ -145,6 +146,8 @@ export interface ConnectorDefinition<O extends z.ZodType = z.ZodType> {
   readonly optionsSchema: O;
   /** Stream name → table. Stream names are stable: they key cursors in the store. */
   readonly streams: Readonly<Record<string, TableDefinition>>;
+  /** Writeback handlers (writeback.md), declared with `defineWriteback`. Absent: read-only. */
+  readonly writeback?: WritebackDefinition;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -7,3 +7,8 @@ export * from './stream-health.js';
 export * from './scheduler.js';
 export * from './reconcile-stream.js';
 export * from './nightly-scripts.js';
+export * from './writeback-worker.js';
+export * from './change-strategy-state.js';
+export * from './vendor-api-http.js';
+export * from './pgboss-queues.js';
+export * from './pgboss-fleet-worker.js';

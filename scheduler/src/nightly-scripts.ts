@@ -1,29 +1,24 @@
 import {
+  customElementEvents,
+  customElementRunDate,
   readOnlySelectProblem,
   TendrilError,
   type ConnectionConfig,
+  type CustomElementRun,
+  type CustomElementValue,
   type NightlyScriptConfig,
 } from '@tendril/core';
 import { classifyDbError, type SqlClient } from '@tendril/sql';
+import type { Store } from '@tendril/store';
 import type { Logger } from './logger.js';
 
-/** A cell of a script's result, reduced to what every output format can carry. */
-export type CustomElementValue = string | number | boolean | null;
-
 /**
- * The rows one nightly script returned, as the named custom element receivers get. Delivery turns
- * each row into one event of `element` (`flat`: `{ element, data: "<header>\n<row>" }`, the header
- * being `columns` in the SELECT's order). Rows may hold patient data: never log them.
+ * The rows one nightly script returned, as the named custom element receivers get: each row
+ * becomes one event of `element` ({@link deliverNightlyScript}; `flat`: `{ element, data:
+ * "<header>\n<row>" }`, the header being `columns` in the SELECT's order). Rows may hold patient
+ * data: never log them.
  */
-export interface CustomElementBatch {
-  readonly connectionId: string;
-  readonly script: string;
-  readonly element: string;
-  /** When the script ran (agent clock, ISO instant). */
-  readonly ranAt: string;
-  readonly columns: readonly string[];
-  readonly rows: readonly Readonly<Record<string, CustomElementValue>>[];
-}
+export type CustomElementBatch = CustomElementRun;
 
 function cell(value: unknown): CustomElementValue {
   if (value === null || value === undefined) return null;
@@ -60,7 +55,10 @@ export async function runNightlyScript(
       },
     );
   }
-  const ranAt = (input.now ?? (() => new Date()))().toISOString();
+  const ranAtDate = (input.now ?? (() => new Date()))();
+  const ranAt = ranAtDate.toISOString();
+  // The run's day in the office's zone: part of each row event's id (one set of rows per local day).
+  const runDate = customElementRunDate(ranAtDate, connection.timezone);
   let raw: Record<string, unknown>[];
   try {
     raw = await deps.sql.execute(deps.sql.knex.raw(script.sql));
@@ -73,5 +71,51 @@ export async function runNightlyScript(
     { event: 'nightly_script.ran', script: script.name, element: script.element, rows: rows.length },
     'nightly script ran',
   );
-  return { connectionId: connection.id, script: script.name, element: script.element, ranAt, columns, rows };
+  return { connectionId: connection.id, script: script.name, element: script.element, ranAt, runDate, columns, rows };
+}
+
+/** What {@link deliverNightlyScript} did: counts only (the rows themselves never reach a log). */
+export interface NightlyScriptDelivery {
+  readonly script: string;
+  readonly element: string;
+  readonly runDate: string;
+  readonly rows: number;
+  /** Row events written to the outbox now (and routed to the matching subscriptions). */
+  readonly inserted: number;
+  /** Rows already in the outbox from an earlier run of the same script on the same local day. */
+  readonly existing: number;
+}
+
+/**
+ * Runs a nightly script and puts its rows in the outbox as custom element events (one per row,
+ * deterministic ids: core `customElementEvents`), `pageSize` rows per local transaction, each
+ * with its delivery rows for the matching subscriptions. A run cut short and run again the same
+ * day adds only the rows not yet stored.
+ */
+export async function deliverNightlyScript(
+  deps: { readonly sql: SqlClient; readonly store: Store; readonly logger: Logger },
+  input: {
+    readonly connection: ConnectionConfig;
+    readonly connectorId: string;
+    readonly script: NightlyScriptConfig;
+    readonly now?: () => Date;
+  },
+): Promise<NightlyScriptDelivery> {
+  const run = await runNightlyScript(deps, input);
+  const drafts = customElementEvents(run);
+  const pageSize = input.connection.sync.pageSize;
+  let inserted = 0;
+  let existing = 0;
+  for (let i = 0; i < drafts.length; i += pageSize) {
+    const result = await deps.store.appendCustomEvents({
+      connectionId: input.connection.id,
+      connectorId: input.connectorId,
+      events: drafts.slice(i, i + pageSize),
+    });
+    inserted += result.inserted.length;
+    existing += result.existing;
+  }
+  const delivery = { script: run.script, element: run.element, runDate: run.runDate, rows: run.rows.length, inserted, existing };
+  deps.logger.info({ event: 'nightly_script.delivered', ...delivery }, 'nightly script rows queued for delivery');
+  return delivery;
 }

@@ -9,6 +9,11 @@ export interface PageReadOptions {
   readonly positionOf: (row: Row) => CursorPosition;
   /** Names the stream and table in the error raised when a page does not advance. */
   readonly describe: string;
+  /**
+   * Orders two positions; default {@link comparePosition} (date-time cursor text, then key).
+   * Change-tracking versions and rowversions bring their own order.
+   */
+  readonly compare?: (a: CursorPosition, b: CursorPosition) => number;
 }
 
 /**
@@ -28,7 +33,7 @@ export async function* readPages(
     pending = undefined;
     if (rows.length === 0) return;
     const last = options.positionOf(rows[rows.length - 1]!);
-    if (after && comparePosition(last, after) <= 0) {
+    if (after && (options.compare ?? comparePosition)(last, after) <= 0) {
       throw new TendrilError(
         'TENDRIL_E_CURSOR_NOT_ADVANCING',
         `${options.describe}: a page ended at or before the previous page's key; stopping instead of looping. Check that the key columns are unique.`,

@@ -8,15 +8,15 @@ import {
 /**
  * The nightly reconciliation of one stream (sync-semantics.md §5), recorded as a `reconcile` run.
  *
- * It reuses the engine's full pass rather than a second implementation: every row is read again
- * and classified against the shadow (so rows a cursor missed, and updates that did not touch the
- * cursor column, are caught), then every live shadow row the scan did not see is a delete
- * candidate, confirmed by a point lookup, behind the guard (more than max(50, 20 %) of live rows
- * at once → nothing emitted, `reconciliation.guard_tripped`).
- *
- * Not yet: the cheaper keys-only scan with a rolling re-hash of one seventh of the rows per night
- * (§5 steps 1 and 4). The full read is a superset of it (every row is re-hashed every night), so
- * the results are the same; only the nightly read volume is larger.
+ * `timestamp` streams: a keys-only scan of the table (new keys read in full and classified), a
+ * rolling re-hash that reads one of `sync.rehashSlices` (default 7) slices of the rows in full each
+ * night (so an update that did not touch the cursor column is caught within that many nights),
+ * and every live shadow row the scan did not see is a delete candidate, confirmed by a point
+ * lookup. `snapshot` and `window` streams: a full re-read (what their polls already do; for
+ * `window` it also covers rows dated outside the window). In every mode the guard holds the
+ * deletes back when more than max(50, 20 %) of the live rows would go at once, or the table reads
+ * as empty (`reconciliation.guard_tripped`); `approveDeletes` (`tendril reconcile --approve`)
+ * releases it for one run.
  *
  * Run it under the stream's lease: the scheduler makes the stream's polls wait meanwhile.
  */

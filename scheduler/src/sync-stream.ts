@@ -3,12 +3,16 @@ import {
   classifyConfirmedAbsent,
   mapRow,
   mappingContext,
+  rowSourceId,
+  sha256Hex,
   sourceIdComponents,
+  sourceIdOf,
   tombstone,
   TendrilError,
   TOMBSTONE_HASH,
   type ConnectionConfig,
   type ConnectorDefinition,
+  type CursorMode,
   type MappedRow,
   type MappingContext,
   type Row,
@@ -19,6 +23,7 @@ import {
   compareCursor,
   dbNowUtc,
   deleteLogPageQuery,
+  keysPageQuery,
   lookupByKeysQuery,
   minCursor,
   shiftCursor,
@@ -30,9 +35,19 @@ import {
   windowBounds,
   windowLookupQuery,
   windowPageQuery,
+  changeTrackingNeedsBaseline,
+  changeTrackingPageQuery,
+  changeTrackingRowKey,
+  changeTrackingVersionsQuery,
+  compareRowversion,
+  CT_VERSION_ALIAS,
+  ROWVERSION_ZERO,
+  rowversionPageQuery,
+  rowversionUpperQuery,
   type SqlClient,
 } from '@tendril/sql';
 import type {
+  ChangeInProgress,
   CursorPosition,
   PendingChange,
   RunCounts,
@@ -43,6 +58,7 @@ import type {
 } from '@tendril/store';
 import { readPages } from './page-reader.js';
 import { comparePosition } from './key-order.js';
+import { effectiveChangeMode } from './change-strategy-state.js';
 import type { Logger } from './logger.js';
 
 /** Lower bound of a first read: older than any real change stamp, and valid in every engine. */
@@ -64,6 +80,17 @@ export interface StreamSyncInput {
   readonly full?: boolean;
   /** Record the run as the nightly reconciliation (a `full` run whose kind is `reconcile`; reconcile-stream.ts). */
   readonly reconcile?: boolean;
+  /**
+   * Release the reconciliation guard for this run (`tendril reconcile --approve`): every confirmed
+   * delete is emitted, however many. Each is still confirmed by a point lookup first.
+   */
+  readonly approveDeletes?: boolean;
+  /**
+   * Reconciliation of `timestamp` streams: the day number choosing the rolling re-hash slice
+   * (`hash(pk) mod rehashSlices = day mod rehashSlices`). Default: days since 1970-01-01 (UTC) of
+   * the agent clock. Tests inject it.
+   */
+  readonly rehashDay?: number;
   /** The agent clock, for `syncedAt` and run times. Cursors always use the database clock. */
   readonly now?: () => Date;
   /** Called after each committed page with the running count of rows read. */
@@ -78,6 +105,10 @@ export interface StreamSyncResult extends RunCounts {
   readonly durationMs: number;
   /** Deletes held back by the reconciliation guard (nothing emitted for them). */
   readonly guardTripped: boolean;
+  /** Keys-only reconciliation: keys scanned (rows read in full are in `read`). */
+  readonly keysScanned?: number;
+  /** Keys-only reconciliation: the re-hash slice read in full tonight, of `rehashSlices`. */
+  readonly rehashSlice?: { readonly slice: number; readonly slices: number };
 }
 
 interface StreamRun {
@@ -86,6 +117,11 @@ interface StreamRun {
   readonly table: TableDefinition;
   readonly ctx: MappingContext;
   readonly pageSize: number;
+  /**
+   * Re-read everything and confirm deletes of rows no longer present: a `full` run, or the
+   * baseline after a change of change-detection mode (`baselineRequired`, sync-semantics.md §1).
+   */
+  readonly full: boolean;
   readonly counts: RunCounts;
   readonly log: Logger;
   readonly now: () => Date;
@@ -94,6 +130,8 @@ interface StreamRun {
   guardTripped: boolean;
   /** Rows this run's full scan read from the vendor table itself (not static rows or lookups). */
   tableRowsScanned: number;
+  keysScanned?: number;
+  rehashSlice?: { slice: number; slices: number };
 }
 
 function isoNow(now: () => Date): string {
@@ -132,6 +170,8 @@ async function commitMapped(
   seenAt: string,
   /** Window streams: source id → business date, kept in the shadow. */
   businessDates?: ReadonlyMap<string, string>,
+  /** Rows known to exist that were not read in full (keys-only reconciliation): only `lastSeenAt` moves. */
+  alsoSeen: readonly SeenRecord[] = [],
 ): Promise<void> {
   const { store } = run.deps;
   const { connection, connector, stream } = run.input;
@@ -139,7 +179,7 @@ async function commitMapped(
   const ids = [...mapped.map((m) => m.sourceId), ...confirmedAbsent];
   const shadow = ids.length ? await store.getShadow(connection.id, resourceType, ids) : new Map();
   const changes: PendingChange[] = [];
-  const seen: SeenRecord[] = [];
+  const seen: SeenRecord[] = [...alsoSeen];
   const syncedAt = seenAt;
   for (const row of mapped) {
     const verdict = classify(shadow.get(row.sourceId), row);
@@ -216,19 +256,19 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
   let upper: string;
   let after: CursorPosition | undefined;
   const resume = run.state.inProgress;
-  if (resume && !run.input.full) {
+  if (resume && !run.full) {
     // A crashed poll resumes with its own bounds: already-committed rows would classify as no-ops anyway.
     ({ lower, upper } = resume);
     after = resume.after;
   } else {
     const nowDb = await nowInClockDomain(run, cursor.clock);
     upper = truncateCursor(shiftCursor(nowDb, -settleSeconds, 6), precision);
-    const watermark = run.input.full ? undefined : run.state.watermark;
+    const watermark = run.full ? undefined : run.state.watermark;
     lower = watermark === undefined ? BEGINNING_OF_TIME : shiftCursor(minCursor(watermark, upper), -overlapSeconds, precision);
   }
   // A window that starts at the beginning of time covers the whole table: page it by key (index
   // range on the primary key) instead of re-sorting it by stamp for every page.
-  const paging: 'cursor' | 'key' = resume && !run.input.full ? (resume.paging ?? 'cursor') : lower === BEGINNING_OF_TIME ? 'key' : 'cursor';
+  const paging: 'cursor' | 'key' = resume && !run.full ? (resume.paging ?? 'cursor') : lower === BEGINNING_OF_TIME ? 'key' : 'cursor';
   const keyOnlyPaging = paging === 'key' || (cursor.also?.length ?? 0) > 0;
   const seenAt = isoNow(run.now);
   const scanStartedAt = seenAt;
@@ -273,7 +313,7 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
   }
 
   if (table.deleteLog) await pollDeleteLog(run, seenAt);
-  if (run.input.full) await confirmStaleDeletes(run, scanStartedAt, seenAt);
+  if (run.full) await confirmStaleDeletes(run, scanStartedAt, seenAt);
   const { inProgress: _done, ...rest } = run.state;
   run.state = { ...rest, mode: 'timestamp', watermark: upper };
   await run.deps.store.saveStreamState(run.input.connection.id, run.input.stream, run.state);
@@ -285,7 +325,7 @@ async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
   const precision = log.cursor.precision ?? 0;
   const nowDb = await nowInClockDomain(run, log.cursor.clock);
   const upper = truncateCursor(shiftCursor(nowDb, -run.input.connection.sync.settleSeconds, 6), precision);
-  const watermark = run.input.full ? undefined : run.state.deleteLogWatermark;
+  const watermark = run.full ? undefined : run.state.deleteLogWatermark;
   const lower =
     watermark === undefined ? BEGINNING_OF_TIME : shiftCursor(minCursor(watermark, upper), -run.input.connection.sync.overlapSeconds, precision);
   const pages = readPages(
@@ -358,7 +398,7 @@ async function confirmStaleDeletes(
       ? await lookUpWindowCandidates(run, page.map((p) => p.sourceId), seenAt)
       : await confirmCandidates(run, page.map((p) => p.sourceId), seenAt, run.state, true);
     confirmed.push(...absent);
-    if (confirmed.length > limit || (scanReadNothing && confirmed.length > 0)) {
+    if (!run.input.approveDeletes && (confirmed.length > limit || (scanReadNothing && confirmed.length > 0))) {
       tripped = true;
       break;
     }
@@ -380,12 +420,84 @@ async function confirmStaleDeletes(
     };
     return;
   }
+  if (run.input.approveDeletes && confirmed.length > 0) {
+    run.log.warn(
+      { stream, table: run.table.table, live, deletes: confirmed.length, event: 'reconciliation.guard_released' },
+      'reconciliation guard released by the operator: emitting the confirmed deletes',
+    );
+  }
   for (let i = 0; i < confirmed.length; i += run.pageSize) {
     await commitMapped(run, [], confirmed.slice(i, i + run.pageSize), run.state, seenAt);
   }
 }
 
-async function scanSnapshot(run: StreamRun): Promise<void> {
+/** Default number of rolling re-hash slices (sync-semantics.md §5 step 4): every row re-read within a week. */
+export const DEFAULT_REHASH_SLICES = 7;
+
+/** The re-hash slice of a row: SHA-256 of its source id, first 32 bits, mod `slices`. Stable across runs and hosts. */
+export function rehashSliceOf(sourceId: string, slices: number): number {
+  return parseInt(sha256Hex(sourceId).slice(0, 8), 16) % slices;
+}
+
+/**
+ * Nightly reconciliation of a `timestamp` stream (sync-semantics.md §5), keys-only:
+ * 1. scan every key in key order (`keysPageQuery`, `table.where` applied), paged;
+ * 3. keys the shadow store does not know are read in full and classified (rows a cursor missed);
+ * 4. rolling re-hash: keys whose `hash(sourceId) mod rehashSlices = day mod rehashSlices` are read
+ *    in full and classified, so an update that did not touch the cursor column is caught within
+ *    `rehashSlices` nights; every other key only has its `lastSeenAt` moved;
+ * 2/5. live shadow rows the scan did not see are delete candidates, confirmed one by one by a point
+ *    lookup, behind the guard.
+ * The poll's watermark and any in-progress poll window are left as they are.
+ */
+async function reconcileKeys(run: StreamRun): Promise<void> {
+  const { table } = run;
+  const { connection, stream } = run.input;
+  const slices = connection.sync.rehashSlices ?? DEFAULT_REHASH_SLICES;
+  const day = run.input.rehashDay ?? Math.floor(run.now().getTime() / 86_400_000);
+  const slice = ((day % slices) + slices) % slices;
+  run.rehashSlice = { slice, slices };
+  run.keysScanned = 0;
+  const seenAt = isoNow(run.now);
+  const scanStartedAt = seenAt;
+  const pages = readPages(
+    (position) =>
+      query(run, () =>
+        run.deps.sql.execute(keysPageQuery(run.deps.sql, table, { ...(position ? { after: position } : {}), limit: run.pageSize })),
+      ) as Promise<Row[]>,
+    {
+      pageSize: run.pageSize,
+      positionOf: (row) => positionOf(table, row, false),
+      describe: `stream ${stream} (key scan of ${table.table})`,
+    },
+  );
+  for await (const { rows } of pages) {
+    run.keysScanned += rows.length;
+    run.tableRowsScanned += rows.length;
+    const sourceIds = rows.map((row) => rowSourceId(table, row));
+    const shadow = await run.deps.store.getShadow(connection.id, table.resourceType, sourceIds);
+    const readInFull: string[] = [];
+    const seen: SeenRecord[] = [];
+    for (const sourceId of sourceIds) {
+      if (!shadow.has(sourceId) || rehashSliceOf(sourceId, slices) === slice) readInFull.push(sourceId);
+      else seen.push({ resourceType: table.resourceType, sourceId });
+    }
+    let mapped: MappedRow[] = [];
+    if (readInFull.length > 0) {
+      const found = (await query(run, () =>
+        run.deps.sql.execute(lookupByKeysQuery(run.deps.sql, table, readInFull.map((id) => keyOf(table, id)))),
+      )) as Row[];
+      run.counts.read += found.length;
+      mapped = mapAll(run, found, seenAt);
+    }
+    // A key read in full but gone by now (deleted between the two queries) is left to the stale check below.
+    await commitMapped(run, mapped, [], run.state, seenAt, undefined, seen);
+  }
+  await confirmStaleDeletes(run, scanStartedAt, seenAt);
+}
+
+/** A full scan paged by key; `mode` is the stream's mode as written into its state (baselines keep the declared one). */
+async function scanSnapshot(run: StreamRun, mode: CursorMode = 'snapshot'): Promise<void> {
   const { table } = run;
   const seenAt = isoNow(run.now);
   const scanStartedAt = seenAt;
@@ -403,15 +515,192 @@ async function scanSnapshot(run: StreamRun): Promise<void> {
   for await (const { rows } of pages) {
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
-    await commitMapped(run, mapAll(run, rows, seenAt), [], { ...run.state, mode: 'snapshot' }, seenAt);
+    await commitMapped(run, mapAll(run, rows, seenAt), [], { ...run.state, mode }, seenAt);
   }
   const staticRows = table.staticRows ?? [];
   if (staticRows.length) {
     run.counts.read += staticRows.length;
-    await commitMapped(run, mapAll(run, staticRows, seenAt), [], { ...run.state, mode: 'snapshot' }, seenAt);
+    await commitMapped(run, mapAll(run, staticRows, seenAt), [], { ...run.state, mode }, seenAt);
   }
   await confirmStaleDeletes(run, scanStartedAt, seenAt);
-  run.state = { ...run.state, mode: 'snapshot', lastPollFinishedAt: seenAt };
+  run.state = { ...run.state, mode, lastPollFinishedAt: seenAt };
+}
+
+/** Orders change-tracking positions: the version as a 64-bit integer, then the key. */
+function compareVersionPosition(a: CursorPosition, b: CursorPosition): number {
+  const x = BigInt(a.cursor ?? '0');
+  const y = BigInt(b.cursor ?? '0');
+  return x < y ? -1 : x > y ? 1 : comparePosition({ key: a.key }, { key: b.key });
+}
+
+/** Orders rowversion positions: the rowversion as an unsigned 64-bit value, then the key. */
+function compareRowversionPosition(a: CursorPosition, b: CursorPosition): number {
+  const byRowversion = compareRowversion(a.cursor ?? ROWVERSION_ZERO, b.cursor ?? ROWVERSION_ZERO);
+  return byRowversion !== 0 ? byRowversion : comparePosition({ key: a.key }, { key: b.key });
+}
+
+/**
+ * A baseline (sync-semantics.md §1, scenario 15): the snapshot scan, hash-diffed against the
+ * shadow store (rows that did not change classify as unchanged and emit nothing), with every live
+ * shadow row the scan did not see confirmed by point lookup behind the reconciliation guard. The
+ * new mode's position was read by the caller BEFORE the scan, so nothing changed during the scan
+ * is lost: it is read again by the next poll and classified by hash.
+ */
+async function runBaseline(run: StreamRun, position: Pick<StreamState, 'changeTrackingVersion' | 'rowversionWatermark'>): Promise<void> {
+  await scanSnapshot(run, run.table.cursor.mode);
+  const { changeInProgress: _done, ...rest } = run.state;
+  run.state = { ...rest, ...position };
+}
+
+/**
+ * `change-tracking` (ladder rung 1, sync-semantics.md §1): `cur` and the table's minimum valid
+ * version are read first. No stored version, a version older than the minimum valid one (CT
+ * cleanup ran: scenario 15) or a `full` run → baseline, then the state is `cur`. Otherwise the
+ * changes in `(state, cur]` are paged by (`SYS_CHANGE_VERSION`, key) from CHANGETABLE LEFT JOIN
+ * the table: a row that came back is classified like any read row; a row that did not (operation
+ * `D`, or it left the table's row filter) is a confirmed delete — the join is the point lookup.
+ * The new state is `cur`.
+ *
+ * Consistency: `cur` is read first and every page is filtered `SYS_CHANGE_VERSION <= cur`, so a
+ * change committed during the poll is read by the next one and classified by hash (the fallback
+ * the spec gives when snapshot isolation is off). The single SNAPSHOT transaction is not used yet,
+ * even where discovery found snapshot isolation on.
+ */
+async function pollChangeTracking(run: StreamRun): Promise<void> {
+  const { table } = run;
+  const { sql } = run.deps;
+  const { stream } = run.input;
+  const [versions] = await query(run, () => sql.execute(changeTrackingVersionsQuery(sql, table.table)));
+  const current = versions?.['current_version'];
+  const minValid = versions?.['min_valid_version'];
+  if (current === null || current === undefined || minValid === null || minValid === undefined) {
+    throw new TendrilError(
+      'TENDRIL_E_CURSOR_STATE',
+      `stream ${stream}: change tracking is not enabled for table ${table.table} any more (or VIEW CHANGE TRACKING was revoked); run tendril discover to choose another mode`,
+      { details: { table: table.table } },
+    );
+  }
+  const resume = !run.full && run.state.changeInProgress?.mode === 'change-tracking' ? run.state.changeInProgress : undefined;
+  const since = resume?.lower ?? run.state.changeTrackingVersion;
+  if (since === undefined || run.full || changeTrackingNeedsBaseline(since, String(minValid))) {
+    if (since !== undefined && !run.full) {
+      run.log.warn(
+        { stream, table: table.table, event: 'change_tracking.version_expired' },
+        'the stored change-tracking version is older than the minimum valid version: running a baseline',
+      );
+    }
+    await runBaseline(run, { changeTrackingVersion: String(current) });
+    return;
+  }
+  const upper = resume?.upper ?? String(current);
+  const inProgress = (after?: CursorPosition): ChangeInProgress => ({ mode: 'change-tracking', lower: since, upper, ...(after ? { after } : {}) });
+  const seenAt = isoNow(run.now);
+  run.state = { ...run.state, mode: table.cursor.mode, changeInProgress: inProgress(resume?.after) };
+  await run.deps.store.saveStreamState(run.input.connection.id, stream, run.state);
+  const pages = readPages(
+    (position) =>
+      query(run, () =>
+        sql.execute(
+          changeTrackingPageQuery(sql, table, {
+            sinceVersion: since,
+            currentVersion: upper,
+            ...(position ? { after: { version: position.cursor ?? since, key: position.key } } : {}),
+            limit: run.pageSize,
+          }),
+        ),
+      ) as Promise<Row[]>,
+    {
+      ...(resume?.after ? { start: resume.after } : {}),
+      pageSize: run.pageSize,
+      positionOf: (row) => ({ cursor: String(row[CT_VERSION_ALIAS]), key: changeTrackingRowKey(table, row).key }),
+      compare: compareVersionPosition,
+      describe: `stream ${stream} (change tracking of ${table.table})`,
+    },
+  );
+  for await (const { rows, last } of pages) {
+    run.counts.read += rows.length;
+    const present: Row[] = [];
+    const gone: string[] = [];
+    for (const row of rows) {
+      const { key, present: found } = changeTrackingRowKey(table, row);
+      if (found) present.push(row);
+      else gone.push(sourceIdOf(table.sourceIdPrefix ? [table.sourceIdPrefix, ...key] : key));
+    }
+    await commitMapped(run, mapAll(run, present, seenAt), gone, { ...run.state, changeInProgress: inProgress(last) }, seenAt);
+  }
+  const { changeInProgress: _done, ...rest } = run.state;
+  run.state = { ...rest, changeTrackingVersion: upper };
+}
+
+/**
+ * `rowversion` (ladder rung 2, sync-semantics.md §1): `upper = MIN_ACTIVE_ROWVERSION()` is read
+ * FIRST — every row below it is committed, and a transaction still open holds a rowversion at or
+ * above it, so nothing can appear below `upper` later. Then `state <= rv < upper`, paged by
+ * (rv, key), rowversions bound as `binary(8)`; the new state is `upper`. No stored watermark, a
+ * `full` run, or an `upper` below the watermark (a restored database) → baseline. Deletes are not
+ * seen here: the nightly reconciliation's key scan finds them.
+ */
+async function pollRowversion(run: StreamRun): Promise<void> {
+  const { table } = run;
+  const { sql } = run.deps;
+  const { stream } = run.input;
+  const column = run.state.changeStrategy?.column;
+  if (!column) {
+    throw new TendrilError('TENDRIL_E_CURSOR_STATE', `stream ${stream}: the recorded rowversion strategy names no column; run tendril discover again`);
+  }
+  const resume = !run.full && run.state.changeInProgress?.mode === 'rowversion' ? run.state.changeInProgress : undefined;
+  let lower: string;
+  let upper: string;
+  if (resume) {
+    ({ lower, upper } = resume);
+  } else {
+    const [row] = await query(run, () => sql.execute(rowversionUpperQuery(sql)));
+    const read = row?.['upper_rowversion'];
+    if (read === null || read === undefined) {
+      throw new TendrilError('TENDRIL_E_CURSOR_STATE', `stream ${stream}: MIN_ACTIVE_ROWVERSION() returned nothing; check the connection's database`);
+    }
+    upper = String(read);
+    const watermark = run.state.rowversionWatermark;
+    if (watermark === undefined || run.full || compareRowversion(upper, watermark) < 0) {
+      if (watermark !== undefined && !run.full) {
+        run.log.warn({ stream, table: table.table, event: 'rowversion.went_backwards' }, 'MIN_ACTIVE_ROWVERSION() is below the stored watermark (a restored database?): running a baseline');
+      }
+      await runBaseline(run, { rowversionWatermark: upper });
+      return;
+    }
+    lower = watermark;
+  }
+  const inProgress = (after?: CursorPosition): ChangeInProgress => ({ mode: 'rowversion', lower, upper, ...(after ? { after } : {}) });
+  const seenAt = isoNow(run.now);
+  run.state = { ...run.state, mode: table.cursor.mode, changeInProgress: inProgress(resume?.after) };
+  await run.deps.store.saveStreamState(run.input.connection.id, stream, run.state);
+  const pages = readPages(
+    (position) =>
+      query(run, () =>
+        sql.execute(
+          rowversionPageQuery(sql, table, {
+            column,
+            lower,
+            upper,
+            ...(position ? { after: { cursor: position.cursor ?? lower, key: position.key } } : {}),
+            limit: run.pageSize,
+          }),
+        ),
+      ) as Promise<Row[]>,
+    {
+      ...(resume?.after ? { start: resume.after } : {}),
+      pageSize: run.pageSize,
+      positionOf: (row) => positionOf(table, row, true),
+      compare: compareRowversionPosition,
+      describe: `stream ${stream} (rowversion of ${table.table})`,
+    },
+  );
+  for await (const { rows, last } of pages) {
+    run.counts.read += rows.length;
+    await commitMapped(run, mapAll(run, rows, seenAt), [], { ...run.state, changeInProgress: inProgress(last) }, seenAt);
+  }
+  const { changeInProgress: _done, ...rest } = run.state;
+  run.state = { ...rest, rowversionWatermark: upper };
 }
 
 /** Maps window rows and commits them with their business dates; returns their source ids. */
@@ -456,7 +745,7 @@ async function scanWindow(run: StreamRun): Promise<void> {
   const seenAt = isoNow(run.now);
   const scanStartedAt = seenAt;
   const startMax = run.state.maxSeenKey;
-  const full = run.input.full === true || startMax === undefined;
+  const full = run.full || startMax === undefined;
   const newKeysAfter = full ? undefined : (run.state.newKeysAfter ?? startMax);
   let maxSeenKey = full ? undefined : startMax;
   const pages = readPages(
@@ -507,11 +796,18 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
   const now = input.now ?? (() => new Date());
   const started = Date.now();
   const state = (await deps.store.getStreamState(input.connection.id, input.stream)) ?? { mode: table.cursor.mode };
+  // The mode discovery recorded (SQL Server change tracking / rowversion), else the declared one.
+  const mode = effectiveChangeMode(table, state);
+  const full = input.full === true || state.baselineRequired !== undefined;
+  // A nightly reconciliation scans keys only, unless a baseline is due (then it is the baseline).
+  const keysOnly = input.reconcile === true && state.baselineRequired === undefined;
   const kind: RunKind = input.reconcile
     ? 'reconcile'
-    : input.full ||
-    (table.cursor.mode === 'timestamp' && state.watermark === undefined) ||
-    (table.cursor.mode === 'window' && state.maxSeenKey === undefined)
+    : full ||
+    (mode === 'timestamp' && state.watermark === undefined) ||
+    (mode === 'window' && state.maxSeenKey === undefined) ||
+    (mode === 'change-tracking' && state.changeTrackingVersion === undefined) ||
+    (mode === 'rowversion' && state.rowversionWatermark === undefined)
       ? 'backload'
       : 'poll';
   const run: StreamRun = {
@@ -526,6 +822,7 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
       options: input.connection.options,
     }),
     pageSize: input.connection.sync.pageSize,
+    full,
     counts: { read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0 },
     log: deps.logger.child({ stream: input.stream }),
     now,
@@ -536,9 +833,11 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
   };
   const runId = await deps.store.startRun({ connectionId: input.connection.id, stream: input.stream, kind, startedAt: isoNow(now) });
   try {
-    switch (table.cursor.mode) {
+    switch (mode) {
       case 'timestamp':
-        await pollTimestamp(run);
+        // The nightly reconciliation of a timestamp stream scans keys (+ rolling re-hash); `--full` re-reads everything.
+        if (keysOnly) await reconcileKeys(run);
+        else await pollTimestamp(run);
         break;
       case 'snapshot':
         await scanSnapshot(run);
@@ -546,16 +845,37 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
       case 'window':
         await scanWindow(run);
         break;
+      case 'change-tracking':
+        // CT sees updates and deletes itself; the nightly key scan is the cheap cross-check.
+        if (keysOnly) await reconcileKeys(run);
+        else await pollChangeTracking(run);
+        break;
+      case 'rowversion':
+        // rowversion does not see deletes: the nightly key scan confirms them.
+        if (keysOnly) await reconcileKeys(run);
+        else await pollRowversion(run);
+        break;
       default:
-        throw new Error(`unsupported cursor mode ${(table.cursor satisfies never as { mode: string }).mode}`);
+        throw new Error(`unsupported change mode ${mode satisfies never as string}`);
     }
     const guardTripped = run.guardTripped;
     const { lastError: _cleared, ...clean } = run.state;
-    const finalState: StreamState = { ...(guardTripped ? run.state : clean), lastPollFinishedAt: isoNow(now) };
+    const kept = guardTripped ? run.state : clean;
+    // A run that read everything was the baseline a change of mode asked for.
+    const { baselineRequired: _baselineDone, ...baselined } = kept;
+    const finalState: StreamState = { ...(keysOnly ? kept : baselined), lastPollFinishedAt: isoNow(now) };
     await deps.store.saveStreamState(input.connection.id, input.stream, finalState);
     await deps.store.finishRun(runId, { status: 'succeeded', finishedAt: isoNow(now), counts: run.counts });
     run.log.info({ event: 'stream.synced', kind, ...run.counts }, 'stream synced');
-    return { stream: input.stream, kind, durationMs: Date.now() - started, guardTripped, ...run.counts };
+    return {
+      stream: input.stream,
+      kind,
+      durationMs: Date.now() - started,
+      guardTripped,
+      ...run.counts,
+      ...(run.keysScanned !== undefined ? { keysScanned: run.keysScanned } : {}),
+      ...(run.rehashSlice ? { rehashSlice: run.rehashSlice } : {}),
+    };
   } catch (error) {
     // A foreign error's message may carry row values, so it travels only as `cause`.
     const failure =

@@ -175,3 +175,25 @@ describe('T-SQL of every stream (knex mssql dialect; snapshots, not run against 
     expect(queries).toMatchSnapshot();
   });
 });
+
+describe('T-SQL the engine sends in change-tracking / rowversion mode (knex mssql dialect; snapshots, not run against SQL Server)', () => {
+  // The forms above plus these are every query the sync engine sends in these modes. The fake SQL
+  // Server of `change-detection.fake-mssql.test.ts` refuses any T-SQL that is not in a snapshot.
+  it.each(streams)('%s', (_stream, table) => {
+    expect({
+      changeTrackingFirstPage: sqlOf(
+        changeTrackingPageQuery(mssql, table, { sinceVersion: '1200', currentVersion: '1350', limit: 1000 }),
+      ),
+      rowversionNextPage: sqlOf(
+        rowversionPageQuery(mssql, table, {
+          column: 'RowVer',
+          lower: '0x00000000000007D0',
+          upper: '0x0000000000000FA0',
+          after: { cursor: '0x00000000000007D5', key: ['12345', '1'] },
+          limit: 1000,
+        }),
+      ),
+      lookupByOneKey: sqlOf(lookupByKeysQuery(mssql, table, [['12345', '1']])),
+    }).toMatchSnapshot();
+  });
+});

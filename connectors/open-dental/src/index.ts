@@ -9,6 +9,7 @@ import { patPlanTable } from './tables/patplan.js';
 import { chargeTable } from './tables/procedurelog-charge.js';
 import { procedureTable } from './tables/procedurelog.js';
 import { providerTable } from './tables/provider.js';
+import { openDentalWriteback } from './writeback.js';
 
 /**
  * Open Dental (MySQL/MariaDB). Stream names key the cursors in the store: never rename them.
@@ -36,8 +37,10 @@ export const openDental = defineConnector({
     charges: chargeTable,
     coverage: patPlanTable,
   },
+  writeback: openDentalWriteback,
 });
 
 export default openDental;
 export { openDentalOptionsSchema, type OpenDentalOptions } from './options.js';
 export { DEFAULT_OFFICE_ROW } from './tables/clinic.js';
+export { openDentalWriteback } from './writeback.js';

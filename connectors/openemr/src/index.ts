@@ -9,6 +9,7 @@ import { medicalProblemTable } from './tables/lists-medical-problem.js';
 import { patientDataTable } from './tables/patient-data.js';
 import { postcalendarEventsTable } from './tables/postcalendar-events.js';
 import { usersTable } from './tables/users.js';
+import { openEmrWriteback } from './writeback.js';
 
 /**
  * OpenEMR (MySQL/MariaDB, InnoDB). Stream names key the cursors in the store: never rename them.
@@ -36,6 +37,7 @@ export const openEmr = defineConnector({
     charges: billingChargeTable,
     coverage: insuranceDataTable,
   },
+  writeback: openEmrWriteback,
 });
 
 export default openEmr;

@@ -9,6 +9,7 @@ import {
   validateResource,
 } from '@medplum/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { customElementEnvelope, customElementEvents } from '../custom-element.js';
 import { isTendrilError } from '../errors.js';
 import { resourceId } from '../ids.js';
 import {
@@ -327,5 +328,39 @@ describe('fhir format: mapping rules', () => {
     const fhirEvent = toFhirEvent(event);
     expect(fhirEvent.data).toEqual(toFhirResource(event));
     expect({ ...fhirEvent, data: event.envelope.data }).toEqual(event.envelope);
+  });
+});
+
+describe('fhir format: custom elements (nightly script rows)', () => {
+  it('a row becomes a Basic resource that validates against base R4', () => {
+    const run = {
+      connectionId: CONNECTION_ID,
+      script: 'recall-list',
+      element: 'recall_list',
+      ranAt: '2025-01-21T07:00:00.000Z',
+      runDate: '2025-01-21',
+      columns: ['PatNum', 'Due Date', 'Active', 'Balance', 'Empty'],
+      rows: [{ PatNum: 12, 'Due Date': '2025-02-01', Active: true, Balance: 12.5, Empty: null }],
+    };
+    const draft = customElementEvents(run)[0]!;
+    const event = {
+      envelope: customElementEnvelope(draft, CONNECTION_ID, 1714000000000123),
+      kind: 'created' as const,
+      sourceId: draft.sourceId,
+      connectorId: 'open-dental',
+      refs: {},
+    };
+    const resource = toFhirResource(event)!;
+    expect(resource['resourceType']).toBe('Basic');
+    expect((resource['extension'] as Json[]).map((e) => Object.keys(e)[1])).toEqual([
+      'valueInteger',
+      'valueString',
+      'valueBoolean',
+      'valueDecimal',
+    ]);
+    expect(fhirErrors(resource)).toEqual([]);
+    // And the validator does look at Basic: without its required code it fails.
+    const { code: _code, ...noCode } = resource;
+    expect(fhirErrors(noCode).join('\n')).toMatch(/code/);
   });
 });

@@ -1,5 +1,6 @@
 import { TendrilError } from '../errors.js';
-import type { EventEnvelope, StoredEvent } from '../events.js';
+import type { EventEnvelope, EventResourceType, StoredEvent } from '../events.js';
+import { customElementFhir } from '../custom-element.js';
 import type {
   Address,
   Appointment,
@@ -89,7 +90,7 @@ export function tendrilExtensionUrl(field: string): string {
 export function sourceIdentifierSystem(
   connectorId: string,
   connectionId: string,
-  resourceType: ResourceType,
+  resourceType: EventResourceType,
 ): string {
   return `urn:tendril:${connectorId}:${connectionId}:${resourceType}`;
 }
@@ -583,6 +584,9 @@ export function toFhirResource(event: StoredEvent, options: FhirOptions = {}): F
       return chargeItem(ctx, data as ChargeItem);
     case 'Coverage':
       return coverage(ctx, data as Coverage);
+    case 'CustomElement':
+      // A nightly script's row: a `Basic` resource (custom-element.ts says why).
+      return customElementFhir(event);
     default:
       return resourceType satisfies never;
   }

@@ -1,4 +1,5 @@
 import type { ChangeKind } from '../classify.js';
+import { TendrilError } from '../errors.js';
 import type { StoredEvent } from '../events.js';
 import type { ReferenceSourceIds } from '../mapping.js';
 import type {
@@ -585,6 +586,9 @@ function render(event: StoredEvent, options: FlatOptions): Rendered {
       return { element: 'charge', row: live ? charge(data as ChargeItem, refs) : {} };
     case 'Coverage':
       return { element: 'insurance', row: live ? insurance(data as Coverage, refs) : {} };
+    case 'CustomElement':
+      // Its columns are the script's, not a frozen element's: formatEvent renders it with customElementFlat.
+      throw new TendrilError('TENDRIL_E_INTERNAL', 'a custom element event is rendered by formatEvent (customElementFlat), not toFlatEvent');
     default:
       return resourceType satisfies never;
   }

@@ -1,4 +1,5 @@
 import type { EventEnvelope, StoredEvent } from '../events.js';
+import { customElementFlat, isCustomElementEvent, type CustomElementFlatEvent } from '../custom-element.js';
 import { toFhirEvent, type FhirEventEnvelope, type FhirOptions } from './fhir.js';
 import { toFlatEvent, type FlatEvent, type FlatOptions } from './flat.js';
 import { toJsonEvent } from './json.js';
@@ -18,7 +19,8 @@ export type FormatOptions = FhirOptions & FlatOptions;
 export interface FormattedEvents {
   json: EventEnvelope;
   fhir: FhirEventEnvelope;
-  flat: FlatEvent;
+  /** A custom element (nightly script row) names its own element: see custom-element.ts. */
+  flat: FlatEvent | CustomElementFlatEvent;
 }
 
 export function isOutputFormat(value: string): value is OutputFormat {
@@ -41,7 +43,7 @@ export function formatEvent<F extends OutputFormat>(
     case 'fhir':
       return toFhirEvent(event, options) as FormattedEvents[F];
     case 'flat':
-      return toFlatEvent(event, options) as FormattedEvents[F];
+      return (isCustomElementEvent(event) ? customElementFlat(event) : toFlatEvent(event, options)) as FormattedEvents[F];
     default:
       return chosen satisfies never;
   }

@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ConnectionConfig, ConnectorDefinition, TendrilConfig } from '@tendril/core';
-import { TendrilError } from '@tendril/core';
 import { openSqlClient, type SqlClient } from '@tendril/sql';
-import { openSqliteStore, type Store } from '@tendril/store';
+import { openPostgresStore, openSqliteStore, type Store } from '@tendril/store';
 import { deliveryRoutesFromConfig } from '@tendril/delivery';
 import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import type { Logger } from 'pino';
@@ -33,7 +32,8 @@ function openStore(config: TendrilConfig): Store {
     // Enabled subscriptions' filters: commitPage writes their delivery rows in the page's transaction.
     return openSqliteStore(store.sqlite, { deliveryRoutes: deliveryRoutesFromConfig(config) });
   }
-  throw new TendrilError('TENDRIL_E_CONFIG_INVALID', 'store.postgres is not available yet in this version; use store.sqlite (PostgreSQL store: not yet, see the roadmap)');
+  // Shared by any number of workers on any number of hosts (docs/postgres-store.md).
+  return openPostgresStore(store.postgres, { deliveryRoutes: deliveryRoutesFromConfig(config) });
 }
 
 /**
@@ -50,14 +50,15 @@ export async function createAgentContainer(config: TendrilConfig, logger: Logger
     store: asFunction(({ config: c }: Cradle) => openStore(c))
       .singleton()
       .disposer((store) => store.close()),
-    sqlClients: asFunction((): SqlClientPool => {
+    sqlClients: asFunction(({ logger }: Cradle): SqlClientPool => {
       const clients = new Map<string, SqlClient>();
       return {
         get(connection) {
           let client = clients.get(connection.id);
           if (!client) {
             // A URL/parts database opens a knex client; `{ odbc, dialect }` the ODBC adapter.
-            client = openSqlClient(connection.database);
+            // knex's own warnings (a database that is down) go to this connection's log, text only.
+            client = openSqlClient(connection.database, { logger: logger.child({ connectionId: connection.id }) });
             clients.set(connection.id, client);
           }
           return client;

@@ -19,5 +19,7 @@ export const EXIT = {
   checkSchema: 13,
   /** `tendril discover`: a stream's table, column or type does not fit the live schema (the stream is paused). */
   discoverMismatch: 14,
+  /** `tendril reconcile`: the delete guard tripped; nothing was deleted (review, then `--approve`). */
+  reconcileGuard: 15,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -27,3 +27,5 @@ export * from './delivery/dispatcher-factory.js';
 export * from './commands/deliver.js';
 export * from './commands/deliveries.js';
 export * from './commands/backload.js';
+export * from './commands/discover.js';
+export * from './commands/reconcile.js';

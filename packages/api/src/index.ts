@@ -2,3 +2,7 @@ export * from './status.js';
 export * from './metrics.js';
 export * from './status-page.js';
 export * from './server.js';
+export * from './api-keys.js';
+export * from './openapi.js';
+export * from './rate-limit.js';
+export * from './writeback-routes.js';

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { renderMetrics } from './metrics.js';
 import { healthOf, type StatusSnapshot } from './status.js';
 import { renderStatusPage } from './status-page.js';
+import { writebackRoutes, type WritebackApiOptions } from './writeback-routes.js';
 
 /** The slice of pino the API logs through. */
 export interface ApiLogger {
@@ -20,6 +21,8 @@ export interface ApiServerOptions {
   readonly logger: ApiLogger;
   /** `POST /v1/agent/restart`; absent: the route is not offered (no site key, or not supervised). */
   readonly restart?: RestartEndpoint;
+  /** The writeback API (`/v1/writebacks`, capabilities, OpenAPI); absent: not offered. Authenticated by API keys. */
+  readonly writeback?: WritebackApiOptions;
 }
 
 /**
@@ -118,6 +121,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   app.get('/v1/status', async (_request, reply) => {
     return reply.header('cache-control', 'no-store').send(await snapshot());
   });
+
+  if (options.writeback) void app.register(writebackRoutes(options.writeback, options.logger));
 
   const restart = options.restart;
   if (restart) {

@@ -264,7 +264,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     const nowMs = clock();
-    const taken = throttleOf(subscription, nowMs).take(nowMs);
+    // A store shared by several workers (PostgreSQL) keeps the bucket itself (delivery.md §4).
+    const rate = subscription.policy.throttlePolicy.maxReceivesPerSecond;
+    const taken =
+      rate !== undefined && store.deliveries.takeThrottleToken !== undefined
+        ? await store.deliveries.takeThrottleToken({ subscriptionId: subscription.id, ratePerSecond: rate, nowMs })
+        : throttleOf(subscription, nowMs).take(nowMs);
     if (!taken.ok) {
       // Waiting for a token is not a failure and uses no retry (delivery.md §4).
       report.throttled += 1;

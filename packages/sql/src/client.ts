@@ -1,6 +1,7 @@
 import { TendrilError, type DatabaseConfig } from '@tendril/core';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { knexLog, type SqlLogger } from './knex-log.js';
 
 /** The SQL engines Tendril reads through knex. `odbc` is a separate adapter. */
 export const DIALECTS = ['mysql', 'mssql', 'postgres', 'sqlite'] as const;
@@ -310,6 +311,12 @@ export function resolveDatabase(db: DatabaseConfig): ResolvedDatabase {
 export interface SqlClientOptions {
   /** Pool bounds. SQLite always uses one connection (an in-memory database lives in it). */
   readonly pool?: { readonly min: number; readonly max: number };
+  /**
+   * Receives knex's own warnings ("Acquire connection error" when the database is down…), text
+   * only: never bindings, stacks or quoted values (knex-log.ts). Absent: they are dropped, since
+   * every query error is thrown to the caller and classified there anyway.
+   */
+  readonly logger?: SqlLogger;
 }
 
 /**
@@ -319,7 +326,7 @@ export interface SqlClientOptions {
 export function createSqlClient(db: DatabaseConfig, options: SqlClientOptions = {}): SqlClient {
   const { dialect, knexConfig } = resolveDatabase(db);
   const pool = dialect === 'sqlite' ? { min: 1, max: 1 } : (options.pool ?? { min: 0, max: 4 });
-  const knex = knexFactory({ ...knexConfig, pool: { ...(knexConfig.pool ?? {}), ...pool } });
+  const knex = knexFactory({ ...knexConfig, pool: { ...(knexConfig.pool ?? {}), ...pool }, log: knexLog(options.logger) });
   return {
     knex,
     dialect,

@@ -1,12 +1,12 @@
-import { tablesRead, TendrilError, type ConnectorDefinition } from '@tendril/core';
+import { tablesRead, tablesWritten, TendrilError, type ConnectorDefinition } from '@tendril/core';
 
 /**
  * `tendril grants`: the least-privilege login script derived from a connector's declarations
  * (vendors.md: read rights only — narrower even than SQL Server's `db_datareader`, which reads
  * every table). SELECT on exactly the tables the streams read (main tables, joins, delete logs);
  * on SQL Server also VIEW CHANGE TRACKING on the main tables, so change tracking is used when the
- * DBA has enabled it (sync-semantics.md §1, rung 1). Writeback handlers do not exist yet, so
- * `writeback` only adds a note saying that no INSERT/UPDATE right is granted.
+ * DBA has enabled it (sync-semantics.md §1, rung 1). With `writeback`, INSERT/UPDATE on exactly the
+ * tables the connector's `sql` writeback path declares (`defineWriteback`), or a note when it has none.
  */
 
 export const GRANT_DIALECTS = ['mysql', 'mssql'] as const;
@@ -25,7 +25,7 @@ export interface GrantsInput {
   readonly host?: string;
   /** SQL Server schema of unqualified table names. Default `dbo`. */
   readonly schema?: string;
-  /** Also print what writeback would need (a note: no writeback handlers are declared yet). */
+  /** Also grant what the connector's sql writeback path writes (or a note when it has none). */
   readonly writeback?: boolean;
   /** SQL Server: grant VIEW CHANGE TRACKING on the main tables. Default true. */
   readonly changeTracking?: boolean;
@@ -103,9 +103,22 @@ function header(input: GrantsInput, selectCount: number): string[] {
 
 function writebackNote(input: GrantsInput): string[] {
   if (!input.writeback) return [];
+  if (writebackGrants(input.connector).length > 0) {
+    return [
+      `-- --writeback: plus INSERT/UPDATE on exactly the tables the connector's sql writeback path writes (writeback.md §1).`,
+      '-- Give writes their own login (connections[].writeback.database) where you can; the read login then stays read-only.',
+    ];
+  }
   return [
     `-- --writeback: no writeback handlers declared for ${input.connector.id} in this version, so no INSERT or UPDATE right is granted.`,
   ];
+}
+
+/** The write rights of the connector's `sql` writeback path: table → rights, sorted (empty without one). */
+export function writebackGrants(connector: ConnectorDefinition): { table: string; rights: string[] }[] {
+  return [...tablesWritten(connector.writeback)]
+    .map(([table, rights]) => ({ table, rights: [...rights].sort() }))
+    .sort((a, b) => a.table.localeCompare(b.table));
 }
 
 /** The MySQL/MariaDB script: CREATE USER, then one GRANT SELECT per table. */
@@ -123,6 +136,9 @@ function mysqlScript(input: GrantsInput, tables: readonly string[]): string {
     ...writebackNote(input),
     `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mysqlString(input.password)};`,
     ...tables.map((table) => `GRANT SELECT ON ${qualified(table)} TO ${account};`),
+    ...(input.writeback
+      ? writebackGrants(input.connector).map((w) => `GRANT ${w.rights.join(', ')} ON ${qualified(w.table)} TO ${account};`)
+      : []),
     '',
   ].join('\n');
 }
@@ -151,6 +167,9 @@ function mssqlScript(input: GrantsInput, tables: readonly string[], ctTables: re
     'GO',
     ...tables.map((table) => `GRANT SELECT ON ${qualified(table)} TO ${user};`),
     ...ctTables.map((table) => `GRANT VIEW CHANGE TRACKING ON ${qualified(table)} TO ${user};`),
+    ...(input.writeback
+      ? writebackGrants(input.connector).map((w) => `GRANT ${w.rights.join(', ')} ON ${qualified(w.table)} TO ${user};`)
+      : []),
     'GO',
     '',
   ].join('\n');

@@ -1,4 +1,5 @@
 export * from './client.js';
+export * from './knex-log.js';
 export * from './clock.js';
 export * from './column-binding.js';
 export * from './cursor-text.js';
@@ -12,3 +13,4 @@ export * from './mssql-probe.js';
 export * from './mssql-rowversion.js';
 export * from './discovery.js';
 export * from './grants.js';
+export * from './write-transaction.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { resourceHash, resourceId, tombstone, type ChangeKind, type ResourceType, type StoredEvent } from '@tendril/core';
+import { customElementEvents, resourceHash, resourceId, tombstone, type ChangeKind, type ResourceType, type StoredEvent } from '@tendril/core';
 import type { DeliveryRoute } from './delivery-types.js';
 import type { PageCommit, PendingChange, Store } from './types.js';
 
@@ -113,6 +113,49 @@ export function describeDeliveryStoreContract(
         attempts: 0,
         redrive: false,
       });
+    });
+
+    it('appendCustomEvents routes nightly script rows like page events (resource type CustomElement, type <element>.row)', async () => {
+      const CUSTOM: DeliveryRoute = { subscriptionId: 'custom', connectionIds: ['c1'], resourceTypes: ['CustomElement'], eventTypes: [] };
+      const RECALLS: DeliveryRoute = { subscriptionId: 'recalls', connectionIds: [], resourceTypes: [], eventTypes: ['recall_list.*'] };
+      const store = await fresh([ALL, APPOINTMENTS_C1, PATIENTS_CREATED, CUSTOM, RECALLS]);
+      const drafts = (connectionId: string, element: string) =>
+        customElementEvents({
+          connectionId,
+          script: 'report',
+          element,
+          ranAt: '2025-01-21T07:00:00.000Z',
+          runDate: '2025-01-21',
+          columns: ['n'],
+          rows: [{ n: 1 }, { n: 2 }],
+        });
+      const appended = await store.appendCustomEvents({ connectionId: 'c1', connectorId: 'open-dental', events: drafts('c1', 'recall_list') });
+      await store.appendCustomEvents({ connectionId: 'c2', connectorId: 'open-dental', events: drafts('c2', 'recall_list') });
+      await store.appendCustomEvents({ connectionId: 'c1', connectorId: 'open-dental', events: drafts('c1', 'balances') });
+      // The same rows again: no second delivery.
+      await store.appendCustomEvents({ connectionId: 'c1', connectorId: 'open-dental', events: drafts('c1', 'recall_list') });
+
+      const of = async (subscriptionId: string) =>
+        (await store.deliveries.list({ subscriptionId, limit: 100 })).map((d) => [d.connectionId, d.eventType, d.resourceType]);
+      expect(await of('all')).toEqual([
+        ['c1', 'recall_list.row', 'CustomElement'],
+        ['c1', 'recall_list.row', 'CustomElement'],
+        ['c2', 'recall_list.row', 'CustomElement'],
+        ['c2', 'recall_list.row', 'CustomElement'],
+        ['c1', 'balances.row', 'CustomElement'],
+        ['c1', 'balances.row', 'CustomElement'],
+      ]);
+      expect(await of('custom')).toEqual([
+        ['c1', 'recall_list.row', 'CustomElement'],
+        ['c1', 'recall_list.row', 'CustomElement'],
+        ['c1', 'balances.row', 'CustomElement'],
+        ['c1', 'balances.row', 'CustomElement'],
+      ]);
+      expect((await of('recalls')).map(([c]) => c)).toEqual(['c1', 'c1', 'c2', 'c2']);
+      expect(await of('appts')).toEqual([]);
+      expect(await of('new-patients')).toEqual([]);
+      const leased = await store.deliveries.lease({ owner: 'w', nowMs: T0, leaseMs: LEASE, limit: 10, subscriptionIds: ['custom'] });
+      expect(leased.map((d) => d.event)).toEqual(expect.arrayContaining(appended.inserted));
     });
 
     it('writes no delivery rows when the page transaction fails, and none twice for a redone event', async () => {

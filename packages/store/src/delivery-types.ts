@@ -258,4 +258,14 @@ export interface DeliveryStore {
   }): Promise<BackloadPage>;
   /** How many current resources a backload with this filter covers (before route filtering by event type). */
   countCurrent(filter: BackloadFilter, route: DeliveryRoute): Promise<number>;
+  /**
+   * A token of a throttled subscription's bucket kept in the store itself (delivery.md §4), for
+   * stores that several workers share (PostgreSQL): every worker draws from one bucket instead of
+   * each keeping its own in memory. Absent on stores used by one process at a time (SQLite), where
+   * the dispatcher's in-memory bucket is the bucket.
+   */
+  takeThrottleToken?(input: { subscriptionId: string; ratePerSecond: number; nowMs: number }): Promise<ThrottleTake>;
 }
+
+/** A shared bucket's answer: go now, or come back after `waitMs` (the shape of the dispatcher's `TakeResult`). */
+export type ThrottleTake = { readonly ok: true } | { readonly ok: false; readonly waitMs: number };

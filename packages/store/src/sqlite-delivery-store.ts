@@ -354,14 +354,17 @@ export class SqliteDeliveryStore implements DeliveryStore {
   /**
    * Commit rule step 3 (sync-semantics.md §7): called by `commitPage` inside its transaction with
    * the events it actually inserted (a redone page's existing events already have their rows).
+   * With `onlySubscriptionIds`, only those subscriptions' routes are considered (writeback result
+   * events go to the requesting client's subscriptions alone).
    */
-  insertLive(events: readonly StoredEvent[]): void {
+  insertLive(events: readonly StoredEvent[], onlySubscriptionIds?: ReadonlySet<string>): void {
     if (this.#routes.length === 0 || events.length === 0) return;
     const s = this.#s();
     const now = this.#nowMs();
     for (const event of events) {
       const e = event.envelope;
       for (const route of this.#routes) {
+        if (onlySubscriptionIds && !onlySubscriptionIds.has(route.subscriptionId)) continue;
         if (!routeMatches(route, e)) continue;
         s.insert.run({
           subscriptionId: route.subscriptionId,

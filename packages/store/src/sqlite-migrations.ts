@@ -1,4 +1,5 @@
 import { DELIVERY_MIGRATION } from './sqlite-delivery-migration.js';
+import { WRITEBACK_MIGRATION } from './sqlite-writeback-migration.js';
 
 /** One schema step of the SQLite store. Steps are applied in `version` order and never edited once released. */
 export interface SqliteMigration {
@@ -95,6 +96,8 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX shadow_stream_business_date ON shadow (connection_id, stream, deleted, business_date, source_id);
     `,
   },
+  // Writeback queue, audit log and API keys: sqlite-writeback-migration.ts.
+  WRITEBACK_MIGRATION,
 ];
 
 /** The schema version this code writes. */

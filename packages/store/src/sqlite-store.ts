@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   buildEnvelope,
+  customElementEnvelope,
   isTendrilError,
   TendrilError,
   uuidV7,
@@ -14,7 +15,10 @@ import {
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
 import type { DeliveryRoute } from './delivery-types.js';
 import { SqliteDeliveryStore } from './sqlite-delivery-store.js';
+import { SqliteWritebackStore } from './sqlite-writeback-store.js';
 import type {
+  CustomEventsAppend,
+  CustomEventsAppended,
   EventQuery,
   PageCommit,
   RunCounts,
@@ -147,6 +151,7 @@ function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     ),
+    eventExists: db.prepare<[string], { n: number }>('SELECT 1 AS n FROM outbox WHERE id = ?'),
     countEventsAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
     countEventsOf: db.prepare<[string], { n: number }>(
       'SELECT COUNT(*) AS n FROM outbox WHERE connection_id = ?',
@@ -170,6 +175,7 @@ class SqliteStore implements Store {
   #closed = false;
   readonly #dynamic = new Map<string, Database.Statement<(string | number)[], unknown>>();
   readonly deliveries: SqliteDeliveryStore;
+  readonly writebacks: SqliteWritebackStore;
 
   constructor(path: string, options: SqliteStoreOptions) {
     this.#now = options.now ?? (() => new Date());
@@ -179,6 +185,12 @@ class SqliteStore implements Store {
       (operation, fn) => this.#guard(operation, () => fn()),
       options.deliveryRoutes ?? [],
       () => this.#now().getTime(),
+    );
+    this.writebacks = new SqliteWritebackStore(
+      () => this.#db,
+      (operation, fn) => this.#guard(operation, () => fn()),
+      () => this.#now().getTime(),
+      (events, subscriptionIds) => this.deliveries.insertLive(events, subscriptionIds),
     );
     try {
       if (path !== ':memory:' && !path.startsWith('file:'))
@@ -217,6 +229,7 @@ class SqliteStore implements Store {
     this.#closed = true;
     this.#statements = undefined;
     this.deliveries.reset();
+    this.writebacks.reset();
     this.#dynamic.clear();
     try {
       this.#db.close();
@@ -400,6 +413,56 @@ class SqliteStore implements Store {
           connectorId: row.connector_id,
           refs: JSON.parse(row.refs_json) as ReferenceSourceIds,
         }));
+    });
+  }
+
+  async appendCustomEvents(append: CustomEventsAppend): Promise<CustomEventsAppended> {
+    return this.#guard('appendCustomEvents', (s) => {
+      const transaction = this.#db.transaction((): CustomEventsAppended => {
+        const createdAt = this.#nowIso();
+        const inserted: StoredEvent[] = [];
+        let existing = 0;
+        // Read inside the write lock (BEGIN IMMEDIATE), as commitPage does.
+        let sequence = s.getSequence.get(append.connectionId)?.last_sequence ?? this.#now().getTime() * 1000 - 1;
+        const seen = new Set<string>();
+        for (const draft of append.events) {
+          // An id already stored (or twice in this batch) is the same row of the same day: skip it.
+          if (seen.has(draft.id) || s.eventExists.get(draft.id) !== undefined) {
+            existing += 1;
+            continue;
+          }
+          seen.add(draft.id);
+          sequence += 1;
+          const envelope = customElementEnvelope(draft, append.connectionId, sequence);
+          s.insertEvent.run(
+            envelope.id,
+            append.connectionId,
+            sequence,
+            envelope.type,
+            envelope.resourceType,
+            envelope.resourceId,
+            draft.sourceId,
+            'created',
+            append.connectorId,
+            JSON.stringify(envelope),
+            '{}',
+            createdAt,
+          );
+          inserted.push({ envelope, kind: 'created', sourceId: draft.sourceId, connectorId: append.connectorId, refs: {} });
+        }
+        if (inserted.length > 0) {
+          if (!Number.isSafeInteger(sequence)) {
+            throw new TendrilError('TENDRIL_E_STORE', 'The event sequence left the safe integer range; the store is corrupt, rebuild it.', {
+              retryable: false,
+              details: { connectionId: append.connectionId },
+            });
+          }
+          s.setSequence.run(append.connectionId, sequence);
+          this.deliveries.insertLive(inserted);
+        }
+        return { inserted, existing };
+      });
+      return transaction.immediate();
     });
   }
 

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  customElementEnvelope,
+  customElementEvents,
   eventId,
   isTendrilError,
   resourceHash,
@@ -483,6 +485,55 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           counts,
         }),
       ).rejects.toMatchObject({ code: 'TENDRIL_E_STORE', retryable: false });
+    });
+
+    it('appends custom element events (nightly script rows): sequenced after page events, idempotent by id', async () => {
+      const [patientEvent] = await store.commitPage(page('c1', [patientChange('c1', '1', 'created')]));
+      const run = {
+        connectionId: 'c1',
+        script: 'recall-list',
+        element: 'recall_list',
+        ranAt: '2025-01-21T07:00:00.000Z',
+        runDate: '2025-01-21',
+        columns: ['PatNum', 'DateDue'],
+        rows: [
+          { PatNum: '12', DateDue: '2025-02-01' },
+          { PatNum: '13', DateDue: null },
+          { PatNum: '12', DateDue: '2025-02-01' },
+        ],
+      };
+      const drafts = customElementEvents(run);
+      const first = await store.appendCustomEvents({ connectionId: 'c1', connectorId: CONNECTOR_ID, events: drafts });
+      expect(first.existing).toBe(0);
+      expect(first.inserted.map((e) => e.envelope.id)).toEqual(drafts.map((d) => d.id));
+      expect(first.inserted.map((e) => e.envelope.sequence)).toEqual([1, 2, 3].map((n) => patientEvent!.envelope.sequence + n));
+      for (const [event, draft] of first.inserted.map((e, i) => [e, drafts[i]!] as const)) {
+        expect(event).toEqual({
+          envelope: customElementEnvelope(draft, 'c1', event.envelope.sequence),
+          kind: 'created',
+          sourceId: draft.sourceId,
+          connectorId: CONNECTOR_ID,
+          refs: {},
+        });
+        expect(event.envelope).toMatchObject({ type: 'recall_list.row', resourceType: 'CustomElement', occurredAt: run.ranAt });
+      }
+      expect(await store.listEvents({ connectionId: 'c1', afterSequence: patientEvent!.envelope.sequence, limit: 10 })).toEqual(
+        first.inserted,
+      );
+      expect(await store.listEvents({ resourceType: 'Patient', limit: 10 })).toHaveLength(1);
+
+      // The same run again (a catch-up on the same day): nothing new, no sequence used.
+      const again = await store.appendCustomEvents({ connectionId: 'c1', connectorId: CONNECTOR_ID, events: drafts });
+      expect(again).toEqual({ inserted: [], existing: 3 });
+      // One changed row the next time: only it is new, right after the last sequence.
+      const changed = customElementEvents({ ...run, rows: [run.rows[0]!, { PatNum: '13', DateDue: '2025-03-01' }] });
+      const third = await store.appendCustomEvents({ connectionId: 'c1', connectorId: CONNECTOR_ID, events: changed });
+      expect(third.existing).toBe(1);
+      expect(third.inserted.map((e) => e.envelope.id)).toEqual([changed[1]!.id]);
+      expect(third.inserted[0]!.envelope.sequence).toBe(first.inserted[2]!.envelope.sequence + 1);
+      const [nextPage] = await store.commitPage(page('c1', [patientChange('c1', '2', 'created')]));
+      expect(nextPage!.envelope.sequence).toBe(third.inserted[0]!.envelope.sequence + 1);
+      expect(await store.countEvents('c1')).toBe(6);
     });
 
     it('refuses work once closed', async () => {

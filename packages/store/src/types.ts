@@ -1,5 +1,6 @@
-import type { ChangeKind, CursorMode, ReferenceSourceIds, ResourceType, ShadowEntry, StoredEvent } from '@tendril/core';
+import type { ChangeKind, CustomElementEventDraft, CursorMode, ReferenceSourceIds, ResourceType, ShadowEntry, StoredEvent } from '@tendril/core';
 import type { DeliveryStore } from './delivery-types.js';
+import type { WritebackStore } from './writeback-types.js';
 
 /** Position inside a poll's fixed window, after the last committed row (sync-semantics.md §3). */
 export interface CursorPosition {
@@ -45,6 +46,52 @@ export interface StreamState {
   readonly paused?: { readonly reason: string; readonly at: string };
   /** Fingerprint of the stream's tables at the last discover (drift detection). */
   readonly schemaFingerprint?: string;
+  /**
+   * SQL Server streams: the change-detection mode `tendril discover` chose from the ladder
+   * (sync-semantics.md §1). Absent: the stream runs its declared cursor mode.
+   */
+  readonly changeStrategy?: RecordedChangeStrategy;
+  /** `change-tracking` streams: `CHANGE_TRACKING_CURRENT_VERSION()` of the last complete poll, decimal text. */
+  readonly changeTrackingVersion?: string;
+  /** `rowversion` streams: `MIN_ACTIVE_ROWVERSION()` of the last complete poll, `0x` + 16 hex digits. */
+  readonly rowversionWatermark?: string;
+  /** A `change-tracking` or `rowversion` poll while it runs, so a crashed poll resumes with the same bounds. */
+  readonly changeInProgress?: ChangeInProgress;
+  /**
+   * Set when the change-detection mode changed (discover): the next run is a baseline, a full scan
+   * hash-diffed against the shadow store, which emits events only for rows that really differ.
+   */
+  readonly baselineRequired?: { readonly reason: string; readonly at: string };
+}
+
+/** Change-detection modes of the ladder (sync-semantics.md §1), as recorded in the stream state. */
+export const RECORDED_CHANGE_MODES = ['change-tracking', 'rowversion', 'timestamp', 'window', 'snapshot'] as const;
+export type RecordedChangeMode = (typeof RECORDED_CHANGE_MODES)[number];
+
+/** The strategy discovery chose for a stream: mode, cursor column, its live SQL type and precision. */
+export interface RecordedChangeStrategy {
+  readonly mode: RecordedChangeMode;
+  /** rowversion / timestamp / window: the column, as the live schema spells it. */
+  readonly column?: string;
+  /** timestamp / window: the column's live type (`datetime`, `datetime2(7)`). */
+  readonly sqlType?: string;
+  /** timestamp: fraction digits of the cursor text. */
+  readonly precision?: number;
+  /** change-tracking: whether snapshot isolation was available (`snapshot-transaction`) or not. */
+  readonly consistency?: 'snapshot-transaction' | 'current-version-filter';
+  /** When discovery first chose this mode and column (ISO instant). */
+  readonly chosenAt: string;
+}
+
+/** Bounds of a running change-tracking (versions) or rowversion (`0x…` texts) poll. */
+export interface ChangeInProgress {
+  readonly mode: 'change-tracking' | 'rowversion';
+  /** change-tracking: the version changes are read after; rowversion: the inclusive lower bound. */
+  readonly lower: string;
+  /** change-tracking: the current version read first; rowversion: `MIN_ACTIVE_ROWVERSION()` read first. */
+  readonly upper: string;
+  /** Last committed row: its version / rowversion text and key. */
+  readonly after?: CursorPosition;
 }
 
 /** One classified change, ready for the outbox. The store allocates its sequence and event id. */
@@ -79,6 +126,21 @@ export interface PageCommit {
   readonly state: StreamState;
   /** Time of the read, ISO instant; becomes `lastSeenAt` of changed and seen rows. */
   readonly seenAt: string;
+}
+
+/** The rows of one nightly script run, for {@link Store.appendCustomEvents}. */
+export interface CustomEventsAppend {
+  readonly connectionId: string;
+  /** The connection's connector (kept on the event, as for standard events). */
+  readonly connectorId: string;
+  readonly events: readonly CustomElementEventDraft[];
+}
+
+export interface CustomEventsAppended {
+  /** The events written now, in draft order, with their sequences. */
+  readonly inserted: StoredEvent[];
+  /** Drafts skipped because an event with their id was already in the outbox. */
+  readonly existing: number;
 }
 
 export interface ShadowRecord extends ShadowEntry {
@@ -174,6 +236,17 @@ export interface Store {
   listEvents(query: EventQuery): Promise<StoredEvent[]>;
   countEvents(connectionId?: string): Promise<number>;
 
+  /**
+   * Appends the rows of one nightly script run (custom element events, core custom-element.ts) to
+   * the outbox, in one local transaction: drafts whose `id` is already in the outbox are skipped
+   * and use no sequence (a re-run of the same script on the same day adds nothing); each new one
+   * gets the connection's next sequence (the same counter as `commitPage`), is stored with kind
+   * `created`, `refs` `{}` and the envelope of `customElementEnvelope`, and gets one delivery row
+   * per matching route (routeMatches on connection, resourceType `CustomElement`, type
+   * `<element>.row`), as `commitPage` does. Returns the inserted events in draft order.
+   */
+  appendCustomEvents(append: CustomEventsAppend): Promise<CustomEventsAppended>;
+
   startRun(input: { connectionId: string; stream: string; kind: RunKind; startedAt: string }): Promise<string>;
   finishRun(
     id: string,
@@ -187,4 +260,7 @@ export interface Store {
    * live delivery rows themselves are written by `commitPage`, for the routes the store was opened with.
    */
   readonly deliveries: DeliveryStore;
+
+  /** Writeback queue, idempotency, audit log and API keys (writeback-types.ts). */
+  readonly writebacks: WritebackStore;
 }

@@ -6,7 +6,7 @@ import {
   type TendrilError,
 } from '@tendril/core';
 import { streamsOf } from '@tendril/scheduler';
-import { classifyDbError, createSqlClient, openSqlClient, type SqlClient } from '@tendril/sql';
+import { classifyDbError, openSqlClient, type SqlClient } from '@tendril/sql';
 import { probeDns, probeTcp } from './network.js';
 import {
   actualColumns,
@@ -225,17 +225,6 @@ function databaseFailure(
 
 const MISSING_TABLE_CODES = new Set(['ER_NO_SUCH_TABLE', '42P01', 'SQLITE_ERROR']);
 
-/**
- * knex prints a failed pool connection with its stack to the console ("Acquire connection error"),
- * which would bury the check's own explanation; the check reports every failure itself. knex has no
- * public setter after creation, so its logger's warn hook is replaced on this client only.
- */
-function quiet(client: SqlClient): SqlClient {
-  const logger = (client.knex as unknown as { client?: { logger?: { _warn?: unknown } } }).client?.logger;
-  if (logger) logger._warn = () => undefined;
-  return client;
-}
-
 async function closeQuietly(client: SqlClient | undefined): Promise<void> {
   try {
     await client?.close();
@@ -286,7 +275,7 @@ export async function checkConnection(
   // Network: DNS, TCP, TLS.
   if (target.dialect === 'sqlite' || target.odbc) {
     const why = target.odbc
-      ? 'ODBC: the driver reaches the server named in its connection string'
+      ? 'not checked: an ODBC connection string (or DSN) names the server only to its driver, so Tendril cannot test the network on its own; the login step below connects through the driver'
       : 'a SQLite file: no network';
     steps.push(skip('dns', why), skip('tcp', why), skip('tls', why));
   } else {
@@ -345,7 +334,7 @@ export async function checkConnection(
   let client: SqlClient | undefined;
   let mysqlAccount: string | undefined;
   try {
-    if (target.dialect === 'sqlite') {
+    if (target.dialect === 'sqlite' && !target.odbc) {
       try {
         if (!target.filename) throw new Error('no file name');
         if (target.filename !== ':memory:') await access(target.filename);
@@ -362,10 +351,16 @@ export async function checkConnection(
       }
     } else if (target.odbc || target.dialect === 'postgres' || !withoutDatabase) {
       // One connection does both: PostgreSQL checks the password before the database name.
-      client = quiet(openSqlClient(connection.database, { pool: { min: 0, max: 1 } }));
+      client = openSqlClient(connection.database, { pool: { min: 0, max: 1 } });
       try {
         await client.execute(client.knex.raw('SELECT 1 AS ok'));
-        steps.push({ step: 'login', status: 'ok', message: `logged in as "${userLabel(target)}"` });
+        steps.push({
+          step: 'login',
+          status: 'ok',
+          message: target.odbc
+            ? 'connected through the ODBC driver (it also reached the server: the network is fine)'
+            : `logged in as "${userLabel(target)}"`,
+        });
       } catch (error) {
         const facts = factsOf(error);
         if (facts.coded.details?.['sqlState'] === '3D000' || facts.code === '3D000') {
@@ -379,7 +374,7 @@ export async function checkConnection(
         return result;
       }
     } else {
-      loginClient = quiet(createSqlClient(withoutDatabase, { pool: { min: 0, max: 1 } }));
+      loginClient = openSqlClient(withoutDatabase, { pool: { min: 0, max: 1 } });
       try {
         const rows = await loginClient.execute(
           loginClient.knex.raw(
@@ -416,7 +411,7 @@ export async function checkConnection(
 
     // Database.
     if (!client) {
-      client = quiet(createSqlClient(connection.database, { pool: { min: 0, max: 1 } }));
+      client = openSqlClient(connection.database, { pool: { min: 0, max: 1 } });
       try {
         await client.execute(client.knex.raw('SELECT 1 AS ok'));
         steps.push({
@@ -459,7 +454,11 @@ export async function checkConnection(
         } else if (
           (facts.code && MISSING_TABLE_CODES.has(facts.code)) ||
           facts.errno === 208 ||
-          facts.errno === 1146
+          facts.errno === 1146 ||
+          // Through ODBC: SQLSTATE 42S02 (base table not found); the SQLite driver reports its
+          // generic SQLITE_ERROR (1), as the native driver does (MISSING_TABLE_CODES).
+          facts.coded.details?.['sqlState'] === '42S02' ||
+          (target.odbc && target.dialect === 'sqlite' && facts.errno === 1)
         ) {
           absent.push(table);
         } else {

@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { connectorForSite, TendrilError } from '@tendril/core';
-import { streamsOf } from '@tendril/scheduler';
-import { compareConnector, readLiveSchema, supportBundle, type DiscoveryReport } from '@tendril/sql';
+import { applyDiscoveredStrategy, discoverChangeStrategy, streamsOf } from '@tendril/scheduler';
+import { compareConnector, readLiveSchema, supportBundle, type ChangeMode, type DiscoveryReport, type SkipReason } from '@tendril/sql';
+import type { RecordedChangeStrategy, StreamState } from '@tendril/store';
 import type { CommandRegistrar } from '../cli-context.js';
 import type { Cradle } from '../container.js';
 import { EXIT } from '../exit-codes.js';
@@ -10,11 +11,28 @@ import { EXIT } from '../exit-codes.js';
 /** What happened to each stream's stored status. */
 export type DiscoverAction = 'paused' | 'resumed' | 'still-paused' | 'ok';
 
+/** SQL Server: the change-detection strategy discovery chose and recorded for a stream (sync-semantics.md §1). */
+export interface DiscoveredChangeDetection {
+  readonly strategy: RecordedChangeStrategy;
+  /** Rungs of the ladder passed over, and why. */
+  readonly skipped: readonly { readonly mode: ChangeMode; readonly reason: SkipReason }[];
+  /** The mode or its column differs from the one recorded before (or declared, before any discovery). */
+  readonly changed: boolean;
+  /** The next run is a baseline (emits events only for rows that really differ). */
+  readonly baseline: boolean;
+}
+
 export interface DiscoverResult {
   readonly connection: string;
   readonly report: DiscoveryReport;
   /** Per stream: whether it was paused or resumed, and whether its schema changed since the last discover. */
-  readonly streams: readonly { stream: string; action: DiscoverAction; drift: 'first' | 'unchanged' | 'changed' }[];
+  readonly streams: readonly {
+    stream: string;
+    action: DiscoverAction;
+    drift: 'first' | 'unchanged' | 'changed';
+    /** SQL Server connections, streams that fit: the change detection chosen and recorded. */
+    changeDetection?: DiscoveredChangeDetection;
+  }[];
   readonly bundleFile: string;
 }
 
@@ -31,7 +49,8 @@ export async function runDiscover(cradle: Cradle, options: { connection: string;
   }
   const declared = connectors.get(connection.connector)!;
   const connector = connectorForSite(declared, connection.tableMap);
-  const schema = await readLiveSchema(sqlClients.get(connection));
+  const client = sqlClients.get(connection);
+  const schema = await readLiveSchema(client);
   const report = compareConnector(connector, schema, streamsOf(connection, connector));
   const at = (options.now ?? (() => new Date()))().toISOString();
   const streams: DiscoverResult['streams'][number][] = [];
@@ -41,9 +60,20 @@ export async function runDiscover(cradle: Cradle, options: { connection: string;
     const drift = state.schemaFingerprint === undefined ? 'first' : state.schemaFingerprint === result.fingerprint ? 'unchanged' : 'changed';
     const { paused, ...rest } = state;
     let action: DiscoverAction;
+    let changeDetection: DiscoveredChangeDetection | undefined;
     if (result.status === 'ok') {
       action = paused ? 'resumed' : 'ok';
-      await store.saveStreamState(connection.id, result.stream, { ...rest, schemaFingerprint: result.fingerprint });
+      let next: StreamState = { ...rest, schemaFingerprint: result.fingerprint };
+      // SQL Server: probe CT / rowversion / the stamp and record the first usable rung (§1 ladder).
+      if (client.dialect === 'mssql') {
+        const choice = await discoverChangeStrategy(client, table);
+        if (choice.strategy) {
+          const update = applyDiscoveredStrategy(next, table, choice.strategy, at);
+          next = update.state;
+          changeDetection = { strategy: update.state.changeStrategy!, skipped: choice.skipped, changed: update.changed, baseline: update.baseline };
+        }
+      }
+      await store.saveStreamState(connection.id, result.stream, next);
     } else {
       action = paused ? 'still-paused' : 'paused';
       // The reason names tables and columns only: schema metadata, never row values.
@@ -51,7 +81,7 @@ export async function runDiscover(cradle: Cradle, options: { connection: string;
       const reason = `${result.status}: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}`;
       await store.saveStreamState(connection.id, result.stream, { ...rest, schemaFingerprint: result.fingerprint, paused: { reason, at } });
     }
-    streams.push({ stream: result.stream, action, drift });
+    streams.push({ stream: result.stream, action, drift, ...(changeDetection ? { changeDetection } : {}) });
   }
   const bundleFile = resolve(options.bundle ?? `tendril-support-${connection.id}.json`);
   writeFileSync(bundleFile, `${JSON.stringify(supportBundle(report, schema, at), null, 2)}\n`, { mode: 0o600 });
@@ -70,6 +100,14 @@ export function renderDiscover(result: DiscoverResult): string {
     const drift = outcome?.drift === 'changed' ? '  (schema changed since the last discover)' : '';
     lines.push(`  ${stream.stream.padEnd(20)} ${stream.status.toUpperCase().padEnd(14)} ${stream.checkedColumns} columns in ${stream.tables.join(', ')}${action}${drift}`);
     for (const finding of stream.findings) lines.push(`      ${finding.status === 'note' ? 'note' : finding.status}: ${finding.message}`);
+    const detection = outcome?.changeDetection;
+    if (detection) {
+      const { strategy } = detection;
+      const chosen = strategy.column ? `${strategy.mode} (${strategy.column}${strategy.sqlType && strategy.sqlType !== 'rowversion' ? ` ${strategy.sqlType}` : ''})` : strategy.mode;
+      const skipped = detection.skipped.length ? `; skipped ${detection.skipped.map((s) => `${s.mode}: ${s.reason}`).join(', ')}` : '';
+      const baseline = detection.baseline ? '  → baseline at the next run' : '';
+      lines.push(`      change detection: ${chosen}${skipped}${baseline}`);
+    }
   }
   lines.push(`fingerprint: ${report.fingerprint}`);
   lines.push(`support bundle (schema metadata only, no rows): ${result.bundleFile}`);

@@ -32,7 +32,7 @@ export const registerGrantsCommand: CommandRegistrar = (program, ctx) => {
     .option('--database <name>', 'the EHR database (qualifies MySQL grants; SQL Server: USE)')
     .option('--host <host>', 'MySQL account host part', '%')
     .option('--schema <name>', 'SQL Server schema of the tables', 'dbo')
-    .option('--writeback', 'also what writeback needs (none yet: prints a note)')
+    .option('--writeback', 'also INSERT/UPDATE on the tables the sql writeback path writes')
     .option('--no-change-tracking', 'SQL Server: leave out VIEW CHANGE TRACKING')
     .action(async (opts: GrantsOptions) => {
       if (!(GRANT_DIALECTS as readonly string[]).includes(opts.dialect)) {

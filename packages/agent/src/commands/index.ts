@@ -13,6 +13,8 @@ import { registerGrantsCommand } from './grants.js';
 import { registerDeliverCommand } from './deliver.js';
 import { registerDeliveriesCommand } from './deliveries.js';
 import { registerBackloadCommand } from './backload.js';
+import { registerReconcileCommand } from './reconcile.js';
+import { registerApiKeyCommand } from './api-key.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -30,4 +32,6 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerDeliverCommand,
   registerDeliveriesCommand,
   registerBackloadCommand,
+  registerReconcileCommand,
+  registerApiKeyCommand,
 ];

@@ -4,7 +4,7 @@ import { connectorForSite, TendrilError, type ConnectorDefinition } from '@tendr
 import {
   createScheduler,
   reconcileStream,
-  runNightlyScript,
+  deliverNightlyScript,
   syncStream,
   type BackoffPolicy,
   type HealthEvent,
@@ -15,6 +15,7 @@ import {
 } from '@tendril/scheduler';
 import type { Cradle } from '../container.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
+import { writebackFor } from '../writeback/writeback-factory.js';
 import { buildStatusSnapshot } from './status-snapshot.js';
 import { createRestartEndpoint } from '../supervisor/restart-endpoint.js';
 
@@ -114,6 +115,9 @@ export function createAgentRuntime(cradle: Cradle, options: AgentRuntimeOptions 
     if (job.signal.aborted) throw shutdownError(job);
   };
 
+  // Writeback (writeback.md): the worker drains the queue; the API wakes it on each accepted command.
+  const writeback = writebackFor(cradle);
+
   const scheduler = createScheduler({
     connections: config.connections,
     connectors,
@@ -126,25 +130,20 @@ export function createAgentRuntime(cradle: Cradle, options: AgentRuntimeOptions 
     ...(options.onHealthEvent ? { onHealthEvent: options.onHealthEvent } : {}),
     runPoll: async (job) => syncStream(deps(job), await readable(job)),
     runNightly: async (job) => reconcileStream(deps(job), await readable(job)),
-    runScript: async (job) => {
-      const batch = await runNightlyScript(
+    // The script's rows become custom element events in the outbox (one per row, deterministic
+    // ids), routed to the matching subscriptions like any other event.
+    runScript: async (job) =>
+      deliverNightlyScript(
         {
           sql: sqlClients.get(job.connection),
+          store,
           logger: engineLogger.child({ connectionId: job.connection.id }),
         },
-        { connection: job.connection, script: job.script },
-      );
-      // TODO(custom elements): the outbox and the output formats only carry standard-model
-      // resources, so the rows cannot become events yet. The script runs (proving SQL and grants)
-      // and the run is reported as failed with this code, so nobody mistakes it for delivered.
-      throw new TendrilError(
-        'TENDRIL_E_NOT_AVAILABLE',
-        `nightly script ${job.script.name} returned ${batch.rows.length} rows, but delivering custom elements is not available in this version yet; the rows were not delivered`,
-        { details: { connectionId: job.connection.id, script: job.script.name } },
-      );
-    },
-    // TODO(writeback): pass `runWritebacks` (the queue pick-up) once writeback exists; the scheduler
-    // then calls it every second. Until then the status shows the worker as "not yet".
+        { connection: job.connection, connectorId: job.connection.connector, script: job.script },
+      ),
+    // The 1 s pick-up (never overlapping): commands left over, retried after a restart, or accepted
+    // by another process. Accepted commands are also started at once through the API's kick.
+    runWritebacks: (signal) => writeback.worker.drain(signal),
   });
 
   // Delivery drains the outbox on its own (delivery.md): started with the API, stopped after the scheduler.
@@ -173,6 +172,7 @@ export function createAgentRuntime(cradle: Cradle, options: AgentRuntimeOptions 
         status,
         logger,
         ...(restart ? { restart } : {}),
+        writeback: writeback.api,
       });
       const url = await api.listen();
       await scheduler.start();
@@ -189,6 +189,7 @@ export function createAgentRuntime(cradle: Cradle, options: AgentRuntimeOptions 
         // After the scheduler: no new events now; in-flight webhooks finish or are released, due again at the next start.
         await dispatcher.stop({ graceMs: Math.min(stopOptions.graceMs ?? 10_000, 10_000) });
         await api?.close();
+        await writeback.close();
         logger.info({ event: 'agent.stopped', abandoned: result.abandoned }, 'agent stopped');
         return result;
       })();

@@ -1,0 +1,384 @@
+import {
+  canonicalJson,
+  isTendrilError,
+  mapRow,
+  mappingContext,
+  sourceIdComponents,
+  writebackCapabilities,
+  WRITEBACK_DISABLED,
+  type ConnectionConfig,
+  type ConnectorDefinition,
+  type ResourceType,
+  type VendorApi,
+  type WritebackCommandSpec,
+  type WritebackContext,
+  type WritebackOutcome,
+} from '@tendril/core';
+import { classifyDbError, isWriteConflictRetryable, lookupByKeysQuery, runWriteTransaction, type SqlClient } from '@tendril/sql';
+import type { Store, WritebackAuditEntry, WritebackError, WritebackRecord } from '@tendril/store';
+import type { Logger } from './logger.js';
+
+/** What the worker needs; the agent passes its pools, tests real databases. */
+export interface WritebackWorkerOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly connections: readonly ConnectionConfig[];
+  /** The connector of a connection, as polling uses it (with the site's tableMap applied). */
+  readonly connectorFor: (connection: ConnectionConfig) => ConnectorDefinition;
+  /** The read login (the polling client): read-back uses the same query and mapper as polling. */
+  readonly readClient: (connection: ConnectionConfig) => SqlClient;
+  /** The write login (`connections[].writeback.database`). */
+  readonly writeClient: (connection: ConnectionConfig) => SqlClient;
+  /** The vendor API client of a connection, for the `vendor-api` path. */
+  readonly vendorApi?: (connection: ConnectionConfig) => VendorApi | undefined;
+  /** Commands run at once (each in its own transaction). Default 8. */
+  readonly concurrency?: number;
+  /** Runs of a transaction the engine aborted for a lock conflict (deadlock). Default 8. */
+  readonly conflictAttempts?: number;
+  readonly now?: () => Date;
+}
+
+export interface WritebackWorker {
+  /**
+   * Runs queued commands until the queue is empty. Calls never overlap: a call while a drain runs
+   * asks that drain for one more pass and waits for it. Resolves with the number of commands finished.
+   */
+  drain(signal?: AbortSignal): Promise<number>;
+  /** Starts a drain without waiting (the API calls this after accepting a command: near real time). */
+  kick(): void;
+}
+
+/** Thrown inside the write transaction to roll it back with a failed outcome. */
+class Rollback extends Error {
+  constructor(readonly outcome: Extract<WritebackOutcome, { ok: false }>) {
+    super(outcome.code);
+  }
+}
+
+/** Thrown before the first statement when the deadline has passed: nothing was sent. */
+class DeadlinePassed extends Error {}
+
+interface Finished {
+  readonly status: 'written' | 'failed' | 'timed_out';
+  readonly sourceId?: string;
+  readonly resourceId?: string;
+  readonly resource?: Record<string, unknown>;
+  readonly matched?: boolean;
+  readonly warnings?: string[];
+  readonly error?: WritebackError;
+  readonly compensated?: boolean;
+}
+
+const iso = (date: Date) => date.toISOString();
+
+/** The driver's error code and number (`ER_LOCK_DEADLOCK`, 1213), never its message. */
+function driverCode(error: unknown): Record<string, string | number> {
+  const fields = (error ?? {}) as { code?: unknown; errno?: unknown; number?: unknown };
+  return {
+    ...(typeof fields.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(fields.code) ? { driverCode: fields.code } : {}),
+    ...(typeof fields.errno === 'number' ? { errno: fields.errno } : typeof fields.number === 'number' ? { errno: fields.number } : {}),
+  };
+}
+
+/** The worker that drains the writeback queue (writeback.md §3–§7). */
+export function createWritebackWorker(options: WritebackWorkerOptions): WritebackWorker {
+  const { store, logger } = options;
+  const now = options.now ?? (() => new Date());
+  const concurrency = options.concurrency ?? 8;
+  const attempts = options.conflictAttempts ?? 8;
+  const connections = new Map(options.connections.map((c) => [c.id, c]));
+  let running: Promise<number> | undefined;
+  let again = false;
+  let recovered = false;
+
+  async function finish(record: WritebackRecord, connector: string, result: Finished, audit: WritebackAuditEntry[] = []): Promise<void> {
+    await store.writebacks.audit(audit);
+    const saved = await store.writebacks.finish({
+      id: record.id,
+      status: result.status,
+      finishedAt: iso(now()),
+      connectorId: connector,
+      ...(result.sourceId !== undefined ? { sourceId: result.sourceId } : {}),
+      ...(result.resourceId !== undefined ? { resourceId: result.resourceId } : {}),
+      ...(result.resource !== undefined ? { resource: result.resource } : {}),
+      ...(result.matched !== undefined ? { matched: result.matched } : {}),
+      ...(result.warnings !== undefined ? { warnings: result.warnings } : {}),
+      ...(result.error !== undefined ? { error: result.error } : {}),
+      ...(result.compensated !== undefined ? { compensated: result.compensated } : {}),
+    });
+    const code =
+      result.status === 'timed_out'
+        ? 'TENDRIL_E_WRITEBACK_TIMED_OUT'
+        : result.status === 'failed'
+          ? result.error?.details?.['inDoubt'] === true
+            ? 'TENDRIL_E_WRITEBACK_IN_DOUBT'
+            : 'TENDRIL_E_WRITEBACK_FAILED'
+          : undefined;
+    // Ids, command, status and codes only: never the input or the resource.
+    logger[result.status === 'written' ? 'info' : 'warn'](
+      {
+        event: `writeback.${saved.status}`,
+        writebackId: record.id,
+        connectionId: record.connectionId,
+        command: record.command,
+        ...(code ? { code } : {}),
+        ...(result.error ? { reason: result.error.code } : {}),
+      },
+      `writeback ${saved.status}`,
+    );
+  }
+
+  /** Re-reads the written record with the stream's own query and mapper. */
+  async function readBack(connection: ConnectionConfig, connector: ConnectorDefinition, resourceType: ResourceType, sourceId: string) {
+    const stream = connector.writeback?.readBack[resourceType as 'Appointment' | 'Patient'];
+    const table = stream === undefined ? undefined : connector.streams[stream];
+    if (!table) return undefined;
+    const client = options.readClient(connection);
+    const parts = sourceIdComponents(sourceId);
+    const key = table.sourceIdPrefix ? parts.slice(1) : parts;
+    const rows = await client.execute(lookupByKeysQuery(client, table, [key]));
+    const ctx = mappingContext({
+      connectionId: connection.id,
+      connectorId: connector.id,
+      timezone: connection.timezone,
+      currency: connection.currency,
+      options: connection.options,
+    });
+    for (const row of rows) {
+      const mapped = mapRow(table, row, ctx, iso(now()).replace('.000Z', 'Z'));
+      if (mapped.sourceId === sourceId && mapped.kind === 'live') return mapped.resource as Record<string, unknown>;
+    }
+    return undefined;
+  }
+
+  async function execute(record: WritebackRecord): Promise<void> {
+    const connection = connections.get(record.connectionId);
+    if (!connection) {
+      await finish(record, 'unknown', { status: 'failed', error: { code: 'unsupported', message: 'the connection is no longer configured' } });
+      return;
+    }
+    const connector = options.connectorFor(connection);
+    const settings = connection.writeback ?? WRITEBACK_DISABLED;
+    const capability = writebackCapabilities(connector.writeback, settings)[record.command];
+    const spec = connector.writeback?.commands[record.command] as WritebackCommandSpec | undefined;
+    const handler = capability.writePath ? spec?.paths[capability.writePath] : undefined;
+    if (capability.state !== 'supported' || !handler) {
+      await finish(record, connector.id, {
+        status: 'failed',
+        error: { code: 'unsupported', message: capability.reason ?? 'the connector cannot run this command' },
+      });
+      return;
+    }
+    if (record.command === 'Patient.update' && 'birthDate' in record.input && !settings.allowBirthDateUpdate) {
+      await finish(record, connector.id, {
+        status: 'failed',
+        error: { code: 'validation_failed', message: 'birthDate is not on this connection’s update allow-list (writeback.allowBirthDateUpdate)', details: { field: 'birthDate' } },
+      });
+      return;
+    }
+    const deadline = Date.parse(record.deadline);
+    const journal: WritebackAuditEntry[] = [];
+    const base: Omit<WritebackContext, 'sql' | 'api'> = {
+      connectionId: connection.id,
+      timezone: connection.timezone,
+      options: connection.options,
+      settings,
+      sourceIdOf: (type, id) => store.writebacks.resolveSourceId(connection.id, type, id),
+      now,
+    };
+    let outcome: WritebackOutcome;
+    try {
+      outcome = await runOnce();
+    } catch (error) {
+      if (error instanceof DeadlinePassed) {
+        await finish(record, connector.id, { status: 'timed_out' }, journal);
+        return;
+      }
+      if (error instanceof Rollback) outcome = error.outcome;
+      else {
+        const coded = isTendrilError(error) ? error : classifyDbError(error);
+        outcome = {
+          ok: false,
+          code: coded.code === 'TENDRIL_E_DB_PERMISSION' ? 'permission_denied' : 'vendor_error',
+          message: `the EHR refused the write (${coded.code}); nothing was committed`,
+          // Codes only (driver code, errno): driver messages can quote values.
+          details: { tendrilCode: coded.code, ...driverCode(error) },
+        };
+      }
+    }
+
+    async function runOnce(): Promise<WritebackOutcome> {
+      const gate = () => {
+        if (now().getTime() >= deadline) throw new DeadlinePassed();
+      };
+      if (capability.writePath === 'vendor-api') {
+        const api = options.vendorApi?.(connection!);
+        if (!api) return { ok: false, code: 'unsupported', message: 'no vendor API client for this connection' };
+        let first = true;
+        const journaled: VendorApi = {
+          async request(method, path, body) {
+            if (first) {
+              first = false;
+              gate();
+            }
+            const response = await api.request(method, path, body);
+            journal.push({ writebackId: record.id, at: iso(now()), action: 'api-call', detail: { method, path: path.split('?')[0], status: response.status } });
+            return response;
+          },
+        };
+        return handler!({ ...base, api: journaled }, record.input as never);
+      }
+      for (let attempt = 1; ; attempt++) {
+        journal.length = 0;
+        try {
+          return await runWriteTransaction(
+            options.writeClient(connection!),
+            async (sql) => {
+              const result = await handler!({ ...base, sql }, record.input as never);
+              if (!result.ok) throw new Rollback(result);
+              return result;
+            },
+            {
+              beforeFirstStatement: gate,
+              onStatement: (text) =>
+                journal.push({ writebackId: record.id, at: iso(now()), action: 'statement', detail: { sql: text.replace(/\s+/g, ' ').trim() } }),
+            },
+          );
+        } catch (error) {
+          if (attempt < attempts && isWriteConflictRetryable(error)) {
+            journal.push({ writebackId: record.id, at: iso(now()), action: 'retry', detail: { reason: 'lock conflict; rolled back' } });
+            await store.writebacks.audit(journal.splice(0));
+            // Jittered backoff, so the transactions that deadlocked do not meet again at once.
+            await new Promise((r) => setTimeout(r, Math.random() * 5 * 2 ** attempt));
+            continue;
+          }
+          throw error;
+        }
+      }
+    }
+
+    if (!outcome.ok) {
+      await finish(
+        record,
+        connector.id,
+        {
+          status: 'failed',
+          error: { code: outcome.code, message: outcome.message, ...(outcome.details ? { details: outcome.details } : {}) },
+          ...(outcome.compensated !== undefined ? { compensated: outcome.compensated } : {}),
+        },
+        journal,
+      );
+      return;
+    }
+    const resourceType: ResourceType = record.resourceType;
+    let resource: Record<string, unknown> | undefined;
+    try {
+      resource = await readBack(connection, connector, resourceType, outcome.sourceId);
+    } catch (error) {
+      logger.warn({ event: 'writeback.read_back_failed', writebackId: record.id, code: isTendrilError(error) ? error.code : classifyDbError(error).code }, 'read-back failed');
+    }
+    if (!resource) {
+      await finish(
+        record,
+        connector.id,
+        {
+          status: 'failed',
+          sourceId: outcome.sourceId,
+          error: {
+            code: 'verification_failed',
+            message: 'the write committed but the record could not be read back with the polling query; check it in the EHR',
+            details: { inDoubt: true },
+          },
+        },
+        journal,
+      );
+      return;
+    }
+    const warnings = Object.entries(outcome.asserted ?? {})
+      .filter(([field, expected]) => canonicalJson(resource![field] ?? null) !== canonicalJson(expected ?? null))
+      .map(([field]) => `${field} differs from the request after saving (the EHR changed it)`);
+    await finish(
+      record,
+      connector.id,
+      {
+        status: 'written',
+        sourceId: outcome.sourceId,
+        resourceId: String(resource['id']),
+        resource,
+        warnings,
+        ...(outcome.matched !== undefined ? { matched: outcome.matched } : {}),
+      },
+      journal,
+    );
+  }
+
+  /** Commands a stopped process left executing: never run twice, reported as in doubt (writeback.md §3). */
+  async function recover(): Promise<number> {
+    const stuck = await store.writebacks.interrupted();
+    for (const record of stuck) {
+      const connection = connections.get(record.connectionId);
+      await finish(record, connection?.connector ?? 'unknown', {
+        status: 'failed',
+        error: {
+          code: 'verification_failed',
+          message: 'the agent stopped while this command was executing; check the EHR before sending it again with a new idempotency key',
+          details: { inDoubt: true },
+        },
+      });
+    }
+    return stuck.length;
+  }
+
+  async function loop(signal?: AbortSignal): Promise<number> {
+    let done = 0;
+    if (!recovered) {
+      recovered = true;
+      done += await recover();
+    }
+    do {
+      again = false;
+      for (;;) {
+        if (signal?.aborted) return done;
+        const { claimed, expired } = await store.writebacks.claim({ now: iso(now()), limit: concurrency });
+        if (claimed.length === 0 && expired.length === 0) break;
+        for (const record of expired) {
+          const connection = connections.get(record.connectionId);
+          await finish(record, connection?.connector ?? 'unknown', { status: 'timed_out' });
+        }
+        await Promise.all(
+          claimed.map((record) =>
+            execute(record).catch(async (error: unknown) => {
+              // A failure of the worker itself (store down): leave the command executing; recovery reports it.
+              logger.error(
+                { event: 'writeback.worker_failed', writebackId: record.id, code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL' },
+                'writeback worker failed',
+              );
+            }),
+          ),
+        );
+        done += claimed.length + expired.length;
+      }
+    } while (again);
+    return done;
+  }
+
+  function drain(signal?: AbortSignal): Promise<number> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = loop(signal).finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  return {
+    drain,
+    kick() {
+      drain().catch((error: unknown) =>
+        logger.error({ event: 'writeback.worker_failed', code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL' }, 'writeback pick-up failed'),
+      );
+    },
+  };
+}

@@ -1,0 +1,188 @@
+// `pnpm bench writeback [--requests N]`: latency of Appointment.book on OpenEMR's real schema in
+// MariaDB, from HTTP accept (202) to a committed, read-back row (`finishedAt − acceptedAt` of the
+// command, and the client-observed time until GET shows `written`), at 1 and at 16 concurrent
+// clients. Baseline in the same run: the raw driver doing the same INSERT in its own transaction.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const dist = (pkg) => join(root, pkg, 'dist/index.js');
+const { createApiServer, generateApiKey } = await import(dist('packages/api'));
+const { ConnectionConfig, resourceId } = await import(dist('core'));
+const { createWritebackWorker, silentLogger, syncStream } = await import(dist('scheduler'));
+const { createSqlClient } = await import(dist('packages/sql'));
+const { openSqliteStore } = await import(dist('packages/store'));
+const { openEmr } = await import(dist('connectors/openemr'));
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+const REQUESTS = Number(arg('requests', '160'));
+const FIXTURES = resolve(root, '../shared/fixtures/openemr');
+const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
+const CONNECTION = 'bench-emr';
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+const summary = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  return { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: s[s.length - 1] };
+};
+const fmt = (x) => `${x.toFixed(1)} ms`;
+
+async function main() {
+  const name = `tendril_wb_bench_${randomBytes(4).toString('hex')}`;
+  const admin = await mysql.createConnection(MARIADB);
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
+  const emr = await mysql.createConnection({ ...MARIADB, database: name, multipleStatements: true, dateStrings: true });
+  const dir = mkdtempSync(join(tmpdir(), 'tendril-wb-bench-'));
+  let api, store, read, write;
+  try {
+    // OpenEMR sets its session zone to the office's: DATETIME stamps are office wall time (db-local).
+    await emr.query("SET time_zone = '-07:00'");
+    await emr.query(readFileSync(join(FIXTURES, 'database.sql'), 'utf8'));
+    await emr.query(readFileSync(join(FIXTURES, 'example_patient_data.sql'), 'utf8'));
+    await emr.query(readFileSync(join(FIXTURES, 'example_patient_users.sql'), 'utf8'));
+    const url = `mysql://root@127.0.0.1:3306/${name}`;
+    const connection = ConnectionConfig.parse({
+      id: CONNECTION,
+      connector: 'openemr',
+      timezone: 'America/Phoenix',
+      database: { url },
+      sync: { settleSeconds: 0 },
+      writeback: { enabled: true, database: { url } },
+    });
+    store = openSqliteStore(join(dir, 'store.db'));
+    await store.migrate();
+    read = createSqlClient(connection.database);
+    write = createSqlClient(connection.writeback.database, { pool: { min: 0, max: 16 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    for (const stream of ['patients', 'practitioners', 'offices']) {
+      await syncStream({ sql: read, store, logger: silentLogger }, { connection, connector: openEmr, stream, full: true });
+    }
+    const [[user]] = await emr.query('SELECT id FROM users WHERE authorized = 1 AND active = 1 ORDER BY id LIMIT 1');
+    const [patients] = await emr.query('SELECT pid FROM patient_data ORDER BY pid');
+    const [[facility]] = await emr.query('SELECT id FROM facility ORDER BY id LIMIT 1');
+    const worker = createWritebackWorker({
+      store,
+      logger: silentLogger,
+      connections: [connection],
+      connectorFor: () => openEmr,
+      readClient: () => read,
+      writeClient: () => write,
+      concurrency: 16,
+    });
+    api = createApiServer({
+      host: '127.0.0.1',
+      port: 0,
+      status: async () => ({}),
+      logger: { info() {}, warn() {}, error() {} },
+      writeback: { store, connections: [connection], connectorFor: () => openEmr, kick: () => worker.kick(), rateLimit: { perSecond: 10_000, burst: 10_000 } },
+    });
+    const base = await api.listen();
+    const key = generateApiKey();
+    await store.writebacks.createApiKey({ id: key.id, name: 'bench', secretHash: key.secretHash, connectionIds: [CONNECTION], subscriptionIds: [], createdAt: new Date().toISOString() });
+
+    let slotCounter = 0;
+    // Each booking its own 15-minute slot: day d, 07:00 + k·15 min (no conflicts; conflicts are tested elsewhere).
+    const nextSlot = () => {
+      const n = slotCounter++;
+      const day = 2 + Math.floor(n / 40);
+      const minutes = 7 * 60 + (n % 40) * 15;
+      const date = new Date(Date.now() + day * 86_400_000).toISOString().slice(0, 10);
+      const start = new Date(`${date}T${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}:00-07:00`);
+      return { start: start.toISOString().replace('.000Z', 'Z'), end: new Date(start.getTime() + 15 * 60_000).toISOString().replace('.000Z', 'Z'), date, minutes };
+    };
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${key.key}` };
+    const input = (s, i) => ({
+      patientId: resourceId(CONNECTION, 'Patient', String(patients[i % patients.length].pid)),
+      practitionerIds: [resourceId(CONNECTION, 'Practitioner', String(user.id))],
+      locationId: resourceId(CONNECTION, 'Location', String(facility.id)),
+      start: s.start,
+      end: s.end,
+    });
+
+    async function one(i) {
+      const s = nextSlot();
+      const t0 = performance.now();
+      const response = await fetch(`${base}/v1/writebacks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ command: 'Appointment.book', connectionId: CONNECTION, idempotencyKey: `bench-${slotCounter}-${i}`, input: input(s, i) }),
+      });
+      const { id } = await response.json();
+      const tAccepted = performance.now();
+      for (;;) {
+        const body = await (await fetch(`${base}/v1/writebacks/${id}`, { headers })).json();
+        if (body.status !== 'accepted') {
+          if (body.status !== 'written') throw new Error(`bench booking ${body.status}: ${JSON.stringify(body.error)}`);
+          return { server: Date.parse(body.finishedAt) - Date.parse(body.acceptedAt), client: performance.now() - tAccepted, roundTrip: performance.now() - t0 };
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+
+    async function run(clients) {
+      const results = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          while (next < REQUESTS) results.push(await one(next++));
+        }),
+      );
+      return { results, seconds: (performance.now() - started) / 1000 };
+    }
+
+    async function baseline() {
+      const times = [];
+      const raw = await mysql.createConnection({ ...MARIADB, database: name });
+      for (let i = 0; i < 100; i++) {
+        const t0 = performance.now();
+        await raw.beginTransaction();
+        await raw.query(
+          `INSERT INTO openemr_postcalendar_events (pc_catid, pc_multiple, pc_aid, pc_pid, pc_eventDate, pc_duration, pc_startTime, pc_endTime, pc_apptstatus, pc_facility)
+           VALUES (5, 0, ?, ?, '2099-01-01', 900, '08:00:00', '08:15:00', '-', ?)`,
+          [String(user.id), String(patients[0].pid), facility.id],
+        );
+        await raw.commit();
+        times.push(performance.now() - t0);
+      }
+      await raw.query("DELETE FROM openemr_postcalendar_events WHERE pc_eventDate = '2099-01-01'");
+      await raw.end();
+      return summary(times);
+    }
+
+    await run(1); // warm-up: pools, JIT, prepared statements
+    slotCounter = 1000;
+    const raw = await baseline();
+    console.log(`writeback bench: OpenEMR real schema on MariaDB, ${REQUESTS} Appointment.book per run`);
+    console.log(`baseline raw INSERT+COMMIT (mysql2): p50 ${fmt(raw.p50)}  p95 ${fmt(raw.p95)}  p99 ${fmt(raw.p99)}`);
+    for (const clients of [1, 16]) {
+      slotCounter = clients === 1 ? 2000 : 4000;
+      const { results, seconds } = await run(clients);
+      const server = summary(results.map((r) => r.server));
+      const client = summary(results.map((r) => r.client));
+      console.log(
+        `${String(clients).padStart(2)} client(s): accept→committed+read-back p50 ${fmt(server.p50)}  p95 ${fmt(server.p95)}  p99 ${fmt(server.p99)}  ` +
+          `(client sees written: p95 ${fmt(client.p95)}; ${(results.length / seconds).toFixed(0)} bookings/s; p50 ${(server.p50 / raw.p50).toFixed(1)}× raw)  ` +
+          `target p95 ≤ 250 ms: ${server.p95 <= 250 ? 'met' : 'MISSED'}`,
+      );
+    }
+  } finally {
+    await api?.close();
+    await store?.close();
+    await read?.close();
+    await write?.close();
+    await emr.end();
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
