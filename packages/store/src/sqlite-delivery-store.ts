@@ -1,25 +1,16 @@
 import type Database from 'better-sqlite3';
-import {
-  TendrilError,
-  type ChangeKind,
-  type EventEnvelope,
-  type ReferenceSourceIds,
-  type ResourceType,
-  type StoredEvent,
-} from '@tendril/core';
+import type { ResourceType, StoredEvent } from '@tendril/core';
 import {
   routeMatches,
   type AttemptResolution,
   type BackloadFilter,
   type BackloadPage,
-  type DeadReason,
   type DeliveryAttempt,
   type DeliveryAttemptInput,
   type DeliveryOrigin,
   type DeliveryQuery,
   type DeliveryRecord,
   type DeliveryRoute,
-  type DeliveryStatus,
   type DeliveryStore,
   type LeasedDelivery,
   type SubscriptionRunState,
@@ -29,135 +20,8 @@ import {
 /** Runs `fn` on an open, migrated store, turning failures into TendrilError (the store's #guard). */
 export type Guard = <T>(operation: string, fn: () => T) => Promise<T>;
 
-interface DeliveryRow {
-  id: number;
-  subscription_id: string;
-  event_id: string;
-  event_type: string;
-  connection_id: string;
-  resource_type: ResourceType;
-  resource_id: string;
-  sequence: number;
-  status: DeliveryStatus;
-  origin: DeliveryOrigin;
-  attempts: number;
-  due_at_ms: number;
-  eligible_at_ms: number | null;
-  created_at_ms: number;
-  finished_at_ms: number | null;
-  last_status: number | null;
-  last_error: string | null;
-  dead_reason: DeadReason | null;
-  redrive: number;
-  replay_of: number | null;
-  lease_owner: string | null;
-  lease_expires_ms: number | null;
-}
+import { DELIVERY_COLUMNS, EVENT_COLUMNS, badInput, toAttempt, toEvent, toMs, toRecord, toState, type AttemptRow, type DeliveryRow, type EventRow, type StateRow } from './delivery-rows.js';
 
-interface EventRow {
-  envelope_json: string;
-  kind: ChangeKind;
-  source_id: string;
-  connector_id: string;
-  refs_json: string;
-}
-
-interface AttemptRow {
-  delivery_id: number;
-  number: number;
-  started_at_ms: number;
-  ended_at_ms: number;
-  status: number | null;
-  error: string | null;
-  response_bytes: number | null;
-  outcome: DeliveryAttemptInput['outcome'];
-  probe: number;
-}
-
-interface StateRow {
-  subscription_id: string;
-  state: SubscriptionRunState;
-  reason: string | null;
-  consecutive_failures: number;
-  changed_at_ms: number;
-  next_probe_at_ms: number | null;
-}
-
-const DELIVERY_COLUMNS = `d.id, d.subscription_id, d.event_id, d.event_type, d.connection_id, d.resource_type,
-  d.resource_id, d.sequence, d.status, d.origin, d.attempts, d.due_at_ms, d.eligible_at_ms, d.created_at_ms,
-  d.finished_at_ms, d.last_status, d.last_error, d.dead_reason, d.redrive, d.replay_of, d.lease_owner, d.lease_expires_ms`;
-const EVENT_COLUMNS = 'o.envelope_json, o.kind, o.source_id, o.connector_id, o.refs_json';
-
-function toRecord(row: DeliveryRow): DeliveryRecord {
-  return {
-    id: row.id,
-    subscriptionId: row.subscription_id,
-    eventId: row.event_id,
-    eventType: row.event_type,
-    connectionId: row.connection_id,
-    resourceType: row.resource_type,
-    resourceId: row.resource_id,
-    sequence: row.sequence,
-    status: row.status,
-    origin: row.origin,
-    attempts: row.attempts,
-    dueAtMs: row.due_at_ms,
-    ...(row.eligible_at_ms === null ? {} : { eligibleAtMs: row.eligible_at_ms }),
-    createdAtMs: row.created_at_ms,
-    ...(row.finished_at_ms === null ? {} : { finishedAtMs: row.finished_at_ms }),
-    ...(row.last_status === null ? {} : { lastStatus: row.last_status }),
-    ...(row.last_error === null ? {} : { lastError: row.last_error }),
-    ...(row.dead_reason === null ? {} : { deadReason: row.dead_reason }),
-    redrive: row.redrive === 1,
-    ...(row.replay_of === null ? {} : { replayOf: row.replay_of }),
-  };
-}
-
-function toEvent(row: EventRow): StoredEvent {
-  return {
-    envelope: JSON.parse(row.envelope_json) as EventEnvelope,
-    kind: row.kind,
-    sourceId: row.source_id,
-    connectorId: row.connector_id,
-    refs: JSON.parse(row.refs_json) as ReferenceSourceIds,
-  };
-}
-
-function toAttempt(row: AttemptRow): DeliveryAttempt {
-  return {
-    deliveryId: row.delivery_id,
-    number: row.number,
-    startedAtMs: row.started_at_ms,
-    endedAtMs: row.ended_at_ms,
-    ...(row.status === null ? {} : { status: row.status }),
-    ...(row.error === null ? {} : { error: row.error }),
-    ...(row.response_bytes === null ? {} : { responseBytes: row.response_bytes }),
-    outcome: row.outcome,
-    probe: row.probe === 1,
-  };
-}
-
-function toState(row: StateRow): SubscriptionStateRecord {
-  return {
-    subscriptionId: row.subscription_id,
-    state: row.state,
-    ...(row.reason === null ? {} : { reason: row.reason }),
-    consecutivePermanentFailures: row.consecutive_failures,
-    changedAtMs: row.changed_at_ms,
-    ...(row.next_probe_at_ms === null ? {} : { nextProbeAtMs: row.next_probe_at_ms }),
-  };
-}
-
-function badInput(message: string, details: Record<string, unknown> = {}): TendrilError {
-  return new TendrilError('TENDRIL_E_STORE', message, { retryable: false, details });
-}
-
-function toMs(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw badInput(`${field} must be whole epoch milliseconds (Date.now()).`, { field });
-  }
-  return value;
-}
 
 interface InsertParams {
   subscriptionId: string;

@@ -1,0 +1,165 @@
+import {
+  TendrilError,
+  type ChangeKind,
+  type EventEnvelope,
+  type ReferenceSourceIds,
+  type ResourceType,
+  type StoredEvent,
+} from '@tendril/core';
+import type {
+  DeadReason,
+  DeliveryAttempt,
+  DeliveryAttemptInput,
+  DeliveryOrigin,
+  DeliveryRecord,
+  DeliveryStatus,
+  SubscriptionRunState,
+  SubscriptionStateRecord,
+} from './delivery-types.js';
+
+/**
+ * Rows of the delivery tables and their mapping to records, shared by the SQLite and PostgreSQL
+ * delivery stores: both use the same column names; only how booleans and JSON come back differs.
+ */
+
+/** SQLite stores booleans as 0/1; PostgreSQL returns booleans. */
+function flag(value: number | boolean): boolean {
+  return value === true || value === 1;
+}
+
+/** SQLite returns JSON columns as text; the PostgreSQL driver parses `json` columns. */
+function parsed<T>(value: string | T): T {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+}
+
+export interface DeliveryRow {
+  id: number;
+  subscription_id: string;
+  event_id: string;
+  event_type: string;
+  connection_id: string;
+  resource_type: ResourceType;
+  resource_id: string;
+  sequence: number;
+  status: DeliveryStatus;
+  origin: DeliveryOrigin;
+  attempts: number;
+  due_at_ms: number;
+  eligible_at_ms: number | null;
+  created_at_ms: number;
+  finished_at_ms: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  dead_reason: DeadReason | null;
+  /** 0/1 in SQLite, a boolean in PostgreSQL. */
+  redrive: number | boolean;
+  replay_of: number | null;
+  lease_owner: string | null;
+  lease_expires_ms: number | null;
+}
+
+export interface EventRow {
+  /** JSON text in SQLite, parsed by the driver in PostgreSQL. */
+  envelope_json: string | EventEnvelope;
+  kind: ChangeKind;
+  source_id: string;
+  connector_id: string;
+  refs_json: string | ReferenceSourceIds;
+}
+
+export interface AttemptRow {
+  delivery_id: number;
+  number: number;
+  started_at_ms: number;
+  ended_at_ms: number;
+  status: number | null;
+  error: string | null;
+  response_bytes: number | null;
+  outcome: DeliveryAttemptInput['outcome'];
+  probe: number | boolean;
+}
+
+export interface StateRow {
+  subscription_id: string;
+  state: SubscriptionRunState;
+  reason: string | null;
+  consecutive_failures: number;
+  changed_at_ms: number;
+  next_probe_at_ms: number | null;
+}
+
+export const DELIVERY_COLUMNS = `d.id, d.subscription_id, d.event_id, d.event_type, d.connection_id, d.resource_type,
+  d.resource_id, d.sequence, d.status, d.origin, d.attempts, d.due_at_ms, d.eligible_at_ms, d.created_at_ms,
+  d.finished_at_ms, d.last_status, d.last_error, d.dead_reason, d.redrive, d.replay_of, d.lease_owner, d.lease_expires_ms`;
+export const EVENT_COLUMNS = 'o.envelope_json, o.kind, o.source_id, o.connector_id, o.refs_json';
+
+export function toRecord(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    subscriptionId: row.subscription_id,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    connectionId: row.connection_id,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    sequence: row.sequence,
+    status: row.status,
+    origin: row.origin,
+    attempts: row.attempts,
+    dueAtMs: row.due_at_ms,
+    ...(row.eligible_at_ms === null ? {} : { eligibleAtMs: row.eligible_at_ms }),
+    createdAtMs: row.created_at_ms,
+    ...(row.finished_at_ms === null ? {} : { finishedAtMs: row.finished_at_ms }),
+    ...(row.last_status === null ? {} : { lastStatus: row.last_status }),
+    ...(row.last_error === null ? {} : { lastError: row.last_error }),
+    ...(row.dead_reason === null ? {} : { deadReason: row.dead_reason }),
+    redrive: flag(row.redrive),
+    ...(row.replay_of === null ? {} : { replayOf: row.replay_of }),
+  };
+}
+
+export function toEvent(row: EventRow): StoredEvent {
+  return {
+    envelope: parsed<EventEnvelope>(row.envelope_json),
+    kind: row.kind,
+    sourceId: row.source_id,
+    connectorId: row.connector_id,
+    refs: parsed<ReferenceSourceIds>(row.refs_json),
+  };
+}
+
+export function toAttempt(row: AttemptRow): DeliveryAttempt {
+  return {
+    deliveryId: row.delivery_id,
+    number: row.number,
+    startedAtMs: row.started_at_ms,
+    endedAtMs: row.ended_at_ms,
+    ...(row.status === null ? {} : { status: row.status }),
+    ...(row.error === null ? {} : { error: row.error }),
+    ...(row.response_bytes === null ? {} : { responseBytes: row.response_bytes }),
+    outcome: row.outcome,
+    probe: flag(row.probe),
+  };
+}
+
+export function toState(row: StateRow): SubscriptionStateRecord {
+  return {
+    subscriptionId: row.subscription_id,
+    state: row.state,
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    consecutivePermanentFailures: row.consecutive_failures,
+    changedAtMs: row.changed_at_ms,
+    ...(row.next_probe_at_ms === null ? {} : { nextProbeAtMs: row.next_probe_at_ms }),
+  };
+}
+
+export function badInput(message: string, details: Record<string, unknown> = {}): TendrilError {
+  return new TendrilError('TENDRIL_E_STORE', message, { retryable: false, details });
+}
+
+export function toMs(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw badInput(`${field} must be whole epoch milliseconds (Date.now()).`, { field });
+  }
+  return value;
+}
