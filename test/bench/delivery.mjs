@@ -59,7 +59,7 @@ async function rawUndici(url, events, concurrency, body) {
           headers: { 'content-type': 'application/json' },
           body,
         });
-        for await (const _ of res.body);
+        await res.body.dump();
         if (res.statusCode !== 204) throw new Error(`raw: status ${res.statusCode}`);
       }
     }),

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
 
 /** One request as the receiver saw it: headers and the raw body bytes (what a signature covers). */
 export interface ReceivedRequest {
@@ -63,7 +64,7 @@ export async function startLoopbackReceiver(
       );
     });
   });
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -1,7 +1,7 @@
 import { TendrilError } from '@tendril/core';
 import { DELIVERY_STATUSES, type DeliveryQuery, type DeliveryRecord, type DeliveryStatus, type Store } from '@tendril/store';
 import { findSubscription, resolveSubscriptions } from '@tendril/delivery';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { Cradle } from '../container.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
