@@ -5,6 +5,7 @@ import { patientTable } from './tables/pat-base.js';
 import { officeTable } from './tables/rsc-office.js';
 import { operatoryTable } from './tables/rsc-operatory.js';
 import { practitionerTable } from './tables/rsc-practitioner.js';
+import { dentrixEnterpriseWriteback } from './writeback.js';
 
 /**
  * Dentrix Enterprise 11.0 (SQL Server, through tedious). Stream names key the cursors in the
@@ -32,9 +33,12 @@ export const dentrixEnterprise = defineConnector({
     operatories: operatoryTable,
     appointments: appointmentTable,
   },
+  writeback: dentrixEnterpriseWriteback,
 });
 
 export default dentrixEnterprise;
 export { dentrixEnterpriseOptionsSchema, type DentrixEnterpriseOptions } from './options.js';
 export { APPT_STATUS, RSC_TYPE, appointmentStatus } from './vocabularies.js';
 export { appointmentEnd, appointmentLocalText, appointmentStart } from './appointment-time.js';
+export { dentrixEnterpriseWriteback } from './writeback.js';
+export { dentrixStatements, type WriteDialect } from './writeback-statements.js';

@@ -8,3 +8,4 @@ export * from './dentrix-enterprise-generator.js';
 export * from './openemr-generator.js';
 export * from './test-databases.js';
 export * from './declared-seed.js';
+export * from './open-dental-api-fake.js';
