@@ -7,7 +7,11 @@ import { runCli } from './support/cli.js';
 
 interface CheckJson {
   exitCode: number;
-  connections: { id: string; target: { odbc: boolean; dialect: string }; steps: { step: string; status: string; message: string }[] }[];
+  connections: {
+    id: string;
+    target: { odbc: boolean; dialect: string };
+    steps: { step: string; status: string; message: string }[];
+  }[];
 }
 
 /**
@@ -23,7 +27,17 @@ describe('tendril check through ODBC (SQLite3 driver)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tendril_nit_check_odbc-'));
     file = join(dir, 'ehr.db');
-    const seeded = await runCli(['seed', '--connector', 'open-dental', '--url', `sqlite:${file}`, '--patients', '20', '--seed', 'odbc-check']);
+    const seeded = await runCli([
+      'seed',
+      '--connector',
+      'open-dental',
+      '--url',
+      `sqlite:${file}`,
+      '--patients',
+      '20',
+      '--seed',
+      'odbc-check',
+    ]);
     expect(seeded.code, seeded.stderr).toBe(0);
     configFile = join(dir, 'tendril.yaml');
     writeFileSync(

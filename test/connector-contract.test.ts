@@ -23,8 +23,20 @@ describeConnectorContract({
     const db = await createTestDatabase('tendril_dsc_contract_od');
     await loadOpenDentalSchema(db);
     const client = createSqlClient({ url: db.url });
-    await seedOpenDental(client.knex, { patients: 120, seed: 'contract', dialect: 'mysql', now: new Date('2024-06-15T00:00:00Z'), stamp: new Date('2024-06-01T12:00:00Z') });
-    return { client, drop: async () => { await client.close(); await db.drop(); } };
+    await seedOpenDental(client.knex, {
+      patients: 120,
+      seed: 'contract',
+      dialect: 'mysql',
+      now: new Date('2024-06-15T00:00:00Z'),
+      stamp: new Date('2024-06-01T12:00:00Z'),
+    });
+    return {
+      client,
+      drop: async () => {
+        await client.close();
+        await db.drop();
+      },
+    };
   },
 });
 
@@ -38,7 +50,13 @@ function ownDeclarations(connector: ConnectorDefinition): void {
       const tables = Object.values(connector.streams);
       await createTablesFromDeclarations(client.knex, tables, 'mysql');
       await seedFromDeclarations(client.knex, tables, { rows: 30 });
-      return { client, drop: async () => { await client.close(); await db.drop(); } };
+      return {
+        client,
+        drop: async () => {
+          await client.close();
+          await db.drop();
+        },
+      };
     },
   });
 }

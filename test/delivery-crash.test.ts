@@ -6,7 +6,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceHash, resourceId, type StoredEvent } from '@tendril/core';
-import { deliveryRoutesFromConfig, startLoopbackReceiver, type LoopbackReceiver, type ReceivedRequest } from '@tendril/delivery';
+import {
+  deliveryRoutesFromConfig,
+  startLoopbackReceiver,
+  type LoopbackReceiver,
+  type ReceivedRequest,
+} from '@tendril/delivery';
 import { openSqliteStore, type PendingChange } from '@tendril/store';
 import { runCli } from './support/cli.js';
 import { CLI, REPO_ROOT } from './support/paths.js';
@@ -33,7 +38,15 @@ function patient(sourceId: string): PendingChange {
   const id = resourceId('crash-dental', 'Patient', sourceId);
   const resource = { resourceType: 'Patient' as const, id, sourceId, name: [{ family: `F${sourceId}` }] };
   const hash = resourceHash(resource);
-  return { resourceType: 'Patient', sourceId, resourceId: id, kind: 'created', hash, data: { ...resource, meta: { hash } }, refs: {} };
+  return {
+    resourceType: 'Patient',
+    sourceId,
+    resourceId: id,
+    kind: 'created',
+    hash,
+    data: { ...resource, meta: { hash } },
+    refs: {},
+  };
 }
 
 describe('tendril deliver: kill -9 mid-delivery, restart, nothing lost (built CLI)', () => {
@@ -69,7 +82,12 @@ describe('tendril deliver: kill -9 mid-delivery, restart, nothing lost (built CL
         store: { sqlite: storeFile },
         logLevel: 'warn',
         connections: [
-          { id: 'crash-dental', connector: 'open-dental', timezone: 'America/New_York', database: { url: `sqlite:${join(dir, 'ehr.db')}` } },
+          {
+            id: 'crash-dental',
+            connector: 'open-dental',
+            timezone: 'America/New_York',
+            database: { url: `sqlite:${join(dir, 'ehr.db')}` },
+          },
         ],
         subscriptions: [subscription],
         // One request at a time, and a short lease so the restarted process takes the orphan quickly.
@@ -78,7 +96,9 @@ describe('tendril deliver: kill -9 mid-delivery, restart, nothing lost (built CL
     );
     // The outbox as a sync would have left it: events plus their delivery rows, one transaction per page.
     const store = openSqliteStore(storeFile, {
-      deliveryRoutes: deliveryRoutesFromConfig({ subscriptions: [{ ...subscription, enabled: true } as never] }),
+      deliveryRoutes: deliveryRoutesFromConfig({
+        subscriptions: [{ ...subscription, enabled: true } as never],
+      }),
     });
     await store.migrate();
     events = await store.commitPage({
@@ -103,7 +123,9 @@ describe('tendril deliver: kill -9 mid-delivery, restart, nothing lost (built CL
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code, signal) => resolve(signal === 'SIGKILL' ? -9 : code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('close', (code, signal) => resolve(signal === 'SIGKILL' ? -9 : code)),
+    );
     const deadline = Date.now() + 30_000;
     while (receiver.requests.length <= KILL_AT && Date.now() < deadline) await sleep(20);
     expect(receiver.requests.length).toBe(KILL_AT + 1); // the held request is in flight
@@ -125,7 +147,15 @@ describe('tendril deliver: kill -9 mid-delivery, restart, nothing lost (built CL
     // Exactly one event was sent twice: the one in flight when the process died (at least once).
     expect(receiver.requests.length).toBe(EVENTS + 1);
 
-    const list = await runCli(['deliveries', 'list', '--config', configFile, '--status', 'delivered', '--json']);
+    const list = await runCli([
+      'deliveries',
+      'list',
+      '--config',
+      configFile,
+      '--status',
+      'delivered',
+      '--json',
+    ]);
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as unknown[]).length).toBe(EVENTS);
   });

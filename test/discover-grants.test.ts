@@ -21,7 +21,10 @@ import { createTestDatabase, loadOpenDentalSchema, MARIADB, type TestDatabase } 
  */
 
 interface SyncJson {
-  connections: { id: string; streams: { stream: string; created: number; read: number; paused?: string; error?: unknown }[] }[];
+  connections: {
+    id: string;
+    streams: { stream: string; created: number; read: number; paused?: string; error?: unknown }[];
+  }[];
 }
 
 function writeConfig(dir: string, db: TestDatabase, tableMap?: string): string {
@@ -73,27 +76,52 @@ describe('tendril discover on a site that differs from the provisional Dolphin m
   it('reports the missing table, pauses that stream only, and writes a row-free support bundle', async () => {
     const config = writeConfig(dir, db);
     const bundle = join(dir, 'bundle.json');
-    const result = await runCli(['discover', '--config', config, '--connection', 'ortho-site', '--json', '--bundle', bundle]);
+    const result = await runCli([
+      'discover',
+      '--config',
+      config,
+      '--connection',
+      'ortho-site',
+      '--json',
+      '--bundle',
+      bundle,
+    ]);
     expect(result.code).toBe(14);
-    const report = JSON.parse(result.stdout) as { ok: boolean; streams: { stream: string; status: string }[]; streamStatus: { stream: string; action: string }[] };
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      streams: { stream: string; status: string }[];
+      streamStatus: { stream: string; action: string }[];
+    };
     expect(report.ok).toBe(false);
     const status = Object.fromEntries(report.streams.map((s) => [s.stream, s.status]));
-    expect(status).toEqual({ patients: 'missing', practitioners: 'ok', offices: 'ok', 'appointment-types': 'ok', appointments: 'ok', coverage: 'ok' });
+    expect(status).toEqual({
+      patients: 'missing',
+      practitioners: 'ok',
+      offices: 'ok',
+      'appointment-types': 'ok',
+      appointments: 'ok',
+      coverage: 'ok',
+    });
     expect(report.streamStatus.find((s) => s.stream === 'patients')?.action).toBe('paused');
 
     const text = readFileSync(bundle, 'utf8');
     const parsed = JSON.parse(text) as { tables: { name: string; columns: { name: string }[] }[] };
     // Metadata of every table, including the one the map does not know yet…
-    expect(parsed.tables.find((t) => t.name === 'tblPatient')?.columns.map((c) => c.name)).toContain('PatLast');
+    expect(parsed.tables.find((t) => t.name === 'tblPatient')?.columns.map((c) => c.name)).toContain(
+      'PatLast',
+    );
     // …and no row value (the seeded text is "<Column> <i>", e.g. "FirstName 3").
     expect(text).not.toMatch(/FirstName \d|OfficeName \d|person\d+@example\.com/);
 
     const sync = await runCli(['sync', '--config', config, '--once', '--json']);
     expect(sync.code).toBe(0);
-    const streams = new Map((JSON.parse(sync.stdout) as SyncJson).connections[0]!.streams.map((s) => [s.stream, s]));
+    const streams = new Map(
+      (JSON.parse(sync.stdout) as SyncJson).connections[0]!.streams.map((s) => [s.stream, s]),
+    );
     expect(streams.get('patients')?.paused).toMatch(/^missing: table Patients does not exist/);
     expect(streams.get('patients')?.read).toBe(0);
-    for (const other of ['practitioners', 'offices', 'appointment-types', 'appointments', 'coverage']) expect(streams.get(other)?.created, other).toBe(20);
+    for (const other of ['practitioners', 'offices', 'appointment-types', 'appointments', 'coverage'])
+      expect(streams.get(other)?.created, other).toBe(20);
   });
 
   it('rejects a tableMap naming an undeclared column at config time, with its path', async () => {
@@ -104,16 +132,34 @@ describe('tendril discover on a site that differs from the provisional Dolphin m
   });
 
   it('a tableMap override makes the stream fit: discover resumes it and sync reads it through site names', async () => {
-    const config = writeConfig(dir, db, '{ patients: { table: tblPatient, columns: { LastName: PatLast } } }');
-    const result = await runCli(['discover', '--config', config, '--connection', 'ortho-site', '--json', '--bundle', join(dir, 'b2.json')]);
+    const config = writeConfig(
+      dir,
+      db,
+      '{ patients: { table: tblPatient, columns: { LastName: PatLast } } }',
+    );
+    const result = await runCli([
+      'discover',
+      '--config',
+      config,
+      '--connection',
+      'ortho-site',
+      '--json',
+      '--bundle',
+      join(dir, 'b2.json'),
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const report = JSON.parse(result.stdout) as { ok: boolean; streamStatus: { stream: string; action: string }[] };
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      streamStatus: { stream: string; action: string }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.streamStatus.find((s) => s.stream === 'patients')?.action).toBe('resumed');
     const sync = await runCli(['sync', '--config', config, '--once', '--json']);
     expect(sync.code).toBe(0);
-    const patients = (JSON.parse(sync.stdout) as SyncJson).connections[0]!.streams.find((s) => s.stream === 'patients');
+    const patients = (JSON.parse(sync.stdout) as SyncJson).connections[0]!.streams.find(
+      (s) => s.stream === 'patients',
+    );
     expect(patients).toMatchObject({ created: 20 });
     expect(patients?.paused).toBeUndefined();
     const events = await runCli(['events', '--config', config, '--json', '--limit', '500']);
@@ -124,8 +170,20 @@ describe('tendril discover on a site that differs from the provisional Dolphin m
     const root = await db.connect();
     await root.query('ALTER TABLE Appointments MODIFY StartTime varchar(30)');
     await root.end();
-    const config = writeConfig(dir, db, '{ patients: { table: tblPatient, columns: { LastName: PatLast } } }');
-    const result = await runCli(['discover', '--config', config, '--connection', 'ortho-site', '--bundle', join(dir, 'b3.json')]);
+    const config = writeConfig(
+      dir,
+      db,
+      '{ patients: { table: tblPatient, columns: { LastName: PatLast } } }',
+    );
+    const result = await runCli([
+      'discover',
+      '--config',
+      config,
+      '--connection',
+      'ortho-site',
+      '--bundle',
+      join(dir, 'b3.json'),
+    ]);
     expect(result.code).toBe(14);
     expect(result.stdout).toMatch(/appointments\s+TYPE-MISMATCH .*stream paused/);
     expect(result.stdout).toContain('StartTime is varchar(30), the connector expects datetime');
@@ -147,7 +205,13 @@ describe('tendril grants on MariaDB: the printed script is enough to sync, and n
     await loadOpenDentalSchema(db);
     const client = createSqlClient({ url: db.url });
     try {
-      await seedOpenDental(client.knex, { patients: 60, seed: 'grants', dialect: 'mysql', now: new Date('2024-06-15T00:00:00Z'), stamp: new Date('2024-06-01T12:00:00Z') });
+      await seedOpenDental(client.knex, {
+        patients: 60,
+        seed: 'grants',
+        dialect: 'mysql',
+        now: new Date('2024-06-15T00:00:00Z'),
+        stamp: new Date('2024-06-01T12:00:00Z'),
+      });
     } finally {
       await client.close();
     }
@@ -162,7 +226,19 @@ describe('tendril grants on MariaDB: the printed script is enough to sync, and n
   });
 
   it('creates the user from the script, syncs with it, and is denied a table outside the script', async () => {
-    const printed = await runCli(['grants', '--connector', 'open-dental', '--dialect', 'mysql', '--user', user, '--password', password, '--database', db.name]);
+    const printed = await runCli([
+      'grants',
+      '--connector',
+      'open-dental',
+      '--dialect',
+      'mysql',
+      '--user',
+      user,
+      '--password',
+      password,
+      '--database',
+      db.name,
+    ]);
     expect(printed.code).toBe(0);
     const script = printed.stdout;
     expect(script).toContain(`CREATE USER IF NOT EXISTS '${user}'@'%'`);
@@ -186,7 +262,9 @@ describe('tendril grants on MariaDB: the printed script is enough to sync, and n
         '',
       ].join('\n'),
     );
-    const sync = await runCli(['sync', '--config', config, '--once', '--json'], { env: { OD_PASSWORD: password } });
+    const sync = await runCli(['sync', '--config', config, '--once', '--json'], {
+      env: { OD_PASSWORD: password },
+    });
     expect(sync.stderr).not.toMatch(/TENDRIL_E_/);
     expect(sync.code).toBe(0);
     const streams = (JSON.parse(sync.stdout) as SyncJson).connections[0]!.streams;
@@ -195,7 +273,9 @@ describe('tendril grants on MariaDB: the printed script is enough to sync, and n
 
     const limited = createSqlClient({ url: `mysql://${user}:${password}@127.0.0.1:3306/${db.name}` });
     try {
-      const error = await limited.execute(limited.knex('securityuser').select('UserNum').limit(1)).catch((e: unknown) => classifyDbError(e));
+      const error = await limited
+        .execute(limited.knex('securityuser').select('UserNum').limit(1))
+        .catch((e: unknown) => classifyDbError(e));
       expect(isTendrilError(error) && error.code).toBe('TENDRIL_E_DB_PERMISSION');
     } finally {
       await limited.close();
@@ -203,7 +283,16 @@ describe('tendril grants on MariaDB: the printed script is enough to sync, and n
   });
 
   it('--writeback says plainly that no writeback handlers are declared', async () => {
-    const printed = await runCli(['grants', '--connector', 'dolphin', '--dialect', 'mssql', '--password', 'x', '--writeback']);
+    const printed = await runCli([
+      'grants',
+      '--connector',
+      'dolphin',
+      '--dialect',
+      'mssql',
+      '--password',
+      'x',
+      '--writeback',
+    ]);
     expect(printed.code).toBe(0);
     expect(printed.stdout).toContain('no writeback handlers declared for dolphin');
     expect(printed.stdout).not.toMatch(/GRANT (INSERT|UPDATE)/);

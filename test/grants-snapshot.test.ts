@@ -14,7 +14,13 @@ import { runCli } from './support/cli.js';
 
 describe('grants scripts', () => {
   it('open-dental / mysql: SELECT on exactly the tables the streams read', () => {
-    const { script, selectTables } = grantsScript({ connector: openDental, dialect: 'mysql', user: 'tendril_reader', password: "p'w\\d", database: 'opendental' });
+    const { script, selectTables } = grantsScript({
+      connector: openDental,
+      dialect: 'mysql',
+      user: 'tendril_reader',
+      password: "p'w\\d",
+      database: 'opendental',
+    });
     expect(selectTables).toEqual(grantTables(openDental));
     expect(selectTables).toContain('deletedobject');
     expect(script.match(/^GRANT SELECT/gm)?.length).toBe(selectTables.length);
@@ -24,7 +30,14 @@ describe('grants scripts', () => {
 
   it('dolphin and orthotrac / mssql: CREATE LOGIN/USER, SELECT, VIEW CHANGE TRACKING on main tables', () => {
     for (const connector of [dolphin, orthotrac]) {
-      const { script, changeTrackingTables } = grantsScript({ connector, dialect: 'mssql', user: 'tendril_reader', password: 'S3cret!', database: 'Main_OMS', writeback: true });
+      const { script, changeTrackingTables } = grantsScript({
+        connector,
+        dialect: 'mssql',
+        user: 'tendril_reader',
+        password: 'S3cret!',
+        database: 'Main_OMS',
+        writeback: true,
+      });
       expect(changeTrackingTables.length).toBeGreaterThan(0);
       expect(script).toContain('USE [Main_OMS];');
       expect(script).not.toMatch(/db_owner\b.*GRANT|ALTER ROLE|sp_addrolemember/);
@@ -33,7 +46,13 @@ describe('grants scripts', () => {
   });
 
   it('mssql without change tracking (--no-change-tracking)', () => {
-    const { script } = grantsScript({ connector: dolphin, dialect: 'mssql', user: 'tendril_reader', password: 'x', changeTracking: false });
+    const { script } = grantsScript({
+      connector: dolphin,
+      dialect: 'mssql',
+      user: 'tendril_reader',
+      password: 'x',
+      changeTracking: false,
+    });
     expect(script).not.toContain('VIEW CHANGE TRACKING');
     expect(script).toMatchSnapshot();
   });
@@ -41,7 +60,12 @@ describe('grants scripts', () => {
   it('refuses a user name that could break out of the script', () => {
     let error: unknown;
     try {
-      grantsScript({ connector: openDental, dialect: 'mysql', user: "x'; DROP USER root; --", password: 'p' });
+      grantsScript({
+        connector: openDental,
+        dialect: 'mysql',
+        user: "x'; DROP USER root; --",
+        password: 'p',
+      });
     } catch (e) {
       error = e;
     }
@@ -52,7 +76,11 @@ describe('grants scripts', () => {
 it('tendril connectors prints each connector with its verification level (built CLI)', async () => {
   const result = await runCli(['connectors', '--json']);
   expect(result.code).toBe(0);
-  const levels = Object.fromEntries((JSON.parse(result.stdout) as { id: string; verification: string; verifiedAgainst: string }[]).map((c) => [c.id, c]));
+  const levels = Object.fromEntries(
+    (JSON.parse(result.stdout) as { id: string; verification: string; verifiedAgainst: string }[]).map(
+      (c) => [c.id, c],
+    ),
+  );
   expect(levels['open-dental']?.verification).toBe('real-schema');
   for (const id of ['dolphin', 'orthotrac']) {
     expect(levels[id]?.verification).toBe('provisional');

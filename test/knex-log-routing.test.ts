@@ -41,7 +41,9 @@ describe('knex warnings in the agent log', () => {
   it('logs "Acquire connection error" once per failure as a JSON line with the connection id, no stack, no secrets', async () => {
     const result = await runCli(['sync', '--once', '--json', '--config', configFile]);
     expect(result.code).toBe(3);
-    const report = JSON.parse(result.stdout) as { connections: { streams: { error?: { code: string } }[] }[] };
+    const report = JSON.parse(result.stdout) as {
+      connections: { streams: { error?: { code: string } }[] }[];
+    };
     expect(report.connections[0]!.streams[0]!.error?.code).toBe('TENDRIL_E_DB_CONNECT');
     const lines = result.stderr
       .split('\n')

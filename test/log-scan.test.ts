@@ -24,7 +24,17 @@ describe('logs carry no patient data', () => {
   });
 
   it('finds none of the seeded names, birth dates or phone numbers in trace-level output', async () => {
-    const seeded = await runCli(['seed', '--connector', 'open-dental', '--url', db.url, '--patients', '150', '--seed', 'logscan']);
+    const seeded = await runCli([
+      'seed',
+      '--connector',
+      'open-dental',
+      '--url',
+      db.url,
+      '--patients',
+      '150',
+      '--seed',
+      'logscan',
+    ]);
     expect(seeded.code).toBe(0);
     const file = join(dir, 'tendril.yaml');
     writeFileSync(

@@ -19,7 +19,17 @@ const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 async function seed(db: TestDatabase, patients: number, seedName: string): Promise<void> {
   await loadOpenDentalSchema(db);
-  const seeded = await runCli(['seed', '--connector', 'open-dental', '--url', db.url, '--patients', String(patients), '--seed', seedName]);
+  const seeded = await runCli([
+    'seed',
+    '--connector',
+    'open-dental',
+    '--url',
+    db.url,
+    '--patients',
+    String(patients),
+    '--seed',
+    seedName,
+  ]);
   expect(seeded.code, seeded.stderr).toBe(0);
   // Stamps have whole-second precision: let the seeded second pass before the first poll.
   await sleep(1100);
@@ -70,13 +80,23 @@ describe('nightly reconciliation: keys-only scan with rolling re-hash', () => {
     // Stamps far behind the poll's overlap window, so a re-poll cannot re-read these rows by chance.
     await query(db, "UPDATE patient SET DateTStamp = '2020-01-01 00:00:00'");
     await syncStream(deps, input);
-    const keys = (await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient ORDER BY PatNum')).map((r) => String(r.PatNum));
-    const live = (await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient WHERE PatStatus <> ? ORDER BY PatNum LIMIT 21', [PAT_STATUS_DELETED])).map(
+    const keys = (await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient ORDER BY PatNum')).map(
       (r) => String(r.PatNum),
     );
+    const live = (
+      await query<{ PatNum: string }>(
+        db,
+        'SELECT PatNum FROM patient WHERE PatStatus <> ? ORDER BY PatNum LIMIT 21',
+        [PAT_STATUS_DELETED],
+      )
+    ).map((r) => String(r.PatNum));
     expect(live).toHaveLength(21);
     // Edits that keep the stamp (an EHR that writes without moving DateTStamp).
-    await query(db, "UPDATE patient SET LName = CONCAT(LName, 'x'), DateTStamp = DateTStamp WHERE PatNum IN (?)", [live]);
+    await query(
+      db,
+      "UPDATE patient SET LName = CONCAT(LName, 'x'), DateTStamp = DateTStamp WHERE PatNum IN (?)",
+      [live],
+    );
     const poll = await syncStream(deps, input);
     expect(poll.updated).toBe(0); // the cursor cannot see them
 
@@ -84,9 +104,11 @@ describe('nightly reconciliation: keys-only scan with rolling re-hash', () => {
     // them): the key scan cannot tell them from new keys, so they are read in full every night.
     const shadow = await store.getShadow(connection.id, 'Patient', keys);
     const unknown = keys.filter((k) => !shadow.has(k));
-    const softDeleted = (await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient WHERE PatStatus = ? ORDER BY PatNum', [PAT_STATUS_DELETED])).map(
-      (r) => String(r.PatNum),
-    );
+    const softDeleted = (
+      await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient WHERE PatStatus = ? ORDER BY PatNum', [
+        PAT_STATUS_DELETED,
+      ])
+    ).map((r) => String(r.PatNum));
     expect(unknown).toEqual(softDeleted);
 
     const caught = new Map<number, string[]>();
@@ -113,7 +135,9 @@ describe('nightly reconciliation: keys-only scan with rolling re-hash', () => {
     // Every edit caught exactly once over seven nights.
     expect([...caught.values()].flat().sort()).toEqual([...live].sort());
     // The slices really split the work (no night re-read everything).
-    expect(Math.max(...[...caught.keys()].map((s) => keys.filter((k) => rehashSliceOf(k, 7) === s).length))).toBeLessThan(keys.length);
+    expect(
+      Math.max(...[...caught.keys()].map((s) => keys.filter((k) => rehashSliceOf(k, 7) === s).length)),
+    ).toBeLessThan(keys.length);
 
     // New keys (an insert a cursor missed: its stamp is older than the watermark) are read on any night.
     const [{ next }] = await query<{ next: string }>(db, 'SELECT MAX(PatNum) + 1 AS next FROM patient');
@@ -126,7 +150,7 @@ describe('nightly reconciliation: keys-only scan with rolling re-hash', () => {
     const night = 800 + ((rehashSliceOf(String(next), 7) + 1) % 7); // a night whose slice is not the new row's
     const found = await reconcileStream(deps, { ...input, rehashDay: night });
     expect(found.created).toBe(1);
-    const [created] = (await store.listEvents({ connectionId: connection.id, limit: 1, newestFirst: true }));
+    const [created] = await store.listEvents({ connectionId: connection.id, limit: 1, newestFirst: true });
     expect(created).toMatchObject({ kind: 'created', sourceId: String(next) });
     const poll2 = await syncStream(deps, input);
     expect(poll2.created + poll2.updated).toBe(0);
@@ -171,7 +195,14 @@ describe('tendril reconcile (built CLI, real MariaDB)', () => {
         ],
         subscriptions: [
           // Only the script's rows: the patient events of the backload are not routed here.
-          { id: 'healthjump', url: receiver.url, allowInsecure: true, format: 'flat', eventTypes: ['recall_list.*'], secrets: [SECRET] },
+          {
+            id: 'healthjump',
+            url: receiver.url,
+            allowInsecure: true,
+            format: 'flat',
+            eventTypes: ['recall_list.*'],
+            secrets: [SECRET],
+          },
         ],
       }),
     );
@@ -194,9 +225,12 @@ describe('tendril reconcile (built CLI, real MariaDB)', () => {
     }
   };
 
-  it('delivers a nightly script\'s rows to a real receiver in flat format, once per row and day', async () => {
+  it("delivers a nightly script's rows to a real receiver in flat format, once per row and day", async () => {
     // A value that needs escaping (rule 2) in one of the rows.
-    const [first] = await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient WHERE PatStatus = 0 ORDER BY PatNum LIMIT 1');
+    const [first] = await query<{ PatNum: string }>(
+      db,
+      'SELECT PatNum FROM patient WHERE PatStatus = 0 ORDER BY PatNum LIMIT 1',
+    );
     await query(db, "UPDATE patient SET LName = 'Pipe|Back\\\\slash' WHERE PatNum = ?", [first!.PatNum]);
     const expected = await query<{ PatNum: string; LName: string; Birthdate: string }>(
       db,
@@ -204,10 +238,22 @@ describe('tendril reconcile (built CLI, real MariaDB)', () => {
     );
     expect(expected[0]!.LName).toBe('Pipe|Back\\slash');
 
-    const ran = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental', '--scripts', '--json']);
+    const ran = await runCli([
+      'reconcile',
+      '--config',
+      configFile,
+      '--connection',
+      'nit-dental',
+      '--scripts',
+      '--json',
+    ]);
     expect(ran.code, ran.stderr).toBe(0);
-    const report = JSON.parse(ran.stdout) as { scripts: { script: string; element: string; rows: number; inserted: number; existing: number }[] };
-    expect(report.scripts).toMatchObject([{ script: 'recall-list', element: 'recall_list', rows: 6, inserted: 6, existing: 0 }]);
+    const report = JSON.parse(ran.stdout) as {
+      scripts: { script: string; element: string; rows: number; inserted: number; existing: number }[];
+    };
+    expect(report.scripts).toMatchObject([
+      { script: 'recall-list', element: 'recall_list', rows: 6, inserted: 6, existing: 0 },
+    ]);
 
     const sent = await runCli(['deliver', '--once', '--json', '--config', configFile]);
     expect(sent.code, sent.stderr).toBe(0);
@@ -225,10 +271,20 @@ describe('tendril reconcile (built CLI, real MariaDB)', () => {
       expected.map((r) => `PatNum|LName|Birthdate\n${r.PatNum}|${escape(r.LName)}|${r.Birthdate}`).sort(),
     );
     const stored = (await events()).filter((e) => e.envelope.resourceType === 'CustomElement');
-    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(stored.map((e) => e.envelope.id)));
+    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(
+      new Set(stored.map((e) => e.envelope.id)),
+    );
 
     // The same night again (a catch-up after a restart): nothing new is queued or sent.
-    const again = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental', '--scripts', '--json']);
+    const again = await runCli([
+      'reconcile',
+      '--config',
+      configFile,
+      '--connection',
+      'nit-dental',
+      '--scripts',
+      '--json',
+    ]);
     expect(JSON.parse(again.stdout).scripts).toMatchObject([{ rows: 6, inserted: 0, existing: 6 }]);
     const none = await runCli(['deliver', '--once', '--json', '--config', configFile]);
     expect(JSON.parse(none.stdout)).toMatchObject({ attempted: 0 });
@@ -237,36 +293,95 @@ describe('tendril reconcile (built CLI, real MariaDB)', () => {
 
   it('holds back a mass delete (guard), then emits exactly those deletes with --approve', async () => {
     const gone = (
-      await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient WHERE PatStatus <> ? ORDER BY PatNum DESC LIMIT 60', [PAT_STATUS_DELETED])
+      await query<{ PatNum: string }>(
+        db,
+        'SELECT PatNum FROM patient WHERE PatStatus <> ? ORDER BY PatNum DESC LIMIT 60',
+        [PAT_STATUS_DELETED],
+      )
     ).map((r) => String(r.PatNum));
     expect(gone).toHaveLength(60);
     await query(db, 'DELETE FROM patient WHERE PatNum IN (?)', [gone]);
-    const deletedEvents = async () => (await events()).filter((e) => e.kind === 'deleted' && e.envelope.resourceType === 'Patient');
+    const deletedEvents = async () =>
+      (await events()).filter((e) => e.kind === 'deleted' && e.envelope.resourceType === 'Patient');
     const before = (await deletedEvents()).length;
 
-    const held = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental', '--stream', 'patients', '--json']);
+    const held = await runCli([
+      'reconcile',
+      '--config',
+      configFile,
+      '--connection',
+      'nit-dental',
+      '--stream',
+      'patients',
+      '--json',
+    ]);
     expect(held.code, held.stderr).toBe(15);
-    expect(JSON.parse(held.stdout).stream).toMatchObject({ stream: 'patients', guardTripped: true, approved: false, deleted: 0 });
+    expect(JSON.parse(held.stdout).stream).toMatchObject({
+      stream: 'patients',
+      guardTripped: true,
+      approved: false,
+      deleted: 0,
+    });
     expect((await deletedEvents()).length).toBe(before);
-    const text = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental', '--stream', 'patients']);
+    const text = await runCli([
+      'reconcile',
+      '--config',
+      configFile,
+      '--connection',
+      'nit-dental',
+      '--stream',
+      'patients',
+    ]);
     expect(text.code).toBe(15);
     expect(text.stdout).toContain('GUARD TRIPPED');
     expect(text.stdout).toContain('--approve');
 
-    const approved = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental', '--stream', 'patients', '--approve', '--json']);
+    const approved = await runCli([
+      'reconcile',
+      '--config',
+      configFile,
+      '--connection',
+      'nit-dental',
+      '--stream',
+      'patients',
+      '--approve',
+      '--json',
+    ]);
     expect(approved.code, approved.stderr).toBe(0);
-    expect(JSON.parse(approved.stdout).stream).toMatchObject({ guardTripped: false, approved: true, deleted: 60, created: 0 });
+    expect(JSON.parse(approved.stdout).stream).toMatchObject({
+      guardTripped: false,
+      approved: true,
+      deleted: 60,
+      created: 0,
+    });
     const deleted = (await deletedEvents()).slice(before);
     expect(deleted.map((e) => e.sourceId).sort()).toEqual([...gone].sort());
 
     // Released once: the next ordinary reconciliation has nothing left to delete.
-    const after = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental', '--stream', 'patients', '--json']);
+    const after = await runCli([
+      'reconcile',
+      '--config',
+      configFile,
+      '--connection',
+      'nit-dental',
+      '--stream',
+      'patients',
+      '--json',
+    ]);
     expect(after.code, after.stderr).toBe(0);
-    expect(JSON.parse(after.stdout).stream).toMatchObject({ guardTripped: false, deleted: 0, created: 0, updated: 0 });
+    expect(JSON.parse(after.stdout).stream).toMatchObject({
+      guardTripped: false,
+      deleted: 0,
+      created: 0,
+      updated: 0,
+    });
   });
 
   it("the agent's nightly job (tendril run) delivers the script's rows instead of reporting them as not available", async () => {
-    const [first] = await query<{ PatNum: string }>(db, 'SELECT PatNum FROM patient WHERE PatStatus = 0 ORDER BY PatNum LIMIT 1');
+    const [first] = await query<{ PatNum: string }>(
+      db,
+      'SELECT PatNum FROM patient WHERE PatStatus = 0 ORDER BY PatNum LIMIT 1',
+    );
     await query(db, "UPDATE patient SET LName = 'Changed Tonight' WHERE PatNum = ?", [first!.PatNum]);
     const before = (await events()).filter((e) => e.envelope.resourceType === 'CustomElement').length;
     const config = await loadConfigFile(configFile);
@@ -297,7 +412,15 @@ describe('tendril reconcile (built CLI, real MariaDB)', () => {
     const none = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('--stream <name>, --scripts, or both');
-    const approve = await runCli(['reconcile', '--config', configFile, '--connection', 'nit-dental', '--scripts', '--approve']);
+    const approve = await runCli([
+      'reconcile',
+      '--config',
+      configFile,
+      '--connection',
+      'nit-dental',
+      '--scripts',
+      '--approve',
+    ]);
     expect(approve.code).toBe(2);
     expect(approve.stderr).toContain('add --stream <name>');
   });

@@ -39,7 +39,10 @@ async function outboxOf(sql: SqlClient): Promise<{ events: StoredEvent[]; counts
   try {
     const counts: Record<string, number> = {};
     for (const stream of Object.keys(openDental.streams)) {
-      const result = await syncStream({ sql, store, logger: silentLogger }, { connection, connector: openDental, stream, now: AGENT_NOW });
+      const result = await syncStream(
+        { sql, store, logger: silentLogger },
+        { connection, connector: openDental, stream, now: AGENT_NOW },
+      );
       counts[stream] = result.created;
     }
     const events = await store.listEvents({ connectionId: connection.id, limit: 1_000_000 });
@@ -49,7 +52,10 @@ async function outboxOf(sql: SqlClient): Promise<{ events: StoredEvent[]; counts
   }
 }
 
-function expectSameOutbox(native: { events: StoredEvent[]; counts: Record<string, number> }, odbc: typeof native): void {
+function expectSameOutbox(
+  native: { events: StoredEvent[]; counts: Record<string, number> },
+  odbc: typeof native,
+): void {
   // Every stream produced something, so the comparison is not trivially equal.
   for (const [stream, created] of Object.entries(native.counts)) expect(created, stream).toBeGreaterThan(0);
   expect(odbc.counts).toEqual(native.counts);
@@ -71,7 +77,13 @@ describe('Open Dental through ODBC = through the native driver', () => {
       await loadOpenDentalSchema(db);
       const seeder = createSqlClient({ url: db.url });
       try {
-        await seedOpenDental(seeder.knex, { patients: PATIENTS, seed: 'odbc', dialect: 'mysql', now: ANCHOR, stamp: STAMP });
+        await seedOpenDental(seeder.knex, {
+          patients: PATIENTS,
+          seed: 'odbc',
+          dialect: 'mysql',
+          now: ANCHOR,
+          stamp: STAMP,
+        });
       } finally {
         await seeder.close();
       }
@@ -104,7 +116,13 @@ describe('Open Dental through ODBC = through the native driver', () => {
       const seeder = createSqlClient({ url: `sqlite:${file}` });
       try {
         await createTablesFromDeclarations(seeder.knex, Object.values(openDental.streams), 'sqlite');
-        await seedOpenDental(seeder.knex, { patients: PATIENTS, seed: 'odbc', dialect: 'sqlite', now: ANCHOR, stamp: STAMP });
+        await seedOpenDental(seeder.knex, {
+          patients: PATIENTS,
+          seed: 'odbc',
+          dialect: 'sqlite',
+          now: ANCHOR,
+          stamp: STAMP,
+        });
       } finally {
         await seeder.close();
       }
@@ -115,7 +133,10 @@ describe('Open Dental through ODBC = through the native driver', () => {
 
     it('gives identical events (ids, hashes, data) for every stream', async () => {
       const native = createSqlClient({ url: `sqlite:${file}` });
-      const viaOdbc = createOdbcClient({ connectionString: `Driver=SQLite3;Database=${file}`, dialect: 'sqlite' });
+      const viaOdbc = createOdbcClient({
+        connectionString: `Driver=SQLite3;Database=${file}`,
+        dialect: 'sqlite',
+      });
       try {
         expectSameOutbox(await outboxOf(native), await outboxOf(viaOdbc));
       } finally {

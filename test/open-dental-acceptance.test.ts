@@ -56,7 +56,9 @@ describe('Open Dental end to end on real MariaDB through the CLI', () => {
   });
 
   async function syncJson(): Promise<SyncJson> {
-    const result = await runCli(['sync', '--config', configFile, '--once', '--json'], { env: { OD_PASSWORD: '' } });
+    const result = await runCli(['sync', '--config', configFile, '--once', '--json'], {
+      env: { OD_PASSWORD: '' },
+    });
     expect(result.stderr).not.toMatch(/TENDRIL_E_/);
     expect(result.code).toBe(0);
     return JSON.parse(result.stdout) as SyncJson;
@@ -68,17 +70,27 @@ describe('Open Dental end to end on real MariaDB through the CLI', () => {
   }
 
   it('seeds, backloads, re-polls and sees exactly the 10 edited patients', async () => {
-    const seeded = await runCli(['seed', '--connector', 'open-dental', '--url', db.url, '--patients', String(PATIENTS), '--seed', 'e2e']);
+    const seeded = await runCli([
+      'seed',
+      '--connector',
+      'open-dental',
+      '--url',
+      db.url,
+      '--patients',
+      String(PATIENTS),
+      '--seed',
+      'e2e',
+    ]);
     expect(seeded.stderr).toBe('');
     expect(seeded.code).toBe(0);
 
     const connection = await db.connect();
-    const [[patientRow]] = (await connection.query('SELECT COUNT(*) AS n, SUM(PatStatus = 4) AS deleted FROM patient')) as unknown as [
-      { n: string; deleted: string }[],
-    ];
-    const [[appointmentRow]] = (await connection.query('SELECT COUNT(*) AS n FROM appointment WHERE AptStatus NOT IN (6, 7, 8)')) as unknown as [
-      { n: string }[],
-    ];
+    const [[patientRow]] = (await connection.query(
+      'SELECT COUNT(*) AS n, SUM(PatStatus = 4) AS deleted FROM patient',
+    )) as unknown as [{ n: string; deleted: string }[]];
+    const [[appointmentRow]] = (await connection.query(
+      'SELECT COUNT(*) AS n FROM appointment WHERE AptStatus NOT IN (6, 7, 8)',
+    )) as unknown as [{ n: string }[]];
     expect(Number(patientRow!.n)).toBe(PATIENTS);
     await sleep(1100); // stamps have 1 s precision; the poll's upper bound excludes the current second
 
@@ -96,15 +108,19 @@ describe('Open Dental end to end on real MariaDB through the CLI', () => {
     const second = streams(await syncJson());
     for (const stream of second.values()) {
       expect(stream.created + stream.updated + stream.deleted, stream.stream).toBe(0);
-      expect(stream.unchanged, stream.stream).toBe(first.get(stream.stream)!.created + first.get(stream.stream)!.unchanged);
+      expect(stream.unchanged, stream.stream).toBe(
+        first.get(stream.stream)!.created + first.get(stream.stream)!.unchanged,
+      );
     }
 
     // Ten patients edited in the EHR (their street address): the stamp moves with the edit.
-    const [rows] = (await connection.query('SELECT PatNum FROM patient WHERE PatStatus = 0 ORDER BY PatNum LIMIT 10')) as unknown as [
-      { PatNum: string }[],
-    ];
+    const [rows] = (await connection.query(
+      'SELECT PatNum FROM patient WHERE PatStatus = 0 ORDER BY PatNum LIMIT 10',
+    )) as unknown as [{ PatNum: string }[]];
     for (const row of rows) {
-      await connection.query("UPDATE patient SET Address = CONCAT('Suite 9, ', Address) WHERE PatNum = ?", [row.PatNum]);
+      await connection.query("UPDATE patient SET Address = CONCAT('Suite 9, ', Address) WHERE PatNum = ?", [
+        row.PatNum,
+      ]);
     }
     await connection.end();
     await sleep(1100);
@@ -116,7 +132,10 @@ describe('Open Dental end to end on real MariaDB through the CLI', () => {
       if (stream.stream !== 'patients') expect(stream.updated, stream.stream).toBe(0);
     }
 
-    const events = await runCli(['events', '--config', configFile, '--format', 'flat', '--limit', '10', '--json'], { env: { OD_PASSWORD: '' } });
+    const events = await runCli(
+      ['events', '--config', configFile, '--format', 'flat', '--limit', '10', '--json'],
+      { env: { OD_PASSWORD: '' } },
+    );
     expect(events.code).toBe(0);
     const flat = JSON.parse(events.stdout) as { element: string; data: string }[];
     expect(flat).toHaveLength(10);

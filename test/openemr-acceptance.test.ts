@@ -5,7 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { createOpenEmrDatabase, officeDay, OPENEMR_TEST_ZONE, type OpenEmrDatabase } from './support/openemr.js';
+import {
+  createOpenEmrDatabase,
+  officeDay,
+  OPENEMR_TEST_ZONE,
+  type OpenEmrDatabase,
+} from './support/openemr.js';
 
 interface StreamCounts {
   stream: string;
@@ -59,7 +64,9 @@ describe('OpenEMR end to end on real MariaDB through the CLI', () => {
   });
 
   async function sync(): Promise<Map<string, StreamCounts>> {
-    const result = await runCli(['sync', '--config', configFile, '--once', '--json'], { env: { EMR_PASSWORD: '' } });
+    const result = await runCli(['sync', '--config', configFile, '--once', '--json'], {
+      env: { EMR_PASSWORD: '' },
+    });
     expect(result.stderr).not.toMatch(/TENDRIL_E_/);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as SyncJson;
@@ -73,7 +80,17 @@ describe('OpenEMR end to end on real MariaDB through the CLI', () => {
   }
 
   it('seeds, backloads, re-polls, and sees window deletes and moves', async () => {
-    const seeded = await runCli(['seed', '--connector', 'openemr', '--url', db.url, '--patients', String(PATIENTS), '--seed', 'e2e']);
+    const seeded = await runCli([
+      'seed',
+      '--connector',
+      'openemr',
+      '--url',
+      db.url,
+      '--patients',
+      String(PATIENTS),
+      '--seed',
+      'e2e',
+    ]);
     expect(seeded.stderr).toBe('');
     expect(seeded.code).toBe(0);
 
@@ -82,9 +99,13 @@ describe('OpenEMR end to end on real MariaDB through the CLI', () => {
       patients: await count('SELECT COUNT(*) AS n FROM patient_data'),
       practitioners: await count('SELECT COUNT(*) AS n FROM users WHERE authorized = 1'),
       offices: await count('SELECT COUNT(*) AS n FROM facility'),
-      appointments: await count("SELECT COUNT(*) AS n FROM openemr_postcalendar_events WHERE pc_pid NOT IN ('', '0')"),
+      appointments: await count(
+        "SELECT COUNT(*) AS n FROM openemr_postcalendar_events WHERE pc_pid NOT IN ('', '0')",
+      ),
       encounters: await count('SELECT COUNT(*) AS n FROM form_encounter'),
-      conditions: await count("SELECT COUNT(*) AS n FROM lists WHERE type = 'medical_problem' AND activity <> 0"),
+      conditions: await count(
+        "SELECT COUNT(*) AS n FROM lists WHERE type = 'medical_problem' AND activity <> 0",
+      ),
       procedures: await count(`SELECT COUNT(*) AS n FROM billing WHERE ${services}`),
       charges: await count(`SELECT COUNT(*) AS n FROM billing WHERE ${services}`),
       coverage: await count("SELECT COUNT(*) AS n FROM insurance_data WHERE provider NOT IN ('', '0')"),
@@ -114,7 +135,10 @@ describe('OpenEMR end to end on real MariaDB through the CLI', () => {
     )) as unknown as [{ pc_eid: string }[]];
     expect(inside).toHaveLength(2);
     await ehr.query('DELETE FROM openemr_postcalendar_events WHERE pc_eid = ?', [inside[0]!.pc_eid]);
-    await ehr.query('UPDATE openemr_postcalendar_events SET pc_eventDate = ? WHERE pc_eid = ?', [officeDay(200), inside[1]!.pc_eid]);
+    await ehr.query('UPDATE openemr_postcalendar_events SET pc_eventDate = ? WHERE pc_eid = ?', [
+      officeDay(200),
+      inside[1]!.pc_eid,
+    ]);
 
     const third = await sync();
     expect(third.get('appointments')).toMatchObject({ deleted: 1, updated: 1, created: 0 });
@@ -122,7 +146,10 @@ describe('OpenEMR end to end on real MariaDB through the CLI', () => {
       if (stream !== 'appointments') expect(counts.created + counts.updated + counts.deleted, stream).toBe(0);
     }
 
-    const all = await runCli(['events', '--config', configFile, '--format', 'json', '--limit', '100000', '--json'], { env: { EMR_PASSWORD: '' } });
+    const all = await runCli(
+      ['events', '--config', configFile, '--format', 'json', '--limit', '100000', '--json'],
+      { env: { EMR_PASSWORD: '' } },
+    );
     expect(all.code).toBe(0);
     const envelopes = JSON.parse(all.stdout) as { type: string; data: { sourceId: string } }[];
     const deleted = envelopes.filter((e) => e.type === 'appointment.deleted').map((e) => e.data.sourceId);

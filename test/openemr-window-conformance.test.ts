@@ -8,7 +8,12 @@ import { ConnectionConfig, type StoredEvent } from '@tendril/core';
 import { silentLogger, syncStream } from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
-import { createOpenEmrDatabase, officeDay, OPENEMR_TEST_ZONE, type OpenEmrDatabase } from './support/openemr.js';
+import {
+  createOpenEmrDatabase,
+  officeDay,
+  OPENEMR_TEST_ZONE,
+  type OpenEmrDatabase,
+} from './support/openemr.js';
 
 /**
  * The `window` cursor (sync-semantics.md §1 ladder 4, §9 scenarios 6, 8, 13, 14, 16) on OpenEMR's
@@ -38,7 +43,11 @@ describe('sync conformance (window cursor) on OpenEMR appointments in real Maria
       },
     );
 
-  async function insertAppointment(eid: number, dayOffset: number, fields: Record<string, unknown> = {}): Promise<void> {
+  async function insertAppointment(
+    eid: number,
+    dayOffset: number,
+    fields: Record<string, unknown> = {},
+  ): Promise<void> {
     const row = {
       pc_eid: eid,
       pc_catid: 9,
@@ -54,14 +63,18 @@ describe('sync conformance (window cursor) on OpenEMR appointments in real Maria
       ...fields,
     };
     const columns = Object.keys(row);
-    await ehr.query(`INSERT INTO openemr_postcalendar_events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, Object.values(row));
+    await ehr.query(
+      `INSERT INTO openemr_postcalendar_events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+      Object.values(row),
+    );
   }
 
   async function events(type?: string): Promise<StoredEvent[]> {
     const all = await store.listEvents({ connectionId: 'window', limit: 100_000 });
     return type ? all.filter((e) => e.envelope.type === type) : all;
   }
-  const sourceIds = (list: StoredEvent[]) => list.map((e) => e.sourceId).sort((a, b) => Number(a) - Number(b));
+  const sourceIds = (list: StoredEvent[]) =>
+    list.map((e) => e.sourceId).sort((a, b) => Number(a) - Number(b));
 
   beforeAll(async () => {
     db = await createOpenEmrDatabase('window');
@@ -125,7 +138,9 @@ describe('sync conformance (window cursor) on OpenEMR appointments in real Maria
 
   it('16. a row moved outside the window is found by the lookup: updated, never deleted', async () => {
     await poll();
-    await ehr.query('UPDATE openemr_postcalendar_events SET pc_eventDate = ? WHERE pc_eid = 3', [officeDay(150)]);
+    await ehr.query('UPDATE openemr_postcalendar_events SET pc_eventDate = ? WHERE pc_eid = 3', [
+      officeDay(150),
+    ]);
     const moved = await poll();
     expect(moved.deleted).toBe(0);
     expect(moved.updated).toBe(1);

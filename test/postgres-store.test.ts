@@ -7,7 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoopbackReceiver, type LoopbackReceiver } from '@tendril/delivery';
 // The store package's throw-away PostgreSQL database (tendril_pgs_<random>, dropped after).
-import { createPostgresTestDatabase, type PostgresTestDatabase } from '../packages/store/src/postgres-test-database.test-helper.js';
+import {
+  createPostgresTestDatabase,
+  type PostgresTestDatabase,
+} from '../packages/store/src/postgres-test-database.test-helper.js';
 import { runCli } from './support/cli.js';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
 import { CLI, REPO_ROOT } from './support/paths.js';
@@ -16,7 +19,18 @@ const CONNECTION = 'pg-dental';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 interface SyncJson {
-  connections: { id: string; streams: { stream: string; read: number; created: number; updated: number; deleted: number; unchanged: number; error?: unknown }[] }[];
+  connections: {
+    id: string;
+    streams: {
+      stream: string;
+      read: number;
+      created: number;
+      updated: number;
+      deleted: number;
+      unchanged: number;
+      error?: unknown;
+    }[];
+  }[];
 }
 
 function freePort(): Promise<number> {
@@ -48,7 +62,17 @@ describe('PostgreSQL store: tendril sync --once and tendril run', () => {
   beforeAll(async () => {
     source = await createTestDatabase('tendril_pgs');
     await loadOpenDentalSchema(source);
-    const seeded = await runCli(['seed', '--connector', 'open-dental', '--url', source.url, '--patients', '30', '--seed', 'pg-store']);
+    const seeded = await runCli([
+      'seed',
+      '--connector',
+      'open-dental',
+      '--url',
+      source.url,
+      '--patients',
+      '30',
+      '--seed',
+      'pg-store',
+    ]);
     expect(seeded.code, seeded.stderr).toBe(0);
     await sleep(1100); // stamps have 1 s precision; the poll's upper bound excludes the current second
 
@@ -100,23 +124,40 @@ describe('PostgreSQL store: tendril sync --once and tendril run', () => {
     );
     expect(Number(outbox!.n)).toBe(created);
     expect(Number(outbox!.distinct_sequences)).toBe(created);
-    const [pending] = await store.query<{ n: string }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'");
+    const [pending] = await store.query<{ n: string }>(
+      "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'",
+    );
     expect(Number(pending!.n)).toBe(created);
-    const [live] = await store.query<{ n: string }>('SELECT COUNT(*) AS n FROM shadow WHERE connection_id = $1 AND NOT deleted', [CONNECTION]);
+    const [live] = await store.query<{ n: string }>(
+      'SELECT COUNT(*) AS n FROM shadow WHERE connection_id = $1 AND NOT deleted',
+      [CONNECTION],
+    );
     expect(Number(live!.n)).toBe(created);
 
     const second = await runCli(['sync', '--config', configFile, '--once', '--json']);
     expect(second.code, second.stderr).toBe(0);
     const again = (JSON.parse(second.stdout) as SyncJson).connections[0]!.streams;
     // Every row read again classifies as unchanged against the PostgreSQL shadow.
-    expect(again).toEqual(streams.map((s) => ({ stream: s.stream, read: s.read, created: 0, updated: 0, deleted: 0, unchanged: s.read })));
+    expect(again).toEqual(
+      streams.map((s) => ({
+        stream: s.stream,
+        read: s.read,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        unchanged: s.read,
+      })),
+    );
 
     const events = await runCli(['events', '--config', configFile, '--limit', '3', '--format', 'json']);
     expect(events.code, events.stderr).toBe(0);
 
     let stderr = '';
     let stdout = '';
-    agent = spawn(process.execPath, [CLI, 'run', '--config', configFile], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    agent = spawn(process.execPath, [CLI, 'run', '--config', configFile], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     agent.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     agent.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const deadline = Date.now() + 60_000;
@@ -139,7 +180,9 @@ describe('PostgreSQL store: tendril sync --once and tendril run', () => {
     const ids = await store.query<{ id: string }>('SELECT id FROM outbox ORDER BY id');
     const sent = receiver.requests.map((r) => String(r.headers['webhook-id'])).sort();
     expect(sent).toEqual(ids.map((r) => r.id).sort());
-    const [delivered] = await store.query<{ n: string }>("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'delivered'");
+    const [delivered] = await store.query<{ n: string }>(
+      "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'delivered'",
+    );
     expect(Number(delivered!.n)).toBe(created);
   });
 });

@@ -34,11 +34,18 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
       ...overrides,
     });
 
-  const poll = (stream: string, options: { full?: boolean; store?: Store; pageSize?: number; afterPageCommit?: (n: number) => void } = {}) =>
+  const poll = (
+    stream: string,
+    options: { full?: boolean; store?: Store; pageSize?: number; afterPageCommit?: (n: number) => void } = {},
+  ) =>
     syncStream(
       { sql, store: options.store ?? store, logger: silentLogger },
       {
-        connection: connection(options.pageSize ? { sync: { settleSeconds: 0, overlapSeconds: 900, pageSize: options.pageSize } } : {}),
+        connection: connection(
+          options.pageSize
+            ? { sync: { settleSeconds: 0, overlapSeconds: 900, pageSize: options.pageSize } }
+            : {},
+        ),
         connector: openDental,
         stream,
         ...(options.full ? { full: true } : {}),
@@ -49,10 +56,25 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
   /** Stamps have 1 s precision and the window excludes the current second: let it close. */
   const nextSecond = () => sleep(1100);
 
-  async function insertPatient(patNum: number, fields: Record<string, unknown> = {}, conn: mysql.Connection = ehr): Promise<void> {
-    const row = { PatNum: patNum, LName: 'Conformance', FName: `Pat${patNum}`, Birthdate: '1980-01-01', PatStatus: 0, Gender: 1, ...fields };
+  async function insertPatient(
+    patNum: number,
+    fields: Record<string, unknown> = {},
+    conn: mysql.Connection = ehr,
+  ): Promise<void> {
+    const row = {
+      PatNum: patNum,
+      LName: 'Conformance',
+      FName: `Pat${patNum}`,
+      Birthdate: '1980-01-01',
+      PatStatus: 0,
+      Gender: 1,
+      ...fields,
+    };
     const columns = Object.keys(row);
-    await conn.query(`INSERT INTO patient (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, Object.values(row));
+    await conn.query(
+      `INSERT INTO patient (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+      Object.values(row),
+    );
   }
 
   async function events(type?: string): Promise<StoredEvent[]> {
@@ -95,8 +117,13 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
   });
 
   it('2. equal timestamps: 2,500 rows with one stamp page through at 1,000 with no duplicates', async () => {
-    const values = Array.from({ length: 2500 }, (_, i) => `(${i + 1}, 'Same', 'Stamp${i}', '1990-05-05', '2024-01-01 12:00:00')`);
-    await ehr.query(`INSERT INTO patient (PatNum, LName, FName, Birthdate, DateTStamp) VALUES ${values.join(',')}`);
+    const values = Array.from(
+      { length: 2500 },
+      (_, i) => `(${i + 1}, 'Same', 'Stamp${i}', '1990-05-05', '2024-01-01 12:00:00')`,
+    );
+    await ehr.query(
+      `INSERT INTO patient (PatNum, LName, FName, Birthdate, DateTStamp) VALUES ${values.join(',')}`,
+    );
     const result = await poll('patients');
     expect(result.read).toBe(2500);
     expect(result.created).toBe(2500);
@@ -133,7 +160,9 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
   });
 
   it('6. hard delete: with a delete log within one poll; without one only after a confirming full run', async () => {
-    await ehr.query("INSERT INTO appointment (AptNum, PatNum, AptStatus, Pattern, AptDateTime) VALUES (50, 1, 1, 'XXXX', '2025-03-01 09:00:00')");
+    await ehr.query(
+      "INSERT INTO appointment (AptNum, PatNum, AptStatus, Pattern, AptDateTime) VALUES (50, 1, 1, 'XXXX', '2025-03-01 09:00:00')",
+    );
     await insertPatient(9);
     await insertPatient(19); // stays: an emptied table would (rightly) trip the guard instead
     await nextSecond();
@@ -162,8 +191,14 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
   });
 
   it('9. restart mid-poll: a crash after a page commit resumes to the same event ids and hashes', async () => {
-    const values = Array.from({ length: 30 }, (_, i) => `(${i + 100}, 'Restart', 'P${i}', '1970-02-02', '2024-02-02 10:00:${String(i).padStart(2, '0')}')`);
-    await ehr.query(`INSERT INTO patient (PatNum, LName, FName, Birthdate, DateTStamp) VALUES ${values.join(',')}`);
+    const values = Array.from(
+      { length: 30 },
+      (_, i) =>
+        `(${i + 100}, 'Restart', 'P${i}', '1970-02-02', '2024-02-02 10:00:${String(i).padStart(2, '0')}')`,
+    );
+    await ehr.query(
+      `INSERT INTO patient (PatNum, LName, FName, Birthdate, DateTStamp) VALUES ${values.join(',')}`,
+    );
     const reference = openSqliteStore(join(storeDir, 'reference.db'));
     await reference.migrate();
     await poll('patients', { store: reference, pageSize: 10 });
@@ -175,7 +210,10 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
           if (page === 2) throw new Error('simulated crash after the second page');
         },
       }),
-    ).rejects.toMatchObject({ code: 'TENDRIL_E_INTERNAL', cause: { message: 'simulated crash after the second page' } });
+    ).rejects.toMatchObject({
+      code: 'TENDRIL_E_INTERNAL',
+      cause: { message: 'simulated crash after the second page' },
+    });
     expect(await events()).toHaveLength(20);
     const state = await store.getStreamState('conformance', 'patients');
     expect(state?.inProgress?.after?.key).toEqual(['119']);
@@ -183,14 +221,17 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
 
     const resumed = await events();
     const uninterrupted = await reference.listEvents({ connectionId: 'conformance', limit: 1000 });
-    const key = (e: StoredEvent) => `${e.envelope.resourceId}:${String(e.envelope.data['meta'] && (e.envelope.data['meta'] as { hash: string }).hash)}`;
+    const key = (e: StoredEvent) =>
+      `${e.envelope.resourceId}:${String(e.envelope.data['meta'] && (e.envelope.data['meta'] as { hash: string }).hash)}`;
     expect(resumed.map(key).sort()).toEqual(uninterrupted.map(key).sort());
     expect(resumed).toHaveLength(30);
     await reference.close();
   });
 
   it('13. a snapshot table that is emptied emits no deletes and trips the guard', async () => {
-    await ehr.query("INSERT INTO clinic (ClinicNum, Description) VALUES (1, 'North'), (2, 'South'), (3, 'East')");
+    await ehr.query(
+      "INSERT INTO clinic (ClinicNum, Description) VALUES (1, 'North'), (2, 'South'), (3, 'East')",
+    );
     const first = await poll('offices');
     expect(first.created).toBeGreaterThanOrEqual(3);
     await ehr.query('TRUNCATE clinic');
@@ -211,7 +252,11 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
     await ehr.query('UPDATE patient SET PatStatus = 0 WHERE PatNum = 11');
     await nextSecond();
     expect((await poll('patients')).created).toBe(1);
-    expect((await events()).map((e) => e.envelope.type)).toEqual(['patient.created', 'patient.deleted', 'patient.created']);
+    expect((await events()).map((e) => e.envelope.type)).toEqual([
+      'patient.created',
+      'patient.deleted',
+      'patient.created',
+    ]);
   });
 
   it('never moves the watermark past rows it has not committed, and sequences only increase', async () => {

@@ -22,9 +22,16 @@ const CONFIRMED_STATUS = '7';
 const silentApiLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const SCHEMA = resolve(FIXTURES, 'dentrix-enterprise/dentrix_enterprise_11_mariadb.sql');
 
-function slot(days: number, hour: number, minutes = 30, minute = 0): { start: string; end: string; date: string } {
+function slot(
+  days: number,
+  hour: number,
+  minutes = 30,
+  minute = 0,
+): { start: string; end: string; date: string } {
   const day = new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
-  const start = new Date(`${day}T${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00-07:00`);
+  const start = new Date(
+    `${day}T${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00-07:00`,
+  );
   return {
     start: start.toISOString().replace('.000Z', 'Z'),
     end: new Date(start.getTime() + minutes * 60_000).toISOString().replace('.000Z', 'Z'),
@@ -39,7 +46,11 @@ function slot(days: number, hour: number, minutes = 30, minute = 0): { start: st
 describe('writeback: Dentrix Enterprise statements in T-SQL', () => {
   const mssql = knexFactory({ client: 'mssql' });
   const st = dentrixStatements('mssql');
-  const tsql = (statement: { sql: string; bindings: readonly unknown[] }) => mssql.raw(statement.sql, statement.bindings as never[]).toSQL().toNative();
+  const tsql = (statement: { sql: string; bindings: readonly unknown[] }) =>
+    mssql
+      .raw(statement.sql, statement.bindings as never[])
+      .toSQL()
+      .toNative();
 
   it('the slot check and every id allocation read WITH (UPDLOCK, HOLDLOCK)', () => {
     for (const statement of [
@@ -57,10 +68,62 @@ describe('writeback: Dentrix Enterprise statements in T-SQL', () => {
 
   it('matches the reviewed T-SQL', () => {
     const appointment = Object.fromEntries(
-      ['APPTID', 'APPTDB', 'PATID', 'PATDB', 'OPID', 'OPDB', 'PRPROVID', 'PRPROVDB', 'SCPROVID', 'SCPROVDB', 'APPTDATE', 'TIME_HOUR', 'TIME_MINUTE', 'APPTLEN', 'APPTREASON', 'STATUS', 'CREATEDATE', 'DDB_LAST_MOD', 'ApptStartUTCDateTime', 'ApptEndUTCDateTime', 'EntrySystem', 'LastUpdateSystem', 'WasScheduled', 'WasEnabledForEventsStatus', 'EStatus'].map((c, i) => [c, i]),
+      [
+        'APPTID',
+        'APPTDB',
+        'PATID',
+        'PATDB',
+        'OPID',
+        'OPDB',
+        'PRPROVID',
+        'PRPROVDB',
+        'SCPROVID',
+        'SCPROVDB',
+        'APPTDATE',
+        'TIME_HOUR',
+        'TIME_MINUTE',
+        'APPTLEN',
+        'APPTREASON',
+        'STATUS',
+        'CREATEDATE',
+        'DDB_LAST_MOD',
+        'ApptStartUTCDateTime',
+        'ApptEndUTCDateTime',
+        'EntrySystem',
+        'LastUpdateSystem',
+        'WasScheduled',
+        'WasEnabledForEventsStatus',
+        'EStatus',
+      ].map((c, i) => [c, i]),
     ) as never;
     const patient = Object.fromEntries(
-      ['PATID', 'PATDB', 'FAMILYID', 'GUARID', 'GUARDB', 'PRPROVID', 'PRPROVDB', 'LASTNAME', 'FIRSTNAME', 'MiddleName', 'TITLE', 'Suffix', 'BIRTHDATE', 'HOMEPHONE', 'WKPHONE', 'OTHERPHONE', 'EMAILADDRESS', 'DDB_LAST_MOD', 'PATIMAGEID', 'CommunicationPref', 'CONFIDENTIAL_STATE', 'VipCode', 'SensitivityFlag', 'DNACode', 'DoDUpdateAuth'].map((c, i) => [c, i]),
+      [
+        'PATID',
+        'PATDB',
+        'FAMILYID',
+        'GUARID',
+        'GUARDB',
+        'PRPROVID',
+        'PRPROVDB',
+        'LASTNAME',
+        'FIRSTNAME',
+        'MiddleName',
+        'TITLE',
+        'Suffix',
+        'BIRTHDATE',
+        'HOMEPHONE',
+        'WKPHONE',
+        'OTHERPHONE',
+        'EMAILADDRESS',
+        'DDB_LAST_MOD',
+        'PATIMAGEID',
+        'CommunicationPref',
+        'CONFIDENTIAL_STATE',
+        'VipCode',
+        'SensitivityFlag',
+        'DNACode',
+        'DoDUpdateAuth',
+      ].map((c, i) => [c, i]),
     ) as never;
     const all = {
       resource: tsql(st.resource('101', '1')),
@@ -70,19 +133,32 @@ describe('writeback: Dentrix Enterprise statements in T-SQL', () => {
       insertAppointment: tsql(st.insertAppointment(appointment)),
       lockAppointment: tsql(st.lockAppointment('5', '1')),
       setAppointmentStatus: tsql(st.setAppointmentStatus('5', '1', 0, 7, '2030-01-01 10:00:00.000')),
-      setAppointmentStatusFromNull: tsql(st.setAppointmentStatus('5', '1', null, 7, '2030-01-01 10:00:00.000')),
-      breakAppointment: tsql(st.breakAppointment('5', '1', 0, 100, '2030-01-01 10:00:00.000', null, '2030-01-01 10:00:00.000')),
+      setAppointmentStatusFromNull: tsql(
+        st.setAppointmentStatus('5', '1', null, 7, '2030-01-01 10:00:00.000'),
+      ),
+      breakAppointment: tsql(
+        st.breakAppointment('5', '1', 0, 100, '2030-01-01 10:00:00.000', null, '2030-01-01 10:00:00.000'),
+      ),
       moveAppointment: tsql(
         st.moveAppointment(
           '5',
           '1',
-          { apptDate: '2030-01-02 00:00:00', hour: 9, minute: 30, length: 45, utcStart: '2030-01-02 16:30:00', utcEnd: '2030-01-02 17:15:00' },
+          {
+            apptDate: '2030-01-02 00:00:00',
+            hour: 9,
+            minute: 30,
+            length: 45,
+            utcStart: '2030-01-02 16:30:00',
+            utcEnd: '2030-01-02 17:15:00',
+          },
           { id: '201', db: '1' },
           { prId: '101', prDb: '1', scId: null, scDb: null },
           '2030-01-01 10:00:00.000',
         ),
       ),
-      patientCandidates: tsql(st.patientCandidates('Doe', 'Jane', '1990-01-01 00:00:00', '1990-01-02 00:00:00')),
+      patientCandidates: tsql(
+        st.patientCandidates('Doe', 'Jane', '1990-01-01 00:00:00', '1990-01-02 00:00:00'),
+      ),
       defaultPatientDb: tsql(st.defaultPatientDb()),
       nextPatientId: tsql(st.nextPatientId('1')),
       insertPatient: tsql(st.insertPatient(patient)),
@@ -120,9 +196,14 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
   };
   const connectorFor = (): ConnectorDefinition => dentrixEnterprise;
   const query = (sql: string, bindings: unknown[] = []) => ehr.execute(ehr.knex.raw(sql, bindings));
-  const count = async (table = 'DDB_APPT_BASE') => Number((await query(`SELECT COUNT(*) AS n FROM ${table}`))[0]!['n']);
+  const count = async (table = 'DDB_APPT_BASE') =>
+    Number((await query(`SELECT COUNT(*) AS n FROM ${table}`))[0]!['n']);
   const post = (body: unknown) =>
-    fetch(`${base}/v1/writebacks`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+    fetch(`${base}/v1/writebacks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify(body),
+    });
   const run = async (command: string, idempotencyKey: string, input: Record<string, unknown>) => {
     const response = await post({ command, connectionId: CONNECTION, idempotencyKey, input });
     expect(response.status).toBe(202);
@@ -136,7 +217,11 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     end: s.end,
     ...extra,
   });
-  const sync = (stream: string, full = false) => syncStream({ sql: read, store, logger: silentLogger }, { connection, connector: dentrixEnterprise, stream, full });
+  const sync = (stream: string, full = false) =>
+    syncStream(
+      { sql: read, store, logger: silentLogger },
+      { connection, connector: dentrixEnterprise, stream, full },
+    );
 
   beforeAll(async () => {
     const admin = await mysql.createConnection({ ...MARIADB });
@@ -153,15 +238,28 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
       timezone: ZONE,
       database: { url },
       sync: { settleSeconds: 0 },
-      writeback: { enabled: true, database: { url }, allowUnsafeSqlWrites: true, confirmStatus: CONFIRMED_STATUS },
+      writeback: {
+        enabled: true,
+        database: { url },
+        allowUnsafeSqlWrites: true,
+        confirmStatus: CONFIRMED_STATUS,
+      },
     });
     dir = mkdtempSync(join(tmpdir(), 'tendril-wb2-dxe-'));
     store = openSqliteStore(join(dir, 'store.db'));
     await store.migrate();
     read = createSqlClient(connection.database);
     write = createSqlClient(connection.writeback!.database!, { pool: { min: 0, max: 8 } });
-    for (const stream of ['patients', 'practitioners', 'offices', 'operatories', 'appointments']) await sync(stream, true);
-    worker = createWritebackWorker({ store, logger: silentLogger, connections: [connection], connectorFor, readClient: () => read, writeClient: () => write });
+    for (const stream of ['patients', 'practitioners', 'offices', 'operatories', 'appointments'])
+      await sync(stream, true);
+    worker = createWritebackWorker({
+      store,
+      logger: silentLogger,
+      connections: [connection],
+      connectorFor,
+      readClient: () => read,
+      writeClient: () => write,
+    });
     api = createApiServer({
       host: '127.0.0.1',
       port: 0,
@@ -173,7 +271,14 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     });
     base = await api.listen();
     const created = generateApiKey();
-    await store.writebacks.createApiKey({ id: created.id, name: 'vendor', secretHash: created.secretHash, connectionIds: [CONNECTION], subscriptionIds: [], createdAt: new Date().toISOString() });
+    await store.writebacks.createApiKey({
+      id: created.id,
+      name: 'vendor',
+      secretHash: created.secretHash,
+      connectionIds: [CONNECTION],
+      subscriptionIds: [],
+      createdAt: new Date().toISOString(),
+    });
     key = created.key;
   });
 
@@ -192,12 +297,34 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
   it('books: one row on the real column names, read back, and the next poll sees the same id', async () => {
     const s = slot(3, 9, 45);
     const before = await count();
-    const result = await run('Appointment.book', 'dxe-book-1', bookInput(s, { note: 'Crown prep #3', practitionerIds: [ids.practitioner, ids.practitioner2] }));
+    const result = await run(
+      'Appointment.book',
+      'dxe-book-1',
+      bookInput(s, { note: 'Crown prep #3', practitionerIds: [ids.practitioner, ids.practitioner2] }),
+    );
     expect(result['status']).toBe('written');
     expect(result['sourceId']).toMatch(/^\d+:1$/);
     const [apptId] = String(result['sourceId']).split(':');
-    expect(await query('SELECT PATID, PATDB, OPID, PRPROVID, SCPROVID, APPTDATE, TIME_HOUR, TIME_MINUTE, APPTLEN, APPTREASON, STATUS, WasScheduled FROM DDB_APPT_BASE WHERE APPTID = ? AND APPTDB = 1', [apptId])).toEqual([
-      { PATID: 1, PATDB: 1, OPID: 201, PRPROVID: 101, SCPROVID: 102, APPTDATE: `${s.date} 00:00:00.000`, TIME_HOUR: 9, TIME_MINUTE: 0, APPTLEN: 45, APPTREASON: 'Crown prep #3', STATUS: 0, WasScheduled: 1 },
+    expect(
+      await query(
+        'SELECT PATID, PATDB, OPID, PRPROVID, SCPROVID, APPTDATE, TIME_HOUR, TIME_MINUTE, APPTLEN, APPTREASON, STATUS, WasScheduled FROM DDB_APPT_BASE WHERE APPTID = ? AND APPTDB = 1',
+        [apptId],
+      ),
+    ).toEqual([
+      {
+        PATID: 1,
+        PATDB: 1,
+        OPID: 201,
+        PRPROVID: 101,
+        SCPROVID: 102,
+        APPTDATE: `${s.date} 00:00:00.000`,
+        TIME_HOUR: 9,
+        TIME_MINUTE: 0,
+        APPTLEN: 45,
+        APPTREASON: 'Crown prep #3',
+        STATUS: 0,
+        WasScheduled: 1,
+      },
     ]);
     expect(await count()).toBe(before + 1);
     expect(result['resource']).toMatchObject({
@@ -217,7 +344,9 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     await new Promise((r) => setTimeout(r, 50));
     const polled = await sync('appointments');
     expect(polled.created).toBe(1);
-    const created = (await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true })).find((e) => e.envelope.type === 'appointment.created');
+    const created = (
+      await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true })
+    ).find((e) => e.envelope.type === 'appointment.created');
     expect(created?.envelope.resourceId).toBe(result['resourceId']);
   });
 
@@ -227,16 +356,40 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     const [apptId] = String(booked['sourceId']).split(':');
     const confirmed = await run('Appointment.confirm', 'dxe-life-2', { appointmentId });
     expect(confirmed['status']).toBe('written');
-    expect((await query('SELECT STATUS FROM DDB_APPT_BASE WHERE APPTID = ? AND APPTDB = 1', [apptId]))[0]).toEqual({ STATUS: Number(CONFIRMED_STATUS) });
+    expect(
+      (await query('SELECT STATUS FROM DDB_APPT_BASE WHERE APPTID = ? AND APPTDB = 1', [apptId]))[0],
+    ).toEqual({ STATUS: Number(CONFIRMED_STATUS) });
     const moved = slot(4, 15, 60, 30);
-    const rescheduled = await run('Appointment.reschedule', 'dxe-life-3', { appointmentId, start: moved.start, end: moved.end, operatoryId: ids.operatory2, practitionerIds: [ids.practitioner2] });
+    const rescheduled = await run('Appointment.reschedule', 'dxe-life-3', {
+      appointmentId,
+      start: moved.start,
+      end: moved.end,
+      operatoryId: ids.operatory2,
+      practitionerIds: [ids.practitioner2],
+    });
     expect(rescheduled['status']).toBe('written');
     expect(rescheduled['warnings']).toEqual([]);
-    expect(rescheduled['resource']).toMatchObject({ start: moved.start, end: moved.end, operatoryId: ids.operatory2, practitionerIds: [ids.practitioner2] });
-    const cancelled = await run('Appointment.cancel', 'dxe-life-4', { appointmentId, reason: 'patient called' });
+    expect(rescheduled['resource']).toMatchObject({
+      start: moved.start,
+      end: moved.end,
+      operatoryId: ids.operatory2,
+      practitionerIds: [ids.practitioner2],
+    });
+    const cancelled = await run('Appointment.cancel', 'dxe-life-4', {
+      appointmentId,
+      reason: 'patient called',
+    });
     expect(cancelled['status']).toBe('written');
-    expect(cancelled['resource']).toMatchObject({ status: 'cancelled', cancellationReason: 'patient called' });
-    expect(await query('SELECT STATUS, TIME_HOUR, TIME_MINUTE, APPTLEN, OPID, PRPROVID, SCPROVID FROM DDB_APPT_BASE WHERE APPTID = ? AND APPTDB = 1', [apptId])).toEqual([
+    expect(cancelled['resource']).toMatchObject({
+      status: 'cancelled',
+      cancellationReason: 'patient called',
+    });
+    expect(
+      await query(
+        'SELECT STATUS, TIME_HOUR, TIME_MINUTE, APPTLEN, OPID, PRPROVID, SCPROVID FROM DDB_APPT_BASE WHERE APPTID = ? AND APPTDB = 1',
+        [apptId],
+      ),
+    ).toEqual([
       { STATUS: 100, TIME_HOUR: 15, TIME_MINUTE: 30, APPTLEN: 60, OPID: 202, PRPROVID: 102, SCPROVID: null },
     ]);
   });
@@ -246,31 +399,63 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     expect((await run('Appointment.book', 'dxe-overlap-a', bookInput(s)))['status']).toBe('written');
     const before = await count();
     const overlap = slot(5, 13, 30, 30);
-    const conflict = await run('Appointment.book', 'dxe-overlap-b', bookInput(overlap, { patientId: ids.patient2, practitionerIds: [ids.practitioner2] }));
+    const conflict = await run(
+      'Appointment.book',
+      'dxe-overlap-b',
+      bookInput(overlap, { patientId: ids.patient2, practitionerIds: [ids.practitioner2] }),
+    );
     expect((conflict['error'] as { code: string }).code).toBe('slot_conflict');
     expect(await count()).toBe(before);
 
     const race = slot(6, 8);
     const responses = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => post({ command: 'Appointment.book', connectionId: CONNECTION, idempotencyKey: `dxe-race-${i}`, input: bookInput(race) })),
+      Array.from({ length: 6 }, (_, i) =>
+        post({
+          command: 'Appointment.book',
+          connectionId: CONNECTION,
+          idempotencyKey: `dxe-race-${i}`,
+          input: bookInput(race),
+        }),
+      ),
     );
-    const results = await Promise.all(responses.map(async (r) => waitForResult(base, key, ((await r.json()) as { id: string }).id)));
+    const results = await Promise.all(
+      responses.map(async (r) => waitForResult(base, key, ((await r.json()) as { id: string }).id)),
+    );
     expect(results.filter((r) => r['status'] === 'written')).toHaveLength(1);
-    expect(results.filter((r) => r['status'] === 'failed').map((r) => (r['error'] as { code: string }).code)).toEqual(Array(5).fill('slot_conflict'));
+    expect(
+      results.filter((r) => r['status'] === 'failed').map((r) => (r['error'] as { code: string }).code),
+    ).toEqual(Array(5).fill('slot_conflict'));
     expect(await count()).toBe(before + 1);
   });
 
   it('idempotency, an inactive provider, and malformed input: nothing extra is written', async () => {
     const before = await count();
-    const body = { command: 'Appointment.book', connectionId: CONNECTION, idempotencyKey: 'dxe-same', input: bookInput(slot(7, 9)) };
+    const body = {
+      command: 'Appointment.book',
+      connectionId: CONNECTION,
+      idempotencyKey: 'dxe-same',
+      input: bookInput(slot(7, 9)),
+    };
     const first = await post(body);
     const { id } = (await first.json()) as { id: string };
     await waitForResult(base, key, id);
     expect((await post(body)).status).toBe(200);
     expect((await post({ ...body, input: bookInput(slot(7, 11)) })).status).toBe(409);
-    const inactive = await run('Appointment.book', 'dxe-inactive', bookInput(slot(7, 14), { practitionerIds: [ids.inactivePractitioner] }));
+    const inactive = await run(
+      'Appointment.book',
+      'dxe-inactive',
+      bookInput(slot(7, 14), { practitionerIds: [ids.inactivePractitioner] }),
+    );
     expect((inactive['error'] as { code: string }).code).toBe('inactive');
-    expect((await post({ ...body, idempotencyKey: 'dxe-bad', input: { ...bookInput(slot(7, 15)), patientId: "1' OR 1=1" } })).status).toBe(400);
+    expect(
+      (
+        await post({
+          ...body,
+          idempotencyKey: 'dxe-bad',
+          input: { ...bookInput(slot(7, 15)), patientId: "1' OR 1=1" },
+        })
+      ).status,
+    ).toBe(400);
     expect(await count()).toBe(before + 1);
   });
 
@@ -280,35 +465,69 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
       name: { family: 'Nakamura', given: ['Aiko'] },
       birthDate: '1985-11-23',
       gender: 'female',
-      telecom: [{ system: 'phone', use: 'home', value: '(480) 555-0133' }, { system: 'email', value: 'aiko@example.org' }],
+      telecom: [
+        { system: 'phone', use: 'home', value: '(480) 555-0133' },
+        { system: 'email', value: 'aiko@example.org' },
+      ],
       primaryPractitionerId: ids.practitioner,
     };
     const created = await run('Patient.create', 'dxe-pat-1', input);
     expect(created['status']).toBe('written');
     expect(created['matched']).toBe(false);
     const [patId, patDb] = String(created['sourceId']).split(':');
-    expect(await query('SELECT LASTNAME, FIRSTNAME, BIRTHDATE, HOMEPHONE, EMAILADDRESS, PRPROVID, GUARID, GUARDB, FAMILYID FROM DDB_PAT_BASE WHERE PATID = ? AND PATDB = ?', [patId, patDb])).toEqual([
-      { LASTNAME: 'Nakamura', FIRSTNAME: 'Aiko', BIRTHDATE: '1985-11-23 00:00:00.000', HOMEPHONE: '(480) 555-0133', EMAILADDRESS: 'aiko@example.org', PRPROVID: 101, GUARID: Number(patId), GUARDB: Number(patDb), FAMILYID: Number(patId) },
+    expect(
+      await query(
+        'SELECT LASTNAME, FIRSTNAME, BIRTHDATE, HOMEPHONE, EMAILADDRESS, PRPROVID, GUARID, GUARDB, FAMILYID FROM DDB_PAT_BASE WHERE PATID = ? AND PATDB = ?',
+        [patId, patDb],
+      ),
+    ).toEqual([
+      {
+        LASTNAME: 'Nakamura',
+        FIRSTNAME: 'Aiko',
+        BIRTHDATE: '1985-11-23 00:00:00.000',
+        HOMEPHONE: '(480) 555-0133',
+        EMAILADDRESS: 'aiko@example.org',
+        PRPROVID: 101,
+        GUARID: Number(patId),
+        GUARDB: Number(patDb),
+        FAMILYID: Number(patId),
+      },
     ]);
-    expect(created['resource']).toMatchObject({ resourceType: 'Patient', birthDate: '1985-11-23', primaryPractitionerId: ids.practitioner });
-    const again = await run('Patient.create', 'dxe-pat-2', { ...input, telecom: [{ system: 'email', value: 'AIKO@example.org' }] });
+    expect(created['resource']).toMatchObject({
+      resourceType: 'Patient',
+      birthDate: '1985-11-23',
+      primaryPractitionerId: ids.practitioner,
+    });
+    const again = await run('Patient.create', 'dxe-pat-2', {
+      ...input,
+      telecom: [{ system: 'email', value: 'AIKO@example.org' }],
+    });
     expect(again['matched']).toBe(true);
     expect(again['resourceId']).toBe(created['resourceId']);
     expect(await count('DDB_PAT_BASE')).toBe(before + 1);
     const polled = await sync('patients');
     expect(polled.created).toBe(1);
-    const event = (await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true })).find((e) => e.envelope.type === 'patient.created');
+    const event = (await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true })).find(
+      (e) => e.envelope.type === 'patient.created',
+    );
     expect(event?.envelope.resourceId).toBe(created['resourceId']);
   });
 
   it('capabilities: the sql path needs the fixture-only opt-in; Patient.update is not offered', async () => {
-    const caps = (await (await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+    const caps = (await (
+      await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, {
+        headers: { authorization: `Bearer ${key}` },
+      })
+    ).json()) as {
       commands: Record<string, { state: string; writePath?: string }>;
     };
     expect(caps.commands['Appointment.book']).toEqual({ state: 'supported', writePath: 'sql' });
     expect(caps.commands['Patient.update']?.state).toBe('unsupported');
     const { writebackCapabilities, WritebackConnectionConfig } = await import('@tendril/core');
-    const withoutOptIn = writebackCapabilities(dentrixEnterprise.writeback, WritebackConnectionConfig.parse({ enabled: true, database: { url } }));
+    const withoutOptIn = writebackCapabilities(
+      dentrixEnterprise.writeback,
+      WritebackConnectionConfig.parse({ enabled: true, database: { url } }),
+    );
     expect(withoutOptIn['Appointment.book'].state).toBe('needs-config');
   });
 });

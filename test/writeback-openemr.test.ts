@@ -55,18 +55,33 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
   const post = (body: unknown, token: string | null = key, headers: Record<string, string> = {}) =>
     fetch(`${base}/v1/writebacks`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
   const count = async (where = '1 = 1', params: unknown[] = []) => {
     const [rows] = await emr.query(`SELECT COUNT(*) AS n FROM ${EVENTS} WHERE ${where}`, params);
     return Number((rows as { n: string }[])[0]!.n);
   };
-  const book = (idempotencyKey: string, s: { start: string; end: string }, extra: Record<string, unknown> = {}) => ({
+  const book = (
+    idempotencyKey: string,
+    s: { start: string; end: string },
+    extra: Record<string, unknown> = {},
+  ) => ({
     command: 'Appointment.book',
     connectionId: CONNECTION,
     idempotencyKey,
-    input: { patientId: ids.patient, practitionerIds: [ids.practitioner], locationId: ids.location, start: s.start, end: s.end, ...extra },
+    input: {
+      patientId: ids.patient,
+      practitionerIds: [ids.practitioner],
+      locationId: ids.location,
+      start: s.start,
+      end: s.end,
+      ...extra,
+    },
   });
   const sync = async (stream: string, full = false) =>
     syncStream({ sql: read, store, logger: silentLogger }, { connection, connector: openEmr, stream, full });
@@ -74,7 +89,9 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
   beforeAll(async () => {
     db = await createWritebackOpenEmrDatabase('api');
     emr = await db.connect();
-    const [users] = await emr.query('SELECT id FROM users WHERE authorized = 1 AND active = 1 ORDER BY id LIMIT 2');
+    const [users] = await emr.query(
+      'SELECT id FROM users WHERE authorized = 1 AND active = 1 ORDER BY id LIMIT 2',
+    );
     const [patients] = await emr.query('SELECT pid FROM patient_data ORDER BY pid LIMIT 2');
     const [facilities] = await emr.query('SELECT id FROM facility ORDER BY id LIMIT 1');
     sourceIds.userId = String((users as { id: string }[])[0]!.id);
@@ -94,7 +111,12 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       sync: { settleSeconds: 0 },
       writeback: { enabled: true, database: { url: db.url } },
     });
-    readOnly = ConnectionConfig.parse({ id: 'read-only-emr', connector: 'openemr', timezone: ZONE, database: { url: db.url } });
+    readOnly = ConnectionConfig.parse({
+      id: 'read-only-emr',
+      connector: 'openemr',
+      timezone: ZONE,
+      database: { url: db.url },
+    });
     dir = mkdtempSync(join(tmpdir(), 'tendril-wb-'));
     store = openSqliteStore(join(dir, 'store.db'));
     await store.migrate();
@@ -191,7 +213,9 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       pc_informant: 'tendril',
       pc_apptstatus: '-',
     });
-    const [registry] = await emr.query('SELECT table_name, table_id FROM uuid_registry WHERE HEX(uuid) = ?', [row['uuid']]);
+    const [registry] = await emr.query('SELECT table_name, table_id FROM uuid_registry WHERE HEX(uuid) = ?', [
+      row['uuid'],
+    ]);
     expect(registry).toEqual([{ table_name: EVENTS, table_id: 'pc_eid' }]);
 
     const resource = result['resource'] as Record<string, unknown>;
@@ -209,19 +233,25 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     expect(result['warnings']).toEqual([]);
 
     const audit = await store.writebacks.listAudit(accepted.id);
-    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['accepted', 'executing', 'statement', 'written']));
+    expect(audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining(['accepted', 'executing', 'statement', 'written']),
+    );
     const auditText = JSON.stringify(audit);
     expect(auditText).toContain(`INSERT INTO ${EVENTS}`);
     expect(auditText).not.toContain('first visit');
     expect(auditText).not.toContain(s.date);
 
-    const [event] = (await store.listEvents({ connectionId: CONNECTION, limit: 1000 })).filter((e) => e.envelope.type === 'appointment.writeback.written');
+    const [event] = (await store.listEvents({ connectionId: CONNECTION, limit: 1000 })).filter(
+      (e) => e.envelope.type === 'appointment.writeback.written',
+    );
     expect(event?.envelope.resourceId).toBe(resource['id']);
     expect((event?.envelope.data as { id: string }).id).toBe(accepted.id);
 
     const polled = await sync('appointments');
     expect(polled.created).toBe(1);
-    const created = (await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true })).find((e) => e.envelope.type === 'appointment.created');
+    const created = (
+      await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true })
+    ).find((e) => e.envelope.type === 'appointment.created');
     expect(created?.envelope.resourceId).toBe(resource['id']);
   });
 
@@ -235,7 +265,9 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     const second = await post(book('same-key', s));
     expect(second.status).toBe(200);
     expect(((await second.json()) as { id: string }).id).toBe(id);
-    const viaHeader = await post({ ...book('ignored', s), idempotencyKey: undefined }, key, { 'idempotency-key': 'same-key' });
+    const viaHeader = await post({ ...book('ignored', s), idempotencyKey: undefined }, key, {
+      'idempotency-key': 'same-key',
+    });
     expect(viaHeader.status).toBe(200);
     const reused = await post(book('same-key', slot(4, 11)));
     expect(reused.status).toBe(409);
@@ -246,17 +278,30 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
   it('an overlapping slot fails with slot_conflict and writes nothing', async () => {
     const s = slot(5, 13, 60);
     const first = await post(book('overlap-a', s));
-    expect((await waitForResult(base, key, ((await first.json()) as { id: string }).id))['status']).toBe('written');
+    expect((await waitForResult(base, key, ((await first.json()) as { id: string }).id))['status']).toBe(
+      'written',
+    );
     const before = await count();
-    const overlapping = { start: new Date(Date.parse(s.start) + 30 * 60_000).toISOString().replace('.000Z', 'Z'), end: new Date(Date.parse(s.end) + 30 * 60_000).toISOString().replace('.000Z', 'Z') };
-    const second = await post({ ...book('overlap-b', overlapping), input: { ...book('x', overlapping).input, patientId: ids.patient2 } });
+    const overlapping = {
+      start: new Date(Date.parse(s.start) + 30 * 60_000).toISOString().replace('.000Z', 'Z'),
+      end: new Date(Date.parse(s.end) + 30 * 60_000).toISOString().replace('.000Z', 'Z'),
+    };
+    const second = await post({
+      ...book('overlap-b', overlapping),
+      input: { ...book('x', overlapping).input, patientId: ids.patient2 },
+    });
     const result = await waitForResult(base, key, ((await second.json()) as { id: string }).id);
     expect(result['status']).toBe('failed');
     expect((result['error'] as { code: string }).code).toBe('slot_conflict');
     expect(await count()).toBe(before);
     // Another practitioner at the same time is fine.
-    const other = await post({ ...book('overlap-c', overlapping), input: { ...book('x', overlapping).input, practitionerIds: [ids.practitioner2] } });
-    expect((await waitForResult(base, key, ((await other.json()) as { id: string }).id))['status']).toBe('written');
+    const other = await post({
+      ...book('overlap-c', overlapping),
+      input: { ...book('x', overlapping).input, practitionerIds: [ids.practitioner2] },
+    });
+    expect((await waitForResult(base, key, ((await other.json()) as { id: string }).id))['status']).toBe(
+      'written',
+    );
   });
 
   it('concurrent bookings of one slot: exactly one is written', async () => {
@@ -274,7 +319,9 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     }
     const results = await Promise.all(accepted.map((id) => waitForResult(base, key, id)));
     expect(results.filter((r) => r['status'] === 'written')).toHaveLength(1);
-    expect(results.filter((r) => r['status'] === 'failed').map((r) => (r['error'] as { code: string }).code)).toEqual(Array(7).fill('slot_conflict'));
+    expect(
+      results.filter((r) => r['status'] === 'failed').map((r) => (r['error'] as { code: string }).code),
+    ).toEqual(Array(7).fill('slot_conflict'));
     expect(await count('pc_eventDate = ? AND pc_aid = ?', [s.date, sourceIds.userId])).toBe(before + 1);
   });
 
@@ -284,48 +331,84 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     const queuedBefore = await store.writebacks.countPending();
     const s = slot(7, 9);
 
-    const missing = await post({ command: 'Appointment.book', connectionId: CONNECTION, idempotencyKey: 'bad-1', input: { start: s.start } });
+    const missing = await post({
+      command: 'Appointment.book',
+      connectionId: CONNECTION,
+      idempotencyKey: 'bad-1',
+      input: { start: s.start },
+    });
     expect(missing.status).toBe(400);
     const missingBody = (await missing.json()) as { code: string; errors: { path: string }[] };
     expect(missingBody.code).toBe('validation_failed');
-    expect(missingBody.errors.map((e) => e.path)).toEqual(expect.arrayContaining(['input.patientId', 'input.practitionerIds']));
+    expect(missingBody.errors.map((e) => e.path)).toEqual(
+      expect.arrayContaining(['input.patientId', 'input.practitionerIds']),
+    );
 
     const backwards = await post(book('bad-2', { start: s.end, end: s.start }));
     expect(backwards.status).toBe(400);
-    expect(((await backwards.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain('input.end');
+    expect(((await backwards.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain(
+      'input.end',
+    );
 
-    const injectedId = await post({ ...book('bad-3', s), input: { ...book('x', s).input, patientId: "1' OR '1'='1" } });
+    const injectedId = await post({
+      ...book('bad-3', s),
+      input: { ...book('x', s).input, patientId: "1' OR '1'='1" },
+    });
     expect(injectedId.status).toBe(400);
-    expect(((await injectedId.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['input.patientId']);
+    expect(((await injectedId.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+      'input.patientId',
+    ]);
 
     const injectedName = await post({
       command: 'Patient.create',
       connectionId: CONNECTION,
       idempotencyKey: 'bad-4',
-      input: { name: { family: "Robert'); DROP TABLE patient_data;--", given: ['Bobby'] }, birthDate: '1990-01-01', gender: 'male', telecom: [{ system: 'phone', value: '555 010 0199' }] },
+      input: {
+        name: { family: "Robert'); DROP TABLE patient_data;--", given: ['Bobby'] },
+        birthDate: '1990-01-01',
+        gender: 'male',
+        telecom: [{ system: 'phone', value: '555 010 0199' }],
+      },
     });
     expect(injectedName.status).toBe(400);
-    expect(((await injectedName.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['input.name.family']);
+    expect(((await injectedName.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(
+      ['input.name.family'],
+    );
 
     const extraField = await post({ ...book('bad-5', s), input: { ...book('x', s).input, pc_aid: '1' } });
     expect(extraField.status).toBe(400);
 
-    const oversized = await post({ ...book('bad-6', s), input: { ...book('x', s).input, note: 'x'.repeat(70_000) } });
+    const oversized = await post({
+      ...book('bad-6', s),
+      input: { ...book('x', s).input, note: 'x'.repeat(70_000) },
+    });
     expect(oversized.status).toBe(413);
     expect(((await oversized.json()) as { code: string }).code).toBe('payload_too_large');
 
-    const longNote = await post({ ...book('bad-7', s), input: { ...book('x', s).input, note: 'x'.repeat(2001) } });
+    const longNote = await post({
+      ...book('bad-7', s),
+      input: { ...book('x', s).input, note: 'x'.repeat(2001) },
+    });
     expect(longNote.status).toBe(400);
-    expect(((await longNote.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['input.note']);
+    expect(((await longNote.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+      'input.note',
+    ]);
 
     const notJson = await post('{"command": ');
     expect(notJson.status).toBe(400);
 
     const noKey = await post({ ...book('', s), idempotencyKey: '' });
     expect(noKey.status).toBe(400);
-    expect(((await noKey.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain('idempotencyKey');
+    expect(((await noKey.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toContain(
+      'idempotencyKey',
+    );
 
-    const birthDate = await post({ command: 'Patient.update', connectionId: CONNECTION, idempotencyKey: 'bad-8', input: { patientId: ids.patient, birthDate: '1980-02-02' } });
+    const birthDate = await post({
+      command: 'Patient.update',
+      connectionId: CONNECTION,
+      idempotencyKey: 'bad-8',
+      input: { patientId: ids.patient, birthDate: '1980-02-02' },
+    });
     expect(birthDate.status).toBe(400);
 
     expect(await count()).toBe(before);
@@ -342,62 +425,134 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     expect((await post(body, 'not-a-key')).status).toBe(401);
     const forbidden = await post(body, otherKey);
     expect(forbidden.status).toBe(403);
-    expect((await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, { headers: { authorization: `Bearer ${otherKey}` } })).status).toBe(403);
+    expect(
+      (
+        await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, {
+          headers: { authorization: `Bearer ${otherKey}` },
+        })
+      ).status,
+    ).toBe(403);
     const temp = generateApiKey();
-    await store.writebacks.createApiKey({ id: temp.id, name: 'temp', secretHash: temp.secretHash, connectionIds: [CONNECTION], subscriptionIds: [], createdAt: new Date().toISOString() });
-    expect((await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, { headers: { authorization: `Bearer ${temp.key}` } })).status).toBe(200);
+    await store.writebacks.createApiKey({
+      id: temp.id,
+      name: 'temp',
+      secretHash: temp.secretHash,
+      connectionIds: [CONNECTION],
+      subscriptionIds: [],
+      createdAt: new Date().toISOString(),
+    });
+    expect(
+      (
+        await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, {
+          headers: { authorization: `Bearer ${temp.key}` },
+        })
+      ).status,
+    ).toBe(200);
     expect(await store.writebacks.revokeApiKey(temp.id, new Date().toISOString())).toBe(true);
-    expect((await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, { headers: { authorization: `Bearer ${temp.key}` } })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, {
+          headers: { authorization: `Bearer ${temp.key}` },
+        })
+      ).status,
+    ).toBe(401);
     // A command is visible to the client that sent it only.
     const mine = await post(book('auth-2', slot(8, 10)));
     const { id } = (await mine.json()) as { id: string };
-    expect((await fetch(`${base}/v1/writebacks/${id}`, { headers: { authorization: `Bearer ${otherKey}` } })).status).toBe(404);
+    expect(
+      (await fetch(`${base}/v1/writebacks/${id}`, { headers: { authorization: `Bearer ${otherKey}` } }))
+        .status,
+    ).toBe(404);
     await waitForResult(base, key, id);
   });
 
   it('capabilities: supported on the sql path where writeback is configured, needs-config where it is not; unsupported commands are 422', async () => {
-    const caps = (await (await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+    const caps = (await (
+      await fetch(`${base}/v1/connections/${CONNECTION}/capabilities`, {
+        headers: { authorization: `Bearer ${key}` },
+      })
+    ).json()) as {
       commands: Record<string, { state: string; writePath?: string }>;
     };
     expect(caps.commands['Appointment.book']).toEqual({ state: 'supported', writePath: 'sql' });
     expect(caps.commands['Patient.create']?.state).toBe('supported');
-    const off = (await (await fetch(`${base}/v1/connections/read-only-emr/capabilities`, { headers: { authorization: `Bearer ${key}` } })).json()) as {
+    const off = (await (
+      await fetch(`${base}/v1/connections/read-only-emr/capabilities`, {
+        headers: { authorization: `Bearer ${key}` },
+      })
+    ).json()) as {
       commands: Record<string, { state: string }>;
     };
     expect(off.commands['Appointment.book']?.state).toBe('needs-config');
     const refused = await post({ ...book('cap-1', slot(9, 9)), connectionId: 'read-only-emr' });
     expect(refused.status).toBe(422);
     expect(((await refused.json()) as { code: string }).code).toBe('unsupported');
-    const openapi = (await (await fetch(`${base}/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    const openapi = (await (await fetch(`${base}/v1/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(openapi.openapi).toBe('3.1.0');
-    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/v1/writebacks', '/v1/writebacks/{id}', '/v1/connections/{id}/capabilities']));
-    expect(openapi.components.schemas['AppointmentbookInput']).toMatchObject({ type: 'object', required: expect.arrayContaining(['patientId', 'start']) });
+    expect(Object.keys(openapi.paths)).toEqual(
+      expect.arrayContaining(['/v1/writebacks', '/v1/writebacks/{id}', '/v1/connections/{id}/capabilities']),
+    );
+    expect(openapi.components.schemas['AppointmentbookInput']).toMatchObject({
+      type: 'object',
+      required: expect.arrayContaining(['patientId', 'start']),
+    });
   });
 
   it('cancel, confirm and reschedule change the row in place and read back', async () => {
     const s = slot(10, 9);
-    const booked = await waitForResult(base, key, ((await (await post(book('life-1', s))).json()) as { id: string }).id);
+    const booked = await waitForResult(
+      base,
+      key,
+      ((await (await post(book('life-1', s))).json()) as { id: string }).id,
+    );
     const appointmentId = String(booked['resourceId']);
     const eid = String(booked['sourceId']);
     const run = async (command: string, idempotencyKey: string, input: Record<string, unknown>) =>
-      waitForResult(base, key, ((await (await post({ command, connectionId: CONNECTION, idempotencyKey, input })).json()) as { id: string }).id);
+      waitForResult(
+        base,
+        key,
+        (
+          (await (await post({ command, connectionId: CONNECTION, idempotencyKey, input })).json()) as {
+            id: string;
+          }
+        ).id,
+      );
 
     const confirmed = await run('Appointment.confirm', 'life-2', { appointmentId, method: 'sms' });
     expect(confirmed['status']).toBe('written');
     expect((confirmed['resource'] as { confirmed?: boolean }).confirmed).toBe(true);
 
     const moved = slot(10, 15, 45);
-    const rescheduled = await run('Appointment.reschedule', 'life-3', { appointmentId, start: moved.start, end: moved.end, practitionerIds: [ids.practitioner2] });
+    const rescheduled = await run('Appointment.reschedule', 'life-3', {
+      appointmentId,
+      start: moved.start,
+      end: moved.end,
+      practitionerIds: [ids.practitioner2],
+    });
     expect(rescheduled['status']).toBe('written');
-    expect(rescheduled['resource']).toMatchObject({ id: appointmentId, start: moved.start, end: moved.end, practitionerIds: [ids.practitioner2] });
+    expect(rescheduled['resource']).toMatchObject({
+      id: appointmentId,
+      start: moved.start,
+      end: moved.end,
+      practitionerIds: [ids.practitioner2],
+    });
 
     const cancelled = await run('Appointment.cancel', 'life-4', { appointmentId });
     expect(cancelled['status']).toBe('written');
     expect((cancelled['resource'] as { status: string }).status).toBe('cancelled');
-    const [rows] = await emr.query(`SELECT pc_apptstatus, pc_startTime, pc_aid FROM ${EVENTS} WHERE pc_eid = ?`, [eid]);
+    const [rows] = await emr.query(
+      `SELECT pc_apptstatus, pc_startTime, pc_aid FROM ${EVENTS} WHERE pc_eid = ?`,
+      [eid],
+    );
     expect(rows).toEqual([{ pc_apptstatus: 'x', pc_startTime: '15:00:00', pc_aid: sourceIds.userId2 }]);
 
-    const missing = await run('Appointment.cancel', 'life-5', { appointmentId: resourceId(CONNECTION, 'Appointment', '999999') });
+    const missing = await run('Appointment.cancel', 'life-5', {
+      appointmentId: resourceId(CONNECTION, 'Appointment', '999999'),
+    });
     expect(missing['status']).toBe('failed');
     expect((missing['error'] as { code: string }).code).toBe('not_found');
   });
@@ -408,17 +563,37 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       name: { family: "O'Hara", given: ['Maeve', 'Ann'] },
       birthDate: '1988-04-12',
       gender: 'female',
-      telecom: [{ system: 'phone', use: 'mobile', value: '+1 (602) 555-0142' }, { system: 'email', value: 'maeve@example.org' }],
+      telecom: [
+        { system: 'phone', use: 'mobile', value: '+1 (602) 555-0142' },
+        { system: 'email', value: 'maeve@example.org' },
+      ],
       addresses: [{ line: ['12 Cactus Rd'], city: 'Phoenix', state: 'AZ', postalCode: '85001' }],
       primaryPractitionerId: ids.practitioner,
     };
     const run = async (idempotencyKey: string, body: Record<string, unknown>) =>
-      waitForResult(base, key, ((await (await post({ command: 'Patient.create', connectionId: CONNECTION, idempotencyKey, input: body })).json()) as { id: string }).id);
+      waitForResult(
+        base,
+        key,
+        (
+          (await (
+            await post({ command: 'Patient.create', connectionId: CONNECTION, idempotencyKey, input: body })
+          ).json()) as { id: string }
+        ).id,
+      );
     const created = await run('pat-1', input);
     expect(created['status']).toBe('written');
     expect(created['matched']).toBe(false);
-    expect(created['resource']).toMatchObject({ resourceType: 'Patient', birthDate: '1988-04-12', gender: 'female', name: { family: "O'Hara", given: ['Maeve', 'Ann'] } });
-    const again = await run('pat-2', { ...input, name: { family: "o'hara ", given: ['MAEVE'] }, telecom: [{ system: 'phone', value: '602.555.0142' }] });
+    expect(created['resource']).toMatchObject({
+      resourceType: 'Patient',
+      birthDate: '1988-04-12',
+      gender: 'female',
+      name: { family: "O'Hara", given: ['Maeve', 'Ann'] },
+    });
+    const again = await run('pat-2', {
+      ...input,
+      name: { family: "o'hara ", given: ['MAEVE'] },
+      telecom: [{ system: 'phone', value: '602.555.0142' }],
+    });
     expect(again['status']).toBe('written');
     expect(again['matched']).toBe(true);
     expect(again['resourceId']).toBe(created['resourceId']);
@@ -430,7 +605,16 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     const update = await waitForResult(
       base,
       key,
-      ((await (await post({ command: 'Patient.update', connectionId: CONNECTION, idempotencyKey: 'pat-5', input: { patientId: created['resourceId'], preferredName: 'Mae' } })).json()) as { id: string }).id,
+      (
+        (await (
+          await post({
+            command: 'Patient.update',
+            connectionId: CONNECTION,
+            idempotencyKey: 'pat-5',
+            input: { patientId: created['resourceId'], preferredName: 'Mae' },
+          })
+        ).json()) as { id: string }
+      ).id,
     );
     expect(update['status']).toBe('written');
     expect((update['resource'] as { preferredName?: string }).preferredName).toBe('Mae');
@@ -449,21 +633,36 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       const result = await waitForResult(base, key, id);
       expect(result['status']).toBe('timed_out');
       expect(await count()).toBe(before);
-      expect((await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true }))[0]?.envelope.type).toBe('appointment.writeback.timed_out');
+      expect(
+        (await store.listEvents({ connectionId: CONNECTION, limit: 1000, newestFirst: true }))[0]?.envelope
+          .type,
+      ).toBe('appointment.writeback.timed_out');
     } finally {
       paused = false;
     }
   });
 
   it('tendril grants --writeback grants INSERT/UPDATE on exactly the tables the handlers write', () => {
-    const { script } = grantsScript({ connector: openEmr, dialect: 'mysql', user: 'tendril_writer', password: 'x', database: 'openemr', writeback: true });
+    const { script } = grantsScript({
+      connector: openEmr,
+      dialect: 'mysql',
+      user: 'tendril_writer',
+      password: 'x',
+      database: 'openemr',
+      writeback: true,
+    });
     const writes = script.split('\n').filter((line) => /^GRANT (INSERT|UPDATE)/.test(line));
     expect(writes).toEqual([
       "GRANT INSERT, UPDATE ON `openemr`.`openemr_postcalendar_events` TO 'tendril_writer'@'%';",
       "GRANT INSERT, UPDATE ON `openemr`.`patient_data` TO 'tendril_writer'@'%';",
       "GRANT INSERT ON `openemr`.`uuid_registry` TO 'tendril_writer'@'%';",
     ]);
-    const readOnlyScript = grantsScript({ connector: openEmr, dialect: 'mysql', user: 'tendril_reader', password: 'x' }).script;
+    const readOnlyScript = grantsScript({
+      connector: openEmr,
+      dialect: 'mysql',
+      user: 'tendril_reader',
+      password: 'x',
+    }).script;
     expect(readOnlyScript).not.toMatch(/GRANT (INSERT|UPDATE)/);
   });
 });

@@ -3,7 +3,13 @@ import { TendrilError } from './errors.js';
 import { isValidTimeZone } from './time.js';
 import type { TableDefinition } from './sdk.js';
 import { tableOverrideProblems, type TableOverride } from './table-overrides.js';
-import { DEFAULT_DELIVERY_CONFIG, DeliveryConfig, SubscriptionConfig, subscriptionProblems, type ConfigValidators } from './subscription-config.js';
+import {
+  DEFAULT_DELIVERY_CONFIG,
+  DeliveryConfig,
+  SubscriptionConfig,
+  subscriptionProblems,
+  type ConfigValidators,
+} from './subscription-config.js';
 import { WritebackConnectionConfig } from './writeback-config.js';
 import { FleetSetting } from './fleet-config.js';
 
@@ -39,7 +45,12 @@ export type DatabaseConfig = z.infer<typeof DatabaseConfig>;
 export const SyncConfig = z
   .object({
     settleSeconds: z.number().int().min(0).max(86_400).default(120),
-    overlapSeconds: z.number().int().min(0).max(7 * 86_400).default(900),
+    overlapSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .default(900),
     pageSize: z.number().int().min(1).max(100_000).default(1000),
     /** Nightly reconciliation re-reads one of this many slices of the rows each night (sync-semantics.md §5); default 7. */
     rehashSlices: z.number().int().min(1).max(366).optional(),
@@ -58,7 +69,10 @@ export function readOnlySelectProblem(sql: string): string | undefined {
   const body = bare.replace(/;\s*$/, '');
   if (body.includes(';')) return 'must be a single statement (no `;` except one at the end)';
   if (!/^select\b/i.test(body)) return 'must be a single SELECT statement';
-  const forbidden = /\b(into|for\s+update|lock\s+in\s+share\s+mode|for\s+share|insert|update|delete|merge|drop|alter|create|truncate|grant|revoke|exec|execute|call|handler|load|outfile|dumpfile|set)\b/i.exec(body);
+  const forbidden =
+    /\b(into|for\s+update|lock\s+in\s+share\s+mode|for\s+share|insert|update|delete|merge|drop|alter|create|truncate|grant|revoke|exec|execute|call|handler|load|outfile|dumpfile|set)\b/i.exec(
+      body,
+    );
   if (forbidden) return `must be read-only; remove ${forbidden[1]!.toUpperCase().replace(/\s+/g, ' ')}`;
   return undefined;
 }
@@ -66,7 +80,10 @@ export function readOnlySelectProblem(sql: string): string | undefined {
 /** A 5-field cron expression (minute hour day-of-month month day-of-week); the scheduler checks it fully. */
 const CronExpression = z
   .string()
-  .regex(/^\s*[0-9a-zA-Z*,/\-?]+(\s+[0-9a-zA-Z*,/\-?]+){4}\s*$/, 'must be a 5-field cron expression such as */10 * * * *');
+  .regex(
+    /^\s*[0-9a-zA-Z*,/\-?]+(\s+[0-9a-zA-Z*,/\-?]+){4}\s*$/,
+    'must be a 5-field cron expression such as */10 * * * *',
+  );
 
 /** When the agent (`tendril run`) polls a connection and runs its nightly jobs (sync-semantics.md §8). */
 export const ScheduleConfig = z
@@ -86,12 +103,17 @@ export const NightlyScriptConfig = z
   .object({
     name: Slug,
     /** One SELECT statement (no comments, no `;` except at the end). */
-    sql: z.string().min(1).superRefine((sql, ctx) => {
-      const problem = readOnlySelectProblem(sql);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
+    sql: z
+      .string()
+      .min(1)
+      .superRefine((sql, ctx) => {
+        const problem = readOnlySelectProblem(sql);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     /** The element name receivers see (`flat`: the `element` key), e.g. `recall_list`. */
-    element: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be 1–64 characters of a-z, 0-9 and _, starting with a letter'),
+    element: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be 1–64 characters of a-z, 0-9 and _, starting with a letter'),
   })
   .strict();
 export type NightlyScriptConfig = z.infer<typeof NightlyScriptConfig>;
@@ -113,7 +135,10 @@ export const ConnectionConfig = z
     /** `client_id` in the `flat` format; defaults to the connection id. */
     clientId: z.string().min(1).optional(),
     timezone: z.string().min(1),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+      .default('USD'),
     database: DatabaseConfig,
     sync: SyncConfig.default({ settleSeconds: 120, overlapSeconds: 900, pageSize: 1000 }),
     streams: z.array(z.string().min(1)).optional(),
@@ -148,7 +173,12 @@ export const TendrilConfig = z
         contact: z
           .object({
             name: z.string().min(1),
-            email: z.string().regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an e-mail address such as it@smile-dental.example'),
+            email: z
+              .string()
+              .regex(
+                /^[^\s@]+@[^\s@]+\.[^\s@]+$/,
+                'must be an e-mail address such as it@smile-dental.example',
+              ),
           })
           .strict()
           .optional(),
@@ -225,7 +255,8 @@ export function validateConfig(
   const problems: ConfigProblem[] = [];
   const parsed = TendrilConfig.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push({ path: pathOf(issue.path), message: issue.message });
+    for (const issue of parsed.error.issues)
+      problems.push({ path: pathOf(issue.path), message: issue.message });
   }
   // Cross-field checks run on the raw shape too, so one pass reports schema and semantic problems together.
   const connections = Array.isArray((raw as { connections?: unknown })?.connections)
@@ -238,12 +269,18 @@ export function validateConfig(
     const id = connection['id'];
     if (typeof id === 'string') {
       if (seen.has(id)) {
-        problems.push({ path: `connections.${index}.id`, message: `duplicate connection id (also connections.${seen.get(id)}.id); ids must be unique` });
+        problems.push({
+          path: `connections.${index}.id`,
+          message: `duplicate connection id (also connections.${seen.get(id)}.id); ids must be unique`,
+        });
       } else seen.set(id, index);
     }
     const timezone = connection['timezone'];
     if (typeof timezone === 'string' && !isValidTimeZone(timezone)) {
-      problems.push({ path: `connections.${index}.timezone`, message: 'is not an IANA time zone; use a name such as America/New_York' });
+      problems.push({
+        path: `connections.${index}.timezone`,
+        message: 'is not an IANA time zone; use a name such as America/New_York',
+      });
     }
     const connector = connection['connector'];
     if (typeof connector === 'string') {
@@ -259,7 +296,10 @@ export function validateConfig(
         if (result?.success) parsedOptions.set(index, result.data as Record<string, unknown>);
         if (result && !result.success) {
           for (const issue of result.error.issues) {
-            problems.push({ path: `connections.${index}.options.${pathOf(issue.path)}`, message: issue.message });
+            problems.push({
+              path: `connections.${index}.options.${pathOf(issue.path)}`,
+              message: issue.message,
+            });
           }
         }
         const streams = connection['streams'];
@@ -267,7 +307,10 @@ export function validateConfig(
           const known = connectors.streamNames(connector);
           streams.forEach((stream, s) => {
             if (typeof stream === 'string' && !known.includes(stream)) {
-              problems.push({ path: `connections.${index}.streams.${s}`, message: `unknown stream; ${connector} has: ${known.join(', ')}` });
+              problems.push({
+                path: `connections.${index}.streams.${s}`,
+                message: `unknown stream; ${connector} has: ${known.join(', ')}`,
+              });
             }
           });
         }
@@ -284,7 +327,8 @@ export function validateConfig(
             const shape = TableOverrideConfig.safeParse(override);
             // Shape problems are already reported by the schema parse above.
             if (table && shape.success) {
-              for (const p of tableOverrideProblems(table, shape.data as TableOverride)) problems.push({ path: `${at}.${p.path}`, message: p.message });
+              for (const p of tableOverrideProblems(table, shape.data as TableOverride))
+                problems.push({ path: `${at}.${p.path}`, message: p.message });
             }
           }
         }
@@ -293,11 +337,21 @@ export function validateConfig(
   });
   const root = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const fleet = root['fleet'] !== undefined && root['fleet'] !== null;
-  if (!fleet && connections.length === 0 && (root['connections'] === undefined || Array.isArray(root['connections']))) {
+  if (
+    !fleet &&
+    connections.length === 0 &&
+    (root['connections'] === undefined || Array.isArray(root['connections']))
+  ) {
     problems.push({ path: 'connections', message: 'add at least one connection' });
   }
-  if (fleet && !(root['store'] && typeof root['store'] === 'object' && 'postgres' in (root['store'] as object))) {
-    problems.push({ path: 'fleet', message: 'a fleet needs a shared store; set store: { postgres: <url> } (docs/fleet.md)' });
+  if (
+    fleet &&
+    !(root['store'] && typeof root['store'] === 'object' && 'postgres' in (root['store'] as object))
+  ) {
+    problems.push({
+      path: 'fleet',
+      message: 'a fleet needs a shared store; set store: { postgres: <url> } (docs/fleet.md)',
+    });
   }
   // Subscriptions and delivery settings (subscription-config.ts): URL scheme, connection ids, secrets, policies.
   // A fleet's connections are in the store, so its subscriptions' connectionIds are not checked here.

@@ -47,7 +47,10 @@ describe('custom element events (nightly script rows)', () => {
     const hash = drafts[0]!.data.meta.hash;
     expect(drafts[2]!.data.meta.hash).toBe(hash);
     expect(drafts[2]!.id).toBe(
-      uuidV5(JSON.stringify(['smile-dental-main', 'CustomElement', 'recall_list', '2025-01-21', hash, '1']), EVENT_ID_NAMESPACE),
+      uuidV5(
+        JSON.stringify(['smile-dental-main', 'CustomElement', 'recall_list', '2025-01-21', hash, '1']),
+        EVENT_ID_NAMESPACE,
+      ),
     );
     // The same row another day, or on another connection, is another event.
     expect(customElementEvents({ ...RUN, runDate: '2025-01-22' })[0]!.id).not.toBe(drafts[0]!.id);
@@ -55,7 +58,12 @@ describe('custom element events (nightly script rows)', () => {
     // A row's identity does not depend on its position in the result.
     expect(customElementEvents({ ...RUN, rows: [RUN.rows[1]!, RUN.rows[0]!] })[1]!.id).toBe(drafts[0]!.id);
     expect(stored(RUN, 0, 1).envelope.id).toBe(stored(RUN, 0, 2).envelope.id);
-    expect(drafts[1]!.data).toMatchObject({ element: 'recall_list', script: 'recall-list', runDate: '2025-01-21', row: 1 });
+    expect(drafts[1]!.data).toMatchObject({
+      element: 'recall_list',
+      script: 'recall-list',
+      runDate: '2025-01-21',
+      row: 1,
+    });
   });
 
   it('the run date is the local day of the connection, not the UTC day', () => {
@@ -104,7 +112,9 @@ describe('custom element events (nightly script rows)', () => {
         { url: 'urn:tendril:custom-element:recall_list:Active', valueBoolean: false },
         { url: 'urn:tendril:custom-element:recall_list:Balance', valueInteger: 0 },
       ],
-      identifier: [{ system: 'urn:tendril:open-dental:smile-dental-main:CustomElement', value: event.sourceId }],
+      identifier: [
+        { system: 'urn:tendril:open-dental:smile-dental-main:CustomElement', value: event.sourceId },
+      ],
       code: { coding: [{ system: 'urn:tendril:custom-element', code: 'recall_list' }], text: 'recall_list' },
       created: '2025-01-21',
     });

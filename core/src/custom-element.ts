@@ -89,7 +89,14 @@ export function customElementEvents(run: CustomElementRun): CustomElementEventDr
     const sourceId = sourceIdOf([run.element, run.runDate, hash.slice(0, 16), n]);
     return {
       id: uuidV5(
-        JSON.stringify([run.connectionId, CUSTOM_ELEMENT_RESOURCE_TYPE, run.element, run.runDate, hash, String(n)]),
+        JSON.stringify([
+          run.connectionId,
+          CUSTOM_ELEMENT_RESOURCE_TYPE,
+          run.element,
+          run.runDate,
+          hash,
+          String(n),
+        ]),
         EVENT_ID_NAMESPACE,
       ),
       type: customElementEventType(run.element),
@@ -111,7 +118,11 @@ export function customElementEvents(run: CustomElementRun): CustomElementEventDr
 }
 
 /** The envelope of a draft once the store allocated its sequence (standard-model.md §4 shape). */
-export function customElementEnvelope(draft: CustomElementEventDraft, connectionId: string, sequence: number): EventEnvelope {
+export function customElementEnvelope(
+  draft: CustomElementEventDraft,
+  connectionId: string,
+  sequence: number,
+): EventEnvelope {
   return {
     id: draft.id,
     type: draft.type,
@@ -166,11 +177,16 @@ export function customElementColumnUrl(element: string, column: string): string 
   return `${CUSTOM_ELEMENT_CODE_SYSTEM}:${element}:${encodeURIComponent(column)}`;
 }
 
-function columnExtension(url: string, value: CustomElementValue | undefined): Record<string, unknown> | undefined {
+function columnExtension(
+  url: string,
+  value: CustomElementValue | undefined,
+): Record<string, unknown> | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'boolean') return { url, valueBoolean: value };
   if (typeof value === 'number') {
-    return Number.isInteger(value) && Math.abs(value) <= 2_147_483_647 ? { url, valueInteger: value } : { url, valueDecimal: value };
+    return Number.isInteger(value) && Math.abs(value) <= 2_147_483_647
+      ? { url, valueInteger: value }
+      : { url, valueDecimal: value };
   }
   return value === '' ? undefined : { url, valueString: value };
 }

@@ -6,7 +6,10 @@ export const ERROR_CATALOG = {
   TENDRIL_E_CONFIG_INVALID: { retryable: false, summary: 'The configuration file has problems.' },
   TENDRIL_E_CONFIG_NOT_FOUND: { retryable: false, summary: 'The configuration file was not found.' },
   TENDRIL_E_CONNECTOR_UNKNOWN: { retryable: false, summary: 'No connector plugin has this id.' },
-  TENDRIL_E_CONNECTOR_DEFINITION: { retryable: false, summary: 'A connector or table definition is invalid.' },
+  TENDRIL_E_CONNECTOR_DEFINITION: {
+    retryable: false,
+    summary: 'A connector or table definition is invalid.',
+  },
   TENDRIL_E_STREAM_UNKNOWN: { retryable: false, summary: 'The connector has no stream of this name.' },
   TENDRIL_E_DB_CONNECT: { retryable: true, summary: 'The EHR database could not be reached.' },
   TENDRIL_E_DB_AUTH: { retryable: true, summary: 'The EHR database refused the login.' },
@@ -14,7 +17,10 @@ export const ERROR_CATALOG = {
   TENDRIL_E_DB_QUERY: { retryable: true, summary: 'A query against the EHR database failed.' },
   TENDRIL_E_DB_DIALECT: { retryable: false, summary: 'This database dialect is not supported here.' },
   TENDRIL_E_CURSOR_NOT_ADVANCING: { retryable: false, summary: 'A page did not advance the keyset cursor.' },
-  TENDRIL_E_CURSOR_STATE: { retryable: false, summary: "A stored cursor position does not fit the stream's table definition." },
+  TENDRIL_E_CURSOR_STATE: {
+    retryable: false,
+    summary: "A stored cursor position does not fit the stream's table definition.",
+  },
   TENDRIL_E_RECONCILE_GUARD: { retryable: false, summary: 'Too many deletes at once; nothing was emitted.' },
   TENDRIL_E_CLOCK: { retryable: true, summary: 'The database clock could not be read or parsed.' },
   TENDRIL_E_MAPPING: { retryable: false, summary: 'A row could not be mapped to the standard model.' },
@@ -22,24 +28,66 @@ export const ERROR_CATALOG = {
   TENDRIL_E_STORE: { retryable: true, summary: 'The agent store failed.' },
   TENDRIL_E_STORE_SCHEMA: { retryable: false, summary: 'The agent store was written by a newer Tendril.' },
   TENDRIL_E_FORMAT: { retryable: false, summary: 'An event could not be rendered in the requested format.' },
-  TENDRIL_E_DELIVERY_POLICY: { retryable: false, summary: 'A webhook delivery policy or delivery input is invalid.' },
-  TENDRIL_E_WEBHOOK_SECRET: { retryable: false, summary: 'A webhook signing secret is missing, expired or malformed.' },
+  TENDRIL_E_DELIVERY_POLICY: {
+    retryable: false,
+    summary: 'A webhook delivery policy or delivery input is invalid.',
+  },
+  TENDRIL_E_WEBHOOK_SECRET: {
+    retryable: false,
+    summary: 'A webhook signing secret is missing, expired or malformed.',
+  },
   TENDRIL_E_SEED: { retryable: false, summary: 'The data generator could not fill the database.' },
-  TENDRIL_E_INTERNAL: { retryable: false, summary: 'An unexpected failure inside Tendril (a bug); the cause is attached.' },
+  TENDRIL_E_INTERNAL: {
+    retryable: false,
+    summary: 'An unexpected failure inside Tendril (a bug); the cause is attached.',
+  },
   TENDRIL_E_USAGE: { retryable: false, summary: 'The command line was not understood.' },
-  TENDRIL_E_SECRETS: { retryable: false, summary: 'The encrypted secrets file or the site key is missing, wrong or unreadable.' },
-  TENDRIL_E_SUPERVISOR: { retryable: false, summary: 'The supervisor could not do what was asked (e.g. restart an unsupervised agent).' },
-  TENDRIL_E_CRASH_LOOP: { retryable: false, summary: 'The agent kept crashing or hanging; the supervisor stopped restarting it.' },
+  TENDRIL_E_SECRETS: {
+    retryable: false,
+    summary: 'The encrypted secrets file or the site key is missing, wrong or unreadable.',
+  },
+  TENDRIL_E_SUPERVISOR: {
+    retryable: false,
+    summary: 'The supervisor could not do what was asked (e.g. restart an unsupervised agent).',
+  },
+  TENDRIL_E_CRASH_LOOP: {
+    retryable: false,
+    summary: 'The agent kept crashing or hanging; the supervisor stopped restarting it.',
+  },
   TENDRIL_E_SERVICE: { retryable: false, summary: 'The service definition could not be written or removed.' },
   TENDRIL_E_UNAUTHORIZED: { retryable: false, summary: 'An API call lacked the right credentials.' },
-  TENDRIL_E_SHUTDOWN: { retryable: true, summary: 'The agent stopped in the middle of a run; it resumes at the next start.' },
-  TENDRIL_E_NOT_AVAILABLE: { retryable: false, summary: 'The capability is not available in this version yet.' },
-  TENDRIL_E_STREAM_PAUSED: { retryable: true, summary: '`tendril discover` paused the stream because the live schema no longer fits it.' },
-  TENDRIL_E_WRITEBACK_REJECTED: { retryable: false, summary: 'A writeback command was refused before execution (input, capability, idempotency key).' },
-  TENDRIL_E_WRITEBACK_FAILED: { retryable: false, summary: 'A writeback command ran and failed; the EHR is unchanged (or was restored).' },
-  TENDRIL_E_WRITEBACK_TIMED_OUT: { retryable: false, summary: "A writeback command's deadline passed before it started; nothing was written." },
-  TENDRIL_E_WRITEBACK_IN_DOUBT: { retryable: false, summary: 'The agent stopped while a writeback was executing; its outcome must be checked in the EHR.' },
-  TENDRIL_E_WRITEBACK_VENDOR_UNREACHABLE: { retryable: true, summary: 'The vendor API of a writeback (vendor-api path) did not answer.' },
+  TENDRIL_E_SHUTDOWN: {
+    retryable: true,
+    summary: 'The agent stopped in the middle of a run; it resumes at the next start.',
+  },
+  TENDRIL_E_NOT_AVAILABLE: {
+    retryable: false,
+    summary: 'The capability is not available in this version yet.',
+  },
+  TENDRIL_E_STREAM_PAUSED: {
+    retryable: true,
+    summary: '`tendril discover` paused the stream because the live schema no longer fits it.',
+  },
+  TENDRIL_E_WRITEBACK_REJECTED: {
+    retryable: false,
+    summary: 'A writeback command was refused before execution (input, capability, idempotency key).',
+  },
+  TENDRIL_E_WRITEBACK_FAILED: {
+    retryable: false,
+    summary: 'A writeback command ran and failed; the EHR is unchanged (or was restored).',
+  },
+  TENDRIL_E_WRITEBACK_TIMED_OUT: {
+    retryable: false,
+    summary: "A writeback command's deadline passed before it started; nothing was written.",
+  },
+  TENDRIL_E_WRITEBACK_IN_DOUBT: {
+    retryable: false,
+    summary: 'The agent stopped while a writeback was executing; its outcome must be checked in the EHR.',
+  },
+  TENDRIL_E_WRITEBACK_VENDOR_UNREACHABLE: {
+    retryable: true,
+    summary: 'The vendor API of a writeback (vendor-api path) did not answer.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -23,7 +23,10 @@ export const FleetConfig = z
     /** pg-boss checks for expired jobs this often. */
     maintenanceSeconds: z.number().int().min(1).max(3600).default(60),
     /** The PostgreSQL schema pg-boss keeps its queues in (in the store's database). */
-    bossSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case identifier').default('tendril_boss'),
+    bossSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case identifier')
+      .default('tendril_boss'),
   })
   .strict();
 export type FleetConfig = z.infer<typeof FleetConfig>;

@@ -42,7 +42,9 @@ describe('ids', () => {
 
   it('makes RFC 9562 v5 and v7 uuids', () => {
     // RFC 9562 appendix example: DNS namespace, "www.example.com".
-    expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2');
+    expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe(
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
     const v7 = uuidV7(0x017f22e279b0);
     expect(v7).toMatch(/^017f22e2-79b0-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });

@@ -98,15 +98,19 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
     let value: unknown;
     try {
       if (mapping.kind === 'ref') {
-        const keyOf = (parts: unknown[]) => sourceIdOf(mapping.prefix ? [mapping.prefix, ...(parts as string[])] : (parts as string[]));
+        const keyOf = (parts: unknown[]) =>
+          sourceIdOf(mapping.prefix ? [mapping.prefix, ...(parts as string[])] : (parts as string[]));
         // One key component, or undefined for "no reference". With `zeroMeans`, the vendor's 0 is a
         // real record (Open Dental's default office), not "none".
         const component = (v: unknown): string | undefined => {
-          if (mapping.zeroMeans !== undefined && v !== null && v !== undefined && String(v).trim() === '0') return mapping.zeroMeans;
+          if (mapping.zeroMeans !== undefined && v !== null && v !== undefined && String(v).trim() === '0')
+            return mapping.zeroMeans;
           return noReference(v) ? undefined : String(v).trim();
         };
         if (mapping.many) {
-          const present = mapping.columns.map((c) => component(row[c])).filter((v): v is string => v !== undefined);
+          const present = mapping.columns
+            .map((c) => component(row[c]))
+            .filter((v): v is string => v !== undefined);
           const keys = [...new Set(present.map((v) => keyOf([v])))];
           if (keys.length) {
             refs[path] = keys;
@@ -137,7 +141,9 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
 
   const parsed = RESOURCE_SCHEMAS[table.resourceType].safeParse(resource);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const issues = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
     throw new TendrilError(
       'TENDRIL_E_VALIDATION',
       `table ${table.table}: the mapped ${table.resourceType} is not valid (${issues.join('; ')}). Fix the table file's field mapping.`,

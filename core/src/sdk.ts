@@ -49,7 +49,13 @@ export type CursorMode = CursorSpec['mode'];
 
 /** A static row filter, written as data: `{ ObjectType: 0 }` or `{ AptStatus: { notIn: [6, 7, 8] } }`. */
 export type RowCondition = Readonly<
-  Record<string, string | number | { readonly in: readonly (string | number)[] } | { readonly notIn: readonly (string | number)[] }>
+  Record<
+    string,
+    | string
+    | number
+    | { readonly in: readonly (string | number)[] }
+    | { readonly notIn: readonly (string | number)[] }
+  >
 >;
 
 export interface JoinSpec {
@@ -187,7 +193,8 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
       });
     }
   };
-  if (definition.key.length === 0) throw problem(`${where}: key must name at least one column`, { table: definition.table });
+  if (definition.key.length === 0)
+    throw problem(`${where}: key must name at least one column`, { table: definition.table });
   definition.key.forEach((c) => require(c, 'key'));
   if (definition.cursor.mode === 'timestamp') {
     require(definition.cursor.column, 'cursor');
@@ -197,7 +204,9 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
     require(definition.cursor.dateColumn, 'cursor.dateColumn');
     for (const days of [definition.cursor.pastDays, definition.cursor.futureDays]) {
       if (days !== undefined && (!Number.isInteger(days) || days < 0)) {
-        throw problem(`${where}: window pastDays/futureDays must be non-negative integers`, { table: definition.table });
+        throw problem(`${where}: window pastDays/futureDays must be non-negative integers`, {
+          table: definition.table,
+        });
       }
     }
   }
@@ -221,7 +230,10 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
     Object.keys(row).forEach((c) => require(c, 'static row'));
     for (const column of definition.key) {
       if (row[column] === undefined || row[column] === null) {
-        throw problem(`${where}: a static row lacks key column "${column}"`, { table: definition.table, column });
+        throw problem(`${where}: a static row lacks key column "${column}"`, {
+          table: definition.table,
+          column,
+        });
       }
     }
   }
@@ -229,7 +241,12 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
     const log = definition.deleteLog;
     checkIdentifier(log.table, where);
     const logColumns = new Set(Object.keys(log.columns));
-    for (const column of [...log.key, log.cursor.column, log.deletedKeyColumn, ...conditionColumns(log.where)]) {
+    for (const column of [
+      ...log.key,
+      log.cursor.column,
+      log.deletedKeyColumn,
+      ...conditionColumns(log.where),
+    ]) {
       if (!logColumns.has(column)) {
         throw problem(`${where}: delete log ${log.table} uses undeclared column "${column}"`, { column });
       }
@@ -243,13 +260,17 @@ const CONNECTOR_ID = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const STREAM_NAME = /^[a-z][a-z0-9-]*$/;
 
 /** Declares a connector plugin: a data sheet of streams, checked once when it loads. */
-export function defineConnector<O extends z.ZodType>(definition: ConnectorDefinition<O>): ConnectorDefinition<O> {
+export function defineConnector<O extends z.ZodType>(
+  definition: ConnectorDefinition<O>,
+): ConnectorDefinition<O> {
   if (!CONNECTOR_ID.test(definition.id)) {
     throw problem(`connector id "${definition.id}" must be kebab-case`, { connector: definition.id });
   }
   for (const name of Object.keys(definition.streams)) {
     if (!STREAM_NAME.test(name)) {
-      throw problem(`connector ${definition.id}: stream name "${name}" must be lower-case kebab-case`, { name });
+      throw problem(`connector ${definition.id}: stream name "${name}" must be lower-case kebab-case`, {
+        name,
+      });
     }
   }
   return Object.freeze(definition);

@@ -50,7 +50,12 @@ export type SubscriptionConfig = z.infer<typeof SubscriptionConfig>;
 export const DeliveryConfig = z
   .object({
     policy: z.unknown().optional(),
-    maxLifetimeSeconds: z.number().int().min(1).max(7 * 86_400).default(3600),
+    maxLifetimeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(3600),
     jitter: z.number().min(0).lt(1).default(0.1),
     concurrency: z.number().int().min(1).max(256).default(8),
     /** How long a worker owns a delivery it took; must exceed every subscription's timeout. */
@@ -83,7 +88,10 @@ export const DEFAULT_DELIVERY_CONFIG: DeliveryConfig = {
  */
 export interface ConfigValidators {
   /** Every problem of one policy, each naming its field (`healthyRetryPolicy.minDelayTarget must …`). */
-  deliveryPolicy?(policy: unknown, options: { strict: boolean; maxLifetimeSeconds: number }): readonly string[];
+  deliveryPolicy?(
+    policy: unknown,
+    options: { strict: boolean; maxLifetimeSeconds: number },
+  ): readonly string[];
   /** Why a `whsec_` secret is unusable, or undefined when it is fine. Never echoes the secret. */
   webhookSecret?(secret: string): string | undefined;
 }
@@ -97,7 +105,9 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 /**
@@ -115,8 +125,13 @@ export function subscriptionProblems(
   const delivery = record(root['delivery']) ?? {};
   const strict = delivery['strictPolicyValidation'] === true;
   const maxLifetimeSeconds =
-    typeof delivery['maxLifetimeSeconds'] === 'number' ? delivery['maxLifetimeSeconds'] : DEFAULT_DELIVERY_CONFIG.maxLifetimeSeconds;
-  const leaseSeconds = typeof delivery['leaseSeconds'] === 'number' ? delivery['leaseSeconds'] : DEFAULT_DELIVERY_CONFIG.leaseSeconds;
+    typeof delivery['maxLifetimeSeconds'] === 'number'
+      ? delivery['maxLifetimeSeconds']
+      : DEFAULT_DELIVERY_CONFIG.maxLifetimeSeconds;
+  const leaseSeconds =
+    typeof delivery['leaseSeconds'] === 'number'
+      ? delivery['leaseSeconds']
+      : DEFAULT_DELIVERY_CONFIG.leaseSeconds;
   const policyProblems = (policy: unknown, path: string): void => {
     if (policy === undefined || validators.deliveryPolicy === undefined) return;
     for (const message of validators.deliveryPolicy(policy, { strict, maxLifetimeSeconds })) {
@@ -134,7 +149,10 @@ export function subscriptionProblems(
     const id = subscription['id'];
     if (typeof id === 'string') {
       if (seen.has(id)) {
-        problems.push({ path: at('id'), message: `duplicate subscription id (also subscriptions.${seen.get(id)}.id); ids must be unique` });
+        problems.push({
+          path: at('id'),
+          message: `duplicate subscription id (also subscriptions.${seen.get(id)}.id); ids must be unique`,
+        });
       } else seen.set(id, index);
     }
     const url = subscription['url'];
@@ -143,20 +161,34 @@ export function subscriptionProblems(
       try {
         parsed = new URL(url);
       } catch {
-        problems.push({ path: at('url'), message: 'is not a URL; write it like https://example.com/webhooks/tendril' });
+        problems.push({
+          path: at('url'),
+          message: 'is not a URL; write it like https://example.com/webhooks/tendril',
+        });
       }
       if (parsed) {
         if (parsed.protocol === 'http:') {
           if (!isLoopbackHost(parsed.hostname)) {
-            problems.push({ path: at('url'), message: 'must use https://; http:// is allowed only for a loopback host (127.0.0.1, ::1, localhost) with allowInsecure: true' });
+            problems.push({
+              path: at('url'),
+              message:
+                'must use https://; http:// is allowed only for a loopback host (127.0.0.1, ::1, localhost) with allowInsecure: true',
+            });
           } else if (subscription['allowInsecure'] !== true) {
-            problems.push({ path: at('url'), message: 'uses http://; set allowInsecure: true to allow it for this loopback host, or use https://' });
+            problems.push({
+              path: at('url'),
+              message:
+                'uses http://; set allowInsecure: true to allow it for this loopback host, or use https://',
+            });
           }
         } else if (parsed.protocol !== 'https:') {
           problems.push({ path: at('url'), message: 'must be an https:// URL' });
         }
         if (parsed.username !== '' || parsed.password !== '') {
-          problems.push({ path: at('url'), message: 'must not carry credentials; use apiKey: { header, value } instead' });
+          problems.push({
+            path: at('url'),
+            message: 'must not carry credentials; use apiKey: { header, value } instead',
+          });
         }
       }
     }
@@ -164,7 +196,10 @@ export function subscriptionProblems(
     if (Array.isArray(ids)) {
       ids.forEach((connectionId, i) => {
         if (typeof connectionId === 'string' && !connectionIds.has(connectionId)) {
-          problems.push({ path: at(`connectionIds.${i}`), message: `is not a configured connection; known: ${[...connectionIds.keys()].join(', ')}` });
+          problems.push({
+            path: at(`connectionIds.${i}`),
+            message: `is not a configured connection; known: ${[...connectionIds.keys()].join(', ')}`,
+          });
         }
       });
     }
@@ -174,17 +209,27 @@ export function subscriptionProblems(
         const value = typeof secret === 'string' ? secret : record(secret)?.['secret'];
         if (typeof value === 'string') {
           const problem = validators.webhookSecret!(value);
-          if (problem) problems.push({ path: at(typeof secret === 'string' ? `secrets.${i}` : `secrets.${i}.secret`), message: problem });
+          if (problem)
+            problems.push({
+              path: at(typeof secret === 'string' ? `secrets.${i}` : `secrets.${i}.secret`),
+              message: problem,
+            });
         }
         const notAfter = record(secret)?.['notAfter'];
         if (typeof notAfter === 'string' && Number.isNaN(Date.parse(notAfter))) {
-          problems.push({ path: at(`secrets.${i}.notAfter`), message: 'is not an ISO 8601 instant; write it like 2025-01-31T12:00:00Z' });
+          problems.push({
+            path: at(`secrets.${i}.notAfter`),
+            message: 'is not an ISO 8601 instant; write it like 2025-01-31T12:00:00Z',
+          });
         }
       });
     }
     const timeout = typeof subscription['timeoutSeconds'] === 'number' ? subscription['timeoutSeconds'] : 15;
     if (timeout >= leaseSeconds) {
-      problems.push({ path: at('timeoutSeconds'), message: `must be below delivery.leaseSeconds (${leaseSeconds}), or a slow attempt could be sent twice at once` });
+      problems.push({
+        path: at('timeoutSeconds'),
+        message: `must be below delivery.leaseSeconds (${leaseSeconds}), or a slow attempt could be sent twice at once`,
+      });
     }
     policyProblems(subscription['policy'], at('policy'));
   });

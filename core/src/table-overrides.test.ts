@@ -10,7 +10,13 @@ const patients = defineTable({
   resourceType: 'Patient',
   table: 'Patients',
   key: ['PatientId'],
-  columns: { PatientId: 'int', LastName: 'varchar(60)', ChartNo: 'varchar(20)', LastModified: 'datetime', Edited: 'datetime' },
+  columns: {
+    PatientId: 'int',
+    LastName: 'varchar(60)',
+    ChartNo: 'varchar(20)',
+    LastModified: 'datetime',
+    Edited: 'datetime',
+  },
   cursor: { mode: 'timestamp', column: 'LastModified', clock: 'db-local', precision: 3 },
   fields: { 'name.family': t.col('LastName', t.str()) },
 });
@@ -23,11 +29,24 @@ const offices = defineTable({
   constants: { kind: 'office' },
   fields: {},
 });
-const connector = defineConnector({ id: 'demo', displayName: 'Demo', dialects: ['mssql'], versions: ['1'], verification: { level: 'provisional', against: 'x' }, optionsSchema: z.object({}), streams: { patients, offices } });
+const connector = defineConnector({
+  id: 'demo',
+  displayName: 'Demo',
+  dialects: ['mssql'],
+  versions: ['1'],
+  verification: { level: 'provisional', against: 'x' },
+  optionsSchema: z.object({}),
+  streams: { patients, offices },
+});
 
 describe('applyTableOverrides', () => {
   it('returns a new frozen table with the site names; the declared one is untouched', () => {
-    const site = applyTableOverrides(patients, { table: 'dbo.tblPatient', key: ['ChartNo'], cursor: 'Edited', columns: { LastName: 'Surname', Edited: 'DateEdited' } });
+    const site = applyTableOverrides(patients, {
+      table: 'dbo.tblPatient',
+      key: ['ChartNo'],
+      cursor: 'Edited',
+      columns: { LastName: 'Surname', Edited: 'DateEdited' },
+    });
     expect(site).not.toBe(patients);
     expect(Object.isFrozen(site)).toBe(true);
     expect(site.table).toBe('dbo.tblPatient');
@@ -41,8 +60,20 @@ describe('applyTableOverrides', () => {
   });
 
   it('lists every problem: unknown columns, bad names, a cursor on a snapshot stream', () => {
-    const problems = tableOverrideProblems(patients, { table: 'a.b.c', key: ['Nope'], cursor: 'Missing', columns: { Ghost: 'x', LastName: 'bad name', 'p.Joined': 'y' } });
-    expect(problems.map((p) => p.path)).toEqual(['table', 'key.0', 'cursor', 'columns.Ghost', 'columns.LastName', 'columns.p.Joined']);
+    const problems = tableOverrideProblems(patients, {
+      table: 'a.b.c',
+      key: ['Nope'],
+      cursor: 'Missing',
+      columns: { Ghost: 'x', LastName: 'bad name', 'p.Joined': 'y' },
+    });
+    expect(problems.map((p) => p.path)).toEqual([
+      'table',
+      'key.0',
+      'cursor',
+      'columns.Ghost',
+      'columns.LastName',
+      'columns.p.Joined',
+    ]);
     expect(tableOverrideProblems(offices, { cursor: 'OfficeId' })[0]?.message).toContain('snapshot mode');
     let error: unknown;
     try {
@@ -70,18 +101,36 @@ describe('config: connections[].tableMap', () => {
     streamTable: (_id, stream) => connector.streams[stream],
   };
   const raw = (tableMap: unknown) => ({
-    connections: [{ id: 'site', connector: 'demo', timezone: 'America/Denver', database: { odbc: 'DSN=x', dialect: 'mssql' }, tableMap }],
+    connections: [
+      {
+        id: 'site',
+        connector: 'demo',
+        timezone: 'America/Denver',
+        database: { odbc: 'DSN=x', dialect: 'mssql' },
+        tableMap,
+      },
+    ],
   });
 
   it('accepts a fitting override and an odbc database', () => {
-    const result = validateConfig(raw({ patients: { table: 'dbo.tblPatient', columns: { LastName: 'Surname' } } }), catalog);
+    const result = validateConfig(
+      raw({ patients: { table: 'dbo.tblPatient', columns: { LastName: 'Surname' } } }),
+      catalog,
+    );
     expect(result.ok).toBe(true);
   });
 
   it('reports unknown streams and columns with their paths, all at once', () => {
-    const result = validateConfig(raw({ patient: {}, patients: { columns: { Ghost: 'x' }, cursor: 'Nope' } }), catalog);
+    const result = validateConfig(
+      raw({ patient: {}, patients: { columns: { Ghost: 'x' }, cursor: 'Nope' } }),
+      catalog,
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.problems.map((p) => p.path)).toEqual(['connections.0.tableMap.patient', 'connections.0.tableMap.patients.cursor', 'connections.0.tableMap.patients.columns.Ghost']);
+    expect(result.problems.map((p) => p.path)).toEqual([
+      'connections.0.tableMap.patient',
+      'connections.0.tableMap.patients.cursor',
+      'connections.0.tableMap.patients.columns.Ghost',
+    ]);
   });
 });

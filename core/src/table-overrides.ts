@@ -30,34 +30,64 @@ const TABLE_NAME = /^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/;
  * columns, names that are not plain identifiers, a cursor on a stream that has none. Config
  * validation reports them all at once under `connections[i].tableMap.<stream>`.
  */
-export function tableOverrideProblems(table: TableDefinition, override: TableOverride): { path: string; message: string }[] {
+export function tableOverrideProblems(
+  table: TableDefinition,
+  override: TableOverride,
+): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
   const declared = Object.keys(table.columns);
   const list = declared.join(', ');
   if (override.table !== undefined && !TABLE_NAME.test(override.table)) {
-    problems.push({ path: 'table', message: 'must be a plain table name or schema.table (letters, digits, _)' });
+    problems.push({
+      path: 'table',
+      message: 'must be a plain table name or schema.table (letters, digits, _)',
+    });
   }
   (override.key ?? []).forEach((column, i) => {
-    if (!declared.includes(column)) problems.push({ path: `key.${i}`, message: `"${column}" is not a declared column of ${table.table}; name declared columns (${list}) and rename them with columns` });
+    if (!declared.includes(column))
+      problems.push({
+        path: `key.${i}`,
+        message: `"${column}" is not a declared column of ${table.table}; name declared columns (${list}) and rename them with columns`,
+      });
   });
-  if (override.key !== undefined && override.key.length === 0) problems.push({ path: 'key', message: 'must name at least one column' });
+  if (override.key !== undefined && override.key.length === 0)
+    problems.push({ path: 'key', message: 'must name at least one column' });
   if (override.key !== undefined && override.key.length !== 1 && table.deleteLog) {
-    problems.push({ path: 'key', message: `stream reads deletions from ${table.deleteLog.table}, which needs a single-column key` });
+    problems.push({
+      path: 'key',
+      message: `stream reads deletions from ${table.deleteLog.table}, which needs a single-column key`,
+    });
   }
   if (override.cursor !== undefined) {
     if (table.cursor.mode !== 'timestamp') {
-      problems.push({ path: 'cursor', message: `stream reads ${table.table} in ${table.cursor.mode} mode, which has no change-stamp column to override` });
+      problems.push({
+        path: 'cursor',
+        message: `stream reads ${table.table} in ${table.cursor.mode} mode, which has no change-stamp column to override`,
+      });
     } else if (!declared.includes(override.cursor)) {
-      problems.push({ path: 'cursor', message: `"${override.cursor}" is not a declared column of ${table.table}; name a declared column (${list}) and rename it with columns` });
+      problems.push({
+        path: 'cursor',
+        message: `"${override.cursor}" is not a declared column of ${table.table}; name a declared column (${list}) and rename it with columns`,
+      });
     }
   }
   for (const [column, site] of Object.entries(override.columns ?? {})) {
     if (column.includes('.')) {
-      problems.push({ path: `columns.${column}`, message: 'joined-table columns cannot be overridden yet; only main-table columns' });
+      problems.push({
+        path: `columns.${column}`,
+        message: 'joined-table columns cannot be overridden yet; only main-table columns',
+      });
     } else if (!declared.includes(column)) {
-      problems.push({ path: `columns.${column}`, message: `is not a declared column of ${table.table}; declared: ${list}` });
+      problems.push({
+        path: `columns.${column}`,
+        message: `is not a declared column of ${table.table}; declared: ${list}`,
+      });
     }
-    if (!IDENTIFIER.test(site)) problems.push({ path: `columns.${column}`, message: 'the site column must be a plain identifier (letters, digits, _)' });
+    if (!IDENTIFIER.test(site))
+      problems.push({
+        path: `columns.${column}`,
+        message: 'the site column must be a plain identifier (letters, digits, _)',
+      });
   }
   return problems;
 }
@@ -67,7 +97,10 @@ export function tableOverrideProblems(table: TableDefinition, override: TableOve
  * declared one is untouched). Throws `TENDRIL_E_CONFIG_INVALID` listing every problem when the
  * override does not fit (config validation reports the same problems earlier).
  */
-export function applyTableOverrides<T extends TableDefinition>(table: T, override: TableOverride | undefined): T {
+export function applyTableOverrides<T extends TableDefinition>(
+  table: T,
+  override: TableOverride | undefined,
+): T {
   if (!override) return table;
   const problems = tableOverrideProblems(table, override);
   if (problems.length > 0) {
@@ -79,7 +112,9 @@ export function applyTableOverrides<T extends TableDefinition>(table: T, overrid
   }
   const columnNames = { ...(table.columnNames ?? {}), ...(override.columns ?? {}) };
   const cursor =
-    override.cursor !== undefined && table.cursor.mode === 'timestamp' ? { ...table.cursor, column: override.cursor } : table.cursor;
+    override.cursor !== undefined && table.cursor.mode === 'timestamp'
+      ? { ...table.cursor, column: override.cursor }
+      : table.cursor;
   return Object.freeze({
     ...table,
     ...(override.table !== undefined ? { table: override.table } : {}),
@@ -98,9 +133,13 @@ export function physicalColumn(table: TableDefinition, declared: string): string
  * The connector as one connection sees it: every stream with that connection's `tableMap`
  * override applied. Streams without an override are the declared tables themselves.
  */
-export function connectorForSite<C extends ConnectorDefinition>(connector: C, tableMap: TableMap | undefined): C {
+export function connectorForSite<C extends ConnectorDefinition>(
+  connector: C,
+  tableMap: TableMap | undefined,
+): C {
   if (!tableMap || Object.keys(tableMap).length === 0) return connector;
   const streams: Record<string, TableDefinition> = {};
-  for (const [name, table] of Object.entries(connector.streams)) streams[name] = applyTableOverrides(table, tableMap[name]);
+  for (const [name, table] of Object.entries(connector.streams))
+    streams[name] = applyTableOverrides(table, tableMap[name]);
   return Object.freeze({ ...connector, streams });
 }

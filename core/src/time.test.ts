@@ -16,8 +16,12 @@ describe('time', () => {
   it('resolves the overlap the same way whatever today is (Luxon guesses offsets from now)', () => {
     for (const today of ['2025-07-01T12:00:00Z', '2025-12-15T12:00:00Z', '2026-03-09T07:00:00Z']) {
       vi.useFakeTimers({ now: new Date(today) });
-      expect(localTextToInstant('2025-11-02 01:30:00', 'America/New_York'), today).toBe('2025-11-02T05:30:00Z');
-      expect(localTextToInstant('2025-03-09 02:30:00', 'America/New_York'), today).toBe('2025-03-09T07:30:00Z');
+      expect(localTextToInstant('2025-11-02 01:30:00', 'America/New_York'), today).toBe(
+        '2025-11-02T05:30:00Z',
+      );
+      expect(localTextToInstant('2025-03-09 02:30:00', 'America/New_York'), today).toBe(
+        '2025-03-09T07:30:00Z',
+      );
       vi.useRealTimers();
     }
   });

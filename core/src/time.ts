@@ -68,10 +68,17 @@ export function localTextToInstant(value: unknown, zone: string): string | undef
     const instant = wallAsUtc - offset * 60_000;
     const back = DateTime.fromMillis(instant, { zone });
     const sameWall =
-      back.year === p.year && back.month === p.month && back.day === p.day && back.hour === p.hour && back.minute === p.minute && back.second === p.second;
+      back.year === p.year &&
+      back.month === p.month &&
+      back.day === p.day &&
+      back.hour === p.hour &&
+      back.minute === p.minute &&
+      back.second === p.second;
     if (sameWall && (earliest === undefined || instant < earliest)) earliest = instant;
   }
-  return formatInstant(earliest === undefined ? local.toUTC() : DateTime.fromMillis(earliest, { zone: 'utc' }));
+  return formatInstant(
+    earliest === undefined ? local.toUTC() : DateTime.fromMillis(earliest, { zone: 'utc' }),
+  );
 }
 
 /** `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, built by hand: luxon's token formatter is the slow part of a backload. */

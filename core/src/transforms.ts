@@ -75,7 +75,10 @@ export const siteCoding =
   (lookupName: string): Transform =>
   (v, ctx) =>
     present(v)
-      ? ({ system: `urn:tendril:${ctx.connectorId}:${ctx.connectionId}:${lookupName}`, code: String(v).trim() } satisfies Coding)
+      ? ({
+          system: `urn:tendril:${ctx.connectorId}:${ctx.connectionId}:${lookupName}`,
+          code: String(v).trim(),
+        } satisfies Coding)
       : undefined;
 /** A Coding in a standard system (CDT, CPT, ICD-10-CM…). */
 export const coding =
@@ -93,13 +96,17 @@ export const money = {
   dollars: (): Transform => (v, ctx) => {
     if (!present(v)) return undefined;
     const n = Number(v);
-    return Number.isFinite(n) ? ({ value: roundMoney(n), currency: ctx.currency } satisfies Money) : undefined;
+    return Number.isFinite(n)
+      ? ({ value: roundMoney(n), currency: ctx.currency } satisfies Money)
+      : undefined;
   },
   /** Amounts stored in cents (Dentrix Enterprise `AMOUNT`). */
   cents: (): Transform => (v, ctx) => {
     if (!present(v)) return undefined;
     const n = Number(v);
-    return Number.isFinite(n) ? ({ value: roundMoney(n / 100), currency: ctx.currency } satisfies Money) : undefined;
+    return Number.isFinite(n)
+      ? ({ value: roundMoney(n / 100), currency: ctx.currency } satisfies Money)
+      : undefined;
   },
 };
 
@@ -129,7 +136,10 @@ export function col(column: string, ...transforms: Transform[]): FieldSpec {
 }
 
 /** The escape hatch: a typed function over several columns, for the rare field that needs code. */
-export function compute(columns: readonly string[], fn: (values: readonly unknown[], ctx: MappingContext) => unknown): FieldSpec {
+export function compute(
+  columns: readonly string[],
+  fn: (values: readonly unknown[], ctx: MappingContext) => unknown,
+): FieldSpec {
   return { kind: 'field', columns, apply: fn };
 }
 
@@ -149,13 +159,21 @@ function refOptions(options: RefOptions): Pick<RefSpec, 'prefix' | 'zeroMeans'> 
 }
 
 /** A reference to another resource; `0`, `''` and NULL mean none (unless `zeroMeans` says otherwise). */
-export function ref(resourceType: ResourceType, column: string | readonly string[], options: RefOptions = {}): RefSpec {
+export function ref(
+  resourceType: ResourceType,
+  column: string | readonly string[],
+  options: RefOptions = {},
+): RefSpec {
   const columns = typeof column === 'string' ? [column] : column;
   return { kind: 'ref', resourceType, columns, many: false, ...refOptions(options) };
 }
 
 /** Several single-column references into one ordered, de-duplicated list (primary first). */
-export function refs(resourceType: ResourceType, columns: readonly string[], options: RefOptions = {}): RefSpec {
+export function refs(
+  resourceType: ResourceType,
+  columns: readonly string[],
+  options: RefOptions = {},
+): RefSpec {
   return { kind: 'ref', resourceType, columns, many: true, ...refOptions(options) };
 }
 
@@ -207,7 +225,12 @@ export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
         const value = spec.system === 'email' ? String(raw).trim().toLowerCase() : toE164(String(raw));
         if (!value || seen.has(`${spec.system}:${value}`)) return;
         seen.add(`${spec.system}:${value}`);
-        out.push({ system: spec.system, value, ...(spec.use ? { use: spec.use } : {}), rank: out.length + 1 });
+        out.push({
+          system: spec.system,
+          value,
+          ...(spec.use ? { use: spec.use } : {}),
+          rank: out.length + 1,
+        });
       });
       return out.length ? out : undefined;
     },

@@ -9,7 +9,10 @@ export const WritebackConnectionConfig = z
   .object({
     enabled: z.boolean().default(false),
     /** The write login, by URL (`mysql://tendril_writer:${WRITE_PASSWORD}@host/db`). */
-    database: z.object({ url: z.string().min(1) }).strict().optional(),
+    database: z
+      .object({ url: z.string().min(1) })
+      .strict()
+      .optional(),
     /** Overrides the connector's preferred (vendor-sanctioned) path. */
     writePath: z.enum(['vendor-api', 'sql']).optional(),
     /** Allows the `sql` path for a vendor that forbids outside SQL writes. Fixture databases only. */

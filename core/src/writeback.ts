@@ -60,7 +60,8 @@ export const CAPABILITY_STATES = ['supported', 'unsupported', 'needs-config'] as
 export type CapabilityState = (typeof CAPABILITY_STATES)[number];
 
 // Inputs are bounded (lengths, counts) so that an oversized field is a field error, not a write.
-const Text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const Text = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 /** Person names: letters (any script), marks, spaces, apostrophes, hyphens, periods. Nothing a query language needs. */
 const NamePart = Text(100).regex(/^[\p{L}\p{M}' .-]+$/u, "may contain only letters, spaces, ' . and -");
 const Phone = Text(40).regex(/^\+?[0-9 ().-]{7,30}$/, 'must be a phone number such as +1 555 010 0000');
@@ -77,9 +78,15 @@ const WritebackName = z
   .strict();
 
 const WritebackContactPoint = z.discriminatedUnion('system', [
-  z.object({ system: z.literal('phone'), value: Phone, use: z.enum(['home', 'work', 'mobile']).optional() }).strict(),
-  z.object({ system: z.literal('sms'), value: Phone, use: z.enum(['home', 'work', 'mobile']).optional() }).strict(),
-  z.object({ system: z.literal('email'), value: Email, use: z.enum(['home', 'work', 'mobile']).optional() }).strict(),
+  z
+    .object({ system: z.literal('phone'), value: Phone, use: z.enum(['home', 'work', 'mobile']).optional() })
+    .strict(),
+  z
+    .object({ system: z.literal('sms'), value: Phone, use: z.enum(['home', 'work', 'mobile']).optional() })
+    .strict(),
+  z
+    .object({ system: z.literal('email'), value: Email, use: z.enum(['home', 'work', 'mobile']).optional() })
+    .strict(),
 ]);
 
 const WritebackAddress = z
@@ -88,8 +95,12 @@ const WritebackAddress = z
     line: z.array(AddressText).min(1).max(2),
     city: AddressText.optional(),
     state: AddressText.optional(),
-    postalCode: Text(20).regex(/^[A-Za-z0-9 -]+$/, 'must be a postal code').optional(),
-    country: Text(60).regex(/^[A-Za-z .-]+$/, 'must be a country name or code').optional(),
+    postalCode: Text(20)
+      .regex(/^[A-Za-z0-9 -]+$/, 'must be a postal code')
+      .optional(),
+    country: Text(60)
+      .regex(/^[A-Za-z .-]+$/, 'must be a country name or code')
+      .optional(),
   })
   .strict();
 
@@ -110,7 +121,11 @@ export const AppointmentBookInput = z
   .strict()
   .superRefine((input, ctx) => {
     if (input.end === undefined && input.appointmentTypeId === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['end'], message: 'give end, or appointmentTypeId for its default length' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['end'],
+        message: 'give end, or appointmentTypeId for its default length',
+      });
     }
     if (input.end !== undefined && Date.parse(input.end) <= Date.parse(input.start)) {
       ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
@@ -137,7 +152,8 @@ export const AppointmentRescheduleInput = z
   })
   .strict()
   .superRefine((input, ctx) => {
-    if (Date.parse(input.end) <= Date.parse(input.start)) ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
+    if (Date.parse(input.end) <= Date.parse(input.start))
+      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
   });
 
 export const PatientCreateInput = z
@@ -145,7 +161,10 @@ export const PatientCreateInput = z
     name: WritebackName,
     birthDate: IsoDate,
     gender: Gender,
-    telecom: z.array(WritebackContactPoint).min(1, 'add a phone or e-mail (match before create needs one)').max(6),
+    telecom: z
+      .array(WritebackContactPoint)
+      .min(1, 'add a phone or e-mail (match before create needs one)')
+      .max(6),
     addresses: z.array(WritebackAddress).max(2).default([]),
     primaryPractitionerId: Id.optional(),
     primaryLocationId: Id.optional(),
@@ -183,14 +202,19 @@ export const PatientUpdateInput = z
     preferredName: NamePart.nullable().optional(),
     telecom: z.array(WritebackContactPoint).max(6).optional(),
     addresses: z.array(WritebackAddress).max(2).optional(),
-    language: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, 'must be a BCP 47 tag such as en or es-MX').nullable().optional(),
+    language: z
+      .string()
+      .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, 'must be a BCP 47 tag such as en or es-MX')
+      .nullable()
+      .optional(),
     gender: Gender.optional(),
     primaryPractitionerId: Id.nullable().optional(),
     birthDate: IsoDate.optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
-    if (Object.keys(input).length === 1) ctx.addIssue({ code: 'custom', path: [], message: 'name at least one field to change' });
+    if (Object.keys(input).length === 1)
+      ctx.addIssue({ code: 'custom', path: [], message: 'name at least one field to change' });
   });
 
 /** Every command's input schema: the API validates against these before anything is queued. */
@@ -247,7 +271,11 @@ export interface WritebackSql {
 
 /** A vendor API reached by the worker (the Open Dental API); calls are recorded in the audit log. */
 export interface VendorApi {
-  request(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  request(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }>;
 }
 
 /** What a handler gets: the connection, references resolved on demand, and its write path. */
@@ -266,7 +294,10 @@ export interface WritebackContext {
    * The vendor key of a framework id: from the shadow store, or from an earlier writeback's
    * result for a record not yet polled. Undefined when unknown (`not_found`).
    */
-  sourceIdOf(resourceType: 'Patient' | 'Practitioner' | 'Location' | 'Appointment' | 'AppointmentType', id: string): Promise<string | undefined>;
+  sourceIdOf(
+    resourceType: 'Patient' | 'Practitioner' | 'Location' | 'Appointment' | 'AppointmentType',
+    id: string,
+  ): Promise<string | undefined>;
   now(): Date;
 }
 
@@ -320,7 +351,9 @@ export interface WritebackDefinition {
    * Open Dental's `ODFHIR <DeveloperKey>/<CustomerKey>`), from `connections[].writeback.api`. Pure:
    * the agent owns the HTTP client. Throws a TendrilError naming the missing key.
    */
-  readonly apiHeaders?: (api: NonNullable<WritebackConnectionConfig['api']>) => Readonly<Record<string, string>>;
+  readonly apiHeaders?: (
+    api: NonNullable<WritebackConnectionConfig['api']>,
+  ) => Readonly<Record<string, string>>;
 }
 
 /**
@@ -328,17 +361,32 @@ export interface WritebackDefinition {
  * names at least one path, and a `sql` path lists the tables it writes (grants derive from them).
  */
 export function defineWriteback(definition: WritebackDefinition): WritebackDefinition {
-  for (const [command, spec] of Object.entries(definition.commands) as [string, WritebackCommandSpec | undefined][]) {
+  for (const [command, spec] of Object.entries(definition.commands) as [
+    string,
+    WritebackCommandSpec | undefined,
+  ][]) {
     if (!isWritebackCommand(command)) {
-      throw new TendrilError('TENDRIL_E_CONNECTOR_DEFINITION', `writeback: "${command}" is not a command; use one of ${WRITEBACK_COMMANDS.join(', ')}`, {
-        details: { command },
-      });
+      throw new TendrilError(
+        'TENDRIL_E_CONNECTOR_DEFINITION',
+        `writeback: "${command}" is not a command; use one of ${WRITEBACK_COMMANDS.join(', ')}`,
+        {
+          details: { command },
+        },
+      );
     }
     if (!spec || Object.keys(spec.paths).length === 0) {
-      throw new TendrilError('TENDRIL_E_CONNECTOR_DEFINITION', `writeback ${command}: declare at least one write path`, { details: { command } });
+      throw new TendrilError(
+        'TENDRIL_E_CONNECTOR_DEFINITION',
+        `writeback ${command}: declare at least one write path`,
+        { details: { command } },
+      );
     }
     if (spec.paths.sql && (!spec.tables || Object.keys(spec.tables).length === 0)) {
-      throw new TendrilError('TENDRIL_E_CONNECTOR_DEFINITION', `writeback ${command}: a sql path must list the tables it writes`, { details: { command } });
+      throw new TendrilError(
+        'TENDRIL_E_CONNECTOR_DEFINITION',
+        `writeback ${command}: a sql path must list the tables it writes`,
+        { details: { command } },
+      );
     }
   }
   return Object.freeze(definition);
@@ -369,21 +417,39 @@ export function writebackCapabilities(
       continue;
     }
     const available = WRITE_PATHS.filter((p) => spec.paths[p] !== undefined);
-    const path: WritePath = settings?.writePath && available.includes(settings.writePath) ? settings.writePath : available[0]!;
+    const path: WritePath =
+      settings?.writePath && available.includes(settings.writePath) ? settings.writePath : available[0]!;
     if (settings?.writePath && !available.includes(settings.writePath)) {
-      result[command] = { state: 'unsupported', reason: `the connector has no ${settings.writePath} path for this command` };
+      result[command] = {
+        state: 'unsupported',
+        reason: `the connector has no ${settings.writePath} path for this command`,
+      };
     } else if (!settings || !settings.enabled) {
-      result[command] = { state: 'needs-config', writePath: path, reason: 'set connections[].writeback.enabled: true' };
+      result[command] = {
+        state: 'needs-config',
+        writePath: path,
+        reason: 'set connections[].writeback.enabled: true',
+      };
     } else if (path === 'sql' && !settings.database) {
-      result[command] = { state: 'needs-config', writePath: path, reason: 'set connections[].writeback.database (a login with the rights of tendril grants --writeback)' };
+      result[command] = {
+        state: 'needs-config',
+        writePath: path,
+        reason:
+          'set connections[].writeback.database (a login with the rights of tendril grants --writeback)',
+      };
     } else if (path === 'sql' && definition?.sqlNeedsUnsafeOptIn && !settings.allowUnsafeSqlWrites) {
       result[command] = {
         state: 'needs-config',
         writePath: path,
-        reason: 'the vendor forbids outside SQL writes; use writePath: vendor-api, or allowUnsafeSqlWrites: true on a fixture database only',
+        reason:
+          'the vendor forbids outside SQL writes; use writePath: vendor-api, or allowUnsafeSqlWrites: true on a fixture database only',
       };
     } else if (path === 'vendor-api' && !settings.api) {
-      result[command] = { state: 'needs-config', writePath: path, reason: 'set connections[].writeback.api (the vendor API URL and keys)' };
+      result[command] = {
+        state: 'needs-config',
+        writePath: path,
+        reason: 'set connections[].writeback.api (the vendor API URL and keys)',
+      };
     } else {
       result[command] = { state: 'supported', writePath: path };
     }
@@ -392,7 +458,9 @@ export function writebackCapabilities(
 }
 
 /** Tables and rights the `sql` path of a connector needs, merged over its commands (for grants). */
-export function tablesWritten(definition: WritebackDefinition | undefined): Map<string, Set<'INSERT' | 'UPDATE' | 'DELETE'>> {
+export function tablesWritten(
+  definition: WritebackDefinition | undefined,
+): Map<string, Set<'INSERT' | 'UPDATE' | 'DELETE'>> {
   const tables = new Map<string, Set<'INSERT' | 'UPDATE' | 'DELETE'>>();
   for (const spec of Object.values(definition?.commands ?? {}) as (WritebackCommandSpec | undefined)[]) {
     if (!spec?.paths.sql) continue;
@@ -409,7 +477,11 @@ export function tablesWritten(definition: WritebackDefinition | undefined): Map<
 export function instantToLocal(instant: string, zone: string): { date: string; time: string } {
   const local = DateTime.fromISO(instant, { zone: 'utc' }).setZone(zone);
   if (!local.isValid) {
-    throw new TendrilError('TENDRIL_E_INTERNAL', 'an instant could not be converted to the office zone; check connections[].timezone', { details: { zone } });
+    throw new TendrilError(
+      'TENDRIL_E_INTERNAL',
+      'an instant could not be converted to the office zone; check connections[].timezone',
+      { details: { zone } },
+    );
   }
   return { date: local.toFormat('yyyy-MM-dd'), time: local.toFormat('HH:mm:ss') };
 }
@@ -431,7 +503,11 @@ export function writebackInputJsonSchemas(): Record<WritebackCommand, Record<str
   return Object.fromEntries(
     WRITEBACK_COMMANDS.map((command) => [
       command,
-      z.toJSONSchema(WRITEBACK_INPUT_SCHEMAS[command], { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>,
+      z.toJSONSchema(WRITEBACK_INPUT_SCHEMAS[command], {
+        io: 'input',
+        unrepresentable: 'any',
+        target: 'draft-2020-12',
+      }) as Record<string, unknown>,
     ]),
   ) as Record<WritebackCommand, Record<string, unknown>>;
 }

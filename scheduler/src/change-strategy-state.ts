@@ -20,7 +20,10 @@ import type { RecordedChangeMode, RecordedChangeStrategy, StreamState } from '@t
  */
 
 /** Probes a SQL Server table and picks the first usable rung of the stream's ladder (read-only). */
-export async function discoverChangeStrategy(client: SqlClient, table: TableDefinition): Promise<StrategyChoice> {
+export async function discoverChangeStrategy(
+  client: SqlClient,
+  table: TableDefinition,
+): Promise<StrategyChoice> {
   if (client.dialect !== 'mssql') {
     throw new TendrilError(
       'TENDRIL_E_DB_DIALECT',
@@ -55,7 +58,13 @@ export function recordStrategy(strategy: ChangeStrategy, chosenAt: string): Reco
     case 'rowversion':
       return { mode: strategy.mode, column: strategy.column, sqlType: 'rowversion', chosenAt };
     case 'timestamp':
-      return { mode: strategy.mode, column: strategy.column, sqlType: strategy.sqlType, precision: strategy.precision, chosenAt };
+      return {
+        mode: strategy.mode,
+        column: strategy.column,
+        sqlType: strategy.sqlType,
+        precision: strategy.precision,
+        chosenAt,
+      };
     case 'window':
       return { mode: strategy.mode, column: strategy.column, sqlType: strategy.sqlType, chosenAt };
     case 'snapshot':
@@ -65,7 +74,10 @@ export function recordStrategy(strategy: ChangeStrategy, chosenAt: string): Reco
   }
 }
 
-function sameStrategy(a: Pick<RecordedChangeStrategy, 'mode' | 'column'>, b: Pick<RecordedChangeStrategy, 'mode' | 'column'>): boolean {
+function sameStrategy(
+  a: Pick<RecordedChangeStrategy, 'mode' | 'column'>,
+  b: Pick<RecordedChangeStrategy, 'mode' | 'column'>,
+): boolean {
   // SQL Server names compare case-insensitively under the usual collations.
   return a.mode === b.mode && (a.column ?? '').toLowerCase() === (b.column ?? '').toLowerCase();
 }
@@ -109,7 +121,11 @@ export function applyDiscoveredStrategy(
   const next = recordStrategy(strategy, at);
   if (sameStrategy(previous, next)) {
     const chosenAt = state.changeStrategy?.chosenAt ?? at;
-    return { state: { ...state, changeStrategy: { ...next, chosenAt } }, changed: false, baseline: state.baselineRequired !== undefined };
+    return {
+      state: { ...state, changeStrategy: { ...next, chosenAt } },
+      changed: false,
+      baseline: state.baselineRequired !== undefined,
+    };
   }
   const {
     changeTrackingVersion: _version,
@@ -120,7 +136,11 @@ export function applyDiscoveredStrategy(
   } = state;
   if (!hasHistory(state)) return { state: { ...rest, changeStrategy: next }, changed: true, baseline: false };
   const reason = `change detection changed from ${describe(previous)} to ${describe(next)}`;
-  return { state: { ...rest, changeStrategy: next, baselineRequired: { reason, at } }, changed: true, baseline: true };
+  return {
+    state: { ...rest, changeStrategy: next, baselineRequired: { reason, at } },
+    changed: true,
+    baseline: true,
+  };
 }
 
 /**
@@ -128,7 +148,10 @@ export function applyDiscoveredStrategy(
  * `snapshot`; otherwise the declared cursor mode (discovery only records `timestamp`/`window`
  * for a column the stream declares, so the declaration already says how to read it).
  */
-export function effectiveChangeMode(table: TableDefinition, state: StreamState | undefined): RecordedChangeMode {
+export function effectiveChangeMode(
+  table: TableDefinition,
+  state: StreamState | undefined,
+): RecordedChangeMode {
   const recorded = state?.changeStrategy?.mode;
   switch (recorded) {
     case undefined:

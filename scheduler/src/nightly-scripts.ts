@@ -71,7 +71,15 @@ export async function runNightlyScript(
     { event: 'nightly_script.ran', script: script.name, element: script.element, rows: rows.length },
     'nightly script ran',
   );
-  return { connectionId: connection.id, script: script.name, element: script.element, ranAt, runDate, columns, rows };
+  return {
+    connectionId: connection.id,
+    script: script.name,
+    element: script.element,
+    ranAt,
+    runDate,
+    columns,
+    rows,
+  };
 }
 
 /** What {@link deliverNightlyScript} did: counts only (the rows themselves never reach a log). */
@@ -115,7 +123,17 @@ export async function deliverNightlyScript(
     inserted += result.inserted.length;
     existing += result.existing;
   }
-  const delivery = { script: run.script, element: run.element, runDate: run.runDate, rows: run.rows.length, inserted, existing };
-  deps.logger.info({ event: 'nightly_script.delivered', ...delivery }, 'nightly script rows queued for delivery');
+  const delivery = {
+    script: run.script,
+    element: run.element,
+    runDate: run.runDate,
+    rows: run.rows.length,
+    inserted,
+    existing,
+  };
+  deps.logger.info(
+    { event: 'nightly_script.delivered', ...delivery },
+    'nightly script rows queued for delivery',
+  );
   return delivery;
 }

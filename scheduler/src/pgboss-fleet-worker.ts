@@ -1,5 +1,11 @@
 import { isTendrilError, TendrilError } from '@tendril/core';
-import type { FleetDueDecision, FleetDueRow, FleetRunKind, FleetStore, FleetTransaction } from '@tendril/store';
+import type {
+  FleetDueDecision,
+  FleetDueRow,
+  FleetRunKind,
+  FleetStore,
+  FleetTransaction,
+} from '@tendril/store';
 import type PgBoss from 'pg-boss';
 import { nightlySchedule, pollSchedule } from './cron-schedule.js';
 import type { Logger } from './logger.js';
@@ -87,6 +93,9 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
   let ticking: Promise<unknown> | undefined;
   let stopped = false;
   let active = 0;
+  const loops: Promise<void>[] = [];
+  const current = new Set<string>();
+  const wakers = new Set<() => void>();
 
   const jobOptions = {
     expireInSeconds: options.leaseSeconds,
@@ -100,7 +109,9 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
     let enqueued = 0;
     let skipped = 0;
     for (;;) {
-      const result = await options.fleetStore.claimDue(kind, 200, async (rows, tx, now) => decide(kind, queue, rows, tx, now));
+      const result = await options.fleetStore.claimDue(kind, 200, async (rows, tx, now) =>
+        decide(kind, queue, rows, tx, now),
+      );
       enqueued += result.enqueued;
       skipped += result.skipped;
       if (result.claimed < 200) return { enqueued, skipped };
@@ -133,7 +144,10 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
             : nightlySchedule(schedule.nightly, schedule.timezone, `${row.id}.schedule.nightly`).next(now);
       } catch (error) {
         // Validated when added; a bad schedule here still must not stall the fleet: retry in 10 minutes.
-        log.warn({ connectionId: row.id, code: codeOf(error), event: 'fleet.schedule_invalid' }, 'cannot plan this connection; check its schedule');
+        log.warn(
+          { connectionId: row.id, code: codeOf(error), event: 'fleet.schedule_invalid' },
+          'cannot plan this connection; check its schedule',
+        );
         decisions.set(row.id, { next: new Date(now.getTime() + 600_000) });
         continue;
       }
@@ -144,10 +158,17 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
       }
       if (busy.has(row.id)) {
         decisions.set(row.id, { next, skipped: true });
-        log.info({ connectionId: row.id, job: kind, event: 'scheduler.tick_skipped' }, 'previous job still queued or running; this tick is skipped');
+        log.info(
+          { connectionId: row.id, job: kind, event: 'scheduler.tick_skipped' },
+          'previous job still queued or running; this tick is skipped',
+        );
         continue;
       }
-      const data: FleetJobData = { connectionId: row.id, version: row.version, ...(row.dueAt ? { dueAt: row.dueAt } : {}) };
+      const data: FleetJobData = {
+        connectionId: row.id,
+        version: row.version,
+        ...(row.dueAt ? { dueAt: row.dueAt } : {}),
+      };
       await boss!.send(queue, data, { ...jobOptions, singletonKey: row.id, db });
       decisions.set(row.id, { next });
     }
@@ -157,14 +178,23 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
   async function tick(): Promise<{ polls: number; nightlies: number; skipped: number }> {
     const polls = await enqueue('poll');
     const nightlies = await enqueue('nightly');
-    return { polls: polls.enqueued, nightlies: nightlies.enqueued, skipped: polls.skipped + nightlies.skipped };
+    return {
+      polls: polls.enqueued,
+      nightlies: nightlies.enqueued,
+      skipped: polls.skipped + nightlies.skipped,
+    };
   }
 
   function armTick(): void {
     if (stopped) return;
     tickTimer = setTimeout(() => {
       ticking = tick()
-        .catch((error: unknown) => log.warn({ code: codeOf(error), event: 'fleet.tick_failed' }, 'enqueue pass failed; retrying at the next tick'))
+        .catch((error: unknown) =>
+          log.warn(
+            { code: codeOf(error), event: 'fleet.tick_failed' },
+            'enqueue pass failed; retrying at the next tick',
+          ),
+        )
         .finally(() => {
           ticking = undefined;
           armTick();
@@ -172,23 +202,87 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
     }, options.tickSeconds * 1000);
   }
 
+  /**
+   * One job slot: fetch a job (pg-boss: `FOR UPDATE SKIP LOCKED`), run it, complete or fail it, and
+   * fetch again at once; sleep only when the queue is empty. (pg-boss's own `work()` waits its
+   * polling interval after every job, which caps a slot at one job per interval.)
+   */
+  async function jobLoop(kind: FleetRunKind): Promise<void> {
+    const queue = kind === 'poll' ? FLEET_QUEUES.poll : FLEET_QUEUES.nightly;
+    const idleMs = (options.pollingIntervalSeconds ?? 1) * 1000;
+    while (!stopped) {
+      let job: PgBoss.Job<FleetJobData> | undefined;
+      try {
+        job = (await boss!.fetch<FleetJobData>(queue, { batchSize: 1 }))?.[0];
+      } catch (error) {
+        if (stopped) break;
+        log.warn({ event: 'fleet.fetch_failed', code: codeOf(error) }, 'could not fetch a job; retrying');
+      }
+      if (!job) {
+        await idle(idleMs);
+        continue;
+      }
+      current.add(job.id);
+      try {
+        const output = await runJob(kind, job);
+        await boss!.complete(queue, job.id, (output ?? {}) as object);
+      } catch (error) {
+        log.warn(
+          { event: 'fleet.job_failed', connectionId: job.data.connectionId, job: kind, code: codeOf(error) },
+          'job failed; pg-boss retries it',
+        );
+        await boss!.fail(queue, job.id, { code: codeOf(error) }).catch(() => undefined);
+      } finally {
+        current.delete(job.id);
+      }
+    }
+  }
+
+  function idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        wakers.delete(wake);
+        resolve();
+      }, ms);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      wakers.add(wake);
+    });
+  }
+
   async function runJob(kind: FleetRunKind, job: PgBoss.Job<FleetJobData>): Promise<unknown> {
     const { connectionId, version } = job.data;
     const lock = await options.fleetStore.tryLock(connectionId);
     if (!lock) {
-      log.info({ connectionId, job: kind, event: 'fleet.job_locked' }, 'another worker is running this connection; job dropped');
+      log.info(
+        { connectionId, job: kind, event: 'fleet.job_locked' },
+        'another worker is running this connection; job dropped',
+      );
       return { skipped: 'locked' };
     }
     active += 1;
     try {
       const connection = await options.resolve(connectionId, version);
       if (connection === undefined) {
-        log.info({ connectionId, job: kind, event: 'fleet.connection_removed' }, 'connection is no longer in the fleet; job dropped');
+        log.info(
+          { connectionId, job: kind, event: 'fleet.connection_removed' },
+          'connection is no longer in the fleet; job dropped',
+        );
         return { skipped: 'removed' };
       }
-      const runId = await options.fleetStore.startRun({ connectionId, kind, workerId: options.workerId, jobId: job.id });
+      const runId = await options.fleetStore.startRun({
+        connectionId,
+        kind,
+        workerId: options.workerId,
+        jobId: job.id,
+      });
       try {
-        const outcome = await (kind === 'poll' ? options.runPoll : options.runNightly)(connection, abort.signal);
+        const outcome = await (kind === 'poll' ? options.runPoll : options.runNightly)(
+          connection,
+          abort.signal,
+        );
         await options.fleetStore.finishRun(runId, {
           status: outcome.failedStreams > 0 ? 'failed' : 'succeeded',
           events: outcome.events,
@@ -196,7 +290,9 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
         });
         return { events: outcome.events, failedStreams: outcome.failedStreams };
       } catch (error) {
-        await options.fleetStore.finishRun(runId, { status: 'failed', errorCode: codeOf(error) }).catch(() => undefined);
+        await options.fleetStore
+          .finishRun(runId, { status: 'failed', errorCode: codeOf(error) })
+          .catch(() => undefined);
         throw error;
       }
     } finally {
@@ -207,17 +303,17 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
 
   return {
     async start() {
-      boss = await startFleetBoss({
-        url: options.url,
-        schema: options.bossSchema,
-        maintenanceSeconds: options.maintenanceSeconds,
-        logger: log,
-      });
-      const work = { batchSize: 1, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1 };
-      for (let i = 0; i < options.concurrency; i++) {
-        await boss.work<FleetJobData>(FLEET_QUEUES.poll, work, async ([job]) => runJob('poll', job!));
-      }
-      await boss.work<FleetJobData>(FLEET_QUEUES.nightly, work, async ([job]) => runJob('nightly', job!));
+      // One worker at a time installs or upgrades pg-boss's schema and creates the queues.
+      boss = await options.fleetStore.exclusive('pg-boss-start', () =>
+        startFleetBoss({
+          url: options.url,
+          schema: options.bossSchema,
+          maintenanceSeconds: options.maintenanceSeconds,
+          logger: log,
+        }),
+      );
+      for (let i = 0; i < options.concurrency; i++) loops.push(jobLoop('poll'));
+      loops.push(jobLoop('nightly'));
       await tick();
       armTick();
       log.info({ event: 'fleet.worker_started', concurrency: options.concurrency }, 'fleet worker running');
@@ -229,15 +325,29 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
       if (tickTimer) clearTimeout(tickTimer);
       await ticking;
       abort.abort();
-      // pg-boss waits for running handlers up to the timeout, then fails what is left (retried by another worker).
-      await boss?.stop({ graceful: true, wait: true, timeout: Math.max(1000, stopOptions.graceMs ?? 30_000) });
+      for (const wake of wakers) wake();
+      // Running jobs get the grace period; what is still running then goes back to the queue
+      // (failed → retried by another worker; its committed pages are kept).
+      const graceMs = stopOptions.graceMs ?? 30_000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finished = await Promise.race([
+        Promise.allSettled(loops).then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!finished && current.size > 0) {
+        await boss?.fail(FLEET_QUEUES.poll, [...current])?.catch(() => undefined);
+        await boss?.fail(FLEET_QUEUES.nightly, [...current])?.catch(() => undefined);
+      }
+      await boss?.stop({ graceful: false, wait: true, timeout: 1000 });
       log.info({ event: 'fleet.worker_stopped' }, 'fleet worker stopped');
     },
 
     running: () => active,
 
     async tick() {
-      if (!boss) throw new TendrilError('TENDRIL_E_INTERNAL', 'the fleet worker is not started; call start() first');
+      if (!boss)
+        throw new TendrilError('TENDRIL_E_INTERNAL', 'the fleet worker is not started; call start() first');
       return tick();
     },
   };

@@ -51,7 +51,10 @@ export async function startFleetBoss(options: FleetBossOptions): Promise<PgBoss>
   });
   // Without a listener an 'error' event would crash the process; pg-boss retries its loops itself.
   boss.on('error', (error: Error & { code?: string }) =>
-    options.logger.warn({ event: 'fleet.boss_error', code: error.code ?? 'unknown' }, 'pg-boss reported an error; it retries by itself'),
+    options.logger.warn(
+      { event: 'fleet.boss_error', code: error.code ?? 'unknown' },
+      'pg-boss reported an error; it retries by itself',
+    ),
   );
   await boss.start();
   for (const name of Object.values(FLEET_QUEUES)) await boss.createQueue(name, { name, policy: 'standard' });

@@ -7,7 +7,11 @@ export interface ConnectionSyncResult {
 }
 
 /** The streams of a connection to run: the configured subset, or all in declaration order. */
-export function streamsOf(connection: ConnectionConfig, connector: ConnectorDefinition, only?: string): string[] {
+export function streamsOf(
+  connection: ConnectionConfig,
+  connector: ConnectorDefinition,
+  only?: string,
+): string[] {
   const all = Object.keys(connector.streams);
   const configured = connection.streams ?? all;
   return only ? configured.filter((s) => s === only) : configured;
@@ -39,7 +43,10 @@ export async function syncConnection(
     try {
       const pause = (await deps.store.getStreamState(input.connection.id, stream))?.paused;
       if (pause) {
-        logger.warn({ stream, reason: pause.reason }, 'stream paused by discover (schema drift); skipped until discover finds it fitting');
+        logger.warn(
+          { stream, reason: pause.reason },
+          'stream paused by discover (schema drift); skipped until discover finds it fitting',
+        );
         paused.push({ stream, reason: pause.reason });
         continue;
       }
@@ -59,5 +66,9 @@ export async function syncConnection(
       errors.push({ stream, error });
     }
   }
-  return { result: { id: input.connection.id, streams: results }, errors, ...(paused.length > 0 ? { paused } : {}) };
+  return {
+    result: { id: input.connection.id, streams: results },
+    errors,
+    ...(paused.length > 0 ? { paused } : {}),
+  };
 }

@@ -135,7 +135,9 @@ interface StreamRun {
 }
 
 function isoNow(now: () => Date): string {
-  return now().toISOString().replace(/\.\d{3}Z$/, (ms) => (ms === '.000Z' ? 'Z' : ms));
+  return now()
+    .toISOString()
+    .replace(/\.\d{3}Z$/, (ms) => (ms === '.000Z' ? 'Z' : ms));
 }
 
 function positionOf(table: TableDefinition, row: Row, withCursor: boolean): CursorPosition {
@@ -214,7 +216,15 @@ async function commitMapped(
       changes.push(deletion(run, sourceId, syncedAt));
     }
   }
-  await store.commitPage({ connectionId: connection.id, connectorId: connector.id, stream, changes, seen, state, seenAt });
+  await store.commitPage({
+    connectionId: connection.id,
+    connectorId: connector.id,
+    stream,
+    changes,
+    seen,
+    state,
+    seenAt,
+  });
   run.state = state;
   run.pages++;
   run.input.onProgress?.(run.counts.read);
@@ -264,20 +274,30 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
     const nowDb = await nowInClockDomain(run, cursor.clock);
     upper = truncateCursor(shiftCursor(nowDb, -settleSeconds, 6), precision);
     const watermark = run.full ? undefined : run.state.watermark;
-    lower = watermark === undefined ? BEGINNING_OF_TIME : shiftCursor(minCursor(watermark, upper), -overlapSeconds, precision);
+    lower =
+      watermark === undefined
+        ? BEGINNING_OF_TIME
+        : shiftCursor(minCursor(watermark, upper), -overlapSeconds, precision);
   }
   // A window that starts at the beginning of time covers the whole table: page it by key (index
   // range on the primary key) instead of re-sorting it by stamp for every page.
-  const paging: 'cursor' | 'key' = resume && !run.full ? (resume.paging ?? 'cursor') : lower === BEGINNING_OF_TIME ? 'key' : 'cursor';
+  const paging: 'cursor' | 'key' =
+    resume && !run.full ? (resume.paging ?? 'cursor') : lower === BEGINNING_OF_TIME ? 'key' : 'cursor';
   const keyOnlyPaging = paging === 'key' || (cursor.also?.length ?? 0) > 0;
   const seenAt = isoNow(run.now);
   const scanStartedAt = seenAt;
-  run.state = { ...run.state, mode: 'timestamp', inProgress: { lower, upper, ...(after ? { after } : {}), scanStartedAt, paging } };
+  run.state = {
+    ...run.state,
+    mode: 'timestamp',
+    inProgress: { lower, upper, ...(after ? { after } : {}), scanStartedAt, paging },
+  };
   await run.deps.store.saveStreamState(run.input.connection.id, run.input.stream, run.state);
 
   let skewWarned = false;
   const skewLimit =
-    cursor.clock === 'client' ? shiftCursor(await nowInClockDomain(run, 'client'), SKEW_WARNING_SECONDS, 6) : undefined;
+    cursor.clock === 'client'
+      ? shiftCursor(await nowInClockDomain(run, 'client'), SKEW_WARNING_SECONDS, 6)
+      : undefined;
   const pages = readPages(
     (position) =>
       query(run, () =>
@@ -300,15 +320,23 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
   );
   for await (const { rows, last } of pages) {
     if (skewLimit && !skewWarned) {
-      const ahead = rows.some((r) => r['__cursor'] != null && compareCursor(String(r['__cursor']), skewLimit) > 0);
+      const ahead = rows.some(
+        (r) => r['__cursor'] != null && compareCursor(String(r['__cursor']), skewLimit) > 0,
+      );
       if (ahead) {
         skewWarned = true;
-        run.log.warn({ stream: run.input.stream, table: table.table }, 'client clock ahead of the database clock by more than 60 s');
+        run.log.warn(
+          { stream: run.input.stream, table: table.table },
+          'client clock ahead of the database clock by more than 60 s',
+        );
       }
     }
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
-    const state: StreamState = { ...run.state, inProgress: { lower, upper, after: last, scanStartedAt, paging } };
+    const state: StreamState = {
+      ...run.state,
+      inProgress: { lower, upper, after: last, scanStartedAt, paging },
+    };
     await commitMapped(run, mapAll(run, rows, seenAt), [], state, seenAt);
   }
 
@@ -327,11 +355,20 @@ async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
   const upper = truncateCursor(shiftCursor(nowDb, -run.input.connection.sync.settleSeconds, 6), precision);
   const watermark = run.full ? undefined : run.state.deleteLogWatermark;
   const lower =
-    watermark === undefined ? BEGINNING_OF_TIME : shiftCursor(minCursor(watermark, upper), -run.input.connection.sync.overlapSeconds, precision);
+    watermark === undefined
+      ? BEGINNING_OF_TIME
+      : shiftCursor(minCursor(watermark, upper), -run.input.connection.sync.overlapSeconds, precision);
   const pages = readPages(
     (position) =>
       query(run, () =>
-        run.deps.sql.execute(deleteLogPageQuery(run.deps.sql, log, { lower, upper, ...(position ? { after: position } : {}), limit: run.pageSize })),
+        run.deps.sql.execute(
+          deleteLogPageQuery(run.deps.sql, log, {
+            lower,
+            upper,
+            ...(position ? { after: position } : {}),
+            limit: run.pageSize,
+          }),
+        ),
       ) as Promise<Row[]>,
     {
       pageSize: run.pageSize,
@@ -341,7 +378,9 @@ async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
   );
   for await (const { rows } of pages) {
     const candidates = [...new Set(rows.map((r) => String(r[log.deletedKeyColumn])))];
-    const sourceIds = candidates.map((key) => (run.table.sourceIdPrefix ? `${run.table.sourceIdPrefix}:${key}` : key));
+    const sourceIds = candidates.map((key) =>
+      run.table.sourceIdPrefix ? `${run.table.sourceIdPrefix}:${key}` : key,
+    );
     await confirmCandidates(run, sourceIds, seenAt, { ...run.state });
   }
   run.state = { ...run.state, deleteLogWatermark: upper };
@@ -351,10 +390,18 @@ async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
  * Point-looks-up delete candidates: rows still present are classified like any read row, rows
  * absent are confirmed deletes. Returns how many deletes were confirmed.
  */
-async function confirmCandidates(run: StreamRun, sourceIds: readonly string[], seenAt: string, state: StreamState, dryRun = false): Promise<string[]> {
+async function confirmCandidates(
+  run: StreamRun,
+  sourceIds: readonly string[],
+  seenAt: string,
+  state: StreamState,
+  dryRun = false,
+): Promise<string[]> {
   if (sourceIds.length === 0) return [];
   const keys = sourceIds.map((id) => keyOf(run.table, id));
-  const rows = (await query(run, () => run.deps.sql.execute(lookupByKeysQuery(run.deps.sql, run.table, keys)))) as Row[];
+  const rows = (await query(run, () =>
+    run.deps.sql.execute(lookupByKeysQuery(run.deps.sql, run.table, keys)),
+  )) as Row[];
   const mapped = mapAll(run, rows, seenAt);
   const found = new Set(mapped.map((m) => m.sourceId));
   const absent = sourceIds.filter((id) => !found.has(id));
@@ -395,10 +442,23 @@ async function confirmStaleDeletes(
     if (page.length === 0) break;
     afterSourceId = page[page.length - 1]!.sourceId;
     const absent = window
-      ? await lookUpWindowCandidates(run, page.map((p) => p.sourceId), seenAt)
-      : await confirmCandidates(run, page.map((p) => p.sourceId), seenAt, run.state, true);
+      ? await lookUpWindowCandidates(
+          run,
+          page.map((p) => p.sourceId),
+          seenAt,
+        )
+      : await confirmCandidates(
+          run,
+          page.map((p) => p.sourceId),
+          seenAt,
+          run.state,
+          true,
+        );
     confirmed.push(...absent);
-    if (!run.input.approveDeletes && (confirmed.length > limit || (scanReadNothing && confirmed.length > 0))) {
+    if (
+      !run.input.approveDeletes &&
+      (confirmed.length > limit || (scanReadNothing && confirmed.length > 0))
+    ) {
       tripped = true;
       break;
     }
@@ -407,7 +467,13 @@ async function confirmStaleDeletes(
   if (tripped) {
     run.guardTripped = true;
     run.log.warn(
-      { stream, table: run.table.table, live, candidates: confirmed.length, event: 'reconciliation.guard_tripped' },
+      {
+        stream,
+        table: run.table.table,
+        live,
+        candidates: confirmed.length,
+        event: 'reconciliation.guard_tripped',
+      },
       'reconciliation guard tripped: too many deletes at once, nothing emitted',
     );
     run.state = {
@@ -422,7 +488,13 @@ async function confirmStaleDeletes(
   }
   if (run.input.approveDeletes && confirmed.length > 0) {
     run.log.warn(
-      { stream, table: run.table.table, live, deletes: confirmed.length, event: 'reconciliation.guard_released' },
+      {
+        stream,
+        table: run.table.table,
+        live,
+        deletes: confirmed.length,
+        event: 'reconciliation.guard_released',
+      },
       'reconciliation guard released by the operator: emitting the confirmed deletes',
     );
   }
@@ -463,7 +535,12 @@ async function reconcileKeys(run: StreamRun): Promise<void> {
   const pages = readPages(
     (position) =>
       query(run, () =>
-        run.deps.sql.execute(keysPageQuery(run.deps.sql, table, { ...(position ? { after: position } : {}), limit: run.pageSize })),
+        run.deps.sql.execute(
+          keysPageQuery(run.deps.sql, table, {
+            ...(position ? { after: position } : {}),
+            limit: run.pageSize,
+          }),
+        ),
       ) as Promise<Row[]>,
     {
       pageSize: run.pageSize,
@@ -485,7 +562,13 @@ async function reconcileKeys(run: StreamRun): Promise<void> {
     let mapped: MappedRow[] = [];
     if (readInFull.length > 0) {
       const found = (await query(run, () =>
-        run.deps.sql.execute(lookupByKeysQuery(run.deps.sql, table, readInFull.map((id) => keyOf(table, id)))),
+        run.deps.sql.execute(
+          lookupByKeysQuery(
+            run.deps.sql,
+            table,
+            readInFull.map((id) => keyOf(table, id)),
+          ),
+        ),
       )) as Row[];
       run.counts.read += found.length;
       mapped = mapAll(run, found, seenAt);
@@ -504,7 +587,12 @@ async function scanSnapshot(run: StreamRun, mode: CursorMode = 'snapshot'): Prom
   const pages = readPages(
     (position) =>
       query(run, () =>
-        run.deps.sql.execute(snapshotPageQuery(run.deps.sql, table, { ...(position ? { after: position } : {}), limit: run.pageSize })),
+        run.deps.sql.execute(
+          snapshotPageQuery(run.deps.sql, table, {
+            ...(position ? { after: position } : {}),
+            limit: run.pageSize,
+          }),
+        ),
       ) as Promise<Row[]>,
     {
       pageSize: run.pageSize,
@@ -546,7 +634,10 @@ function compareRowversionPosition(a: CursorPosition, b: CursorPosition): number
  * new mode's position was read by the caller BEFORE the scan, so nothing changed during the scan
  * is lost: it is read again by the next poll and classified by hash.
  */
-async function runBaseline(run: StreamRun, position: Pick<StreamState, 'changeTrackingVersion' | 'rowversionWatermark'>): Promise<void> {
+async function runBaseline(
+  run: StreamRun,
+  position: Pick<StreamState, 'changeTrackingVersion' | 'rowversionWatermark'>,
+): Promise<void> {
   await scanSnapshot(run, run.table.cursor.mode);
   const { changeInProgress: _done, ...rest } = run.state;
   run.state = { ...rest, ...position };
@@ -580,7 +671,10 @@ async function pollChangeTracking(run: StreamRun): Promise<void> {
       { details: { table: table.table } },
     );
   }
-  const resume = !run.full && run.state.changeInProgress?.mode === 'change-tracking' ? run.state.changeInProgress : undefined;
+  const resume =
+    !run.full && run.state.changeInProgress?.mode === 'change-tracking'
+      ? run.state.changeInProgress
+      : undefined;
   const since = resume?.lower ?? run.state.changeTrackingVersion;
   if (since === undefined || run.full || changeTrackingNeedsBaseline(since, String(minValid))) {
     if (since !== undefined && !run.full) {
@@ -593,7 +687,12 @@ async function pollChangeTracking(run: StreamRun): Promise<void> {
     return;
   }
   const upper = resume?.upper ?? String(current);
-  const inProgress = (after?: CursorPosition): ChangeInProgress => ({ mode: 'change-tracking', lower: since, upper, ...(after ? { after } : {}) });
+  const inProgress = (after?: CursorPosition): ChangeInProgress => ({
+    mode: 'change-tracking',
+    lower: since,
+    upper,
+    ...(after ? { after } : {}),
+  });
   const seenAt = isoNow(run.now);
   run.state = { ...run.state, mode: table.cursor.mode, changeInProgress: inProgress(resume?.after) };
   await run.deps.store.saveStreamState(run.input.connection.id, stream, run.state);
@@ -612,7 +711,10 @@ async function pollChangeTracking(run: StreamRun): Promise<void> {
     {
       ...(resume?.after ? { start: resume.after } : {}),
       pageSize: run.pageSize,
-      positionOf: (row) => ({ cursor: String(row[CT_VERSION_ALIAS]), key: changeTrackingRowKey(table, row).key }),
+      positionOf: (row) => ({
+        cursor: String(row[CT_VERSION_ALIAS]),
+        key: changeTrackingRowKey(table, row).key,
+      }),
       compare: compareVersionPosition,
       describe: `stream ${stream} (change tracking of ${table.table})`,
     },
@@ -626,7 +728,13 @@ async function pollChangeTracking(run: StreamRun): Promise<void> {
       if (found) present.push(row);
       else gone.push(sourceIdOf(table.sourceIdPrefix ? [table.sourceIdPrefix, ...key] : key));
     }
-    await commitMapped(run, mapAll(run, present, seenAt), gone, { ...run.state, changeInProgress: inProgress(last) }, seenAt);
+    await commitMapped(
+      run,
+      mapAll(run, present, seenAt),
+      gone,
+      { ...run.state, changeInProgress: inProgress(last) },
+      seenAt,
+    );
   }
   const { changeInProgress: _done, ...rest } = run.state;
   run.state = { ...rest, changeTrackingVersion: upper };
@@ -646,9 +754,13 @@ async function pollRowversion(run: StreamRun): Promise<void> {
   const { stream } = run.input;
   const column = run.state.changeStrategy?.column;
   if (!column) {
-    throw new TendrilError('TENDRIL_E_CURSOR_STATE', `stream ${stream}: the recorded rowversion strategy names no column; run tendril discover again`);
+    throw new TendrilError(
+      'TENDRIL_E_CURSOR_STATE',
+      `stream ${stream}: the recorded rowversion strategy names no column; run tendril discover again`,
+    );
   }
-  const resume = !run.full && run.state.changeInProgress?.mode === 'rowversion' ? run.state.changeInProgress : undefined;
+  const resume =
+    !run.full && run.state.changeInProgress?.mode === 'rowversion' ? run.state.changeInProgress : undefined;
   let lower: string;
   let upper: string;
   if (resume) {
@@ -657,20 +769,31 @@ async function pollRowversion(run: StreamRun): Promise<void> {
     const [row] = await query(run, () => sql.execute(rowversionUpperQuery(sql)));
     const read = row?.['upper_rowversion'];
     if (read === null || read === undefined) {
-      throw new TendrilError('TENDRIL_E_CURSOR_STATE', `stream ${stream}: MIN_ACTIVE_ROWVERSION() returned nothing; check the connection's database`);
+      throw new TendrilError(
+        'TENDRIL_E_CURSOR_STATE',
+        `stream ${stream}: MIN_ACTIVE_ROWVERSION() returned nothing; check the connection's database`,
+      );
     }
     upper = String(read);
     const watermark = run.state.rowversionWatermark;
     if (watermark === undefined || run.full || compareRowversion(upper, watermark) < 0) {
       if (watermark !== undefined && !run.full) {
-        run.log.warn({ stream, table: table.table, event: 'rowversion.went_backwards' }, 'MIN_ACTIVE_ROWVERSION() is below the stored watermark (a restored database?): running a baseline');
+        run.log.warn(
+          { stream, table: table.table, event: 'rowversion.went_backwards' },
+          'MIN_ACTIVE_ROWVERSION() is below the stored watermark (a restored database?): running a baseline',
+        );
       }
       await runBaseline(run, { rowversionWatermark: upper });
       return;
     }
     lower = watermark;
   }
-  const inProgress = (after?: CursorPosition): ChangeInProgress => ({ mode: 'rowversion', lower, upper, ...(after ? { after } : {}) });
+  const inProgress = (after?: CursorPosition): ChangeInProgress => ({
+    mode: 'rowversion',
+    lower,
+    upper,
+    ...(after ? { after } : {}),
+  });
   const seenAt = isoNow(run.now);
   run.state = { ...run.state, mode: table.cursor.mode, changeInProgress: inProgress(resume?.after) };
   await run.deps.store.saveStreamState(run.input.connection.id, stream, run.state);
@@ -697,14 +820,25 @@ async function pollRowversion(run: StreamRun): Promise<void> {
   );
   for await (const { rows, last } of pages) {
     run.counts.read += rows.length;
-    await commitMapped(run, mapAll(run, rows, seenAt), [], { ...run.state, changeInProgress: inProgress(last) }, seenAt);
+    await commitMapped(
+      run,
+      mapAll(run, rows, seenAt),
+      [],
+      { ...run.state, changeInProgress: inProgress(last) },
+      seenAt,
+    );
   }
   const { changeInProgress: _done, ...rest } = run.state;
   run.state = { ...rest, rowversionWatermark: upper };
 }
 
 /** Maps window rows and commits them with their business dates; returns their source ids. */
-async function commitWindowRows(run: StreamRun, rows: readonly Row[], state: StreamState, seenAt: string): Promise<string[]> {
+async function commitWindowRows(
+  run: StreamRun,
+  rows: readonly Row[],
+  state: StreamState,
+  seenAt: string,
+): Promise<string[]> {
   const mapped = mapAll(run, rows, seenAt);
   const dates = new Map<string, string>();
   mapped.forEach((m, i) => {
@@ -720,9 +854,15 @@ async function commitWindowRows(run: StreamRun, rows: readonly Row[], state: Str
  * outside the window: scenario 16) are classified and committed with their new business date, so
  * they stop being candidates; the keys returned are the confirmed absences.
  */
-async function lookUpWindowCandidates(run: StreamRun, sourceIds: readonly string[], seenAt: string): Promise<string[]> {
+async function lookUpWindowCandidates(
+  run: StreamRun,
+  sourceIds: readonly string[],
+  seenAt: string,
+): Promise<string[]> {
   const keys = sourceIds.map((id) => keyOf(run.table, id));
-  const rows = (await query(run, () => run.deps.sql.execute(windowLookupQuery(run.deps.sql, run.table, keys)))) as Row[];
+  const rows = (await query(run, () =>
+    run.deps.sql.execute(windowLookupQuery(run.deps.sql, run.table, keys)),
+  )) as Row[];
   run.counts.read += rows.length;
   const found = new Set(rows.length > 0 ? await commitWindowRows(run, rows, run.state, seenAt) : []);
   return sourceIds.filter((id) => !found.has(id));
@@ -770,8 +910,14 @@ async function scanWindow(run: StreamRun): Promise<void> {
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
     // Pages go up in key order, so every key up to `last` has been committed once this page is.
-    if (maxSeenKey === undefined || comparePosition({ key: last.key }, { key: maxSeenKey }) > 0) maxSeenKey = last.key;
-    await commitWindowRows(run, rows, { ...run.state, mode: 'window', ...(maxSeenKey ? { maxSeenKey } : {}) }, seenAt);
+    if (maxSeenKey === undefined || comparePosition({ key: last.key }, { key: maxSeenKey }) > 0)
+      maxSeenKey = last.key;
+    await commitWindowRows(
+      run,
+      rows,
+      { ...run.state, mode: 'window', ...(maxSeenKey ? { maxSeenKey } : {}) },
+      seenAt,
+    );
   }
   await confirmStaleDeletes(run, scanStartedAt, seenAt, full ? undefined : window);
   const nextNewKeysAfter = full ? maxSeenKey : startMax;
@@ -791,11 +937,16 @@ async function scanWindow(run: StreamRun): Promise<void> {
 export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): Promise<StreamSyncResult> {
   const table = input.connector.streams[input.stream];
   if (!table) {
-    throw new TendrilError('TENDRIL_E_STREAM_UNKNOWN', `connector ${input.connector.id} has no stream "${input.stream}"; streams: ${Object.keys(input.connector.streams).join(', ')}`);
+    throw new TendrilError(
+      'TENDRIL_E_STREAM_UNKNOWN',
+      `connector ${input.connector.id} has no stream "${input.stream}"; streams: ${Object.keys(input.connector.streams).join(', ')}`,
+    );
   }
   const now = input.now ?? (() => new Date());
   const started = Date.now();
-  const state = (await deps.store.getStreamState(input.connection.id, input.stream)) ?? { mode: table.cursor.mode };
+  const state = (await deps.store.getStreamState(input.connection.id, input.stream)) ?? {
+    mode: table.cursor.mode,
+  };
   // The mode discovery recorded (SQL Server change tracking / rowversion), else the declared one.
   const mode = effectiveChangeMode(table, state);
   const full = input.full === true || state.baselineRequired !== undefined;
@@ -804,10 +955,10 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
   const kind: RunKind = input.reconcile
     ? 'reconcile'
     : full ||
-    (mode === 'timestamp' && state.watermark === undefined) ||
-    (mode === 'window' && state.maxSeenKey === undefined) ||
-    (mode === 'change-tracking' && state.changeTrackingVersion === undefined) ||
-    (mode === 'rowversion' && state.rowversionWatermark === undefined)
+        (mode === 'timestamp' && state.watermark === undefined) ||
+        (mode === 'window' && state.maxSeenKey === undefined) ||
+        (mode === 'change-tracking' && state.changeTrackingVersion === undefined) ||
+        (mode === 'rowversion' && state.rowversionWatermark === undefined)
       ? 'backload'
       : 'poll';
   const run: StreamRun = {
@@ -831,7 +982,12 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
     guardTripped: false,
     tableRowsScanned: 0,
   };
-  const runId = await deps.store.startRun({ connectionId: input.connection.id, stream: input.stream, kind, startedAt: isoNow(now) });
+  const runId = await deps.store.startRun({
+    connectionId: input.connection.id,
+    stream: input.stream,
+    kind,
+    startedAt: isoNow(now),
+  });
   try {
     switch (mode) {
       case 'timestamp':
@@ -881,13 +1037,27 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
     const failure =
       error instanceof TendrilError
         ? error
-        : new TendrilError('TENDRIL_E_INTERNAL', `stream ${input.stream} failed unexpectedly; the cause is attached`, { cause: error });
+        : new TendrilError(
+            'TENDRIL_E_INTERNAL',
+            `stream ${input.stream} failed unexpectedly; the cause is attached`,
+            { cause: error },
+          );
     const lastError = { code: failure.code, message: failure.message, at: isoNow(now) };
-    await deps.store.saveStreamState(input.connection.id, input.stream, { ...run.state, lastError }).catch(() => undefined);
     await deps.store
-      .finishRun(runId, { status: 'failed', finishedAt: isoNow(now), counts: run.counts, error: { code: failure.code, message: failure.message } })
+      .saveStreamState(input.connection.id, input.stream, { ...run.state, lastError })
       .catch(() => undefined);
-    run.log.error({ event: 'stream.failed', code: failure.code, retryable: failure.retryable }, failure.message);
+    await deps.store
+      .finishRun(runId, {
+        status: 'failed',
+        finishedAt: isoNow(now),
+        counts: run.counts,
+        error: { code: failure.code, message: failure.message },
+      })
+      .catch(() => undefined);
+    run.log.error(
+      { event: 'stream.failed', code: failure.code, retryable: failure.retryable },
+      failure.message,
+    );
     throw failure;
   }
 }

@@ -24,12 +24,17 @@ export function createHttpVendorApi(options: HttpVendorApiOptions): VendorApi {
       try {
         response = await fetch(`${base}${path.startsWith('/') ? path : `/${path}`}`, {
           method,
-          headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+          headers: {
+            accept: 'application/json',
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...options.headers,
+          },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (error) {
-        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+        const timedOut =
+          error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
         throw new TendrilError(
           'TENDRIL_E_WRITEBACK_VENDOR_UNREACHABLE',
           timedOut

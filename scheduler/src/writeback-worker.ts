@@ -14,7 +14,13 @@ import {
   type WritebackContext,
   type WritebackOutcome,
 } from '@tendril/core';
-import { classifyDbError, isWriteConflictRetryable, lookupByKeysQuery, runWriteTransaction, type SqlClient } from '@tendril/sql';
+import {
+  classifyDbError,
+  isWriteConflictRetryable,
+  lookupByKeysQuery,
+  runWriteTransaction,
+  type SqlClient,
+} from '@tendril/sql';
 import type { Store, WritebackAuditEntry, WritebackError, WritebackRecord } from '@tendril/store';
 import type { Logger } from './logger.js';
 
@@ -75,8 +81,14 @@ const iso = (date: Date) => date.toISOString();
 function driverCode(error: unknown): Record<string, string | number> {
   const fields = (error ?? {}) as { code?: unknown; errno?: unknown; number?: unknown };
   return {
-    ...(typeof fields.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(fields.code) ? { driverCode: fields.code } : {}),
-    ...(typeof fields.errno === 'number' ? { errno: fields.errno } : typeof fields.number === 'number' ? { errno: fields.number } : {}),
+    ...(typeof fields.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(fields.code)
+      ? { driverCode: fields.code }
+      : {}),
+    ...(typeof fields.errno === 'number'
+      ? { errno: fields.errno }
+      : typeof fields.number === 'number'
+        ? { errno: fields.number }
+        : {}),
   };
 }
 
@@ -91,7 +103,12 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
   let again = false;
   let recovered = false;
 
-  async function finish(record: WritebackRecord, connector: string, result: Finished, audit: WritebackAuditEntry[] = []): Promise<void> {
+  async function finish(
+    record: WritebackRecord,
+    connector: string,
+    result: Finished,
+    audit: WritebackAuditEntry[] = [],
+  ): Promise<void> {
     await store.writebacks.audit(audit);
     const saved = await store.writebacks.finish({
       id: record.id,
@@ -129,7 +146,12 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
   }
 
   /** Re-reads the written record with the stream's own query and mapper. */
-  async function readBack(connection: ConnectionConfig, connector: ConnectorDefinition, resourceType: ResourceType, sourceId: string) {
+  async function readBack(
+    connection: ConnectionConfig,
+    connector: ConnectorDefinition,
+    resourceType: ResourceType,
+    sourceId: string,
+  ) {
     const stream = connector.writeback?.readBack[resourceType as 'Appointment' | 'Patient'];
     const table = stream === undefined ? undefined : connector.streams[stream];
     if (!table) return undefined;
@@ -146,7 +168,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     });
     for (const row of rows) {
       const mapped = mapRow(table, row, ctx, iso(now()).replace('.000Z', 'Z'));
-      if (mapped.sourceId === sourceId && mapped.kind === 'live') return mapped.resource as Record<string, unknown>;
+      if (mapped.sourceId === sourceId && mapped.kind === 'live')
+        return mapped.resource as Record<string, unknown>;
     }
     return undefined;
   }
@@ -154,7 +177,10 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
   async function execute(record: WritebackRecord): Promise<void> {
     const connection = connections.get(record.connectionId);
     if (!connection) {
-      await finish(record, 'unknown', { status: 'failed', error: { code: 'unsupported', message: 'the connection is no longer configured' } });
+      await finish(record, 'unknown', {
+        status: 'failed',
+        error: { code: 'unsupported', message: 'the connection is no longer configured' },
+      });
       return;
     }
     const connector = options.connectorFor(connection);
@@ -169,10 +195,18 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
       });
       return;
     }
-    if (record.command === 'Patient.update' && 'birthDate' in record.input && !settings.allowBirthDateUpdate) {
+    if (
+      record.command === 'Patient.update' &&
+      'birthDate' in record.input &&
+      !settings.allowBirthDateUpdate
+    ) {
       await finish(record, connector.id, {
         status: 'failed',
-        error: { code: 'validation_failed', message: 'birthDate is not on this connection’s update allow-list (writeback.allowBirthDateUpdate)', details: { field: 'birthDate' } },
+        error: {
+          code: 'validation_failed',
+          message: 'birthDate is not on this connection’s update allow-list (writeback.allowBirthDateUpdate)',
+          details: { field: 'birthDate' },
+        },
       });
       return;
     }
@@ -213,7 +247,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
       };
       if (capability.writePath === 'vendor-api') {
         const api = options.vendorApi?.(connection!);
-        if (!api) return { ok: false, code: 'unsupported', message: 'no vendor API client for this connection' };
+        if (!api)
+          return { ok: false, code: 'unsupported', message: 'no vendor API client for this connection' };
         let first = true;
         const journaled: VendorApi = {
           async request(method, path, body) {
@@ -222,7 +257,12 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
               gate();
             }
             const response = await api.request(method, path, body);
-            journal.push({ writebackId: record.id, at: iso(now()), action: 'api-call', detail: { method, path: path.split('?')[0], status: response.status } });
+            journal.push({
+              writebackId: record.id,
+              at: iso(now()),
+              action: 'api-call',
+              detail: { method, path: path.split('?')[0], status: response.status },
+            });
             return response;
           },
         };
@@ -241,12 +281,22 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
             {
               beforeFirstStatement: gate,
               onStatement: (text) =>
-                journal.push({ writebackId: record.id, at: iso(now()), action: 'statement', detail: { sql: text.replace(/\s+/g, ' ').trim() } }),
+                journal.push({
+                  writebackId: record.id,
+                  at: iso(now()),
+                  action: 'statement',
+                  detail: { sql: text.replace(/\s+/g, ' ').trim() },
+                }),
             },
           );
         } catch (error) {
           if (attempt < attempts && isWriteConflictRetryable(error)) {
-            journal.push({ writebackId: record.id, at: iso(now()), action: 'retry', detail: { reason: 'lock conflict; rolled back' } });
+            journal.push({
+              writebackId: record.id,
+              at: iso(now()),
+              action: 'retry',
+              detail: { reason: 'lock conflict; rolled back' },
+            });
             await store.writebacks.audit(journal.splice(0));
             // Jittered backoff, so the transactions that deadlocked do not meet again at once.
             await new Promise((r) => setTimeout(r, Math.random() * 5 * 2 ** attempt));
@@ -263,7 +313,11 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
         connector.id,
         {
           status: 'failed',
-          error: { code: outcome.code, message: outcome.message, ...(outcome.details ? { details: outcome.details } : {}) },
+          error: {
+            code: outcome.code,
+            message: outcome.message,
+            ...(outcome.details ? { details: outcome.details } : {}),
+          },
           ...(outcome.compensated !== undefined ? { compensated: outcome.compensated } : {}),
         },
         journal,
@@ -275,7 +329,14 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     try {
       resource = await readBack(connection, connector, resourceType, outcome.sourceId);
     } catch (error) {
-      logger.warn({ event: 'writeback.read_back_failed', writebackId: record.id, code: isTendrilError(error) ? error.code : classifyDbError(error).code }, 'read-back failed');
+      logger.warn(
+        {
+          event: 'writeback.read_back_failed',
+          writebackId: record.id,
+          code: isTendrilError(error) ? error.code : classifyDbError(error).code,
+        },
+        'read-back failed',
+      );
     }
     if (!resource) {
       await finish(
@@ -286,7 +347,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
           sourceId: outcome.sourceId,
           error: {
             code: 'verification_failed',
-            message: 'the write committed but the record could not be read back with the polling query; check it in the EHR',
+            message:
+              'the write committed but the record could not be read back with the polling query; check it in the EHR',
             details: { inDoubt: true },
           },
         },
@@ -295,7 +357,9 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
       return;
     }
     const warnings = Object.entries(outcome.asserted ?? {})
-      .filter(([field, expected]) => canonicalJson(resource![field] ?? null) !== canonicalJson(expected ?? null))
+      .filter(
+        ([field, expected]) => canonicalJson(resource![field] ?? null) !== canonicalJson(expected ?? null),
+      )
       .map(([field]) => `${field} differs from the request after saving (the EHR changed it)`);
     await finish(
       record,
@@ -321,7 +385,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
         status: 'failed',
         error: {
           code: 'verification_failed',
-          message: 'the agent stopped while this command was executing; check the EHR before sending it again with a new idempotency key',
+          message:
+            'the agent stopped while this command was executing; check the EHR before sending it again with a new idempotency key',
           details: { inDoubt: true },
         },
       });
@@ -350,7 +415,11 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
             execute(record).catch(async (error: unknown) => {
               // A failure of the worker itself (store down): leave the command executing; recovery reports it.
               logger.error(
-                { event: 'writeback.worker_failed', writebackId: record.id, code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL' },
+                {
+                  event: 'writeback.worker_failed',
+                  writebackId: record.id,
+                  code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL',
+                },
                 'writeback worker failed',
               );
             }),
@@ -377,7 +446,13 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     drain,
     kick() {
       drain().catch((error: unknown) =>
-        logger.error({ event: 'writeback.worker_failed', code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL' }, 'writeback pick-up failed'),
+        logger.error(
+          {
+            event: 'writeback.worker_failed',
+            code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL',
+          },
+          'writeback pick-up failed',
+        ),
       );
     },
   };

@@ -29,7 +29,11 @@ function child(mode, env) {
     });
     let out = '';
     proc.stdout.on('data', (c) => (out += c));
-    proc.on('close', (code) => (code === 0 ? resolvePromise(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`${mode} exited ${code}`))));
+    proc.on('close', (code) =>
+      code === 0
+        ? resolvePromise(JSON.parse(out.trim().split('\n').pop()))
+        : reject(new Error(`${mode} exited ${code}`)),
+    );
   });
 }
 
@@ -38,8 +42,12 @@ const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 async function rawStream() {
   const { openDental } = await import(dist('connectors/open-dental'));
   const table = openDental.streams.patients;
-  const columns = Object.keys(table.columns).map((c) => `\`${c}\``).join(', ');
-  const connection = await (await mysql()).createConnection({
+  const columns = Object.keys(table.columns)
+    .map((c) => `\`${c}\``)
+    .join(', ');
+  const connection = await (
+    await mysql()
+  ).createConnection({
     ...MARIADB,
     database: process.env.BENCH_DB,
     dateStrings: true,
@@ -65,17 +73,24 @@ async function rawStream() {
 /** Raw driver rows written straight to an SQLite table in 1,000-row transactions: the cost of a durable outbox alone. */
 async function rawOutbox() {
   const { openDental } = await import(dist('connectors/open-dental'));
-  const Database = (await import(join(root, 'packages/store/node_modules/better-sqlite3/lib/index.js'))).default;
+  const Database = (await import(join(root, 'packages/store/node_modules/better-sqlite3/lib/index.js')))
+    .default;
   const { randomUUID } = await import('node:crypto');
   const table = openDental.streams.patients;
-  const columns = Object.keys(table.columns).map((c) => `\`${c}\``).join(', ');
+  const columns = Object.keys(table.columns)
+    .map((c) => `\`${c}\``)
+    .join(', ');
   const db = new Database(join(process.env.BENCH_DIR, 'raw-outbox.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.exec('CREATE TABLE outbox (id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, body TEXT NOT NULL)');
   const insert = db.prepare('INSERT INTO outbox (id, sequence, body) VALUES (?, ?, ?)');
-  const writePage = db.transaction((rows, first) => rows.forEach((row, i) => insert.run(randomUUID(), first + i, JSON.stringify(row))));
-  const connection = await (await mysql()).createConnection({
+  const writePage = db.transaction((rows, first) =>
+    rows.forEach((row, i) => insert.run(randomUUID(), first + i, JSON.stringify(row))),
+  );
+  const connection = await (
+    await mysql()
+  ).createConnection({
     ...MARIADB,
     database: process.env.BENCH_DB,
     dateStrings: true,
@@ -157,13 +172,23 @@ async function backloadBench() {
   const admin = await m.createConnection({ ...MARIADB, multipleStatements: true });
   await admin.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb3`);
   await admin.query(`USE ${db}`);
-  await admin.query(readFileSync(resolve(root, '../shared/fixtures/opendental/opendental_24.3_schema.sql'), 'utf8'));
+  await admin.query(
+    readFileSync(resolve(root, '../shared/fixtures/opendental/opendental_24.3_schema.sql'), 'utf8'),
+  );
   try {
-    console.log(`seeding ${patients.toLocaleString('en-US')} patients into ${db} (real Open Dental 24.3 schema, MyISAM)…`);
+    console.log(
+      `seeding ${patients.toLocaleString('en-US')} patients into ${db} (real Open Dental 24.3 schema, MyISAM)…`,
+    );
     const { seedOpenDental } = await import(dist('packages/testing'));
     const knex = (await import(join(root, 'packages/sql/node_modules/knex/knex.mjs'))).default({
       client: 'mysql2',
-      connection: { ...MARIADB, database: db, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true },
+      connection: {
+        ...MARIADB,
+        database: db,
+        dateStrings: true,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+      },
       pool: { min: 1, max: 1 },
     });
     const seedStarted = Date.now();
@@ -181,12 +206,22 @@ async function backloadBench() {
     const outboxRatio = tendril.rowsPerSecond / rawOutboxRun.rowsPerSecond;
     console.log('');
     console.log(`patients                      ${patients.toLocaleString('en-US')}`);
-    console.log(`raw mysql2 stream             ${Math.round(raw.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${raw.peakRssMb} MB`);
-    console.log(`tendril backload              ${Math.round(tendril.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${tendril.peakRssMb} MB   (read → map → validate → hash → outbox)`);
-    console.log(`raw mysql2 → SQLite outbox    ${Math.round(rawOutboxRun.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${rawOutboxRun.peakRssMb} MB   (no mapping, validation or hashing)`);
+    console.log(
+      `raw mysql2 stream             ${Math.round(raw.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${raw.peakRssMb} MB`,
+    );
+    console.log(
+      `tendril backload              ${Math.round(tendril.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${tendril.peakRssMb} MB   (read → map → validate → hash → outbox)`,
+    );
+    console.log(
+      `raw mysql2 → SQLite outbox    ${Math.round(rawOutboxRun.rowsPerSecond).toLocaleString('en-US')} rows/s   peak RSS ${rawOutboxRun.peakRssMb} MB   (no mapping, validation or hashing)`,
+    );
     console.log(`ratio tendril / raw read      ${ratio.toFixed(2)}   (target ≥ 0.8)`);
-    console.log(`ratio tendril / raw + outbox  ${outboxRatio.toFixed(2)}   (what mapping, validation, hashing and the shadow cost)`);
-    console.log(`idle incremental poll         ${tendril.idlePollMedianMs.toFixed(1)} ms median of 5, ${tendril.idlePollRowsRead} rows read (target ≤ 100 ms)`);
+    console.log(
+      `ratio tendril / raw + outbox  ${outboxRatio.toFixed(2)}   (what mapping, validation, hashing and the shadow cost)`,
+    );
+    console.log(
+      `idle incremental poll         ${tendril.idlePollMedianMs.toFixed(1)} ms median of 5, ${tendril.idlePollRowsRead} rows read (target ≤ 100 ms)`,
+    );
     console.log(`events written                ${tendril.created.toLocaleString('en-US')}`);
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${db}`);
@@ -195,7 +230,9 @@ async function backloadBench() {
   }
 }
 
-const childMode = process.argv.includes('--child') ? process.argv[process.argv.indexOf('--child') + 1] : undefined;
+const childMode = process.argv.includes('--child')
+  ? process.argv[process.argv.indexOf('--child') + 1]
+  : undefined;
 if (childMode === 'raw') console.log(JSON.stringify(await rawStream()));
 else if (childMode === 'raw-outbox') console.log(JSON.stringify(await rawOutbox()));
 else if (childMode === 'tendril') console.log(JSON.stringify(await tendrilBackload()));

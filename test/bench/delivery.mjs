@@ -79,8 +79,13 @@ async function tendrilDispatcher(url, events, concurrency, dir) {
     allowInsecure: true,
     secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
   });
-  const config = { subscriptions: [subscription], delivery: core.DeliveryConfig.parse({ concurrency, jitter: 0 }) };
-  const store = openSqliteStore(join(dir, 'store.db'), { deliveryRoutes: delivery.deliveryRoutesFromConfig(config) });
+  const config = {
+    subscriptions: [subscription],
+    delivery: core.DeliveryConfig.parse({ concurrency, jitter: 0 }),
+  };
+  const store = openSqliteStore(join(dir, 'store.db'), {
+    deliveryRoutes: delivery.deliveryRoutesFromConfig(config),
+  });
   await store.migrate();
   // The outbox and its delivery rows, as sync would leave them (not timed).
   const page = 1000;
@@ -89,9 +94,23 @@ async function tendrilDispatcher(url, events, concurrency, dir) {
     for (let i = offset; i < Math.min(events, offset + page); i++) {
       const sourceId = String(i + 1);
       const id = core.resourceId('bench', 'Patient', sourceId);
-      const resource = { resourceType: 'Patient', id, sourceId, name: [{ family: `Family${i}`, given: ['Ana'] }], birthDate: '1980-01-01' };
+      const resource = {
+        resourceType: 'Patient',
+        id,
+        sourceId,
+        name: [{ family: `Family${i}`, given: ['Ana'] }],
+        birthDate: '1980-01-01',
+      };
       const hash = core.resourceHash(resource);
-      changes.push({ resourceType: 'Patient', sourceId, resourceId: id, kind: 'created', hash, data: { ...resource, meta: { hash } }, refs: {} });
+      changes.push({
+        resourceType: 'Patient',
+        sourceId,
+        resourceId: id,
+        kind: 'created',
+        hash,
+        data: { ...resource, meta: { hash } },
+        refs: {},
+      });
     }
     await store.commitPage({
       connectionId: 'bench',
@@ -119,7 +138,11 @@ async function tendrilDispatcher(url, events, concurrency, dir) {
   const sample = (await store.listEvents({ limit: 1 }))[0];
   await store.close();
   if (delivered !== events) throw new Error(`tendril: ${delivered} of ${events} delivered`);
-  return { seconds, perSecond: report.delivered / seconds, sampleBody: JSON.stringify(core.formatEvent(sample, 'json')) };
+  return {
+    seconds,
+    perSecond: report.delivered / seconds,
+    sampleBody: JSON.stringify(core.formatEvent(sample, 'json')),
+  };
 }
 
 async function main() {
@@ -138,9 +161,13 @@ async function main() {
     const tendril2 = await tendrilDispatcher(url, events, concurrency, dir);
     const ratio = tendril2.perSecond / raw.perSecond;
     console.log('');
-    console.log(`events                        ${events.toLocaleString('en-US')}   concurrency ${concurrency}   loopback receiver (separate process)`);
+    console.log(
+      `events                        ${events.toLocaleString('en-US')}   concurrency ${concurrency}   loopback receiver (separate process)`,
+    );
     console.log(`raw undici POST               ${Math.round(raw.perSecond).toLocaleString('en-US')} req/s`);
-    console.log(`tendril dispatcher            ${Math.round(tendril2.perSecond).toLocaleString('en-US')} deliveries/s   (lease from outbox → format → sign → send → record attempt)`);
+    console.log(
+      `tendril dispatcher            ${Math.round(tendril2.perSecond).toLocaleString('en-US')} deliveries/s   (lease from outbox → format → sign → send → record attempt)`,
+    );
     console.log(`ratio tendril / raw           ${ratio.toFixed(2)}   (target ≥ 0.7)`);
   } finally {
     child.send('stop');

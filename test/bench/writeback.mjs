@@ -38,7 +38,12 @@ async function main() {
   const name = `tendril_wb_bench_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection(MARIADB);
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
-  const emr = await mysql.createConnection({ ...MARIADB, database: name, multipleStatements: true, dateStrings: true });
+  const emr = await mysql.createConnection({
+    ...MARIADB,
+    database: name,
+    multipleStatements: true,
+    dateStrings: true,
+  });
   const dir = mkdtempSync(join(tmpdir(), 'tendril-wb-bench-'));
   let api, store, read, write;
   try {
@@ -62,9 +67,14 @@ async function main() {
     write = createSqlClient(connection.writeback.database, { pool: { min: 0, max: 16 } });
     await new Promise((r) => setTimeout(r, 1100));
     for (const stream of ['patients', 'practitioners', 'offices']) {
-      await syncStream({ sql: read, store, logger: silentLogger }, { connection, connector: openEmr, stream, full: true });
+      await syncStream(
+        { sql: read, store, logger: silentLogger },
+        { connection, connector: openEmr, stream, full: true },
+      );
     }
-    const [[user]] = await emr.query('SELECT id FROM users WHERE authorized = 1 AND active = 1 ORDER BY id LIMIT 1');
+    const [[user]] = await emr.query(
+      'SELECT id FROM users WHERE authorized = 1 AND active = 1 ORDER BY id LIMIT 1',
+    );
     const [patients] = await emr.query('SELECT pid FROM patient_data ORDER BY pid');
     const [[facility]] = await emr.query('SELECT id FROM facility ORDER BY id LIMIT 1');
     const worker = createWritebackWorker({
@@ -81,11 +91,24 @@ async function main() {
       port: 0,
       status: async () => ({}),
       logger: { info() {}, warn() {}, error() {} },
-      writeback: { store, connections: [connection], connectorFor: () => openEmr, kick: () => worker.kick(), rateLimit: { perSecond: 10_000, burst: 10_000 } },
+      writeback: {
+        store,
+        connections: [connection],
+        connectorFor: () => openEmr,
+        kick: () => worker.kick(),
+        rateLimit: { perSecond: 10_000, burst: 10_000 },
+      },
     });
     const base = await api.listen();
     const key = generateApiKey();
-    await store.writebacks.createApiKey({ id: key.id, name: 'bench', secretHash: key.secretHash, connectionIds: [CONNECTION], subscriptionIds: [], createdAt: new Date().toISOString() });
+    await store.writebacks.createApiKey({
+      id: key.id,
+      name: 'bench',
+      secretHash: key.secretHash,
+      connectionIds: [CONNECTION],
+      subscriptionIds: [],
+      createdAt: new Date().toISOString(),
+    });
 
     let slotCounter = 0;
     // Each booking its own 15-minute slot: day d, 07:00 + k·15 min (no conflicts; conflicts are tested elsewhere).
@@ -94,8 +117,15 @@ async function main() {
       const day = 2 + Math.floor(n / 40);
       const minutes = 7 * 60 + (n % 40) * 15;
       const date = new Date(Date.now() + day * 86_400_000).toISOString().slice(0, 10);
-      const start = new Date(`${date}T${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}:00-07:00`);
-      return { start: start.toISOString().replace('.000Z', 'Z'), end: new Date(start.getTime() + 15 * 60_000).toISOString().replace('.000Z', 'Z'), date, minutes };
+      const start = new Date(
+        `${date}T${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}:00-07:00`,
+      );
+      return {
+        start: start.toISOString().replace('.000Z', 'Z'),
+        end: new Date(start.getTime() + 15 * 60_000).toISOString().replace('.000Z', 'Z'),
+        date,
+        minutes,
+      };
     };
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${key.key}` };
     const input = (s, i) => ({
@@ -112,15 +142,25 @@ async function main() {
       const response = await fetch(`${base}/v1/writebacks`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ command: 'Appointment.book', connectionId: CONNECTION, idempotencyKey: `bench-${slotCounter}-${i}`, input: input(s, i) }),
+        body: JSON.stringify({
+          command: 'Appointment.book',
+          connectionId: CONNECTION,
+          idempotencyKey: `bench-${slotCounter}-${i}`,
+          input: input(s, i),
+        }),
       });
       const { id } = await response.json();
       const tAccepted = performance.now();
       for (;;) {
         const body = await (await fetch(`${base}/v1/writebacks/${id}`, { headers })).json();
         if (body.status !== 'accepted') {
-          if (body.status !== 'written') throw new Error(`bench booking ${body.status}: ${JSON.stringify(body.error)}`);
-          return { server: Date.parse(body.finishedAt) - Date.parse(body.acceptedAt), client: performance.now() - tAccepted, roundTrip: performance.now() - t0 };
+          if (body.status !== 'written')
+            throw new Error(`bench booking ${body.status}: ${JSON.stringify(body.error)}`);
+          return {
+            server: Date.parse(body.finishedAt) - Date.parse(body.acceptedAt),
+            client: performance.now() - tAccepted,
+            roundTrip: performance.now() - t0,
+          };
         }
         await new Promise((r) => setTimeout(r, 2));
       }
@@ -161,7 +201,9 @@ async function main() {
     slotCounter = 1000;
     const raw = await baseline();
     console.log(`writeback bench: OpenEMR real schema on MariaDB, ${REQUESTS} Appointment.book per run`);
-    console.log(`baseline raw INSERT+COMMIT (mysql2): p50 ${fmt(raw.p50)}  p95 ${fmt(raw.p95)}  p99 ${fmt(raw.p99)}`);
+    console.log(
+      `baseline raw INSERT+COMMIT (mysql2): p50 ${fmt(raw.p50)}  p95 ${fmt(raw.p95)}  p99 ${fmt(raw.p99)}`,
+    );
     for (const clients of [1, 16]) {
       slotCounter = clients === 1 ? 2000 : 4000;
       const { results, seconds } = await run(clients);

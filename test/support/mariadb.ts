@@ -43,7 +43,10 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
 }
 
 /** Loads the real Open Dental 24.3 schema (408 tables, MyISAM as shipped; InnoDB on request). */
-export async function loadOpenDentalSchema(db: TestDatabase, options: { innodb?: boolean } = {}): Promise<void> {
+export async function loadOpenDentalSchema(
+  db: TestDatabase,
+  options: { innodb?: boolean } = {},
+): Promise<void> {
   let ddl = readFileSync(requireFixture(OPEN_DENTAL_SCHEMA), 'utf8');
   if (options.innodb) ddl = ddl.replace(/ENGINE=MyISAM/g, 'ENGINE=InnoDB');
   const connection = await db.connect();

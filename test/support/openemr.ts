@@ -29,7 +29,10 @@ export interface OpenEmrDatabase {
 }
 
 /** A fresh `tendril_emr_<purpose>_<hex>` database (utf8mb4) with OpenEMR's schema, optionally its example patients. */
-export async function createOpenEmrDatabase(purpose: string, options: { examples?: boolean } = {}): Promise<OpenEmrDatabase> {
+export async function createOpenEmrDatabase(
+  purpose: string,
+  options: { examples?: boolean } = {},
+): Promise<OpenEmrDatabase> {
   const name = `tendril_emr_${purpose}_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection({ ...MARIADB });
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);

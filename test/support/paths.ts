@@ -9,6 +9,7 @@ export const OPEN_DENTAL_SCHEMA = resolve(FIXTURES, 'opendental/opendental_24.3_
 export const CLI = resolve(REPO_ROOT, 'packages/agent/dist/bin.js');
 
 export function requireFixture(path: string): string {
-  if (!existsSync(path)) throw new Error(`fixture missing: ${path} (tests read ../shared/fixtures beside the checkout)`);
+  if (!existsSync(path))
+    throw new Error(`fixture missing: ${path} (tests read ../shared/fixtures beside the checkout)`);
   return path;
 }

@@ -17,7 +17,14 @@ export async function createWritebackOpenEmrDatabase(purpose: string): Promise<{
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
   await admin.end();
   const connect = async () => {
-    const connection = await mysql.createConnection({ ...MARIADB, database: name, dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, multipleStatements: true });
+    const connection = await mysql.createConnection({
+      ...MARIADB,
+      database: name,
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      multipleStatements: true,
+    });
     await connection.query("SET time_zone = '-07:00'");
     return connection;
   };
@@ -42,10 +49,17 @@ export async function createWritebackOpenEmrDatabase(purpose: string): Promise<{
 }
 
 /** Polls `GET /v1/writebacks/:id` until the command leaves `accepted`. */
-export async function waitForResult(baseUrl: string, key: string, id: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+export async function waitForResult(
+  baseUrl: string,
+  key: string,
+  id: string,
+  timeoutMs = 15_000,
+): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const response = await fetch(`${baseUrl}/v1/writebacks/${id}`, { headers: { authorization: `Bearer ${key}` } });
+    const response = await fetch(`${baseUrl}/v1/writebacks/${id}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     const body = (await response.json()) as Record<string, unknown>;
     if (body['status'] !== 'accepted') return body;
     if (Date.now() > until) throw new Error(`writeback ${id} still accepted after ${timeoutMs} ms`);

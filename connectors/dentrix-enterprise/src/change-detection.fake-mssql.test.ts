@@ -72,7 +72,15 @@ function patient(id: number, patch: FakeRow = {}): FakeRow {
 }
 
 function practitioner(id: number, type: number): FakeRow {
-  return { URSCID: id, RSCDB: 1, RSCID: `R${id}`, RSCTYPE: type, NAME_LAST: `Resource${id}`, NAME_FIRST: 'Pat', ActiveFlag: 1 };
+  return {
+    URSCID: id,
+    RSCDB: 1,
+    RSCID: `R${id}`,
+    RSCTYPE: type,
+    NAME_LAST: `Resource${id}`,
+    NAME_FIRST: 'Pat',
+    ActiveFlag: 1,
+  };
 }
 
 interface Harness {
@@ -145,13 +153,22 @@ async function lastSequence(h: Harness): Promise<number> {
   return last?.envelope.sequence ?? 0;
 }
 
-const counts = (r: StreamSyncResult) => ({ kind: r.kind, read: r.read, created: r.created, updated: r.updated, deleted: r.deleted, unchanged: r.unchanged });
+const counts = (r: StreamSyncResult) => ({
+  kind: r.kind,
+  read: r.read,
+  created: r.created,
+  updated: r.updated,
+  deleted: r.deleted,
+  unchanged: r.unchanged,
+});
 
 describe('the FAKE SQL Server itself', () => {
   it('refuses T-SQL that is not in a reviewed snapshot, and answers what is', async () => {
     const h = await harness({ changeTrackingDatabase: true });
     h.server.createTable(fakeTableFor(patientTable, { changeTracking: true }));
-    await expect(h.client.execute(h.client.knex('DDB_PAT_BASE').select('PATID'))).rejects.toThrow(/not in any reviewed snapshot/);
+    await expect(h.client.execute(h.client.knex('DDB_PAT_BASE').select('PATID'))).rejects.toThrow(
+      /not in any reviewed snapshot/,
+    );
     // The same builder the engine uses, with other values: same T-SQL text, so it is answered.
     const [versions] = await h.client.execute(changeTrackingVersionsQuery(h.client, 'DDB_PAT_BASE'));
     expect(versions).toEqual({ current_version: '0', min_valid_version: '0' });
@@ -165,18 +182,35 @@ describe('change tracking on a FAKE SQL Server (simulation; not SQL Server)', ()
     h.server.insert('DDB_PAT_BASE', ...[1, 2, 3, 4, 5, 6, 7].map((id) => patient(id)));
 
     const recorded = await discover(h, 'patients');
-    expect(recorded.state.changeStrategy).toMatchObject({ mode: 'change-tracking', consistency: 'current-version-filter' });
+    expect(recorded.state.changeStrategy).toMatchObject({
+      mode: 'change-tracking',
+      consistency: 'current-version-filter',
+    });
     expect(recorded.baseline).toBe(false);
 
     // No stored version: a baseline. `cur` is read first, then the table by key.
     let mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toEqual({ kind: 'backload', read: 7, created: 7, updated: 0, deleted: 0, unchanged: 0 });
+    expect(counts(await sync(h, 'patients'))).toEqual({
+      kind: 'backload',
+      read: 7,
+      created: 7,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+    });
     expect(h.server.kindsSince(mark)).toEqual(['ct-versions', 'table-page', 'table-page', 'table-page']);
     const afterBackload = await state(h, 'patients');
     expect(afterBackload.changeTrackingVersion).toBe(String(h.server.changeTrackingCurrentVersion));
 
     mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toEqual({ kind: 'poll', read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0 });
+    expect(counts(await sync(h, 'patients'))).toEqual({
+      kind: 'poll',
+      read: 0,
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+    });
     expect(h.server.kindsSince(mark)).toEqual(['ct-versions', 'ct-page']);
 
     const since = (await state(h, 'patients')).changeTrackingVersion!;
@@ -194,7 +228,14 @@ describe('change tracking on a FAKE SQL Server (simulation; not SQL Server)', ()
 
     const before = await lastSequence(h);
     mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toEqual({ kind: 'poll', read: 9, created: 2, updated: 2, deleted: 3, unchanged: 1 });
+    expect(counts(await sync(h, 'patients'))).toEqual({
+      kind: 'poll',
+      read: 9,
+      created: 2,
+      updated: 2,
+      deleted: 3,
+      unchanged: 1,
+    });
     // 9 changed keys, pages of 3 → 3 full pages and an empty one; never a point lookup.
     expect(h.server.kindsSince(mark)).toEqual(['ct-versions', 'ct-page', 'ct-page', 'ct-page', 'ct-page']);
     const pages = h.server.log.slice(mark).filter((e) => e.kind === 'ct-page');
@@ -203,10 +244,18 @@ describe('change tracking on a FAKE SQL Server (simulation; not SQL Server)', ()
       expect(page.bindings[1]).toBe(Number(since));
       expect(page.bindings[2]).toBe(cur);
     }
-    expect(await eventsAfter(h, before)).toEqual(['created 8:1', 'created 9:1', 'deleted 4:1', 'deleted 5:1', 'deleted 7:1', 'updated 2:1', 'updated 3:1']);
-    const [renamed] = (await h.store.listEvents({ connectionId: connection.id, afterSequence: before, limit: 100 })).filter(
-      (e) => e.sourceId === '3:1',
-    );
+    expect(await eventsAfter(h, before)).toEqual([
+      'created 8:1',
+      'created 9:1',
+      'deleted 4:1',
+      'deleted 5:1',
+      'deleted 7:1',
+      'updated 2:1',
+      'updated 3:1',
+    ]);
+    const [renamed] = (
+      await h.store.listEvents({ connectionId: connection.id, afterSequence: before, limit: 100 })
+    ).filter((e) => e.sourceId === '3:1');
     expect(renamed!.envelope.data['name']).toMatchObject({ family: 'Final' });
     const after = await state(h, 'patients');
     expect(after.changeTrackingVersion).toBe(cur);
@@ -216,9 +265,18 @@ describe('change tracking on a FAKE SQL Server (simulation; not SQL Server)', ()
   it("a row that leaves the stream's filter (RSCTYPE change) is a confirmed delete there and a create in the other stream", async () => {
     const h = await harness({ changeTrackingDatabase: true, snapshotIsolation: true });
     h.server.createTable(fakeTableFor(practitionerTable, { changeTracking: true }));
-    h.server.insert('DDB_RSC_BASE', practitioner(1, 1), practitioner(2, 1), practitioner(3, 1), practitioner(4, 3));
+    h.server.insert(
+      'DDB_RSC_BASE',
+      practitioner(1, 1),
+      practitioner(2, 1),
+      practitioner(3, 1),
+      practitioner(4, 3),
+    );
     for (const stream of ['practitioners', 'operatories']) {
-      expect((await discover(h, stream)).state.changeStrategy).toMatchObject({ mode: 'change-tracking', consistency: 'snapshot-transaction' });
+      expect((await discover(h, stream)).state.changeStrategy).toMatchObject({
+        mode: 'change-tracking',
+        consistency: 'snapshot-transaction',
+      });
     }
     expect(counts(await sync(h, 'practitioners'))).toMatchObject({ created: 3 });
     expect(counts(await sync(h, 'operatories'))).toMatchObject({ created: 1 });
@@ -226,8 +284,22 @@ describe('change tracking on a FAKE SQL Server (simulation; not SQL Server)', ()
     h.server.update('DDB_RSC_BASE', [2, 1], { RSCTYPE: 3 });
     const before = await lastSequence(h);
     const mark = h.server.log.length;
-    expect(counts(await sync(h, 'practitioners'))).toEqual({ kind: 'poll', read: 1, created: 0, updated: 0, deleted: 1, unchanged: 0 });
-    expect(counts(await sync(h, 'operatories'))).toEqual({ kind: 'poll', read: 1, created: 1, updated: 0, deleted: 0, unchanged: 0 });
+    expect(counts(await sync(h, 'practitioners'))).toEqual({
+      kind: 'poll',
+      read: 1,
+      created: 0,
+      updated: 0,
+      deleted: 1,
+      unchanged: 0,
+    });
+    expect(counts(await sync(h, 'operatories'))).toEqual({
+      kind: 'poll',
+      read: 1,
+      created: 1,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+    });
     expect(h.server.kindsSince(mark)).not.toContain('lookup');
     expect(await eventsAfter(h, before)).toEqual(['created 2:1', 'deleted 2:1']);
   });
@@ -249,13 +321,28 @@ describe('change tracking on a FAKE SQL Server (simulation; not SQL Server)', ()
 
     const before = await lastSequence(h);
     const mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toEqual({ kind: 'poll', read: 6, created: 1, updated: 1, deleted: 1, unchanged: 4 });
+    expect(counts(await sync(h, 'patients'))).toEqual({
+      kind: 'poll',
+      read: 6,
+      created: 1,
+      updated: 1,
+      deleted: 1,
+      unchanged: 4,
+    });
     // No CHANGETABLE read with the expired version (the fake would refuse it); a scan by key and
     // one point lookup confirming the vanished row.
-    expect(h.server.kindsSince(mark)).toEqual(['ct-versions', 'table-page', 'table-page', 'table-page', 'lookup']);
+    expect(h.server.kindsSince(mark)).toEqual([
+      'ct-versions',
+      'table-page',
+      'table-page',
+      'table-page',
+      'lookup',
+    ]);
     expect(h.warnings).toContain('change_tracking.version_expired');
     expect(await eventsAfter(h, before)).toEqual(['created 7:1', 'deleted 3:1', 'updated 1:1']);
-    expect((await state(h, 'patients')).changeTrackingVersion).toBe(String(h.server.changeTrackingCurrentVersion));
+    expect((await state(h, 'patients')).changeTrackingVersion).toBe(
+      String(h.server.changeTrackingCurrentVersion),
+    );
 
     expect(counts(await sync(h, 'patients'))).toMatchObject({ read: 0, created: 0, updated: 0, deleted: 0 });
   });
@@ -287,7 +374,14 @@ describe('rowversion on a FAKE SQL Server (simulation; not SQL Server)', () => {
     const h = await rowversionHarness();
     let upper = rowversionText(h.server.minActiveRowversion);
     let mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toEqual({ kind: 'backload', read: 5, created: 5, updated: 0, deleted: 0, unchanged: 0 });
+    expect(counts(await sync(h, 'patients'))).toEqual({
+      kind: 'backload',
+      read: 5,
+      created: 5,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+    });
     expect(h.server.kindsSince(mark)).toEqual(['rowversion-upper', 'table-page', 'table-page']);
     expect((await state(h, 'patients')).rowversionWatermark).toBe(upper);
 
@@ -297,7 +391,14 @@ describe('rowversion on a FAKE SQL Server (simulation; not SQL Server)', () => {
     upper = rowversionText(h.server.minActiveRowversion);
     const before = await lastSequence(h);
     mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toEqual({ kind: 'poll', read: 5, created: 1, updated: 4, deleted: 0, unchanged: 0 });
+    expect(counts(await sync(h, 'patients'))).toEqual({
+      kind: 'poll',
+      read: 5,
+      created: 1,
+      updated: 4,
+      deleted: 0,
+      unchanged: 0,
+    });
     expect(h.server.kindsSince(mark)).toEqual(['rowversion-upper', 'rowversion-page', 'rowversion-page']);
     const [first, second] = h.server.log.slice(mark).filter((e) => e.kind === 'rowversion-page');
     const hex = (b: unknown) => rowversionText((b as Buffer).readBigUInt64BE(0));
@@ -305,7 +406,13 @@ describe('rowversion on a FAKE SQL Server (simulation; not SQL Server)', () => {
     expect([hex(first!.bindings[1]), hex(first!.bindings[2])]).toEqual([lower, upper]);
     expect(hex(second!.bindings[4])).toBe(hex(second!.bindings[3]));
     expect(hex(second!.bindings[3])).toBe(rowversionText(BigInt(lower) + 2n));
-    expect(await eventsAfter(h, before)).toEqual(['created 6:1', 'updated 1:1', 'updated 2:1', 'updated 3:1', 'updated 4:1']);
+    expect(await eventsAfter(h, before)).toEqual([
+      'created 6:1',
+      'updated 1:1',
+      'updated 2:1',
+      'updated 3:1',
+      'updated 4:1',
+    ]);
     expect((await state(h, 'patients')).rowversionWatermark).toBe(upper);
   });
 
@@ -345,7 +452,14 @@ describe('rowversion on a FAKE SQL Server (simulation; not SQL Server)', () => {
     h.server.delete('DDB_PAT_BASE', [5, 1]);
     expect(counts(await sync(h, 'patients'))).toMatchObject({ read: 0, deleted: 0 });
     const mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients', { full: true }))).toEqual({ kind: 'backload', read: 4, created: 0, updated: 0, deleted: 1, unchanged: 4 });
+    expect(counts(await sync(h, 'patients', { full: true }))).toEqual({
+      kind: 'backload',
+      read: 4,
+      created: 0,
+      updated: 0,
+      deleted: 1,
+      unchanged: 4,
+    });
     expect(h.server.kindsSince(mark)).toEqual(['rowversion-upper', 'table-page', 'table-page', 'lookup']);
   });
 });
@@ -368,12 +482,21 @@ describe('a change of mode triggers a baseline (FAKE SQL Server; simulation)', (
     const update = await discover(h, 'patients');
     expect(update).toMatchObject({ changed: true, baseline: true });
     expect(update.state.changeStrategy).toMatchObject({ mode: 'rowversion', column: 'RowVer' });
-    expect(update.state.baselineRequired?.reason).toBe('change detection changed from change-tracking to rowversion (RowVer)');
+    expect(update.state.baselineRequired?.reason).toBe(
+      'change detection changed from change-tracking to rowversion (RowVer)',
+    );
     expect(update.state.changeTrackingVersion).toBeUndefined();
 
     const before = await lastSequence(h);
     const mark = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toEqual({ kind: 'backload', read: 4, created: 0, updated: 1, deleted: 1, unchanged: 3 });
+    expect(counts(await sync(h, 'patients'))).toEqual({
+      kind: 'backload',
+      read: 4,
+      created: 0,
+      updated: 1,
+      deleted: 1,
+      unchanged: 3,
+    });
     expect(h.server.kindsSince(mark)).toEqual(['rowversion-upper', 'table-page', 'table-page', 'lookup']);
     expect(await eventsAfter(h, before)).toEqual(['deleted 3:1', 'updated 1:1']);
     const after = await state(h, 'patients');
@@ -381,7 +504,13 @@ describe('a change of mode triggers a baseline (FAKE SQL Server; simulation)', (
     expect(after.rowversionWatermark).toMatch(/^0x[0-9A-F]{16}$/);
 
     const poll = h.server.log.length;
-    expect(counts(await sync(h, 'patients'))).toMatchObject({ kind: 'poll', read: 0, created: 0, updated: 0, deleted: 0 });
+    expect(counts(await sync(h, 'patients'))).toMatchObject({
+      kind: 'poll',
+      read: 0,
+      created: 0,
+      updated: 0,
+      deleted: 0,
+    });
     expect(h.server.kindsSince(poll)).toEqual(['rowversion-upper', 'rowversion-page']);
   });
 
@@ -396,12 +525,24 @@ describe('a change of mode triggers a baseline (FAKE SQL Server; simulation)', (
     h.server.update('DDB_PAT_BASE', [2, 1], { LASTNAME: 'Changed' });
     expect(await discover(h, 'patients')).toMatchObject({ changed: true, baseline: true });
     // A write that lands while the baseline scans: read by the scan, and by the next CT poll (no event twice).
-    h.server.afterNext('ct-versions', () => h.server.update('DDB_PAT_BASE', [3, 1], { LASTNAME: 'DuringScan' }));
+    h.server.afterNext('ct-versions', () =>
+      h.server.update('DDB_PAT_BASE', [3, 1], { LASTNAME: 'DuringScan' }),
+    );
     const cur = String(h.server.changeTrackingCurrentVersion);
     const before = await lastSequence(h);
-    expect(counts(await sync(h, 'patients'))).toMatchObject({ kind: 'backload', updated: 2, created: 0, deleted: 0 });
+    expect(counts(await sync(h, 'patients'))).toMatchObject({
+      kind: 'backload',
+      updated: 2,
+      created: 0,
+      deleted: 0,
+    });
     expect((await state(h, 'patients')).changeTrackingVersion).toBe(cur);
-    expect(counts(await sync(h, 'patients'))).toMatchObject({ kind: 'poll', read: 1, updated: 0, unchanged: 1 });
+    expect(counts(await sync(h, 'patients'))).toMatchObject({
+      kind: 'poll',
+      read: 1,
+      updated: 0,
+      unchanged: 1,
+    });
     expect(await eventsAfter(h, before)).toEqual(['updated 2:1', 'updated 3:1']);
   });
 });

@@ -6,7 +6,12 @@ import { ConnectionConfig } from '@tendril/core';
 import { silentLogger, syncStream } from '@tendril/scheduler';
 import { openSqliteStore, type Store } from '@tendril/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeSqlServer, fakeTableFor, type FakeColumn, type FakeRow } from './fake-mssql-client.test-support.js';
+import {
+  FakeSqlServer,
+  fakeTableFor,
+  type FakeColumn,
+  type FakeRow,
+} from './fake-mssql-client.test-support.js';
 import { dentrixEnterprise } from './index.js';
 import { appointmentTable } from './tables/appt-base.js';
 import { patientTable } from './tables/pat-base.js';
@@ -30,7 +35,14 @@ const connection = ConnectionConfig.parse({
 });
 
 function patient(id: number): FakeRow {
-  return { PATID: id, PATDB: 1, LASTNAME: `Family${id}`, FIRSTNAME: `Given${id}`, STATUS: 1, DDB_LAST_MOD: new Date(Date.UTC(2025, 0, 1)) };
+  return {
+    PATID: id,
+    PATDB: 1,
+    LASTNAME: `Family${id}`,
+    FIRSTNAME: `Given${id}`,
+    STATUS: 1,
+    DDB_LAST_MOD: new Date(Date.UTC(2025, 0, 1)),
+  };
 }
 
 describe('tendril discover records the change-detection strategy per stream (FAKE SQL Server; simulation)', () => {
@@ -69,7 +81,11 @@ describe('tendril discover records the change-detection strategy per stream (FAK
   });
 
   const discover = () =>
-    runDiscover(cradle, { connection: connection.id, bundle: join(dir, 'bundle.json'), now: () => new Date((clock += 60_000)) });
+    runDiscover(cradle, {
+      connection: connection.id,
+      bundle: join(dir, 'bundle.json'),
+      now: () => new Date((clock += 60_000)),
+    });
 
   it('chooses CT when enabled, rowversion when a rowversion column exists, else the timestamp stamp, and records it', async () => {
     const result = await discover();
@@ -91,7 +107,13 @@ describe('tendril discover records the change-detection strategy per stream (FAK
       });
     }
     expect(byStream['appointments']).toEqual({
-      strategy: { mode: 'timestamp', column: 'DDB_LAST_MOD', sqlType: 'datetime', precision: 3, chosenAt: at },
+      strategy: {
+        mode: 'timestamp',
+        column: 'DDB_LAST_MOD',
+        sqlType: 'datetime',
+        precision: 3,
+        chosenAt: at,
+      },
       skipped: [
         { mode: 'change-tracking', reason: 'ct-table-off' },
         { mode: 'rowversion', reason: 'no-rowversion-column' },
@@ -111,7 +133,9 @@ describe('tendril discover records the change-detection strategy per stream (FAK
     expect(kinds.filter((k) => k === 'probe-status')).toHaveLength(5);
     expect(kinds.filter((k) => k === 'probe-columns')).toHaveLength(5);
     expect(kinds.filter((k) => k === 'probe-primary-key')).toHaveLength(5);
-    expect(renderDiscover(result)).toContain('      change detection: rowversion (RowVer); skipped change-tracking: ct-table-off');
+    expect(renderDiscover(result)).toContain(
+      '      change detection: rowversion (RowVer); skipped change-tracking: ct-table-off',
+    );
     // The support bundle holds metadata only: the row values the fake holds never appear.
     expect(readFileSync(join(dir, 'bundle.json'), 'utf8')).not.toContain('Family1');
   });
@@ -127,13 +151,20 @@ describe('tendril discover records the change-detection strategy per stream (FAK
     });
 
     // The patients stream is read (CT baseline), then the DBA turns CT off for its table.
-    await syncStream({ sql: cradle.sqlClients.get(connection), store, logger: silentLogger }, { connection, connector: dentrixEnterprise, stream: 'patients' });
+    await syncStream(
+      { sql: cradle.sqlClients.get(connection), store, logger: silentLogger },
+      { connection, connector: dentrixEnterprise, stream: 'patients' },
+    );
     server.disableChangeTracking('DDB_PAT_BASE');
     // Appointments were never read: a new mode needs no baseline there.
     server.enableChangeTracking('DDB_APPT_BASE');
     const changed = await discover();
     const patients = changed.streams.find((s) => s.stream === 'patients')!.changeDetection!;
-    expect(patients).toMatchObject({ changed: true, baseline: true, strategy: { mode: 'rowversion', column: 'RowVer' } });
+    expect(patients).toMatchObject({
+      changed: true,
+      baseline: true,
+      strategy: { mode: 'rowversion', column: 'RowVer' },
+    });
     expect((await store.getStreamState(connection.id, 'patients'))?.baselineRequired?.reason).toBe(
       'change detection changed from change-tracking to rowversion (RowVer)',
     );
@@ -143,6 +174,8 @@ describe('tendril discover records the change-detection strategy per stream (FAK
       strategy: { mode: 'change-tracking' },
     });
     expect((await store.getStreamState(connection.id, 'appointments'))?.baselineRequired).toBeUndefined();
-    expect(renderDiscover(changed)).toMatch(/change detection: rowversion \(RowVer\); skipped change-tracking: ct-table-off {2}→ baseline at the next run/);
+    expect(renderDiscover(changed)).toMatch(
+      /change detection: rowversion \(RowVer\); skipped change-tracking: ct-table-off {2}→ baseline at the next run/,
+    );
   });
 });

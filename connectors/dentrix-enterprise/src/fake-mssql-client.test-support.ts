@@ -92,7 +92,8 @@ export function snapshotSqlTexts(files: readonly string[] = SNAPSHOT_FILES): Set
   return texts;
 }
 
-const keyId = (values: readonly Value[]): string => JSON.stringify(values.map((v) => (v === null ? null : String(v))));
+const keyId = (values: readonly Value[]): string =>
+  JSON.stringify(values.map((v) => (v === null ? null : String(v))));
 
 function compareValues(a: Value, b: Value): number {
   const x = a === null ? '' : String(a);
@@ -151,7 +152,8 @@ class FakeTable {
   keyOf(values: FakeRow): Value[] {
     return this.spec.primaryKey.map((k) => {
       const v = values[k];
-      if (v === undefined || v === null) throw new Error(`FAKE SQL Server: ${this.spec.name}: key column ${k} is NULL`);
+      if (v === undefined || v === null)
+        throw new Error(`FAKE SQL Server: ${this.spec.name}: key column ${k} is NULL`);
       return v;
     });
   }
@@ -203,7 +205,13 @@ export class FakeTransaction {
     const id = keyId(key);
     const current = this.#current(table, id);
     if (!current) throw new Error(`FAKE SQL Server: no row ${id} in ${tableName}`);
-    this.#writes.push({ table, id, kind: 'update', values: { ...current, ...patch }, ...this.#rowversion(table) });
+    this.#writes.push({
+      table,
+      id,
+      kind: 'update',
+      values: { ...current, ...patch },
+      ...this.#rowversion(table),
+    });
     return this;
   }
 
@@ -365,14 +373,18 @@ export class FakeSqlServer {
   /** A `SqlClient` whose queries are compiled by knex's real mssql dialect and answered by this model. */
   client(): SqlClient {
     // Never connects: knex builds queries without a connection; only `execute` would use one.
-    const compiler = createSqlClient({ url: 'mssql://fake_sql_server@127.0.0.1:1/Dentrix?trustServerCertificate=true' });
+    const compiler = createSqlClient({
+      url: 'mssql://fake_sql_server@127.0.0.1:1/Dentrix?trustServerCertificate=true',
+    });
     return {
       knex: compiler.knex,
       dialect: 'mssql',
       execute: async (query) => {
         const { sql, bindings } = query.toSQL().toNative() as { sql: string; bindings: readonly unknown[] };
         if (!this.#catalog.has(sql)) {
-          throw new Error(`FAKE SQL Server: this T-SQL is not in any reviewed snapshot, refusing it:\n${sql}`);
+          throw new Error(
+            `FAKE SQL Server: this T-SQL is not in any reviewed snapshot, refusing it:\n${sql}`,
+          );
         }
         const { kind, rows } = this.#answer(sql, bindings);
         this.log.push({ kind, sql, bindings });
@@ -385,36 +397,60 @@ export class FakeSqlServer {
   }
 
   #answer(sql: string, b: readonly unknown[]): { kind: FakeQueryKind; rows: Record<string, unknown>[] } {
-    if (sql.includes('CHANGE_TRACKING_CURRENT_VERSION()')) return { kind: 'ct-versions', rows: this.#ctVersions(b) };
+    if (sql.includes('CHANGE_TRACKING_CURRENT_VERSION()'))
+      return { kind: 'ct-versions', rows: this.#ctVersions(b) };
     if (sql.includes('from CHANGETABLE(CHANGES ')) return { kind: 'ct-page', rows: this.#ctPage(sql, b) };
     if (sql.includes('MIN_ACTIVE_ROWVERSION()')) {
-      return { kind: 'rowversion-upper', rows: [{ upper_rowversion: rowversionText(this.minActiveRowversion) }] };
+      return {
+        kind: 'rowversion-upper',
+        rows: [{ upper_rowversion: rowversionText(this.minActiveRowversion) }],
+      };
     }
-    if (sql.includes('[sys].[change_tracking_databases]')) return { kind: 'probe-status', rows: this.#probeStatus(b) };
+    if (sql.includes('[sys].[change_tracking_databases]'))
+      return { kind: 'probe-status', rows: this.#probeStatus(b) };
     if (sql.includes('from [INFORMATION_SCHEMA].[COLUMNS] where [TABLE_SCHEMA] = @p0')) {
       return { kind: 'probe-columns', rows: this.#probeColumns(b) };
     }
-    if (sql.includes('[tc].[TABLE_NAME] = @p2')) return { kind: 'probe-primary-key', rows: this.#probePrimaryKey(b) };
+    if (sql.includes('[tc].[TABLE_NAME] = @p2'))
+      return { kind: 'probe-primary-key', rows: this.#probePrimaryKey(b) };
     if (sql.includes('as [column_type]')) return { kind: 'schema-columns', rows: this.#schemaColumns() };
-    if (sql.includes('from [INFORMATION_SCHEMA].[TABLE_CONSTRAINTS]')) return { kind: 'schema-primary-keys', rows: this.#schemaKeys() };
+    if (sql.includes('from [INFORMATION_SCHEMA].[TABLE_CONSTRAINTS]'))
+      return { kind: 'schema-primary-keys', rows: this.#schemaKeys() };
     if (sql.includes('[sys].[partitions]')) {
       return {
         kind: 'schema-row-counts',
-        rows: [...this.#tables.values()].map((t) => ({ table_schema: 'dbo', table_name: t.spec.name, approximate_rows: t.rows.size })),
+        rows: [...this.#tables.values()].map((t) => ({
+          table_schema: 'dbo',
+          table_name: t.spec.name,
+          approximate_rows: t.rows.size,
+        })),
       };
     }
     if (sql.includes('SERVERPROPERTY')) {
-      return { kind: 'schema-server', rows: [{ server_version: '0.0 (FAKE SQL Server simulation)', edition: 'FAKE (simulation, not SQL Server)', default_schema: 'dbo' }] };
+      return {
+        kind: 'schema-server',
+        rows: [
+          {
+            server_version: '0.0 (FAKE SQL Server simulation)',
+            edition: 'FAKE (simulation, not SQL Server)',
+            default_schema: 'dbo',
+          },
+        ],
+      };
     }
     if (sql.includes('from [sys].[change_tracking_tables]')) {
       return {
         kind: 'schema-change-tracking',
-        rows: [...this.#tables.values()].filter((t) => t.changeTracking).map((t) => ({ table_schema: 'dbo', table_name: t.spec.name })),
+        rows: [...this.#tables.values()]
+          .filter((t) => t.changeTracking)
+          .map((t) => ({ table_schema: 'dbo', table_name: t.spec.name })),
       };
     }
-    if (sql.includes('CONVERT(varchar(18), ') && sql.includes('as [__cursor]')) return { kind: 'rowversion-page', rows: this.#rowversionPage(sql, b) };
+    if (sql.includes('CONVERT(varchar(18), ') && sql.includes('as [__cursor]'))
+      return { kind: 'rowversion-page', rows: this.#rowversionPage(sql, b) };
     if (/^select top \(@p0\) /.test(sql)) return { kind: 'table-page', rows: this.#tablePage(sql, b) };
-    if (/^select \[/.test(sql) && sql.includes(' = CAST(@p')) return { kind: 'lookup', rows: this.#lookup(sql, b) };
+    if (/^select \[/.test(sql) && sql.includes(' = CAST(@p'))
+      return { kind: 'lookup', rows: this.#lookup(sql, b) };
     throw new Error(`FAKE SQL Server: the model does not answer this (snapshotted) query:\n${sql}`);
   }
 
@@ -428,7 +464,8 @@ export class FakeSqlServer {
     return [
       {
         current_version: this.changeTrackingDatabase ? String(this.#changeVersion) : null,
-        min_valid_version: table?.changeTracking && table.minValidVersion !== undefined ? String(table.minValidVersion) : null,
+        min_valid_version:
+          table?.changeTracking && table.minValidVersion !== undefined ? String(table.minValidVersion) : null,
       },
     ];
   }
@@ -436,17 +473,27 @@ export class FakeSqlServer {
   /** `[alias].[column] as [out]` items of the select list, in order. */
   #selected(sql: string): { source: string; column: string; out: string }[] {
     const list = sql.slice(0, sql.indexOf(' from '));
-    return [...list.matchAll(/\[(\w+)\]\.\[(\w+)\] as \[([\w.]+)\]/g)].map((m) => ({ source: m[1]!, column: m[2]!, out: m[3]! }));
+    return [...list.matchAll(/\[(\w+)\]\.\[(\w+)\] as \[([\w.]+)\]/g)].map((m) => ({
+      source: m[1]!,
+      column: m[2]!,
+      out: m[3]!,
+    }));
   }
 
   /** `[T].[column] = @pN` terms (static row filters; keys are always CAST). */
   #filters(sql: string, table: string, b: readonly unknown[]): { column: string; value: unknown }[] {
     if (/ not in \(| in \(/.test(sql)) throw new Error('FAKE SQL Server: IN filters are not modelled');
-    return [...sql.matchAll(new RegExp(`\\[${table}\\]\\.\\[(\\w+)\\] = @p(\\d+)`, 'g'))].map((m) => ({ column: m[1]!, value: b[Number(m[2])] }));
+    return [...sql.matchAll(new RegExp(`\\[${table}\\]\\.\\[(\\w+)\\] = @p(\\d+)`, 'g'))].map((m) => ({
+      column: m[1]!,
+      value: b[Number(m[2])],
+    }));
   }
 
   #matches(row: FakeRow, filters: readonly { column: string; value: unknown }[]): boolean {
-    return filters.every((f) => row[f.column] !== null && row[f.column] !== undefined && String(row[f.column]) === String(f.value));
+    return filters.every(
+      (f) =>
+        row[f.column] !== null && row[f.column] !== undefined && String(row[f.column]) === String(f.value),
+    );
   }
 
   #limit(sql: string, b: readonly unknown[]): number {
@@ -466,7 +513,10 @@ export class FakeSqlServer {
     return values;
   }
 
-  #project(selected: readonly { source: string; column: string; out: string }[], pick: (source: string, column: string) => unknown): Record<string, unknown> {
+  #project(
+    selected: readonly { source: string; column: string; out: string }[],
+    pick: (source: string, column: string) => unknown,
+  ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const s of selected) out[s.out] = pick(s.source, s.column);
     return out;
@@ -476,13 +526,17 @@ export class FakeSqlServer {
     const m = /from CHANGETABLE\(CHANGES \[dbo\]\.\[(\w+)\], @p(\d+)\) as \[ct\]/.exec(sql);
     if (!m) throw new Error('FAKE SQL Server: unexpected CHANGETABLE form');
     const table = this.table(m[1]!);
-    if (typeof b[Number(m[2])] !== 'number') throw new Error('FAKE SQL Server: CHANGETABLE takes a plain integer parameter');
+    if (typeof b[Number(m[2])] !== 'number')
+      throw new Error('FAKE SQL Server: CHANGETABLE takes a plain integer parameter');
     const since = BigInt(b[Number(m[2])] as number);
-    if (!table.changeTracking || table.minValidVersion === undefined) throw new Error('FAKE SQL Server: change tracking is not enabled for the table (Msg 22105)');
+    if (!table.changeTracking || table.minValidVersion === undefined)
+      throw new Error('FAKE SQL Server: change tracking is not enabled for the table (Msg 22105)');
     if (since < table.minValidVersion) {
       // SQL Server does not raise this: it returns incomplete changes. The fake refuses, so an
       // engine that forgets the minimum-valid-version check fails loudly here.
-      throw new Error('FAKE SQL Server: CHANGETABLE read with a version below CHANGE_TRACKING_MIN_VALID_VERSION');
+      throw new Error(
+        'FAKE SQL Server: CHANGETABLE read with a version below CHANGE_TRACKING_MIN_VALID_VERSION',
+      );
     }
     const cur = /\[ct\]\.\[SYS_CHANGE_VERSION\] <= CAST\(@p(\d+) AS bigint\)/.exec(sql);
     if (!cur) throw new Error('FAKE SQL Server: CT page without the <= cur filter');
@@ -507,7 +561,11 @@ export class FakeSqlServer {
       const stored = table.rows.get(id)?.values;
       const joined = stored && this.#matches(stored, filters) ? stored : undefined;
       const keyValues = JSON.parse(id) as string[];
-      const operation = c.deleted ? 'D' : c.creationVersion !== undefined && c.creationVersion > since ? 'I' : 'U';
+      const operation = c.deleted
+        ? 'D'
+        : c.creationVersion !== undefined && c.creationVersion > since
+          ? 'I'
+          : 'U';
       return {
         __ct_version: String(c.lastVersion),
         __ct_operation: operation,
@@ -529,20 +587,32 @@ export class FakeSqlServer {
     const rv = table.rowversionColumn;
     if (!rv) throw new Error('FAKE SQL Server: the table has no rowversion column');
     const bound = (op: string) => {
-      const found = new RegExp(`\\[${table.spec.name}\\]\\.\\[${rv}\\] ${op} CAST\\(@p(\\d+) AS binary\\(8\\)\\)`).exec(sql);
+      const found = new RegExp(
+        `\\[${table.spec.name}\\]\\.\\[${rv}\\] ${op} CAST\\(@p(\\d+) AS binary\\(8\\)\\)`,
+      ).exec(sql);
       return found ? bufferToBigint(b[Number(found[1])]) : undefined;
     };
     const lower = bound('>=');
     const upper = bound('<');
-    if (lower === undefined || upper === undefined) throw new Error('FAKE SQL Server: rowversion page without its [lower, upper) window');
+    if (lower === undefined || upper === undefined)
+      throw new Error('FAKE SQL Server: rowversion page without its [lower, upper) window');
     const afterRv = bound('>');
     const afterKey = this.#after(sql, table.spec.name, table.spec.primaryKey, b);
     const filters = this.#filters(sql, table.spec.name, b);
     const selected = this.#selected(sql);
     return [...table.rows.values()]
-      .filter((r) => r.rowversion !== undefined && r.rowversion >= lower && r.rowversion < upper && this.#matches(r.values, filters))
+      .filter(
+        (r) =>
+          r.rowversion !== undefined &&
+          r.rowversion >= lower &&
+          r.rowversion < upper &&
+          this.#matches(r.values, filters),
+      )
       .map((r) => ({ r, position: [r.rowversion!.toString(), ...table.keyOf(r.values)] as Value[] }))
-      .filter((e) => afterRv === undefined || compareTuples(e.position, [afterRv.toString(), ...(afterKey ?? [])]) > 0)
+      .filter(
+        (e) =>
+          afterRv === undefined || compareTuples(e.position, [afterRv.toString(), ...(afterKey ?? [])]) > 0,
+      )
       .sort((x, y) => compareTuples(x.position, y.position))
       .slice(0, this.#limit(sql, b))
       .map(({ r }) => ({
@@ -571,11 +641,16 @@ export class FakeSqlServer {
     const table = this.table(m![1]!);
     const key = table.spec.primaryKey;
     const filters = this.#filters(sql, table.spec.name, b);
-    const terms = [...sql.matchAll(new RegExp(`\\[${table.spec.name}\\]\\.\\[(\\w+)\\] = CAST\\(@p(\\d+) AS [\\w()]+\\)`, 'g'))];
+    const terms = [
+      ...sql.matchAll(
+        new RegExp(`\\[${table.spec.name}\\]\\.\\[(\\w+)\\] = CAST\\(@p(\\d+) AS [\\w()]+\\)`, 'g'),
+      ),
+    ];
     const wanted = new Set<string>();
     for (let i = 0; i < terms.length; i += key.length) {
       const tuple = terms.slice(i, i + key.length);
-      if (tuple.some((t, j) => t[1] !== key[j])) throw new Error('FAKE SQL Server: unexpected point-lookup shape');
+      if (tuple.some((t, j) => t[1] !== key[j]))
+        throw new Error('FAKE SQL Server: unexpected point-lookup shape');
       wanted.add(keyId(tuple.map((t) => b[Number(t[2])] as Value)));
     }
     const selected = this.#selected(sql);
@@ -633,7 +708,9 @@ export class FakeSqlServer {
   }
 
   #schemaKeys(): Record<string, unknown>[] {
-    return [...this.#tables.values()].flatMap((t) => t.spec.primaryKey.map((c) => ({ table_schema: 'dbo', table_name: t.spec.name, column_name: c })));
+    return [...this.#tables.values()].flatMap((t) =>
+      t.spec.primaryKey.map((c) => ({ table_schema: 'dbo', table_name: t.spec.name, column_name: c })),
+    );
   }
 }
 
@@ -645,11 +722,13 @@ export function fakeTableFor(
   table: TableDefinition,
   options: { readonly changeTracking?: boolean; readonly extraColumns?: readonly FakeColumn[] } = {},
 ): FakeTableSpec {
-  const columns: FakeColumn[] = Object.entries(table.columns as Record<string, ColumnType>).map(([name, type]) => ({
-    name,
-    type: String(type),
-    nullable: !table.key.includes(name),
-  }));
+  const columns: FakeColumn[] = Object.entries(table.columns as Record<string, ColumnType>).map(
+    ([name, type]) => ({
+      name,
+      type: String(type),
+      nullable: !table.key.includes(name),
+    }),
+  );
   return {
     name: table.table,
     columns: [...columns, ...(options.extraColumns ?? [])],

@@ -11,7 +11,10 @@ export type WriteDialect = 'mssql' | 'mysql';
 
 export function writeDialect(dialect: string): WriteDialect {
   if (dialect === 'mssql' || dialect === 'mysql') return dialect;
-  throw new TendrilError('TENDRIL_E_DB_DIALECT', `Dentrix Enterprise writeback runs on mssql (or mysql for the fixture schema), not ${dialect}`);
+  throw new TendrilError(
+    'TENDRIL_E_DB_DIALECT',
+    `Dentrix Enterprise writeback runs on mssql (or mysql for the fixture schema), not ${dialect}`,
+  );
 }
 
 /**
@@ -20,7 +23,9 @@ export function writeDialect(dialect: string): WriteDialect {
  * writeback.md §5); InnoDB takes `FOR UPDATE` on the rows and gaps it scans.
  */
 function locked(dialect: WriteDialect, columns: string, table: string, where: string): string {
-  return dialect === 'mssql' ? `SELECT ${columns} FROM ${table} WITH (UPDLOCK, HOLDLOCK) WHERE ${where}` : `SELECT ${columns} FROM ${table} WHERE ${where} FOR UPDATE`;
+  return dialect === 'mssql'
+    ? `SELECT ${columns} FROM ${table} WITH (UPDLOCK, HOLDLOCK) WHERE ${where}`
+    : `SELECT ${columns} FROM ${table} WHERE ${where} FOR UPDATE`;
 }
 
 /** The appointment columns a new row gets (Tendril's own choice of values is in the handler). */
@@ -111,36 +116,95 @@ export function dentrixStatements(dialect: WriteDialect) {
       sql: locked(dialect, 'COALESCE(MAX(APPTID), 0) + 1 AS NEXTID', 'DDB_APPT_BASE', 'APPTDB = ?'),
       bindings: [db],
     }),
-    insertAppointment: (values: Readonly<Record<(typeof APPOINTMENT_INSERT_COLUMNS)[number], unknown>>): Statement => ({
+    insertAppointment: (
+      values: Readonly<Record<(typeof APPOINTMENT_INSERT_COLUMNS)[number], unknown>>,
+    ): Statement => ({
       sql: `INSERT INTO DDB_APPT_BASE (${APPOINTMENT_INSERT_COLUMNS.join(', ')}) VALUES (${APPOINTMENT_INSERT_COLUMNS.map(() => '?').join(', ')})`,
       bindings: APPOINTMENT_INSERT_COLUMNS.map((c) => values[c]),
     }),
     lockAppointment: (id: string, db: string): Statement => ({
-      sql: locked(dialect, 'APPTID, APPTDB, PATID, PATDB, OPID, OPDB, PRPROVID, PRPROVDB, SCPROVID, SCPROVDB, STATUS', 'DDB_APPT_BASE', 'APPTID = ? AND APPTDB = ?'),
+      sql: locked(
+        dialect,
+        'APPTID, APPTDB, PATID, PATDB, OPID, OPDB, PRPROVID, PRPROVDB, SCPROVID, SCPROVDB, STATUS',
+        'DDB_APPT_BASE',
+        'APPTID = ? AND APPTDB = ?',
+      ),
       bindings: [id, db],
     }),
     /** Compare-and-set on the status read under lock: 1 row or a conflict. */
-    setAppointmentStatus: (id: string, db: string, expectedStatus: number | null, status: number, lastMod: string): Statement => ({
+    setAppointmentStatus: (
+      id: string,
+      db: string,
+      expectedStatus: number | null,
+      status: number,
+      lastMod: string,
+    ): Statement => ({
       sql: `UPDATE DDB_APPT_BASE SET STATUS = ?, DDB_LAST_MOD = ?, LastUpdateSystem = ? WHERE APPTID = ? AND APPTDB = ? AND ${expectedStatus === null ? 'STATUS IS NULL' : 'STATUS = ?'}`,
       bindings: [status, lastMod, 'Tendril', id, db, ...(expectedStatus === null ? [] : [expectedStatus])],
     }),
-    breakAppointment: (id: string, db: string, expectedStatus: number | null, status: number, brokenDate: string, reason: string | null, lastMod: string): Statement => ({
+    breakAppointment: (
+      id: string,
+      db: string,
+      expectedStatus: number | null,
+      status: number,
+      brokenDate: string,
+      reason: string | null,
+      lastMod: string,
+    ): Statement => ({
       sql: `UPDATE DDB_APPT_BASE SET STATUS = ?, BROKENDATE = ?, BROKENREASON = ?, DDB_LAST_MOD = ?, LastUpdateSystem = ? WHERE APPTID = ? AND APPTDB = ? AND ${expectedStatus === null ? 'STATUS IS NULL' : 'STATUS = ?'}`,
-      bindings: [status, brokenDate, reason, lastMod, 'Tendril', id, db, ...(expectedStatus === null ? [] : [expectedStatus])],
+      bindings: [
+        status,
+        brokenDate,
+        reason,
+        lastMod,
+        'Tendril',
+        id,
+        db,
+        ...(expectedStatus === null ? [] : [expectedStatus]),
+      ],
     }),
     moveAppointment: (
       id: string,
       db: string,
-      slot: { apptDate: string; hour: number; minute: number; length: number; utcStart: string; utcEnd: string },
+      slot: {
+        apptDate: string;
+        hour: number;
+        minute: number;
+        length: number;
+        utcStart: string;
+        utcEnd: string;
+      },
       op: { id: string; db: string },
       providers: { prId: string; prDb: string; scId: string | null; scDb: string | null },
       lastMod: string,
     ): Statement => ({
       sql: 'UPDATE DDB_APPT_BASE SET APPTDATE = ?, TIME_HOUR = ?, TIME_MINUTE = ?, APPTLEN = ?, ApptStartUTCDateTime = ?, ApptEndUTCDateTime = ?, OPID = ?, OPDB = ?, PRPROVID = ?, PRPROVDB = ?, SCPROVID = ?, SCPROVDB = ?, DDB_LAST_MOD = ?, LastUpdateSystem = ? WHERE APPTID = ? AND APPTDB = ?',
-      bindings: [slot.apptDate, slot.hour, slot.minute, slot.length, slot.utcStart, slot.utcEnd, op.id, op.db, providers.prId, providers.prDb, providers.scId, providers.scDb, lastMod, 'Tendril', id, db],
+      bindings: [
+        slot.apptDate,
+        slot.hour,
+        slot.minute,
+        slot.length,
+        slot.utcStart,
+        slot.utcEnd,
+        op.id,
+        op.db,
+        providers.prId,
+        providers.prDb,
+        providers.scId,
+        providers.scDb,
+        lastMod,
+        'Tendril',
+        id,
+        db,
+      ],
     }),
     /** Match-before-create candidates (writeback.md §2), locked so two creates of one person serialise. */
-    patientCandidates: (lastName: string, firstName: string, birthDay: string, nextDay: string): Statement => ({
+    patientCandidates: (
+      lastName: string,
+      firstName: string,
+      birthDay: string,
+      nextDay: string,
+    ): Statement => ({
       sql: locked(
         dialect,
         'PATID, PATDB, LASTNAME, FIRSTNAME, HOMEPHONE, WKPHONE, OTHERPHONE, EMAILADDRESS',
@@ -150,12 +214,17 @@ export function dentrixStatements(dialect: WriteDialect) {
       bindings: [lastName, firstName, birthDay, nextDay],
     }),
     /** The PATDB a single-database site uses, when the request names no office or provider. */
-    defaultPatientDb: (): Statement => ({ sql: 'SELECT MIN(PATDB) AS PATDB FROM DDB_PAT_BASE', bindings: [] }),
+    defaultPatientDb: (): Statement => ({
+      sql: 'SELECT MIN(PATDB) AS PATDB FROM DDB_PAT_BASE',
+      bindings: [],
+    }),
     nextPatientId: (db: string): Statement => ({
       sql: locked(dialect, 'COALESCE(MAX(PATID), 0) + 1 AS NEXTID', 'DDB_PAT_BASE', 'PATDB = ?'),
       bindings: [db],
     }),
-    insertPatient: (values: Readonly<Record<(typeof PATIENT_INSERT_COLUMNS)[number], unknown>>): Statement => ({
+    insertPatient: (
+      values: Readonly<Record<(typeof PATIENT_INSERT_COLUMNS)[number], unknown>>,
+    ): Statement => ({
       sql: `INSERT INTO DDB_PAT_BASE (${PATIENT_INSERT_COLUMNS.join(', ')}) VALUES (${PATIENT_INSERT_COLUMNS.map(() => '?').join(', ')})`,
       bindings: PATIENT_INSERT_COLUMNS.map((c) => values[c]),
     }),

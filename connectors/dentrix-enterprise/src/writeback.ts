@@ -69,23 +69,43 @@ async function resolvePair(
 ): Promise<[string, string] | Failure> {
   const sourceId = await ctx.sourceIdOf(type, id);
   const parts = sourceId === undefined ? undefined : pair(sourceId);
-  return parts ?? fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, { field });
+  return (
+    parts ??
+    fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, {
+      field,
+    })
+  );
 }
 
 /** A DDB_RSC_BASE row of the expected type that is not flagged inactive. */
-async function checkResource(ctx: WritebackContext, key: [string, string], type: number, field: string, what: string): Promise<Failure | undefined> {
+async function checkResource(
+  ctx: WritebackContext,
+  key: [string, string],
+  type: number,
+  field: string,
+  what: string,
+): Promise<Failure | undefined> {
   const { sql, st } = sqlOf(ctx);
   const [row] = (await run(sql, st.resource(...key))).rows;
-  if (!row || Number(row['RSCTYPE']) !== type) return fail('not_found', `${field}: not ${what} in Dentrix Enterprise`, { field });
-  if (String(row['ActiveFlag'] ?? '').trim() === '0') return fail('inactive', `${field}: the ${what} is inactive`, { field });
+  if (!row || Number(row['RSCTYPE']) !== type)
+    return fail('not_found', `${field}: not ${what} in Dentrix Enterprise`, { field });
+  if (String(row['ActiveFlag'] ?? '').trim() === '0')
+    return fail('inactive', `${field}: the ${what} is inactive`, { field });
   return undefined;
 }
 
 async function checkPatient(ctx: WritebackContext, key: [string, string]): Promise<Failure | undefined> {
   const { sql, st } = sqlOf(ctx);
   const [row] = (await run(sql, st.patient(...key))).rows;
-  if (!row) return fail('not_found', 'patientId: the patient no longer exists in Dentrix Enterprise', { field: 'patientId' });
-  if (row['PatientDeathDate'] !== null && row['PatientDeathDate'] !== undefined && !String(row['PatientDeathDate']).startsWith('1753')) {
+  if (!row)
+    return fail('not_found', 'patientId: the patient no longer exists in Dentrix Enterprise', {
+      field: 'patientId',
+    });
+  if (
+    row['PatientDeathDate'] !== null &&
+    row['PatientDeathDate'] !== undefined &&
+    !String(row['PatientDeathDate']).startsWith('1753')
+  ) {
     return fail('inactive', 'patientId: the patient is marked deceased', { field: 'patientId' });
   }
   return undefined;
@@ -98,7 +118,8 @@ function wallNow(ctx: WritebackContext): string {
   return `${local.date} ${local.time}.${String(now.getUTCMilliseconds()).padStart(3, '0')}`;
 }
 const utcText = (instant: string) => instant.replace('T', ' ').replace(/(\.\d+)?Z$/, '');
-const nextDay = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+const nextDay = (date: string) =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 interface Slot {
   readonly date: string;
@@ -110,15 +131,28 @@ interface Slot {
 }
 
 function slotOf(ctx: WritebackContext, start: string, end: string): Slot | Failure {
-  if (Date.parse(start) <= ctx.now().getTime()) return fail('validation_failed', 'start must be in the future', { field: 'start' });
+  if (Date.parse(start) <= ctx.now().getTime())
+    return fail('validation_failed', 'start must be in the future', { field: 'start' });
   const minutes = (Date.parse(end) - Date.parse(start)) / 60_000;
-  if (!Number.isInteger(minutes) || minutes <= 0) return fail('validation_failed', 'the length must be a whole number of minutes', { field: 'end' });
+  if (!Number.isInteger(minutes) || minutes <= 0)
+    return fail('validation_failed', 'the length must be a whole number of minutes', { field: 'end' });
   const from = instantToLocal(start, ctx.timezone);
   const to = instantToLocal(end, ctx.timezone);
-  if (from.date !== to.date) return fail('validation_failed', 'an appointment must start and end on the same office day', { field: 'end' });
-  if (!from.time.endsWith(':00')) return fail('validation_failed', 'start must be on a whole minute', { field: 'start' });
+  if (from.date !== to.date)
+    return fail('validation_failed', 'an appointment must start and end on the same office day', {
+      field: 'end',
+    });
+  if (!from.time.endsWith(':00'))
+    return fail('validation_failed', 'start must be on a whole minute', { field: 'start' });
   const [h, m] = from.time.split(':').map(Number) as [number, number];
-  return { date: from.date, hour: h, minute: m, length: minutes, utcStart: utcText(start), utcEnd: utcText(end) };
+  return {
+    date: from.date,
+    hour: h,
+    minute: m,
+    length: minutes,
+    utcStart: utcText(start),
+    utcEnd: utcText(end),
+  };
 }
 
 /** Overlap with the day's (locked) appointments: same operatory always, same provider unless double booking is allowed. */
@@ -130,30 +164,48 @@ async function slotConflict(
   exclude?: [string, string],
 ): Promise<Failure | undefined> {
   const { sql, st } = sqlOf(ctx);
-  const rows = (await run(sql, st.dayAppointments(`${slot.date} 00:00:00`, `${nextDay(slot.date)} 00:00:00`))).rows;
+  const rows = (await run(sql, st.dayAppointments(`${slot.date} 00:00:00`, `${nextDay(slot.date)} 00:00:00`)))
+    .rows;
   const start = slot.hour * 60 + slot.minute;
   const end = start + slot.length;
-  const same = (a: unknown, b: unknown, key: readonly [string, string]) => String(a) === key[0] && String(b) === key[1];
+  const same = (a: unknown, b: unknown, key: readonly [string, string]) =>
+    String(a) === key[0] && String(b) === key[1];
   for (const row of rows) {
     if (exclude && same(row['APPTID'], row['APPTDB'], exclude)) continue;
     if (FREES_SLOT.has(Number(row['STATUS']))) continue;
     const otherStart = Number(row['TIME_HOUR']) * 60 + Number(row['TIME_MINUTE']);
     const otherEnd = otherStart + Number(row['APPTLEN'] ?? 0);
     if (!(otherStart < end && otherEnd > start)) continue;
-    if (same(row['OPID'], row['OPDB'], op)) return fail('slot_conflict', 'the operatory already has an appointment overlapping this time', { field: 'start' });
+    if (same(row['OPID'], row['OPDB'], op))
+      return fail('slot_conflict', 'the operatory already has an appointment overlapping this time', {
+        field: 'start',
+      });
     const theirs = [
       [row['PRPROVID'], row['PRPROVDB']],
       [row['SCPROVID'], row['SCPROVDB']],
     ];
-    if (!ctx.settings.providerDoubleBooking && providers.some((p) => theirs.some(([i, d]) => same(i, d, p)))) {
-      return fail('slot_conflict', 'the practitioner already has an appointment overlapping this time', { field: 'start' });
+    if (
+      !ctx.settings.providerDoubleBooking &&
+      providers.some((p) => theirs.some(([i, d]) => same(i, d, p)))
+    ) {
+      return fail('slot_conflict', 'the practitioner already has an appointment overlapping this time', {
+        field: 'start',
+      });
     }
   }
   return undefined;
 }
 
-async function resolveProviders(ctx: WritebackContext, ids: readonly string[]): Promise<[string, string][] | Failure> {
-  if (ids.length > 2) return fail('validation_failed', 'practitionerIds: Dentrix Enterprise books a primary and at most one secondary provider', { field: 'practitionerIds' });
+async function resolveProviders(
+  ctx: WritebackContext,
+  ids: readonly string[],
+): Promise<[string, string][] | Failure> {
+  if (ids.length > 2)
+    return fail(
+      'validation_failed',
+      'practitionerIds: Dentrix Enterprise books a primary and at most one secondary provider',
+      { field: 'practitionerIds' },
+    );
   const keys: [string, string][] = [];
   for (const id of ids) {
     const key = await resolvePair(ctx, 'Practitioner', id, 'practitionerIds');
@@ -172,11 +224,25 @@ async function resolveOperatory(ctx: WritebackContext, id: string): Promise<[str
   return problem ?? key;
 }
 
-async function book(ctx: WritebackContext, input: WritebackInput<'Appointment.book'>): Promise<WritebackOutcome> {
+async function book(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.book'>,
+): Promise<WritebackOutcome> {
   const { sql, st } = sqlOf(ctx);
-  if (input.end === undefined) return fail('validation_failed', 'end is required for Dentrix Enterprise (APPTLEN is written from it)', { field: 'end' });
-  if (input.operatoryId === undefined) return fail('validation_failed', 'operatoryId is required: Dentrix Enterprise books by operatory', { field: 'operatoryId' });
-  if (input.appointmentTypeId !== undefined) return fail('validation_failed', 'appointmentTypeId: not available for Dentrix Enterprise in this version', { field: 'appointmentTypeId' });
+  if (input.end === undefined)
+    return fail('validation_failed', 'end is required for Dentrix Enterprise (APPTLEN is written from it)', {
+      field: 'end',
+    });
+  if (input.operatoryId === undefined)
+    return fail('validation_failed', 'operatoryId is required: Dentrix Enterprise books by operatory', {
+      field: 'operatoryId',
+    });
+  if (input.appointmentTypeId !== undefined)
+    return fail(
+      'validation_failed',
+      'appointmentTypeId: not available for Dentrix Enterprise in this version',
+      { field: 'appointmentTypeId' },
+    );
   const patient = await resolvePair(ctx, 'Patient', input.patientId, 'patientId');
   if (!Array.isArray(patient)) return patient;
   const providers = await resolveProviders(ctx, input.practitionerIds);
@@ -224,62 +290,119 @@ async function book(ctx: WritebackContext, input: WritebackInput<'Appointment.bo
   return {
     ok: true,
     sourceId: `${apptId}:${apptDb}`,
-    asserted: { status: 'booked', start: input.start, end: input.end, patientId: input.patientId, practitionerIds: input.practitionerIds, operatoryId: input.operatoryId },
+    asserted: {
+      status: 'booked',
+      start: input.start,
+      end: input.end,
+      patientId: input.patientId,
+      practitionerIds: input.practitionerIds,
+      operatoryId: input.operatoryId,
+    },
   };
 }
 
-async function lockAppointment(ctx: WritebackContext, appointmentId: string): Promise<{ key: [string, string]; row: Record<string, unknown> } | Failure> {
+async function lockAppointment(
+  ctx: WritebackContext,
+  appointmentId: string,
+): Promise<{ key: [string, string]; row: Record<string, unknown> } | Failure> {
   const { sql, st } = sqlOf(ctx);
   const key = await resolvePair(ctx, 'Appointment', appointmentId, 'appointmentId');
   if (!Array.isArray(key)) return key;
   const [row] = (await run(sql, st.lockAppointment(...key))).rows;
-  if (!row) return fail('not_found', 'appointmentId: the appointment no longer exists in Dentrix Enterprise', { field: 'appointmentId' });
+  if (!row)
+    return fail('not_found', 'appointmentId: the appointment no longer exists in Dentrix Enterprise', {
+      field: 'appointmentId',
+    });
   return { key, row };
 }
 
-const statusOf = (row: Record<string, unknown>): number | null => (row['STATUS'] === null || row['STATUS'] === undefined ? null : Number(row['STATUS']));
+const statusOf = (row: Record<string, unknown>): number | null =>
+  row['STATUS'] === null || row['STATUS'] === undefined ? null : Number(row['STATUS']);
 
 /** One compare-and-set UPDATE: anything but one affected row means the row changed under us. */
 async function casUpdate(ctx: WritebackContext, statement: Statement): Promise<Failure | undefined> {
   const result = await run(sqlOf(ctx).sql, statement);
-  return result.affectedRows === 1 ? undefined : fail('conflict', 'the appointment changed while it was being written; read it again and retry');
+  return result.affectedRows === 1
+    ? undefined
+    : fail('conflict', 'the appointment changed while it was being written; read it again and retry');
 }
 
-async function cancel(ctx: WritebackContext, input: WritebackInput<'Appointment.cancel'>): Promise<WritebackOutcome> {
+async function cancel(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.cancel'>,
+): Promise<WritebackOutcome> {
   const locked = await lockAppointment(ctx, input.appointmentId);
   if ('ok' in locked) return locked;
   const current = statusOf(locked.row);
   if (current !== null && (FREES_SLOT.has(current) || current === APPT_STATUS.complete)) {
-    return fail('validation_failed', 'only a scheduled appointment can be cancelled (it is broken, on the wait list or complete)', { field: 'appointmentId' });
+    return fail(
+      'validation_failed',
+      'only a scheduled appointment can be cancelled (it is broken, on the wait list or complete)',
+      { field: 'appointmentId' },
+    );
   }
   const now = wallNow(ctx);
-  const problem = await casUpdate(ctx, sqlOf(ctx).st.breakAppointment(...locked.key, current, APPT_STATUS.broken, now, input.reason ?? null, now));
+  const problem = await casUpdate(
+    ctx,
+    sqlOf(ctx).st.breakAppointment(
+      ...locked.key,
+      current,
+      APPT_STATUS.broken,
+      now,
+      input.reason ?? null,
+      now,
+    ),
+  );
   if (problem) return problem;
-  return { ok: true, sourceId: locked.key.join(':'), asserted: { status: optionsOf({ options: ctx.options }).brokenAppointmentStatus } };
+  return {
+    ok: true,
+    sourceId: locked.key.join(':'),
+    asserted: { status: optionsOf({ options: ctx.options }).brokenAppointmentStatus },
+  };
 }
 
-async function confirm(ctx: WritebackContext, input: WritebackInput<'Appointment.confirm'>): Promise<WritebackOutcome> {
+async function confirm(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.confirm'>,
+): Promise<WritebackOutcome> {
   const code = ctx.settings.confirmStatus;
-  if (code === undefined || !/^[0-9]{1,9}$/.test(code) || [APPT_STATUS.broken, APPT_STATUS.wait, APPT_STATUS.complete].includes(Number(code) as 100)) {
-    return fail('validation_failed', "set writeback.confirmStatus to the site's confirmed appointment status (a DDB_DEF_TEXT type 7 value)");
+  if (
+    code === undefined ||
+    !/^[0-9]{1,9}$/.test(code) ||
+    [APPT_STATUS.broken, APPT_STATUS.wait, APPT_STATUS.complete].includes(Number(code) as 100)
+  ) {
+    return fail(
+      'validation_failed',
+      "set writeback.confirmStatus to the site's confirmed appointment status (a DDB_DEF_TEXT type 7 value)",
+    );
   }
   const locked = await lockAppointment(ctx, input.appointmentId);
   if ('ok' in locked) return locked;
   const current = statusOf(locked.row);
   if (current !== null && (FREES_SLOT.has(current) || current === APPT_STATUS.complete)) {
-    return fail('validation_failed', 'only a scheduled appointment can be confirmed', { field: 'appointmentId' });
+    return fail('validation_failed', 'only a scheduled appointment can be confirmed', {
+      field: 'appointmentId',
+    });
   }
-  const problem = await casUpdate(ctx, sqlOf(ctx).st.setAppointmentStatus(...locked.key, current, Number(code), wallNow(ctx)));
+  const problem = await casUpdate(
+    ctx,
+    sqlOf(ctx).st.setAppointmentStatus(...locked.key, current, Number(code), wallNow(ctx)),
+  );
   if (problem) return problem;
   return { ok: true, sourceId: locked.key.join(':'), asserted: { status: 'booked' } };
 }
 
-async function reschedule(ctx: WritebackContext, input: WritebackInput<'Appointment.reschedule'>): Promise<WritebackOutcome> {
+async function reschedule(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.reschedule'>,
+): Promise<WritebackOutcome> {
   const locked = await lockAppointment(ctx, input.appointmentId);
   if ('ok' in locked) return locked;
   const current = statusOf(locked.row);
   if (current !== null && (FREES_SLOT.has(current) || current === APPT_STATUS.complete)) {
-    return fail('validation_failed', 'only a scheduled appointment can be rescheduled; book a new one', { field: 'appointmentId' });
+    return fail('validation_failed', 'only a scheduled appointment can be rescheduled; book a new one', {
+      field: 'appointmentId',
+    });
   }
   let op: [string, string] = [String(locked.row['OPID']), String(locked.row['OPDB'])];
   if (input.operatoryId !== undefined) {
@@ -289,9 +412,10 @@ async function reschedule(ctx: WritebackContext, input: WritebackInput<'Appointm
   }
   const present = (id: unknown, db: unknown): [string, string] | undefined =>
     id === null || id === undefined || Number(id) === 0 ? undefined : [String(id), String(db)];
-  let providers = [present(locked.row['PRPROVID'], locked.row['PRPROVDB']), present(locked.row['SCPROVID'], locked.row['SCPROVDB'])].filter(
-    (p): p is [string, string] => p !== undefined,
-  );
+  let providers = [
+    present(locked.row['PRPROVID'], locked.row['PRPROVDB']),
+    present(locked.row['SCPROVID'], locked.row['SCPROVDB']),
+  ].filter((p): p is [string, string] => p !== undefined);
   if (input.practitionerIds) {
     const resolved = await resolveProviders(ctx, input.practitionerIds);
     if (!Array.isArray(resolved)) return resolved;
@@ -305,9 +429,21 @@ async function reschedule(ctx: WritebackContext, input: WritebackInput<'Appointm
     sqlOf(ctx).sql,
     sqlOf(ctx).st.moveAppointment(
       ...locked.key,
-      { apptDate: `${slot.date} 00:00:00`, hour: slot.hour, minute: slot.minute, length: slot.length, utcStart: slot.utcStart, utcEnd: slot.utcEnd },
+      {
+        apptDate: `${slot.date} 00:00:00`,
+        hour: slot.hour,
+        minute: slot.minute,
+        length: slot.length,
+        utcStart: slot.utcStart,
+        utcEnd: slot.utcEnd,
+      },
       { id: op[0], db: op[1] },
-      { prId: providers[0]?.[0] ?? '0', prDb: providers[0]?.[1] ?? '0', scId: providers[1]?.[0] ?? null, scDb: providers[1]?.[1] ?? null },
+      {
+        prId: providers[0]?.[0] ?? '0',
+        prDb: providers[0]?.[1] ?? '0',
+        scId: providers[1]?.[0] ?? null,
+        scDb: providers[1]?.[1] ?? null,
+      },
       wallNow(ctx),
     ),
   );
@@ -323,26 +459,52 @@ async function reschedule(ctx: WritebackContext, input: WritebackInput<'Appointm
   };
 }
 
-async function createPatient(ctx: WritebackContext, input: WritebackInput<'Patient.create'>): Promise<WritebackOutcome> {
+async function createPatient(
+  ctx: WritebackContext,
+  input: WritebackInput<'Patient.create'>,
+): Promise<WritebackOutcome> {
   const { sql, st } = sqlOf(ctx);
   const family = input.name.family.trim();
   const given = input.name.given[0]!.trim();
-  const candidates = (await run(sql, st.patientCandidates(family, given, `${input.birthDate} 00:00:00`, `${nextDay(input.birthDate)} 00:00:00`))).rows.filter(
-    (row) => matchText(row['LASTNAME']) === matchText(family) && matchText(row['FIRSTNAME']) === matchText(given),
+  const candidates = (
+    await run(
+      sql,
+      st.patientCandidates(
+        family,
+        given,
+        `${input.birthDate} 00:00:00`,
+        `${nextDay(input.birthDate)} 00:00:00`,
+      ),
+    )
+  ).rows.filter(
+    (row) =>
+      matchText(row['LASTNAME']) === matchText(family) && matchText(row['FIRSTNAME']) === matchText(given),
   );
-  const phones = new Set(input.telecom.filter((c) => c.system !== 'email').map((c) => phoneDigits(c.value)).filter((d) => d.length >= 7));
+  const phones = new Set(
+    input.telecom
+      .filter((c) => c.system !== 'email')
+      .map((c) => phoneDigits(c.value))
+      .filter((d) => d.length >= 7),
+  );
   const emails = new Set(input.telecom.filter((c) => c.system === 'email').map((c) => matchText(c.value)));
   const matches = candidates.filter(
-    (row) => ['HOMEPHONE', 'WKPHONE', 'OTHERPHONE'].some((c) => phones.has(phoneDigits(row[c]))) || (row['EMAILADDRESS'] !== null && emails.has(matchText(row['EMAILADDRESS']))),
+    (row) =>
+      ['HOMEPHONE', 'WKPHONE', 'OTHERPHONE'].some((c) => phones.has(phoneDigits(row[c]))) ||
+      (row['EMAILADDRESS'] !== null && emails.has(matchText(row['EMAILADDRESS']))),
   );
   const keyOf = (row: Record<string, unknown>) => `${String(row['PATID'])}:${String(row['PATDB'])}`;
   if (matches.length > 1) {
-    return fail('patient_match_ambiguous', 'more than one patient matches name, birth date and phone or e-mail', {
-      candidateIds: matches.map((m) => resourceId(ctx.connectionId, 'Patient', keyOf(m))),
-    });
+    return fail(
+      'patient_match_ambiguous',
+      'more than one patient matches name, birth date and phone or e-mail',
+      {
+        candidateIds: matches.map((m) => resourceId(ctx.connectionId, 'Patient', keyOf(m))),
+      },
+    );
   }
   if (matches.length === 1) {
-    if (input.matchPolicy === 'fail-if-exists') return fail('patient_exists', 'a patient with this name, birth date and phone or e-mail exists');
+    if (input.matchPolicy === 'fail-if-exists')
+      return fail('patient_exists', 'a patient with this name, birth date and phone or e-mail exists');
     return { ok: true, sourceId: keyOf(matches[0]!), matched: true };
   }
   let provider: [string, string] | undefined;
@@ -363,7 +525,10 @@ async function createPatient(ctx: WritebackContext, input: WritebackInput<'Patie
   const [next] = (await run(sql, st.nextPatientId(patDb))).rows;
   const patId = String(next?.['NEXTID'] ?? '1');
   const phone = (use: 'home' | 'work' | 'other') =>
-    input.telecom.find((c) => c.system !== 'email' && (use === 'other' ? c.use === undefined || c.use === 'mobile' : c.use === use))?.value ?? null;
+    input.telecom.find(
+      (c) =>
+        c.system !== 'email' && (use === 'other' ? c.use === undefined || c.use === 'mobile' : c.use === use),
+    )?.value ?? null;
   await run(
     sql,
     st.insertPatient({
@@ -394,7 +559,12 @@ async function createPatient(ctx: WritebackContext, input: WritebackInput<'Patie
       DoDUpdateAuth: 0,
     }),
   );
-  return { ok: true, sourceId: `${patId}:${patDb}`, matched: false, asserted: { birthDate: input.birthDate } };
+  return {
+    ok: true,
+    sourceId: `${patId}:${patDb}`,
+    matched: false,
+    asserted: { birthDate: input.birthDate },
+  };
 }
 
 const APPOINTMENT_TABLE = 'DDB_APPT_BASE';

@@ -54,7 +54,11 @@ const fail = (code: Failure['code'], message: string, details?: Record<string, u
 });
 
 function apiOf(ctx: WritebackContext): VendorApi {
-  if (!ctx.api) throw new TendrilError('TENDRIL_E_INTERNAL', 'Open Dental writeback runs on the vendor-api path only; no API client was given');
+  if (!ctx.api)
+    throw new TendrilError(
+      'TENDRIL_E_INTERNAL',
+      'Open Dental writeback runs on the vendor-api path only; no API client was given',
+    );
   return ctx.api;
 }
 
@@ -68,17 +72,36 @@ function vendorMessage(body: unknown): string {
 function refused(what: string, response: { status: number; body: unknown }): Failure {
   const details = { httpStatus: response.status, vendorMessage: vendorMessage(response.body) };
   if (response.status === 401 || response.status === 403) {
-    return fail('permission_denied', `the Open Dental API refused the keys for ${what}; check writeback.api.developerKey / customerKey and the key's permissions`, details);
+    return fail(
+      'permission_denied',
+      `the Open Dental API refused the keys for ${what}; check writeback.api.developerKey / customerKey and the key's permissions`,
+      details,
+    );
   }
-  if (response.status === 404) return fail('not_found', `the Open Dental API found no record for ${what}`, details);
-  return fail('vendor_error', `the Open Dental API refused ${what} (HTTP ${response.status}); see details.vendorMessage`, details);
+  if (response.status === 404)
+    return fail('not_found', `the Open Dental API found no record for ${what}`, details);
+  return fail(
+    'vendor_error',
+    `the Open Dental API refused ${what} (HTTP ${response.status}); see details.vendorMessage`,
+    details,
+  );
 }
 
 const ok2xx = (status: number) => status >= 200 && status < 300;
 
-async function resolve(ctx: WritebackContext, type: 'Patient' | 'Practitioner' | 'Location' | 'Appointment' | 'AppointmentType', id: string, field: string) {
+async function resolve(
+  ctx: WritebackContext,
+  type: 'Patient' | 'Practitioner' | 'Location' | 'Appointment' | 'AppointmentType',
+  id: string,
+  field: string,
+) {
   const sourceId = await ctx.sourceIdOf(type, id);
-  return sourceId ?? fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, { field });
+  return (
+    sourceId ??
+    fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, {
+      field,
+    })
+  );
 }
 
 /** `op:<OperatoryNum>` → OperatoryNum; an office id (ClinicNum) is not an operatory. */
@@ -96,15 +119,24 @@ interface Slot {
 }
 
 function slotOf(ctx: WritebackContext, start: string, end: string): Slot | Failure {
-  if (Date.parse(start) <= ctx.now().getTime()) return fail('validation_failed', 'start must be in the future', { field: 'start' });
+  if (Date.parse(start) <= ctx.now().getTime())
+    return fail('validation_failed', 'start must be in the future', { field: 'start' });
   const minutes = (Date.parse(end) - Date.parse(start)) / 60_000;
   if (minutes <= 0) return fail('validation_failed', 'end must be after start', { field: 'end' });
   if (!Number.isInteger(minutes / PATTERN_MINUTES_PER_CHARACTER)) {
-    return fail('validation_failed', `the length must be a multiple of ${PATTERN_MINUTES_PER_CHARACTER} minutes (Open Dental's time grid)`, { field: 'end' });
+    return fail(
+      'validation_failed',
+      `the length must be a multiple of ${PATTERN_MINUTES_PER_CHARACTER} minutes (Open Dental's time grid)`,
+      { field: 'end' },
+    );
   }
   const local = instantToLocal(start, ctx.timezone);
   if (!/:00$/.test(local.time) || Number(local.time.slice(3, 5)) % PATTERN_MINUTES_PER_CHARACTER !== 0) {
-    return fail('validation_failed', `start must fall on Open Dental's ${PATTERN_MINUTES_PER_CHARACTER}-minute grid`, { field: 'start' });
+    return fail(
+      'validation_failed',
+      `start must fall on Open Dental's ${PATTERN_MINUTES_PER_CHARACTER}-minute grid`,
+      { field: 'start' },
+    );
   }
   return {
     aptDateTime: `${local.date} ${local.time}`,
@@ -152,30 +184,55 @@ async function slotConflict(
     const otherEnd = otherStart + String(apt['Pattern'] ?? '').length * PATTERN_MINUTES_PER_CHARACTER;
     if (!(otherStart < end && otherEnd > start)) continue;
     if (String(apt['Op']) === target.op) {
-      return fail('slot_conflict', 'the operatory already has an appointment overlapping this time', { field: 'start' });
+      return fail('slot_conflict', 'the operatory already has an appointment overlapping this time', {
+        field: 'start',
+      });
     }
     const theirs = [String(apt['ProvNum'] ?? '0'), String(apt['ProvHyg'] ?? '0')].filter((p) => p !== '0');
     if (!ctx.settings.providerDoubleBooking && theirs.some((p) => target.providers.includes(p))) {
-      return fail('slot_conflict', 'the practitioner already has an appointment overlapping this time', { field: 'start' });
+      return fail('slot_conflict', 'the practitioner already has an appointment overlapping this time', {
+        field: 'start',
+      });
     }
   }
   return undefined;
 }
 
-async function getAppointment(ctx: WritebackContext, appointmentId: string): Promise<{ aptNum: string; apt: Record<string, unknown> } | Failure> {
+async function getAppointment(
+  ctx: WritebackContext,
+  appointmentId: string,
+): Promise<{ aptNum: string; apt: Record<string, unknown> } | Failure> {
   const aptNum = await resolve(ctx, 'Appointment', appointmentId, 'appointmentId');
   if (typeof aptNum !== 'string') return aptNum;
   const response = await apiOf(ctx).request('GET', `/appointments/${encodeURIComponent(aptNum)}`);
-  if (response.status === 404) return fail('not_found', 'appointmentId: the appointment no longer exists in Open Dental', { field: 'appointmentId' });
+  if (response.status === 404)
+    return fail('not_found', 'appointmentId: the appointment no longer exists in Open Dental', {
+      field: 'appointmentId',
+    });
   if (!ok2xx(response.status)) return refused('the appointment', response);
   return { aptNum, apt: response.body as Record<string, unknown> };
 }
 
-async function book(ctx: WritebackContext, input: WritebackInput<'Appointment.book'>): Promise<WritebackOutcome> {
-  if (input.end === undefined) return fail('validation_failed', 'end is required for Open Dental (the time pattern is written from it)', { field: 'end' });
-  if (input.operatoryId === undefined) return fail('validation_failed', 'operatoryId is required: Open Dental books by operatory', { field: 'operatoryId' });
+async function book(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.book'>,
+): Promise<WritebackOutcome> {
+  if (input.end === undefined)
+    return fail(
+      'validation_failed',
+      'end is required for Open Dental (the time pattern is written from it)',
+      { field: 'end' },
+    );
+  if (input.operatoryId === undefined)
+    return fail('validation_failed', 'operatoryId is required: Open Dental books by operatory', {
+      field: 'operatoryId',
+    });
   if (input.practitionerIds.length > 2) {
-    return fail('validation_failed', 'practitionerIds: Open Dental books a dentist and at most one hygienist', { field: 'practitionerIds' });
+    return fail(
+      'validation_failed',
+      'practitionerIds: Open Dental books a dentist and at most one hygienist',
+      { field: 'practitionerIds' },
+    );
   }
   const patNum = await resolve(ctx, 'Patient', input.patientId, 'patientId');
   if (typeof patNum !== 'string') return patNum;
@@ -188,12 +245,18 @@ async function book(ctx: WritebackContext, input: WritebackInput<'Appointment.bo
   const opSource = await resolve(ctx, 'Location', input.operatoryId, 'operatoryId');
   if (typeof opSource !== 'string') return opSource;
   const op = operatoryNum(opSource);
-  if (op === undefined) return fail('validation_failed', 'operatoryId names an office, not an operatory', { field: 'operatoryId' });
+  if (op === undefined)
+    return fail('validation_failed', 'operatoryId names an office, not an operatory', {
+      field: 'operatoryId',
+    });
   let clinicNum: string | undefined;
   if (input.locationId !== undefined) {
     const clinic = await resolve(ctx, 'Location', input.locationId, 'locationId');
     if (typeof clinic !== 'string') return clinic;
-    if (operatoryNum(clinic) !== undefined) return fail('validation_failed', 'locationId names an operatory; give the office', { field: 'locationId' });
+    if (operatoryNum(clinic) !== undefined)
+      return fail('validation_failed', 'locationId names an operatory; give the office', {
+        field: 'locationId',
+      });
     clinicNum = clinic;
   }
   let appointmentTypeNum: string | undefined;
@@ -219,7 +282,8 @@ async function book(ctx: WritebackContext, input: WritebackInput<'Appointment.bo
   });
   if (!ok2xx(response.status)) return refused('the new appointment', response);
   const aptNum = (response.body as Record<string, unknown> | undefined)?.['AptNum'];
-  if (aptNum === undefined || aptNum === null) return fail('vendor_error', 'the Open Dental API did not return the new AptNum');
+  if (aptNum === undefined || aptNum === null)
+    return fail('vendor_error', 'the Open Dental API did not return the new AptNum');
   return {
     ok: true,
     sourceId: String(aptNum),
@@ -234,62 +298,105 @@ async function book(ctx: WritebackContext, input: WritebackInput<'Appointment.bo
   };
 }
 
-async function cancel(ctx: WritebackContext, input: WritebackInput<'Appointment.cancel'>): Promise<WritebackOutcome> {
+async function cancel(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.cancel'>,
+): Promise<WritebackOutcome> {
   const found = await getAppointment(ctx, input.appointmentId);
   if ('ok' in found) return found;
   if (String(found.apt['AptStatus']) !== 'Scheduled') {
-    return fail('validation_failed', 'only a scheduled appointment can be cancelled (Open Dental breaks scheduled appointments only)', { field: 'appointmentId' });
+    return fail(
+      'validation_failed',
+      'only a scheduled appointment can be cancelled (Open Dental breaks scheduled appointments only)',
+      { field: 'appointmentId' },
+    );
   }
   // Break, left on the schedule (crossed out), typed Cancelled: what Open Dental's "Break" button does.
-  const response = await apiOf(ctx).request('PUT', `/appointments/${encodeURIComponent(found.aptNum)}/Break`, {
-    sendToUnscheduledList: 'false',
-    breakType: 'Cancelled',
-  });
+  const response = await apiOf(ctx).request(
+    'PUT',
+    `/appointments/${encodeURIComponent(found.aptNum)}/Break`,
+    {
+      sendToUnscheduledList: 'false',
+      breakType: 'Cancelled',
+    },
+  );
   if (!ok2xx(response.status)) return refused('the cancellation (Break)', response);
-  return { ok: true, sourceId: found.aptNum, asserted: { status: optionsOf({ options: ctx.options }).brokenAppointmentStatus } };
+  return {
+    ok: true,
+    sourceId: found.aptNum,
+    asserted: { status: optionsOf({ options: ctx.options }).brokenAppointmentStatus },
+  };
 }
 
 /** `writeback.confirmStatus` as a `definition.DefNum` (DefCat 2 ApptConfirmed); unset: `confirmVal: Confirmed`. */
-function confirmBody(settings: WritebackConnectionConfig): { defNum: number } | { confirmVal: 'Confirmed' } | Failure {
+function confirmBody(
+  settings: WritebackConnectionConfig,
+): { defNum: number } | { confirmVal: 'Confirmed' } | Failure {
   if (settings.confirmStatus === undefined) return { confirmVal: 'Confirmed' };
   if (!/^[1-9][0-9]{0,14}$/.test(settings.confirmStatus)) {
-    return fail('validation_failed', 'writeback.confirmStatus must be an Open Dental definition.DefNum (category ApptConfirmed)');
+    return fail(
+      'validation_failed',
+      'writeback.confirmStatus must be an Open Dental definition.DefNum (category ApptConfirmed)',
+    );
   }
   return { defNum: Number(settings.confirmStatus) };
 }
 
-async function confirm(ctx: WritebackContext, input: WritebackInput<'Appointment.confirm'>): Promise<WritebackOutcome> {
+async function confirm(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.confirm'>,
+): Promise<WritebackOutcome> {
   const body = confirmBody(ctx.settings);
   if ('ok' in body) return body;
   const found = await getAppointment(ctx, input.appointmentId);
   if ('ok' in found) return found;
   if (String(found.apt['AptStatus']) !== 'Scheduled') {
-    return fail('validation_failed', 'only a scheduled appointment can be confirmed', { field: 'appointmentId' });
+    return fail('validation_failed', 'only a scheduled appointment can be confirmed', {
+      field: 'appointmentId',
+    });
   }
-  const response = await apiOf(ctx).request('PUT', `/appointments/${encodeURIComponent(found.aptNum)}/Confirm`, body);
+  const response = await apiOf(ctx).request(
+    'PUT',
+    `/appointments/${encodeURIComponent(found.aptNum)}/Confirm`,
+    body,
+  );
   if (!ok2xx(response.status)) return refused('the confirmation', response);
   // `confirmed` is not mapped for Open Dental (a per-site definition), so read-back asserts nothing more.
   return { ok: true, sourceId: found.aptNum, asserted: { status: 'booked' } };
 }
 
-async function reschedule(ctx: WritebackContext, input: WritebackInput<'Appointment.reschedule'>): Promise<WritebackOutcome> {
+async function reschedule(
+  ctx: WritebackContext,
+  input: WritebackInput<'Appointment.reschedule'>,
+): Promise<WritebackOutcome> {
   if (input.practitionerIds && input.practitionerIds.length > 2) {
-    return fail('validation_failed', 'practitionerIds: Open Dental books a dentist and at most one hygienist', { field: 'practitionerIds' });
+    return fail(
+      'validation_failed',
+      'practitionerIds: Open Dental books a dentist and at most one hygienist',
+      { field: 'practitionerIds' },
+    );
   }
   const found = await getAppointment(ctx, input.appointmentId);
   if ('ok' in found) return found;
   if (String(found.apt['AptStatus']) !== 'Scheduled') {
-    return fail('validation_failed', 'only a scheduled appointment can be rescheduled; book a new one', { field: 'appointmentId' });
+    return fail('validation_failed', 'only a scheduled appointment can be rescheduled; book a new one', {
+      field: 'appointmentId',
+    });
   }
   let op = String(found.apt['Op'] ?? '0');
   if (input.operatoryId !== undefined) {
     const opSource = await resolve(ctx, 'Location', input.operatoryId, 'operatoryId');
     if (typeof opSource !== 'string') return opSource;
     const num = operatoryNum(opSource);
-    if (num === undefined) return fail('validation_failed', 'operatoryId names an office, not an operatory', { field: 'operatoryId' });
+    if (num === undefined)
+      return fail('validation_failed', 'operatoryId names an office, not an operatory', {
+        field: 'operatoryId',
+      });
     op = num;
   }
-  let providers = [String(found.apt['ProvNum'] ?? '0'), String(found.apt['ProvHyg'] ?? '0')].filter((p) => p !== '0');
+  let providers = [String(found.apt['ProvNum'] ?? '0'), String(found.apt['ProvHyg'] ?? '0')].filter(
+    (p) => p !== '0',
+  );
   if (input.practitionerIds) {
     providers = [];
     for (const id of input.practitionerIds) {
@@ -347,15 +454,27 @@ function addressFields(addresses: WritebackInput<'Patient.create'>['addresses'])
   };
 }
 
-async function createPatient(ctx: WritebackContext, input: WritebackInput<'Patient.create'>): Promise<WritebackOutcome> {
+async function createPatient(
+  ctx: WritebackContext,
+  input: WritebackInput<'Patient.create'>,
+): Promise<WritebackOutcome> {
   const api = apiOf(ctx);
   // Match before create (writeback.md §2), on the API's own search: family + first given + birth date, and phone or e-mail.
-  const query = new URLSearchParams({ LName: input.name.family.trim(), FName: input.name.given[0]!.trim(), Birthdate: input.birthDate });
+  const query = new URLSearchParams({
+    LName: input.name.family.trim(),
+    FName: input.name.given[0]!.trim(),
+    Birthdate: input.birthDate,
+  });
   const search = await api.request('GET', `/patients/Simple?${query.toString()}`);
   if (!ok2xx(search.status)) return refused('the patient search (match before create)', search);
   const family = matchText(input.name.family);
   const given = matchText(input.name.given[0]);
-  const phones = new Set(input.telecom.filter((c) => c.system !== 'email').map((c) => phoneDigits(c.value)).filter((d) => d.length >= 7));
+  const phones = new Set(
+    input.telecom
+      .filter((c) => c.system !== 'email')
+      .map((c) => phoneDigits(c.value))
+      .filter((d) => d.length >= 7),
+  );
   const emails = new Set(input.telecom.filter((c) => c.system === 'email').map((c) => matchText(c.value)));
   const matches = (Array.isArray(search.body) ? (search.body as Record<string, unknown>[]) : []).filter(
     (p) =>
@@ -363,15 +482,21 @@ async function createPatient(ctx: WritebackContext, input: WritebackInput<'Patie
       matchText(p['LName']) === family &&
       matchText(p['FName']) === given &&
       String(p['Birthdate'] ?? '') === input.birthDate &&
-      (['HmPhone', 'WkPhone', 'WirelessPhone'].some((c) => phones.has(phoneDigits(p[c]))) || (p['Email'] !== '' && emails.has(matchText(p['Email'])))),
+      (['HmPhone', 'WkPhone', 'WirelessPhone'].some((c) => phones.has(phoneDigits(p[c]))) ||
+        (p['Email'] !== '' && emails.has(matchText(p['Email'])))),
   );
   if (matches.length > 1) {
-    return fail('patient_match_ambiguous', 'more than one patient matches name, birth date and phone or e-mail', {
-      candidateIds: matches.map((m) => resourceId(ctx.connectionId, 'Patient', String(m['PatNum']))),
-    });
+    return fail(
+      'patient_match_ambiguous',
+      'more than one patient matches name, birth date and phone or e-mail',
+      {
+        candidateIds: matches.map((m) => resourceId(ctx.connectionId, 'Patient', String(m['PatNum']))),
+      },
+    );
   }
   if (matches.length === 1) {
-    if (input.matchPolicy === 'fail-if-exists') return fail('patient_exists', 'a patient with this name, birth date and phone or e-mail exists');
+    if (input.matchPolicy === 'fail-if-exists')
+      return fail('patient_exists', 'a patient with this name, birth date and phone or e-mail exists');
     return { ok: true, sourceId: String(matches[0]!['PatNum']), matched: true };
   }
   let priProv: string | undefined;
@@ -384,7 +509,10 @@ async function createPatient(ctx: WritebackContext, input: WritebackInput<'Patie
   if (input.primaryLocationId !== undefined) {
     const resolved = await resolve(ctx, 'Location', input.primaryLocationId, 'primaryLocationId');
     if (typeof resolved !== 'string') return resolved;
-    if (operatoryNum(resolved) !== undefined) return fail('validation_failed', 'primaryLocationId names an operatory; give the office', { field: 'primaryLocationId' });
+    if (operatoryNum(resolved) !== undefined)
+      return fail('validation_failed', 'primaryLocationId names an operatory; give the office', {
+        field: 'primaryLocationId',
+      });
     clinicNum = resolved;
   }
   const created = await api.request('POST', '/patients', {
@@ -400,25 +528,56 @@ async function createPatient(ctx: WritebackContext, input: WritebackInput<'Patie
   });
   if (!ok2xx(created.status)) return refused('the new patient', created);
   const patNum = (created.body as Record<string, unknown> | undefined)?.['PatNum'];
-  if (patNum === undefined || patNum === null) return fail('vendor_error', 'the Open Dental API did not return the new PatNum');
-  return { ok: true, sourceId: String(patNum), matched: false, asserted: { birthDate: input.birthDate, gender: input.gender } };
+  if (patNum === undefined || patNum === null)
+    return fail('vendor_error', 'the Open Dental API did not return the new PatNum');
+  return {
+    ok: true,
+    sourceId: String(patNum),
+    matched: false,
+    asserted: { birthDate: input.birthDate, gender: input.gender },
+  };
 }
 
-async function updatePatient(ctx: WritebackContext, input: WritebackInput<'Patient.update'>): Promise<WritebackOutcome> {
-  if (input.language !== undefined) return fail('validation_failed', 'language: not writable for Open Dental in this version', { field: 'language' });
+async function updatePatient(
+  ctx: WritebackContext,
+  input: WritebackInput<'Patient.update'>,
+): Promise<WritebackOutcome> {
+  if (input.language !== undefined)
+    return fail('validation_failed', 'language: not writable for Open Dental in this version', {
+      field: 'language',
+    });
   const patNum = await resolve(ctx, 'Patient', input.patientId, 'patientId');
   if (typeof patNum !== 'string') return patNum;
   const body: Record<string, unknown> = {};
   const asserted: Record<string, unknown> = {};
   if (input.name) {
-    Object.assign(body, { LName: input.name.family.trim(), FName: input.name.given[0]!.trim(), MiddleI: input.name.given.slice(1).join(' ') });
+    Object.assign(body, {
+      LName: input.name.family.trim(),
+      FName: input.name.given[0]!.trim(),
+      MiddleI: input.name.given.slice(1).join(' '),
+    });
   }
   if (input.preferredName !== undefined) {
     body['Preferred'] = input.preferredName ?? '';
     asserted['preferredName'] = input.preferredName ?? undefined;
   }
-  if (input.telecom) Object.assign(body, { HmPhone: '', WkPhone: '', WirelessPhone: '', Email: '', ...contactFields(input.telecom) });
-  if (input.addresses) Object.assign(body, { Address: '', Address2: '', City: '', State: '', Zip: '', ...addressFields(input.addresses) });
+  if (input.telecom)
+    Object.assign(body, {
+      HmPhone: '',
+      WkPhone: '',
+      WirelessPhone: '',
+      Email: '',
+      ...contactFields(input.telecom),
+    });
+  if (input.addresses)
+    Object.assign(body, {
+      Address: '',
+      Address2: '',
+      City: '',
+      State: '',
+      Zip: '',
+      ...addressFields(input.addresses),
+    });
   if (input.gender) {
     body['Gender'] = GENDER_NAME[input.gender];
     asserted['gender'] = input.gender;
@@ -428,14 +587,22 @@ async function updatePatient(ctx: WritebackContext, input: WritebackInput<'Patie
     asserted['birthDate'] = input.birthDate;
   }
   if (input.primaryPractitionerId !== undefined) {
-    if (input.primaryPractitionerId === null) return fail('validation_failed', 'primaryPractitionerId: Open Dental requires a primary provider; give one', { field: 'primaryPractitionerId' });
+    if (input.primaryPractitionerId === null)
+      return fail(
+        'validation_failed',
+        'primaryPractitionerId: Open Dental requires a primary provider; give one',
+        { field: 'primaryPractitionerId' },
+      );
     const resolved = await resolve(ctx, 'Practitioner', input.primaryPractitionerId, 'primaryPractitionerId');
     if (typeof resolved !== 'string') return resolved;
     body['PriProv'] = Number(resolved);
     asserted['primaryPractitionerId'] = input.primaryPractitionerId;
   }
   const response = await apiOf(ctx).request('PUT', `/patients/${encodeURIComponent(patNum)}`, body);
-  if (response.status === 404) return fail('not_found', 'patientId: the patient no longer exists in Open Dental', { field: 'patientId' });
+  if (response.status === 404)
+    return fail('not_found', 'patientId: the patient no longer exists in Open Dental', {
+      field: 'patientId',
+    });
   if (!ok2xx(response.status)) return refused('the patient update', response);
   return { ok: true, sourceId: patNum, asserted };
 }

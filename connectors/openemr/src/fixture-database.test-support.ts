@@ -17,7 +17,12 @@ export const EXAMPLE_USERS_FILE = join(FIXTURES_DIR, 'openemr', 'example_patient
 const SERVER_URL = process.env['TENDRIL_TEST_MARIADB_URL'] ?? 'mysql://root@127.0.0.1:3306';
 
 /** The session settings @tendril/sql uses: keys and dates as text, the session clock in UTC. */
-const READ_OPTIONS = { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, timezone: '+00:00' } as const;
+const READ_OPTIONS = {
+  dateStrings: true,
+  supportBigNumbers: true,
+  bigNumberStrings: true,
+  timezone: '+00:00',
+} as const;
 
 export interface FixtureDatabase {
   readonly name: string;
@@ -27,12 +32,20 @@ export interface FixtureDatabase {
 }
 
 /** Creates `tendril_emr_<purpose>_<random>` (utf8mb4, as OpenEMR installs it) and loads the schema. */
-export async function createOpenEmrDatabase(purpose: string, options: { examples?: boolean } = {}): Promise<FixtureDatabase> {
+export async function createOpenEmrDatabase(
+  purpose: string,
+  options: { examples?: boolean } = {},
+): Promise<FixtureDatabase> {
   const name = `tendril_emr_${purpose}_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection({ uri: SERVER_URL });
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
   await admin.end();
-  const connection = await mysql.createConnection({ uri: SERVER_URL, database: name, multipleStatements: true, ...READ_OPTIONS });
+  const connection = await mysql.createConnection({
+    uri: SERVER_URL,
+    database: name,
+    multipleStatements: true,
+    ...READ_OPTIONS,
+  });
   await connection.query("SET time_zone = '+00:00'");
   await connection.query(await readFile(SCHEMA_FILE, 'utf8'));
   if (options.examples) {

@@ -1,4 +1,12 @@
-import { ConnectionConfig, mapRow, mappingContext, resourceHash, resourceId, type MappedRow, type Row } from '@tendril/core';
+import {
+  ConnectionConfig,
+  mapRow,
+  mappingContext,
+  resourceHash,
+  resourceId,
+  type MappedRow,
+  type Row,
+} from '@tendril/core';
 import { createSqlClient, lookupByKeysQuery, snapshotPageQuery, type SqlClient } from '@tendril/sql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenEmrDatabase, type FixtureDatabase } from './fixture-database.test-support.js';
@@ -42,13 +50,19 @@ describe('OpenEMR mapping on the real schema (golden)', () => {
     expect(rows).toHaveLength(1);
     return rows[0]!;
   };
-  const map = async (stream: string, key: string) => mapRow(openEmr.streams[stream]!, await read(stream, key), ctx, SYNCED_AT);
+  const map = async (stream: string, key: string) =>
+    mapRow(openEmr.streams[stream]!, await read(stream, key), ctx, SYNCED_AT);
 
   beforeAll(async () => {
     db = await createOpenEmrDatabase('mapping', { examples: true });
-    sql = createSqlClient(ConnectionConfig.parse({ id: 'x', connector: 'openemr', timezone: ZONE, database: { url: db.url } }).database);
+    sql = createSqlClient(
+      ConnectionConfig.parse({ id: 'x', connector: 'openemr', timezone: ZONE, database: { url: db.url } })
+        .database,
+    );
     const q = (text: string) => db.connection.query(text);
-    await q("UPDATE patient_data SET last_updated = '2025-03-01 09:30:00', phone_cell = '619-555-0142' WHERE pid = 1");
+    await q(
+      "UPDATE patient_data SET last_updated = '2025-03-01 09:30:00', phone_cell = '619-555-0142' WHERE pid = 1",
+    );
     await q(`INSERT INTO users (id, username, authorized, title, fname, lname, suffix, npi, facility_id, active, specialty, taxonomy, phonew1, email, state_license_number, last_updated)
              VALUES (7, 'schen', 1, 'Dr.', 'Sarah', 'Chen', 'MD', '1234567893', 3, 1, 'Family Medicine', '207Q00000X', '(480) 555-0100', 'S.Chen@Example.org', 'AZ12345', '2025-01-05 08:00:00'),
                     (8, 'desk', 0, '', 'Front', 'Desk', '', '', 3, 1, '', '207Q00000X', '', '', NULL, '2025-01-05 08:00:00')`);
@@ -91,7 +105,9 @@ describe('OpenEMR mapping on the real schema (golden)', () => {
             { system: 'phone', value: '+16195559867', use: 'work', rank: 3 },
             { system: 'email', value: 'info@pennfirm.com', rank: 4 },
           ],
-          addresses: [{ use: 'home', line: ['222 1st Avenue'], city: 'San Diego', state: 'CA', postalCode: '92101' }],
+          addresses: [
+            { use: 'home', line: ['222 1st Avenue'], city: 'San Diego', state: 'CA', postalCode: '92101' },
+          ],
           identifiers: [{ system: 'urn:tendril:openemr:pubpid', value: '24555', type: 'MR' }],
         },
         '2025-03-01T16:30:00Z',
@@ -100,7 +116,9 @@ describe('OpenEMR mapping on the real schema (golden)', () => {
   });
 
   it('maps all 14 example patients to valid resources with their MRN and a dangling provider kept as a reference', async () => {
-    const rows = (await sql.execute(snapshotPageQuery(sql, openEmr.streams['patients']!, { limit: 100 }))) as Row[];
+    const rows = (await sql.execute(
+      snapshotPageQuery(sql, openEmr.streams['patients']!, { limit: 100 }),
+    )) as Row[];
     expect(rows).toHaveLength(14);
     const mapped = rows.map((row) => resourceOf(mapRow(openEmr.streams['patients']!, row, ctx, SYNCED_AT))!);
     expect(mapped.every((p) => (p['identifiers'] as { type: string }[])[0]!.type === 'MR')).toBe(true);
@@ -125,13 +143,19 @@ describe('OpenEMR mapping on the real schema (golden)', () => {
             { system: 'urn:tendril:openemr:state-license', value: 'AZ12345' },
           ],
           active: true,
-          specialty: { system: 'http://nucc.org/provider-taxonomy', code: '207Q00000X', display: 'Family Medicine' },
+          specialty: {
+            system: 'http://nucc.org/provider-taxonomy',
+            code: '207Q00000X',
+            display: 'Family Medicine',
+          },
           locationIds: [id('Location', '3')],
         },
         '2025-01-05T15:00:00Z',
       ),
     );
-    expect(await sql.execute(lookupByKeysQuery(sql, openEmr.streams['practitioners']!, [['8']]))).toHaveLength(0);
+    expect(
+      await sql.execute(lookupByKeysQuery(sql, openEmr.streams['practitioners']!, [['8']])),
+    ).toHaveLength(0);
   });
 
   it("maps the schema's placeholder facility as an office in the connection's zone", async () => {
@@ -159,7 +183,11 @@ describe('OpenEMR mapping on the real schema (golden)', () => {
         patientId: id('Patient', '1'),
         practitionerIds: [id('Practitioner', '7')],
         locationId: id('Location', '3'),
-        appointmentType: { system: `urn:tendril:openemr:${CONNECTION}:calendar-category`, code: '9', display: 'Established Patient' },
+        appointmentType: {
+          system: `urn:tendril:openemr:${CONNECTION}:calendar-category`,
+          code: '9',
+          display: 'Established Patient',
+        },
         note: 'Bring glucose log',
       }),
     );
@@ -215,7 +243,10 @@ describe('OpenEMR mapping on the real schema (golden)', () => {
   });
 
   it('maps billing service lines to a procedure and a charge; diagnosis lines are not read', async () => {
-    const code = { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '36415' }], text: 'Routine venipuncture' };
+    const code = {
+      coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '36415' }],
+      text: 'Routine venipuncture',
+    };
     expect(resourceOf(await map('procedures', '71'))).toEqual(
       live({
         resourceType: 'Procedure',
@@ -251,7 +282,9 @@ describe('OpenEMR mapping on the real schema (golden)', () => {
       }),
     );
     expect(resourceOf(await map('charges', '70'))!['status']).toBe('billed');
-    expect(await sql.execute(lookupByKeysQuery(sql, openEmr.streams['procedures']!, [['72']]))).toHaveLength(0);
+    expect(await sql.execute(lookupByKeysQuery(sql, openEmr.streams['procedures']!, [['72']]))).toHaveLength(
+      0,
+    );
   });
 
   it('maps coverage with its payer; empty placeholder rows are not coverage', async () => {

@@ -12,9 +12,21 @@ import { openEmr } from './index.js';
  * text itself is checked too, case- and space-insensitively (the file mixes `DATETIME`, `TINYTEXT`
  * and `VARCHAR( 3 )` with lower case).
  */
-const DEFAULT_WIDTH: Readonly<Record<string, number>> = { tinyint: 4, smallint: 6, mediumint: 9, int: 11, bigint: 20 };
+const DEFAULT_WIDTH: Readonly<Record<string, number>> = {
+  tinyint: 4,
+  smallint: 6,
+  mediumint: 9,
+  int: 11,
+  bigint: 20,
+};
 function normaliseType(type: string): string {
-  const lower = type.trim().toLowerCase().replace(/\s+/g, ' ').replace(/\s*\(\s*/g, '(').replace(/\s*\)/g, ')').replace(/\s*,\s*/g, ',');
+  const lower = type
+    .trim()
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .replace(/\s*\(\s*/g, '(')
+    .replace(/\s*\)/g, ')')
+    .replace(/\s*,\s*/g, ',');
   const width = DEFAULT_WIDTH[lower];
   return width === undefined ? lower : `${lower}(${width})`;
 }
@@ -23,7 +35,9 @@ function normaliseType(type: string): string {
 function ddlTypes(): Map<string, Map<string, string>> {
   const tables = new Map<string, Map<string, string>>();
   const sql = readFileSync(SCHEMA_FILE, 'utf8');
-  for (const match of sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?\s*`?(\w+)`?\s*\(\s*\n([\s\S]*?)\n\s*\)\s*ENGINE/g)) {
+  for (const match of sql.matchAll(
+    /CREATE TABLE (?:IF NOT EXISTS )?\s*`?(\w+)`?\s*\(\s*\n([\s\S]*?)\n\s*\)\s*ENGINE/g,
+  )) {
     const columns = new Map<string, string>();
     for (const line of match[2]!.split('\n')) {
       // `name` TYPE[(args)] [unsigned] — the type ends at the first keyword, comma or line end.
@@ -47,16 +61,28 @@ function readTables(stream: string, definition: TableDefinition): ReadTable[] {
   const stamps: { column: string; dataType: string }[] = [];
   if (definition.cursor.mode === 'timestamp') {
     // db-utc stamps are TIMESTAMP columns; db-local ones DATETIME.
-    stamps.push({ column: definition.cursor.column, dataType: definition.cursor.clock === 'db-utc' ? 'timestamp' : 'datetime' });
+    stamps.push({
+      column: definition.cursor.column,
+      dataType: definition.cursor.clock === 'db-utc' ? 'timestamp' : 'datetime',
+    });
   }
-  if (definition.cursor.mode === 'window') stamps.push({ column: definition.cursor.dateColumn, dataType: 'date' });
+  if (definition.cursor.mode === 'window')
+    stamps.push({ column: definition.cursor.dateColumn, dataType: 'date' });
   return [
     { where: stream, table: definition.table, columns: definition.columns, key: definition.key, stamps },
-    ...(definition.joins ?? []).map((join) => ({ where: `${stream} join ${join.alias}`, table: join.table, columns: join.columns, key: join.key, stamps: [] })),
+    ...(definition.joins ?? []).map((join) => ({
+      where: `${stream} join ${join.alias}`,
+      table: join.table,
+      columns: join.columns,
+      key: join.key,
+      stamps: [],
+    })),
   ];
 }
 
-const cases = Object.entries(openEmr.streams).flatMap(([stream, definition]) => readTables(stream, definition));
+const cases = Object.entries(openEmr.streams).flatMap(([stream, definition]) =>
+  readTables(stream, definition),
+);
 
 describe('OpenEMR connector against the real 8.2.0-dev schema', () => {
   let db: FixtureDatabase;
@@ -85,9 +111,16 @@ describe('OpenEMR connector against the real 8.2.0-dev schema', () => {
       [db.name],
     );
     for (const row of keys) {
-      if (row['INDEX_NAME'] === 'PRIMARY') primaryKeys.set(row['TABLE_NAME'], [...(primaryKeys.get(row['TABLE_NAME']) ?? []), row['COLUMN_NAME']]);
+      if (row['INDEX_NAME'] === 'PRIMARY')
+        primaryKeys.set(row['TABLE_NAME'], [
+          ...(primaryKeys.get(row['TABLE_NAME']) ?? []),
+          row['COLUMN_NAME'],
+        ]);
       else if (Number(row['NON_UNIQUE']) === 0 && Number(row['width']) === 1) {
-        uniqueColumns.set(row['TABLE_NAME'], (uniqueColumns.get(row['TABLE_NAME']) ?? new Set()).add(row['COLUMN_NAME']));
+        uniqueColumns.set(
+          row['TABLE_NAME'],
+          (uniqueColumns.get(row['TABLE_NAME']) ?? new Set()).add(row['COLUMN_NAME']),
+        );
       }
     }
   });
@@ -148,12 +181,18 @@ describe('OpenEMR connector against the real 8.2.0-dev schema', () => {
     });
 
     it('uses a change stamp or business date of the declared kind', () => {
-      for (const stamp of stamps) expect([stamp.column, live.get(table)!.get(stamp.column)?.dataType]).toEqual([stamp.column, stamp.dataType]);
+      for (const stamp of stamps)
+        expect([stamp.column, live.get(table)!.get(stamp.column)?.dataType]).toEqual([
+          stamp.column,
+          stamp.dataType,
+        ]);
     });
   });
 
   it('lists every apptstat code the mapping knows, and knows every one the schema installs', async () => {
-    const [rows] = await db.connection.query<RowDataPacket[]>("SELECT option_id FROM list_options WHERE list_id = 'apptstat' ORDER BY seq");
+    const [rows] = await db.connection.query<RowDataPacket[]>(
+      "SELECT option_id FROM list_options WHERE list_id = 'apptstat' ORDER BY seq",
+    );
     const { APPT_STATUS } = await import('./vocabularies.js');
     expect(rows.map((r) => String(r['option_id'])).sort()).toEqual(Object.keys(APPT_STATUS).sort());
   });

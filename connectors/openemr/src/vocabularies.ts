@@ -101,7 +101,9 @@ export function languageCoding(value: unknown, ctx: MappingContext): Coding | un
   const text = typeof value === 'string' ? value.trim() : '';
   if (text === '' || text === 'decline_to_specify') return undefined;
   const code = LANGUAGE[text.toLowerCase()];
-  return code ? { system: SYSTEMS.bcp47, code } : { system: `urn:tendril:${ctx.connectorId}:${LOOKUPS.language}`, code: text };
+  return code
+    ? { system: SYSTEMS.bcp47, code }
+    : { system: `urn:tendril:${ctx.connectorId}:${LOOKUPS.language}`, code: text };
 }
 
 /** `insurance_data.subscriber_relationship`, list `sub_relation` (lines 4386–4389). */
@@ -140,7 +142,10 @@ export function codeOfType(type: string, code: string, ctx: MappingContext): Cod
   const system = CODE_TYPE_SYSTEMS[type];
   return system
     ? { system, code }
-    : { system: `urn:tendril:${ctx.connectorId}:${ctx.connectionId}:${LOOKUPS.code}:${type.toLowerCase()}`, code };
+    : {
+        system: `urn:tendril:${ctx.connectorId}:${ctx.connectionId}:${LOOKUPS.code}:${type.toLowerCase()}`,
+        code,
+      };
 }
 
 /**

@@ -588,7 +588,10 @@ function render(event: StoredEvent, options: FlatOptions): Rendered {
       return { element: 'insurance', row: live ? insurance(data as Coverage, refs) : {} };
     case 'CustomElement':
       // Its columns are the script's, not a frozen element's: formatEvent renders it with customElementFlat.
-      throw new TendrilError('TENDRIL_E_INTERNAL', 'a custom element event is rendered by formatEvent (customElementFlat), not toFlatEvent');
+      throw new TendrilError(
+        'TENDRIL_E_INTERNAL',
+        'a custom element event is rendered by formatEvent (customElementFlat), not toFlatEvent',
+      );
     default:
       return resourceType satisfies never;
   }

@@ -43,7 +43,9 @@ export function formatEvent<F extends OutputFormat>(
     case 'fhir':
       return toFhirEvent(event, options) as FormattedEvents[F];
     case 'flat':
-      return (isCustomElementEvent(event) ? customElementFlat(event) : toFlatEvent(event, options)) as FormattedEvents[F];
+      return (
+        isCustomElementEvent(event) ? customElementFlat(event) : toFlatEvent(event, options)
+      ) as FormattedEvents[F];
     default:
       return chosen satisfies never;
   }

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 /** A framework id (UUIDv5). */
-export const Id = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a lower-case UUID');
+export const Id = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a lower-case UUID');
 /** `YYYY-MM-DD`, never turned into an instant. */
 export const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
 /** ISO-8601 UTC with `Z`, at most milliseconds. */
@@ -13,10 +15,14 @@ const NonEmpty = z.string().min(1);
 export const Coding = z.object({ system: NonEmpty, code: NonEmpty, display: NonEmpty.optional() }).strict();
 export type Coding = z.infer<typeof Coding>;
 
-export const CodeableConcept = z.object({ coding: z.array(Coding).min(1), text: NonEmpty.optional() }).strict();
+export const CodeableConcept = z
+  .object({ coding: z.array(Coding).min(1), text: NonEmpty.optional() })
+  .strict();
 export type CodeableConcept = z.infer<typeof CodeableConcept>;
 
-export const Money = z.object({ value: z.number().finite(), currency: z.string().regex(/^[A-Z]{3}$/) }).strict();
+export const Money = z
+  .object({ value: z.number().finite(), currency: z.string().regex(/^[A-Z]{3}$/) })
+  .strict();
 export type Money = z.infer<typeof Money>;
 
 export const IdentifierType = z.enum(['MR', 'SS', 'NPI', 'TAX', 'MB', 'AN', 'DL', 'PRN']);
@@ -58,14 +64,14 @@ export const HumanName = z
   .strict();
 export type HumanName = z.infer<typeof HumanName>;
 
-export const Period = z.object({ start: Instant.or(IsoDate).optional(), end: Instant.or(IsoDate).optional() }).strict();
+export const Period = z
+  .object({ start: Instant.or(IsoDate).optional(), end: Instant.or(IsoDate).optional() })
+  .strict();
 export type Period = z.infer<typeof Period>;
 
 export const Meta = z
   .object({
-    source: z
-      .object({ system: NonEmpty, version: NonEmpty.optional(), connectionId: NonEmpty })
-      .strict(),
+    source: z.object({ system: NonEmpty, version: NonEmpty.optional(), connectionId: NonEmpty }).strict(),
     sourceUpdatedAt: Instant.optional(),
     syncedAt: Instant,
     hash: z.string().regex(/^[0-9a-f]{64}$/),

@@ -150,7 +150,9 @@ export const Encounter = z
     appointmentId: Id.optional(),
     period: Period.optional(),
     reasonCodes: z.array(CodeableConcept).optional(),
-    diagnoses: z.array(z.object({ conditionId: Id, rank: z.number().int().positive().optional() }).strict()).optional(),
+    diagnoses: z
+      .array(z.object({ conditionId: Id, rank: z.number().int().positive().optional() }).strict())
+      .optional(),
   })
   .strict();
 
@@ -159,7 +161,9 @@ export const Condition = z
     resourceType: z.literal('Condition'),
     ...resourceBase,
     clinicalStatus: z.enum(['active', 'resolved', 'inactive']).optional(),
-    verificationStatus: z.enum(['unconfirmed', 'provisional', 'differential', 'confirmed', 'refuted', 'entered-in-error']).optional(),
+    verificationStatus: z
+      .enum(['unconfirmed', 'provisional', 'differential', 'confirmed', 'refuted', 'entered-in-error'])
+      .optional(),
     category: z.enum(['problem-list-item', 'encounter-diagnosis']).optional(),
     code: CodeableConcept.optional(),
     patientId: Id,

@@ -35,7 +35,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     }
     if (isTendrilError(error)) {
       io.stderr.write(`tendril: ${error.code}: ${error.message}\n`);
-      return INPUT_ERRORS.includes(error.code) ? EXIT.invalidInput : error.retryable ? EXIT.partialFailure : EXIT.failure;
+      return INPUT_ERRORS.includes(error.code)
+        ? EXIT.invalidInput
+        : error.retryable
+          ? EXIT.partialFailure
+          : EXIT.failure;
     }
     io.stderr.write(`tendril: unexpected failure: ${(error as Error)?.message ?? String(error)}\n`);
     return EXIT.failure;

@@ -1,5 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { configError, TendrilError, validateConfig, type ConfigProblem, type TendrilConfig } from '@tendril/core';
+import {
+  configError,
+  TendrilError,
+  validateConfig,
+  type ConfigProblem,
+  type TendrilConfig,
+} from '@tendril/core';
 import { parse as parseYaml } from 'yaml';
 import { deliveryConfigValidators } from '@tendril/delivery';
 import { connectorCatalog, loadAllConnectors } from './registry.js';
@@ -12,37 +18,57 @@ const ENV_REFERENCE = /\$\{([A-Z_][A-Z0-9_]*)\}/g;
  * Replaces `${NAME}` in string values with environment variables, so passwords live in the
  * service's environment rather than in the YAML. A missing variable is a config problem.
  */
-export function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[] = [], problems: ConfigProblem[] = []): unknown {
+export function substituteEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: string[] = [],
+  problems: ConfigProblem[] = [],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REFERENCE, (_match, name: string) => {
       const found = env[name];
       if (found === undefined) {
-        problems.push({ path: path.join('.') || '(root)', message: `environment variable ${name} is not set; set it or write the value in the file` });
+        problems.push({
+          path: path.join('.') || '(root)',
+          message: `environment variable ${name} is not set; set it or write the value in the file`,
+        });
         return '';
       }
       return found;
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, [...path, String(i)], problems));
+  if (Array.isArray(value))
+    return value.map((item, i) => substituteEnv(item, env, [...path, String(i)], problems));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...path, k], problems)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...path, k], problems)]),
+    );
   }
   return value;
 }
 
 /** Reads, substitutes and validates a config file; throws one error listing every problem. */
-export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<TendrilConfig> {
+export async function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<TendrilConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (cause) {
-    throw new TendrilError('TENDRIL_E_CONFIG_NOT_FOUND', `cannot read config file ${file}; check the path (tendril init writes tendril.yaml)`, { cause });
+    throw new TendrilError(
+      'TENDRIL_E_CONFIG_NOT_FOUND',
+      `cannot read config file ${file}; check the path (tendril init writes tendril.yaml)`,
+      { cause },
+    );
   }
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (cause) {
-    throw configError(file, [{ path: '(file)', message: `is not valid YAML: ${(cause as Error).message.split('\n')[0]}` }]);
+    throw configError(file, [
+      { path: '(file)', message: `is not valid YAML: ${(cause as Error).message.split('\n')[0]}` },
+    ]);
   }
   return validateRawConfig(file, raw, env, { secretsFile: secretsFileFor(file) });
 }
@@ -57,7 +83,11 @@ export async function validateRawConfig(
   const withEnv = substituteEnv(raw, env, [], problems);
   const substituted = await resolveSecretReferences(withEnv, env, options.secretsFile, problems);
   // deliveryConfigValidators: subscription policies (parseDeliveryPolicy) and whsec_ secrets.
-  const result = validateConfig(substituted, connectorCatalog(await loadAllConnectors()), deliveryConfigValidators);
+  const result = validateConfig(
+    substituted,
+    connectorCatalog(await loadAllConnectors()),
+    deliveryConfigValidators,
+  );
   const all = [...problems, ...(result.ok ? [] : result.problems)];
   if (all.length > 0 || !result.ok) throw configError(label, all);
   return result.config;
@@ -65,17 +95,28 @@ export async function validateRawConfig(
 
 const SECRET_REFERENCE = /\$\{secret:([^}]*)\}/g;
 
-function collectSecretReferences(value: unknown, path: string[], out: { path: string; name: string }[]): void {
+function collectSecretReferences(
+  value: unknown,
+  path: string[],
+  out: { path: string; name: string }[],
+): void {
   if (typeof value === 'string') {
-    for (const match of value.matchAll(SECRET_REFERENCE)) out.push({ path: path.join('.') || '(root)', name: match[1]! });
-  } else if (Array.isArray(value)) value.forEach((item, i) => collectSecretReferences(item, [...path, String(i)], out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) collectSecretReferences(v, [...path, k], out);
+    for (const match of value.matchAll(SECRET_REFERENCE))
+      out.push({ path: path.join('.') || '(root)', name: match[1]! });
+  } else if (Array.isArray(value))
+    value.forEach((item, i) => collectSecretReferences(item, [...path, String(i)], out));
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) collectSecretReferences(v, [...path, k], out);
 }
 
 function replaceSecretReferences(value: unknown, secrets: Readonly<Record<string, string>>): unknown {
-  if (typeof value === 'string') return value.replace(SECRET_REFERENCE, (_m, name: string) => secrets[name] ?? '');
+  if (typeof value === 'string')
+    return value.replace(SECRET_REFERENCE, (_m, name: string) => secrets[name] ?? '');
   if (Array.isArray(value)) return value.map((item) => replaceSecretReferences(item, secrets));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceSecretReferences(v, secrets)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, replaceSecretReferences(v, secrets)]),
+    );
   return value;
 }
 
@@ -96,7 +137,10 @@ export async function resolveSecretReferences(
   if (references.length === 0) return value;
   const first = references[0]!.path;
   if (secretsFile === undefined) {
-    problems.push({ path: first, message: 'uses ${secret:…}, which needs a config file with secrets.enc beside it' });
+    problems.push({
+      path: first,
+      message: 'uses ${secret:…}, which needs a config file with secrets.enc beside it',
+    });
     return value;
   }
   let secrets: Record<string, string>;
@@ -117,7 +161,10 @@ export async function resolveSecretReferences(
   }
   for (const { path, name } of references) {
     if (secrets[name] === undefined) {
-      problems.push({ path, message: `secret "${name}" is not in ${secretsFile}; names there: ${Object.keys(secrets).sort().join(', ') || '(none)'}` });
+      problems.push({
+        path,
+        message: `secret "${name}" is not in ${secretsFile}; names there: ${Object.keys(secrets).sort().join(', ') || '(none)'}`,
+      });
     }
   }
   return replaceSecretReferences(value, secrets);

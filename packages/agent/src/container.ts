@@ -40,7 +40,10 @@ function openStore(config: TendrilConfig): Store {
  * The composition root: the only place concrete implementations are chosen and wired. Every
  * other module takes its dependencies as plain parameters.
  */
-export async function createAgentContainer(config: TendrilConfig, logger: Logger): Promise<AwilixContainer<Cradle>> {
+export async function createAgentContainer(
+  config: TendrilConfig,
+  logger: Logger,
+): Promise<AwilixContainer<Cradle>> {
   const container = createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true });
   const connectors = await loadAllConnectors();
   container.register({
@@ -58,7 +61,9 @@ export async function createAgentContainer(config: TendrilConfig, logger: Logger
           if (!client) {
             // A URL/parts database opens a knex client; `{ odbc, dialect }` the ODBC adapter.
             // knex's own warnings (a database that is down) go to this connection's log, text only.
-            client = openSqlClient(connection.database, { logger: logger.child({ connectionId: connection.id }) });
+            client = openSqlClient(connection.database, {
+              logger: logger.child({ connectionId: connection.id }),
+            });
             clients.set(connection.id, client);
           }
           return client;

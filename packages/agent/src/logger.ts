@@ -2,7 +2,15 @@ import { PHI_FIELD_NAMES } from '@tendril/core';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /** Config fields that hold secrets. */
-const SECRET_FIELD_NAMES = ['password', 'url', 'apiKey', 'secret', 'secrets', 'authorization', 'token'] as const;
+const SECRET_FIELD_NAMES = [
+  'password',
+  'url',
+  'apiKey',
+  'secret',
+  'secrets',
+  'authorization',
+  'token',
+] as const;
 
 /**
  * Redaction paths derived from the model's PHI fields and the config's secret fields, at the top
@@ -14,7 +22,9 @@ export function redactionPaths(): string[] {
 }
 
 /** The one root logger; callers derive `child({ connectionId })` and `child({ run })` from it. */
-export function createRootLogger(options: { level?: LoggerOptions['level']; destination?: DestinationStream } = {}): Logger {
+export function createRootLogger(
+  options: { level?: LoggerOptions['level']; destination?: DestinationStream } = {},
+): Logger {
   return pino(
     {
       name: 'tendril',

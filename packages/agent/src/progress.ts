@@ -16,7 +16,10 @@ export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean
   return {
     update(done, total) {
       if (!bar) {
-        bar = new SingleBar({ stream, format: `${label} [{bar}] {percentage}% {value}/{total}`, hideCursor: true }, Presets.shades_classic);
+        bar = new SingleBar(
+          { stream, format: `${label} [{bar}] {percentage}% {value}/{total}`, hideCursor: true },
+          Presets.shades_classic,
+        );
         bar.start(total, 0);
       }
       bar.update(done);

@@ -21,13 +21,18 @@ export function isConnectorId(id: string): id is ConnectorId {
 
 export async function loadConnector(id: string): Promise<ConnectorDefinition> {
   if (!isConnectorId(id)) {
-    throw new TendrilError('TENDRIL_E_CONNECTOR_UNKNOWN', `unknown connector "${id}"; installed: ${Object.keys(CONNECTOR_LOADERS).join(', ')}`);
+    throw new TendrilError(
+      'TENDRIL_E_CONNECTOR_UNKNOWN',
+      `unknown connector "${id}"; installed: ${Object.keys(CONNECTOR_LOADERS).join(', ')}`,
+    );
   }
   return CONNECTOR_LOADERS[id]();
 }
 
 export async function loadAllConnectors(): Promise<Map<string, ConnectorDefinition>> {
-  const entries = await Promise.all(Object.keys(CONNECTOR_LOADERS).map(async (id) => [id, await loadConnector(id)] as const));
+  const entries = await Promise.all(
+    Object.keys(CONNECTOR_LOADERS).map(async (id) => [id, await loadConnector(id)] as const),
+  );
   return new Map(entries);
 }
 

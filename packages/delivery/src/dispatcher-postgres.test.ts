@@ -1,9 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, type Store } from '@tendril/store';
 // The store package's throw-away PostgreSQL database (one per test file, dropped after).
-import { createPostgresTestDatabase, type PostgresTestDatabase } from '../../store/src/postgres-test-database.test-helper.js';
+import {
+  createPostgresTestDatabase,
+  type PostgresTestDatabase,
+} from '../../store/src/postgres-test-database.test-helper.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
-import { commit, fakeClock, memoryLogger, patientChange, subscriptionsFor, T0 } from './dispatcher.test-support.js';
+import {
+  commit,
+  fakeClock,
+  memoryLogger,
+  patientChange,
+  subscriptionsFor,
+  T0,
+} from './dispatcher.test-support.js';
 import { startLoopbackReceiver, type LoopbackReceiver } from './loopback-receiver.js';
 import { deliveryRoutesFromConfig } from './subscriptions.js';
 
@@ -61,7 +71,10 @@ describe('dispatcher: several workers on one PostgreSQL store', () => {
         }),
       );
     }
-    const committed = await commit(stores[0]!, ['1', '2', '3', '4'].map((id) => patientChange(id, 1)));
+    const committed = await commit(
+      stores[0]!,
+      ['1', '2', '3', '4'].map((id) => patientChange(id, 1)),
+    );
 
     for (let step = 0; step < 100; step += 1) {
       await Promise.all(dispatchers.map((d) => d.drainOnce()));
@@ -75,6 +88,8 @@ describe('dispatcher: several workers on one PostgreSQL store', () => {
     const ids = receiver.requests.map((r) => String(r.headers['webhook-id']));
     expect([...ids].sort()).toEqual(committed.map((e) => e.envelope.id).sort());
     const rows = await stores[0]!.deliveries.list({ limit: 10 });
-    expect(rows.map((d) => [d.status, d.attempts])).toEqual(Array.from({ length: 4 }, () => ['delivered', 1]));
+    expect(rows.map((d) => [d.status, d.attempts])).toEqual(
+      Array.from({ length: 4 }, () => ['delivered', 1]),
+    );
   });
 });

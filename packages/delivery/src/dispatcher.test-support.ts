@@ -15,7 +15,11 @@ import {
 import { openSqliteStore, type PendingChange, type Store } from '@tendril/store';
 import type { DeliveryLogger } from './dispatcher.js';
 import type { ReceivedRequest } from './loopback-receiver.js';
-import { deliveryRoutesFromConfig, resolveSubscriptions, type ResolvedSubscription } from './subscriptions.js';
+import {
+  deliveryRoutesFromConfig,
+  resolveSubscriptions,
+  type ResolvedSubscription,
+} from './subscriptions.js';
 
 export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 export const T0 = Date.parse('2031-03-01T12:00:00.000Z');
@@ -44,7 +48,8 @@ export interface LoggedEvent {
 
 export function memoryLogger(): DeliveryLogger & { entries: LoggedEvent[] } {
   const entries: LoggedEvent[] = [];
-  const at = (level: string) => (object: Record<string, unknown>, msg: string) => void entries.push({ level, msg, ...object });
+  const at = (level: string) => (object: Record<string, unknown>, msg: string) =>
+    void entries.push({ level, msg, ...object });
   return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -52,7 +57,10 @@ export function memoryLogger(): DeliveryLogger & { entries: LoggedEvent[] } {
 export function subscriptionsFor(
   raw: Record<string, unknown>[],
   delivery: Record<string, unknown> = {},
-): { resolved: ResolvedSubscription[]; config: { subscriptions: SubscriptionConfig[]; delivery: DeliveryConfig } } {
+): {
+  resolved: ResolvedSubscription[];
+  config: { subscriptions: SubscriptionConfig[]; delivery: DeliveryConfig };
+} {
   const config = {
     subscriptions: raw.map((s) => SubscriptionConfig.parse({ secrets: [SECRET], allowInsecure: true, ...s })),
     delivery: DeliveryConfig.parse(delivery),
@@ -73,7 +81,11 @@ export async function storeFor(
 }
 
 /** A live change of a small Patient (the json format carries it as is). */
-export function patientChange(sourceId: string, version: number, kind: ChangeKind = version === 1 ? 'created' : 'updated'): PendingChange {
+export function patientChange(
+  sourceId: string,
+  version: number,
+  kind: ChangeKind = version === 1 ? 'created' : 'updated',
+): PendingChange {
   const resourceType: ResourceType = 'Patient';
   const id = resourceId('c1', resourceType, sourceId);
   const resource = { resourceType, id, sourceId, name: [{ family: `V${version}` }] };
@@ -90,7 +102,11 @@ export function patientChange(sourceId: string, version: number, kind: ChangeKin
 }
 
 /** Commits changes as one page of connection `c1` (or the events' own connection). */
-export async function commit(store: Store, changes: PendingChange[], connectionId = 'c1'): Promise<StoredEvent[]> {
+export async function commit(
+  store: Store,
+  changes: PendingChange[],
+  connectionId = 'c1',
+): Promise<StoredEvent[]> {
   return store.commitPage({
     connectionId,
     connectorId: 'open-dental',
@@ -116,7 +132,9 @@ export async function commitEvents(store: Store, events: readonly StoredEvent[])
           sourceId: event.sourceId,
           resourceId: event.envelope.resourceId,
           kind: event.kind,
-          hash: (event.envelope.data['meta'] as { hash?: string } | undefined)?.hash ?? resourceHash(event.envelope.data),
+          hash:
+            (event.envelope.data['meta'] as { hash?: string } | undefined)?.hash ??
+            resourceHash(event.envelope.data),
           data: event.envelope.data,
           refs: event.refs,
         },

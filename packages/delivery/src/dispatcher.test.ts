@@ -39,7 +39,10 @@ async function harness(
     times.push(clock.now() - T0);
     return answer(request.index);
   });
-  const { resolved, config } = subscriptionsFor([{ id: 'sub', url: receiver.url, ...subscription }], delivery);
+  const { resolved, config } = subscriptionsFor(
+    [{ id: 'sub', url: receiver.url, ...subscription }],
+    delivery,
+  );
   const store = await storeFor(config, clock);
   const logger = memoryLogger();
   const dispatcher = createDispatcher({
@@ -67,10 +70,16 @@ const envelopeOf = (body: Buffer): EventEnvelope => JSON.parse(body.toString('ut
 
 describe('dispatcher against a real HTTP receiver', () => {
   it('a receiver that fails 3 times then succeeds sees exactly the scheduled attempts, each signed for its own time', async () => {
-    const policy = { healthyRetryPolicy: { minDelayTarget: 5, maxDelayTarget: 260, numRetries: 10, backoffFunction: 'exponential' } };
-    const h = await harness(
-      { policy, apiKey: { header: 'x-api-key', value: 'k-123' } },
-      (i) => (i < 3 ? { status: 503 } : { status: 200, body: 'ok' }),
+    const policy = {
+      healthyRetryPolicy: {
+        minDelayTarget: 5,
+        maxDelayTarget: 260,
+        numRetries: 10,
+        backoffFunction: 'exponential',
+      },
+    };
+    const h = await harness({ policy, apiKey: { header: 'x-api-key', value: 'k-123' } }, (i) =>
+      i < 3 ? { status: 503 } : { status: 200, body: 'ok' },
     );
     const [event] = await commit(h.store, [patientChange('1', 1)]);
     await runUntilIdle(h.store, h.dispatcher, h.clock, ['sub']);
@@ -93,7 +102,9 @@ describe('dispatcher against a real HTTP receiver', () => {
     const [delivery] = await h.store.deliveries.list({ limit: 10 });
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 4, lastStatus: 200 });
     const shown = await h.store.deliveries.get(delivery!.id);
-    expect(shown!.attempts.map((a) => [a.number, a.status, a.outcome, a.startedAtMs - T0, a.responseBytes])).toEqual([
+    expect(
+      shown!.attempts.map((a) => [a.number, a.status, a.outcome, a.startedAtMs - T0, a.responseBytes]),
+    ).toEqual([
       [1, 503, 'retryable', 0, 0],
       [2, 503, 'retryable', 5_000, 0],
       [3, 503, 'retryable', 15_000, 0],
@@ -111,10 +122,20 @@ describe('dispatcher against a real HTTP receiver', () => {
     }
     expect(h.times).toEqual([0, 20_000, 40_000, 60_000]);
     const [dead] = await h.store.deliveries.list({ status: 'dead', limit: 10 });
-    expect(dead).toMatchObject({ deadReason: 'retries-exhausted', redrive: true, attempts: 4, lastStatus: 500 });
+    expect(dead).toMatchObject({
+      deadReason: 'retries-exhausted',
+      redrive: true,
+      attempts: 4,
+      lastStatus: 500,
+    });
     const states = await h.store.deliveries.subscriptionStates();
-    expect(states).toMatchObject([{ subscriptionId: 'sub', state: 'unreachable', nextProbeAtMs: T0 + 60_000 + 60_000 }]);
-    expect(h.logger.entries.map((e) => e['event']).filter(Boolean)).toEqual([DELIVERY_EVENTS.dead, DELIVERY_EVENTS.unreachable]);
+    expect(states).toMatchObject([
+      { subscriptionId: 'sub', state: 'unreachable', nextProbeAtMs: T0 + 60_000 + 60_000 },
+    ]);
+    expect(h.logger.entries.map((e) => e['event']).filter(Boolean)).toEqual([
+      DELIVERY_EVENTS.dead,
+      DELIVERY_EVENTS.unreachable,
+    ]);
   });
 
   it('dead-letters a 400 at once and moves on to the same resource’s next event', async () => {
@@ -127,7 +148,10 @@ describe('dispatcher against a real HTTP receiver', () => {
       ['dead', 'permanent', 1],
       ['delivered', undefined, 1],
     ]);
-    expect(h.logger.entries.find((e) => e['event'] === DELIVERY_EVENTS.dead)).toMatchObject({ status: 400, reason: 'permanent' });
+    expect(h.logger.entries.find((e) => e['event'] === DELIVERY_EVENTS.dead)).toMatchObject({
+      status: 400,
+      reason: 'permanent',
+    });
     expect((await h.store.deliveries.subscriptionStates())[0]?.state ?? 'active').toBe('active');
   });
 
@@ -148,32 +172,54 @@ describe('dispatcher against a real HTTP receiver', () => {
 
   it('pauses a subscription after a run of permanent failures, with an event saying so', async () => {
     const h = await harness({}, () => ({ status: 422 }), { pauseAfterPermanentFailures: 3, concurrency: 1 });
-    await commit(h.store, ['1', '2', '3', '4', '5'].map((id) => patientChange(id, 1)));
+    await commit(
+      h.store,
+      ['1', '2', '3', '4', '5'].map((id) => patientChange(id, 1)),
+    );
     await h.dispatcher.drainOnce();
     expect(h.receiver.requests).toHaveLength(3);
     expect(await h.store.deliveries.subscriptionStates()).toMatchObject([
       { state: 'paused', consecutivePermanentFailures: 3 },
     ]);
-    expect(h.logger.entries.find((e) => e['event'] === DELIVERY_EVENTS.paused)).toMatchObject({ failures: 3 });
+    expect(h.logger.entries.find((e) => e['event'] === DELIVERY_EVENTS.paused)).toMatchObject({
+      failures: 3,
+    });
     expect(await h.store.deliveries.count({ status: 'pending' })).toBe(2);
   });
 
   it('honours Retry-After on 429 (up to maxDelayTarget) and still counts the attempt', async () => {
-    const policy = { healthyRetryPolicy: { minDelayTarget: 5, maxDelayTarget: 300, numRetries: 3, backoffFunction: 'linear' } };
+    const policy = {
+      healthyRetryPolicy: {
+        minDelayTarget: 5,
+        maxDelayTarget: 300,
+        numRetries: 3,
+        backoffFunction: 'linear',
+      },
+    };
     const h = await harness({ policy }, (i) =>
-      i === 0 ? { status: 429, headers: { 'retry-after': '120' } } : i === 1 ? { status: 503, headers: { 'retry-after': '9999' } } : { status: 200 },
+      i === 0
+        ? { status: 429, headers: { 'retry-after': '120' } }
+        : i === 1
+          ? { status: 503, headers: { 'retry-after': '9999' } }
+          : { status: 200 },
     );
     await commit(h.store, [patientChange('1', 1)]);
     await runUntilIdle(h.store, h.dispatcher, h.clock, ['sub']);
     // 120 s asked (> D = 5 s); then 9999 s asked, capped at maxDelayTarget 300 s.
     expect(h.times).toEqual([0, 120_000, 420_000]);
-    expect((await h.store.deliveries.list({ limit: 1 }))[0]).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect((await h.store.deliveries.list({ limit: 1 }))[0]).toMatchObject({
+      status: 'delivered',
+      attempts: 3,
+    });
   });
 
   it('throttles per subscription with a token bucket; waiting uses no retry', async () => {
     const policy = { throttlePolicy: { maxReceivesPerSecond: 1 } };
     const h = await harness({ policy }, () => ({ status: 200 }));
-    await commit(h.store, ['1', '2', '3'].map((id) => patientChange(id, 1)));
+    await commit(
+      h.store,
+      ['1', '2', '3'].map((id) => patientChange(id, 1)),
+    );
     await runUntilIdle(h.store, h.dispatcher, h.clock, ['sub']);
     expect(h.times).toEqual([0, 1_000, 2_000]);
     const rows = await h.store.deliveries.list({ limit: 10 });
@@ -193,7 +239,12 @@ describe('dispatcher against a real HTTP receiver', () => {
     });
     const committed = [];
     for (const version of [1, 2, 3]) {
-      committed.push(...(await commit(h.store, ['1', '2', '3'].map((id) => patientChange(id, version)))));
+      committed.push(
+        ...(await commit(
+          h.store,
+          ['1', '2', '3'].map((id) => patientChange(id, version)),
+        )),
+      );
       h.clock.set(h.clock.now() + 1_000);
     }
     await runUntilIdle(h.store, h.dispatcher, h.clock, ['sub']);
@@ -204,7 +255,10 @@ describe('dispatcher against a real HTTP receiver', () => {
     for (const request of ok) expect(verifiedByLibrary(request)).toBe(true);
     for (const id of ['1', '2', '3']) {
       const rid = resourceId('c1', 'Patient', id);
-      const sequences = ok.map((r) => envelopeOf(r.body)).filter((e) => e.resourceId === rid).map((e) => e.sequence);
+      const sequences = ok
+        .map((r) => envelopeOf(r.body))
+        .filter((e) => e.resourceId === rid)
+        .map((e) => e.sequence);
       expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
       expect(sequences).toHaveLength(3);
     }
@@ -218,7 +272,11 @@ describe('dispatcher against a real HTTP receiver', () => {
     expect(dead.length).toBeGreaterThan(0);
     for (const d of dead) {
       expect(d).toMatchObject({ deadReason: 'retries-exhausted', redrive: false });
-      expect(rows.find((r) => r.replayOf === d.id)).toMatchObject({ origin: 'redrive', status: 'delivered', eventId: d.eventId });
+      expect(rows.find((r) => r.replayOf === d.id)).toMatchObject({
+        origin: 'redrive',
+        status: 'delivered',
+        eventId: d.eventId,
+      });
     }
     expect(await h.store.deliveries.subscriptionStates()).toMatchObject([{ state: 'active' }]);
     expect(h.logger.entries.some((e) => e['event'] === DELIVERY_EVENTS.recovered)).toBe(true);
@@ -230,7 +288,13 @@ describe('dispatcher against a real HTTP receiver', () => {
     await h.receiver.close();
     open.splice(open.indexOf(h), 1);
     const { resolved } = subscriptionsFor([{ id: 'sub', url }]);
-    const dispatcher = createDispatcher({ store: h.store, subscriptions: resolved, logger: h.logger, clock: h.clock.now, settings: { jitter: 0 } });
+    const dispatcher = createDispatcher({
+      store: h.store,
+      subscriptions: resolved,
+      logger: h.logger,
+      clock: h.clock.now,
+      settings: { jitter: 0 },
+    });
     await commit(h.store, [patientChange('1', 1)]);
     await dispatcher.drainOnce();
     await dispatcher.stop();
@@ -252,6 +316,14 @@ describe('dispatcher against a real HTTP receiver', () => {
     expect(row).toMatchObject({ status: 'pending', attempts: 0 });
     expect((await h.store.deliveries.get(row!.id))!.attempts).toEqual([]);
     // Released, not merely left to expire: another worker can take it at once.
-    expect(await h.store.deliveries.lease({ owner: 'other', nowMs: h.clock.now(), leaseMs: 1000, limit: 1, subscriptionIds: ['sub'] })).toHaveLength(1);
+    expect(
+      await h.store.deliveries.lease({
+        owner: 'other',
+        nowMs: h.clock.now(),
+        leaseMs: 1000,
+        limit: 1,
+        subscriptionIds: ['sub'],
+      }),
+    ).toHaveLength(1);
   });
 });

@@ -150,7 +150,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   type CompleteInput = Parameters<Store['deliveries']['complete']>[0];
   type CompleteResult = Awaited<ReturnType<Store['deliveries']['complete']>>;
-  let batch: { input: CompleteInput; resolve: (r: CompleteResult) => void; reject: (e: unknown) => void }[] = [];
+  let batch: { input: CompleteInput; resolve: (r: CompleteResult) => void; reject: (e: unknown) => void }[] =
+    [];
   /**
    * Group commit: the results of requests that finish in the same turn of the event loop are
    * recorded in one store transaction. Each caller still gets its own result.
@@ -179,7 +180,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
 
   const render = (subscription: ResolvedSubscription, event: StoredEvent): string =>
-    JSON.stringify(formatEvent(event, subscription.format, { clientId: clientIdOf(event.envelope.connectionId) }));
+    JSON.stringify(
+      formatEvent(event, subscription.format, { clientId: clientIdOf(event.envelope.connectionId) }),
+    );
 
   /** Builds and sends one signed request; undefined when no secret can sign (the subscription is paused). */
   const attempt = async (
@@ -213,7 +216,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       ...signature,
       'content-type': subscription.policy.requestPolicy.headerContentType,
       'user-agent': TENDRIL_USER_AGENT,
-      ...(subscription.apiKey === undefined ? {} : { [subscription.apiKey.header.toLowerCase()]: subscription.apiKey.value }),
+      ...(subscription.apiKey === undefined
+        ? {}
+        : { [subscription.apiKey.header.toLowerCase()]: subscription.apiKey.value }),
     };
     const result = await send({
       url: subscription.url,
@@ -242,7 +247,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   });
 
   const markUnreachable = async (subscription: ResolvedSubscription, nowMs: number): Promise<void> => {
-    const current = (await store.deliveries.subscriptionStates()).find((s) => s.subscriptionId === subscription.id);
+    const current = (await store.deliveries.subscriptionStates()).find(
+      (s) => s.subscriptionId === subscription.id,
+    );
     held.add(subscription.id);
     if (current !== undefined && current.state !== ACTIVE) return;
     await store.deliveries.setSubscriptionState({
@@ -252,7 +259,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       nowMs,
       nextProbeAtMs: nowMs + settings.probeIntervalSeconds * 1000,
     });
-    log.warn({ event: DELIVERY_EVENTS.unreachable, subscriptionId: subscription.id }, 'subscription endpoint unreachable; probing');
+    log.warn(
+      { event: DELIVERY_EVENTS.unreachable, subscriptionId: subscription.id },
+      'subscription endpoint unreachable; probing',
+    );
   };
 
   const process1 = async (delivery: LeasedDelivery, report: DrainReport): Promise<void> => {
@@ -268,7 +278,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const rate = subscription.policy.throttlePolicy.maxReceivesPerSecond;
     const taken =
       rate !== undefined && store.deliveries.takeThrottleToken !== undefined
-        ? await store.deliveries.takeThrottleToken({ subscriptionId: subscription.id, ratePerSecond: rate, nowMs })
+        ? await store.deliveries.takeThrottleToken({
+            subscriptionId: subscription.id,
+            ratePerSecond: rate,
+            nowMs,
+          })
         : throttleOf(subscription, nowMs).take(nowMs);
     if (!taken.ok) {
       // Waiting for a token is not a failure and uses no retry (delivery.md §4).
@@ -304,7 +318,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           timeoutSeconds: subscription.timeoutSeconds,
         });
         const retryAfter =
-          result.kind === 'response' && honorsRetryAfter(result.status) ? parseRetryAfter(result.retryAfter, end) : undefined;
+          result.kind === 'response' && honorsRetryAfter(result.status)
+            ? parseRetryAfter(result.retryAfter, end)
+            : undefined;
         const next = nextAttempt({
           policy: subscription.policy,
           attemptsMade: delivery.attempts + 1,
@@ -326,7 +342,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
     const done = await completeBatched({ deliveryId: delivery.id, owner, attempt: record, resolution });
     if (!done.applied) {
-      log.warn({ subscriptionId: subscription.id, deliveryId: delivery.id }, 'delivery lease was lost to another worker; result recorded only');
+      log.warn(
+        { subscriptionId: subscription.id, deliveryId: delivery.id },
+        'delivery lease was lost to another worker; result recorded only',
+      );
       return;
     }
     switch (resolution.kind) {
@@ -357,7 +376,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             reason: 'the endpoint answered 410 Gone; fix the URL, then tendril deliveries resume',
             nowMs: endedAtMs,
           });
-          log.error({ event: DELIVERY_EVENTS.disabled, subscriptionId: subscription.id }, 'subscription disabled after 410 Gone');
+          log.error(
+            { event: DELIVERY_EVENTS.disabled, subscriptionId: subscription.id },
+            'subscription disabled after 410 Gone',
+          );
         } else if (
           (resolution.reason === 'permanent' || resolution.reason === 'gone') &&
           settings.pauseAfterPermanentFailures > 0 &&
@@ -371,7 +393,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             nowMs: endedAtMs,
           });
           log.error(
-            { event: DELIVERY_EVENTS.paused, subscriptionId: subscription.id, failures: done.consecutivePermanentFailures },
+            {
+              event: DELIVERY_EVENTS.paused,
+              subscriptionId: subscription.id,
+              failures: done.consecutivePermanentFailures,
+            },
             'subscription paused after a run of permanent failures',
           );
         } else if (resolution.redrive) {
@@ -392,7 +418,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       report.probes += 1;
       const record = { ...attemptRecord(sent.result, sent.startedAtMs, sent.endedAtMs), probe: true };
       if (record.outcome === 'retryable') {
-        await store.deliveries.recordProbe({ deliveryId: dead.id, attempt: record, delivered: false, stillRedrivable: true });
+        await store.deliveries.recordProbe({
+          deliveryId: dead.id,
+          attempt: record,
+          delivered: false,
+          stillRedrivable: true,
+        });
         await store.deliveries.setSubscriptionState({
           subscriptionId: subscription.id,
           state: 'unreachable',
@@ -424,8 +455,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       redriven += batch.length;
     }
     report.redriven += redriven;
-    await store.deliveries.setSubscriptionState({ subscriptionId: subscription.id, state: ACTIVE, nowMs: clock(), resetFailures: true });
-    log.info({ event: DELIVERY_EVENTS.recovered, subscriptionId: subscription.id, redriven }, 'subscription endpoint answers again');
+    await store.deliveries.setSubscriptionState({
+      subscriptionId: subscription.id,
+      state: ACTIVE,
+      nowMs: clock(),
+      resetFailures: true,
+    });
+    log.info(
+      { event: DELIVERY_EVENTS.recovered, subscriptionId: subscription.id, redriven },
+      'subscription endpoint answers again',
+    );
     return true;
   };
 
@@ -441,7 +480,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const state = states.get(subscription.id);
         if (state !== undefined && state.state !== ACTIVE) held.add(subscription.id);
         if (state === undefined || state.state === ACTIVE) active.push(subscription.id);
-        else if (state.state === 'unreachable' && (state.nextProbeAtMs ?? 0) <= nowMs && inflight.size === 0) {
+        else if (
+          state.state === 'unreachable' &&
+          (state.nextProbeAtMs ?? 0) <= nowMs &&
+          inflight.size === 0
+        ) {
           if (await probe(subscription, report)) {
             active.push(subscription.id);
             held.delete(subscription.id);
@@ -467,7 +510,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           .catch((error: unknown) => {
             // The lease expires and another pass retries; a store failure here must not stop the loop.
             log.error(
-              { subscriptionId: delivery.subscriptionId, deliveryId: delivery.id, code: isTendrilError(error) ? error.code : 'unknown' },
+              {
+                subscriptionId: delivery.subscriptionId,
+                deliveryId: delivery.id,
+                code: isTendrilError(error) ? error.code : 'unknown',
+              },
               'delivery attempt could not be recorded',
             );
           })
@@ -528,7 +575,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   async function stopNow(graceMs: number): Promise<void> {
     stopping = true;
     for (const delivery of queue.splice(0)) {
-      await store.deliveries.release({ deliveryId: delivery.id, owner, dueAtMs: delivery.dueAtMs }).catch(() => undefined);
+      await store.deliveries
+        .release({ deliveryId: delivery.id, owner, dueAtMs: delivery.dueAtMs })
+        .catch(() => undefined);
     }
     const settled = Promise.allSettled([...inflight]);
     const timer = sleep(graceMs, 'timeout' as const, { ref: false });

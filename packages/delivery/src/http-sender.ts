@@ -17,7 +17,12 @@ export interface WebhookRequest {
  * error class, or `aborted` when the dispatcher's own signal ended the request.
  */
 export type SendResult =
-  | { readonly kind: 'response'; readonly status: number; readonly retryAfter?: string; readonly responseBytes: number }
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly retryAfter?: string;
+      readonly responseBytes: number;
+    }
   | { readonly kind: 'error'; readonly error: TransportError; readonly code: string }
   | { readonly kind: 'aborted' };
 
@@ -27,7 +32,12 @@ export type WebhookSender = (request: WebhookRequest) => Promise<SendResult>;
 /** At most this much of a response body is read (to count it); the rest is discarded. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME']);
 const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -53,7 +63,12 @@ export function transportErrorOf(error: unknown, timedOut: boolean): { error: Tr
   const code = codeOf(error);
   if (timedOut || TIMEOUT_CODES.has(code)) return { error: 'timeout', code };
   if (DNS_CODES.has(code)) return { error: 'dns', code };
-  if (TLS_CODES.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('CERT_')) {
+  if (
+    TLS_CODES.has(code) ||
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    code.startsWith('CERT_')
+  ) {
     return { error: 'tls', code };
   }
   return { error: 'connection', code };
@@ -100,7 +115,11 @@ export function createHttpSender(options: { connections?: number } = {}): HttpSe
       return {
         kind: 'response',
         status: response.statusCode,
-        ...(typeof retryAfter === 'string' ? { retryAfter } : Array.isArray(retryAfter) && retryAfter[0] ? { retryAfter: retryAfter[0] } : {}),
+        ...(typeof retryAfter === 'string'
+          ? { retryAfter }
+          : Array.isArray(retryAfter) && retryAfter[0]
+            ? { retryAfter: retryAfter[0] }
+            : {}),
         responseBytes,
       };
     } catch (error) {

@@ -7,7 +7,12 @@ import {
   type TendrilConfig,
 } from '@tendril/core';
 import type { DeliveryRoute } from '@tendril/store';
-import { assertDeliveryPolicy, effectiveDeliveryPolicy, parseDeliveryPolicy, type DeliveryPolicy } from './policy.js';
+import {
+  assertDeliveryPolicy,
+  effectiveDeliveryPolicy,
+  parseDeliveryPolicy,
+  type DeliveryPolicy,
+} from './policy.js';
 import { signWebhook, type WebhookSecret } from './signing.js';
 
 /**
@@ -30,11 +35,18 @@ export interface ResolvedSubscription {
 /** The delivery settings the dispatcher reads from `delivery:` (defaults as in core's DeliveryConfig). */
 export type DeliverySettings = Pick<
   DeliveryConfig,
-  'maxLifetimeSeconds' | 'jitter' | 'concurrency' | 'leaseSeconds' | 'probeIntervalSeconds' | 'pauseAfterPermanentFailures'
+  | 'maxLifetimeSeconds'
+  | 'jitter'
+  | 'concurrency'
+  | 'leaseSeconds'
+  | 'probeIntervalSeconds'
+  | 'pauseAfterPermanentFailures'
 >;
 
 /** The route (filters) of one subscription, as the store matches committed events against it. */
-export function routeOf(subscription: Pick<SubscriptionConfig, 'id' | 'connectionIds' | 'resourceTypes' | 'eventTypes'>): DeliveryRoute {
+export function routeOf(
+  subscription: Pick<SubscriptionConfig, 'id' | 'connectionIds' | 'resourceTypes' | 'eventTypes'>,
+): DeliveryRoute {
   return {
     subscriptionId: subscription.id,
     connectionIds: subscription.connectionIds,
@@ -55,15 +67,22 @@ export function deliveryRoutesFromConfig(config: Pick<TendrilConfig, 'subscripti
  * Every subscription of a validated config, resolved. The config validator has already checked the
  * policies (see {@link deliveryConfigValidators}); this parses them again to get the normalised form.
  */
-export function resolveSubscriptions(config: Pick<TendrilConfig, 'subscriptions' | 'delivery'>): ResolvedSubscription[] {
+export function resolveSubscriptions(
+  config: Pick<TendrilConfig, 'subscriptions' | 'delivery'>,
+): ResolvedSubscription[] {
   const options = {
     strict: config.delivery.strictPolicyValidation,
     maxLifetimeSeconds: config.delivery.maxLifetimeSeconds,
   };
   const agentDefault =
-    config.delivery.policy === undefined ? undefined : assertDeliveryPolicy(config.delivery.policy, options).policy;
+    config.delivery.policy === undefined
+      ? undefined
+      : assertDeliveryPolicy(config.delivery.policy, options).policy;
   return config.subscriptions.map((subscription) => {
-    const own = subscription.policy === undefined ? undefined : assertDeliveryPolicy(subscription.policy, options).policy;
+    const own =
+      subscription.policy === undefined
+        ? undefined
+        : assertDeliveryPolicy(subscription.policy, options).policy;
     return {
       id: subscription.id,
       url: subscription.url,
@@ -73,7 +92,10 @@ export function resolveSubscriptions(config: Pick<TendrilConfig, 'subscriptions'
       secrets: subscription.secrets.map((secret) =>
         typeof secret === 'string'
           ? { secret }
-          : { secret: secret.secret, ...(secret.notAfter === undefined ? {} : { notAfter: secret.notAfter }) },
+          : {
+              secret: secret.secret,
+              ...(secret.notAfter === undefined ? {} : { notAfter: secret.notAfter }),
+            },
       ),
       policy: effectiveDeliveryPolicy({
         ...(agentDefault === undefined ? {} : { agentDefault }),
@@ -111,7 +133,10 @@ export const deliveryConfigValidators: ConfigValidators = {
 };
 
 /** Finds one subscription by id or throws a usage error listing the configured ones. */
-export function findSubscription(subscriptions: readonly ResolvedSubscription[], id: string): ResolvedSubscription {
+export function findSubscription(
+  subscriptions: readonly ResolvedSubscription[],
+  id: string,
+): ResolvedSubscription {
   const found = subscriptions.find((s) => s.id === id);
   if (found === undefined) {
     throw new TendrilError(

@@ -274,11 +274,14 @@ function mssqlLogin(parts: DatabaseParts): DatabaseParts {
   const slash = parts.host?.indexOf('\\') ?? -1;
   if (parts.host !== undefined && slash >= 0) {
     if (parts.instance !== undefined) {
-      throw configProblem('the SQL Server instance is given twice (host "SERVER\\INSTANCE" and instance); keep one');
+      throw configProblem(
+        'the SQL Server instance is given twice (host "SERVER\\INSTANCE" and instance); keep one',
+      );
     }
     const host = parts.host.slice(0, slash);
     const instance = parts.host.slice(slash + 1);
-    if (host === '' || instance === '') throw configProblem('a SQL Server host must be SERVER or SERVER\\INSTANCE');
+    if (host === '' || instance === '')
+      throw configProblem('a SQL Server host must be SERVER or SERVER\\INSTANCE');
     result = { ...parts, host, instance };
   }
   if (result.domain !== undefined && (result.user === undefined || result.password === undefined)) {
@@ -305,7 +308,10 @@ export function resolveDatabase(db: DatabaseConfig): ResolvedDatabase {
   }
   const parts: DatabaseParts = 'url' in db ? partsFromUrl(db.url) : db;
   if (!(DIALECTS as readonly string[]).includes(parts.dialect)) dialectOfScheme(String(parts.dialect));
-  return { dialect: parts.dialect, knexConfig: knexConfigOf(parts.dialect === 'mssql' ? mssqlLogin(parts) : parts) };
+  return {
+    dialect: parts.dialect,
+    knexConfig: knexConfigOf(parts.dialect === 'mssql' ? mssqlLogin(parts) : parts),
+  };
 }
 
 export interface SqlClientOptions {
@@ -326,7 +332,11 @@ export interface SqlClientOptions {
 export function createSqlClient(db: DatabaseConfig, options: SqlClientOptions = {}): SqlClient {
   const { dialect, knexConfig } = resolveDatabase(db);
   const pool = dialect === 'sqlite' ? { min: 1, max: 1 } : (options.pool ?? { min: 0, max: 4 });
-  const knex = knexFactory({ ...knexConfig, pool: { ...(knexConfig.pool ?? {}), ...pool }, log: knexLog(options.logger) });
+  const knex = knexFactory({
+    ...knexConfig,
+    pool: { ...(knexConfig.pool ?? {}), ...pool },
+    log: knexLog(options.logger),
+  });
   return {
     knex,
     dialect,

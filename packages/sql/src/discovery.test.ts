@@ -9,13 +9,32 @@ const table = defineTable<'Appointment'>({
   resourceType: 'Appointment',
   table: 'Appointments',
   key: ['AppointmentId'],
-  columns: { AppointmentId: 'int', PatientId: 'int', Status: 'varchar(20)', StartTime: 'datetime', LastModified: 'datetime' },
+  columns: {
+    AppointmentId: 'int',
+    PatientId: 'int',
+    Status: 'varchar(20)',
+    StartTime: 'datetime',
+    LastModified: 'datetime',
+  },
   cursor: { mode: 'timestamp', column: 'LastModified', clock: 'db-local', precision: 3 },
-  joins: [{ table: 'Patients', alias: 'p', on: { PatientId: 'PatientId' }, columns: { PatientId: 'int', LastName: 'varchar(60)' }, key: ['PatientId'] }],
-  fields: { status: t.col('Status', t.lookup({ a: 'booked' }, 'booked')), patientId: t.ref('Patient', 'PatientId') },
+  joins: [
+    {
+      table: 'Patients',
+      alias: 'p',
+      on: { PatientId: 'PatientId' },
+      columns: { PatientId: 'int', LastName: 'varchar(60)' },
+      key: ['PatientId'],
+    },
+  ],
+  fields: {
+    status: t.col('Status', t.lookup({ a: 'booked' }, 'booked')),
+    patientId: t.ref('Patient', 'PatientId'),
+  },
 });
 
-function schema(overrides: Partial<Record<'appointments' | 'patients', LiveSchema['tables'][number] | null>> = {}): LiveSchema {
+function schema(
+  overrides: Partial<Record<'appointments' | 'patients', LiveSchema['tables'][number] | null>> = {},
+): LiveSchema {
   const appointments = {
     schema: 'dbo',
     name: 'Appointments',
@@ -28,10 +47,19 @@ function schema(overrides: Partial<Record<'appointments' | 'patients', LiveSchem
       { name: 'LastModified', type: 'datetime', nullable: false },
     ],
   };
-  const patients = { schema: 'dbo', name: 'Patients', primaryKey: ['PatientId'], columns: [{ name: 'PatientId', type: 'int', nullable: false }, { name: 'LastName', type: 'nvarchar(60)', nullable: true }] };
-  const tables = [overrides.appointments === undefined ? appointments : overrides.appointments, overrides.patients === undefined ? patients : overrides.patients].filter(
-    (x): x is NonNullable<typeof x> => x !== null,
-  );
+  const patients = {
+    schema: 'dbo',
+    name: 'Patients',
+    primaryKey: ['PatientId'],
+    columns: [
+      { name: 'PatientId', type: 'int', nullable: false },
+      { name: 'LastName', type: 'nvarchar(60)', nullable: true },
+    ],
+  };
+  const tables = [
+    overrides.appointments === undefined ? appointments : overrides.appointments,
+    overrides.patients === undefined ? patients : overrides.patients,
+  ].filter((x): x is NonNullable<typeof x> => x !== null);
   return { dialect: 'mssql', defaultSchema: 'dbo', tables };
 }
 
@@ -41,26 +69,61 @@ describe('compareStream', () => {
     expect(result.status).toBe('ok');
     expect(result.checkedColumns).toBe(7);
     // varchar(40) for varchar(20) is silent; nvarchar for varchar is noted.
-    expect(result.findings).toEqual([expect.objectContaining({ status: 'note', table: 'Patients', column: 'LastName', found: 'nvarchar(60)' })]);
+    expect(result.findings).toEqual([
+      expect.objectContaining({
+        status: 'note',
+        table: 'Patients',
+        column: 'LastName',
+        found: 'nvarchar(60)',
+      }),
+    ]);
     expect(result.tables).toEqual(['Appointments', 'Patients']);
   });
 
   it('missing table, missing column and type mismatch are reported per item', () => {
     expect(compareStream('appointments', table, schema({ patients: null })).status).toBe('missing');
     const noColumn = schema();
-    const withoutStart = { ...noColumn.tables[0]!, columns: noColumn.tables[0]!.columns.filter((c) => c.name !== 'StartTime') };
-    const missing = compareStream('appointments', table, { ...noColumn, tables: [withoutStart, noColumn.tables[1]!] });
+    const withoutStart = {
+      ...noColumn.tables[0]!,
+      columns: noColumn.tables[0]!.columns.filter((c) => c.name !== 'StartTime'),
+    };
+    const missing = compareStream('appointments', table, {
+      ...noColumn,
+      tables: [withoutStart, noColumn.tables[1]!],
+    });
     expect(missing.status).toBe('missing');
-    expect(missing.findings).toContainEqual(expect.objectContaining({ status: 'missing', column: 'StartTime', role: 'column' }));
-    const retyped = { ...noColumn.tables[0]!, columns: noColumn.tables[0]!.columns.map((c) => (c.name === 'StartTime' ? { ...c, type: 'varchar(30)' } : c)) };
-    const mismatch = compareStream('appointments', table, { ...noColumn, tables: [retyped, noColumn.tables[1]!] });
+    expect(missing.findings).toContainEqual(
+      expect.objectContaining({ status: 'missing', column: 'StartTime', role: 'column' }),
+    );
+    const retyped = {
+      ...noColumn.tables[0]!,
+      columns: noColumn.tables[0]!.columns.map((c) =>
+        c.name === 'StartTime' ? { ...c, type: 'varchar(30)' } : c,
+      ),
+    };
+    const mismatch = compareStream('appointments', table, {
+      ...noColumn,
+      tables: [retyped, noColumn.tables[1]!],
+    });
     expect(mismatch.status).toBe('type-mismatch');
-    expect(mismatch.findings).toContainEqual(expect.objectContaining({ status: 'type-mismatch', column: 'StartTime', expected: 'datetime', found: 'varchar(30)' }));
+    expect(mismatch.findings).toContainEqual(
+      expect.objectContaining({
+        status: 'type-mismatch',
+        column: 'StartTime',
+        expected: 'datetime',
+        found: 'varchar(30)',
+      }),
+    );
   });
 
   it('a cursor column must keep its exact type (datetime2 binds differently from datetime)', () => {
     const base = schema();
-    const cursor = { ...base.tables[0]!, columns: base.tables[0]!.columns.map((c) => (c.name === 'LastModified' ? { ...c, type: 'datetime2(7)' } : c)) };
+    const cursor = {
+      ...base.tables[0]!,
+      columns: base.tables[0]!.columns.map((c) =>
+        c.name === 'LastModified' ? { ...c, type: 'datetime2(7)' } : c,
+      ),
+    };
     const result = compareStream('appointments', table, { ...base, tables: [cursor, base.tables[1]!] });
     expect(result.status).toBe('type-mismatch');
     expect(result.findings[0]).toMatchObject({ role: 'cursor', column: 'LastModified' });
@@ -69,8 +132,15 @@ describe('compareStream', () => {
   it('checks the site names of an overridden table and reports the declared name too', () => {
     const site = applyTableOverrides(table, { table: 'sched.tblAppt', columns: { StartTime: 'ApptStart' } });
     const base = schema();
-    const renamed = { ...base.tables[0]!, schema: 'sched', name: 'tblAppt', columns: base.tables[0]!.columns.map((c) => (c.name === 'StartTime' ? { ...c, name: 'ApptStart' } : c)) };
-    expect(compareStream('appointments', site, { ...base, tables: [renamed, base.tables[1]!] }).status).toBe('ok');
+    const renamed = {
+      ...base.tables[0]!,
+      schema: 'sched',
+      name: 'tblAppt',
+      columns: base.tables[0]!.columns.map((c) => (c.name === 'StartTime' ? { ...c, name: 'ApptStart' } : c)),
+    };
+    expect(compareStream('appointments', site, { ...base, tables: [renamed, base.tables[1]!] }).status).toBe(
+      'ok',
+    );
     const result = compareStream('appointments', site, base);
     expect(result.status).toBe('missing');
     expect(result.findings[0]!.message).toContain('sched.tblAppt');
@@ -80,8 +150,13 @@ describe('compareStream', () => {
     const a = compareStream('appointments', table, schema()).fingerprint;
     expect(compareStream('appointments', table, schema()).fingerprint).toBe(a);
     const base = schema();
-    const added = { ...base.tables[0]!, columns: [...base.tables[0]!.columns, { name: 'Extra', type: 'int', nullable: true }] };
-    expect(compareStream('appointments', table, { ...base, tables: [added, base.tables[1]!] }).fingerprint).not.toBe(a);
+    const added = {
+      ...base.tables[0]!,
+      columns: [...base.tables[0]!.columns, { name: 'Extra', type: 'int', nullable: true }],
+    };
+    expect(
+      compareStream('appointments', table, { ...base, tables: [added, base.tables[1]!] }).fingerprint,
+    ).not.toBe(a);
   });
 
   it('resolves names case-insensitively except on postgres, and unqualified names in the default schema', () => {
@@ -117,7 +192,9 @@ describe('metadata SQL per dialect (compiled, no server)', () => {
   it.each(Object.keys(urls) as Dialect[])('%s', (dialect) => {
     const client = createSqlClient({ url: urls[dialect] });
     clients.push(client);
-    const compiled = Object.fromEntries(Object.entries(discoveryQueries(client)).map(([k, q]) => [k, q.toSQL().toNative()]));
+    const compiled = Object.fromEntries(
+      Object.entries(discoveryQueries(client)).map(([k, q]) => [k, q.toSQL().toNative()]),
+    );
     expect(compiled).toMatchSnapshot();
   });
 });

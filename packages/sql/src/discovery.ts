@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, TendrilError, type ColumnType, type ConnectorDefinition, type TableDefinition } from '@tendril/core';
+import {
+  canonicalJson,
+  TendrilError,
+  type ColumnType,
+  type ConnectorDefinition,
+  type TableDefinition,
+} from '@tendril/core';
 import type { Knex } from 'knex';
 import { classifyDbError, type SqlClient } from './client.js';
 
@@ -84,7 +90,8 @@ export interface DiscoveryReport {
 
 type Row = Record<string, unknown>;
 
-const str = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value));
+const str = (value: unknown): string | undefined =>
+  value === null || value === undefined ? undefined : String(value);
 const int = (value: unknown): number | undefined => {
   const n = Number(value);
   return value === null || value === undefined || !Number.isFinite(n) ? undefined : n;
@@ -99,7 +106,9 @@ async function run(client: SqlClient, query: Knex.QueryBuilder | Knex.Raw): Prom
 }
 
 /** Groups column rows (`schema`, `table`, `column`, `type`, `nullable`) into tables, in ordinal order. */
-function groupColumns(rows: readonly Row[]): Map<string, { schema?: string; name: string; columns: LiveColumn[] }> {
+function groupColumns(
+  rows: readonly Row[],
+): Map<string, { schema?: string; name: string; columns: LiveColumn[] }> {
   const tables = new Map<string, { schema?: string; name: string; columns: LiveColumn[] }>();
   for (const row of rows) {
     const schema = str(row['table_schema']);
@@ -110,7 +119,11 @@ function groupColumns(rows: readonly Row[]): Map<string, { schema?: string; name
       table = { ...(schema === undefined ? {} : { schema }), name, columns: [] };
       tables.set(id, table);
     }
-    table.columns.push({ name: str(row['column_name']) ?? '', type: str(row['column_type']) ?? '', nullable: /^(yes|1|true)$/i.test(str(row['is_nullable']) ?? '') });
+    table.columns.push({
+      name: str(row['column_name']) ?? '',
+      type: str(row['column_type']) ?? '',
+      nullable: /^(yes|1|true)$/i.test(str(row['is_nullable']) ?? ''),
+    });
   }
   return tables;
 }
@@ -128,7 +141,8 @@ function attachKeys(
   const counts = new Map<string, number>();
   for (const row of countRows) {
     const rows = int(row['approximate_rows']);
-    if (rows !== undefined) counts.set(`${str(row['table_schema']) ?? ''}.${str(row['table_name']) ?? ''}`, rows);
+    if (rows !== undefined)
+      counts.set(`${str(row['table_schema']) ?? ''}.${str(row['table_name']) ?? ''}`, rows);
   }
   return [...grouped.entries()].map(([id, t]) => ({
     ...t,
@@ -150,7 +164,13 @@ export function discoveryQueries(client: SqlClient): {
     case 'mysql':
       return {
         columns: knex
-          .select({ table_schema: 'TABLE_SCHEMA', table_name: 'TABLE_NAME', column_name: 'COLUMN_NAME', column_type: 'COLUMN_TYPE', is_nullable: 'IS_NULLABLE' })
+          .select({
+            table_schema: 'TABLE_SCHEMA',
+            table_name: 'TABLE_NAME',
+            column_name: 'COLUMN_NAME',
+            column_type: 'COLUMN_TYPE',
+            is_nullable: 'IS_NULLABLE',
+          })
           .from('information_schema.COLUMNS')
           .where('TABLE_SCHEMA', knex.raw('DATABASE()'))
           .orderBy(['TABLE_NAME', 'ORDINAL_POSITION']),
@@ -186,10 +206,18 @@ export function discoveryQueries(client: SqlClient): {
           .from('INFORMATION_SCHEMA.COLUMNS')
           .orderBy(['TABLE_SCHEMA', 'TABLE_NAME', 'ORDINAL_POSITION']),
         primaryKeys: knex
-          .select({ table_schema: 'kcu.TABLE_SCHEMA', table_name: 'kcu.TABLE_NAME', column_name: 'kcu.COLUMN_NAME' })
+          .select({
+            table_schema: 'kcu.TABLE_SCHEMA',
+            table_name: 'kcu.TABLE_NAME',
+            column_name: 'kcu.COLUMN_NAME',
+          })
           .from({ tc: 'INFORMATION_SCHEMA.TABLE_CONSTRAINTS' })
           .join({ kcu: 'INFORMATION_SCHEMA.KEY_COLUMN_USAGE' }, function on(this: Knex.JoinClause) {
-            this.on('kcu.CONSTRAINT_SCHEMA', '=', 'tc.CONSTRAINT_SCHEMA').andOn('kcu.CONSTRAINT_NAME', '=', 'tc.CONSTRAINT_NAME');
+            this.on('kcu.CONSTRAINT_SCHEMA', '=', 'tc.CONSTRAINT_SCHEMA').andOn(
+              'kcu.CONSTRAINT_NAME',
+              '=',
+              'tc.CONSTRAINT_NAME',
+            );
           })
           .where('tc.CONSTRAINT_TYPE', 'PRIMARY KEY')
           .orderBy(['kcu.TABLE_SCHEMA', 'kcu.TABLE_NAME', 'kcu.ORDINAL_POSITION']),
@@ -206,7 +234,10 @@ export function discoveryQueries(client: SqlClient): {
           "SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS server_version, CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS edition, SCHEMA_NAME() AS default_schema",
         ),
         changeTracking: knex
-          .select({ table_schema: knex.raw('OBJECT_SCHEMA_NAME(object_id)'), table_name: knex.raw('OBJECT_NAME(object_id)') })
+          .select({
+            table_schema: knex.raw('OBJECT_SCHEMA_NAME(object_id)'),
+            table_name: knex.raw('OBJECT_NAME(object_id)'),
+          })
           .from('sys.change_tracking_tables'),
       };
     case 'postgres':
@@ -227,22 +258,37 @@ export function discoveryQueries(client: SqlClient): {
           .whereNotIn('table_schema', ['pg_catalog', 'information_schema'])
           .orderBy(['table_schema', 'table_name', 'ordinal_position']),
         primaryKeys: knex
-          .select({ table_schema: 'kcu.table_schema', table_name: 'kcu.table_name', column_name: 'kcu.column_name' })
+          .select({
+            table_schema: 'kcu.table_schema',
+            table_name: 'kcu.table_name',
+            column_name: 'kcu.column_name',
+          })
           .from({ tc: 'information_schema.table_constraints' })
           .join({ kcu: 'information_schema.key_column_usage' }, function on(this: Knex.JoinClause) {
-            this.on('kcu.constraint_schema', '=', 'tc.constraint_schema').andOn('kcu.constraint_name', '=', 'tc.constraint_name');
+            this.on('kcu.constraint_schema', '=', 'tc.constraint_schema').andOn(
+              'kcu.constraint_name',
+              '=',
+              'tc.constraint_name',
+            );
           })
           .where('tc.constraint_type', 'PRIMARY KEY')
           .orderBy(['kcu.table_schema', 'kcu.table_name', 'kcu.ordinal_position']),
         rowCounts: knex
           .select({ table_schema: 'schemaname', table_name: 'relname', approximate_rows: 'n_live_tup' })
           .from('pg_stat_user_tables'),
-        server: knex.raw('SELECT current_setting(?) AS server_version, current_schema() AS default_schema', ['server_version']),
+        server: knex.raw('SELECT current_setting(?) AS server_version, current_schema() AS default_schema', [
+          'server_version',
+        ]),
       };
     case 'sqlite':
       return {
         columns: knex
-          .select({ table_name: 'm.name', column_name: 'c.name', column_type: 'c.type', is_nullable: knex.raw('CASE WHEN c."notnull" = 0 THEN ? ELSE ? END', ['YES', 'NO']) })
+          .select({
+            table_name: 'm.name',
+            column_name: 'c.name',
+            column_type: 'c.type',
+            is_nullable: knex.raw('CASE WHEN c."notnull" = 0 THEN ? ELSE ? END', ['YES', 'NO']),
+          })
           .from({ m: 'sqlite_master' })
           .joinRaw('JOIN pragma_table_info(m.name) AS c')
           .whereIn('m.type', ['table', 'view'])
@@ -274,7 +320,9 @@ export async function readLiveSchema(client: SqlClient): Promise<LiveSchema> {
   // Statistics views can be hidden from a least-privilege login: counts are optional extras.
   const countRows = queries.rowCounts ? await run(client, queries.rowCounts).catch(() => []) : [];
   const server = (await run(client, queries.server))[0] ?? {};
-  const ct = queries.changeTracking ? await run(client, queries.changeTracking).catch(() => undefined) : undefined;
+  const ct = queries.changeTracking
+    ? await run(client, queries.changeTracking).catch(() => undefined)
+    : undefined;
   const serverVersion = str(server['server_version']);
   const edition = str(server['edition']);
   const defaultSchema = str(server['default_schema']);
@@ -284,7 +332,9 @@ export async function readLiveSchema(client: SqlClient): Promise<LiveSchema> {
     ...(edition ? { edition } : {}),
     ...(defaultSchema ? { defaultSchema } : {}),
     tables: attachKeys(groupColumns(columnRows), keyRows, countRows),
-    ...(ct ? { changeTrackingTables: ct.map((r) => `${str(r['table_schema'])}.${str(r['table_name'])}`) } : {}),
+    ...(ct
+      ? { changeTrackingTables: ct.map((r) => `${str(r['table_schema'])}.${str(r['table_name'])}`) }
+      : {}),
   };
 }
 
@@ -299,8 +349,16 @@ export function findLiveTable(schema: LiveSchema, name: string): LiveTable | und
   const wantedSchema = dot < 0 ? undefined : name.slice(0, dot);
   const wantedName = dot < 0 ? name : name.slice(dot + 1);
   const candidates = schema.tables.filter((t) => sameName(schema.dialect, t.name, wantedName));
-  if (wantedSchema !== undefined) return candidates.find((t) => t.schema !== undefined && sameName(schema.dialect, t.schema, wantedSchema));
-  return candidates.find((t) => t.schema === undefined || schema.defaultSchema === undefined || sameName(schema.dialect, t.schema, schema.defaultSchema)) ?? (candidates.length === 1 ? candidates[0] : undefined);
+  if (wantedSchema !== undefined)
+    return candidates.find((t) => t.schema !== undefined && sameName(schema.dialect, t.schema, wantedSchema));
+  return (
+    candidates.find(
+      (t) =>
+        t.schema === undefined ||
+        schema.defaultSchema === undefined ||
+        sameName(schema.dialect, t.schema, schema.defaultSchema),
+    ) ?? (candidates.length === 1 ? candidates[0] : undefined)
+  );
 }
 
 /** Coarse type families: a column whose family differs would be read or compared differently. */
@@ -308,7 +366,10 @@ const TYPE_FAMILIES: readonly [RegExp, string][] = [
   [/^(tinyint|smallint|mediumint|int|integer|bigint|bit|boolean|bool)$/, 'integer'],
   [/^(decimal|numeric|money|smallmoney|number)$/, 'decimal'],
   [/^(float|double|double precision|real)$/, 'float'],
-  [/^(char|varchar|nchar|nvarchar|character|character varying|text|tinytext|mediumtext|longtext|ntext|enum|set|uniqueidentifier|xml|json)$/, 'string'],
+  [
+    /^(char|varchar|nchar|nvarchar|character|character varying|text|tinytext|mediumtext|longtext|ntext|enum|set|uniqueidentifier|xml|json)$/,
+    'string',
+  ],
   [/^date$/, 'date'],
   [/^(datetime|datetime2|smalldatetime|timestamp|timestamp without time zone)$/, 'datetime'],
   [/^(datetimeoffset|timestamptz|timestamp with time zone)$/, 'datetime-zoned'],
@@ -343,7 +404,8 @@ export function typeFits(declared: ColumnType, live: string, role: 'key' | 'curs
   // SQL Server reports `rowversion` as `timestamp`; MySQL `timestamp` is a date-time.
   if (role === 'cursor') return d === l || (d === 'rowversion' && l === 'timestamp');
   if (familyOf(declared) !== familyOf(live)) return false;
-  if (role === 'key' && familyOf(declared) === 'integer') return d.endsWith(' unsigned') === l.endsWith(' unsigned');
+  if (role === 'key' && familyOf(declared) === 'integer')
+    return d.endsWith(' unsigned') === l.endsWith(' unsigned');
   return true;
 }
 
@@ -365,11 +427,17 @@ export function expectedTables(table: TableDefinition): ExpectedTable[] {
   const out: ExpectedTable[] = [];
   const physical = (c: string) => table.columnNames?.[c] ?? c;
   const cursor = table.cursor.mode === 'timestamp' ? table.cursor.column : undefined;
-  const mainRole = (c: string): ExpectedColumn['role'] => (table.key.includes(c) ? 'key' : c === cursor ? 'cursor' : 'column');
+  const mainRole = (c: string): ExpectedColumn['role'] =>
+    table.key.includes(c) ? 'key' : c === cursor ? 'cursor' : 'column';
   out.push({
     table: table.table,
     key: table.key.map(physical),
-    columns: Object.entries(table.columns).map(([c, type]) => ({ declared: c, physical: physical(c), type, role: mainRole(c) })),
+    columns: Object.entries(table.columns).map(([c, type]) => ({
+      declared: c,
+      physical: physical(c),
+      type,
+      role: mainRole(c),
+    })),
   });
   const also = new Set(table.cursor.mode === 'timestamp' ? (table.cursor.also ?? []) : []);
   for (const join of table.joins ?? []) {
@@ -402,7 +470,16 @@ export function expectedTables(table: TableDefinition): ExpectedTable[] {
   for (const t of out) {
     const existing = merged.get(t.table.toLowerCase());
     if (!existing) merged.set(t.table.toLowerCase(), t);
-    else merged.set(t.table.toLowerCase(), { ...existing, columns: [...existing.columns, ...t.columns.filter((c) => !existing.columns.some((e) => e.physical.toLowerCase() === c.physical.toLowerCase()))] });
+    else
+      merged.set(t.table.toLowerCase(), {
+        ...existing,
+        columns: [
+          ...existing.columns,
+          ...t.columns.filter(
+            (c) => !existing.columns.some((e) => e.physical.toLowerCase() === c.physical.toLowerCase()),
+          ),
+        ],
+      });
   }
   return [...merged.values()];
 }
@@ -420,17 +497,35 @@ export function compareStream(stream: string, table: TableDefinition, schema: Li
   for (const want of expected) {
     const live = findLiveTable(schema, want.table);
     if (!live) {
-      findings.push({ status: 'missing', table: want.table, message: `table ${want.table} does not exist (or this login cannot see it)` });
+      findings.push({
+        status: 'missing',
+        table: want.table,
+        message: `table ${want.table} does not exist (or this login cannot see it)`,
+      });
       fingerprintInput.push({ table: want.table, missing: true });
       continue;
     }
-    fingerprintInput.push({ table: want.table, columns: live.columns.map((c) => [c.name, c.type, c.nullable]), primaryKey: live.primaryKey });
+    fingerprintInput.push({
+      table: want.table,
+      columns: live.columns.map((c) => [c.name, c.type, c.nullable]),
+      primaryKey: live.primaryKey,
+    });
     for (const column of want.columns) {
       checkedColumns += 1;
       const found = live.columns.find((c) => sameName(schema.dialect, c.name, column.physical));
-      const where = column.physical === column.declared ? column.physical : `${column.physical} (declared ${column.declared})`;
+      const where =
+        column.physical === column.declared
+          ? column.physical
+          : `${column.physical} (declared ${column.declared})`;
       if (!found) {
-        findings.push({ status: 'missing', table: want.table, column: column.physical, role: column.role, expected: column.type, message: `${column.role} column ${where} does not exist in ${want.table}` });
+        findings.push({
+          status: 'missing',
+          table: want.table,
+          column: column.physical,
+          role: column.role,
+          expected: column.type,
+          message: `${column.role} column ${where} does not exist in ${want.table}`,
+        });
       } else if (!typeFits(column.type, found.type, column.role)) {
         findings.push({
           status: 'type-mismatch',
@@ -442,12 +537,29 @@ export function compareStream(stream: string, table: TableDefinition, schema: Li
           message: `${column.role} column ${where} is ${found.type}, the connector expects ${column.type}`,
         });
       } else if (baseType(found.type) !== baseType(column.type)) {
-        findings.push({ status: 'note', table: want.table, column: column.physical, role: column.role, expected: column.type, found: found.type, message: `${where} is ${found.type} (declared ${column.type}); same type family, read unchanged` });
+        findings.push({
+          status: 'note',
+          table: want.table,
+          column: column.physical,
+          role: column.role,
+          expected: column.type,
+          found: found.type,
+          message: `${where} is ${found.type} (declared ${column.type}); same type family, read unchanged`,
+        });
       }
     }
     const pk = live.primaryKey;
-    if (pk.length > 0 && (pk.length !== want.key.length || !pk.every((c, i) => sameName(schema.dialect, c, want.key[i] ?? '')))) {
-      findings.push({ status: 'note', table: want.table, expected: want.key.join(', '), found: pk.join(', '), message: `${want.table}'s primary key is (${pk.join(', ')}), the stream keys rows by (${want.key.join(', ')}); make sure that is unique` });
+    if (
+      pk.length > 0 &&
+      (pk.length !== want.key.length || !pk.every((c, i) => sameName(schema.dialect, c, want.key[i] ?? '')))
+    ) {
+      findings.push({
+        status: 'note',
+        table: want.table,
+        expected: want.key.join(', '),
+        found: pk.join(', '),
+        message: `${want.table}'s primary key is (${pk.join(', ')}), the stream keys rows by (${want.key.join(', ')}); make sure that is unique`,
+      });
     }
   }
   const status: DiscoveryStatus = findings.some((f) => f.status === 'missing')
@@ -455,14 +567,29 @@ export function compareStream(stream: string, table: TableDefinition, schema: Li
     : findings.some((f) => f.status === 'type-mismatch')
       ? 'type-mismatch'
       : 'ok';
-  return { stream, status, tables: expected.map((t) => t.table), checkedColumns, findings, fingerprint: sha256({ dialect: schema.dialect, tables: fingerprintInput }) };
+  return {
+    stream,
+    status,
+    tables: expected.map((t) => t.table),
+    checkedColumns,
+    findings,
+    fingerprint: sha256({ dialect: schema.dialect, tables: fingerprintInput }),
+  };
 }
 
 /** Compares every listed stream of a connector (as this site names its tables) with the live schema. */
-export function compareConnector(connector: ConnectorDefinition, schema: LiveSchema, streams: readonly string[] = Object.keys(connector.streams)): DiscoveryReport {
+export function compareConnector(
+  connector: ConnectorDefinition,
+  schema: LiveSchema,
+  streams: readonly string[] = Object.keys(connector.streams),
+): DiscoveryReport {
   const results = streams.map((name) => {
     const table = connector.streams[name];
-    if (!table) throw new TendrilError('TENDRIL_E_STREAM_UNKNOWN', `connector ${connector.id} has no stream ${name}; streams: ${Object.keys(connector.streams).join(', ')}`);
+    if (!table)
+      throw new TendrilError(
+        'TENDRIL_E_STREAM_UNKNOWN',
+        `connector ${connector.id} has no stream ${name}; streams: ${Object.keys(connector.streams).join(', ')}`,
+      );
     return compareStream(name, table, schema);
   });
   return {
@@ -485,19 +612,32 @@ const CHANGE_NAME = /(mod|upd|chang|edit|stamp|last_?mod|version)/i;
  * (names, column names and types, keys, approximate row counts) and candidate change columns, so
  * maintainers can turn a provisional map into a verified one. Never a row value.
  */
-export function supportBundle(report: DiscoveryReport, schema: LiveSchema, generatedAt: string): Record<string, unknown> {
+export function supportBundle(
+  report: DiscoveryReport,
+  schema: LiveSchema,
+  generatedAt: string,
+): Record<string, unknown> {
   return {
     kind: 'tendril-support-bundle',
     version: 1,
     generatedAt,
     contents: 'schema metadata only: no rows, no values',
     report,
-    server: { dialect: schema.dialect, version: schema.serverVersion, edition: schema.edition, defaultSchema: schema.defaultSchema },
+    server: {
+      dialect: schema.dialect,
+      version: schema.serverVersion,
+      edition: schema.edition,
+      defaultSchema: schema.defaultSchema,
+    },
     ...(schema.changeTrackingTables ? { changeTrackingTables: schema.changeTrackingTables } : {}),
     tables: schema.tables.map((t) => ({
       ...t,
       changeCandidates: t.columns
-        .filter((c) => /^(rowversion|timestamp)$/.test(baseType(c.type)) || (/date|time/.test(baseType(c.type)) && CHANGE_NAME.test(c.name)))
+        .filter(
+          (c) =>
+            /^(rowversion|timestamp)$/.test(baseType(c.type)) ||
+            (/date|time/.test(baseType(c.type)) && CHANGE_NAME.test(c.name)),
+        )
         .map((c) => c.name),
     })),
   };

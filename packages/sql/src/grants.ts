@@ -65,7 +65,8 @@ function mssqlName(name: string): string {
 }
 
 function checkName(value: string, what: string): void {
-  if (!PLAIN.test(value)) throw usage(`${what} "${value}" must be a plain identifier (letters, digits, _)`, { what });
+  if (!PLAIN.test(value))
+    throw usage(`${what} "${value}" must be a plain identifier (letters, digits, _)`, { what });
 }
 
 /** Main tables of streams whose reads could use SQL Server change tracking (timestamp and snapshot). */
@@ -128,16 +129,22 @@ function mysqlScript(input: GrantsInput, tables: readonly string[]): string {
   const qualified = (table: string) => {
     const [first, second] = table.split('.');
     if (second !== undefined) return `${mysqlName(first as string)}.${mysqlName(second)}`;
-    return input.database !== undefined ? `${mysqlName(input.database)}.${mysqlName(table)}` : mysqlName(table);
+    return input.database !== undefined
+      ? `${mysqlName(input.database)}.${mysqlName(table)}`
+      : mysqlName(table);
   };
   return [
     ...header(input, tables.length),
-    ...(input.database === undefined ? ['-- Run it in the EHR database (mysql <database> < this-file): table names are unqualified.'] : []),
+    ...(input.database === undefined
+      ? ['-- Run it in the EHR database (mysql <database> < this-file): table names are unqualified.']
+      : []),
     ...writebackNote(input),
     `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${mysqlString(input.password)};`,
     ...tables.map((table) => `GRANT SELECT ON ${qualified(table)} TO ${account};`),
     ...(input.writeback
-      ? writebackGrants(input.connector).map((w) => `GRANT ${w.rights.join(', ')} ON ${qualified(w.table)} TO ${account};`)
+      ? writebackGrants(input.connector).map(
+          (w) => `GRANT ${w.rights.join(', ')} ON ${qualified(w.table)} TO ${account};`,
+        )
       : []),
     '',
   ].join('\n');
@@ -151,24 +158,32 @@ function mssqlScript(input: GrantsInput, tables: readonly string[], ctTables: re
   const user = mssqlName(input.user);
   const qualified = (table: string) => {
     const [first, second] = table.split('.');
-    return second !== undefined ? `${mssqlName(first as string)}.${mssqlName(second)}` : `${mssqlName(schema)}.${mssqlName(table)}`;
+    return second !== undefined
+      ? `${mssqlName(first as string)}.${mssqlName(second)}`
+      : `${mssqlName(schema)}.${mssqlName(table)}`;
   };
   return [
     ...header(input, tables.length),
     '-- Narrower than db_datareader (which reads every table) and far from the db_owner some vendors ask for.',
     ...(ctTables.length > 0
-      ? ['-- VIEW CHANGE TRACKING lets Tendril use change tracking where the DBA has enabled it; harmless where it is off.']
+      ? [
+          '-- VIEW CHANGE TRACKING lets Tendril use change tracking where the DBA has enabled it; harmless where it is off.',
+        ]
       : []),
     ...writebackNote(input),
     `CREATE LOGIN ${user} WITH PASSWORD = ${mssqlString(input.password)}, CHECK_POLICY = ON;`,
     'GO',
-    ...(input.database !== undefined ? [`USE ${mssqlName(input.database)};`, 'GO'] : ['-- Run the rest in the EHR database (USE <database>).']),
+    ...(input.database !== undefined
+      ? [`USE ${mssqlName(input.database)};`, 'GO']
+      : ['-- Run the rest in the EHR database (USE <database>).']),
     `CREATE USER ${user} FOR LOGIN ${user};`,
     'GO',
     ...tables.map((table) => `GRANT SELECT ON ${qualified(table)} TO ${user};`),
     ...ctTables.map((table) => `GRANT VIEW CHANGE TRACKING ON ${qualified(table)} TO ${user};`),
     ...(input.writeback
-      ? writebackGrants(input.connector).map((w) => `GRANT ${w.rights.join(', ')} ON ${qualified(w.table)} TO ${user};`)
+      ? writebackGrants(input.connector).map(
+          (w) => `GRANT ${w.rights.join(', ')} ON ${qualified(w.table)} TO ${user};`,
+        )
       : []),
     'GO',
     '',
@@ -177,8 +192,10 @@ function mssqlScript(input: GrantsInput, tables: readonly string[], ctTables: re
 
 /** Builds the least-privilege script for a connector and dialect. */
 export function grantsScript(input: GrantsInput): GrantsScript {
-  if (!USER_NAME.test(input.user)) throw usage('--user must be 1–64 characters of letters, digits, _, . and -, starting with a letter or _');
-  if (input.host !== undefined && !HOST.test(input.host)) throw usage('--host must be a host name, address or pattern such as % or 10.0.0.%');
+  if (!USER_NAME.test(input.user))
+    throw usage('--user must be 1–64 characters of letters, digits, _, . and -, starting with a letter or _');
+  if (input.host !== undefined && !HOST.test(input.host))
+    throw usage('--host must be a host name, address or pattern such as % or 10.0.0.%');
   if (input.password.length === 0) throw usage('the password must not be empty');
   const tables = grantTables(input.connector);
   switch (input.dialect) {
@@ -189,6 +206,8 @@ export function grantsScript(input: GrantsInput): GrantsScript {
       return { script: mssqlScript(input, tables, ct), selectTables: tables, changeTrackingTables: ct };
     }
     default:
-      throw usage(`--dialect must be one of ${GRANT_DIALECTS.join(', ')}`, { dialect: input.dialect satisfies never });
+      throw usage(`--dialect must be one of ${GRANT_DIALECTS.join(', ')}`, {
+        dialect: input.dialect satisfies never,
+      });
   }
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createSqlClient } from './client.js';
 import { knexLogText, type SqlLogger } from './knex-log.js';
 
-function capture(): SqlLogger & { lines: { level: string; fields: Record<string, unknown>; message: string }[] } {
+function capture(): SqlLogger & {
+  lines: { level: string; fields: Record<string, unknown>; message: string }[];
+} {
   const lines: { level: string; fields: Record<string, unknown>; message: string }[] = [];
   return {
     lines,
@@ -14,12 +16,18 @@ function capture(): SqlLogger & { lines: { level: string; fields: Record<string,
 
 describe('knex log routing', () => {
   it('keeps only the first line of a message, with quoted literals blanked', () => {
-    const error = new Error("Incorrect datetime value: '1987-04-12 Rivera' for column 'Birthdate'\n    at Query.execute (x.js:1:1)");
-    expect(knexLogText(`Acquire connection error: ${error.stack}`)).toBe('Acquire connection error: Error: Incorrect datetime value: ? for column ?');
+    const error = new Error(
+      "Incorrect datetime value: '1987-04-12 Rivera' for column 'Birthdate'\n    at Query.execute (x.js:1:1)",
+    );
+    expect(knexLogText(`Acquire connection error: ${error.stack}`)).toBe(
+      'Acquire connection error: Error: Incorrect datetime value: ? for column ?',
+    );
     expect(knexLogText(error)).toBe('Incorrect datetime value: ? for column ?');
     expect(knexLogText('Duplicate entry "Ana|Maria" for key `PRIMARY`')).toBe('Duplicate entry ? for key ?');
     // A debug query object carries bindings: never logged.
-    expect(knexLogText({ sql: 'select * from patient where LName = ?', bindings: ['Rivera'] })).not.toContain('Rivera');
+    expect(knexLogText({ sql: 'select * from patient where LName = ?', bindings: ['Rivera'] })).not.toContain(
+      'Rivera',
+    );
     expect(knexLogText('x'.repeat(500))).toHaveLength(201);
   });
 
@@ -30,7 +38,10 @@ describe('knex log routing', () => {
     console.log = (...args: unknown[]) => void printed.push(args);
     try {
       // Nothing listens on port 1 on loopback: the pool's connect fails.
-      const client = createSqlClient({ url: 'mysql://tendril:secret-pw@127.0.0.1:1/tendril_nit_none' }, { logger });
+      const client = createSqlClient(
+        { url: 'mysql://tendril:secret-pw@127.0.0.1:1/tendril_nit_none' },
+        { logger },
+      );
       await expect(client.execute(client.knex.raw('SELECT 1'))).rejects.toThrow();
       await client.close();
       const silent = createSqlClient({ url: 'mysql://tendril:secret-pw@127.0.0.1:1/tendril_nit_none' });

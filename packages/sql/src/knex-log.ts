@@ -43,7 +43,10 @@ export function knexLog(logger?: SqlLogger): NonNullable<Knex.Config['log']> {
     warn: (message: unknown) => logger.warn(fields('warn'), knexLogText(message)),
     error: (message: unknown) => logger.error(fields('error'), knexLogText(message)),
     deprecate: (method: unknown, alternative: unknown) =>
-      logger.debug(fields('deprecate'), knexLogText(`${String(method)} is deprecated, use ${String(alternative)}`)),
+      logger.debug(
+        fields('deprecate'),
+        knexLogText(`${String(method)} is deprecated, use ${String(alternative)}`),
+      ),
     debug: (message: unknown) => logger.debug(fields('debug'), knexLogText(message)),
   };
 }

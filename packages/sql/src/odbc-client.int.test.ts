@@ -82,7 +82,11 @@ describe('ODBC adapter: value shapes identical to the native drivers', () => {
     const viaOdbc = createOdbcClient({ connectionString: MARIADB_ODBC(DB), dialect: 'mysql' });
     try {
       const query = (c: SqlClient) =>
-        c.knex('shapes').select('id', 'big').where('big', '>', c.knex.raw('CAST(? AS SIGNED)', ['9007199254740992'])).orderBy('id');
+        c
+          .knex('shapes')
+          .select('id', 'big')
+          .where('big', '>', c.knex.raw('CAST(? AS SIGNED)', ['9007199254740992']))
+          .orderBy('id');
       const expected = await native.execute(query(native));
       expect(expected).toEqual([
         { id: '1', big: '9223372036854775807' },
@@ -111,7 +115,10 @@ describe('ODBC adapter: value shapes identical to the native drivers', () => {
   });
 
   it('MariaDB: a wrong password is TENDRIL_E_DB_AUTH without the password in the message', async () => {
-    const viaOdbc = createOdbcClient({ connectionString: MARIADB_ODBC(DB, 'root', 'not-the-password-x9'), dialect: 'mysql' });
+    const viaOdbc = createOdbcClient({
+      connectionString: MARIADB_ODBC(DB, 'root', 'not-the-password-x9'),
+      dialect: 'mysql',
+    });
     try {
       const error = await viaOdbc.execute(viaOdbc.knex.raw('SELECT 1 AS one')).catch((e: unknown) => e);
       expect(isTendrilError(error) && error.code).toBe('TENDRIL_E_DB_AUTH');
@@ -122,7 +129,10 @@ describe('ODBC adapter: value shapes identical to the native drivers', () => {
   });
 
   it('a missing driver name is TENDRIL_E_DB_CONNECT naming odbcinst', async () => {
-    const viaOdbc = createOdbcClient({ connectionString: 'Driver={No Such Driver};Database=x', dialect: 'mysql' });
+    const viaOdbc = createOdbcClient({
+      connectionString: 'Driver={No Such Driver};Database=x',
+      dialect: 'mysql',
+    });
     try {
       const error = await viaOdbc.execute(viaOdbc.knex.raw('SELECT 1')).catch((e: unknown) => e);
       expect(isTendrilError(error) && error.code).toBe('TENDRIL_E_DB_CONNECT');
@@ -146,7 +156,10 @@ describe('ODBC adapter: value shapes identical to the native drivers', () => {
          (2, -5, 0, 0, '0001-01-01', '0001-01-01 00:00:00', '2024-03-01 10:11:12.123', 0.1, '', '')`,
       ),
     );
-    const viaOdbc = createOdbcClient({ connectionString: `Driver=SQLite3;Database=${file}`, dialect: 'sqlite' });
+    const viaOdbc = createOdbcClient({
+      connectionString: `Driver=SQLite3;Database=${file}`,
+      dialect: 'sqlite',
+    });
     try {
       // Aliased like every Tendril query (queries.ts), including a dotted join-style alias.
       const columns = ['id', 'big', 'i', 'ti', 'd', 'dt', 'ts', 'dbl', 'v', 'tx'];
@@ -173,7 +186,12 @@ describe('ODBC adapter: compilation and normalisation', () => {
   afterAll(() => mssql.close());
 
   it('turns knex mssql @pN markers back into ? in order, keeping the native bindings', () => {
-    const q = mssql.knex('t').select('a').where('a', '>', mssql.knex.raw('CAST(? AS varchar(20))', ['x'])).andWhere('b', 2).limit(5);
+    const q = mssql
+      .knex('t')
+      .select('a')
+      .where('a', '>', mssql.knex.raw('CAST(? AS varchar(20))', ['x']))
+      .andWhere('b', 2)
+      .limit(5);
     const { sql, parameters } = compileForOdbc('mssql', q);
     expect(sql).toBe('select top (?) [a] from [t] where [a] > CAST(? AS varchar(20)) and [b] = ?');
     expect(parameters).toEqual([5, 'x', 2]);

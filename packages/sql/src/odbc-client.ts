@@ -15,7 +15,13 @@ interface OdbcPool {
 /** A variable, so TypeScript does not resolve the optional package at build time. */
 const ODBC_MODULE = 'odbc';
 interface OdbcModule {
-  pool(options: { connectionString: string; initialSize: number; incrementSize: number; maxSize: number; loginTimeout: number }): Promise<OdbcPool>;
+  pool(options: {
+    connectionString: string;
+    initialSize: number;
+    incrementSize: number;
+    maxSize: number;
+    loginTimeout: number;
+  }): Promise<OdbcPool>;
 }
 import type { SqlClient } from './client.js';
 
@@ -96,17 +102,25 @@ export function compileForOdbc(
     sql = sql.replace(/@p(\d+)/g, (_marker, index: string) => {
       // knex numbers markers in order; anything else would reorder parameters silently.
       if (Number(index) !== next) {
-        throw new TendrilError('TENDRIL_E_INTERNAL', 'compiled SQL Server parameters are out of order; report this as a bug', {
-          details: { expected: next, found: Number(index) },
-        });
+        throw new TendrilError(
+          'TENDRIL_E_INTERNAL',
+          'compiled SQL Server parameters are out of order; report this as a bug',
+          {
+            details: { expected: next, found: Number(index) },
+          },
+        );
       }
       next += 1;
       return '?';
     });
     if (next !== bindings.length) {
-      throw new TendrilError('TENDRIL_E_INTERNAL', 'compiled SQL Server parameters do not match the bindings; report this as a bug', {
-        details: { markers: next, bindings: bindings.length },
-      });
+      throw new TendrilError(
+        'TENDRIL_E_INTERNAL',
+        'compiled SQL Server parameters do not match the bindings; report this as a bug',
+        {
+          details: { markers: next, bindings: bindings.length },
+        },
+      );
     }
   }
   return { sql, parameters: bindings.map(parameterOf) };
@@ -118,9 +132,13 @@ function parameterOf(value: unknown): string | number | null {
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'boolean') return value ? 1 : 0;
   // Tendril binds keys and cursors as text (sync-semantics.md §3): a Date or object here is a bug.
-  throw new TendrilError('TENDRIL_E_INTERNAL', `a query parameter of type ${typeof value} cannot be sent through ODBC; bind text or numbers`, {
-    details: { type: typeof value },
-  });
+  throw new TendrilError(
+    'TENDRIL_E_INTERNAL',
+    `a query parameter of type ${typeof value} cannot be sent through ODBC; bind text or numbers`,
+    {
+      details: { type: typeof value },
+    },
+  );
 }
 
 /** A decimal as the text mysql2 returns (`12.50`), refusing one a double could not carry exactly. */
@@ -150,12 +168,17 @@ export function normaliseOdbcValue(dialect: OdbcDialect, column: OdbcColumn, val
   if (value === null || value === undefined) return null;
   if (typeof value === 'bigint') {
     if (dialect === 'sqlite') {
-      return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+      return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+        ? Number(value)
+        : value.toString();
     }
     return value.toString();
   }
   if (value instanceof ArrayBuffer) return Buffer.from(value);
-  if (typeof value === 'number' && (column.dataType === SQL_TYPE.decimal || column.dataType === SQL_TYPE.numeric)) {
+  if (
+    typeof value === 'number' &&
+    (column.dataType === SQL_TYPE.decimal || column.dataType === SQL_TYPE.numeric)
+  ) {
     switch (dialect) {
       case 'mysql':
         return decimalText(value, column.decimalDigits, column.name);
@@ -166,7 +189,11 @@ export function normaliseOdbcValue(dialect: OdbcDialect, column: OdbcColumn, val
         return dialect satisfies never;
     }
   }
-  if (column.dataType === SQL_TYPE.bit && dialect === 'mssql' && (value === 0 || value === 1 || value === '0' || value === '1')) {
+  if (
+    column.dataType === SQL_TYPE.bit &&
+    dialect === 'mssql' &&
+    (value === 0 || value === 1 || value === '0' || value === '1')
+  ) {
     // tedious returns `bit` as a boolean.
     return value === 1 || value === '1';
   }
@@ -206,13 +233,22 @@ const AUTH_ERRORS: Record<OdbcDialect, ReadonlySet<number>> = {
  * Driver messages are not copied: they can quote SQL text and values (same rule as
  * `classifyDbError`); the original error stays as `cause` for local debugging.
  */
-export function classifyOdbcError(dialect: OdbcDialect, error: unknown, phase: 'connect' | 'query' = 'query'): TendrilError {
+export function classifyOdbcError(
+  dialect: OdbcDialect,
+  error: unknown,
+  phase: 'connect' | 'query' = 'query',
+): TendrilError {
   if (error instanceof TendrilError) return error;
-  const first = (error as OdbcErrorFields | undefined)?.odbcErrors?.find((e) => e.state !== '01000') ??
+  const first =
+    (error as OdbcErrorFields | undefined)?.odbcErrors?.find((e) => e.state !== '01000') ??
     (error as OdbcErrorFields | undefined)?.odbcErrors?.[0];
   const state = typeof first?.state === 'string' ? first.state : undefined;
   const code = typeof first?.code === 'number' ? first.code : undefined;
-  const details = { dialect, ...(state ? { sqlState: state } : {}), ...(code === undefined ? {} : { errno: code }) };
+  const details = {
+    dialect,
+    ...(state ? { sqlState: state } : {}),
+    ...(code === undefined ? {} : { errno: code }),
+  };
   const label = [state, code].filter((v) => v !== undefined).join(' ');
   if (state === '28000' || (code !== undefined && AUTH_ERRORS[dialect].has(code))) {
     return new TendrilError(
@@ -229,7 +265,11 @@ export function classifyOdbcError(dialect: OdbcDialect, error: unknown, phase: '
     );
   }
   // unixODBC reports a driver it cannot load as 01000 (or IM002/IM003) while connecting.
-  if (phase === 'connect' || (state !== undefined && (state.startsWith('08') || state.startsWith('IM') || state === 'HYT00' || state === 'HYT01'))) {
+  if (
+    phase === 'connect' ||
+    (state !== undefined &&
+      (state.startsWith('08') || state.startsWith('IM') || state === 'HYT00' || state === 'HYT01'))
+  ) {
     return new TendrilError(
       'TENDRIL_E_DB_CONNECT',
       `Could not open the ODBC connection (${label || 'no SQLSTATE'}). Check the Driver= or DSN= name against \`odbcinst -q -d\` / \`odbcinst -q -s\`, then the server, port and database in the connection string, that the server is running, and that a firewall allows the connection.`,
@@ -250,7 +290,8 @@ export function classifyOdbcError(dialect: OdbcDialect, error: unknown, phase: '
  * column selected without an alias comes back as `table.column`; Tendril never does that.)
  */
 function connectionStringFor(db: OdbcDatabase): string {
-  if (db.dialect !== 'sqlite' || /(^|;)\s*LongNames\s*=/i.test(db.connectionString)) return db.connectionString;
+  if (db.dialect !== 'sqlite' || /(^|;)\s*LongNames\s*=/i.test(db.connectionString))
+    return db.connectionString;
   return `${db.connectionString.replace(/;\s*$/, '')};LongNames=1`;
 }
 
@@ -265,12 +306,19 @@ function connectionStringFor(db: OdbcDatabase): string {
  */
 export function createOdbcClient(db: OdbcDatabase, options: OdbcClientOptions = {}): SqlClient {
   if (!(ODBC_DIALECTS as readonly string[]).includes(db.dialect)) {
-    throw new TendrilError('TENDRIL_E_DB_DIALECT', `the ODBC adapter speaks ${ODBC_DIALECTS.join(', ')}; set database.dialect to one of them`, {
-      details: { dialect: db.dialect },
-    });
+    throw new TendrilError(
+      'TENDRIL_E_DB_DIALECT',
+      `the ODBC adapter speaks ${ODBC_DIALECTS.join(', ')}; set database.dialect to one of them`,
+      {
+        details: { dialect: db.dialect },
+      },
+    );
   }
   const dialect = db.dialect;
-  const knex = knexFactory({ client: KNEX_CLIENT[dialect], ...(dialect === 'sqlite' ? { useNullAsDefault: true } : {}) });
+  const knex = knexFactory({
+    client: KNEX_CLIENT[dialect],
+    ...(dialect === 'sqlite' ? { useNullAsDefault: true } : {}),
+  });
   const maxSize = dialect === 'sqlite' ? 1 : Math.max(1, options.maxConnections ?? 4);
   const initialised = new WeakSet<object>();
   let pool: Promise<OdbcPool> | undefined;
@@ -289,12 +337,12 @@ export function createOdbcClient(db: OdbcDatabase, options: OdbcClientOptions = 
       })
       .then(({ default: driver }) =>
         driver.pool({
-        connectionString: connectionStringFor(db),
-        initialSize: 1,
-        incrementSize: 1,
-        maxSize,
-        loginTimeout: options.loginTimeoutSeconds ?? 15,
-      }),
+          connectionString: connectionStringFor(db),
+          initialSize: 1,
+          incrementSize: 1,
+          maxSize,
+          loginTimeout: options.loginTimeoutSeconds ?? 15,
+        }),
       )
       .catch((error: unknown) => {
         // A failed login is retried by the next query, not cached for the life of the client.

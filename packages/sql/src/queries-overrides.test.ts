@@ -34,7 +34,15 @@ const declared = defineTable<'Appointment'>({
     CreatedAt: 'datetime',
   },
   cursor: { mode: 'timestamp', column: 'LastModified', clock: 'db-local', precision: 3 },
-  joins: [{ table: 'Patients', alias: 'p', on: { PatientId: 'PatientId' }, columns: { PatientId: 'int', LastName: 'varchar(60)' }, key: ['PatientId'] }],
+  joins: [
+    {
+      table: 'Patients',
+      alias: 'p',
+      on: { PatientId: 'PatientId' },
+      columns: { PatientId: 'int', LastName: 'varchar(60)' },
+      key: ['PatientId'],
+    },
+  ],
   where: { Status: { notIn: [9] } },
   fields: { description: t.col('Note', t.str()), patientId: t.ref('Patient', 'PatientId') },
 });
@@ -56,12 +64,19 @@ describe.each(DIALECT_LIST)('overridden table compiled on %s', (dialect) => {
   const client = clients.get(dialect) as SqlClient;
 
   it('timestampPageQuery selects site columns under declared names, pages on the site cursor', () => {
-    const first = compiled(timestampPageQuery(client, site, { ...WINDOW, after: { cursor: '2024-03-05 09:50:00.003', key: ['42'] } }));
+    const first = compiled(
+      timestampPageQuery(client, site, {
+        ...WINDOW,
+        after: { cursor: '2024-03-05 09:50:00.003', key: ['42'] },
+      }),
+    );
     expect(first).toMatchSnapshot();
   });
 
   it('snapshot, lookup and key pages use the site key column', () => {
-    expect(compiled(snapshotPageQuery(client, site, { after: { key: ['7'] }, limit: 50 }))).toMatchSnapshot('snapshot');
+    expect(compiled(snapshotPageQuery(client, site, { after: { key: ['7'] }, limit: 50 }))).toMatchSnapshot(
+      'snapshot',
+    );
     expect(compiled(lookupByKeysQuery(client, site, [['1'], ['2']]))).toMatchSnapshot('lookup');
     expect(compiled(keysPageQuery(client, site, { limit: 50 }))).toMatchSnapshot('keys');
   });
@@ -83,6 +98,8 @@ describe('override semantics', () => {
     expect(declared.table).toBe('Appointments');
     expect(declared.columnNames).toBeUndefined();
     const same = applyTableOverrides(declared, {});
-    expect(compiled(snapshotPageQuery(mysql, same, { limit: 10 }))).toEqual(compiled(snapshotPageQuery(mysql, declared, { limit: 10 })));
+    expect(compiled(snapshotPageQuery(mysql, same, { limit: 10 }))).toEqual(
+      compiled(snapshotPageQuery(mysql, declared, { limit: 10 })),
+    );
   });
 });

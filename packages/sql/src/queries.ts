@@ -190,7 +190,8 @@ function selectRows(client: SqlClient, table: TableDefinition, columns: Columns)
   const qb = knex(table.table);
   const select: Record<string, string> = {};
   // `site AS declared` when a per-site override renames a column: rows keep declared names.
-  for (const name of Object.keys(table.columns)) select[name] = `${table.table}.${table.columnNames?.[name] ?? name}`;
+  for (const name of Object.keys(table.columns))
+    select[name] = `${table.table}.${table.columnNames?.[name] ?? name}`;
   for (const join of table.joins ?? []) {
     for (const name of Object.keys(join.columns)) select[`${join.alias}.${name}`] = `${join.alias}.${name}`;
   }

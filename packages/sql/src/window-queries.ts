@@ -35,9 +35,13 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function windowSpec(table: TableDefinition): { dateColumn: string; pastDays: number; futureDays: number } {
   if (table.cursor.mode !== 'window') {
-    throw new TendrilError('TENDRIL_E_CONNECTOR_DEFINITION', `table ${table.table} has no window cursor; read it with its own mode's query`, {
-      details: { table: table.table, mode: table.cursor.mode },
-    });
+    throw new TendrilError(
+      'TENDRIL_E_CONNECTOR_DEFINITION',
+      `table ${table.table} has no window cursor; read it with its own mode's query`,
+      {
+        details: { table: table.table, mode: table.cursor.mode },
+      },
+    );
   }
   return {
     dateColumn: table.cursor.dateColumn,
@@ -58,22 +62,34 @@ function addDays(day: string, days: number): string {
  */
 export function windowBounds(table: TableDefinition, today: string): { from: string; until: string } {
   if (!DAY.test(today) || Number.isNaN(Date.parse(`${today}T00:00:00Z`))) {
-    throw new TendrilError('TENDRIL_E_CLOCK', 'the window day is not of the form YYYY-MM-DD; check the connection timezone');
+    throw new TendrilError(
+      'TENDRIL_E_CLOCK',
+      'the window day is not of the form YYYY-MM-DD; check the connection timezone',
+    );
   }
   const { pastDays, futureDays } = windowSpec(table);
   return { from: addDays(today, -pastDays), until: addDays(today, futureDays + 1) };
 }
 
 /** Qualified reference and declared type of the business date column (main table or `alias.column`). */
-function dateColumnOf(client: SqlClient, table: TableDefinition): { ref: string; type: ColumnType; name: string } {
+function dateColumnOf(
+  client: SqlClient,
+  table: TableDefinition,
+): { ref: string; type: ColumnType; name: string } {
   const { dateColumn } = windowSpec(table);
   const dot = dateColumn.indexOf('.');
   const type =
-    dot < 0 ? table.columns[dateColumn] : table.joins?.find((j) => j.alias === dateColumn.slice(0, dot))?.columns[dateColumn.slice(dot + 1)];
+    dot < 0
+      ? table.columns[dateColumn]
+      : table.joins?.find((j) => j.alias === dateColumn.slice(0, dot))?.columns[dateColumn.slice(dot + 1)];
   if (type === undefined) {
-    throw new TendrilError('TENDRIL_E_CONNECTOR_DEFINITION', `table ${table.table}: window date column "${dateColumn}" is not declared in columns`, {
-      details: { table: table.table, column: dateColumn },
-    });
+    throw new TendrilError(
+      'TENDRIL_E_CONNECTOR_DEFINITION',
+      `table ${table.table}: window date column "${dateColumn}" is not declared in columns`,
+      {
+        details: { table: table.table, column: dateColumn },
+      },
+    );
   }
   checkDeclaredType(client, type, dateColumn);
   return { ref: dot < 0 ? `${table.table}.${dateColumn}` : dateColumn, type, name: dateColumn };
@@ -85,7 +101,13 @@ function selectBusinessDate(client: SqlClient, qb: Knex.QueryBuilder, table: Tab
 }
 
 /** `(k1, k2, …) > (v1, v2, …)` written out column by column, each value bound in its key's type. */
-function keyAbove(client: SqlClient, qb: Knex.QueryBuilder, table: TableDefinition, values: readonly string[], index = 0): void {
+function keyAbove(
+  client: SqlClient,
+  qb: Knex.QueryBuilder,
+  table: TableDefinition,
+  values: readonly string[],
+  index = 0,
+): void {
   const name = table.key[index] as string;
   const type = table.columns[name] as ColumnType;
   const ref = `${table.table}.${name}`;
@@ -103,19 +125,35 @@ function keyAbove(client: SqlClient, qb: Knex.QueryBuilder, table: TableDefiniti
  * after `page.after` in key order. Same select list and joins as the snapshot scan, plus
  * {@link BUSINESS_DATE_ALIAS}.
  */
-export function windowPageQuery(client: SqlClient, table: TableDefinition, page: WindowPage): Knex.QueryBuilder {
+export function windowPageQuery(
+  client: SqlClient,
+  table: TableDefinition,
+  page: WindowPage,
+): Knex.QueryBuilder {
   const date = dateColumnOf(client, table);
   for (const day of [page.from, page.until]) {
-    if (!DAY.test(day)) throw new TendrilError('TENDRIL_E_CLOCK', 'window bounds must be days of the form YYYY-MM-DD', { details: { table: table.table } });
+    if (!DAY.test(day))
+      throw new TendrilError('TENDRIL_E_CLOCK', 'window bounds must be days of the form YYYY-MM-DD', {
+        details: { table: table.table },
+      });
   }
   if (page.newKeysAfter && page.newKeysAfter.length !== table.key.length) {
     throw new TendrilError(
       'TENDRIL_E_CURSOR_STATE',
       `table ${table.table}: the stored largest key does not match the stream's key (${table.key.join(', ')}); the connector definition changed, so reset the stream to run a baseline`,
-      { details: { table: table.table, keyColumns: table.key.length, storedColumns: page.newKeysAfter.length } },
+      {
+        details: {
+          table: table.table,
+          keyColumns: table.key.length,
+          storedColumns: page.newKeysAfter.length,
+        },
+      },
     );
   }
-  const qb = snapshotPageQuery(client, table, { ...(page.after ? { after: page.after } : {}), limit: page.limit });
+  const qb = snapshotPageQuery(client, table, {
+    ...(page.after ? { after: page.after } : {}),
+    limit: page.limit,
+  });
   selectBusinessDate(client, qb, table);
   const newKeysAfter = page.newKeysAfter;
   if (newKeysAfter) {
@@ -136,7 +174,11 @@ export function windowPageQuery(client: SqlClient, table: TableDefinition, page:
  * Point lookup of a window table's rows by key, with {@link BUSINESS_DATE_ALIAS}: confirms delete
  * candidates and learns the new date of a row moved out of the window (scenario 16).
  */
-export function windowLookupQuery(client: SqlClient, table: TableDefinition, keys: readonly (readonly string[])[]): Knex.QueryBuilder {
+export function windowLookupQuery(
+  client: SqlClient,
+  table: TableDefinition,
+  keys: readonly (readonly string[])[],
+): Knex.QueryBuilder {
   const qb = lookupByKeysQuery(client, table, keys);
   selectBusinessDate(client, qb, table);
   return qb;

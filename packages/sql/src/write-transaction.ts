@@ -25,13 +25,21 @@ function resultOf(dialect: SqlClient['dialect'], raw: unknown): WritebackSqlResu
     return {
       rows: [],
       affectedRows: header.affectedRows ?? 0,
-      ...(header.insertId !== undefined && header.insertId !== 0 && header.insertId !== '0' ? { insertId: String(header.insertId) } : {}),
+      ...(header.insertId !== undefined && header.insertId !== 0 && header.insertId !== '0'
+        ? { insertId: String(header.insertId) }
+        : {}),
     };
   }
   if (Array.isArray(raw)) return { rows: raw as Record<string, unknown>[], affectedRows: raw.length };
   // better-sqlite3 run(): { changes, lastInsertRowid }; pg: { rows, rowCount }
-  const object = (raw ?? {}) as { changes?: number; lastInsertRowid?: number | bigint; rows?: unknown[]; rowCount?: number };
-  if (Array.isArray(object.rows)) return { rows: object.rows as Record<string, unknown>[], affectedRows: object.rowCount ?? 0 };
+  const object = (raw ?? {}) as {
+    changes?: number;
+    lastInsertRowid?: number | bigint;
+    rows?: unknown[];
+    rowCount?: number;
+  };
+  if (Array.isArray(object.rows))
+    return { rows: object.rows as Record<string, unknown>[], affectedRows: object.rowCount ?? 0 };
   return {
     rows: [],
     affectedRows: object.changes ?? 0,
@@ -50,7 +58,10 @@ export async function runWriteTransaction<T>(
   hooks: WriteTransactionHooks = {},
 ): Promise<T> {
   if (typeof (client.knex as Partial<Knex>).transaction !== 'function') {
-    throw new TendrilError('TENDRIL_E_NOT_AVAILABLE', 'writeback through ODBC is not available in this version; give connections[].writeback.database a mysql:// or mssql:// URL');
+    throw new TendrilError(
+      'TENDRIL_E_NOT_AVAILABLE',
+      'writeback through ODBC is not available in this version; give connections[].writeback.database a mysql:// or mssql:// URL',
+    );
   }
   return client.knex.transaction(async (trx) => {
     for (const statement of hooks.session ?? []) await trx.raw(statement);

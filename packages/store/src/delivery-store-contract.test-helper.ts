@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { customElementEvents, resourceHash, resourceId, tombstone, type ChangeKind, type ResourceType, type StoredEvent } from '@tendril/core';
+import {
+  customElementEvents,
+  resourceHash,
+  resourceId,
+  tombstone,
+  type ChangeKind,
+  type ResourceType,
+  type StoredEvent,
+} from '@tendril/core';
 import type { DeliveryRoute } from './delivery-types.js';
 import type { PageCommit, PendingChange, Store } from './types.js';
 
@@ -29,8 +37,21 @@ function change(
 ): PendingChange {
   const id = resourceId(connectionId, resourceType, sourceId);
   if (kind === 'deleted') {
-    const data = tombstone(resourceType, sourceId, { connectionId, connectorId: 'open-dental' }, '2025-01-20T14:05:00.000Z');
-    return { resourceType, sourceId, resourceId: id, kind, hash: (data['meta'] as { hash: string }).hash, data, refs: {} };
+    const data = tombstone(
+      resourceType,
+      sourceId,
+      { connectionId, connectorId: 'open-dental' },
+      '2025-01-20T14:05:00.000Z',
+    );
+    return {
+      resourceType,
+      sourceId,
+      resourceId: id,
+      kind,
+      hash: (data['meta'] as { hash: string }).hash,
+      data,
+      refs: {},
+    };
   }
   const resource = { resourceType, id, sourceId, version };
   const hash = resourceHash(resource);
@@ -94,7 +115,10 @@ export function describeDeliveryStoreContract(
       await store.commitPage(page('c2', [change('c2', 'Appointment', '9', 'created')]));
 
       const of = async (subscriptionId: string) =>
-        (await store.deliveries.list({ subscriptionId, limit: 100 })).map((d) => [d.connectionId, d.eventType]);
+        (await store.deliveries.list({ subscriptionId, limit: 100 })).map((d) => [
+          d.connectionId,
+          d.eventType,
+        ]);
       expect(await of('all')).toEqual([
         ['c1', 'patient.created'],
         ['c1', 'appointment.created'],
@@ -116,8 +140,18 @@ export function describeDeliveryStoreContract(
     });
 
     it('appendCustomEvents routes nightly script rows like page events (resource type CustomElement, type <element>.row)', async () => {
-      const CUSTOM: DeliveryRoute = { subscriptionId: 'custom', connectionIds: ['c1'], resourceTypes: ['CustomElement'], eventTypes: [] };
-      const RECALLS: DeliveryRoute = { subscriptionId: 'recalls', connectionIds: [], resourceTypes: [], eventTypes: ['recall_list.*'] };
+      const CUSTOM: DeliveryRoute = {
+        subscriptionId: 'custom',
+        connectionIds: ['c1'],
+        resourceTypes: ['CustomElement'],
+        eventTypes: [],
+      };
+      const RECALLS: DeliveryRoute = {
+        subscriptionId: 'recalls',
+        connectionIds: [],
+        resourceTypes: [],
+        eventTypes: ['recall_list.*'],
+      };
       const store = await fresh([ALL, APPOINTMENTS_C1, PATIENTS_CREATED, CUSTOM, RECALLS]);
       const drafts = (connectionId: string, element: string) =>
         customElementEvents({
@@ -129,14 +163,34 @@ export function describeDeliveryStoreContract(
           columns: ['n'],
           rows: [{ n: 1 }, { n: 2 }],
         });
-      const appended = await store.appendCustomEvents({ connectionId: 'c1', connectorId: 'open-dental', events: drafts('c1', 'recall_list') });
-      await store.appendCustomEvents({ connectionId: 'c2', connectorId: 'open-dental', events: drafts('c2', 'recall_list') });
-      await store.appendCustomEvents({ connectionId: 'c1', connectorId: 'open-dental', events: drafts('c1', 'balances') });
+      const appended = await store.appendCustomEvents({
+        connectionId: 'c1',
+        connectorId: 'open-dental',
+        events: drafts('c1', 'recall_list'),
+      });
+      await store.appendCustomEvents({
+        connectionId: 'c2',
+        connectorId: 'open-dental',
+        events: drafts('c2', 'recall_list'),
+      });
+      await store.appendCustomEvents({
+        connectionId: 'c1',
+        connectorId: 'open-dental',
+        events: drafts('c1', 'balances'),
+      });
       // The same rows again: no second delivery.
-      await store.appendCustomEvents({ connectionId: 'c1', connectorId: 'open-dental', events: drafts('c1', 'recall_list') });
+      await store.appendCustomEvents({
+        connectionId: 'c1',
+        connectorId: 'open-dental',
+        events: drafts('c1', 'recall_list'),
+      });
 
       const of = async (subscriptionId: string) =>
-        (await store.deliveries.list({ subscriptionId, limit: 100 })).map((d) => [d.connectionId, d.eventType, d.resourceType]);
+        (await store.deliveries.list({ subscriptionId, limit: 100 })).map((d) => [
+          d.connectionId,
+          d.eventType,
+          d.resourceType,
+        ]);
       expect(await of('all')).toEqual([
         ['c1', 'recall_list.row', 'CustomElement'],
         ['c1', 'recall_list.row', 'CustomElement'],
@@ -154,7 +208,13 @@ export function describeDeliveryStoreContract(
       expect((await of('recalls')).map(([c]) => c)).toEqual(['c1', 'c1', 'c2', 'c2']);
       expect(await of('appts')).toEqual([]);
       expect(await of('new-patients')).toEqual([]);
-      const leased = await store.deliveries.lease({ owner: 'w', nowMs: T0, leaseMs: LEASE, limit: 10, subscriptionIds: ['custom'] });
+      const leased = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ['custom'],
+      });
       expect(leased.map((d) => d.event)).toEqual(expect.arrayContaining(appended.inserted));
     });
 
@@ -164,7 +224,9 @@ export function describeDeliveryStoreContract(
         ...change('c1', 'Patient', '3', 'created'),
         data: { resourceType: 'Patient', weight: 10n },
       };
-      await expect(store.commitPage(page('c1', [change('c1', 'Patient', '1', 'created'), poisoned]))).rejects.toMatchObject({
+      await expect(
+        store.commitPage(page('c1', [change('c1', 'Patient', '1', 'created'), poisoned])),
+      ).rejects.toMatchObject({
         code: 'TENDRIL_E_STORE',
       });
       expect(await store.deliveries.count({})).toBe(0);
@@ -182,7 +244,13 @@ export function describeDeliveryStoreContract(
         ]),
       );
       const subscriptionIds = ['all'];
-      const a = await store.deliveries.lease({ owner: 'a', nowMs: T0, leaseMs: LEASE, limit: 10, subscriptionIds });
+      const a = await store.deliveries.lease({
+        owner: 'a',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds,
+      });
       expect(a.map((d) => [d.resourceId, d.eventType])).toEqual([
         [resourceId('c1', 'Patient', '1'), 'patient.created'],
         [resourceId('c1', 'Patient', '2'), 'patient.created'],
@@ -190,11 +258,33 @@ export function describeDeliveryStoreContract(
       expect(a[0]!.event.envelope.id).toBe(a[0]!.eventId);
       expect(a[0]!.eligibleAtMs).toBe(T0);
       // Taken: nobody else gets them, and patient 1's update waits behind its head.
-      expect(await store.deliveries.lease({ owner: 'b', nowMs: T0 + 1, leaseMs: LEASE, limit: 10, subscriptionIds })).toEqual([]);
+      expect(
+        await store.deliveries.lease({
+          owner: 'b',
+          nowMs: T0 + 1,
+          leaseMs: LEASE,
+          limit: 10,
+          subscriptionIds,
+        }),
+      ).toEqual([]);
       // Unknown subscriptions lease nothing.
-      expect(await store.deliveries.lease({ owner: 'b', nowMs: T0, leaseMs: LEASE, limit: 10, subscriptionIds: ['x'] })).toEqual([]);
+      expect(
+        await store.deliveries.lease({
+          owner: 'b',
+          nowMs: T0,
+          leaseMs: LEASE,
+          limit: 10,
+          subscriptionIds: ['x'],
+        }),
+      ).toEqual([]);
       // Worker a died: after the lease expires worker b takes the same deliveries.
-      const b = await store.deliveries.lease({ owner: 'b', nowMs: T0 + LEASE, leaseMs: LEASE, limit: 10, subscriptionIds });
+      const b = await store.deliveries.lease({
+        owner: 'b',
+        nowMs: T0 + LEASE,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds,
+      });
       expect(b.map((d) => d.id)).toEqual(a.map((d) => d.id));
       expect(b[0]!.eligibleAtMs).toBe(T0); // the lifetime clock is not restarted
       // a's late result is recorded but does not override b's lease.
@@ -220,7 +310,13 @@ export function describeDeliveryStoreContract(
         ]),
       );
       const ids = ['all'];
-      const [head] = await store.deliveries.lease({ owner: 'w', nowMs: T0, leaseMs: LEASE, limit: 10, subscriptionIds: ids });
+      const [head] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ids,
+      });
       await store.deliveries.complete({
         deliveryId: head!.id,
         owner: 'w',
@@ -228,9 +324,23 @@ export function describeDeliveryStoreContract(
         resolution: { kind: 'retry', dueAtMs: T0 + 20_000 },
       });
       // Waiting to retry still holds the key.
-      expect(await store.deliveries.lease({ owner: 'w', nowMs: T0 + 19_999, leaseMs: LEASE, limit: 10, subscriptionIds: ids })).toEqual([]);
+      expect(
+        await store.deliveries.lease({
+          owner: 'w',
+          nowMs: T0 + 19_999,
+          leaseMs: LEASE,
+          limit: 10,
+          subscriptionIds: ids,
+        }),
+      ).toEqual([]);
       expect(await store.deliveries.nextDueAtMs(ids)).toBe(T0 + 20_000);
-      const [again] = await store.deliveries.lease({ owner: 'w', nowMs: T0 + 20_000, leaseMs: LEASE, limit: 10, subscriptionIds: ids });
+      const [again] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0 + 20_000,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ids,
+      });
       expect(again).toMatchObject({ id: head!.id, attempts: 1, lastStatus: 503 });
       await store.deliveries.complete({
         deliveryId: head!.id,
@@ -238,7 +348,13 @@ export function describeDeliveryStoreContract(
         attempt: attempt(T0 + 20_000, 204, 'delivered'),
         resolution: { kind: 'delivered' },
       });
-      const [second] = await store.deliveries.lease({ owner: 'w', nowMs: T0 + 20_010, leaseMs: LEASE, limit: 10, subscriptionIds: ids });
+      const [second] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0 + 20_010,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ids,
+      });
       expect(second!.eventType).toBe('patient.updated');
       expect(second!.sequence).toBeGreaterThan(head!.sequence);
       const result = await store.deliveries.complete({
@@ -248,11 +364,22 @@ export function describeDeliveryStoreContract(
         resolution: { kind: 'dead', reason: 'permanent', redrive: false },
       });
       expect(result).toEqual({ applied: true, consecutivePermanentFailures: 1 });
-      const [third] = await store.deliveries.lease({ owner: 'w', nowMs: T0 + 20_020, leaseMs: LEASE, limit: 10, subscriptionIds: ids });
+      const [third] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0 + 20_020,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ids,
+      });
       expect(third!.sequence).toBeGreaterThan(second!.sequence);
 
       const shown = await store.deliveries.get(head!.id);
-      expect(shown!.delivery).toMatchObject({ status: 'delivered', attempts: 2, lastStatus: 204, finishedAtMs: T0 + 20_005 });
+      expect(shown!.delivery).toMatchObject({
+        status: 'delivered',
+        attempts: 2,
+        lastStatus: 204,
+        finishedAtMs: T0 + 20_005,
+      });
       expect(shown!.attempts.map((a) => [a.number, a.status, a.outcome, a.responseBytes])).toEqual([
         [1, 503, 'retryable', 2],
         [2, 204, 'delivered', 2],
@@ -273,10 +400,30 @@ export function describeDeliveryStoreContract(
     it('releases a lease without counting an attempt', async () => {
       const store = await fresh();
       await store.commitPage(page('c1', [change('c1', 'Patient', '1', 'created')]));
-      const [d] = await store.deliveries.lease({ owner: 'w', nowMs: T0, leaseMs: LEASE, limit: 1, subscriptionIds: ['all'] });
+      const [d] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 1,
+        subscriptionIds: ['all'],
+      });
       await store.deliveries.release({ deliveryId: d!.id, owner: 'w', dueAtMs: T0 + 500 });
-      expect(await store.deliveries.lease({ owner: 'v', nowMs: T0 + 499, leaseMs: LEASE, limit: 1, subscriptionIds: ['all'] })).toEqual([]);
-      const [again] = await store.deliveries.lease({ owner: 'v', nowMs: T0 + 500, leaseMs: LEASE, limit: 1, subscriptionIds: ['all'] });
+      expect(
+        await store.deliveries.lease({
+          owner: 'v',
+          nowMs: T0 + 499,
+          leaseMs: LEASE,
+          limit: 1,
+          subscriptionIds: ['all'],
+        }),
+      ).toEqual([]);
+      const [again] = await store.deliveries.lease({
+        owner: 'v',
+        nowMs: T0 + 500,
+        leaseMs: LEASE,
+        limit: 1,
+        subscriptionIds: ['all'],
+      });
       expect(again).toMatchObject({ id: d!.id, attempts: 0, eligibleAtMs: T0 });
     });
 
@@ -284,7 +431,13 @@ export function describeDeliveryStoreContract(
       const store = await fresh();
       await store.commitPage(page('c1', [change('c1', 'Patient', '1', 'created')]));
       const ids = ['all'];
-      const [first] = await store.deliveries.lease({ owner: 'w', nowMs: T0, leaseMs: LEASE, limit: 1, subscriptionIds: ids });
+      const [first] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 1,
+        subscriptionIds: ids,
+      });
       await store.deliveries.complete({
         deliveryId: first!.id,
         owner: 'w',
@@ -292,7 +445,9 @@ export function describeDeliveryStoreContract(
         resolution: { kind: 'dead', reason: 'retries-exhausted', redrive: true },
       });
       await store.commitPage(page('c1', [change('c1', 'Patient', '1', 'updated', 2)]));
-      expect(await store.deliveries.redrivable('all', 10)).toEqual([{ id: first!.id, eventId: first!.eventId }]);
+      expect(await store.deliveries.redrivable('all', 10)).toEqual([
+        { id: first!.id, eventId: first!.eventId },
+      ]);
       const oldest = await store.deliveries.oldestRedrivable('all');
       expect(oldest?.event.envelope.id).toBe(first!.eventId);
 
@@ -303,8 +458,20 @@ export function describeDeliveryStoreContract(
         nowMs: T0 + 1,
       });
       expect(await store.deliveries.redrivable('all', 10)).toEqual([]);
-      const [lead] = await store.deliveries.lease({ owner: 'w', nowMs: T0 + 2, leaseMs: LEASE, limit: 10, subscriptionIds: ids });
-      expect(lead).toMatchObject({ id: redriven, eventId: first!.eventId, origin: 'redrive', attempts: 0, replayOf: first!.id });
+      const [lead] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0 + 2,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ids,
+      });
+      expect(lead).toMatchObject({
+        id: redriven,
+        eventId: first!.eventId,
+        origin: 'redrive',
+        attempts: 0,
+        replayOf: first!.id,
+      });
       await store.deliveries.complete({
         deliveryId: redriven!,
         owner: 'w',
@@ -321,7 +488,13 @@ export function describeDeliveryStoreContract(
       });
       const order: string[] = [];
       for (let i = 0; i < 2; i += 1) {
-        const [d] = await store.deliveries.lease({ owner: 'w', nowMs: T0 + 10 + i, leaseMs: LEASE, limit: 10, subscriptionIds: ids });
+        const [d] = await store.deliveries.lease({
+          owner: 'w',
+          nowMs: T0 + 10 + i,
+          leaseMs: LEASE,
+          limit: 10,
+          subscriptionIds: ids,
+        });
         order.push(`${d!.origin}:${d!.eventType}`);
         await store.deliveries.complete({
           deliveryId: d!.id,
@@ -337,30 +510,79 @@ export function describeDeliveryStoreContract(
     it('records a probe on a dead letter and turns it into a delivered row when it gets through', async () => {
       const store = await fresh();
       await store.commitPage(page('c1', [change('c1', 'Patient', '1', 'created')]));
-      const [d] = await store.deliveries.lease({ owner: 'w', nowMs: T0, leaseMs: LEASE, limit: 1, subscriptionIds: ['all'] });
+      const [d] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 1,
+        subscriptionIds: ['all'],
+      });
       await store.deliveries.complete({
         deliveryId: d!.id,
         owner: 'w',
         attempt: attempt(T0, 503, 'retryable'),
         resolution: { kind: 'dead', reason: 'lifetime-exceeded', redrive: true },
       });
-      await store.deliveries.recordProbe({ deliveryId: d!.id, attempt: { ...attempt(T0 + 1, 502, 'retryable') }, delivered: false, stillRedrivable: true });
-      expect((await store.deliveries.get(d!.id))!.delivery).toMatchObject({ status: 'dead', redrive: true, attempts: 2 });
-      await store.deliveries.recordProbe({ deliveryId: d!.id, attempt: { ...attempt(T0 + 2, 200, 'delivered') }, delivered: true, stillRedrivable: false });
+      await store.deliveries.recordProbe({
+        deliveryId: d!.id,
+        attempt: { ...attempt(T0 + 1, 502, 'retryable') },
+        delivered: false,
+        stillRedrivable: true,
+      });
+      expect((await store.deliveries.get(d!.id))!.delivery).toMatchObject({
+        status: 'dead',
+        redrive: true,
+        attempts: 2,
+      });
+      await store.deliveries.recordProbe({
+        deliveryId: d!.id,
+        attempt: { ...attempt(T0 + 2, 200, 'delivered') },
+        delivered: true,
+        stillRedrivable: false,
+      });
       const shown = await store.deliveries.get(d!.id);
-      expect(shown!.delivery).toMatchObject({ status: 'delivered', redrive: false, attempts: 3, lastStatus: 200 });
+      expect(shown!.delivery).toMatchObject({
+        status: 'delivered',
+        redrive: false,
+        attempts: 3,
+        lastStatus: 200,
+      });
       expect(shown!.attempts.map((a) => a.probe)).toEqual([false, true, true]);
     });
 
     it('keeps subscription state and the run of permanent failures', async () => {
       const store = await fresh();
       expect(await store.deliveries.subscriptionStates()).toEqual([]);
-      await store.deliveries.setSubscriptionState({ subscriptionId: 'all', state: 'unreachable', reason: 'r', nowMs: T0, nextProbeAtMs: T0 + 60_000 });
-      await store.deliveries.setSubscriptionState({ subscriptionId: 'all', state: 'unreachable', reason: 'r2', nowMs: T0 + 5, nextProbeAtMs: T0 + 120_000 });
+      await store.deliveries.setSubscriptionState({
+        subscriptionId: 'all',
+        state: 'unreachable',
+        reason: 'r',
+        nowMs: T0,
+        nextProbeAtMs: T0 + 60_000,
+      });
+      await store.deliveries.setSubscriptionState({
+        subscriptionId: 'all',
+        state: 'unreachable',
+        reason: 'r2',
+        nowMs: T0 + 5,
+        nextProbeAtMs: T0 + 120_000,
+      });
       expect(await store.deliveries.subscriptionStates()).toEqual([
-        { subscriptionId: 'all', state: 'unreachable', reason: 'r2', consecutivePermanentFailures: 0, changedAtMs: T0, nextProbeAtMs: T0 + 120_000 },
+        {
+          subscriptionId: 'all',
+          state: 'unreachable',
+          reason: 'r2',
+          consecutivePermanentFailures: 0,
+          changedAtMs: T0,
+          nextProbeAtMs: T0 + 120_000,
+        },
       ]);
-      await store.deliveries.setSubscriptionState({ subscriptionId: 'all', state: 'active', nowMs: T0 + 9, resetFailures: true });
+      await store.deliveries.setSubscriptionState({
+        subscriptionId: 'all',
+        state: 'active',
+        nowMs: T0 + 9,
+        resetFailures: true,
+      });
       expect(await store.deliveries.subscriptionStates()).toEqual([
         { subscriptionId: 'all', state: 'active', consecutivePermanentFailures: 0, changedAtMs: T0 + 9 },
       ]);
@@ -381,7 +603,12 @@ export function describeDeliveryStoreContract(
       );
       await store.commitPage(page('c2', [change('c2', 'Patient', '1', 'created')]));
 
-      const route: DeliveryRoute = { subscriptionId: 'lake', connectionIds: ['c1'], resourceTypes: [], eventTypes: [] };
+      const route: DeliveryRoute = {
+        subscriptionId: 'lake',
+        connectionIds: ['c1'],
+        resourceTypes: [],
+        eventTypes: [],
+      };
       const filter = { subscriptionId: 'lake', resourceType: 'Patient' };
       expect(await store.deliveries.countCurrent(filter, route)).toBe(2);
 
@@ -401,7 +628,13 @@ export function describeDeliveryStoreContract(
       expect(rows[1]!.eventId).toBe(events[0]!.envelope.id);
 
       // Restarted: a new job, and resources with a pending delivery are not queued twice.
-      const restarted = await store.deliveries.backloadPage({ filter, route, limit: 10, nowMs: T0, restart: true });
+      const restarted = await store.deliveries.backloadPage({
+        filter,
+        route,
+        limit: 10,
+        nowMs: T0,
+        restart: true,
+      });
       expect(restarted).toMatchObject({ resumed: false, enqueued: 0, done: true });
       expect(restarted.jobId).not.toBe(first.jobId);
       // --since keeps only resources whose latest event occurred since then.
@@ -419,7 +652,13 @@ export function describeDeliveryStoreContract(
       const all = await store.deliveries.list({ limit: 10 });
       expect(await store.deliveries.list({ afterId: all[0]!.id, limit: 10 })).toEqual(all.slice(1));
       expect(await store.deliveries.count({ sinceMs: all[0]!.createdAtMs + 1 })).toBe(0);
-      const [d] = await store.deliveries.lease({ owner: 'w', nowMs: T0, leaseMs: LEASE, limit: 1, subscriptionIds: ['all'] });
+      const [d] = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 1,
+        subscriptionIds: ['all'],
+      });
       await store.deliveries.complete({
         deliveryId: d!.id,
         owner: 'w',
@@ -427,7 +666,13 @@ export function describeDeliveryStoreContract(
         resolution: { kind: 'retry', dueAtMs: T0 + 3_600_000 },
       });
       expect(await store.deliveries.retryNow(d!.id, T0 + 10)).toBe(true);
-      const again = await store.deliveries.lease({ owner: 'w', nowMs: T0 + 10, leaseMs: LEASE, limit: 10, subscriptionIds: ['all'] });
+      const again = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0 + 10,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ['all'],
+      });
       expect(again.map((x) => x.id)).toContain(d!.id);
     });
   });

@@ -201,7 +201,12 @@ export interface DeliveryStore {
    * the results of concurrent requests so that the store is not the bottleneck. Results in input order.
    */
   completeMany(
-    inputs: readonly { deliveryId: number; owner: string; attempt: DeliveryAttemptInput; resolution: AttemptResolution }[],
+    inputs: readonly {
+      deliveryId: number;
+      owner: string;
+      attempt: DeliveryAttemptInput;
+      resolution: AttemptResolution;
+    }[],
   ): Promise<{ applied: boolean; consecutivePermanentFailures: number }[]>;
   /** Gives a leased delivery back without an attempt (throttle wait, shutdown); due again at `dueAtMs`. */
   release(input: { deliveryId: number; owner: string; dueAtMs: number }): Promise<void>;
@@ -229,7 +234,12 @@ export interface DeliveryStore {
   /** The oldest dead letter awaiting redrive, with its event: what an unreachable subscription's probe sends. */
   oldestRedrivable(subscriptionId: string): Promise<(DeliveryRecord & { event: StoredEvent }) | undefined>;
   /** Records a probe's attempt on a dead letter; `delivered` turns it into a delivered row. */
-  recordProbe(input: { deliveryId: number; attempt: DeliveryAttemptInput; delivered: boolean; stillRedrivable: boolean }): Promise<void>;
+  recordProbe(input: {
+    deliveryId: number;
+    attempt: DeliveryAttemptInput;
+    delivered: boolean;
+    stillRedrivable: boolean;
+  }): Promise<void>;
   /** The dead letters of a subscription awaiting redrive (delivery id, event id), oldest first. */
   redrivable(subscriptionId: string, limit: number): Promise<{ id: number; eventId: string }[]>;
 
@@ -264,7 +274,11 @@ export interface DeliveryStore {
    * each keeping its own in memory. Absent on stores used by one process at a time (SQLite), where
    * the dispatcher's in-memory bucket is the bucket.
    */
-  takeThrottleToken?(input: { subscriptionId: string; ratePerSecond: number; nowMs: number }): Promise<ThrottleTake>;
+  takeThrottleToken?(input: {
+    subscriptionId: string;
+    ratePerSecond: number;
+    nowMs: number;
+  }): Promise<ThrottleTake>;
 }
 
 /** A shared bucket's answer: go now, or come back after `waitMs` (the shape of the dispatcher's `TakeResult`). */

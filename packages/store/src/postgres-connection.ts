@@ -81,7 +81,15 @@ function sqlState(error: unknown): string | undefined {
 }
 
 /** Node-level connection failures (no SQLSTATE): the server is down, restarting or unreachable. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
 
 /**
  * Turns a failure into a TendrilError. PostgreSQL's own message and `detail` can quote row values
@@ -91,7 +99,9 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOST
 export function postgresStoreError(operation: string, error: unknown): TendrilError {
   if (isTendrilError(error)) return error;
   const state = sqlState(error);
-  const network = typeof (error as { code?: unknown } | null)?.code === 'string' && NETWORK_CODES.has((error as { code: string }).code);
+  const network =
+    typeof (error as { code?: unknown } | null)?.code === 'string' &&
+    NETWORK_CODES.has((error as { code: string }).code);
   const pgError = error as { constraint?: string; table?: string; schema?: string } | null;
   const cause =
     state === undefined
@@ -111,9 +121,17 @@ export function postgresStoreError(operation: string, error: unknown): TendrilEr
     fix = 'The database named in store.postgres does not exist: create it (createdb), then retry.';
     retryable = false;
   } else if (state === '42501' || state === '3F000') {
-    fix = 'The store user lacks a right it needs: let it create tables in the database (GRANT CREATE ON DATABASE / SCHEMA), or create the schema, then retry.';
+    fix =
+      'The store user lacks a right it needs: let it create tables in the database (GRANT CREATE ON DATABASE / SCHEMA), or create the schema, then retry.';
     retryable = false;
-  } else if (network || klass === '08' || klass === '53' || klass === '57' || klass === '40' || state === '55P03') {
+  } else if (
+    network ||
+    klass === '08' ||
+    klass === '53' ||
+    klass === '57' ||
+    klass === '40' ||
+    state === '55P03'
+  ) {
     fix = 'Check that PostgreSQL is running and reachable at the host in store.postgres, then retry.';
     retryable = true;
   } else if (state === undefined) {
@@ -124,21 +142,29 @@ export function postgresStoreError(operation: string, error: unknown): TendrilEr
     fix = 'Nothing of this call was written; check the PostgreSQL server log for this SQLSTATE.';
     retryable = klass !== '22' && klass !== '23' && klass !== '42';
   }
-  return new TendrilError('TENDRIL_E_STORE', `The agent store (PostgreSQL) failed during ${operation}. ${fix}`, {
-    cause,
-    retryable,
-    details: { operation, backend: 'postgres', ...(state === undefined ? {} : { sqlState: state }) },
-  });
+  return new TendrilError(
+    'TENDRIL_E_STORE',
+    `The agent store (PostgreSQL) failed during ${operation}. ${fix}`,
+    {
+      cause,
+      retryable,
+      details: { operation, backend: 'postgres', ...(state === undefined ? {} : { sqlState: state }) },
+    },
+  );
 }
 
 /** Instants are stored as timestamptz; validated and normalised to `toISOString()` form first. */
 export function toInstant(value: string, field: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) {
-    throw new TendrilError('TENDRIL_E_STORE', `${field} is not an ISO instant; pass a value such as new Date().toISOString().`, {
-      retryable: false,
-      details: { field },
-    });
+    throw new TendrilError(
+      'TENDRIL_E_STORE',
+      `${field} is not an ISO instant; pass a value such as new Date().toISOString().`,
+      {
+        retryable: false,
+        details: { field },
+      },
+    );
   }
   return new Date(ms).toISOString();
 }
@@ -156,7 +182,10 @@ export function toDay(value: string, field: string): string {
 
 export function toLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 0) {
-    throw new TendrilError('TENDRIL_E_STORE', 'limit must be a non-negative integer.', { retryable: false, details: { limit } });
+    throw new TendrilError('TENDRIL_E_STORE', 'limit must be a non-negative integer.', {
+      retryable: false,
+      details: { limit },
+    });
   }
   return limit;
 }

@@ -23,12 +23,26 @@ import { deliveryKey, inTransaction, lockDeliveryKeys } from './postgres-connect
 /** Runs `fn` on an open, migrated store, turning failures into TendrilError (the store's #guard). */
 export type PostgresGuard = <T>(operation: string, fn: () => Promise<T>) => Promise<T>;
 
-import { DELIVERY_COLUMNS, EVENT_COLUMNS, badInput, toAttempt, toEvent, toMs, toRecord, toState, type AttemptRow, type DeliveryRow, type EventRow, type StateRow } from './delivery-rows.js';
+import {
+  DELIVERY_COLUMNS,
+  EVENT_COLUMNS,
+  badInput,
+  toAttempt,
+  toEvent,
+  toMs,
+  toRecord,
+  toState,
+  type AttemptRow,
+  type DeliveryRow,
+  type EventRow,
+  type StateRow,
+} from './delivery-rows.js';
 
 const STATE_COLUMNS = 'subscription_id, state, reason, consecutive_failures, changed_at_ms, next_probe_at_ms';
 
 function toCount(value: number, field: string): number {
-  if (!Number.isInteger(value) || value < 0) throw badInput(`${field} must be a non-negative integer.`, { field });
+  if (!Number.isInteger(value) || value < 0)
+    throw badInput(`${field} must be a non-negative integer.`, { field });
   return value;
 }
 
@@ -82,7 +96,11 @@ export class PostgresDeliveryStore implements DeliveryStore {
    * Commit rule step 3 (sync-semantics.md §7): called by `commitPage` inside its transaction with
    * the events it actually inserted. With `onlySubscriptionIds`, only those subscriptions' routes count.
    */
-  async insertLive(client: pg.PoolClient, events: readonly StoredEvent[], onlySubscriptionIds?: ReadonlySet<string>): Promise<void> {
+  async insertLive(
+    client: pg.PoolClient,
+    events: readonly StoredEvent[],
+    onlySubscriptionIds?: ReadonlySet<string>,
+  ): Promise<void> {
     if (this.#routes.length === 0 || events.length === 0) return;
     const rows: { route: DeliveryRoute; event: EventEnvelope }[] = [];
     for (const event of events) {
@@ -167,7 +185,12 @@ export class PostgresDeliveryStore implements DeliveryStore {
       );
       return rows
         .sort((a, b) => a.due_at_ms - b.due_at_ms || a.id - b.id)
-        .map((row) => ({ ...toRecord(row), event: toEvent(row), leaseOwner: input.owner, leaseExpiresMs: expires }));
+        .map((row) => ({
+          ...toRecord(row),
+          event: toEvent(row),
+          leaseOwner: input.owner,
+          leaseExpiresMs: expires,
+        }));
     });
   }
 
@@ -182,19 +205,33 @@ export class PostgresDeliveryStore implements DeliveryStore {
   }
 
   async completeMany(
-    inputs: readonly { deliveryId: number; owner: string; attempt: DeliveryAttemptInput; resolution: AttemptResolution }[],
+    inputs: readonly {
+      deliveryId: number;
+      owner: string;
+      attempt: DeliveryAttemptInput;
+      resolution: AttemptResolution;
+    }[],
   ): Promise<{ applied: boolean; consecutivePermanentFailures: number }[]> {
     return this.#guard('complete', async () => {
       if (inputs.length === 0) return [];
       return inTransaction(this.#pool, async (client) => {
         // Keys never change for a row, so they can be read before locking them.
-        const { rows: keyRows } = await client.query<{ id: number; subscription_id: string; resource_type: string; resource_id: string }>(
+        const { rows: keyRows } = await client.query<{
+          id: number;
+          subscription_id: string;
+          resource_type: string;
+          resource_id: string;
+        }>(
           'SELECT id, subscription_id, resource_type, resource_id FROM deliveries WHERE id = ANY($1::bigint[])',
           [inputs.map((i) => i.deliveryId)],
         );
         await this.#lockKeys(
           client,
-          keyRows.map((r) => ({ subscriptionId: r.subscription_id, resourceType: r.resource_type, resourceId: r.resource_id })),
+          keyRows.map((r) => ({
+            subscriptionId: r.subscription_id,
+            resourceType: r.resource_type,
+            resourceId: r.resource_id,
+          })),
         );
         const results: { applied: boolean; consecutivePermanentFailures: number }[] = [];
         for (const input of inputs) {
@@ -215,11 +252,18 @@ export class PostgresDeliveryStore implements DeliveryStore {
   }
 
   async #lockRow(client: pg.PoolClient, id: number): Promise<DeliveryRow | undefined> {
-    const { rows } = await client.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1 FOR UPDATE`, [id]);
+    const { rows } = await client.query<DeliveryRow>(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1 FOR UPDATE`,
+      [id],
+    );
     return rows[0];
   }
 
-  async #insertAttempt(client: pg.PoolClient, deliveryId: number, attempt: DeliveryAttemptInput): Promise<void> {
+  async #insertAttempt(
+    client: pg.PoolClient,
+    deliveryId: number,
+    attempt: DeliveryAttemptInput,
+  ): Promise<void> {
     // The delivery row is locked by the caller, so attempt numbers cannot collide.
     await client.query(
       `INSERT INTO delivery_attempts (delivery_id, number, started_at_ms, ended_at_ms, status, error, response_bytes, outcome, probe)
@@ -237,11 +281,24 @@ export class PostgresDeliveryStore implements DeliveryStore {
     );
   }
 
-  async #resolve(client: pg.PoolClient, row: DeliveryRow, attempt: DeliveryAttemptInput, resolution: AttemptResolution): Promise<void> {
+  async #resolve(
+    client: pg.PoolClient,
+    row: DeliveryRow,
+    attempt: DeliveryAttemptInput,
+    resolution: AttemptResolution,
+  ): Promise<void> {
     const status = attempt.status ?? null;
     const error = attempt.error ?? null;
-    const key: Key = { subscriptionId: row.subscription_id, resourceType: row.resource_type, resourceId: row.resource_id };
-    const final = async (outcome: 'delivered' | 'dead', reason: DeadReason | null, redrive: boolean): Promise<void> => {
+    const key: Key = {
+      subscriptionId: row.subscription_id,
+      resourceType: row.resource_type,
+      resourceId: row.resource_id,
+    };
+    const final = async (
+      outcome: 'delivered' | 'dead',
+      reason: DeadReason | null,
+      redrive: boolean,
+    ): Promise<void> => {
       await client.query(
         `UPDATE deliveries SET status = $1, attempts = attempts + 1, last_status = $2, last_error = $3, finished_at_ms = $4,
            dead_reason = $5, redrive = $6, head = FALSE, lease_owner = NULL, lease_expires_ms = NULL WHERE id = $7`,
@@ -322,7 +379,8 @@ export class PostgresDeliveryStore implements DeliveryStore {
   async list(query: DeliveryQuery): Promise<DeliveryRecord[]> {
     return this.#guard('listDeliveries', async () => {
       const { sql, params } = this.#where(query);
-      if (!Number.isInteger(query.limit) || query.limit < 0) throw badInput('limit must be a non-negative integer.');
+      if (!Number.isInteger(query.limit) || query.limit < 0)
+        throw badInput('limit must be a non-negative integer.');
       const { rows } = await this.#pool.query<DeliveryRow>(
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries d${sql} ORDER BY d.id LIMIT $${params.length + 1}`,
         [...params, query.limit],
@@ -334,14 +392,20 @@ export class PostgresDeliveryStore implements DeliveryStore {
   async count(query: Omit<DeliveryQuery, 'limit' | 'afterId'>): Promise<number> {
     return this.#guard('countDeliveries', async () => {
       const { sql, params } = this.#where(query);
-      const { rows } = await this.#pool.query<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries d${sql}`, params);
+      const { rows } = await this.#pool.query<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM deliveries d${sql}`,
+        params,
+      );
       return rows[0]?.n ?? 0;
     });
   }
 
   async get(id: number): Promise<{ delivery: DeliveryRecord; attempts: DeliveryAttempt[] } | undefined> {
     return this.#guard('getDelivery', async () => {
-      const { rows } = await this.#pool.query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1`, [id]);
+      const { rows } = await this.#pool.query<DeliveryRow>(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d WHERE d.id = $1`,
+        [id],
+      );
       const row = rows[0];
       if (row === undefined) return undefined;
       const attempts = await this.#pool.query<AttemptRow>(
@@ -361,7 +425,9 @@ export class PostgresDeliveryStore implements DeliveryStore {
   }): Promise<number[]> {
     return this.#guard('enqueueDeliveries', async () => {
       const now = toMs(input.nowMs, 'nowMs');
-      return inTransaction(this.#pool, (client) => this.#enqueue(client, input.subscriptionId, input.items, input.origin, now));
+      return inTransaction(this.#pool, (client) =>
+        this.#enqueue(client, input.subscriptionId, input.items, input.origin, now),
+      );
     });
   }
 
@@ -373,14 +439,23 @@ export class PostgresDeliveryStore implements DeliveryStore {
     now: number,
   ): Promise<number[]> {
     if (items.length === 0) return [];
-    const { rows: eventRows } = await client.query<{ id: string; connection_id: string; sequence: number; type: string; resource_type: string; resource_id: string }>(
+    const { rows: eventRows } = await client.query<{
+      id: string;
+      connection_id: string;
+      sequence: number;
+      type: string;
+      resource_type: string;
+      resource_id: string;
+    }>(
       'SELECT id, connection_id, sequence, type, resource_type, resource_id FROM outbox WHERE id = ANY($1::text[])',
       [items.map((i) => i.eventId)],
     );
     const events = new Map(eventRows.map((row) => [row.id, row]));
     const missing = items.find((item) => !events.has(item.eventId));
     if (missing !== undefined) {
-      throw badInput('No event has this id; it may have been pruned from the outbox.', { eventId: missing.eventId });
+      throw badInput('No event has this id; it may have been pruned from the outbox.', {
+        eventId: missing.eventId,
+      });
     }
     const keys = items.map((item) => {
       const event = events.get(item.eventId)!;
@@ -401,7 +476,10 @@ export class PostgresDeliveryStore implements DeliveryStore {
         const max = rows[0]?.q;
         if (max !== null && max !== undefined) queuePos = Math.max(queuePos, max);
       } else if (origin === 'redrive' && item.replayOf !== undefined) {
-        const { rows } = await client.query<{ sequence: number }>('SELECT sequence FROM deliveries WHERE id = $1', [item.replayOf]);
+        const { rows } = await client.query<{ sequence: number }>(
+          'SELECT sequence FROM deliveries WHERE id = $1',
+          [item.replayOf],
+        );
         queuePos = rows[0]?.sequence ?? event.sequence;
       }
       const { rows } = await client.query<{ id: number }>(
@@ -435,7 +513,9 @@ export class PostgresDeliveryStore implements DeliveryStore {
     // A redrive can sort before the key's current head: re-elect the heads of the keys touched. A
     // row under a live lease keeps the head, else the lowest queue position.
     if (origin === 'redrive') {
-      const unique = new Map(keys.map((k) => [deliveryKey(k.subscriptionId, k.resourceType, k.resourceId), k]));
+      const unique = new Map(
+        keys.map((k) => [deliveryKey(k.subscriptionId, k.resourceType, k.resourceId), k]),
+      );
       for (const key of unique.values()) {
         await client.query(
           `UPDATE deliveries SET head = (id = (
@@ -460,7 +540,9 @@ export class PostgresDeliveryStore implements DeliveryStore {
     });
   }
 
-  async oldestRedrivable(subscriptionId: string): Promise<(DeliveryRecord & { event: StoredEvent }) | undefined> {
+  async oldestRedrivable(
+    subscriptionId: string,
+  ): Promise<(DeliveryRecord & { event: StoredEvent }) | undefined> {
     return this.#guard('oldestRedrivable', async () => {
       const { rows } = await this.#pool.query<DeliveryRow & EventRow>(
         `SELECT ${DELIVERY_COLUMNS}, ${EVENT_COLUMNS} FROM deliveries d JOIN outbox o ON o.id = d.event_id
@@ -493,7 +575,12 @@ export class PostgresDeliveryStore implements DeliveryStore {
         } else {
           await client.query(
             'UPDATE deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, redrive = $3 WHERE id = $4',
-            [input.attempt.status ?? null, input.attempt.error ?? null, input.stillRedrivable, input.deliveryId],
+            [
+              input.attempt.status ?? null,
+              input.attempt.error ?? null,
+              input.stillRedrivable,
+              input.deliveryId,
+            ],
           );
         }
       });
@@ -512,7 +599,9 @@ export class PostgresDeliveryStore implements DeliveryStore {
 
   async subscriptionStates(): Promise<SubscriptionStateRecord[]> {
     return this.#guard('subscriptionStates', async () => {
-      const { rows } = await this.#pool.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state ORDER BY subscription_id`);
+      const { rows } = await this.#pool.query<StateRow>(
+        `SELECT ${STATE_COLUMNS} FROM subscription_state ORDER BY subscription_id`,
+      );
       return rows.map(toState);
     });
   }
@@ -545,7 +634,11 @@ export class PostgresDeliveryStore implements DeliveryStore {
     });
   }
 
-  #currentQuery(filter: BackloadFilter, route: DeliveryRoute, params: (string | number | string[])[]): string {
+  #currentQuery(
+    filter: BackloadFilter,
+    route: DeliveryRoute,
+    params: (string | number | string[])[],
+  ): string {
     const where: string[] = [];
     if (route.connectionIds.length > 0) {
       params.push([...route.connectionIds]);
@@ -569,7 +662,10 @@ export class PostgresDeliveryStore implements DeliveryStore {
     return this.#guard('countCurrent', async () => {
       const params: (string | number | string[])[] = [];
       const sql = this.#currentQuery(filter, route, params);
-      const { rows } = await this.#pool.query<{ n: number }>(`SELECT COUNT(*) AS n ${CURRENT_EVENTS}${sql}`, params);
+      const { rows } = await this.#pool.query<{ n: number }>(
+        `SELECT COUNT(*) AS n ${CURRENT_EVENTS}${sql}`,
+        params,
+      );
       return rows[0]?.n ?? 0;
     });
   }
@@ -583,25 +679,34 @@ export class PostgresDeliveryStore implements DeliveryStore {
   }): Promise<BackloadPage> {
     return this.#guard('backloadPage', async () => {
       const now = toMs(input.nowMs, 'nowMs');
-      if (!Number.isInteger(input.limit) || input.limit < 1) throw badInput('limit must be a whole number ≥ 1.');
+      if (!Number.isInteger(input.limit) || input.limit < 1)
+        throw badInput('limit must be a whole number ≥ 1.');
       if (input.route.subscriptionId !== input.filter.subscriptionId) {
         throw badInput('The backload route and filter name different subscriptions.');
       }
       const subscriptionId = input.filter.subscriptionId;
-      const filterJson = JSON.stringify({ resourceType: input.filter.resourceType ?? null, since: input.filter.since ?? null });
+      const filterJson = JSON.stringify({
+        resourceType: input.filter.resourceType ?? null,
+        since: input.filter.since ?? null,
+      });
       return inTransaction(this.#pool, async (client): Promise<BackloadPage> => {
         // One backload job per (subscription, filter) at a time, whichever worker runs it.
-        await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('tendril:backload:' || $1 || $2, 0))`, [
-          subscriptionId,
-          filterJson,
-        ]);
+        await client.query(
+          `SELECT pg_advisory_xact_lock(hashtextextended('tendril:backload:' || $1 || $2, 0))`,
+          [subscriptionId, filterJson],
+        );
         if (input.restart === true) {
           await client.query(
             'UPDATE delivery_backloads SET finished_at_ms = $1 WHERE subscription_id = $2 AND filter_json = $3 AND finished_at_ms IS NULL',
             [now, subscriptionId, filterJson],
           );
         }
-        const open = await client.query<{ id: number; after_connection_id: string | null; after_sequence: number | null; enqueued: number }>(
+        const open = await client.query<{
+          id: number;
+          after_connection_id: string | null;
+          after_sequence: number | null;
+          enqueued: number;
+        }>(
           `SELECT id, after_connection_id, after_sequence, enqueued FROM delivery_backloads
            WHERE subscription_id = $1 AND filter_json = $2 AND finished_at_ms IS NULL ORDER BY id DESC LIMIT 1`,
           [subscriptionId, filterJson],
@@ -623,13 +728,23 @@ export class PostgresDeliveryStore implements DeliveryStore {
           cursor = ` AND (o.connection_id, o.sequence) > ($${params.length - 1}, $${params.length}::bigint)`;
         }
         params.push(input.limit);
-        const { rows } = await client.query<{ id: string; connection_id: string; sequence: number; type: string; resource_type: string }>(
+        const { rows } = await client.query<{
+          id: string;
+          connection_id: string;
+          sequence: number;
+          type: string;
+          resource_type: string;
+        }>(
           `SELECT o.id, o.connection_id, o.sequence, o.type, o.resource_type ${CURRENT_EVENTS}${sql}${cursor}
            ORDER BY o.connection_id, o.sequence LIMIT $${params.length}`,
           params,
         );
         const matching = rows.filter((row) =>
-          routeMatches(input.route, { connectionId: row.connection_id, resourceType: row.resource_type, type: row.type }),
+          routeMatches(input.route, {
+            connectionId: row.connection_id,
+            resourceType: row.resource_type,
+            type: row.type,
+          }),
         );
         const pending = new Set(
           matching.length === 0
@@ -648,9 +763,22 @@ export class PostgresDeliveryStore implements DeliveryStore {
         await client.query(
           `UPDATE delivery_backloads SET after_connection_id = $1, after_sequence = $2, enqueued = enqueued + $3, finished_at_ms = $4
            WHERE id = $5`,
-          [last?.connection_id ?? job.after_connection_id, last?.sequence ?? job.after_sequence, items.length, done ? now : null, job.id],
+          [
+            last?.connection_id ?? job.after_connection_id,
+            last?.sequence ?? job.after_sequence,
+            items.length,
+            done ? now : null,
+            job.id,
+          ],
         );
-        return { jobId: job.id, resumed, scanned: rows.length, enqueued: items.length, totalEnqueued: job.enqueued + items.length, done };
+        return {
+          jobId: job.id,
+          resumed,
+          scanned: rows.length,
+          enqueued: items.length,
+          totalEnqueued: job.enqueued + items.length,
+          done,
+        };
       });
     });
   }
@@ -661,7 +789,11 @@ export class PostgresDeliveryStore implements DeliveryStore {
    * draws from one bucket. The arithmetic is packages/delivery's TokenBucket (GCRA, times scaled by
    * the rate); a new row starts full, and a changed rate keeps the slot's time and rescales it.
    */
-  async takeThrottleToken(input: { subscriptionId: string; ratePerSecond: number; nowMs: number }): Promise<ThrottleTake> {
+  async takeThrottleToken(input: {
+    subscriptionId: string;
+    ratePerSecond: number;
+    nowMs: number;
+  }): Promise<ThrottleTake> {
     return this.#guard('takeThrottleToken', async () => {
       const rate = input.ratePerSecond;
       if (!(Number.isFinite(rate) && rate > 0)) {
@@ -678,25 +810,26 @@ export class PostgresDeliveryStore implements DeliveryStore {
           [input.subscriptionId, rate, now * rate],
         );
         const stored = rows[0]!;
-        const previous = stored.rate_per_second === rate ? stored.scaled_tat : (stored.scaled_tat / stored.rate_per_second) * rate;
+        const previous =
+          stored.rate_per_second === rate
+            ? stored.scaled_tat
+            : (stored.scaled_tat / stored.rate_per_second) * rate;
         const scaledNow = now * rate;
         const tat = Math.max(previous, scaledNow);
         const excess = tat - scaledNow - (capacity - 1) * 1000;
         if (excess > 0) {
           if (stored.rate_per_second !== rate) {
-            await client.query('UPDATE delivery_throttle SET rate_per_second = $2, scaled_tat = $3 WHERE subscription_id = $1', [
-              input.subscriptionId,
-              rate,
-              previous,
-            ]);
+            await client.query(
+              'UPDATE delivery_throttle SET rate_per_second = $2, scaled_tat = $3 WHERE subscription_id = $1',
+              [input.subscriptionId, rate, previous],
+            );
           }
           return { ok: false, waitMs: Math.ceil(excess / rate) };
         }
-        await client.query('UPDATE delivery_throttle SET rate_per_second = $2, scaled_tat = $3 WHERE subscription_id = $1', [
-          input.subscriptionId,
-          rate,
-          tat + 1000,
-        ]);
+        await client.query(
+          'UPDATE delivery_throttle SET rate_per_second = $2, scaled_tat = $3 WHERE subscription_id = $1',
+          [input.subscriptionId, rate, tat + 1000],
+        );
         return { ok: true };
       });
     });

@@ -66,7 +66,10 @@ export interface FleetLock {
  */
 export interface FleetStore {
   /** Adds or replaces a connection. A change takes effect at once: its next poll is due now. */
-  upsertConnection(id: string, config: Record<string, unknown>): Promise<{ created: boolean; version: number }>;
+  upsertConnection(
+    id: string,
+    config: Record<string, unknown>,
+  ): Promise<{ created: boolean; version: number }>;
   listConnections(): Promise<FleetConnectionRow[]>;
   getConnection(id: string): Promise<FleetConnectionRow | undefined>;
   /** Removes a connection from the fleet (its cursors, shadow and outbox stay in the store). */
@@ -82,15 +85,33 @@ export interface FleetStore {
   claimDue(
     kind: FleetRunKind,
     limit: number,
-    decide: (rows: readonly FleetDueRow[], tx: FleetTransaction, dbNow: Date) => Promise<ReadonlyMap<string, FleetDueDecision>>,
+    decide: (
+      rows: readonly FleetDueRow[],
+      tx: FleetTransaction,
+      dbNow: Date,
+    ) => Promise<ReadonlyMap<string, FleetDueDecision>>,
   ): Promise<{ claimed: number; enqueued: number; skipped: number }>;
   /**
    * Takes the connection's lock (a session advisory lock on a connection of its own) or returns
    * undefined when another worker holds it. One connection is never polled by two workers at once.
    */
   tryLock(connectionId: string): Promise<FleetLock | undefined>;
-  startRun(input: { connectionId: string; kind: FleetRunKind; workerId: string; jobId?: string }): Promise<number>;
-  finishRun(id: number, result: { status: 'succeeded' | 'failed'; events?: number; errorCode?: string }): Promise<void>;
+  /**
+   * Runs `work` while holding a database-wide session advisory lock named `name`, waiting for it:
+   * workers starting together install pg-boss's schema and queues one after the other (concurrent
+   * queue creation can deadlock on its partition table).
+   */
+  exclusive<T>(name: string, work: () => Promise<T>): Promise<T>;
+  startRun(input: {
+    connectionId: string;
+    kind: FleetRunKind;
+    workerId: string;
+    jobId?: string;
+  }): Promise<number>;
+  finishRun(
+    id: number,
+    result: { status: 'succeeded' | 'failed'; events?: number; errorCode?: string },
+  ): Promise<void>;
   listRuns(filter?: { connectionId?: string; limit?: number }): Promise<FleetRunRow[]>;
   close(): Promise<void>;
 }
@@ -145,7 +166,8 @@ export function openFleetStore(url: string, options: FleetStoreOptions = {}): Fl
       throw postgresStoreError(operation, error);
     }
   };
-  const columns = 'id, config_json, version, created_at, updated_at, next_poll_at, next_nightly_at, skipped_ticks';
+  const columns =
+    'id, config_json, version, created_at, updated_at, next_poll_at, next_nightly_at, skipped_ticks';
 
   return {
     upsertConnection: (id, config) =>
@@ -168,13 +190,18 @@ export function openFleetStore(url: string, options: FleetStoreOptions = {}): Fl
 
     listConnections: () =>
       guard('fleet list', async () => {
-        const { rows } = await pool.query<ConnectionRecord>(`SELECT ${columns} FROM fleet_connections ORDER BY id`);
+        const { rows } = await pool.query<ConnectionRecord>(
+          `SELECT ${columns} FROM fleet_connections ORDER BY id`,
+        );
         return rows.map(toConnection);
       }),
 
     getConnection: (id) =>
       guard('fleet get', async () => {
-        const { rows } = await pool.query<ConnectionRecord>(`SELECT ${columns} FROM fleet_connections WHERE id = $1`, [id]);
+        const { rows } = await pool.query<ConnectionRecord>(
+          `SELECT ${columns} FROM fleet_connections WHERE id = $1`,
+          [id],
+        );
         return rows[0] ? toConnection(rows[0]) : undefined;
       }),
 
@@ -189,7 +216,10 @@ export function openFleetStore(url: string, options: FleetStoreOptions = {}): Fl
         const { rowCount } =
           ids === undefined
             ? await pool.query('UPDATE fleet_connections SET next_poll_at = now()')
-            : await pool.query('UPDATE fleet_connections SET next_poll_at = now() WHERE id = ANY($1::text[])', [[...ids]]);
+            : await pool.query(
+                'UPDATE fleet_connections SET next_poll_at = now() WHERE id = ANY($1::text[])',
+                [[...ids]],
+              );
         return rowCount ?? 0;
       }),
 
@@ -198,16 +228,32 @@ export function openFleetStore(url: string, options: FleetStoreOptions = {}): Fl
         inTransaction(pool, async (client) => {
           const column = kind === 'poll' ? 'next_poll_at' : 'next_nightly_at';
           // A nightly never planned (new or changed connection) is claimed only to plan it.
-          const due = kind === 'poll' ? 'next_poll_at <= now()' : '(next_nightly_at IS NULL OR next_nightly_at <= now())';
-          const { rows } = await client.query<{ id: string; config_json: Record<string, unknown>; version: number; due_at: string | null; db_now: string }>(
+          const due =
+            kind === 'poll'
+              ? 'next_poll_at <= now()'
+              : '(next_nightly_at IS NULL OR next_nightly_at <= now())';
+          const { rows } = await client.query<{
+            id: string;
+            config_json: Record<string, unknown>;
+            version: number;
+            due_at: string | null;
+            db_now: string;
+          }>(
             `SELECT id, config_json, version, ${column} AS due_at, now() AS db_now FROM fleet_connections
              WHERE ${due} ORDER BY ${column} NULLS FIRST, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
             [limit],
           );
           if (rows.length === 0) return { claimed: 0, enqueued: 0, skipped: 0 };
-          const tx: FleetTransaction = { executeSql: (text, values) => client.query(text, values as unknown[]) };
+          const tx: FleetTransaction = {
+            executeSql: (text, values) => client.query(text, values as unknown[]),
+          };
           const decisions = await decide(
-            rows.map((r) => ({ id: r.id, config: r.config_json, version: r.version, ...(r.due_at ? { dueAt: r.due_at } : {}) })),
+            rows.map((r) => ({
+              id: r.id,
+              config: r.config_json,
+              version: r.version,
+              ...(r.due_at ? { dueAt: r.due_at } : {}),
+            })),
             tx,
             new Date(rows[0]!.db_now),
           );
@@ -241,7 +287,10 @@ export function openFleetStore(url: string, options: FleetStoreOptions = {}): Fl
         const client: pg.PoolClient = await pool.connect();
         let held = false;
         try {
-          const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS locked`, [connectionId]);
+          const { rows } = await client.query<{ locked: boolean }>(
+            `SELECT pg_try_advisory_lock(${LOCK_KEY}) AS locked`,
+            [connectionId],
+          );
           held = rows[0]!.locked;
         } finally {
           if (!held) client.release();
@@ -262,6 +311,29 @@ export function openFleetStore(url: string, options: FleetStoreOptions = {}): Fl
           },
         };
       }),
+
+    async exclusive(name, work) {
+      const client = await guard('fleet exclusive', () => pool.connect());
+      let broken: Error | undefined;
+      try {
+        await guard('fleet exclusive', () =>
+          client.query("SELECT pg_advisory_lock(hashtextextended('tendril:fleet-exclusive:' || $1, 0))", [
+            name,
+          ]),
+        );
+        try {
+          return await work();
+        } finally {
+          await client
+            .query("SELECT pg_advisory_unlock(hashtextextended('tendril:fleet-exclusive:' || $1, 0))", [name])
+            .catch(
+              (error: unknown) => (broken = error instanceof Error ? error : new Error('unlock failed')),
+            );
+        }
+      } finally {
+        client.release(broken);
+      }
+    },
 
     startRun: ({ connectionId, kind, workerId, jobId }) =>
       guard('fleet run start', async () => {
@@ -285,7 +357,9 @@ export function openFleetStore(url: string, options: FleetStoreOptions = {}): Fl
       guard('fleet runs', async () => {
         const limit = filter.limit ?? 1000;
         if (!Number.isInteger(limit) || limit < 0) {
-          throw new TendrilError('TENDRIL_E_STORE', 'limit must be a non-negative integer.', { retryable: false });
+          throw new TendrilError('TENDRIL_E_STORE', 'limit must be a non-negative integer.', {
+            retryable: false,
+          });
         }
         const { rows } = await pool.query<{
           id: number;

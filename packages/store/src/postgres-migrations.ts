@@ -269,4 +269,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
 ];
 
 /** The schema version this code writes. */
-export const POSTGRES_SCHEMA_VERSION: number = POSTGRES_MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+export const POSTGRES_SCHEMA_VERSION: number = POSTGRES_MIGRATIONS.reduce(
+  (max, m) => Math.max(max, m.version),
+  0,
+);

@@ -4,7 +4,10 @@ import { TokenBucket } from '@tendril/delivery';
 import type { DeliveryRoute } from './delivery-types.js';
 import { openPostgresStore } from './postgres-store.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrations.js';
-import { createPostgresTestDatabase, type PostgresTestDatabase } from './postgres-test-database.test-helper.js';
+import {
+  createPostgresTestDatabase,
+  type PostgresTestDatabase,
+} from './postgres-test-database.test-helper.js';
 import type { PageCommit, PendingChange, Store } from './types.js';
 
 const ALL: DeliveryRoute = { subscriptionId: 'all', connectionIds: [], resourceTypes: [], eventTypes: [] };
@@ -14,10 +17,22 @@ function patient(connectionId: string, sourceId: string, family = sourceId): Pen
   const id = resourceId(connectionId, 'Patient', sourceId);
   const resource = { resourceType: 'Patient', id, sourceId, name: { family } };
   const hash = resourceHash(resource);
-  return { resourceType: 'Patient', sourceId, resourceId: id, kind: 'created', hash, data: { ...resource, meta: { hash } }, refs: {} };
+  return {
+    resourceType: 'Patient',
+    sourceId,
+    resourceId: id,
+    kind: 'created',
+    hash,
+    data: { ...resource, meta: { hash } },
+    refs: {},
+  };
 }
 
-function page(connectionId: string, changes: PendingChange[], seenAt = '2025-01-20T14:05:00.000Z'): PageCommit {
+function page(
+  connectionId: string,
+  changes: PendingChange[],
+  seenAt = '2025-01-20T14:05:00.000Z',
+): PageCommit {
   return {
     connectionId,
     connectorId: 'open-dental',
@@ -39,7 +54,11 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
   let db: PostgresTestDatabase;
   const opened: Store[] = [];
   const open = (schema: string, routes: readonly DeliveryRoute[] = [], poolSize?: number): Store => {
-    const store = openPostgresStore(db.url, { schema, deliveryRoutes: routes, ...(poolSize === undefined ? {} : { poolSize }) });
+    const store = openPostgresStore(db.url, {
+      schema,
+      deliveryRoutes: routes,
+      ...(poolSize === undefined ? {} : { poolSize }),
+    });
     opened.push(store);
     return store;
   };
@@ -61,10 +80,16 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
       [],
       schema,
     );
-    expect(recorded.map((r) => [r.version, Number(r.n)])).toEqual(POSTGRES_MIGRATIONS.map((m) => [m.version, 1]));
+    expect(recorded.map((r) => [r.version, Number(r.n)])).toEqual(
+      POSTGRES_MIGRATIONS.map((m) => [m.version, 1]),
+    );
     expect(Math.max(...recorded.map((r) => r.version))).toBe(POSTGRES_SCHEMA_VERSION);
 
-    await db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'from the future', now())", [POSTGRES_SCHEMA_VERSION + 1], schema);
+    await db.query(
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'from the future', now())",
+      [POSTGRES_SCHEMA_VERSION + 1],
+      schema,
+    );
     const newer = open(schema);
     const error = await newer.migrate().catch((e: unknown) => e);
     expect(isTendrilError(error, 'TENDRIL_E_STORE_SCHEMA')).toBe(true);
@@ -76,7 +101,11 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     const schema = db.nextSchema();
     await open(schema).migrate();
     // As if this database had been migrated by a build that had step 4 but not yet step 3.
-    await db.query('DROP INDEX shadow_stream_business_date; ALTER TABLE shadow DROP COLUMN business_date', [], schema);
+    await db.query(
+      'DROP INDEX shadow_stream_business_date; ALTER TABLE shadow DROP COLUMN business_date',
+      [],
+      schema,
+    );
     await db.query('DELETE FROM schema_migrations WHERE version = 3', [], schema);
     const store = open(schema);
     await store.commitPage(page('c1', [{ ...patient('c1', '1'), businessDate: '2025-03-01' }]));
@@ -100,7 +129,12 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
       return pages;
     };
     // Two loops per pool: four writers interleaving on one connection's counter.
-    const results = await Promise.all([worker(first, 'a'), worker(second, 'b'), worker(first, 'c'), worker(second, 'd')]);
+    const results = await Promise.all([
+      worker(first, 'a'),
+      worker(second, 'b'),
+      worker(first, 'c'),
+      worker(second, 'd'),
+    ]);
     const all = results.flat(2);
     const total = 4 * PAGES * PER_PAGE;
     expect(all).toHaveLength(total);
@@ -124,13 +158,26 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     const COUNT = 150;
     const committed: StoredEvent[] = [];
     for (let p = 0; p < 3; p += 1) {
-      committed.push(...(await first.commitPage(page('c1', Array.from({ length: COUNT / 3 }, (_, i) => patient('c1', `${p}-${i}`))))));
+      committed.push(
+        ...(await first.commitPage(
+          page(
+            'c1',
+            Array.from({ length: COUNT / 3 }, (_, i) => patient('c1', `${p}-${i}`)),
+          ),
+        )),
+      );
     }
     expect(await first.deliveries.count({ status: 'pending' })).toBe(COUNT);
     const worker = async (store: Store, owner: string): Promise<number[]> => {
       const taken: number[] = [];
       for (;;) {
-        const batch = await store.deliveries.lease({ owner, nowMs: T0, leaseMs: 60_000, limit: 4, subscriptionIds: ['all'] });
+        const batch = await store.deliveries.lease({
+          owner,
+          nowMs: T0,
+          leaseMs: 60_000,
+          limit: 4,
+          subscriptionIds: ['all'],
+        });
         if (batch.length === 0) return taken;
         for (const d of batch) expect(d.leaseOwner).toBe(owner);
         taken.push(...batch.map((d) => d.id));
@@ -153,11 +200,17 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
       [],
       schema,
     );
-    const expected = results
-      .map((ids, i) => [`w${i + 1}`, ids.length] as const)
-      .filter(([, n]) => n > 0);
+    const expected = results.map((ids, i) => [`w${i + 1}`, ids.length] as const).filter(([, n]) => n > 0);
     expect(rows.map((r) => [r.lease_owner, Number(r.n)])).toEqual(expected);
-    expect(await second.deliveries.lease({ owner: 'late', nowMs: T0, leaseMs: 60_000, limit: 10, subscriptionIds: ['all'] })).toEqual([]);
+    expect(
+      await second.deliveries.lease({
+        owner: 'late',
+        nowMs: T0,
+        leaseMs: 60_000,
+        limit: 10,
+        subscriptionIds: ['all'],
+      }),
+    ).toEqual([]);
   });
 
   it('completes concurrently from two workers and still hands each key its next event exactly once', async () => {
@@ -166,12 +219,23 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     const second = open(schema, [ALL]);
     // Three versions of each of 20 patients: each key's events must go out one after another.
     for (let version = 1; version <= 3; version += 1) {
-      await first.commitPage(page('c1', Array.from({ length: 20 }, (_, i) => patient('c1', String(i), `v${version}`))));
+      await first.commitPage(
+        page(
+          'c1',
+          Array.from({ length: 20 }, (_, i) => patient('c1', String(i), `v${version}`)),
+        ),
+      );
     }
     const sent: { id: number; resourceId: string; sequence: number }[] = [];
     const worker = async (store: Store, owner: string): Promise<void> => {
       for (let round = 0; round < 200; round += 1) {
-        const batch = await store.deliveries.lease({ owner, nowMs: T0 + round, leaseMs: 60_000, limit: 3, subscriptionIds: ['all'] });
+        const batch = await store.deliveries.lease({
+          owner,
+          nowMs: T0 + round,
+          leaseMs: 60_000,
+          limit: 3,
+          subscriptionIds: ['all'],
+        });
         if (batch.length === 0) {
           if ((await store.deliveries.count({ status: 'pending' })) === 0) return;
           continue;
@@ -210,8 +274,15 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     const sent: { resourceId: string; sequence: number }[] = [];
     const work = async (store: Store, owner: string): Promise<void> => {
       for (let round = 0; ; round += 1) {
-        const batch = await store.deliveries.lease({ owner, nowMs: T0 + round, leaseMs: 60_000, limit: 4, subscriptionIds: ['all'] });
-        if (batch.length === 0 && !writing && (await store.deliveries.nextDueAtMs(['all'])) === undefined) return;
+        const batch = await store.deliveries.lease({
+          owner,
+          nowMs: T0 + round,
+          leaseMs: 60_000,
+          limit: 4,
+          subscriptionIds: ['all'],
+        });
+        if (batch.length === 0 && !writing && (await store.deliveries.nextDueAtMs(['all'])) === undefined)
+          return;
         sent.push(...batch.map((d) => ({ resourceId: d.resourceId, sequence: d.sequence })));
         await store.deliveries.completeMany(
           batch.map((d) => ({
@@ -225,7 +296,12 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     };
     const write = async (): Promise<void> => {
       for (let version = 1; version <= VERSIONS; version += 1) {
-        await writer.commitPage(page('c1', Array.from({ length: PATIENTS }, (_, i) => patient('c1', String(i), `v${version}`))));
+        await writer.commitPage(
+          page(
+            'c1',
+            Array.from({ length: PATIENTS }, (_, i) => patient('c1', String(i), `v${version}`)),
+          ),
+        );
       }
       writing = false;
     };
@@ -235,14 +311,21 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     expect(sent).toHaveLength(PATIENTS * VERSIONS);
     const byResource = new Map<string, number[]>();
     for (const s of sent) byResource.set(s.resourceId, [...(byResource.get(s.resourceId) ?? []), s.sequence]);
-    for (const sequences of byResource.values()) expect(sequences).toEqual([...sequences].sort((x, y) => x - y));
+    for (const sequences of byResource.values())
+      expect(sequences).toEqual([...sequences].sort((x, y) => x - y));
   });
 
   it('pages source ids in byte order whatever the database collation', async () => {
     const schema = db.nextSchema();
     const store = open(schema);
     const ids = ['a', 'B', 'b', 'A', '10', '9', '_x'];
-    await store.commitPage(page('c1', ids.map((id) => patient('c1', id)), '2025-04-01T00:00:00.000Z'));
+    await store.commitPage(
+      page(
+        'c1',
+        ids.map((id) => patient('c1', id)),
+        '2025-04-01T00:00:00.000Z',
+      ),
+    );
     const pages: string[][] = [];
     let after: string | undefined;
     for (;;) {
@@ -272,11 +355,19 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     expect(await take(second, T0 + 499)).toEqual({ ok: false, waitMs: 1 });
     expect(await take(second, T0 + 500)).toEqual({ ok: true });
     // Another subscription has its own bucket.
-    expect(await second.deliveries.takeThrottleToken!({ subscriptionId: 'other', ratePerSecond: 2, nowMs: T0 })).toEqual({ ok: true });
+    expect(
+      await second.deliveries.takeThrottleToken!({ subscriptionId: 'other', ratePerSecond: 2, nowMs: T0 }),
+    ).toEqual({ ok: true });
 
     // Many takes at one instant from both pools: exactly `capacity` succeed.
     const burst = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? first : second).deliveries.takeThrottleToken!({ subscriptionId: 'burst', ratePerSecond: 5, nowMs: T0 })),
+      Array.from({ length: 12 }, (_, i) =>
+        (i % 2 === 0 ? first : second).deliveries.takeThrottleToken!({
+          subscriptionId: 'burst',
+          ratePerSecond: 5,
+          nowMs: T0,
+        }),
+      ),
     );
     expect(burst.filter((r) => r.ok)).toHaveLength(5);
 
@@ -285,7 +376,11 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     let now = T0;
     for (let i = 0; i < 40; i += 1) {
       now += [0, 0, 90, 333, 7, 1000, 0, 250][i % 8]!;
-      const shared = await (i % 2 === 0 ? first : second).deliveries.takeThrottleToken!({ subscriptionId: 'same', ratePerSecond: 3, nowMs: now });
+      const shared = await (i % 2 === 0 ? first : second).deliveries.takeThrottleToken!({
+        subscriptionId: 'same',
+        ratePerSecond: 3,
+        nowMs: now,
+      });
       expect(shared).toEqual(memory.take(now));
     }
   });
@@ -343,7 +438,9 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     expect(await first.writebacks.countPending()).toBe(10);
 
     const claims = await Promise.all(
-      [first, second, first, second].map((store) => store.writebacks.claim({ now: '2030-01-01T00:10:00.000Z', limit: 3 })),
+      [first, second, first, second].map((store) =>
+        store.writebacks.claim({ now: '2030-01-01T00:10:00.000Z', limit: 3 }),
+      ),
     );
     const claimed = claims.flatMap((c) => c.claimed.map((r) => r.id));
     expect(new Set(claimed).size).toBe(claimed.length);
@@ -359,14 +456,23 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     });
     expect(record).toMatchObject({ status: 'written', phase: 'done', sourceId: '77' });
     // Finishing again records and emits nothing more.
-    await first.writebacks.finish({ id: claimed[0]!, status: 'failed', finishedAt: '2030-01-01T00:10:02.000Z', connectorId: 'open-dental' });
+    await first.writebacks.finish({
+      id: claimed[0]!,
+      status: 'failed',
+      finishedAt: '2030-01-01T00:10:02.000Z',
+      connectorId: 'open-dental',
+    });
     const events = await first.listEvents({ connectionId: 'c1', limit: 10 });
     expect(events.map((e) => e.envelope.type)).toEqual(['appointment.writeback.written']);
     expect(await first.deliveries.count({ subscriptionId: 'all', eventId: events[0]!.envelope.id })).toBe(1);
     expect((await first.writebacks.listAudit(claimed[0]!)).map((e) => e.action)).toEqual(
-      claimed[0] === a.record.id ? ['accepted', 'replayed', 'replayed', 'executing', 'written'] : expect.arrayContaining(['executing', 'written']),
+      claimed[0] === a.record.id
+        ? ['accepted', 'replayed', 'replayed', 'executing', 'written']
+        : expect.arrayContaining(['executing', 'written']),
     );
-    expect(await second.writebacks.resolveSourceId('c1', 'Appointment', resourceId('c1', 'Appointment', '77'))).toBe('77');
+    expect(
+      await second.writebacks.resolveSourceId('c1', 'Appointment', resourceId('c1', 'Appointment', '77')),
+    ).toBe('77');
     expect(await second.writebacks.countPending()).toBe(9);
   });
 });

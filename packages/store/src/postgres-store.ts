@@ -179,7 +179,13 @@ class PostgresStore implements Store {
     });
   }
 
-  async #upsertState(db: Queryable, connectionId: string, stream: string, state: StreamState, at: string): Promise<void> {
+  async #upsertState(
+    db: Queryable,
+    connectionId: string,
+    stream: string,
+    state: StreamState,
+    at: string,
+  ): Promise<void> {
     await db.query(
       `INSERT INTO stream_state (connection_id, stream, state_json, updated_at) VALUES ($1, $2, $3::jsonb, $4)
        ON CONFLICT (connection_id, stream) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at`,
@@ -234,7 +240,10 @@ class PostgresStore implements Store {
       }
       params.push(toLimit(options.limit));
       sql += ` ORDER BY source_id, resource_type LIMIT $${params.length}`;
-      const { rows } = await this.#pool.query<{ resource_type: ResourceType; source_id: string }>(sql, params);
+      const { rows } = await this.#pool.query<{ resource_type: ResourceType; source_id: string }>(
+        sql,
+        params,
+      );
       return rows.map((row) => ({ resourceType: row.resource_type, sourceId: row.source_id }));
     });
   }
@@ -278,7 +287,13 @@ class PostgresStore implements Store {
               refs: change.refs,
             });
           });
-          const inserted = await this.#insertEvents(client, commit.connectionId, commit.connectorId, events, createdAt);
+          const inserted = await this.#insertEvents(
+            client,
+            commit.connectionId,
+            commit.connectorId,
+            events,
+            createdAt,
+          );
           // A redone page's existing event already has its delivery rows.
           newEvents = events.filter((event) => inserted.has(event.envelope.id));
         }
@@ -356,7 +371,12 @@ class PostgresStore implements Store {
     return new Set(rows.map((row) => row.id));
   }
 
-  async #touchSeen(client: pg.PoolClient, connectionId: string, seen: readonly SeenRecord[], seenAt: string): Promise<void> {
+  async #touchSeen(
+    client: pg.PoolClient,
+    connectionId: string,
+    seen: readonly SeenRecord[],
+    seenAt: string,
+  ): Promise<void> {
     if (seen.length === 0) return;
     // A row seen twice in one page: the first touch wins (the second finds lastSeenAt already moved), as in SQLite.
     const first = new Map<string, SeenRecord>();
@@ -370,7 +390,13 @@ class PostgresStore implements Store {
       `UPDATE shadow AS s SET last_seen_at = $1, business_date = COALESCE(u.bd, s.business_date)
        FROM unnest($3::text[], $4::text[], $5::text[]) AS u(rt, sid, bd)
        WHERE s.connection_id = $2 AND s.resource_type = u.rt AND s.source_id = u.sid AND s.last_seen_at < $1`,
-      [seenAt, connectionId, rows.map((r) => r.resourceType), rows.map((r) => r.sourceId), rows.map((r) => r.businessDate ?? null)],
+      [
+        seenAt,
+        connectionId,
+        rows.map((r) => r.resourceType),
+        rows.map((r) => r.sourceId),
+        rows.map((r) => r.businessDate ?? null),
+      ],
     );
   }
 
@@ -415,7 +441,11 @@ class PostgresStore implements Store {
           ids.length === 0
             ? new Set<string>()
             : new Set(
-                (await client.query<{ id: string }>('SELECT id FROM outbox WHERE id = ANY($1::text[])', [ids])).rows.map((row) => row.id),
+                (
+                  await client.query<{ id: string }>('SELECT id FROM outbox WHERE id = ANY($1::text[])', [
+                    ids,
+                  ])
+                ).rows.map((row) => row.id),
               );
         const inserted: StoredEvent[] = [];
         let existing = 0;
@@ -427,7 +457,13 @@ class PostgresStore implements Store {
           }
           stored.add(draft.id);
           const envelope = customElementEnvelope(draft, append.connectionId, last + inserted.length + 1);
-          inserted.push({ envelope, kind: 'created', sourceId: draft.sourceId, connectorId: append.connectorId, refs: {} });
+          inserted.push({
+            envelope,
+            kind: 'created',
+            sourceId: draft.sourceId,
+            connectorId: append.connectorId,
+            refs: {},
+          });
         }
         if (inserted.length > 0) {
           await this.#allocateSequences(client, append.connectionId, inserted.length);
@@ -444,18 +480,33 @@ class PostgresStore implements Store {
       const { rows } =
         connectionId === undefined
           ? await this.#pool.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox')
-          : await this.#pool.query<{ n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE connection_id = $1', [connectionId]);
+          : await this.#pool.query<{ n: number }>(
+              'SELECT COUNT(*) AS n FROM outbox WHERE connection_id = $1',
+              [connectionId],
+            );
       return rows[0]?.n ?? 0;
     });
   }
 
-  async startRun(input: { connectionId: string; stream: string; kind: RunKind; startedAt: string }): Promise<string> {
+  async startRun(input: {
+    connectionId: string;
+    stream: string;
+    kind: RunKind;
+    startedAt: string;
+  }): Promise<string> {
     return this.#guard('startRun', async () => {
       const id = uuidV7(this.#now().getTime());
       await this.#pool.query(
         `INSERT INTO runs (id, connection_id, stream, kind, status, started_at, counts_json)
          VALUES ($1, $2, $3, $4, 'running', $5, $6::jsonb)`,
-        [id, input.connectionId, input.stream, input.kind, toInstant(input.startedAt, 'startedAt'), JSON.stringify(ZERO_COUNTS)],
+        [
+          id,
+          input.connectionId,
+          input.stream,
+          input.kind,
+          toInstant(input.startedAt, 'startedAt'),
+          JSON.stringify(ZERO_COUNTS),
+        ],
       );
       return id;
     });
@@ -471,7 +522,10 @@ class PostgresStore implements Store {
     },
   ): Promise<void> {
     return this.#guard('finishRun', async () => {
-      const error = result.error === undefined ? null : JSON.stringify({ code: result.error.code, message: result.error.message });
+      const error =
+        result.error === undefined
+          ? null
+          : JSON.stringify({ code: result.error.code, message: result.error.message });
       const { rowCount } = await this.#pool.query(
         'UPDATE runs SET status = $1, finished_at = $2, counts_json = $3::jsonb, error_json = $4::jsonb WHERE id = $5',
         [result.status, toInstant(result.finishedAt, 'finishedAt'), JSON.stringify(result.counts), error, id],
@@ -497,7 +551,8 @@ class PostgresStore implements Store {
       if (query.stream !== undefined) add('stream = ?', query.stream);
       if (query.kind !== undefined) add('kind = ?', query.kind);
       if (query.status !== undefined) add('status = ?', query.status);
-      if (query.startedBefore !== undefined) add('started_at < ?', toInstant(query.startedBefore, 'startedBefore'));
+      if (query.startedBefore !== undefined)
+        add('started_at < ?', toInstant(query.startedBefore, 'startedBefore'));
       params.push(toLimit(query.limit));
       const sql =
         'SELECT id, connection_id, stream, kind, status, started_at, finished_at, counts_json, error_json FROM runs' +
@@ -525,10 +580,14 @@ class PostgresStore implements Store {
   /** Runs `fn` on an open, migrated store and turns every failure into a TendrilError. */
   async #guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) {
-      throw new TendrilError('TENDRIL_E_STORE', `The agent store is closed; open it again before ${operation}.`, {
-        retryable: false,
-        details: { operation },
-      });
+      throw new TendrilError(
+        'TENDRIL_E_STORE',
+        `The agent store is closed; open it again before ${operation}.`,
+        {
+          retryable: false,
+          details: { operation },
+        },
+      );
     }
     try {
       // A failed migration (server down at start) is retried by the next call, not remembered.

@@ -26,13 +26,16 @@ export interface PostgresTestDatabase {
  * gives it that ICU default collation (e.g. `en-US`, where `a` sorts before `B`), to prove that the
  * store does not depend on the database's collation.
  */
-export async function createPostgresTestDatabase(options: { icuLocale?: string } = {}): Promise<PostgresTestDatabase> {
+export async function createPostgresTestDatabase(
+  options: { icuLocale?: string } = {},
+): Promise<PostgresTestDatabase> {
   const name = `tendril_pgs_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: urlFor('postgres') });
   await admin.connect();
   try {
     const locale = options.icuLocale;
-    if (locale !== undefined && !/^[A-Za-z-]+$/.test(locale)) throw new Error('icuLocale must be letters and -');
+    if (locale !== undefined && !/^[A-Za-z-]+$/.test(locale))
+      throw new Error('icuLocale must be letters and -');
     await admin.query(
       locale === undefined
         ? `CREATE DATABASE ${name}`
@@ -47,8 +50,15 @@ export async function createPostgresTestDatabase(options: { icuLocale?: string }
     name,
     url,
     nextSchema: () => `s${(schemas += 1)}`,
-    async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], schema?: string): Promise<R[]> {
-      const client = new pg.Client({ connectionString: url, ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }) });
+    async query<R extends pg.QueryResultRow>(
+      sql: string,
+      params: unknown[] = [],
+      schema?: string,
+    ): Promise<R[]> {
+      const client = new pg.Client({
+        connectionString: url,
+        ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+      });
       await client.connect();
       try {
         return (await client.query<R>(sql, params)).rows;

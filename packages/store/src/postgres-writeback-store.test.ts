@@ -1,6 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
 import { openPostgresStore } from './postgres-store.js';
-import { createPostgresTestDatabase, type PostgresTestDatabase } from './postgres-test-database.test-helper.js';
+import {
+  createPostgresTestDatabase,
+  type PostgresTestDatabase,
+} from './postgres-test-database.test-helper.js';
 import { describeWritebackStoreContract } from './writeback-store-contract.test-helper.js';
 
 let db: PostgresTestDatabase;
@@ -13,4 +16,6 @@ afterAll(async () => {
 });
 
 // A real PostgreSQL server: each store in its own schema of this file's database.
-describeWritebackStoreContract('postgres', async (deliveryRoutes) => openPostgresStore(db.url, { schema: db.nextSchema(), deliveryRoutes }));
+describeWritebackStoreContract('postgres', async (deliveryRoutes) =>
+  openPostgresStore(db.url, { schema: db.nextSchema(), deliveryRoutes }),
+);

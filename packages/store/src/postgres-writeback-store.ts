@@ -132,21 +132,33 @@ export class PostgresWritebackStore implements WritebackStore {
       await this.#pool.query(
         `INSERT INTO api_keys (id, name, secret_hash, connections_json, subscriptions_json, created_at)
          VALUES ($1, $2, $3, $4::json, $5::json, $6)`,
-        [key.id, key.name, key.secretHash, JSON.stringify(key.connectionIds), JSON.stringify(key.subscriptionIds), key.createdAt],
+        [
+          key.id,
+          key.name,
+          key.secretHash,
+          JSON.stringify(key.connectionIds),
+          JSON.stringify(key.subscriptionIds),
+          key.createdAt,
+        ],
       );
     });
   }
 
   async getApiKey(id: string): Promise<ApiKeyWithHash | undefined> {
     return this.#guard('getApiKey', async () => {
-      const { rows } = await this.#pool.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`, [id]);
+      const { rows } = await this.#pool.query<ApiKeyRow>(
+        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`,
+        [id],
+      );
       return rows[0] === undefined ? undefined : toKey(rows[0]);
     });
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#guard('listApiKeys', async () => {
-      const { rows } = await this.#pool.query<ApiKeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`);
+      const { rows } = await this.#pool.query<ApiKeyRow>(
+        `SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`,
+      );
       return rows.map((row) => {
         const { secretHash: _hidden, ...key } = toKey(row);
         return key;
@@ -156,7 +168,10 @@ export class PostgresWritebackStore implements WritebackStore {
 
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     return this.#guard('revokeApiKey', async () => {
-      const { rowCount } = await this.#pool.query('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id]);
+      const { rowCount } = await this.#pool.query(
+        'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL',
+        [at, id],
+      );
       return (rowCount ?? 0) > 0;
     });
   }
@@ -200,28 +215,41 @@ export class PostgresWritebackStore implements WritebackStore {
           clientId: input.clientId,
           samePayload: row.payload_hash === input.payloadHash,
         });
-        return { kind: row.payload_hash === input.payloadHash ? 'existing' : 'key-reused', record: toRecord(row) };
+        return {
+          kind: row.payload_hash === input.payloadHash ? 'existing' : 'key-reused',
+          record: toRecord(row),
+        };
       }),
     );
   }
 
-  async #audit(client: pg.PoolClient, writebackId: string, at: string, action: string, detail?: Readonly<Record<string, unknown>>): Promise<void> {
-    await client.query('INSERT INTO writeback_audit (writeback_id, at, action, detail_json) VALUES ($1, $2, $3, $4::json)', [
-      writebackId,
-      at,
-      action,
-      detail === undefined ? null : JSON.stringify(detail),
-    ]);
+  async #audit(
+    client: pg.PoolClient,
+    writebackId: string,
+    at: string,
+    action: string,
+    detail?: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    await client.query(
+      'INSERT INTO writeback_audit (writeback_id, at, action, detail_json) VALUES ($1, $2, $3, $4::json)',
+      [writebackId, at, action, detail === undefined ? null : JSON.stringify(detail)],
+    );
   }
 
   async get(id: string): Promise<WritebackRecord | undefined> {
     return this.#guard('getWriteback', async () => {
-      const { rows } = await this.#pool.query<WritebackRow>(`SELECT ${COLUMNS} FROM writebacks WHERE id = $1`, [id]);
+      const { rows } = await this.#pool.query<WritebackRow>(
+        `SELECT ${COLUMNS} FROM writebacks WHERE id = $1`,
+        [id],
+      );
       return rows[0] === undefined ? undefined : toRecord(rows[0]);
     });
   }
 
-  async claim(input: { now: string; limit: number }): Promise<{ claimed: WritebackRecord[]; expired: WritebackRecord[] }> {
+  async claim(input: {
+    now: string;
+    limit: number;
+  }): Promise<{ claimed: WritebackRecord[]; expired: WritebackRecord[] }> {
     return this.#guard('claimWritebacks', async () =>
       inTransaction(this.#pool, async (client) => {
         // SKIP LOCKED: commands another worker is claiming right now are passed over, never taken twice.
@@ -236,10 +264,10 @@ export class PostgresWritebackStore implements WritebackStore {
             expired.push(toRecord(row));
             continue;
           }
-          await client.query(`UPDATE writebacks SET phase = 'executing', started_at = $1 WHERE id = $2 AND phase = 'queued'`, [
-            input.now,
-            row.id,
-          ]);
+          await client.query(
+            `UPDATE writebacks SET phase = 'executing', started_at = $1 WHERE id = $2 AND phase = 'queued'`,
+            [input.now, row.id],
+          );
           await this.#audit(client, row.id, input.now, 'executing');
           claimed.push({ ...toRecord(row), phase: 'executing', startedAt: input.now });
         }
@@ -259,7 +287,12 @@ export class PostgresWritebackStore implements WritebackStore {
 
   async listAudit(writebackId: string): Promise<WritebackAuditEntry[]> {
     return this.#guard('listWritebackAudit', async () => {
-      const { rows } = await this.#pool.query<{ writeback_id: string; at: string; action: string; detail_json: Record<string, unknown> | null }>(
+      const { rows } = await this.#pool.query<{
+        writeback_id: string;
+        at: string;
+        action: string;
+        detail_json: Record<string, unknown> | null;
+      }>(
         'SELECT writeback_id, at, action, detail_json FROM writeback_audit WHERE writeback_id = $1 ORDER BY id',
         [writebackId],
       );
@@ -294,13 +327,19 @@ export class PostgresWritebackStore implements WritebackStore {
             result.id,
           ],
         );
-        const { rows } = await client.query<WritebackRow>(`SELECT ${COLUMNS} FROM writebacks WHERE id = $1`, [result.id]);
+        const { rows } = await client.query<WritebackRow>(`SELECT ${COLUMNS} FROM writebacks WHERE id = $1`, [
+          result.id,
+        ]);
         const row = rows[0];
         if (row === undefined) {
-          throw new TendrilError('TENDRIL_E_STORE', 'No writeback has this id; pass the id that accept returned.', {
-            retryable: false,
-            details: { writebackId: result.id },
-          });
+          throw new TendrilError(
+            'TENDRIL_E_STORE',
+            'No writeback has this id; pass the id that accept returned.',
+            {
+              retryable: false,
+              details: { writebackId: result.id },
+            },
+          );
         }
         const record = toRecord(row);
         // Already final (another worker finished it): nothing more to record or emit.
@@ -322,7 +361,10 @@ export class PostgresWritebackStore implements WritebackStore {
   async #emit(client: pg.PoolClient, record: WritebackRecord, connectorId: string): Promise<void> {
     const resourceType = commandResource(record.command);
     const status = record.status;
-    const id = uuidV5(JSON.stringify([record.connectionId, 'command', record.id, status]), EVENT_ID_NAMESPACE);
+    const id = uuidV5(
+      JSON.stringify([record.connectionId, 'command', record.id, status]),
+      EVENT_ID_NAMESPACE,
+    );
     const nowMs = this.#nowMs();
     // Lock the connection's sequence, then skip an event already written (no sequence used).
     await allocateSequences(client, record.connectionId, 0, nowMs);
@@ -357,12 +399,17 @@ export class PostgresWritebackStore implements WritebackStore {
         new Date(nowMs).toISOString(),
       ],
     );
-    const { rows } = await client.query<{ subscriptions_json: string[] }>('SELECT subscriptions_json FROM api_keys WHERE id = $1', [
-      record.clientId,
-    ]);
+    const { rows } = await client.query<{ subscriptions_json: string[] }>(
+      'SELECT subscriptions_json FROM api_keys WHERE id = $1',
+      [record.clientId],
+    );
     const subscriptions = new Set(rows[0]?.subscriptions_json ?? []);
     if (subscriptions.size === 0) return;
-    await this.#deliver(client, [{ envelope, kind: 'created', sourceId: record.sourceId ?? '', connectorId, refs: {} }], subscriptions);
+    await this.#deliver(
+      client,
+      [{ envelope, kind: 'created', sourceId: record.sourceId ?? '', connectorId, refs: {} }],
+      subscriptions,
+    );
   }
 
   async interrupted(): Promise<WritebackRecord[]> {
@@ -383,7 +430,11 @@ export class PostgresWritebackStore implements WritebackStore {
     });
   }
 
-  async resolveSourceId(connectionId: string, resourceType: ResourceType, resourceId: string): Promise<string | undefined> {
+  async resolveSourceId(
+    connectionId: string,
+    resourceType: ResourceType,
+    resourceId: string,
+  ): Promise<string | undefined> {
     return this.#guard('resolveSourceId', async () => {
       const shadow = await this.#pool.query<{ source_id: string }>(
         'SELECT source_id FROM shadow WHERE connection_id = $1 AND resource_type = $2 AND resource_id = $3 AND NOT deleted LIMIT 1',

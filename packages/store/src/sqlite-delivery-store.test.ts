@@ -18,4 +18,6 @@ afterAll(() => {
 describeDeliveryStoreContract('sqlite file', async (deliveryRoutes) =>
   openSqliteStore(join(dir, `store-${(counter += 1)}.db`), { deliveryRoutes }),
 );
-describeDeliveryStoreContract('sqlite :memory:', async (deliveryRoutes) => openSqliteStore(':memory:', { deliveryRoutes }));
+describeDeliveryStoreContract('sqlite :memory:', async (deliveryRoutes) =>
+  openSqliteStore(':memory:', { deliveryRoutes }),
+);

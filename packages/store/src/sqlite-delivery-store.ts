@@ -20,8 +20,20 @@ import {
 /** Runs `fn` on an open, migrated store, turning failures into TendrilError (the store's #guard). */
 export type Guard = <T>(operation: string, fn: () => T) => Promise<T>;
 
-import { DELIVERY_COLUMNS, EVENT_COLUMNS, badInput, toAttempt, toEvent, toMs, toRecord, toState, type AttemptRow, type DeliveryRow, type EventRow, type StateRow } from './delivery-rows.js';
-
+import {
+  DELIVERY_COLUMNS,
+  EVENT_COLUMNS,
+  badInput,
+  toAttempt,
+  toEvent,
+  toMs,
+  toRecord,
+  toState,
+  type AttemptRow,
+  type DeliveryRow,
+  type EventRow,
+  type StateRow,
+} from './delivery-rows.js';
 
 interface InsertParams {
   subscriptionId: string;
@@ -52,7 +64,9 @@ function prepare(db: Database.Database) {
          @now, @now, @replayOf)`,
     ),
     // Re-elects the head of one key: a row under a live lease keeps it, else the lowest queue position.
-    refreshHead: db.prepare<[{ subscriptionId: string; resourceType: string; resourceId: string; now: number }]>(
+    refreshHead: db.prepare<
+      [{ subscriptionId: string; resourceType: string; resourceId: string; now: number }]
+    >(
       `UPDATE deliveries SET head = (id = (
          SELECT p.id FROM deliveries p
          WHERE p.status = 'pending' AND p.subscription_id = @subscriptionId AND p.resource_type = @resourceType
@@ -100,9 +114,7 @@ function prepare(db: Database.Database) {
       `UPDATE deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?, due_at_ms = ?,
          lease_owner = NULL, lease_expires_ms = NULL WHERE id = ?`,
     ),
-    markFinal: db.prepare<
-      [string, number | null, string | null, number, string | null, number, number]
-    >(
+    markFinal: db.prepare<[string, number | null, string | null, number, string | null, number, number]>(
       `UPDATE deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?, finished_at_ms = ?,
          dead_reason = ?, redrive = ?, head = 0, lease_owner = NULL, lease_expires_ms = NULL WHERE id = ?`,
     ),
@@ -117,7 +129,16 @@ function prepare(db: Database.Database) {
     retryNow: db.prepare<[number, number]>(
       `UPDATE deliveries SET due_at_ms = MIN(due_at_ms, ?) WHERE id = ? AND status = 'pending'`,
     ),
-    eventById: db.prepare<[string], EventRow & { connection_id: string; sequence: number; type: string; resource_type: ResourceType; resource_id: string }>(
+    eventById: db.prepare<
+      [string],
+      EventRow & {
+        connection_id: string;
+        sequence: number;
+        type: string;
+        resource_type: ResourceType;
+        resource_id: string;
+      }
+    >(
       `SELECT ${EVENT_COLUMNS}, o.connection_id, o.sequence, o.type, o.resource_type, o.resource_id FROM outbox o WHERE o.id = ?`,
     ),
     clearRedrive: db.prepare<[number]>('UPDATE deliveries SET redrive = 0 WHERE id = ?'),
@@ -137,7 +158,18 @@ function prepare(db: Database.Database) {
     ),
     getState: db.prepare<[string], StateRow>('SELECT * FROM subscription_state WHERE subscription_id = ?'),
     allStates: db.prepare<[], StateRow>('SELECT * FROM subscription_state ORDER BY subscription_id'),
-    upsertState: db.prepare<[{ id: string; state: string; reason: string | null; now: number; nextProbe: number | null; reset: number }]>(
+    upsertState: db.prepare<
+      [
+        {
+          id: string;
+          state: string;
+          reason: string | null;
+          now: number;
+          nextProbe: number | null;
+          reset: number;
+        },
+      ]
+    >(
       `INSERT INTO subscription_state (subscription_id, state, reason, changed_at_ms, next_probe_at_ms, consecutive_failures)
        VALUES (@id, @state, @reason, @now, @nextProbe, 0)
        ON CONFLICT (subscription_id) DO UPDATE SET state = excluded.state, reason = excluded.reason,
@@ -152,7 +184,10 @@ function prepare(db: Database.Database) {
     resetFailures: db.prepare<[string]>(
       'UPDATE subscription_state SET consecutive_failures = 0 WHERE subscription_id = ? AND consecutive_failures <> 0',
     ),
-    openBackload: db.prepare<[string, string], { id: number; after_connection_id: string | null; after_sequence: number | null; enqueued: number }>(
+    openBackload: db.prepare<
+      [string, string],
+      { id: number; after_connection_id: string | null; after_sequence: number | null; enqueued: number }
+    >(
       `SELECT id, after_connection_id, after_sequence, enqueued FROM delivery_backloads
        WHERE subscription_id = ? AND filter_json = ? AND finished_at_ms IS NULL ORDER BY id DESC LIMIT 1`,
     ),
@@ -193,7 +228,12 @@ export class SqliteDeliveryStore implements DeliveryStore {
   #statements: Statements | undefined;
   readonly #dynamic = new Map<string, Database.Statement<(string | number)[], unknown>>();
 
-  constructor(db: () => Database.Database, guard: Guard, routes: readonly DeliveryRoute[], nowMs: () => number) {
+  constructor(
+    db: () => Database.Database,
+    guard: Guard,
+    routes: readonly DeliveryRoute[],
+    nowMs: () => number,
+  ) {
     this.#dbOf = db;
     this.#guard = guard;
     this.#routes = routes;
@@ -286,7 +326,12 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   async completeMany(
-    inputs: readonly { deliveryId: number; owner: string; attempt: DeliveryAttemptInput; resolution: AttemptResolution }[],
+    inputs: readonly {
+      deliveryId: number;
+      owner: string;
+      attempt: DeliveryAttemptInput;
+      resolution: AttemptResolution;
+    }[],
   ): Promise<{ applied: boolean; consecutivePermanentFailures: number }[]> {
     return this.#guard('complete', () => {
       const s = this.#s();
@@ -320,7 +365,12 @@ export class SqliteDeliveryStore implements DeliveryStore {
     );
   }
 
-  #resolve(s: Statements, row: DeliveryRow, attempt: DeliveryAttemptInput, resolution: AttemptResolution): void {
+  #resolve(
+    s: Statements,
+    row: DeliveryRow,
+    attempt: DeliveryAttemptInput,
+    resolution: AttemptResolution,
+  ): void {
     const status = attempt.status ?? null;
     const error = attempt.error ?? null;
     switch (resolution.kind) {
@@ -333,7 +383,15 @@ export class SqliteDeliveryStore implements DeliveryStore {
         s.promoteNext.run(row.subscription_id, row.resource_type, row.resource_id);
         return;
       case 'dead':
-        s.markFinal.run('dead', status, error, attempt.endedAtMs, resolution.reason, resolution.redrive ? 1 : 0, row.id);
+        s.markFinal.run(
+          'dead',
+          status,
+          error,
+          attempt.endedAtMs,
+          resolution.reason,
+          resolution.redrive ? 1 : 0,
+          row.id,
+        );
         if (resolution.reason === 'permanent' || resolution.reason === 'gone') {
           s.bumpFailures.run(row.subscription_id, attempt.endedAtMs);
         }
@@ -388,8 +446,11 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return this.#guard('listDeliveries', () => {
       this.#s();
       const { sql, params } = this.#where(query);
-      if (!Number.isInteger(query.limit) || query.limit < 0) throw badInput('limit must be a non-negative integer.');
-      return this.#query<DeliveryRow>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries d${sql} ORDER BY d.id LIMIT ?`)
+      if (!Number.isInteger(query.limit) || query.limit < 0)
+        throw badInput('limit must be a non-negative integer.');
+      return this.#query<DeliveryRow>(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d${sql} ORDER BY d.id LIMIT ?`,
+      )
         .all(...params, query.limit)
         .map(toRecord);
     });
@@ -399,7 +460,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return this.#guard('countDeliveries', () => {
       this.#s();
       const { sql, params } = this.#where(query);
-      return this.#query<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries d${sql}`).get(...params)?.n ?? 0;
+      return (
+        this.#query<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries d${sql}`).get(...params)?.n ?? 0
+      );
     });
   }
 
@@ -421,7 +484,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return this.#guard('enqueueDeliveries', () => {
       const now = toMs(input.nowMs, 'nowMs');
       const s = this.#s();
-      const run = this.#db.transaction(() => this.#enqueue(s, input.subscriptionId, input.items, input.origin, now));
+      const run = this.#db.transaction(() =>
+        this.#enqueue(s, input.subscriptionId, input.items, input.origin, now),
+      );
       return run.immediate();
     });
   }
@@ -438,7 +503,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
     for (const item of items) {
       const event = s.eventById.get(item.eventId);
       if (event === undefined) {
-        throw badInput('No event has this id; it may have been pruned from the outbox.', { eventId: item.eventId });
+        throw badInput('No event has this id; it may have been pruned from the outbox.', {
+          eventId: item.eventId,
+        });
       }
       let queuePos = event.sequence;
       if (origin === 'replay') {
@@ -478,7 +545,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return this.#guard('retryNow', () => this.#s().retryNow.run(toMs(nowMs, 'nowMs'), id).changes > 0);
   }
 
-  async oldestRedrivable(subscriptionId: string): Promise<(DeliveryRecord & { event: StoredEvent }) | undefined> {
+  async oldestRedrivable(
+    subscriptionId: string,
+  ): Promise<(DeliveryRecord & { event: StoredEvent }) | undefined> {
     return this.#guard('oldestRedrivable', () => {
       const row = this.#s().oldestRedrivable.get(subscriptionId);
       return row === undefined ? undefined : { ...toRecord(row), event: toEvent(row) };
@@ -563,7 +632,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return this.#guard('countCurrent', () => {
       this.#s();
       const { sql, params } = this.#currentQuery(filter, route);
-      return this.#query<{ n: number }>(`SELECT COUNT(*) AS n ${CURRENT_EVENTS}${sql}`).get(...params)?.n ?? 0;
+      return (
+        this.#query<{ n: number }>(`SELECT COUNT(*) AS n ${CURRENT_EVENTS}${sql}`).get(...params)?.n ?? 0
+      );
     });
   }
 
@@ -576,7 +647,8 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }): Promise<BackloadPage> {
     return this.#guard('backloadPage', () => {
       const now = toMs(input.nowMs, 'nowMs');
-      if (!Number.isInteger(input.limit) || input.limit < 1) throw badInput('limit must be a whole number ≥ 1.');
+      if (!Number.isInteger(input.limit) || input.limit < 1)
+        throw badInput('limit must be a whole number ≥ 1.');
       if (input.route.subscriptionId !== input.filter.subscriptionId) {
         throw badInput('The backload route and filter name different subscriptions.');
       }
@@ -595,17 +667,26 @@ export class SqliteDeliveryStore implements DeliveryStore {
           job = { id, after_connection_id: null, after_sequence: null, enqueued: 0 };
         }
         const { sql, params } = this.#currentQuery(input.filter, input.route);
-        const cursor =
-          job.after_connection_id === null ? '' : ' AND (o.connection_id, o.sequence) > (?, ?)';
+        const cursor = job.after_connection_id === null ? '' : ' AND (o.connection_id, o.sequence) > (?, ?)';
         const cursorParams: (string | number)[] =
           job.after_connection_id === null ? [] : [job.after_connection_id, job.after_sequence ?? 0];
-        const rows = this.#query<{ id: string; connection_id: string; sequence: number; type: string; resource_type: string }>(
+        const rows = this.#query<{
+          id: string;
+          connection_id: string;
+          sequence: number;
+          type: string;
+          resource_type: string;
+        }>(
           `SELECT o.id, o.connection_id, o.sequence, o.type, o.resource_type ${CURRENT_EVENTS}${sql}${cursor}
            ORDER BY o.connection_id, o.sequence LIMIT ?`,
         ).all(...params, ...cursorParams, input.limit);
         const items = rows
           .filter((row) =>
-            routeMatches(input.route, { connectionId: row.connection_id, resourceType: row.resource_type, type: row.type }),
+            routeMatches(input.route, {
+              connectionId: row.connection_id,
+              resourceType: row.resource_type,
+              type: row.type,
+            }),
           )
           .filter((row) => (s.pendingForEvent.get(row.id, subscriptionId)?.n ?? 0) === 0)
           .map((row) => ({ eventId: row.id }));

@@ -215,9 +215,7 @@ describe('openSqliteStore (SQLite specifics)', () => {
     });
     await withStore(path, async (store) => {
       expect((await store.getShadow('c1', 'Patient', ['1'])).get('1')).not.toHaveProperty('businessDate');
-      await store.commitPage(
-        page('c1', [{ ...patient('c1', '2', 'Okafor'), businessDate: '2025-05-01' }]),
-      );
+      await store.commitPage(page('c1', [{ ...patient('c1', '2', 'Okafor'), businessDate: '2025-05-01' }]));
       expect((await store.getShadow('c1', 'Patient', ['2'])).get('2')?.businessDate).toBe('2025-05-01');
     });
     raw(path, (db) => {

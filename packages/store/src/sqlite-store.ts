@@ -132,7 +132,9 @@ function prepareStatements(db: Database.Database) {
     staleDatedAfter: db.prepare<
       [string, string, string, string, string, string, number],
       { resource_type: ResourceType; source_id: string }
-    >(`${stale} AND business_date >= ? AND business_date < ? AND source_id > ? ORDER BY source_id, resource_type LIMIT ?`),
+    >(
+      `${stale} AND business_date >= ? AND business_date < ? AND source_id > ? ORDER BY source_id, resource_type LIMIT ?`,
+    ),
     countLive: db.prepare<[string, string], { n: number }>(
       'SELECT COUNT(*) AS n FROM shadow WHERE connection_id = ? AND stream = ? AND deleted = 0',
     ),
@@ -285,8 +287,23 @@ class SqliteStore implements Store {
       const dated = options.businessDate;
       const rows = dated
         ? options.afterSourceId === undefined
-          ? s.staleDatedFirst.all(connectionId, stream, before, toDay(dated.from, 'from'), toDay(dated.until, 'until'), limit)
-          : s.staleDatedAfter.all(connectionId, stream, before, toDay(dated.from, 'from'), toDay(dated.until, 'until'), options.afterSourceId, limit)
+          ? s.staleDatedFirst.all(
+              connectionId,
+              stream,
+              before,
+              toDay(dated.from, 'from'),
+              toDay(dated.until, 'until'),
+              limit,
+            )
+          : s.staleDatedAfter.all(
+              connectionId,
+              stream,
+              before,
+              toDay(dated.from, 'from'),
+              toDay(dated.until, 'until'),
+              options.afterSourceId,
+              limit,
+            )
         : options.afterSourceId === undefined
           ? s.staleFirst.all(connectionId, stream, before, limit)
           : s.staleAfter.all(connectionId, stream, before, options.afterSourceId, limit);
@@ -370,7 +387,14 @@ class SqliteStore implements Store {
           s.setSequence.run(commit.connectionId, sequence);
         }
         for (const seen of commit.seen) {
-          s.touchShadow.run(seenAt, seen.businessDate ?? null, commit.connectionId, seen.resourceType, seen.sourceId, seenAt);
+          s.touchShadow.run(
+            seenAt,
+            seen.businessDate ?? null,
+            commit.connectionId,
+            seen.resourceType,
+            seen.sourceId,
+            seenAt,
+          );
         }
         // Delivery rows: one per matching subscription, in this same transaction (sync-semantics.md §7 step 3).
         this.deliveries.insertLive(newEvents);
@@ -423,7 +447,8 @@ class SqliteStore implements Store {
         const inserted: StoredEvent[] = [];
         let existing = 0;
         // Read inside the write lock (BEGIN IMMEDIATE), as commitPage does.
-        let sequence = s.getSequence.get(append.connectionId)?.last_sequence ?? this.#now().getTime() * 1000 - 1;
+        let sequence =
+          s.getSequence.get(append.connectionId)?.last_sequence ?? this.#now().getTime() * 1000 - 1;
         const seen = new Set<string>();
         for (const draft of append.events) {
           // An id already stored (or twice in this batch) is the same row of the same day: skip it.
@@ -448,14 +473,24 @@ class SqliteStore implements Store {
             '{}',
             createdAt,
           );
-          inserted.push({ envelope, kind: 'created', sourceId: draft.sourceId, connectorId: append.connectorId, refs: {} });
+          inserted.push({
+            envelope,
+            kind: 'created',
+            sourceId: draft.sourceId,
+            connectorId: append.connectorId,
+            refs: {},
+          });
         }
         if (inserted.length > 0) {
           if (!Number.isSafeInteger(sequence)) {
-            throw new TendrilError('TENDRIL_E_STORE', 'The event sequence left the safe integer range; the store is corrupt, rebuild it.', {
-              retryable: false,
-              details: { connectionId: append.connectionId },
-            });
+            throw new TendrilError(
+              'TENDRIL_E_STORE',
+              'The event sequence left the safe integer range; the store is corrupt, rebuild it.',
+              {
+                retryable: false,
+                details: { connectionId: append.connectionId },
+              },
+            );
           }
           s.setSequence.run(append.connectionId, sequence);
           this.deliveries.insertLive(inserted);
@@ -631,7 +666,10 @@ class SqliteStore implements Store {
       // Every step not yet recorded runs, in version order, even one numbered below the highest
       // recorded: steps written in parallel (delivery tables, shadow business date) land in any order.
       const applied = new Set(
-        this.#db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
+        this.#db
+          .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+          .all()
+          .map((r) => r.version),
       );
       for (const migration of [...SQLITE_MIGRATIONS].sort((a, b) => a.version - b.version)) {
         if (applied.has(migration.version)) continue;

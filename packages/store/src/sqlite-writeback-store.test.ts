@@ -15,4 +15,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describeWritebackStoreContract('sqlite file', async (deliveryRoutes) => openSqliteStore(join(dir, `store-${(counter += 1)}.db`), { deliveryRoutes }));
+describeWritebackStoreContract('sqlite file', async (deliveryRoutes) =>
+  openSqliteStore(join(dir, `store-${(counter += 1)}.db`), { deliveryRoutes }),
+);

@@ -73,10 +73,14 @@ function toRecord(row: WritebackRow): WritebackRecord {
     resourceType: row.resource_type,
     ...(row.source_id === null ? {} : { sourceId: row.source_id }),
     ...(row.resource_id === null ? {} : { resourceId: row.resource_id }),
-    ...(row.resource_json === null ? {} : { resource: JSON.parse(row.resource_json) as Record<string, unknown> }),
+    ...(row.resource_json === null
+      ? {}
+      : { resource: JSON.parse(row.resource_json) as Record<string, unknown> }),
     ...(row.matched === null ? {} : { matched: row.matched === 1 }),
     warnings: JSON.parse(row.warnings_json) as string[],
-    ...(row.error_json === null ? {} : { error: JSON.parse(row.error_json) as WritebackRecord['error'] & object }),
+    ...(row.error_json === null
+      ? {}
+      : { error: JSON.parse(row.error_json) as WritebackRecord['error'] & object }),
     ...(row.compensated === null ? {} : { compensated: row.compensated === 1 }),
   };
 }
@@ -127,7 +131,9 @@ function prepare(db: Database.Database) {
     ),
     getKey: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?'),
     listKeys: db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
-    revokeKey: db.prepare<[string, string]>('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    revokeKey: db.prepare<[string, string]>(
+      'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+    ),
     insert: db.prepare<[string, string, string, string, string, string, string, string, string, string]>(
       `INSERT INTO writebacks (id, client_id, connection_id, command, idempotency_key, payload_hash, input_json,
          status, phase, accepted_at, deadline, resource_type)
@@ -144,9 +150,23 @@ function prepare(db: Database.Database) {
     start: db.prepare<[string, string]>(
       `UPDATE writebacks SET phase = 'executing', started_at = ? WHERE id = ? AND phase = 'queued'`,
     ),
-    executing: db.prepare<[], WritebackRow>(`SELECT ${columns} FROM writebacks WHERE phase IN ('executing', 'verifying') ORDER BY accepted_at`),
+    executing: db.prepare<[], WritebackRow>(
+      `SELECT ${columns} FROM writebacks WHERE phase IN ('executing', 'verifying') ORDER BY accepted_at`,
+    ),
     finish: db.prepare<
-      [string, string, string | null, string | null, string | null, string | null, number | null, string, string | null, number | null, string]
+      [
+        string,
+        string,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        number | null,
+        string,
+        string | null,
+        number | null,
+        string,
+      ]
     >(
       `UPDATE writebacks SET status = ?, phase = 'done', finished_at = ?, started_at = COALESCE(?, started_at),
          source_id = ?, resource_id = ?, resource_json = ?, matched = ?, warnings_json = ?, error_json = ?, compensated = ?
@@ -155,10 +175,13 @@ function prepare(db: Database.Database) {
     audit: db.prepare<[string, string, string, string | null]>(
       'INSERT INTO writeback_audit (writeback_id, at, action, detail_json) VALUES (?, ?, ?, ?)',
     ),
-    listAudit: db.prepare<[string], { writeback_id: string; at: string; action: string; detail_json: string | null }>(
-      'SELECT writeback_id, at, action, detail_json FROM writeback_audit WHERE writeback_id = ? ORDER BY id',
+    listAudit: db.prepare<
+      [string],
+      { writeback_id: string; at: string; action: string; detail_json: string | null }
+    >('SELECT writeback_id, at, action, detail_json FROM writeback_audit WHERE writeback_id = ? ORDER BY id'),
+    pending: db.prepare<[], { n: number }>(
+      `SELECT COUNT(*) AS n FROM writebacks WHERE phase IN ('queued', 'executing', 'verifying')`,
     ),
-    pending: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM writebacks WHERE phase IN ('queued', 'executing', 'verifying')`),
     shadowSource: db.prepare<[string, string, string], { source_id: string }>(
       'SELECT source_id FROM shadow WHERE connection_id = ? AND resource_type = ? AND resource_id = ? AND deleted = 0 LIMIT 1',
     ),
@@ -166,7 +189,9 @@ function prepare(db: Database.Database) {
       `SELECT source_id FROM writebacks WHERE connection_id = ? AND resource_type = ? AND resource_id = ? AND status = 'written'
        ORDER BY finished_at DESC LIMIT 1`,
     ),
-    getSequence: db.prepare<[string], { last_sequence: number }>('SELECT last_sequence FROM connection_sequence WHERE connection_id = ?'),
+    getSequence: db.prepare<[string], { last_sequence: number }>(
+      'SELECT last_sequence FROM connection_sequence WHERE connection_id = ?',
+    ),
     setSequence: db.prepare<[string, number]>(
       `INSERT INTO connection_sequence (connection_id, last_sequence) VALUES (?, ?)
        ON CONFLICT (connection_id) DO UPDATE SET last_sequence = excluded.last_sequence`,
@@ -269,11 +294,28 @@ export class SqliteWritebackStore implements WritebackStore {
         );
         const row = s.byKey.get(input.clientId, input.connectionId, input.idempotencyKey)!;
         if (inserted.changes > 0) {
-          s.audit.run(row.id, input.acceptedAt, 'accepted', JSON.stringify({ clientId: input.clientId, command: input.command, payloadHash: input.payloadHash }));
+          s.audit.run(
+            row.id,
+            input.acceptedAt,
+            'accepted',
+            JSON.stringify({
+              clientId: input.clientId,
+              command: input.command,
+              payloadHash: input.payloadHash,
+            }),
+          );
           return { kind: 'created', record: toRecord(row) };
         }
-        s.audit.run(row.id, input.acceptedAt, 'replayed', JSON.stringify({ clientId: input.clientId, samePayload: row.payload_hash === input.payloadHash }));
-        return { kind: row.payload_hash === input.payloadHash ? 'existing' : 'key-reused', record: toRecord(row) };
+        s.audit.run(
+          row.id,
+          input.acceptedAt,
+          'replayed',
+          JSON.stringify({ clientId: input.clientId, samePayload: row.payload_hash === input.payloadHash }),
+        );
+        return {
+          kind: row.payload_hash === input.payloadHash ? 'existing' : 'key-reused',
+          record: toRecord(row),
+        };
       });
       return tx.immediate();
     });
@@ -286,7 +328,10 @@ export class SqliteWritebackStore implements WritebackStore {
     });
   }
 
-  async claim(input: { now: string; limit: number }): Promise<{ claimed: WritebackRecord[]; expired: WritebackRecord[] }> {
+  async claim(input: {
+    now: string;
+    limit: number;
+  }): Promise<{ claimed: WritebackRecord[]; expired: WritebackRecord[] }> {
     return this.#guard('claimWritebacks', () => {
       const s = this.#s();
       const tx = this.#dbOf().transaction(() => {
@@ -312,7 +357,13 @@ export class SqliteWritebackStore implements WritebackStore {
     return this.#guard('auditWriteback', () => {
       const s = this.#s();
       this.#dbOf().transaction(() => {
-        for (const e of entries) s.audit.run(e.writebackId, e.at, e.action, e.detail === undefined ? null : JSON.stringify(e.detail));
+        for (const e of entries)
+          s.audit.run(
+            e.writebackId,
+            e.at,
+            e.action,
+            e.detail === undefined ? null : JSON.stringify(e.detail),
+          );
       })();
     });
   }
@@ -325,7 +376,9 @@ export class SqliteWritebackStore implements WritebackStore {
           writebackId: row.writeback_id,
           at: row.at,
           action: row.action,
-          ...(row.detail_json === null ? {} : { detail: JSON.parse(row.detail_json) as Record<string, unknown> }),
+          ...(row.detail_json === null
+            ? {}
+            : { detail: JSON.parse(row.detail_json) as Record<string, unknown> }),
         })),
     );
   }
@@ -349,10 +402,14 @@ export class SqliteWritebackStore implements WritebackStore {
         ).changes;
         const row = s.get.get(result.id);
         if (!row) {
-          throw new TendrilError('TENDRIL_E_STORE', 'No writeback has this id; pass the id that accept returned.', {
-            retryable: false,
-            details: { writebackId: result.id },
-          });
+          throw new TendrilError(
+            'TENDRIL_E_STORE',
+            'No writeback has this id; pass the id that accept returned.',
+            {
+              retryable: false,
+              details: { writebackId: result.id },
+            },
+          );
         }
         const record = toRecord(row);
         // Already final (another worker finished it): nothing more to record or emit.
@@ -424,7 +481,11 @@ export class SqliteWritebackStore implements WritebackStore {
     return this.#guard('countPendingWritebacks', () => this.#s().pending.get()?.n ?? 0);
   }
 
-  async resolveSourceId(connectionId: string, resourceType: ResourceType, resourceId: string): Promise<string | undefined> {
+  async resolveSourceId(
+    connectionId: string,
+    resourceType: ResourceType,
+    resourceId: string,
+  ): Promise<string | undefined> {
     return this.#guard('resolveSourceId', () => {
       const s = this.#s();
       return (

@@ -277,12 +277,23 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       await store.commitPage(
         page(
           'c1',
-          [dated('a', '2025-02-28'), dated('b', '2025-03-01'), dated('c', '2025-03-15'), dated('d', '2025-03-31'), dated('e', '2025-04-01')],
+          [
+            dated('a', '2025-02-28'),
+            dated('b', '2025-03-01'),
+            dated('c', '2025-03-15'),
+            dated('d', '2025-03-31'),
+            dated('e', '2025-04-01'),
+          ],
           { stream: 'appts', seenAt: '2025-03-01T00:00:00Z' },
         ),
       );
       // An undated row of the same stream is never a window candidate.
-      await store.commitPage(page('c1', [patientChange('c1', 'f', 'created', {})], { stream: 'appts', seenAt: '2025-03-01T00:00:00Z' }));
+      await store.commitPage(
+        page('c1', [patientChange('c1', 'f', 'created', {})], {
+          stream: 'appts',
+          seenAt: '2025-03-01T00:00:00Z',
+        }),
+      );
       expect((await store.getShadow('c1', 'Patient', ['b'])).get('b')?.businessDate).toBe('2025-03-01');
       expect((await store.getShadow('c1', 'Patient', ['f'])).get('f')).not.toHaveProperty('businessDate');
 
@@ -301,14 +312,27 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect((await store.getShadow('c1', 'Patient', ['d'])).get('d')?.businessDate).toBe('2025-06-30');
 
       const window = { from: '2025-03-01', until: '2025-04-01' };
-      const stale = await store.staleLiveSourceIds('c1', 'appts', '2025-03-02T00:00:00Z', { limit: 10, businessDate: window });
+      const stale = await store.staleLiveSourceIds('c1', 'appts', '2025-03-02T00:00:00Z', {
+        limit: 10,
+        businessDate: window,
+      });
       expect(stale.map((r) => r.sourceId)).toEqual(['b']);
-      const all = await store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', { limit: 1, businessDate: window });
+      const all = await store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', {
+        limit: 1,
+        businessDate: window,
+      });
       expect(all.map((r) => r.sourceId)).toEqual(['b']);
-      const next = await store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', { limit: 10, afterSourceId: 'b', businessDate: window });
+      const next = await store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', {
+        limit: 10,
+        afterSourceId: 'b',
+        businessDate: window,
+      });
       expect(next.map((r) => r.sourceId)).toEqual(['c']);
       await expect(
-        store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', { limit: 10, businessDate: { from: 'March', until: '2025-04-01' } }),
+        store.staleLiveSourceIds('c1', 'appts', '2025-03-03T00:00:00Z', {
+          limit: 10,
+          businessDate: { from: 'March', until: '2025-04-01' },
+        }),
       ).rejects.toMatchObject({ code: 'TENDRIL_E_STORE' });
     });
 
@@ -503,10 +527,16 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         ],
       };
       const drafts = customElementEvents(run);
-      const first = await store.appendCustomEvents({ connectionId: 'c1', connectorId: CONNECTOR_ID, events: drafts });
+      const first = await store.appendCustomEvents({
+        connectionId: 'c1',
+        connectorId: CONNECTOR_ID,
+        events: drafts,
+      });
       expect(first.existing).toBe(0);
       expect(first.inserted.map((e) => e.envelope.id)).toEqual(drafts.map((d) => d.id));
-      expect(first.inserted.map((e) => e.envelope.sequence)).toEqual([1, 2, 3].map((n) => patientEvent!.envelope.sequence + n));
+      expect(first.inserted.map((e) => e.envelope.sequence)).toEqual(
+        [1, 2, 3].map((n) => patientEvent!.envelope.sequence + n),
+      );
       for (const [event, draft] of first.inserted.map((e, i) => [e, drafts[i]!] as const)) {
         expect(event).toEqual({
           envelope: customElementEnvelope(draft, 'c1', event.envelope.sequence),
@@ -515,19 +545,38 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           connectorId: CONNECTOR_ID,
           refs: {},
         });
-        expect(event.envelope).toMatchObject({ type: 'recall_list.row', resourceType: 'CustomElement', occurredAt: run.ranAt });
+        expect(event.envelope).toMatchObject({
+          type: 'recall_list.row',
+          resourceType: 'CustomElement',
+          occurredAt: run.ranAt,
+        });
       }
-      expect(await store.listEvents({ connectionId: 'c1', afterSequence: patientEvent!.envelope.sequence, limit: 10 })).toEqual(
-        first.inserted,
-      );
+      expect(
+        await store.listEvents({
+          connectionId: 'c1',
+          afterSequence: patientEvent!.envelope.sequence,
+          limit: 10,
+        }),
+      ).toEqual(first.inserted);
       expect(await store.listEvents({ resourceType: 'Patient', limit: 10 })).toHaveLength(1);
 
       // The same run again (a catch-up on the same day): nothing new, no sequence used.
-      const again = await store.appendCustomEvents({ connectionId: 'c1', connectorId: CONNECTOR_ID, events: drafts });
+      const again = await store.appendCustomEvents({
+        connectionId: 'c1',
+        connectorId: CONNECTOR_ID,
+        events: drafts,
+      });
       expect(again).toEqual({ inserted: [], existing: 3 });
       // One changed row the next time: only it is new, right after the last sequence.
-      const changed = customElementEvents({ ...run, rows: [run.rows[0]!, { PatNum: '13', DateDue: '2025-03-01' }] });
-      const third = await store.appendCustomEvents({ connectionId: 'c1', connectorId: CONNECTOR_ID, events: changed });
+      const changed = customElementEvents({
+        ...run,
+        rows: [run.rows[0]!, { PatNum: '13', DateDue: '2025-03-01' }],
+      });
+      const third = await store.appendCustomEvents({
+        connectionId: 'c1',
+        connectorId: CONNECTOR_ID,
+        events: changed,
+      });
       expect(third.existing).toBe(1);
       expect(third.inserted.map((e) => e.envelope.id)).toEqual([changed[1]!.id]);
       expect(third.inserted[0]!.envelope.sequence).toBe(first.inserted[2]!.envelope.sequence + 1);

@@ -1,4 +1,12 @@
-import type { ChangeKind, CustomElementEventDraft, CursorMode, ReferenceSourceIds, ResourceType, ShadowEntry, StoredEvent } from '@tendril/core';
+import type {
+  ChangeKind,
+  CustomElementEventDraft,
+  CursorMode,
+  ReferenceSourceIds,
+  ResourceType,
+  ShadowEntry,
+  StoredEvent,
+} from '@tendril/core';
 import type { DeliveryStore } from './delivery-types.js';
 import type { WritebackStore } from './writeback-types.js';
 
@@ -65,7 +73,13 @@ export interface StreamState {
 }
 
 /** Change-detection modes of the ladder (sync-semantics.md §1), as recorded in the stream state. */
-export const RECORDED_CHANGE_MODES = ['change-tracking', 'rowversion', 'timestamp', 'window', 'snapshot'] as const;
+export const RECORDED_CHANGE_MODES = [
+  'change-tracking',
+  'rowversion',
+  'timestamp',
+  'window',
+  'snapshot',
+] as const;
 export type RecordedChangeMode = (typeof RECORDED_CHANGE_MODES)[number];
 
 /** The strategy discovery chose for a stream: mode, cursor column, its live SQL type and precision. */
@@ -211,7 +225,11 @@ export interface Store {
   saveStreamState(connectionId: string, stream: string, state: StreamState): Promise<void>;
 
   /** Shadow rows for these source ids, keyed by source id. */
-  getShadow(connectionId: string, resourceType: ResourceType, sourceIds: readonly string[]): Promise<Map<string, ShadowRecord>>;
+  getShadow(
+    connectionId: string,
+    resourceType: ResourceType,
+    sourceIds: readonly string[],
+  ): Promise<Map<string, ShadowRecord>>;
   /**
    * Live (not deleted) shadow rows of a stream whose `lastSeenAt` is before `seenBefore`, in
    * source-id order after `afterSourceId`: delete candidates after a full scan. With
@@ -247,10 +265,20 @@ export interface Store {
    */
   appendCustomEvents(append: CustomEventsAppend): Promise<CustomEventsAppended>;
 
-  startRun(input: { connectionId: string; stream: string; kind: RunKind; startedAt: string }): Promise<string>;
+  startRun(input: {
+    connectionId: string;
+    stream: string;
+    kind: RunKind;
+    startedAt: string;
+  }): Promise<string>;
   finishRun(
     id: string,
-    result: { status: Exclude<RunStatus, 'running'>; finishedAt: string; counts: RunCounts; error?: { code: string; message: string } },
+    result: {
+      status: Exclude<RunStatus, 'running'>;
+      finishedAt: string;
+      counts: RunCounts;
+      error?: { code: string; message: string };
+    },
   ): Promise<void>;
   /** Runs, newest first, filtered by every field given. */
   listRuns(query: RunQuery): Promise<RunRecord[]>;

@@ -39,7 +39,10 @@ const ROUTES: readonly DeliveryRoute[] = [
   { subscriptionId: 'someone-else', connectionIds: [], resourceTypes: [], eventTypes: [] },
 ];
 
-export function describeWritebackStoreContract(name: string, open: (deliveryRoutes: readonly DeliveryRoute[]) => Promise<Store>): void {
+export function describeWritebackStoreContract(
+  name: string,
+  open: (deliveryRoutes: readonly DeliveryRoute[]) => Promise<Store>,
+): void {
   describe(`WritebackStore contract: ${name}`, () => {
     const opened: Store[] = [];
     const fresh = async () => {
@@ -86,18 +89,31 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
       const first = command({ idempotencyKey: 'k1', payloadHash: 'p1' });
       const created = await store.writebacks.accept(first);
       expect(created.kind).toBe('created');
-      expect(created.record).toMatchObject({ id: first.id, status: 'accepted', phase: 'queued', warnings: [] });
+      expect(created.record).toMatchObject({
+        id: first.id,
+        status: 'accepted',
+        phase: 'queued',
+        warnings: [],
+      });
       const again = await store.writebacks.accept(command({ idempotencyKey: 'k1', payloadHash: 'p1' }));
       expect(again).toMatchObject({ kind: 'existing', record: { id: first.id } });
       const reused = await store.writebacks.accept(command({ idempotencyKey: 'k1', payloadHash: 'p2' }));
       expect(reused).toMatchObject({ kind: 'key-reused', record: { id: first.id } });
       // The key is scoped: another client, or another connection, may use the same key.
-      expect((await store.writebacks.accept(command({ idempotencyKey: 'k1', clientId: 'key-b' }))).kind).toBe('created');
-      expect((await store.writebacks.accept(command({ idempotencyKey: 'k1', connectionId: 'c2' }))).kind).toBe('created');
+      expect((await store.writebacks.accept(command({ idempotencyKey: 'k1', clientId: 'key-b' }))).kind).toBe(
+        'created',
+      );
+      expect(
+        (await store.writebacks.accept(command({ idempotencyKey: 'k1', connectionId: 'c2' }))).kind,
+      ).toBe('created');
       expect(await store.writebacks.countPending()).toBe(3);
       expect((await store.writebacks.get(first.id))?.input).toEqual(first.input);
       // Each replay of the key is audited on the original command (same payload or not).
-      expect((await store.writebacks.listAudit(first.id)).map((a) => a.action)).toEqual(['accepted', 'replayed', 'replayed']);
+      expect((await store.writebacks.listAudit(first.id)).map((a) => a.action)).toEqual([
+        'accepted',
+        'replayed',
+        'replayed',
+      ]);
     });
 
     it('claim: oldest first, each command once; an expired one is returned unclaimed for timed_out', async () => {
@@ -117,7 +133,9 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
       // Concurrent claimers never share a command.
       const many = Array.from({ length: 6 }, () => command());
       for (const c of many) await store.writebacks.accept(c);
-      const claims = await Promise.all([1, 2, 3].map(() => store.writebacks.claim({ now: at(20), limit: 6 })));
+      const claims = await Promise.all(
+        [1, 2, 3].map(() => store.writebacks.claim({ now: at(20), limit: 6 })),
+      );
       const ids = claims.flatMap((c) => c.claimed.map((r) => r.id));
       expect(ids.sort()).toEqual(many.map((c) => c.id).sort());
     });
@@ -128,8 +146,19 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
       const c = command();
       await store.writebacks.accept(c);
       await store.writebacks.claim({ now: at(10), limit: 1 });
-      await store.writebacks.audit([{ writebackId: c.id, at: at(11), action: 'statement', detail: { sql: 'INSERT INTO t (a) VALUES (?)' } }]);
-      const resource = { resourceType: 'Appointment', id: resourceId('c1', 'Appointment', '77'), status: 'booked' };
+      await store.writebacks.audit([
+        {
+          writebackId: c.id,
+          at: at(11),
+          action: 'statement',
+          detail: { sql: 'INSERT INTO t (a) VALUES (?)' },
+        },
+      ]);
+      const resource = {
+        resourceType: 'Appointment',
+        id: resourceId('c1', 'Appointment', '77'),
+        status: 'booked',
+      };
       const done = await store.writebacks.finish({
         id: c.id,
         status: 'written',
@@ -140,19 +169,46 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
         warnings: ['start differs'],
         connectorId: 'openemr',
       });
-      expect(done).toMatchObject({ status: 'written', phase: 'done', sourceId: '77', resourceId: resource.id, warnings: ['start differs'], finishedAt: at(12) });
-      expect((await store.writebacks.listAudit(c.id)).map((a) => a.action)).toEqual(['accepted', 'executing', 'statement', 'written']);
-      const events = (await store.listEvents({ connectionId: 'c1', limit: 100 })).filter((e) => e.envelope.type === 'appointment.writeback.written');
+      expect(done).toMatchObject({
+        status: 'written',
+        phase: 'done',
+        sourceId: '77',
+        resourceId: resource.id,
+        warnings: ['start differs'],
+        finishedAt: at(12),
+      });
+      expect((await store.writebacks.listAudit(c.id)).map((a) => a.action)).toEqual([
+        'accepted',
+        'executing',
+        'statement',
+        'written',
+      ]);
+      const events = (await store.listEvents({ connectionId: 'c1', limit: 100 })).filter(
+        (e) => e.envelope.type === 'appointment.writeback.written',
+      );
       expect(events).toHaveLength(1);
       expect(events[0]!.envelope.resourceId).toBe(resource.id);
-      expect((events[0]!.envelope.data as { id: string; status: string })).toMatchObject({ id: c.id, status: 'written' });
+      expect(events[0]!.envelope.data as { id: string; status: string }).toMatchObject({
+        id: c.id,
+        status: 'written',
+      });
       // Delivered only to the client's bound subscriptions.
       expect(await store.deliveries.count({ subscriptionId: 'sub-bound' })).toBe(1);
       expect(await store.deliveries.count({ subscriptionId: 'someone-else' })).toBe(0);
 
-      const twice = await store.writebacks.finish({ id: c.id, status: 'failed', finishedAt: at(13), error: { code: 'vendor_error', message: 'x' }, connectorId: 'openemr' });
+      const twice = await store.writebacks.finish({
+        id: c.id,
+        status: 'failed',
+        finishedAt: at(13),
+        error: { code: 'vendor_error', message: 'x' },
+        connectorId: 'openemr',
+      });
       expect(twice.status).toBe('written');
-      expect((await store.listEvents({ connectionId: 'c1', limit: 100 })).filter((e) => e.envelope.type.includes('writeback'))).toHaveLength(1);
+      expect(
+        (await store.listEvents({ connectionId: 'c1', limit: 100 })).filter((e) =>
+          e.envelope.type.includes('writeback'),
+        ),
+      ).toHaveLength(1);
       expect(await store.writebacks.countPending()).toBe(0);
     });
 
@@ -165,16 +221,31 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
         id: c.id,
         status: 'failed',
         finishedAt: at(11),
-        error: { code: 'patient_match_ambiguous', message: 'more than one', details: { candidateIds: ['a', 'b'] } },
+        error: {
+          code: 'patient_match_ambiguous',
+          message: 'more than one',
+          details: { candidateIds: ['a', 'b'] },
+        },
         compensated: false,
         connectorId: 'openemr',
       });
-      expect(failed).toMatchObject({ status: 'failed', error: { code: 'patient_match_ambiguous', details: { candidateIds: ['a', 'b'] } }, compensated: false });
+      expect(failed).toMatchObject({
+        status: 'failed',
+        error: { code: 'patient_match_ambiguous', details: { candidateIds: ['a', 'b'] } },
+        compensated: false,
+      });
       const late = command();
       await store.writebacks.accept(late);
-      await store.writebacks.finish({ id: late.id, status: 'timed_out', finishedAt: at(12), connectorId: 'openemr' });
+      await store.writebacks.finish({
+        id: late.id,
+        status: 'timed_out',
+        finishedAt: at(12),
+        connectorId: 'openemr',
+      });
       const types = (await store.listEvents({ connectionId: 'c1', limit: 100 })).map((e) => e.envelope.type);
-      expect(types).toEqual(expect.arrayContaining(['patient.writeback.failed', 'appointment.writeback.timed_out']));
+      expect(types).toEqual(
+        expect.arrayContaining(['patient.writeback.failed', 'appointment.writeback.timed_out']),
+      );
       expect((await store.writebacks.get(late.id))?.startedAt).toBeUndefined();
     });
 
@@ -186,7 +257,9 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
       await store.writebacks.claim({ now: at(10), limit: 1 });
       await store.writebacks.accept(queued);
       expect((await store.writebacks.interrupted()).map((r) => r.id)).toEqual([c.id]);
-      expect((await store.writebacks.claim({ now: at(20), limit: 10 })).claimed.map((r) => r.id)).toEqual([queued.id]);
+      expect((await store.writebacks.claim({ now: at(20), limit: 10 })).claimed.map((r) => r.id)).toEqual([
+        queued.id,
+      ]);
     });
 
     it('resolveSourceId: the shadow store first, then earlier writeback results; unknown is undefined', async () => {
@@ -197,7 +270,17 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
         connectionId: 'c1',
         connectorId: 'openemr',
         stream: 'patients',
-        changes: [{ resourceType: 'Patient', sourceId: '5', resourceId: polledId, kind: 'created', hash: resourceHash(data), data: { ...data, meta: { hash: resourceHash(data) } }, refs: {} }],
+        changes: [
+          {
+            resourceType: 'Patient',
+            sourceId: '5',
+            resourceId: polledId,
+            kind: 'created',
+            hash: resourceHash(data),
+            data: { ...data, meta: { hash: resourceHash(data) } },
+            refs: {},
+          },
+        ],
         seen: [],
         state: { mode: 'timestamp', watermark: '2030-01-01 00:00:00' },
         seenAt: at(1),
@@ -206,10 +289,20 @@ export function describeWritebackStoreContract(name: string, open: (deliveryRout
       const c = command({ command: 'Patient.create' as WritebackCommand, resourceType: 'Patient' });
       await store.writebacks.accept(c);
       const writtenId = resourceId('c1', 'Patient', '9');
-      await store.writebacks.finish({ id: c.id, status: 'written', finishedAt: at(2), sourceId: '9', resourceId: writtenId, resource: { id: writtenId }, connectorId: 'openemr' });
+      await store.writebacks.finish({
+        id: c.id,
+        status: 'written',
+        finishedAt: at(2),
+        sourceId: '9',
+        resourceId: writtenId,
+        resource: { id: writtenId },
+        connectorId: 'openemr',
+      });
       expect(await store.writebacks.resolveSourceId('c1', 'Patient', writtenId)).toBe('9');
       expect(await store.writebacks.resolveSourceId('c2', 'Patient', writtenId)).toBeUndefined();
-      expect(await store.writebacks.resolveSourceId('c1', 'Patient', resourceId('c1', 'Patient', '404'))).toBeUndefined();
+      expect(
+        await store.writebacks.resolveSourceId('c1', 'Patient', resourceId('c1', 'Patient', '404')),
+      ).toBeUndefined();
     });
   });
 }

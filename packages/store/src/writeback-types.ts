@@ -1,4 +1,10 @@
-import type { ResourceType, WritebackCommand, WritebackErrorCode, WritebackPhase, WritebackStatus } from '@tendril/core';
+import type {
+  ResourceType,
+  WritebackCommand,
+  WritebackErrorCode,
+  WritebackPhase,
+  WritebackStatus,
+} from '@tendril/core';
 
 /**
  * A client's API key (writeback.md §3). Only a hash of the secret is stored; the key itself is
@@ -125,7 +131,10 @@ export interface WritebackStore {
    * still queued, for the worker to finish as `timed_out`. One transaction, so two workers never
    * take one command.
    */
-  claim(input: { now: string; limit: number }): Promise<{ claimed: WritebackRecord[]; expired: WritebackRecord[] }>;
+  claim(input: {
+    now: string;
+    limit: number;
+  }): Promise<{ claimed: WritebackRecord[]; expired: WritebackRecord[] }>;
   /** Appends audit entries (statement journal, API calls). */
   audit(entries: readonly WritebackAuditEntry[]): Promise<void>;
   listAudit(writebackId: string): Promise<WritebackAuditEntry[]>;
@@ -142,5 +151,9 @@ export interface WritebackStore {
    * The vendor key of a framework id: the shadow store first (polled records), then earlier
    * writeback results (records written but not yet polled).
    */
-  resolveSourceId(connectionId: string, resourceType: ResourceType, resourceId: string): Promise<string | undefined>;
+  resolveSourceId(
+    connectionId: string,
+    resourceType: ResourceType,
+    resourceId: string,
+  ): Promise<string | undefined>;
 }

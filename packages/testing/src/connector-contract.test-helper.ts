@@ -3,7 +3,13 @@
  * its tables. Test-only (vitest); not part of the package build.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionConfig, RESOURCE_SCHEMAS, tablesRead, type ConnectorDefinition, type StoredEvent } from '@tendril/core';
+import {
+  ConnectionConfig,
+  RESOURCE_SCHEMAS,
+  tablesRead,
+  type ConnectorDefinition,
+  type StoredEvent,
+} from '@tendril/core';
 import { silentLogger, syncStream } from '@tendril/scheduler';
 import { compareConnector, readLiveSchema, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
@@ -72,32 +78,51 @@ export function describeConnectorContract(input: ConnectorContractInput): void {
 
     it('discovery finds every stream ok on the database', async () => {
       const report = compareConnector(connector, await readLiveSchema(db.client));
-      const problems = report.streams.flatMap((s) => s.findings.filter((f) => f.status !== 'note').map((f) => `${s.stream}: ${f.message}`));
+      const problems = report.streams.flatMap((s) =>
+        s.findings.filter((f) => f.status !== 'note').map((f) => `${s.stream}: ${f.message}`),
+      );
       expect(problems).toEqual([]);
       expect(report.ok).toBe(true);
     });
 
     it('every stream backloads rows, and every emitted record validates against the standard model', async () => {
       for (const stream of Object.keys(connector.streams)) {
-        const result = await syncStream({ sql: db.client, store, logger: silentLogger }, { connection, connector, stream, now: AGENT_NOW });
+        const result = await syncStream(
+          { sql: db.client, store, logger: silentLogger },
+          { connection, connector, stream, now: AGENT_NOW },
+        );
         expect(result.read, stream).toBeGreaterThan(0);
         expect(result.created, stream).toBeGreaterThan(0);
         first.set(stream, { read: result.read, created: result.created });
       }
-      const events: StoredEvent[] = await store.listEvents({ connectionId: connection.id, limit: 10_000_000 });
+      const events: StoredEvent[] = await store.listEvents({
+        connectionId: connection.id,
+        limit: 10_000_000,
+      });
       expect(events.length).toBe([...first.values()].reduce((n, s) => n + s.created, 0));
       for (const event of events) {
         const schema = RESOURCE_SCHEMAS[event.envelope.resourceType];
         const parsed = schema.safeParse(event.envelope.data);
-        expect(parsed.success, `${event.envelope.resourceType} ${event.sourceId}: ${parsed.success ? '' : parsed.error.message}`).toBe(true);
+        expect(
+          parsed.success,
+          `${event.envelope.resourceType} ${event.sourceId}: ${parsed.success ? '' : parsed.error.message}`,
+        ).toBe(true);
       }
     });
 
     it('a second full run reads everything again and finds it all unchanged', async () => {
       expect(first.size).toBe(Object.keys(connector.streams).length);
       for (const stream of Object.keys(connector.streams)) {
-        const again = await syncStream({ sql: db.client, store, logger: silentLogger }, { connection, connector, stream, full: true, now: AGENT_NOW });
-        expect({ stream, created: again.created, updated: again.updated, deleted: again.deleted }).toEqual({ stream, created: 0, updated: 0, deleted: 0 });
+        const again = await syncStream(
+          { sql: db.client, store, logger: silentLogger },
+          { connection, connector, stream, full: true, now: AGENT_NOW },
+        );
+        expect({ stream, created: again.created, updated: again.updated, deleted: again.deleted }).toEqual({
+          stream,
+          created: 0,
+          updated: 0,
+          deleted: 0,
+        });
         expect(again.unchanged, stream).toBe(again.read);
         expect(again.read, stream).toBeGreaterThanOrEqual(first.get(stream)!.created);
       }

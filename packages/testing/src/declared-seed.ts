@@ -10,7 +10,10 @@ export interface SeedDeclaredOptions {
 }
 
 function valueFor(column: string, type: string, i: number, stamp: string): string | number {
-  const base = type.trim().toLowerCase().replace(/\s*\(.*$/, '');
+  const base = type
+    .trim()
+    .toLowerCase()
+    .replace(/\s*\(.*$/, '');
   const length = Number(/\((\d+)/.exec(type)?.[1] ?? 255);
   if (/int$|^bit$|^integer$/.test(base)) return /^(tiny|bit)/.test(base) ? 0 : i;
   if (/^(decimal|numeric|float|double|real)$/.test(base)) return i * 10;
@@ -30,9 +33,14 @@ function valueFor(column: string, type: string, i: number, stamp: string): strin
  * data generator (the provisional Dolphin and Orthotrac maps): enough to exercise every stream,
  * not realistic data. Create the tables first with `createTablesFromDeclarations`.
  */
-export async function seedFromDeclarations(knex: Knex, tables: readonly TableDefinition[], options: SeedDeclaredOptions = {}): Promise<Record<string, number>> {
+export async function seedFromDeclarations(
+  knex: Knex,
+  tables: readonly TableDefinition[],
+  options: SeedDeclaredOptions = {},
+): Promise<Record<string, number>> {
   const rows = options.rows ?? 25;
-  if (!Number.isInteger(rows) || rows < 1) throw new TendrilError('TENDRIL_E_SEED', 'rows must be a whole number ≥ 1', { details: { rows } });
+  if (!Number.isInteger(rows) || rows < 1)
+    throw new TendrilError('TENDRIL_E_SEED', 'rows must be a whole number ≥ 1', { details: { rows } });
   const stamp = options.stamp ?? '2024-01-15 10:00:00';
   const written: Record<string, number> = {};
   for (const plan of planTables(tables)) {

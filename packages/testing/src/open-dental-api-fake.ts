@@ -101,13 +101,21 @@ function validDateTime(value: unknown): value is string {
   if (!m) return false;
   const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && h < 24 && mi < 60 && s < 60;
+  return (
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() === mo - 1 &&
+    date.getUTCDate() === d &&
+    h < 24 &&
+    mi < 60 &&
+    s < 60
+  );
 }
 function validDate(value: unknown): value is string {
   return typeof value === 'string' && DATE.test(value) && validDateTime(`${value} 00:00:00`);
 }
 function wholeNumber(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw bad(`${field} must be a whole number.`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw bad(`${field} must be a whole number.`);
   return value;
 }
 function text(value: unknown, field: string, max: number): string {
@@ -127,7 +135,16 @@ function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): 
 /** Wall time of `zone` now, `yyyy-MM-dd HH:mm:ss`. */
 function wallNow(zone: string): string {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
       .formatToParts(new Date())
       .map((p) => [p.type, p.value]),
   );
@@ -146,7 +163,9 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
   async function columnsOf(table: string): Promise<Set<string>> {
     let set = columnCache.get(table);
     if (!set) {
-      set = (await knex.schema.hasTable(table)) ? new Set(Object.keys(await knex(table).columnInfo())) : new Set();
+      set = (await knex.schema.hasTable(table))
+        ? new Set(Object.keys(await knex(table).columnInfo()))
+        : new Set();
       columnCache.set(table, set);
     }
     return set;
@@ -159,7 +178,12 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
   /** DateTStamp changes on every write (MariaDB's ON UPDATE does it; SQLite needs it said). */
   const stamp = () => ({ DateTStamp: knex.raw('CURRENT_TIMESTAMP') });
 
-  async function exists(table: string, key: string, value: number, extra?: (q: Knex.QueryBuilder) => void): Promise<boolean> {
+  async function exists(
+    table: string,
+    key: string,
+    value: number,
+    extra?: (q: Knex.QueryBuilder) => void,
+  ): Promise<boolean> {
     if (!(await knex.schema.hasTable(table))) return false;
     const q = knex(table).where(key, value).first(key);
     extra?.(q);
@@ -213,12 +237,14 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
   }
 
   async function appointmentRow(aptNum: number): Promise<Record<string, unknown>> {
-    const row = (await knex('appointment').where('AptNum', aptNum).first()) as Record<string, unknown> | undefined;
+    const row = (await knex('appointment').where('AptNum', aptNum).first()) as
+      Record<string, unknown> | undefined;
     if (!row) throw new ApiError(404, `Appointment not found.`);
     return row;
   }
   async function patientRow(patNum: number): Promise<Record<string, unknown>> {
-    const row = (await knex('patient').where('PatNum', patNum).first()) as Record<string, unknown> | undefined;
+    const row = (await knex('patient').where('PatNum', patNum).first()) as
+      Record<string, unknown> | undefined;
     if (!row) throw new ApiError(404, 'Patient not found.');
     if (Number(row['PatStatus']) === 4) throw bad('Deleted patients cannot be modified.');
     return row;
@@ -228,23 +254,27 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
   async function appointmentFields(body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const row: Record<string, unknown> = {};
     if ('AptDateTime' in body) {
-      if (!validDateTime(body['AptDateTime'])) throw bad('AptDateTime is not in a valid format. Expected "yyyy-MM-dd HH:mm:ss".');
+      if (!validDateTime(body['AptDateTime']))
+        throw bad('AptDateTime is not in a valid format. Expected "yyyy-MM-dd HH:mm:ss".');
       row['AptDateTime'] = body['AptDateTime'];
     }
     if ('Pattern' in body) {
       const pattern = text(body['Pattern'], 'Pattern', 255);
-      if (!/^[X/]+$/.test(pattern)) throw bad('Pattern must contain only "X" and "/", one character per 5 minutes.');
+      if (!/^[X/]+$/.test(pattern))
+        throw bad('Pattern must contain only "X" and "/", one character per 5 minutes.');
       row['Pattern'] = pattern;
     }
     if ('Op' in body) {
       const op = wholeNumber(body['Op'], 'Op');
-      if (!(await exists('operatory', 'OperatoryNum', op, (q) => q.where('IsHidden', 0)))) throw bad('Op is invalid.');
+      if (!(await exists('operatory', 'OperatoryNum', op, (q) => q.where('IsHidden', 0))))
+        throw bad('Op is invalid.');
       row['Op'] = op;
     }
     for (const field of ['ProvNum', 'ProvHyg'] as const) {
       if (!(field in body)) continue;
       const prov = wholeNumber(body[field], field);
-      if (!(field === 'ProvHyg' && prov === 0) && !(await exists('provider', 'ProvNum', prov))) throw bad(`${field} is invalid.`);
+      if (!(field === 'ProvHyg' && prov === 0) && !(await exists('provider', 'ProvNum', prov)))
+        throw bad(`${field} is invalid.`);
       row[field] = prov;
     }
     if ('ClinicNum' in body) {
@@ -254,29 +284,52 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     }
     if ('AppointmentTypeNum' in body) {
       const type = wholeNumber(body['AppointmentTypeNum'], 'AppointmentTypeNum');
-      if (type !== 0 && !(await exists('appointmenttype', 'AppointmentTypeNum', type))) throw bad('AppointmentTypeNum is invalid.');
+      if (type !== 0 && !(await exists('appointmenttype', 'AppointmentTypeNum', type)))
+        throw bad('AppointmentTypeNum is invalid.');
       row['AppointmentTypeNum'] = type;
     }
     if ('Note' in body) row['Note'] = text(body['Note'], 'Note', 65_535);
-    if ('IsNewPatient' in body) row['IsNewPatient'] = boolString(body['IsNewPatient'], 'IsNewPatient') ? 1 : 0;
+    if ('IsNewPatient' in body)
+      row['IsNewPatient'] = boolString(body['IsNewPatient'], 'IsNewPatient') ? 1 : 0;
     return row;
   }
 
-  const APPOINTMENT_FIELDS = ['AptDateTime', 'Pattern', 'Op', 'ProvNum', 'ProvHyg', 'ClinicNum', 'AppointmentTypeNum', 'Note', 'IsNewPatient'];
+  const APPOINTMENT_FIELDS = [
+    'AptDateTime',
+    'Pattern',
+    'Op',
+    'ProvNum',
+    'ProvHyg',
+    'ClinicNum',
+    'AppointmentTypeNum',
+    'Note',
+    'IsNewPatient',
+  ];
 
   async function postAppointment(body: Record<string, unknown>) {
     onlyFields(body, ['PatNum', 'AptStatus', ...APPOINTMENT_FIELDS]);
-    for (const required of ['PatNum', 'Op', 'AptDateTime']) if (!(required in body)) throw bad(`${required} is required.`);
+    for (const required of ['PatNum', 'Op', 'AptDateTime'])
+      if (!(required in body)) throw bad(`${required} is required.`);
     const patNum = wholeNumber(body['PatNum'], 'PatNum');
-    const patient = (await knex('patient').where('PatNum', patNum).first('PatNum', 'PatStatus', 'PriProv')) as Record<string, unknown> | undefined;
+    const patient = (await knex('patient')
+      .where('PatNum', patNum)
+      .first('PatNum', 'PatStatus', 'PriProv')) as Record<string, unknown> | undefined;
     if (!patient || Number(patient['PatStatus']) === 4) throw bad('PatNum is invalid.');
-    if ('AptStatus' in body && body['AptStatus'] !== 'Scheduled') throw bad('AptStatus must be "Scheduled" for a new appointment through this API.');
+    if ('AptStatus' in body && body['AptStatus'] !== 'Scheduled')
+      throw bad('AptStatus must be "Scheduled" for a new appointment through this API.');
     const fields = await appointmentFields(body);
-    const op = (await knex('operatory').where('OperatoryNum', Number(fields['Op'])).first()) as Record<string, unknown>;
+    const op = (await knex('operatory').where('OperatoryNum', Number(fields['Op'])).first()) as Record<
+      string,
+      unknown
+    >;
     // Unconfirmed defaults: provider from the operatory's dentist, else the patient's primary; clinic from the operatory.
     const provNum = fields['ProvNum'] ?? (Number(op['ProvDentist'] ?? 0) || Number(patient['PriProv'] ?? 0));
     const [firstConfirm] = (await knex.schema.hasTable('definition'))
-      ? await knex('definition').where({ Category: DEF_CAT_APPT_CONFIRMED, IsHidden: 0 }).orderBy('ItemOrder').limit(1).select('DefNum')
+      ? await knex('definition')
+          .where({ Category: DEF_CAT_APPT_CONFIRMED, IsHidden: 0 })
+          .orderBy('ItemOrder')
+          .limit(1)
+          .select('DefNum')
       : [];
     const now = wallNow(zone);
     const row = await present('appointment', {
@@ -298,7 +351,11 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     });
     const [id] = await knex('appointment').insert(row);
     const aptNum = Number(typeof id === 'object' && id !== null ? Object.values(id)[0] : id);
-    return { status: 201, location: `/appointments/${aptNum}`, body: appointmentJson(await appointmentRow(aptNum)) };
+    return {
+      status: 201,
+      location: `/appointments/${aptNum}`,
+      body: appointmentJson(await appointmentRow(aptNum)),
+    };
   }
 
   async function putAppointment(aptNum: number, body: Record<string, unknown>) {
@@ -306,7 +363,9 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     if (Object.keys(body).length === 0) throw bad('No fields were given to update.');
     await appointmentRow(aptNum);
     const fields = await appointmentFields(body);
-    await knex('appointment').where('AptNum', aptNum).update({ ...fields, ...stamp() });
+    await knex('appointment')
+      .where('AptNum', aptNum)
+      .update({ ...fields, ...stamp() });
     return { status: 200, body: appointmentJson(await appointmentRow(aptNum)) };
   }
 
@@ -314,10 +373,14 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     onlyFields(body, ['sendToUnscheduledList', 'breakType']);
     if (!('sendToUnscheduledList' in body)) throw bad('sendToUnscheduledList is required.');
     const unschedule = boolString(body['sendToUnscheduledList'], 'sendToUnscheduledList');
-    if ('breakType' in body && body['breakType'] !== 'Missed' && body['breakType'] !== 'Cancelled') throw bad('breakType must be either "Missed" or "Cancelled".');
+    if ('breakType' in body && body['breakType'] !== 'Missed' && body['breakType'] !== 'Cancelled')
+      throw bad('breakType must be either "Missed" or "Cancelled".');
     const row = await appointmentRow(aptNum);
-    if (Number(row['AptStatus']) !== 1) throw bad('Only appointments with a status of Scheduled can be broken.');
-    await knex('appointment').where('AptNum', aptNum).update({ AptStatus: unschedule ? 3 : 5, ...stamp() });
+    if (Number(row['AptStatus']) !== 1)
+      throw bad('Only appointments with a status of Scheduled can be broken.');
+    await knex('appointment')
+      .where('AptNum', aptNum)
+      .update({ AptStatus: unschedule ? 3 : 5, ...stamp() });
     return { status: 200, body: appointmentJson(await appointmentRow(aptNum)) };
   }
 
@@ -325,25 +388,35 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     onlyFields(body, ['confirmVal', 'defNum']);
     if (Object.keys(body).length !== 1) throw bad('Only one field is allowed: either confirmVal or defNum.');
     await appointmentRow(aptNum);
-    if (!(await columnsOf('appointment')).has('Confirmed')) throw bad('This database has no appointment.Confirmed column.');
+    if (!(await columnsOf('appointment')).has('Confirmed'))
+      throw bad('This database has no appointment.Confirmed column.');
     let defNum: number;
     if ('defNum' in body) {
       defNum = wholeNumber(body['defNum'], 'defNum');
-      if (!(await exists('definition', 'DefNum', defNum, (q) => q.where('Category', DEF_CAT_APPT_CONFIRMED)))) throw bad('defNum is not an ApptConfirmed definition.');
+      if (!(await exists('definition', 'DefNum', defNum, (q) => q.where('Category', DEF_CAT_APPT_CONFIRMED))))
+        throw bad('defNum is not an ApptConfirmed definition.');
     } else if (body['confirmVal'] === 'None') {
-      const [first] = await knex('definition').where({ Category: DEF_CAT_APPT_CONFIRMED, IsHidden: 0 }).orderBy('ItemOrder').limit(1).select('DefNum');
+      const [first] = await knex('definition')
+        .where({ Category: DEF_CAT_APPT_CONFIRMED, IsHidden: 0 })
+        .orderBy('ItemOrder')
+        .limit(1)
+        .select('DefNum');
       if (!first) throw bad('No ApptConfirmed definitions exist.');
       defNum = Number((first as { DefNum: unknown }).DefNum);
     } else {
       const pref = CONFIRM_PREFERENCES[String(body['confirmVal'])];
-      if (!pref) throw bad('confirmVal must be either "None", "Sent", "Confirmed", "Not Accepted", or "Failed".');
+      if (!pref)
+        throw bad('confirmVal must be either "None", "Sent", "Confirmed", "Not Accepted", or "Failed".');
       const row = (await knex.schema.hasTable('preference'))
-        ? ((await knex('preference').where('PrefName', pref).first('ValueString')) as { ValueString?: unknown } | undefined)
+        ? ((await knex('preference').where('PrefName', pref).first('ValueString')) as
+            { ValueString?: unknown } | undefined)
         : undefined;
       defNum = Number(row?.ValueString ?? 0);
       if (!defNum) throw bad(`The office has not set ${pref} (eServices Setup, Automated Messaging).`);
     }
-    await knex('appointment').where('AptNum', aptNum).update({ Confirmed: defNum, ...stamp() });
+    await knex('appointment')
+      .where('AptNum', aptNum)
+      .update({ Confirmed: defNum, ...stamp() });
     return { status: 200, body: appointmentJson(await appointmentRow(aptNum)) };
   }
 
@@ -357,7 +430,8 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     const start = query.get('dateStart');
     const end = query.get('dateEnd');
     if (start !== null || end !== null) {
-      if (!validDate(start) || !validDate(end)) throw bad('dateStart and dateEnd must both be given in "yyyy-MM-dd" format.');
+      if (!validDate(start) || !validDate(end))
+        throw bad('dateStart and dateEnd must both be given in "yyyy-MM-dd" format.');
       q.where('AptDateTime', '>=', `${start} 00:00:00`).where('AptDateTime', '<=', `${end} 23:59:59`);
     }
     for (const field of ['PatNum', 'Op', 'ClinicNum'] as const) {
@@ -375,15 +449,45 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     return { status: 200, body: rows.map(appointmentJson) };
   }
 
-  const PATIENT_FIELDS = ['LName', 'FName', 'MiddleI', 'Preferred', 'Gender', 'Birthdate', 'Address', 'Address2', 'City', 'State', 'Zip', 'HmPhone', 'WkPhone', 'WirelessPhone', 'Email', 'PriProv', 'ClinicNum'];
+  const PATIENT_FIELDS = [
+    'LName',
+    'FName',
+    'MiddleI',
+    'Preferred',
+    'Gender',
+    'Birthdate',
+    'Address',
+    'Address2',
+    'City',
+    'State',
+    'Zip',
+    'HmPhone',
+    'WkPhone',
+    'WirelessPhone',
+    'Email',
+    'PriProv',
+    'ClinicNum',
+  ];
 
   async function patientFields(body: Record<string, unknown>): Promise<Record<string, unknown>> {
     onlyFields(body, PATIENT_FIELDS);
     const row: Record<string, unknown> = {};
-    for (const field of ['LName', 'FName', 'MiddleI', 'Preferred', 'Address', 'Address2', 'City', 'State', 'Zip', 'Email'] as const) {
+    for (const field of [
+      'LName',
+      'FName',
+      'MiddleI',
+      'Preferred',
+      'Address',
+      'Address2',
+      'City',
+      'State',
+      'Zip',
+      'Email',
+    ] as const) {
       if (field in body) row[field] = text(body[field], field, 100);
     }
-    for (const field of ['HmPhone', 'WkPhone', 'WirelessPhone'] as const) if (field in body) row[field] = text(body[field], field, 30);
+    for (const field of ['HmPhone', 'WkPhone', 'WirelessPhone'] as const)
+      if (field in body) row[field] = text(body[field], field, 30);
     if ('LName' in row && String(row['LName']).trim() === '') throw bad('LName cannot be blank.');
     if ('FName' in row && String(row['FName']).trim() === '') throw bad('FName cannot be blank.');
     if ('Gender' in body) {
@@ -392,7 +496,8 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
       row['Gender'] = gender;
     }
     if ('Birthdate' in body) {
-      if (!validDate(body['Birthdate'])) throw bad('Birthdate is not in a valid format. Expected "yyyy-MM-dd".');
+      if (!validDate(body['Birthdate']))
+        throw bad('Birthdate is not in a valid format. Expected "yyyy-MM-dd".');
       row['Birthdate'] = body['Birthdate'];
     }
     if ('PriProv' in body) {
@@ -414,7 +519,8 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     let priProv = fields['PriProv'];
     if (priProv === undefined) {
       // Unconfirmed default: the practice's default provider; the fake takes the first active provider.
-      const first = (await knex('provider').orderBy('ProvNum').first('ProvNum')) as { ProvNum?: unknown } | undefined;
+      const first = (await knex('provider').orderBy('ProvNum').first('ProvNum')) as
+        { ProvNum?: unknown } | undefined;
       priProv = Number(first?.ProvNum ?? 0);
     }
     const row = await present('patient', {
@@ -430,7 +536,9 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     const [id] = await knex('patient').insert(row);
     const patNum = Number(typeof id === 'object' && id !== null ? Object.values(id)[0] : id);
     // A new patient is their own guarantor (a family of one), as Open Dental's Add Patient does.
-    await knex('patient').where('PatNum', patNum).update({ Guarantor: patNum, ...stamp() });
+    await knex('patient')
+      .where('PatNum', patNum)
+      .update({ Guarantor: patNum, ...stamp() });
     return { status: 201, location: `/patients/${patNum}`, body: patientJson(await patientRow(patNum)) };
   }
 
@@ -438,7 +546,9 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     if (Object.keys(body).length === 0) throw bad('No fields were given to update.');
     await patientRow(patNum);
     const fields = await patientFields(body);
-    await knex('patient').where('PatNum', patNum).update({ ...(await present('patient', fields)), ...stamp() });
+    await knex('patient')
+      .where('PatNum', patNum)
+      .update({ ...(await present('patient', fields)), ...stamp() });
     return { status: 200, body: patientJson(await patientRow(patNum)) };
   }
 
@@ -468,7 +578,8 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     const [resource, id, action] = segments;
     if (resource === 'appointments') {
       if (method === 'GET' && id === undefined) return listAppointments(query);
-      if (method === 'GET' && action === undefined) return { status: 200, body: appointmentJson(await appointmentRow(num(id))) };
+      if (method === 'GET' && action === undefined)
+        return { status: 200, body: appointmentJson(await appointmentRow(num(id))) };
       if (method === 'POST' && id === undefined) return postAppointment(body);
       if (method === 'PUT' && action === undefined && id !== undefined) return putAppointment(num(id), body);
       if (method === 'PUT' && action === 'Break') return breakAppointment(num(id), body);
@@ -477,7 +588,8 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     if (resource === 'patients') {
       if (method === 'GET' && id === 'Simple') return simplePatients(query);
       if (method === 'GET' && id !== undefined && action === undefined) {
-        const row = (await knex('patient').where('PatNum', num(id)).first()) as Record<string, unknown> | undefined;
+        const row = (await knex('patient').where('PatNum', num(id)).first()) as
+          Record<string, unknown> | undefined;
         if (!row) throw new ApiError(404, 'Patient not found.');
         return { status: 200, body: patientJson(row) };
       }
@@ -502,7 +614,8 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     } catch {
       throw bad('The request body is not valid JSON.');
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('The request body must be a JSON object.');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw bad('The request body must be a JSON object.');
     return parsed as Record<string, unknown>;
   }
 
@@ -515,9 +628,15 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     let location: string | undefined;
     try {
       if (request.headers.authorization !== expectedAuth) {
-        throw new ApiError(401, 'Invalid Authorization header. Expected "ODFHIR {DeveloperKey}/{CustomerKey}".');
+        throw new ApiError(
+          401,
+          'Invalid Authorization header. Expected "ODFHIR {DeveloperKey}/{CustomerKey}".',
+        );
       }
-      if ((method === 'POST' || method === 'PUT') && !(request.headers['content-type'] ?? '').includes('application/json')) {
+      if (
+        (method === 'POST' || method === 'PUT') &&
+        !(request.headers['content-type'] ?? '').includes('application/json')
+      ) {
         throw bad('Content-Type must be application/json.');
       }
       const body = await readBody(request);

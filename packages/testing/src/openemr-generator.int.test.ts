@@ -6,7 +6,12 @@ import { seedOpenEmr, syntheaProblems } from './openemr-generator.js';
 import { createSqliteTestDatabase, type TestDatabase } from './test-databases.js';
 
 const NOW = new Date('2025-06-15T12:00:00Z');
-const ctx = mappingContext({ connectionId: 'gen', connectorId: 'openemr', timezone: 'America/Phoenix', options: {} });
+const ctx = mappingContext({
+  connectionId: 'gen',
+  connectorId: 'openemr',
+  timezone: 'America/Phoenix',
+  options: {},
+});
 
 /** The generator on the tables `tendril seed` creates from the connector's declarations (SQLite). */
 describe('seedOpenEmr', () => {
@@ -19,13 +24,25 @@ describe('seedOpenEmr', () => {
     const db = await createSqliteTestDatabase();
     databases.push(db);
     await createTablesFromDeclarations(db.knex, Object.values(openEmr.streams), 'sqlite');
-    const summary = await seedOpenEmr(db.knex, { patients: 60, seed: 'gen', dialect: 'sqlite', now: NOW, syntheaDir });
+    const summary = await seedOpenEmr(db.knex, {
+      patients: 60,
+      seed: 'gen',
+      dialect: 'sqlite',
+      now: NOW,
+      syntheaDir,
+    });
     return { db, summary };
   }
 
   async function dump(db: TestDatabase): Promise<Record<string, unknown[]>> {
     const out: Record<string, unknown[]> = {};
-    for (const table of ['patient_data', 'openemr_postcalendar_events', 'billing', 'lists', 'insurance_data']) {
+    for (const table of [
+      'patient_data',
+      'openemr_postcalendar_events',
+      'billing',
+      'lists',
+      'insurance_data',
+    ]) {
       out[table] = await db.knex(table).select('*').orderBy(1);
     }
     return out;

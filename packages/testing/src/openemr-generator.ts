@@ -3,8 +3,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import { TendrilError } from '@tendril/core';
-import { BatchWriter, GENERATOR_DIALECTS, InsertSession, type GeneratorDialect, type SqlValue } from './batch-writer.js';
-import { CITIES, EMAIL_DOMAINS, FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES, MIDDLE_INITIALS, STREET_NAMES, STREET_SUFFIXES } from './names.js';
+import {
+  BatchWriter,
+  GENERATOR_DIALECTS,
+  InsertSession,
+  type GeneratorDialect,
+  type SqlValue,
+} from './batch-writer.js';
+import {
+  CITIES,
+  EMAIL_DOMAINS,
+  FEMALE_FIRST_NAMES,
+  LAST_NAMES,
+  MALE_FIRST_NAMES,
+  MIDDLE_INITIALS,
+  STREET_NAMES,
+  STREET_SUFFIXES,
+} from './names.js';
 import { Random, type Seed } from './random.js';
 
 /** The OpenEMR tables the generator fills, in the order it fills them. */
@@ -139,16 +154,162 @@ export function syntheaProblems(dir: string | false | undefined): (readonly [cod
 }
 
 const COLUMNS: Readonly<Record<OpenEmrSeedTable, readonly string[]>> = {
-  facility: ['id', 'name', 'phone', 'fax', 'street', 'city', 'state', 'postal_code', 'country_code', 'email', 'service_location', 'facility_npi', 'inactive', 'last_updated'],
-  users: ['id', 'username', 'authorized', 'title', 'fname', 'mname', 'lname', 'suffix', 'federaltaxid', 'facility', 'facility_id', 'active', 'npi', 'specialty', 'taxonomy', 'email', 'phonew1', 'calendar', 'state_license_number', 'last_updated'],
-  openemr_postcalendar_categories: ['pc_catid', 'pc_constant_id', 'pc_catname', 'pc_catcolor', 'pc_catdesc', 'pc_duration', 'pc_cattype'],
+  facility: [
+    'id',
+    'name',
+    'phone',
+    'fax',
+    'street',
+    'city',
+    'state',
+    'postal_code',
+    'country_code',
+    'email',
+    'service_location',
+    'facility_npi',
+    'inactive',
+    'last_updated',
+  ],
+  users: [
+    'id',
+    'username',
+    'authorized',
+    'title',
+    'fname',
+    'mname',
+    'lname',
+    'suffix',
+    'federaltaxid',
+    'facility',
+    'facility_id',
+    'active',
+    'npi',
+    'specialty',
+    'taxonomy',
+    'email',
+    'phonew1',
+    'calendar',
+    'state_license_number',
+    'last_updated',
+  ],
+  openemr_postcalendar_categories: [
+    'pc_catid',
+    'pc_constant_id',
+    'pc_catname',
+    'pc_catcolor',
+    'pc_catdesc',
+    'pc_duration',
+    'pc_cattype',
+  ],
   insurance_companies: ['id', 'name', 'cms_id', 'ins_type_code'],
-  patient_data: ['pid', 'pubpid', 'title', 'fname', 'mname', 'lname', 'DOB', 'sex', 'language', 'street', 'city', 'state', 'postal_code', 'country_code', 'phone_home', 'phone_cell', 'email', 'providerID', 'deceased_date', 'date', 'regdate', 'last_updated'],
-  insurance_data: ['id', 'type', 'provider', 'plan_name', 'policy_number', 'group_number', 'subscriber_lname', 'subscriber_fname', 'subscriber_relationship', 'subscriber_DOB', 'date', 'pid', 'date_end'],
-  openemr_postcalendar_events: ['pc_eid', 'pc_catid', 'pc_multiple', 'pc_aid', 'pc_pid', 'pc_title', 'pc_time', 'pc_hometext', 'pc_informant', 'pc_eventDate', 'pc_endDate', 'pc_duration', 'pc_recurrtype', 'pc_recurrspec', 'pc_startTime', 'pc_endTime', 'pc_alldayevent', 'pc_eventstatus', 'pc_apptstatus', 'pc_facility', 'pc_billing_location', 'pc_room'],
-  form_encounter: ['id', 'date', 'reason', 'facility', 'facility_id', 'pid', 'encounter', 'pc_catid', 'provider_id', 'supervisor_id', 'billing_facility', 'class_code'],
-  billing: ['id', 'date', 'code_type', 'code', 'pid', 'provider_id', 'user', 'authorized', 'encounter', 'code_text', 'billed', 'activity', 'modifier', 'units', 'fee', 'justify'],
-  lists: ['id', 'date', 'type', 'title', 'begdate', 'enddate', 'diagnosis', 'activity', 'pid', 'user', 'verification'],
+  patient_data: [
+    'pid',
+    'pubpid',
+    'title',
+    'fname',
+    'mname',
+    'lname',
+    'DOB',
+    'sex',
+    'language',
+    'street',
+    'city',
+    'state',
+    'postal_code',
+    'country_code',
+    'phone_home',
+    'phone_cell',
+    'email',
+    'providerID',
+    'deceased_date',
+    'date',
+    'regdate',
+    'last_updated',
+  ],
+  insurance_data: [
+    'id',
+    'type',
+    'provider',
+    'plan_name',
+    'policy_number',
+    'group_number',
+    'subscriber_lname',
+    'subscriber_fname',
+    'subscriber_relationship',
+    'subscriber_DOB',
+    'date',
+    'pid',
+    'date_end',
+  ],
+  openemr_postcalendar_events: [
+    'pc_eid',
+    'pc_catid',
+    'pc_multiple',
+    'pc_aid',
+    'pc_pid',
+    'pc_title',
+    'pc_time',
+    'pc_hometext',
+    'pc_informant',
+    'pc_eventDate',
+    'pc_endDate',
+    'pc_duration',
+    'pc_recurrtype',
+    'pc_recurrspec',
+    'pc_startTime',
+    'pc_endTime',
+    'pc_alldayevent',
+    'pc_eventstatus',
+    'pc_apptstatus',
+    'pc_facility',
+    'pc_billing_location',
+    'pc_room',
+  ],
+  form_encounter: [
+    'id',
+    'date',
+    'reason',
+    'facility',
+    'facility_id',
+    'pid',
+    'encounter',
+    'pc_catid',
+    'provider_id',
+    'supervisor_id',
+    'billing_facility',
+    'class_code',
+  ],
+  billing: [
+    'id',
+    'date',
+    'code_type',
+    'code',
+    'pid',
+    'provider_id',
+    'user',
+    'authorized',
+    'encounter',
+    'code_text',
+    'billed',
+    'activity',
+    'modifier',
+    'units',
+    'fee',
+    'justify',
+  ],
+  lists: [
+    'id',
+    'date',
+    'type',
+    'title',
+    'begdate',
+    'enddate',
+    'diagnosis',
+    'activity',
+    'pid',
+    'user',
+    'verification',
+  ],
 };
 
 type Row = Record<string, SqlValue>;
@@ -178,9 +339,14 @@ async function notNullColumns(session: InsertSession, table: string): Promise<Se
 }
 
 /** Replaces NULL in NOT NULL date columns by the sentinel of {@link NO_DATE}. */
-function fillNoDates(row: Row, notNull: ReadonlySet<string>, sentinels: Readonly<Record<string, string>> | undefined): Row {
+function fillNoDates(
+  row: Row,
+  notNull: ReadonlySet<string>,
+  sentinels: Readonly<Record<string, string>> | undefined,
+): Row {
   if (!sentinels) return row;
-  for (const [column, value] of Object.entries(sentinels)) if (row[column] === null && notNull.has(column)) row[column] = value;
+  for (const [column, value] of Object.entries(sentinels))
+    if (row[column] === null && notNull.has(column)) row[column] = value;
   return row;
 }
 
@@ -200,11 +366,16 @@ function fillNoDates(row: Row, notNull: ReadonlySet<string>, sentinels: Readonly
 export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Promise<OpenEmrSeedSummary> {
   const started = Date.now();
   const patients = options.patients;
-  if (!Number.isInteger(patients) || patients < 1) throw seedError('patients must be a positive integer', { option: 'patients' });
+  if (!Number.isInteger(patients) || patients < 1)
+    throw seedError('patients must be a positive integer', { option: 'patients' });
   if (!GENERATOR_DIALECTS.includes(options.dialect)) {
-    throw new TendrilError('TENDRIL_E_DB_DIALECT', 'the data generator writes to mysql or sqlite; pass one of them as dialect', {
-      details: { dialect: options.dialect },
-    });
+    throw new TendrilError(
+      'TENDRIL_E_DB_DIALECT',
+      'the data generator writes to mysql or sqlite; pass one of them as dialect',
+      {
+        details: { dialect: options.dialect },
+      },
+    );
   }
   const now = options.now ?? new Date();
   if (Number.isNaN(now.getTime())) throw seedError('now must be a valid date', { option: 'now' });
@@ -223,7 +394,13 @@ export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Prom
     for (const table of OPENEMR_SEED_TABLES) {
       const present = await session.columnsOf(table);
       if (present === undefined) missing.push(table);
-      const writer = new BatchWriter<Row>(session, table, [...COLUMNS[table]], present, options.batchSize ?? 1000);
+      const writer = new BatchWriter<Row>(
+        session,
+        table,
+        [...COLUMNS[table]],
+        present,
+        options.batchSize ?? 1000,
+      );
       const notNull = present === undefined ? new Set<string>() : await notNullColumns(session, table);
       const add = writer.add.bind(writer);
       writer.add = (row: Row) => add(fillNoDates(row, notNull, NO_DATE[table]));
@@ -233,9 +410,12 @@ export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Prom
       next[table] = Number(max[0]?.['m'] ?? 0) + 1;
     }
     if (missing.includes('patient_data')) {
-      throw seedError('the database has no patient_data table; create the tables first (tendril seed creates them from the connector declarations)', {
-        table: 'patient_data',
-      });
+      throw seedError(
+        'the database has no patient_data table; create the tables first (tendril seed creates them from the connector declarations)',
+        {
+          table: 'patient_data',
+        },
+      );
     }
     const rng = new Random(seed);
     const take = (table: OpenEmrSeedTable) => next[table]++;
@@ -248,35 +428,99 @@ export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Prom
       const id = take('facility');
       facilities.push({ id, name });
       writers.facility.add({
-        id, name, phone: `503555${String(100 + id).slice(-4).padStart(4, '0')}`, fax: '', street: `${rng.int(100, 999)} ${rng.pick(STREET_NAMES)} ${rng.pick(STREET_SUFFIXES)}`,
-        city, state, postal_code: zip, country_code: 'US', email: `front-desk${id}@example.com`, service_location: 1, facility_npi: npi(rng), inactive: 0, last_updated: stamp,
+        id,
+        name,
+        phone: `503555${String(100 + id)
+          .slice(-4)
+          .padStart(4, '0')}`,
+        fax: '',
+        street: `${rng.int(100, 999)} ${rng.pick(STREET_NAMES)} ${rng.pick(STREET_SUFFIXES)}`,
+        city,
+        state,
+        postal_code: zip,
+        country_code: 'US',
+        email: `front-desk${id}@example.com`,
+        service_location: 1,
+        facility_npi: npi(rng),
+        inactive: 0,
+        last_updated: stamp,
       });
     }
 
     const providers: { id: number; facility: number }[] = [];
-    const doctors = [['Sarah', 'Chen', 'MD'], ['Marcus', 'Webb', 'DO'], ['Priya', 'Raman', 'MD'], ['Elena', 'Ortiz', 'NP']] as const;
+    const doctors = [
+      ['Sarah', 'Chen', 'MD'],
+      ['Marcus', 'Webb', 'DO'],
+      ['Priya', 'Raman', 'MD'],
+      ['Elena', 'Ortiz', 'NP'],
+    ] as const;
     for (const [index, [fname, lname, suffix]] of doctors.entries()) {
       const id = take('users');
       const facility = facilities[index % facilities.length]!;
       providers.push({ id, facility: facility.id });
       writers.users.add({
-        id, username: `${fname.toLowerCase()}.${lname.toLowerCase()}.${id}`, authorized: 1, title: suffix === 'NP' ? '' : 'Dr.', fname, mname: '', lname, suffix,
-        federaltaxid: '', facility: facility.name, facility_id: facility.id, active: index === 3 && rng.chance(0.5) ? 0 : 1, npi: npi(rng),
-        specialty: suffix === 'NP' ? 'Nurse Practitioner' : 'Family Medicine', taxonomy: suffix === 'NP' ? '363LF0000X' : '207Q00000X',
-        email: `${lname.toLowerCase()}@example.org`, phonew1: `503555${String(200 + id).slice(-4).padStart(4, '0')}`, calendar: 1, state_license_number: `OR${rng.int(10000, 99999)}`, last_updated: stamp,
+        id,
+        username: `${fname.toLowerCase()}.${lname.toLowerCase()}.${id}`,
+        authorized: 1,
+        title: suffix === 'NP' ? '' : 'Dr.',
+        fname,
+        mname: '',
+        lname,
+        suffix,
+        federaltaxid: '',
+        facility: facility.name,
+        facility_id: facility.id,
+        active: index === 3 && rng.chance(0.5) ? 0 : 1,
+        npi: npi(rng),
+        specialty: suffix === 'NP' ? 'Nurse Practitioner' : 'Family Medicine',
+        taxonomy: suffix === 'NP' ? '363LF0000X' : '207Q00000X',
+        email: `${lname.toLowerCase()}@example.org`,
+        phonew1: `503555${String(200 + id)
+          .slice(-4)
+          .padStart(4, '0')}`,
+        calendar: 1,
+        state_license_number: `OR${rng.int(10000, 99999)}`,
+        last_updated: stamp,
       });
     }
     const frontDesk = take('users');
     writers.users.add({
-      id: frontDesk, username: `frontdesk.${frontDesk}`, authorized: 0, title: '', fname: 'Jordan', mname: '', lname: 'Blake', suffix: '', federaltaxid: '',
-      facility: facilities[0]!.name, facility_id: facilities[0]!.id, active: 1, npi: '', specialty: '', taxonomy: '', email: '', phonew1: '', calendar: 0,
-      state_license_number: '', last_updated: stamp,
+      id: frontDesk,
+      username: `frontdesk.${frontDesk}`,
+      authorized: 0,
+      title: '',
+      fname: 'Jordan',
+      mname: '',
+      lname: 'Blake',
+      suffix: '',
+      federaltaxid: '',
+      facility: facilities[0]!.name,
+      facility_id: facilities[0]!.id,
+      active: 1,
+      npi: '',
+      specialty: '',
+      taxonomy: '',
+      email: '',
+      phonew1: '',
+      calendar: 0,
+      state_license_number: '',
+      last_updated: stamp,
     });
 
-    const categoryRows = missing.includes('openemr_postcalendar_categories') ? [] : await session.query('SELECT pc_catid FROM openemr_postcalendar_categories');
+    const categoryRows = missing.includes('openemr_postcalendar_categories')
+      ? []
+      : await session.query('SELECT pc_catid FROM openemr_postcalendar_categories');
     if (categoryRows.length === 0) {
       for (const [id, constant, name, type] of CATEGORIES) {
-        writers.openemr_postcalendar_categories.add({ pc_catid: id, pc_constant_id: constant, pc_catname: name, pc_catcolor: '#ffecb4', pc_catdesc: name, pc_duration: 900, pc_cattype: type });
+        writers.openemr_postcalendar_categories.add({
+          pc_catid: id,
+          pc_constant_id: constant,
+          pc_catname: name,
+          pc_catcolor: '#ffecb4',
+          pc_catdesc: name,
+          pc_duration: 900,
+          pc_cattype: type,
+        });
       }
     }
 
@@ -300,30 +544,79 @@ export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Prom
       const deceased = people.chance(0.01);
       const phone = `555${String(people.int(100, 199)).padStart(3, '0')}${String(people.int(0, 9999)).padStart(4, '0')}`;
       writers.patient_data.add({
-        pid, pubpid: `MR${String(pid).padStart(6, '0')}`, title: female ? 'Ms.' : 'Mr.', fname, mname: people.chance(0.4) ? people.pick([...MIDDLE_INITIALS]) : '',
-        lname, DOB: dayText(birth), sex: female ? 'Female' : 'Male', language: people.weighted([['english', 85], ['spanish', 10], ['vietnamese', 3], ['', 2]]),
-        street: `${people.int(10, 9999)} ${people.pick(STREET_NAMES)} ${people.pick(STREET_SUFFIXES)}`, city, state, postal_code: zip, country_code: 'US',
-        phone_home: people.chance(0.5) ? `(${phone.slice(0, 3)}) ${phone.slice(3, 6)}-${phone.slice(6)}` : '', phone_cell: people.chance(0.85) ? phone : '',
-        email: people.chance(0.7) ? `${fname}.${lname}${pid}@${people.pick(EMAIL_DOMAINS)}`.toLowerCase() : '', providerID: provider.id,
-        deceased_date: deceased ? `${dayText(today - people.int(1, 700))} 00:00:00` : null, date: `${dayText(today - people.int(30, 3000))} 09:00:00`,
-        regdate: `${dayText(today - people.int(30, 3000))} 09:00:00`, last_updated: stamp,
+        pid,
+        pubpid: `MR${String(pid).padStart(6, '0')}`,
+        title: female ? 'Ms.' : 'Mr.',
+        fname,
+        mname: people.chance(0.4) ? people.pick([...MIDDLE_INITIALS]) : '',
+        lname,
+        DOB: dayText(birth),
+        sex: female ? 'Female' : 'Male',
+        language: people.weighted([
+          ['english', 85],
+          ['spanish', 10],
+          ['vietnamese', 3],
+          ['', 2],
+        ]),
+        street: `${people.int(10, 9999)} ${people.pick(STREET_NAMES)} ${people.pick(STREET_SUFFIXES)}`,
+        city,
+        state,
+        postal_code: zip,
+        country_code: 'US',
+        phone_home: people.chance(0.5) ? `(${phone.slice(0, 3)}) ${phone.slice(3, 6)}-${phone.slice(6)}` : '',
+        phone_cell: people.chance(0.85) ? phone : '',
+        email: people.chance(0.7)
+          ? `${fname}.${lname}${pid}@${people.pick(EMAIL_DOMAINS)}`.toLowerCase()
+          : '',
+        providerID: provider.id,
+        deceased_date: deceased ? `${dayText(today - people.int(1, 700))} 00:00:00` : null,
+        date: `${dayText(today - people.int(30, 3000))} 09:00:00`,
+        regdate: `${dayText(today - people.int(30, 3000))} 09:00:00`,
+        last_updated: stamp,
       });
 
       // Coverage: most have a primary plan, some a secondary; OpenEMR also keeps empty placeholder rows.
       const start = dayText(today - people.int(60, 1500));
-      for (const [type, chance] of [['primary', 0.8], ['secondary', 0.2]] as const) {
+      for (const [type, chance] of [
+        ['primary', 0.8],
+        ['secondary', 0.2],
+      ] as const) {
         if (!people.chance(chance)) continue;
         writers.insurance_data.add({
-          id: take('insurance_data'), type, provider: String(people.pick(payers)), plan_name: people.pick(['PPO Gold', 'HMO Select', 'Medicare Part B', 'EPO Basic']),
-          policy_number: `W${people.int(10_000_000, 99_999_999)}`, group_number: `G${people.int(1000, 9999)}`, subscriber_lname: lname, subscriber_fname: fname,
-          subscriber_relationship: people.weighted([['self', 80], ['spouse', 12], ['child', 8]]), subscriber_DOB: dayText(birth), date: start,
-          pid, date_end: people.chance(0.05) ? dayText(today - people.int(1, 50)) : null,
+          id: take('insurance_data'),
+          type,
+          provider: String(people.pick(payers)),
+          plan_name: people.pick(['PPO Gold', 'HMO Select', 'Medicare Part B', 'EPO Basic']),
+          policy_number: `W${people.int(10_000_000, 99_999_999)}`,
+          group_number: `G${people.int(1000, 9999)}`,
+          subscriber_lname: lname,
+          subscriber_fname: fname,
+          subscriber_relationship: people.weighted([
+            ['self', 80],
+            ['spouse', 12],
+            ['child', 8],
+          ]),
+          subscriber_DOB: dayText(birth),
+          date: start,
+          pid,
+          date_end: people.chance(0.05) ? dayText(today - people.int(1, 50)) : null,
         });
       }
       if (people.chance(0.3)) {
         writers.insurance_data.add({
-          id: take('insurance_data'), type: 'tertiary', provider: '', plan_name: '', policy_number: '', group_number: '', subscriber_lname: '', subscriber_fname: '',
-          subscriber_relationship: '', subscriber_DOB: null, date: null, pid, date_end: null,
+          id: take('insurance_data'),
+          type: 'tertiary',
+          provider: '',
+          plan_name: '',
+          policy_number: '',
+          group_number: '',
+          subscriber_lname: '',
+          subscriber_fname: '',
+          subscriber_relationship: '',
+          subscriber_DOB: null,
+          date: null,
+          pid,
+          date_end: null,
         });
       }
 
@@ -335,25 +628,69 @@ export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Prom
         const minutes = people.pick([15, 30, 30, 45]);
         const past = day < today;
         const status = past
-          ? people.weighted([['>', 78], ['x', 8], ['?', 6], ['%', 4], ['@', 4]])
-          : people.weighted([['-', 60], ['AVM', 10], ['SMS', 10], ['x', 8], ['^', 4], ['*', 8]]);
-        const catid = people.weighted([[9, 70], [5, 20], [10, 10]]);
+          ? people.weighted([
+              ['>', 78],
+              ['x', 8],
+              ['?', 6],
+              ['%', 4],
+              ['@', 4],
+            ])
+          : people.weighted([
+              ['-', 60],
+              ['AVM', 10],
+              ['SMS', 10],
+              ['x', 8],
+              ['^', 4],
+              ['*', 8],
+            ]);
+        const catid = people.weighted([
+          [9, 70],
+          [5, 20],
+          [10, 10],
+        ]);
         const provider2 = people.chance(0.85) ? provider : people.pick(providers);
         writers.openemr_postcalendar_events.add({
-          pc_eid: take('openemr_postcalendar_events'), pc_catid: catid, pc_multiple: 0, pc_aid: String(provider2.id), pc_pid: String(pid),
-          pc_title: catid === 9 ? 'Established Patient' : catid === 5 ? 'Office Visit' : 'New Patient', pc_time: `${dayText(day - people.int(1, 60))} 10:15:00`,
-          pc_hometext: people.chance(0.2) ? people.pick(['Follow-up on labs', 'Annual physical', 'Medication review', 'Cough for 2 weeks']) : '',
-          pc_informant: String(frontDesk), pc_eventDate: dayText(day), pc_endDate: null, pc_duration: minutes * 60, pc_recurrtype: 0, pc_recurrspec: '',
-          pc_startTime: timeText(startMinutes), pc_endTime: timeText(startMinutes + minutes), pc_alldayevent: 0, pc_eventstatus: 1, pc_apptstatus: status,
-          pc_facility: provider2.facility, pc_billing_location: provider2.facility, pc_room: '',
+          pc_eid: take('openemr_postcalendar_events'),
+          pc_catid: catid,
+          pc_multiple: 0,
+          pc_aid: String(provider2.id),
+          pc_pid: String(pid),
+          pc_title: catid === 9 ? 'Established Patient' : catid === 5 ? 'Office Visit' : 'New Patient',
+          pc_time: `${dayText(day - people.int(1, 60))} 10:15:00`,
+          pc_hometext: people.chance(0.2)
+            ? people.pick(['Follow-up on labs', 'Annual physical', 'Medication review', 'Cough for 2 weeks'])
+            : '',
+          pc_informant: String(frontDesk),
+          pc_eventDate: dayText(day),
+          pc_endDate: null,
+          pc_duration: minutes * 60,
+          pc_recurrtype: 0,
+          pc_recurrspec: '',
+          pc_startTime: timeText(startMinutes),
+          pc_endTime: timeText(startMinutes + minutes),
+          pc_alldayevent: 0,
+          pc_eventstatus: 1,
+          pc_apptstatus: status,
+          pc_facility: provider2.facility,
+          pc_billing_location: provider2.facility,
+          pc_room: '',
         });
         if (!past || (status !== '>' && status !== '@')) continue;
         const encounter = take('form_encounter');
         const visitAt = `${dayText(day)} ${timeText(startMinutes)}`;
         writers.form_encounter.add({
-          id: encounter, date: visitAt, reason: people.pick(['Follow-up', 'Annual exam', 'Acute visit', 'Medication refill']),
-          facility: facilities.find((f) => f.id === provider2.facility)!.name, facility_id: provider2.facility, pid, encounter, pc_catid: catid,
-          provider_id: provider2.id, supervisor_id: 0, billing_facility: provider2.facility, class_code: 'AMB',
+          id: encounter,
+          date: visitAt,
+          reason: people.pick(['Follow-up', 'Annual exam', 'Acute visit', 'Medication refill']),
+          facility: facilities.find((f) => f.id === provider2.facility)!.name,
+          facility_id: provider2.facility,
+          pid,
+          encounter,
+          pc_catid: catid,
+          provider_id: provider2.id,
+          supervisor_id: 0,
+          billing_facility: provider2.facility,
+          class_code: 'AMB',
         });
         const [icd] = people.pick(ICD10_PROBLEMS);
         const billed = day < today - 14 && people.chance(0.9) ? 1 : 0;
@@ -361,34 +698,90 @@ export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Prom
         if (people.chance(0.35)) lines.push(people.pick(EXTRA_CODES));
         for (const [type, code, text, fee] of lines) {
           writers.billing.add({
-            id: take('billing'), date: `${dayText(day)} 17:30:00`, code_type: type, code, pid, provider_id: provider2.id, user: provider2.id, authorized: 1,
-            encounter, code_text: text, billed, activity: people.chance(0.03) ? 0 : 1, modifier: '', units: 1, fee: fee.toFixed(2), justify: `ICD10:${icd}:`,
+            id: take('billing'),
+            date: `${dayText(day)} 17:30:00`,
+            code_type: type,
+            code,
+            pid,
+            provider_id: provider2.id,
+            user: provider2.id,
+            authorized: 1,
+            encounter,
+            code_text: text,
+            billed,
+            activity: people.chance(0.03) ? 0 : 1,
+            modifier: '',
+            units: 1,
+            fee: fee.toFixed(2),
+            justify: `ICD10:${icd}:`,
           });
         }
         // The claim's diagnosis line (not a service: the connector skips it).
         writers.billing.add({
-          id: take('billing'), date: `${dayText(day)} 17:30:00`, code_type: 'ICD10', code: icd, pid, provider_id: provider2.id, user: provider2.id, authorized: 1,
-          encounter, code_text: '', billed, activity: 1, modifier: '', units: 1, fee: '0.00', justify: '',
+          id: take('billing'),
+          date: `${dayText(day)} 17:30:00`,
+          code_type: 'ICD10',
+          code: icd,
+          pid,
+          provider_id: provider2.id,
+          user: provider2.id,
+          authorized: 1,
+          encounter,
+          code_text: '',
+          billed,
+          activity: 1,
+          modifier: '',
+          units: 1,
+          fee: '0.00',
+          justify: '',
         });
       }
 
       // Problem list: ICD-10 problems, and Synthea SNOMED problems when the sample is there.
-      const problemCount = people.weighted([[0, 35], [1, 30], [2, 20], [3, 10], [4, 5]]);
+      const problemCount = people.weighted([
+        [0, 35],
+        [1, 30],
+        [2, 20],
+        [3, 10],
+        [4, 5],
+      ]);
       for (let p = 0; p < problemCount; p++) {
         const useSynthea = problems.length > 0 && people.chance(0.4);
         const [code, title] = useSynthea ? people.pick(problems) : people.pick(ICD10_PROBLEMS);
         const begin = today - people.int(30, 3000);
         writers.lists.add({
-          id: take('lists'), date: `${dayText(begin)} 11:00:00`, type: 'medical_problem', title, begdate: `${dayText(begin)} 00:00:00`,
-          enddate: people.chance(0.25) ? `${dayText(Math.min(today - 1, begin + people.int(10, 400)))} 00:00:00` : null,
-          diagnosis: useSynthea ? `SNOMED-CT:${code}` : `ICD10:${code}`, activity: people.chance(0.04) ? 0 : 1, pid, user: 'admin',
-          verification: people.weighted([['confirmed', 80], ['unconfirmed', 10], ['', 10]]),
+          id: take('lists'),
+          date: `${dayText(begin)} 11:00:00`,
+          type: 'medical_problem',
+          title,
+          begdate: `${dayText(begin)} 00:00:00`,
+          enddate: people.chance(0.25)
+            ? `${dayText(Math.min(today - 1, begin + people.int(10, 400)))} 00:00:00`
+            : null,
+          diagnosis: useSynthea ? `SNOMED-CT:${code}` : `ICD10:${code}`,
+          activity: people.chance(0.04) ? 0 : 1,
+          pid,
+          user: 'admin',
+          verification: people.weighted([
+            ['confirmed', 80],
+            ['unconfirmed', 10],
+            ['', 10],
+          ]),
         });
       }
       if (people.chance(0.2)) {
         writers.lists.add({
-          id: take('lists'), date: `${dayText(today - 200)} 11:00:00`, type: 'allergy', title: 'Penicillin', begdate: null, enddate: null,
-          diagnosis: '', activity: 1, pid, user: 'admin', verification: '',
+          id: take('lists'),
+          date: `${dayText(today - 200)} 11:00:00`,
+          type: 'allergy',
+          title: 'Penicillin',
+          begdate: null,
+          enddate: null,
+          diagnosis: '',
+          activity: 1,
+          pid,
+          user: 'admin',
+          verification: '',
         });
       }
       for (const table of OPENEMR_SEED_TABLES) if (writers[table].hasPending) await writers[table].drain();
@@ -397,17 +790,46 @@ export async function seedOpenEmr(knex: Knex, options: SeedOpenEmrOptions): Prom
     // Provider calendar entries without a patient (not appointments).
     for (const provider of providers) {
       writers.openemr_postcalendar_events.add({
-        pc_eid: take('openemr_postcalendar_events'), pc_catid: 8, pc_multiple: 0, pc_aid: String(provider.id), pc_pid: '', pc_title: 'Lunch', pc_time: `${dayText(today - 3)} 08:00:00`,
-        pc_hometext: '', pc_informant: String(frontDesk), pc_eventDate: dayText(today + 1), pc_endDate: null, pc_duration: 3600, pc_recurrtype: 0, pc_recurrspec: '',
-        pc_startTime: '12:00:00', pc_endTime: '13:00:00', pc_alldayevent: 0, pc_eventstatus: 1, pc_apptstatus: '-', pc_facility: provider.facility, pc_billing_location: provider.facility, pc_room: '',
+        pc_eid: take('openemr_postcalendar_events'),
+        pc_catid: 8,
+        pc_multiple: 0,
+        pc_aid: String(provider.id),
+        pc_pid: '',
+        pc_title: 'Lunch',
+        pc_time: `${dayText(today - 3)} 08:00:00`,
+        pc_hometext: '',
+        pc_informant: String(frontDesk),
+        pc_eventDate: dayText(today + 1),
+        pc_endDate: null,
+        pc_duration: 3600,
+        pc_recurrtype: 0,
+        pc_recurrspec: '',
+        pc_startTime: '12:00:00',
+        pc_endTime: '13:00:00',
+        pc_alldayevent: 0,
+        pc_eventstatus: 1,
+        pc_apptstatus: '-',
+        pc_facility: provider.facility,
+        pc_billing_location: provider.facility,
+        pc_room: '',
       });
     }
     for (const table of OPENEMR_SEED_TABLES) await writers[table].flush();
     await session.settle();
     options.onProgress?.(patients, patients);
-    const rows = Object.fromEntries(OPENEMR_SEED_TABLES.map((t) => [t, writers[t].written])) as Record<OpenEmrSeedTable, number>;
+    const rows = Object.fromEntries(OPENEMR_SEED_TABLES.map((t) => [t, writers[t].written])) as Record<
+      OpenEmrSeedTable,
+      number
+    >;
     success = true;
-    return { seed: String(seed), patients, rows, missingTables: missing, synthea: problems.length > 0, durationMs: Date.now() - started };
+    return {
+      seed: String(seed),
+      patients,
+      rows,
+      missingTables: missing,
+      synthea: problems.length > 0,
+      durationMs: Date.now() - started,
+    };
   } finally {
     await session.end(success);
   }

@@ -38,10 +38,15 @@ export const patientsTable = defineTable({
       { column: 'HomePhone', system: 'phone', use: 'home' },
       { column: 'Email', system: 'email' },
     ]),
-    addresses: t.address({ use: 'home', line: ['Address1', 'Address2'], city: 'City', state: 'State', postalCode: 'Zip' }, { asList: true }),
+    addresses: t.address(
+      { use: 'home', line: ['Address1', 'Address2'], city: 'City', state: 'State', postalCode: 'Zip' },
+      { asList: true },
+    ),
     identifiers: t.compute(['ChartNumber'], ([chart], ctx) => {
       const value = t.str()(chart, ctx);
-      return value === undefined ? undefined : [{ system: `urn:tendril:${ctx.connectorId}:${ctx.connectionId}:chart-number`, value, type: 'MR' }];
+      return value === undefined
+        ? undefined
+        : [{ system: `urn:tendril:${ctx.connectorId}:${ctx.connectionId}:chart-number`, value, type: 'MR' }];
     }),
     primaryPractitionerId: t.ref('Practitioner', 'ProviderId'),
     primaryLocationId: t.ref('Location', 'OfficeId'),

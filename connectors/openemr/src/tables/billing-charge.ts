@@ -29,7 +29,14 @@ export const billingChargeTable = defineTable({
     unitPrice: t.compute(['fee', 'units'], ([fee, units], ctx) => {
       const total = Number(fee);
       const count = Number(units);
-      if (fee === null || fee === undefined || !Number.isFinite(total) || !Number.isInteger(count) || count < 1) return undefined;
+      if (
+        fee === null ||
+        fee === undefined ||
+        !Number.isFinite(total) ||
+        !Number.isInteger(count) ||
+        count < 1
+      )
+        return undefined;
       return t.money.dollars()(total / count, ctx);
     }),
   },

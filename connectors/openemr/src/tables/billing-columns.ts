@@ -1,4 +1,10 @@
-import { t, type ColumnDeclarations, type FieldMapping, type JoinSpec, type MappingContext } from '@tendril/core';
+import {
+  t,
+  type ColumnDeclarations,
+  type FieldMapping,
+  type JoinSpec,
+  type MappingContext,
+} from '@tendril/core';
 import { codeOfType, SERVICE_CODE_TYPES } from '../vocabularies.js';
 
 /**
@@ -31,17 +37,26 @@ export const ENCOUNTER_JOIN: JoinSpec = {
   alias: 'fe',
   on: { encounter: 'encounter', pid: 'pid' },
   key: ['id'],
-  columns: { id: 'bigint(20)', encounter: 'bigint(20)', pid: 'bigint(20)', date: 'datetime', facility_id: 'int(11)' },
+  columns: {
+    id: 'bigint(20)',
+    encounter: 'bigint(20)',
+    pid: 'bigint(20)',
+    date: 'datetime',
+    facility_id: 'int(11)',
+  },
 };
 
 export const BILLING_WHERE = { code_type: { in: SERVICE_CODE_TYPES } } as const;
 
 /** `code_type` + `code` (+ `modifier`) as a CodeableConcept, `code_text` as its text. */
-export const billingCode: FieldMapping = t.compute(['code_type', 'code', 'code_text'], ([type, code, text], ctx: MappingContext) => {
-  const typeText = t.str()(type, ctx) as string | undefined;
-  const codeText = t.str()(code, ctx) as string | undefined;
-  if (!typeText || !codeText) return undefined;
-  const label = t.str()(text, ctx) as string | undefined;
-  const coding = codeOfType(typeText.toUpperCase(), codeText, ctx);
-  return label ? { coding: [coding], text: label } : { coding: [coding] };
-});
+export const billingCode: FieldMapping = t.compute(
+  ['code_type', 'code', 'code_text'],
+  ([type, code, text], ctx: MappingContext) => {
+    const typeText = t.str()(type, ctx) as string | undefined;
+    const codeText = t.str()(code, ctx) as string | undefined;
+    if (!typeText || !codeText) return undefined;
+    const label = t.str()(text, ctx) as string | undefined;
+    const coding = codeOfType(typeText.toUpperCase(), codeText, ctx);
+    return label ? { coding: [coding], text: label } : { coding: [coding] };
+  },
+);

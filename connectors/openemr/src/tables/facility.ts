@@ -30,7 +30,13 @@ export const facilityTable = defineTable({
   constants: { kind: 'office' },
   fields: {
     name: t.col('name', t.str()),
-    address: t.address({ line: ['street'], city: 'city', state: 'state', postalCode: 'postal_code', country: 'country_code' }),
+    address: t.address({
+      line: ['street'],
+      city: 'city',
+      state: 'state',
+      postalCode: 'postal_code',
+      country: 'country_code',
+    }),
     telecom: t.contactPoints([
       { column: 'phone', system: 'phone', use: 'work' },
       { column: 'fax', system: 'fax', use: 'work' },

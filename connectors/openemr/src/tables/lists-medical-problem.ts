@@ -35,8 +35,13 @@ export const medicalProblemTable = defineTable({
       if (coding.length === 0) return undefined;
       return text ? { coding, text } : { coding };
     }),
-    clinicalStatus: t.compute(['enddate'], ([end], ctx) => (t.date()(end, ctx) === undefined ? 'active' : 'resolved')),
-    verificationStatus: t.col('verification', t.lookup(Object.fromEntries(CONDITION_VERIFICATION.map((v) => [v, v])))),
+    clinicalStatus: t.compute(['enddate'], ([end], ctx) =>
+      t.date()(end, ctx) === undefined ? 'active' : 'resolved',
+    ),
+    verificationStatus: t.col(
+      'verification',
+      t.lookup(Object.fromEntries(CONDITION_VERIFICATION.map((v) => [v, v]))),
+    ),
     patientId: t.ref('Patient', 'pid'),
     onsetDate: t.col('begdate', t.date()),
     abatementDate: t.col('enddate', t.date()),

@@ -65,7 +65,9 @@ export const patientDataTable = defineTable({
       },
       { asList: true },
     ),
-    deceased: t.compute(['deceased_date'], ([when], ctx) => (t.date()(when, ctx) === undefined ? undefined : true)),
+    deceased: t.compute(['deceased_date'], ([when], ctx) =>
+      t.date()(when, ctx) === undefined ? undefined : true,
+    ),
     deceasedDate: t.col('deceased_date', t.date()),
     primaryPractitionerId: t.ref('Practitioner', 'providerID'),
     identifiers: t.compute(['pubpid'], ([pubpid], ctx) => {

@@ -60,14 +60,17 @@ export const postcalendarEventsTable = defineTable({
       typeof code === 'string' && APPT_STATUS_CONFIRMED.includes(code.trim()) ? true : undefined,
     ),
     start: t.compute(['pc_eventDate', 'pc_startTime'], ([date, time], ctx) => localStart(date, time, ctx)),
-    end: t.compute(['pc_eventDate', 'pc_startTime', 'pc_endTime', 'pc_duration'], ([date, startTime, endTime, duration], ctx) => {
-      const start = localStart(date, startTime, ctx);
-      const end = localStart(date, endTime, ctx);
-      if (start !== undefined && end !== undefined && end > start) return end;
-      const seconds = Number(duration);
-      if (start === undefined || !Number.isFinite(seconds) || seconds <= 0) return undefined;
-      return new Date(Date.parse(start) + seconds * 1000).toISOString().replace('.000Z', 'Z');
-    }),
+    end: t.compute(
+      ['pc_eventDate', 'pc_startTime', 'pc_endTime', 'pc_duration'],
+      ([date, startTime, endTime, duration], ctx) => {
+        const start = localStart(date, startTime, ctx);
+        const end = localStart(date, endTime, ctx);
+        if (start !== undefined && end !== undefined && end > start) return end;
+        const seconds = Number(duration);
+        if (start === undefined || !Number.isFinite(seconds) || seconds <= 0) return undefined;
+        return new Date(Date.parse(start) + seconds * 1000).toISOString().replace('.000Z', 'Z');
+      },
+    ),
     // pc_duration is in seconds.
     minutesDuration: t.compute(['pc_duration'], ([duration]) => {
       const seconds = Number(duration);
@@ -77,7 +80,8 @@ export const postcalendarEventsTable = defineTable({
     practitionerIds: t.refs('Practitioner', ['pc_aid']),
     locationId: t.ref('Location', 'pc_facility'),
     appointmentType: t.compute(['pc_catid', 'cat.pc_catname'], ([catid, name], ctx) => {
-      const coding = t.siteCoding(LOOKUPS.calendarCategory)(catid, ctx) as { system: string; code: string } | undefined;
+      const coding = t.siteCoding(LOOKUPS.calendarCategory)(catid, ctx) as
+        { system: string; code: string } | undefined;
       const display = t.str()(name, ctx) as string | undefined;
       return coding && display ? { ...coding, display } : coding;
     }),

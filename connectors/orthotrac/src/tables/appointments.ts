@@ -20,7 +20,12 @@ export const appointmentsTable = defineTable({
   },
   cursor: { mode: 'timestamp', column: 'LastModified', clock: 'db-local', precision: 3 },
   fields: {
-    status: t.col('Status', t.str(), (v) => (typeof v === 'string' ? v.toLowerCase().replace(/[^a-z]/g, '') : v), t.lookup(APPOINTMENT_STATUS, 'booked')),
+    status: t.col(
+      'Status',
+      t.str(),
+      (v) => (typeof v === 'string' ? v.toLowerCase().replace(/[^a-z]/g, '') : v),
+      t.lookup(APPOINTMENT_STATUS, 'booked'),
+    ),
     sourceStatus: t.col('Status', t.vendorCoding('appointment-status')),
     start: t.col('StartTime', t.localInstant()),
     minutesDuration: t.col('DurationMinutes', t.nullIf(0), t.int()),

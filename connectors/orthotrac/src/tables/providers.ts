@@ -19,7 +19,9 @@ export const providersTable = defineTable({
     name: t.humanName({ family: 'LastName', given: ['FirstName'], suffix: 'Suffix' }),
     identifiers: t.compute(['NPI'], ([npi], ctx) => {
       const value = t.str()(npi, ctx);
-      return typeof value === 'string' && /^\d{10}$/.test(value) ? [{ system: 'http://hl7.org/fhir/sid/us-npi', value, type: 'NPI' }] : undefined;
+      return typeof value === 'string' && /^\d{10}$/.test(value)
+        ? [{ system: 'http://hl7.org/fhir/sid/us-npi', value, type: 'NPI' }]
+        : undefined;
     }),
     active: t.col('Inactive', t.bool(), t.not()),
   },

@@ -26,21 +26,39 @@ export const registerApiKeyCommand: CommandRegistrar = (program, ctx) => {
     .command('create')
     .description('create a key for a client; prints it once')
     .requiredOption('--config <file>', 'path to tendril.yaml')
-    .requiredOption('--connection <id>', 'a connection the key may write to (repeat for several)', collect, [])
+    .requiredOption(
+      '--connection <id>',
+      'a connection the key may write to (repeat for several)',
+      collect,
+      [],
+    )
     .option('--name <name>', 'who the key is for (shown by list)', 'client')
-    .option('--subscription <id>', 'a subscription that receives this client’s writeback result events (repeatable)', collect, [])
+    .option(
+      '--subscription <id>',
+      'a subscription that receives this client’s writeback result events (repeatable)',
+      collect,
+      [],
+    )
     .option('--json', 'print { id, key } as JSON')
     .action(async (opts: CreateOptions) => {
       await ctx.withAgent(opts.config, async ({ config, store }) => {
         const known = new Set(config.connections.map((c) => c.id));
         const unknown = opts.connection.filter((id) => !known.has(id));
         if (unknown.length > 0) {
-          throw new TendrilError('TENDRIL_E_USAGE', `--connection ${unknown.join(', ')}: not in ${opts.config}; known: ${[...known].join(', ')}`);
+          throw new TendrilError(
+            'TENDRIL_E_USAGE',
+            `--connection ${unknown.join(', ')}: not in ${opts.config}; known: ${[...known].join(', ')}`,
+          );
         }
         const subscriptions = new Set(config.subscriptions.map((s) => s.id));
         const missing = opts.subscription.filter((id) => !subscriptions.has(id));
-        if (missing.length > 0) throw new TendrilError('TENDRIL_E_USAGE', `--subscription ${missing.join(', ')}: not a subscription in ${opts.config}`);
-        if (!/^[\x20-\x7e]{1,64}$/.test(opts.name ?? 'client')) throw new TendrilError('TENDRIL_E_USAGE', '--name must be 1–64 printable ASCII characters');
+        if (missing.length > 0)
+          throw new TendrilError(
+            'TENDRIL_E_USAGE',
+            `--subscription ${missing.join(', ')}: not a subscription in ${opts.config}`,
+          );
+        if (!/^[\x20-\x7e]{1,64}$/.test(opts.name ?? 'client'))
+          throw new TendrilError('TENDRIL_E_USAGE', '--name must be 1–64 printable ASCII characters');
         const key = generateApiKey();
         await store.writebacks.createApiKey({
           id: key.id,
@@ -52,9 +70,13 @@ export const registerApiKeyCommand: CommandRegistrar = (program, ctx) => {
         });
         if (opts.json) ctx.write(JSON.stringify({ id: key.id, key: key.key }));
         else {
-          ctx.write(`API key ${key.id} for ${opts.name ?? 'client'} (connections: ${opts.connection.join(', ')})`);
+          ctx.write(
+            `API key ${key.id} for ${opts.name ?? 'client'} (connections: ${opts.connection.join(', ')})`,
+          );
           ctx.write(`  ${key.key}`);
-          ctx.write('Shown once: store it in the client’s secret store. Send it as Authorization: Bearer <key>.');
+          ctx.write(
+            'Shown once: store it in the client’s secret store. Send it as Authorization: Bearer <key>.',
+          );
         }
       });
     });
@@ -71,7 +93,14 @@ export const registerApiKeyCommand: CommandRegistrar = (program, ctx) => {
         if (keys.length === 0) return ctx.write('no API keys');
         for (const k of keys) {
           ctx.write(
-            [k.id, k.name.padEnd(16), k.revokedAt ? `revoked ${k.revokedAt}` : 'active', `connections=${k.connectionIds.join(',')}`, `subscriptions=${k.subscriptionIds.join(',') || '-'}`, `created ${k.createdAt}`].join('  '),
+            [
+              k.id,
+              k.name.padEnd(16),
+              k.revokedAt ? `revoked ${k.revokedAt}` : 'active',
+              `connections=${k.connectionIds.join(',')}`,
+              `subscriptions=${k.subscriptionIds.join(',') || '-'}`,
+              `created ${k.createdAt}`,
+            ].join('  '),
           );
         }
       });
@@ -84,7 +113,10 @@ export const registerApiKeyCommand: CommandRegistrar = (program, ctx) => {
     .action(async (id: string, opts: { config: string }) => {
       await ctx.withAgent(opts.config, async ({ store }) => {
         if (!(await store.writebacks.revokeApiKey(id, new Date().toISOString()))) {
-          throw new TendrilError('TENDRIL_E_USAGE', `no active API key has id ${id}; tendril api-key list shows them`);
+          throw new TendrilError(
+            'TENDRIL_E_USAGE',
+            `no active API key has id ${id}; tendril api-key list shows them`,
+          );
         }
         ctx.write(`revoked ${id}`);
       });

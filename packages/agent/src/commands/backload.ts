@@ -35,7 +35,10 @@ export async function runBackload(cradle: Cradle, options: BackloadOptions): Pro
   const started = Date.now();
   const subscription = findSubscription(resolveSubscriptions(cradle.config), options.subscription);
   if (!subscription.enabled) {
-    throw new TendrilError('TENDRIL_E_USAGE', `Subscription ${subscription.id} is disabled in the config (enabled: false); enable it first.`);
+    throw new TendrilError(
+      'TENDRIL_E_USAGE',
+      `Subscription ${subscription.id} is disabled in the config (enabled: false); enable it first.`,
+    );
   }
   if (options.since !== undefined && Number.isNaN(Date.parse(options.since))) {
     throw new TendrilError('TENDRIL_E_USAGE', '--since must be a date or instant such as 2025-01-01.');
@@ -63,14 +66,23 @@ export async function runBackload(cradle: Cradle, options: BackloadOptions): Pro
     options.onProgress?.(enqueued, total);
     if (page.done) break;
   }
-  return { subscription: subscription.id, jobId: first.jobId, resumed: first.resumed, total, enqueued, durationMs: Date.now() - started };
+  return {
+    subscription: subscription.id,
+    jobId: first.jobId,
+    resumed: first.resumed,
+    total,
+    enqueued,
+    durationMs: Date.now() - started,
+  };
 }
 
 /** `tendril backload`. */
 export const registerBackloadCommand: CommandRegistrar = (program, ctx) => {
   program
     .command('backload')
-    .description("queue the current state of every matching resource for one subscriber (resumable); tendril deliver --once sends it")
+    .description(
+      'queue the current state of every matching resource for one subscriber (resumable); tendril deliver --once sends it',
+    )
     .requiredOption('--config <file>', 'config file (YAML)')
     .requiredOption('--subscription <id>', 'the subscriber')
     .option('--resource <type>', 'only this resource type (e.g. Patient for a demographic backload)')
@@ -78,28 +90,38 @@ export const registerBackloadCommand: CommandRegistrar = (program, ctx) => {
     .option('--restart', 'abandon an unfinished backload with the same filters and start over')
     .option('--page-size <n>', 'resources per transaction', positiveInt, 1000)
     .option('--json', 'print one JSON object')
-    .action(async (opts: { config: string; subscription: string; resource?: string; since?: string; restart?: boolean; pageSize: number; json?: boolean }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
-        const progress = createProgress(ctx.io.stderr, 'queued');
-        try {
-          const report = await runBackload(cradle, {
-            subscription: opts.subscription,
-            ...(opts.resource === undefined ? {} : { resource: opts.resource }),
-            ...(opts.since === undefined ? {} : { since: opts.since }),
-            ...(opts.restart ? { restart: true } : {}),
-            pageSize: opts.pageSize,
-            onProgress: (done, total) => progress.update(done, Math.max(done, total)),
-          });
-          progress.stop();
-          ctx.write(
-            opts.json
-              ? JSON.stringify(report)
-              : `backload to ${report.subscription}: ${report.enqueued} of ${report.total} current resources queued` +
-                  `${report.resumed ? ' (resumed an interrupted backload)' : ''}; send them with tendril deliver --once`,
-          );
-        } finally {
-          progress.stop();
-        }
-      });
-    });
+    .action(
+      async (opts: {
+        config: string;
+        subscription: string;
+        resource?: string;
+        since?: string;
+        restart?: boolean;
+        pageSize: number;
+        json?: boolean;
+      }) => {
+        await ctx.withAgent(opts.config, async (cradle) => {
+          const progress = createProgress(ctx.io.stderr, 'queued');
+          try {
+            const report = await runBackload(cradle, {
+              subscription: opts.subscription,
+              ...(opts.resource === undefined ? {} : { resource: opts.resource }),
+              ...(opts.since === undefined ? {} : { since: opts.since }),
+              ...(opts.restart ? { restart: true } : {}),
+              pageSize: opts.pageSize,
+              onProgress: (done, total) => progress.update(done, Math.max(done, total)),
+            });
+            progress.stop();
+            ctx.write(
+              opts.json
+                ? JSON.stringify(report)
+                : `backload to ${report.subscription}: ${report.enqueued} of ${report.total} current resources queued` +
+                    `${report.resumed ? ' (resumed an interrupted backload)' : ''}; send them with tendril deliver --once`,
+            );
+          } finally {
+            progress.stop();
+          }
+        });
+      },
+    );
 };

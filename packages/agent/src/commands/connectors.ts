@@ -12,7 +12,9 @@ export interface ConnectorSummary {
   streams: string[];
 }
 
-export function summarizeConnectors(connectors: ReadonlyMap<string, ConnectorDefinition>): ConnectorSummary[] {
+export function summarizeConnectors(
+  connectors: ReadonlyMap<string, ConnectorDefinition>,
+): ConnectorSummary[] {
   return [...connectors.values()].map((c) => ({
     id: c.id,
     displayName: c.displayName,

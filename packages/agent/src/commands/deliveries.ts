@@ -1,5 +1,11 @@
 import { TendrilError } from '@tendril/core';
-import { DELIVERY_STATUSES, type DeliveryQuery, type DeliveryRecord, type DeliveryStatus, type Store } from '@tendril/store';
+import {
+  DELIVERY_STATUSES,
+  type DeliveryQuery,
+  type DeliveryRecord,
+  type DeliveryStatus,
+  type Store,
+} from '@tendril/store';
 import { findSubscription, resolveSubscriptions } from '@tendril/delivery';
 import type { Command } from 'commander';
 import type { Cradle } from '../container.js';
@@ -18,13 +24,21 @@ export interface DeliveryFilterOptions {
 
 function instant(value: string, flag: string): number {
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new TendrilError('TENDRIL_E_USAGE', `${flag} must be a date or instant such as 2025-01-31 or 2025-01-31T12:00:00Z.`);
+  if (Number.isNaN(ms))
+    throw new TendrilError(
+      'TENDRIL_E_USAGE',
+      `${flag} must be a date or instant such as 2025-01-31 or 2025-01-31T12:00:00Z.`,
+    );
   return ms;
 }
 
 /** Turns command-line filters into a store query (unknown subscription or status is a usage error). */
-export function deliveryQuery(cradle: Pick<Cradle, 'config'>, options: DeliveryFilterOptions): Omit<DeliveryQuery, 'limit'> {
-  if (options.subscription !== undefined) findSubscription(resolveSubscriptions(cradle.config), options.subscription);
+export function deliveryQuery(
+  cradle: Pick<Cradle, 'config'>,
+  options: DeliveryFilterOptions,
+): Omit<DeliveryQuery, 'limit'> {
+  if (options.subscription !== undefined)
+    findSubscription(resolveSubscriptions(cradle.config), options.subscription);
   if (options.status !== undefined && !(DELIVERY_STATUSES as readonly string[]).includes(options.status)) {
     throw new TendrilError('TENDRIL_E_USAGE', `--status must be one of ${DELIVERY_STATUSES.join(', ')}.`);
   }
@@ -41,7 +55,10 @@ export function deliveryQuery(cradle: Pick<Cradle, 'config'>, options: DeliveryF
 
 function row(d: DeliveryRecord): string {
   const last = d.lastStatus !== undefined ? String(d.lastStatus) : (d.lastError ?? '-');
-  const when = d.status === 'pending' ? `due ${new Date(d.dueAtMs).toISOString()}` : new Date(d.finishedAtMs ?? d.createdAtMs).toISOString();
+  const when =
+    d.status === 'pending'
+      ? `due ${new Date(d.dueAtMs).toISOString()}`
+      : new Date(d.finishedAtMs ?? d.createdAtMs).toISOString();
   return [
     String(d.id).padStart(6),
     d.subscriptionId.padEnd(16),
@@ -58,9 +75,14 @@ function row(d: DeliveryRecord): string {
 }
 
 /** Replays every delivery matching `query` (or `ids`): new rows, same event (webhook-id), fresh retry budget. */
-export async function replayDeliveries(store: Store, selected: readonly DeliveryRecord[], nowMs: number): Promise<number[]> {
+export async function replayDeliveries(
+  store: Store,
+  selected: readonly DeliveryRecord[],
+  nowMs: number,
+): Promise<number[]> {
   const bySubscription = new Map<string, DeliveryRecord[]>();
-  for (const d of selected) bySubscription.set(d.subscriptionId, [...(bySubscription.get(d.subscriptionId) ?? []), d]);
+  for (const d of selected)
+    bySubscription.set(d.subscriptionId, [...(bySubscription.get(d.subscriptionId) ?? []), d]);
   const created: number[] = [];
   for (const [subscriptionId, rows] of bySubscription) {
     created.push(
@@ -75,11 +97,19 @@ export async function replayDeliveries(store: Store, selected: readonly Delivery
   return created;
 }
 
-async function listAll(store: Store, query: Omit<DeliveryQuery, 'limit'>, max: number): Promise<DeliveryRecord[]> {
+async function listAll(
+  store: Store,
+  query: Omit<DeliveryQuery, 'limit'>,
+  max: number,
+): Promise<DeliveryRecord[]> {
   const out: DeliveryRecord[] = [];
   let afterId: number | undefined;
   while (out.length < max) {
-    const page = await store.deliveries.list({ ...query, ...(afterId === undefined ? {} : { afterId }), limit: Math.min(1000, max - out.length) });
+    const page = await store.deliveries.list({
+      ...query,
+      ...(afterId === undefined ? {} : { afterId }),
+      limit: Math.min(1000, max - out.length),
+    });
     out.push(...page);
     if (page.length === 0) break;
     afterId = page.at(-1)!.id;
@@ -89,7 +119,11 @@ async function listAll(store: Store, query: Omit<DeliveryQuery, 'limit'>, max: n
 
 function deliveryId(value: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new TendrilError('TENDRIL_E_USAGE', 'A delivery id is a whole number ≥ 1 (see tendril deliveries list).');
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new TendrilError(
+      'TENDRIL_E_USAGE',
+      'A delivery id is a whole number ≥ 1 (see tendril deliveries list).',
+    );
   return n;
 }
 
@@ -103,9 +137,13 @@ const withFilters = (command: Command): Command =>
 
 /** `tendril deliveries list|show|retry|replay|resume`. */
 export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
-  const deliveries = program.command('deliveries').description('inspect, retry and replay webhook deliveries and dead letters');
+  const deliveries = program
+    .command('deliveries')
+    .description('inspect, retry and replay webhook deliveries and dead letters');
 
-  withFilters(deliveries.command('list').description('deliveries, oldest first (dead letters: --status dead)'))
+  withFilters(
+    deliveries.command('list').description('deliveries, oldest first (dead letters: --status dead)'),
+  )
     .requiredOption('--config <file>', 'config file (YAML)')
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .option('--json', 'print one JSON array')
@@ -125,7 +163,11 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     .action(async (id: string, opts: { config: string; json?: boolean }) => {
       await ctx.withAgent(opts.config, async (cradle) => {
         const found = await cradle.store.deliveries.get(deliveryId(id));
-        if (found === undefined) throw new TendrilError('TENDRIL_E_USAGE', `No delivery has the id ${id}; see tendril deliveries list.`);
+        if (found === undefined)
+          throw new TendrilError(
+            'TENDRIL_E_USAGE',
+            `No delivery has the id ${id}; see tendril deliveries list.`,
+          );
         if (opts.json) {
           ctx.write(JSON.stringify(found));
           return;
@@ -143,19 +185,27 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
 
   deliveries
     .command('retry <id>')
-    .description('a delivery waiting to retry: make it due now (same budget); a dead letter: replay it (fresh budget)')
+    .description(
+      'a delivery waiting to retry: make it due now (same budget); a dead letter: replay it (fresh budget)',
+    )
     .requiredOption('--config <file>', 'config file (YAML)')
     .action(async (id: string, opts: { config: string }) => {
       await ctx.withAgent(opts.config, async (cradle) => {
         const found = await cradle.store.deliveries.get(deliveryId(id));
-        if (found === undefined) throw new TendrilError('TENDRIL_E_USAGE', `No delivery has the id ${id}; see tendril deliveries list.`);
+        if (found === undefined)
+          throw new TendrilError(
+            'TENDRIL_E_USAGE',
+            `No delivery has the id ${id}; see tendril deliveries list.`,
+          );
         const d = found.delivery;
         if (d.status === 'pending') {
           await cradle.store.deliveries.retryNow(d.id, Date.now());
           ctx.write(`delivery ${d.id} is due now; tendril deliver --once (or the running agent) sends it`);
         } else {
           const [created] = await replayDeliveries(cradle.store, [d], Date.now());
-          ctx.write(`delivery ${d.id} (${d.status}) replayed as delivery ${created} with webhook-id ${d.eventId}`);
+          ctx.write(
+            `delivery ${d.id} (${d.status}) replayed as delivery ${created} with webhook-id ${d.eventId}`,
+          );
         }
       });
     });
@@ -163,30 +213,47 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
   withFilters(
     deliveries
       .command('replay')
-      .description('re-send matching deliveries (default: dead letters) with the same webhook-id and a fresh retry budget'),
+      .description(
+        're-send matching deliveries (default: dead letters) with the same webhook-id and a fresh retry budget',
+      ),
   )
     .requiredOption('--config <file>', 'config file (YAML)')
     .option('--id <n>', 'just this delivery')
     .option('--limit <n>', 'at most this many', positiveInt, 10_000)
     .option('--json', 'print one JSON object')
-    .action(async (opts: DeliveryFilterOptions & { config: string; id?: string; limit: number; json?: boolean }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
-        let selected: DeliveryRecord[];
-        if (opts.id !== undefined) {
-          const found = await cradle.store.deliveries.get(deliveryId(opts.id));
-          if (found === undefined) throw new TendrilError('TENDRIL_E_USAGE', `No delivery has the id ${opts.id}.`);
-          selected = [found.delivery];
-        } else {
-          selected = await listAll(cradle.store, deliveryQuery(cradle, { status: 'dead', ...opts }), opts.limit);
-        }
-        const created = await replayDeliveries(cradle.store, selected, Date.now());
-        ctx.write(opts.json ? JSON.stringify({ replayed: selected.map((d) => d.id), created }) : `replayed ${created.length} deliveries`);
-      });
-    });
+    .action(
+      async (
+        opts: DeliveryFilterOptions & { config: string; id?: string; limit: number; json?: boolean },
+      ) => {
+        await ctx.withAgent(opts.config, async (cradle) => {
+          let selected: DeliveryRecord[];
+          if (opts.id !== undefined) {
+            const found = await cradle.store.deliveries.get(deliveryId(opts.id));
+            if (found === undefined)
+              throw new TendrilError('TENDRIL_E_USAGE', `No delivery has the id ${opts.id}.`);
+            selected = [found.delivery];
+          } else {
+            selected = await listAll(
+              cradle.store,
+              deliveryQuery(cradle, { status: 'dead', ...opts }),
+              opts.limit,
+            );
+          }
+          const created = await replayDeliveries(cradle.store, selected, Date.now());
+          ctx.write(
+            opts.json
+              ? JSON.stringify({ replayed: selected.map((d) => d.id), created })
+              : `replayed ${created.length} deliveries`,
+          );
+        });
+      },
+    );
 
   deliveries
     .command('resume')
-    .description('re-activate a paused, disabled or unreachable subscription (its dead letters from an outage are redriven)')
+    .description(
+      're-activate a paused, disabled or unreachable subscription (its dead letters from an outage are redriven)',
+    )
     .requiredOption('--config <file>', 'config file (YAML)')
     .requiredOption('--subscription <id>', 'the subscription')
     .action(async (opts: { config: string; subscription: string }) => {
@@ -204,8 +271,15 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
           });
           redriven += batch.length;
         }
-        await cradle.store.deliveries.setSubscriptionState({ subscriptionId: subscription.id, state: 'active', nowMs: Date.now(), resetFailures: true });
-        ctx.write(`subscription ${subscription.id} is active${redriven > 0 ? `; ${redriven} dead letters redriven` : ''}`);
+        await cradle.store.deliveries.setSubscriptionState({
+          subscriptionId: subscription.id,
+          state: 'active',
+          nowMs: Date.now(),
+          resetFailures: true,
+        });
+        ctx.write(
+          `subscription ${subscription.id} is active${redriven > 0 ? `; ${redriven} dead letters redriven` : ''}`,
+        );
       });
     });
 
@@ -216,7 +290,9 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     .option('--json', 'print one JSON array')
     .action(async (opts: { config: string; json?: boolean }) => {
       await ctx.withAgent(opts.config, async (cradle) => {
-        const states = new Map((await cradle.store.deliveries.subscriptionStates()).map((s) => [s.subscriptionId, s]));
+        const states = new Map(
+          (await cradle.store.deliveries.subscriptionStates()).map((s) => [s.subscriptionId, s]),
+        );
         const rows = [];
         for (const s of cradle.config.subscriptions) {
           const state = states.get(s.id);
@@ -232,8 +308,12 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
         ctx.write(
           opts.json
             ? JSON.stringify(rows)
-            : rows.map((r) => `${r.id}  ${r.enabled ? r.state : 'disabled in config'}  pending=${r.pending} dead=${r.dead}${r.reason ? `  (${r.reason})` : ''}`).join('\n') ||
-                'no subscriptions configured',
+            : rows
+                .map(
+                  (r) =>
+                    `${r.id}  ${r.enabled ? r.state : 'disabled in config'}  pending=${r.pending} dead=${r.dead}${r.reason ? `  (${r.reason})` : ''}`,
+                )
+                .join('\n') || 'no subscriptions configured',
         );
       });
     });

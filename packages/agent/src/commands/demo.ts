@@ -4,7 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatEvent, resourceId, sourceIdOf, type StoredEvent } from '@tendril/core';
 import { createApiServer, generateApiKey } from '@tendril/api';
 import { createSqlClient } from '@tendril/sql';
-import { createTablesFromDeclarations, editPatients, seedOpenDental, startOpenDentalApiFake, type SeedSummary } from '@tendril/testing';
+import {
+  createTablesFromDeclarations,
+  editPatients,
+  seedOpenDental,
+  startOpenDentalApiFake,
+  type SeedSummary,
+} from '@tendril/testing';
 import { pino } from 'pino';
 import { validateRawConfig } from '../config-file.js';
 import { createAgentContainer } from '../container.js';
@@ -46,7 +52,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   try {
     const tables = await createTablesFromDeclarations(ehr.knex, Object.values(connector.streams), 'sqlite');
     out(`   created ${tables.length} tables from the connector's declarations: ${tables.join(', ')}`);
-    const seeded = await seedOpenDental(ehr.knex, { patients: options.patients, seed: 'demo', dialect: 'sqlite' });
+    const seeded = await seedOpenDental(ehr.knex, {
+      patients: options.patients,
+      seed: 'demo',
+      dialect: 'sqlite',
+    });
     out(`   generated ${renderSeedRows(seeded)} in ${seeded.durationMs} ms`);
     await sleep(1100); // cursor columns have 1 s precision: the poll window ends before the current second
 
@@ -76,7 +86,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           // The demo polls seconds after its edits, so it does not wait for vendor transactions to settle.
           sync: { settleSeconds: 0, overlapSeconds: 900, pageSize: 1000 },
           // Writeback through the Open Dental API (here: the fake above), keys as a real site gives them.
-          writeback: { enabled: true, api: { url: odApi.url, developerKey: DEMO_DEVELOPER_KEY, customerKey: DEMO_CUSTOMER_KEY } },
+          writeback: {
+            enabled: true,
+            api: { url: odApi.url, developerKey: DEMO_DEVELOPER_KEY, customerKey: DEMO_CUSTOMER_KEY },
+          },
         },
       ],
       subscriptions: [
@@ -87,7 +100,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           format: 'flat',
           eventTypes: ['patient.*', 'appointment.*'],
           secrets: [secret],
-          policy: { healthyRetryPolicy: { minDelayTarget: 5, maxDelayTarget: 60, numRetries: 5, backoffFunction: 'exponential' } },
+          policy: {
+            healthyRetryPolicy: {
+              minDelayTarget: 5,
+              maxDelayTarget: 60,
+              numRetries: 5,
+              backoffFunction: 'exponential',
+            },
+          },
         },
       ],
     });
@@ -97,20 +117,40 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       const backload = await runSyncOnce(container.cradle, {});
       out(indent(renderSyncReport(backload.report)));
 
-      out('\n3. Simulating edits in the EHR: 10 patients change, one appointment is broken, one patient is deleted');
+      out(
+        '\n3. Simulating edits in the EHR: 10 patients change, one appointment is broken, one patient is deleted',
+      );
       const edited = await editPatients(ehr.knex, { count: 10, seed: 'demo-edit' });
       const stamp = utcStamp(new Date());
-      const appointment = await ehr.knex('appointment').where('AptStatus', 1).orderBy('AptNum').first('AptNum');
-      if (appointment) await ehr.knex('appointment').where('AptNum', appointment.AptNum).update({ AptStatus: 5, DateTStamp: stamp });
-      const victim = await ehr.knex('patient').where('PatStatus', 0).whereNotIn('PatNum', edited).orderBy('PatNum', 'desc').first('PatNum');
-      if (victim) await ehr.knex('patient').where('PatNum', victim.PatNum).update({ PatStatus: 4, DateTStamp: stamp });
+      const appointment = await ehr
+        .knex('appointment')
+        .where('AptStatus', 1)
+        .orderBy('AptNum')
+        .first('AptNum');
+      if (appointment)
+        await ehr
+          .knex('appointment')
+          .where('AptNum', appointment.AptNum)
+          .update({ AptStatus: 5, DateTStamp: stamp });
+      const victim = await ehr
+        .knex('patient')
+        .where('PatStatus', 0)
+        .whereNotIn('PatNum', edited)
+        .orderBy('PatNum', 'desc')
+        .first('PatNum');
+      if (victim)
+        await ehr.knex('patient').where('PatNum', victim.PatNum).update({ PatStatus: 4, DateTStamp: stamp });
       await sleep(1100); // cursor columns have 1 s precision: let the edits' second close
 
       out('\n4. Incremental poll: only what changed');
       const poll = await runSyncOnce(container.cradle, {});
       out(indent(renderSyncReport(poll.report)));
 
-      const events = await container.cradle.store.listEvents({ connectionId: 'demo-dental', limit: 50, newestFirst: true });
+      const events = await container.cradle.store.listEvents({
+        connectionId: 'demo-dental',
+        limit: 50,
+        newestFirst: true,
+      });
       const sample = events.find((e: StoredEvent) => e.envelope.type === 'patient.updated') ?? events[0];
       if (sample) {
         for (const format of ['json', 'fhir', 'flat'] as const) {
@@ -118,18 +158,43 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           out(indent(JSON.stringify(formatEvent(sample, format, { clientId: 'demo-dental' }), null, 2)));
         }
       }
-      out(`\n6. Webhook delivery to a local receiver (${receiver.url}), subscription "demo-receiver", format flat`);
+      out(
+        `\n6. Webhook delivery to a local receiver (${receiver.url}), subscription "demo-receiver", format flat`,
+      );
       const delivered = await deliverOnce(container.cradle);
-      out(indent(`delivered ${delivered.delivered} events in ${delivered.durationMs} ms (${delivered.attempted} signed requests, ${delivered.dead} dead letters, ${delivered.pending} pending)`));
-      const shown = receiver.requests.find((r) => r.body.toString('utf8').includes('"demographic"')) ?? receiver.requests[0];
+      out(
+        indent(
+          `delivered ${delivered.delivered} events in ${delivered.durationMs} ms (${delivered.attempted} signed requests, ${delivered.dead} dead letters, ${delivered.pending} pending)`,
+        ),
+      );
+      const shown =
+        receiver.requests.find((r) => r.body.toString('utf8').includes('"demographic"')) ??
+        receiver.requests[0];
       if (shown) {
-        const check = verifyWebhook({ secrets: [{ secret }], headers: shown.headers, body: shown.body, now: Date.now() });
+        const check = verifyWebhook({
+          secrets: [{ secret }],
+          headers: shown.headers,
+          body: shown.body,
+          now: Date.now(),
+        });
         out(indent(`one delivery as received: POST ${shown.path}`));
-        for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-type', 'user-agent']) {
+        for (const name of [
+          'webhook-id',
+          'webhook-timestamp',
+          'webhook-signature',
+          'content-type',
+          'user-agent',
+        ]) {
           out(indent(`  ${name}: ${String(shown.headers[name])}`));
         }
-        out(indent(`  body: ${shown.body.toString('utf8').slice(0, 300)}${shown.body.length > 300 ? '…' : ''}`));
-        out(indent(`signature verified with the subscription secret (Standard Webhooks v1): ${check.ok ? 'yes' : `NO (${check.reason})`}`));
+        out(
+          indent(`  body: ${shown.body.toString('utf8').slice(0, 300)}${shown.body.length > 300 ? '…' : ''}`),
+        );
+        out(
+          indent(
+            `signature verified with the subscription secret (Standard Webhooks v1): ${check.ok ? 'yes' : `NO (${check.reason})`}`,
+          ),
+        );
       }
       await demoWriteback(container.cradle, ehr, odApi.url, out);
 
@@ -162,7 +227,11 @@ async function demoWriteback(
 ): Promise<void> {
   const connectionId = 'demo-dental';
   out(`\n7. Writeback: a vendor books an appointment through Tendril's API`);
-  out(indent(`NOTE: the Open Dental API in this demo is a FAKE (${odApiUrl}), built from Open Dental's public API`));
+  out(
+    indent(
+      `NOTE: the Open Dental API in this demo is a FAKE (${odApiUrl}), built from Open Dental's public API`,
+    ),
+  );
   out(indent(`documentation and writing into the demo's SQLite database. It is not Open Dental.`));
   const writeback = writebackFor(cradle);
   const api = createApiServer({
@@ -185,8 +254,16 @@ async function demoWriteback(
       subscriptionIds: [],
       createdAt: new Date().toISOString(),
     });
-    out(indent(`API on ${base}; API key ${key.id} created for connection ${connectionId} (the secret is not shown)`));
-    const patient = await ehr.knex('patient').where('PatStatus', 0).orderBy('PatNum').first('PatNum', 'PriProv');
+    out(
+      indent(
+        `API on ${base}; API key ${key.id} created for connection ${connectionId} (the secret is not shown)`,
+      ),
+    );
+    const patient = await ehr
+      .knex('patient')
+      .where('PatStatus', 0)
+      .orderBy('PatNum')
+      .first('PatNum', 'PriProv');
     const op = await ehr.knex('operatory').where('IsHidden', 0).orderBy('OperatoryNum').first('OperatoryNum');
     if (!patient || !op) {
       out(indent('no active patient or operatory in the demo database; writeback step skipped'));
@@ -211,11 +288,18 @@ async function demoWriteback(
           note: 'booked through the Tendril demo',
         },
       };
-      const accepted = await fetch(`${base}/v1/writebacks`, { method: 'POST', headers, body: JSON.stringify(body) });
+      const accepted = await fetch(`${base}/v1/writebacks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+      });
       const { id } = (await accepted.json()) as { id: string };
       out(indent(`POST /v1/writebacks Appointment.book ${body.input.start} → ${accepted.status} ${id}`));
       for (let i = 0; i < 500; i++) {
-        const current = (await (await fetch(`${base}/v1/writebacks/${id}`, { headers })).json()) as Record<string, unknown>;
+        const current = (await (await fetch(`${base}/v1/writebacks/${id}`, { headers })).json()) as Record<
+          string,
+          unknown
+        >;
         if (current['status'] !== 'accepted') {
           result = current;
           break;
@@ -223,18 +307,39 @@ async function demoWriteback(
         await sleep(20);
       }
       const error = result?.['error'] as { code?: string } | null | undefined;
-      out(indent(`GET /v1/writebacks/${id} → ${String(result?.['status'])}${error?.code ? ` (${error.code})` : ''}`));
+      out(
+        indent(
+          `GET /v1/writebacks/${id} → ${String(result?.['status'])}${error?.code ? ` (${error.code})` : ''}`,
+        ),
+      );
     }
     if (result?.['status'] !== 'written') return;
     const resource = result['resource'] as Record<string, unknown>;
-    out(indent(`written: AptNum ${String(result['sourceId'])} in Open Dental, read back as ${String(resource['id'])}`));
-    out(indent(`  status ${String(resource['status'])}, ${String(resource['start'])} – ${String(resource['end'])}`));
+    out(
+      indent(
+        `written: AptNum ${String(result['sourceId'])} in Open Dental, read back as ${String(resource['id'])}`,
+      ),
+    );
+    out(
+      indent(
+        `  status ${String(resource['status'])}, ${String(resource['start'])} – ${String(resource['end'])}`,
+      ),
+    );
     await sleep(1100); // the write's DateTStamp second must close before the next poll reads it
     await runSyncOnce(cradle, {});
     const back = (await cradle.store.listEvents({ connectionId, limit: 200, newestFirst: true })).find(
-      (e: StoredEvent) => e.envelope.type.startsWith('appointment.') && !e.envelope.type.includes('writeback') && e.envelope.resourceId === resource['id'],
+      (e: StoredEvent) =>
+        e.envelope.type.startsWith('appointment.') &&
+        !e.envelope.type.includes('writeback') &&
+        e.envelope.resourceId === resource['id'],
     );
-    out(indent(back ? `next poll: ${back.envelope.type} ${back.envelope.resourceId} — the same id the writeback returned` : 'next poll: the appointment did not come back (check the sync report)'));
+    out(
+      indent(
+        back
+          ? `next poll: ${back.envelope.type} ${back.envelope.resourceId} — the same id the writeback returned`
+          : 'next poll: the appointment did not come back (check the sync report)',
+      ),
+    );
   } finally {
     await api.close();
     await writeback.close();
@@ -242,7 +347,9 @@ async function demoWriteback(
 }
 
 /** `1,000 patient, 3 provider, …` for the tables that got rows. */
-export function renderSeedRows(summary: Pick<SeedSummary, 'rows'> | { readonly rows: Readonly<Record<string, number>> }): string {
+export function renderSeedRows(
+  summary: Pick<SeedSummary, 'rows'> | { readonly rows: Readonly<Record<string, number>> },
+): string {
   return Object.entries(summary.rows)
     .filter(([, count]) => count > 0)
     .map(([table, count]) => `${count.toLocaleString('en-US')} ${table}`)

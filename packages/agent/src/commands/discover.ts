@@ -2,7 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { connectorForSite, TendrilError } from '@tendril/core';
 import { applyDiscoveredStrategy, discoverChangeStrategy, streamsOf } from '@tendril/scheduler';
-import { compareConnector, readLiveSchema, supportBundle, type ChangeMode, type DiscoveryReport, type SkipReason } from '@tendril/sql';
+import {
+  compareConnector,
+  readLiveSchema,
+  supportBundle,
+  type ChangeMode,
+  type DiscoveryReport,
+  type SkipReason,
+} from '@tendril/sql';
 import type { RecordedChangeStrategy, StreamState } from '@tendril/store';
 import type { CommandRegistrar } from '../cli-context.js';
 import type { Cradle } from '../container.js';
@@ -41,11 +48,17 @@ export interface DiscoverResult {
  * pauses every stream that no longer fits (the others keep running), resumes streams that fit
  * again, stores each stream's schema fingerprint, and writes the support bundle (metadata only).
  */
-export async function runDiscover(cradle: Cradle, options: { connection: string; bundle?: string; now?: () => Date }): Promise<DiscoverResult> {
+export async function runDiscover(
+  cradle: Cradle,
+  options: { connection: string; bundle?: string; now?: () => Date },
+): Promise<DiscoverResult> {
   const { config, connectors, store, sqlClients } = cradle;
   const connection = config.connections.find((c) => c.id === options.connection);
   if (!connection) {
-    throw new TendrilError('TENDRIL_E_USAGE', `--connection ${options.connection} is not in the config; configured: ${config.connections.map((c) => c.id).join(', ')}`);
+    throw new TendrilError(
+      'TENDRIL_E_USAGE',
+      `--connection ${options.connection} is not in the config; configured: ${config.connections.map((c) => c.id).join(', ')}`,
+    );
   }
   const declared = connectors.get(connection.connector)!;
   const connector = connectorForSite(declared, connection.tableMap);
@@ -57,7 +70,12 @@ export async function runDiscover(cradle: Cradle, options: { connection: string;
   for (const result of report.streams) {
     const table = connector.streams[result.stream]!;
     const state = (await store.getStreamState(connection.id, result.stream)) ?? { mode: table.cursor.mode };
-    const drift = state.schemaFingerprint === undefined ? 'first' : state.schemaFingerprint === result.fingerprint ? 'unchanged' : 'changed';
+    const drift =
+      state.schemaFingerprint === undefined
+        ? 'first'
+        : state.schemaFingerprint === result.fingerprint
+          ? 'unchanged'
+          : 'changed';
     const { paused, ...rest } = state;
     let action: DiscoverAction;
     let changeDetection: DiscoveredChangeDetection | undefined;
@@ -70,7 +88,12 @@ export async function runDiscover(cradle: Cradle, options: { connection: string;
         if (choice.strategy) {
           const update = applyDiscoveredStrategy(next, table, choice.strategy, at);
           next = update.state;
-          changeDetection = { strategy: update.state.changeStrategy!, skipped: choice.skipped, changed: update.changed, baseline: update.baseline };
+          changeDetection = {
+            strategy: update.state.changeStrategy!,
+            skipped: choice.skipped,
+            changed: update.changed,
+            baseline: update.baseline,
+          };
         }
       }
       await store.saveStreamState(connection.id, result.stream, next);
@@ -79,12 +102,18 @@ export async function runDiscover(cradle: Cradle, options: { connection: string;
       // The reason names tables and columns only: schema metadata, never row values.
       const problems = result.findings.filter((f) => f.status !== 'note').map((f) => f.message);
       const reason = `${result.status}: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}`;
-      await store.saveStreamState(connection.id, result.stream, { ...rest, schemaFingerprint: result.fingerprint, paused: { reason, at } });
+      await store.saveStreamState(connection.id, result.stream, {
+        ...rest,
+        schemaFingerprint: result.fingerprint,
+        paused: { reason, at },
+      });
     }
     streams.push({ stream: result.stream, action, drift, ...(changeDetection ? { changeDetection } : {}) });
   }
   const bundleFile = resolve(options.bundle ?? `tendril-support-${connection.id}.json`);
-  writeFileSync(bundleFile, `${JSON.stringify(supportBundle(report, schema, at), null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(bundleFile, `${JSON.stringify(supportBundle(report, schema, at), null, 2)}\n`, {
+    mode: 0o600,
+  });
   return { connection: connection.id, report, streams, bundleFile };
 }
 
@@ -96,22 +125,37 @@ export function renderDiscover(result: DiscoverResult): string {
   ];
   for (const stream of report.streams) {
     const outcome = result.streams.find((s) => s.stream === stream.stream);
-    const action = outcome?.action === 'paused' || outcome?.action === 'still-paused' ? '  → stream paused' : outcome?.action === 'resumed' ? '  → stream resumed' : '';
+    const action =
+      outcome?.action === 'paused' || outcome?.action === 'still-paused'
+        ? '  → stream paused'
+        : outcome?.action === 'resumed'
+          ? '  → stream resumed'
+          : '';
     const drift = outcome?.drift === 'changed' ? '  (schema changed since the last discover)' : '';
-    lines.push(`  ${stream.stream.padEnd(20)} ${stream.status.toUpperCase().padEnd(14)} ${stream.checkedColumns} columns in ${stream.tables.join(', ')}${action}${drift}`);
-    for (const finding of stream.findings) lines.push(`      ${finding.status === 'note' ? 'note' : finding.status}: ${finding.message}`);
+    lines.push(
+      `  ${stream.stream.padEnd(20)} ${stream.status.toUpperCase().padEnd(14)} ${stream.checkedColumns} columns in ${stream.tables.join(', ')}${action}${drift}`,
+    );
+    for (const finding of stream.findings)
+      lines.push(`      ${finding.status === 'note' ? 'note' : finding.status}: ${finding.message}`);
     const detection = outcome?.changeDetection;
     if (detection) {
       const { strategy } = detection;
-      const chosen = strategy.column ? `${strategy.mode} (${strategy.column}${strategy.sqlType && strategy.sqlType !== 'rowversion' ? ` ${strategy.sqlType}` : ''})` : strategy.mode;
-      const skipped = detection.skipped.length ? `; skipped ${detection.skipped.map((s) => `${s.mode}: ${s.reason}`).join(', ')}` : '';
+      const chosen = strategy.column
+        ? `${strategy.mode} (${strategy.column}${strategy.sqlType && strategy.sqlType !== 'rowversion' ? ` ${strategy.sqlType}` : ''})`
+        : strategy.mode;
+      const skipped = detection.skipped.length
+        ? `; skipped ${detection.skipped.map((s) => `${s.mode}: ${s.reason}`).join(', ')}`
+        : '';
       const baseline = detection.baseline ? '  → baseline at the next run' : '';
       lines.push(`      change detection: ${chosen}${skipped}${baseline}`);
     }
   }
   lines.push(`fingerprint: ${report.fingerprint}`);
   lines.push(`support bundle (schema metadata only, no rows): ${result.bundleFile}`);
-  if (!report.ok) lines.push('Fix the schema access or set connections[].tableMap for the paused streams, then run discover again; the other streams keep running.');
+  if (!report.ok)
+    lines.push(
+      'Fix the schema access or set connections[].tableMap for the paused streams, then run discover again; the other streams keep running.',
+    );
   return lines.join('\n');
 }
 
@@ -119,15 +163,31 @@ export function renderDiscover(result: DiscoverResult): string {
 export const registerDiscoverCommand: CommandRegistrar = (program, ctx) => {
   program
     .command('discover')
-    .description("compare the connector's tables, columns, types, keys and cursors with the live schema; pause streams that do not fit")
+    .description(
+      "compare the connector's tables, columns, types, keys and cursors with the live schema; pause streams that do not fit",
+    )
     .requiredOption('--config <file>', 'config file (YAML)')
     .requiredOption('--connection <id>', 'the connection to discover')
-    .option('--bundle <file>', 'where to write the support bundle (default ./tendril-support-<connection>.json)')
+    .option(
+      '--bundle <file>',
+      'where to write the support bundle (default ./tendril-support-<connection>.json)',
+    )
     .option('--json', 'print the report as JSON')
     .action(async (opts: { config: string; connection: string; bundle?: string; json?: boolean }) => {
       await ctx.withAgent(opts.config, async (cradle) => {
-        const result = await runDiscover(cradle, { connection: opts.connection, ...(opts.bundle ? { bundle: opts.bundle } : {}) });
-        ctx.write(opts.json ? JSON.stringify({ ...result.report, streamStatus: result.streams, bundleFile: result.bundleFile }) : renderDiscover(result));
+        const result = await runDiscover(cradle, {
+          connection: opts.connection,
+          ...(opts.bundle ? { bundle: opts.bundle } : {}),
+        });
+        ctx.write(
+          opts.json
+            ? JSON.stringify({
+                ...result.report,
+                streamStatus: result.streams,
+                bundleFile: result.bundleFile,
+              })
+            : renderDiscover(result),
+        );
         if (!result.report.ok) ctx.setExitCode(EXIT.discoverMismatch);
       });
     });

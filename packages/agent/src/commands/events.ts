@@ -1,4 +1,10 @@
-import { formatEvent, OUTPUT_FORMATS, TendrilError, type OutputFormat, type StoredEvent } from '@tendril/core';
+import {
+  formatEvent,
+  OUTPUT_FORMATS,
+  TendrilError,
+  type OutputFormat,
+  type StoredEvent,
+} from '@tendril/core';
 import type { Cradle } from '../container.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
@@ -37,18 +43,30 @@ export const registerEventsCommand: CommandRegistrar = (program, ctx) => {
     .command('events')
     .description('read the newest events in the outbox')
     .requiredOption('--config <file>', 'config file (YAML)')
-    .addOption(new Option('--format <format>', 'output format').choices(['json', 'fhir', 'flat']).default('json'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['json', 'fhir', 'flat']).default('json'),
+    )
     .option('--limit <n>', 'how many events', positiveInt, 20)
     .option('--connection <id>', 'only this connection')
     .option('--json', 'print one JSON array')
-    .action(async (opts: { config: string; format: string; limit: number; connection?: string; json?: boolean }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
-        const events = await readEvents(cradle, {
-          format: parseFormat(opts.format),
-          limit: opts.limit,
-          ...(opts.connection ? { connection: opts.connection } : {}),
+    .action(
+      async (opts: {
+        config: string;
+        format: string;
+        limit: number;
+        connection?: string;
+        json?: boolean;
+      }) => {
+        await ctx.withAgent(opts.config, async (cradle) => {
+          const events = await readEvents(cradle, {
+            format: parseFormat(opts.format),
+            limit: opts.limit,
+            ...(opts.connection ? { connection: opts.connection } : {}),
+          });
+          ctx.write(
+            opts.json ? JSON.stringify(events) : events.map((e) => JSON.stringify(e, null, 2)).join('\n'),
+          );
         });
-        ctx.write(opts.json ? JSON.stringify(events) : events.map((e) => JSON.stringify(e, null, 2)).join('\n'));
-      });
-    });
+      },
+    );
 };

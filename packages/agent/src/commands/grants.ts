@@ -24,7 +24,9 @@ interface GrantsOptions {
 export const registerGrantsCommand: CommandRegistrar = (program, ctx) => {
   program
     .command('grants')
-    .description("print the least-privilege login script for a connector: SELECT on exactly the tables it reads")
+    .description(
+      'print the least-privilege login script for a connector: SELECT on exactly the tables it reads',
+    )
     .requiredOption('--connector <id>', 'connector id (tendril connectors lists them)')
     .requiredOption('--dialect <dialect>', `database engine: ${GRANT_DIALECTS.join(' | ')}`)
     .option('--user <name>', 'login / user name to create', 'tendril_reader')
@@ -52,6 +54,10 @@ export const registerGrantsCommand: CommandRegistrar = (program, ctx) => {
         ...(opts.writeback ? { writeback: true } : {}),
         ...(opts.changeTracking === false ? { changeTracking: false } : {}),
       });
-      ctx.write(generated ? `-- Generated password (shown once; put it in the secrets file): see CREATE statement below.\n${script}` : script);
+      ctx.write(
+        generated
+          ? `-- Generated password (shown once; put it in the secrets file): see CREATE statement below.\n${script}`
+          : script,
+      );
     });
 };

@@ -41,7 +41,9 @@ export interface ReconcileStreamReport {
 export interface ReconcileReport {
   readonly connection: string;
   readonly stream?: ReconcileStreamReport;
-  readonly scripts?: readonly (NightlyScriptDelivery | { script: string; error: { code: string; message: string } })[];
+  readonly scripts?: readonly (
+    NightlyScriptDelivery | { script: string; error: { code: string; message: string } }
+  )[];
   readonly durationMs: number;
 }
 
@@ -86,7 +88,16 @@ export async function runReconcile(cradle: Cradle, options: ReconcileOptions): P
       );
     }
     const approved = options.approve === true;
-    const zero = { stream: options.stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, guardTripped: false, approved };
+    const zero = {
+      stream: options.stream,
+      read: 0,
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: 0,
+      guardTripped: false,
+      approved,
+    };
     const paused = (await store.getStreamState(connection.id, options.stream))?.paused;
     if (paused) {
       stream = {
@@ -150,7 +161,9 @@ export function renderReconcileReport(report: ReconcileReport): string {
       lines.push(`  stream ${s.stream}: FAILED ${s.error.code}: ${s.error.message}`);
     } else {
       const keys = s.keysScanned !== undefined ? `, ${s.keysScanned} keys scanned` : '';
-      const slice = s.rehashSlice ? `, re-hash slice ${s.rehashSlice.slice + 1} of ${s.rehashSlice.slices}` : '';
+      const slice = s.rehashSlice
+        ? `, re-hash slice ${s.rehashSlice.slice + 1} of ${s.rehashSlice.slices}`
+        : '';
       lines.push(
         `  stream ${s.stream}: read ${s.read}${keys}${slice}; created ${s.created}, updated ${s.updated}, deleted ${s.deleted}, unchanged ${s.unchanged}${s.approved ? ' (guard released by --approve)' : ''}`,
       );
@@ -177,7 +190,9 @@ export function renderReconcileReport(report: ReconcileReport): string {
 export const registerReconcileCommand: CommandRegistrar = (program, ctx) => {
   program
     .command('reconcile')
-    .description("run a connection's nightly job now: reconcile one stream (--approve releases a tripped delete guard) and/or its nightly scripts")
+    .description(
+      "run a connection's nightly job now: reconcile one stream (--approve releases a tripped delete guard) and/or its nightly scripts",
+    )
     .requiredOption('--config <file>', 'config file (YAML)')
     .requiredOption('--connection <id>', 'the connection')
     .option('--stream <name>', 'reconcile this stream')
@@ -185,12 +200,22 @@ export const registerReconcileCommand: CommandRegistrar = (program, ctx) => {
     .option('--scripts', "run the connection's nightly scripts and queue their rows for delivery")
     .option('--json', 'print one JSON object')
     .action(
-      async (opts: { config: string; connection: string; stream?: string; approve?: boolean; scripts?: boolean; json?: boolean }) => {
+      async (opts: {
+        config: string;
+        connection: string;
+        stream?: string;
+        approve?: boolean;
+        scripts?: boolean;
+        json?: boolean;
+      }) => {
         if (opts.stream === undefined && !opts.scripts) {
           throw new TendrilError('TENDRIL_E_USAGE', 'reconcile needs --stream <name>, --scripts, or both');
         }
         if (opts.approve && opts.stream === undefined) {
-          throw new TendrilError('TENDRIL_E_USAGE', '--approve releases the guard of one stream: add --stream <name>');
+          throw new TendrilError(
+            'TENDRIL_E_USAGE',
+            '--approve releases the guard of one stream: add --stream <name>',
+          );
         }
         await ctx.withAgent(opts.config, async (cradle) => {
           const report = await runReconcile(cradle, {
@@ -200,7 +225,8 @@ export const registerReconcileCommand: CommandRegistrar = (program, ctx) => {
             ...(opts.scripts ? { scripts: true } : {}),
           });
           ctx.write(opts.json ? JSON.stringify(report) : renderReconcileReport(report));
-          const failed = report.stream?.error !== undefined || (report.scripts ?? []).some((s) => 'error' in s);
+          const failed =
+            report.stream?.error !== undefined || (report.scripts ?? []).some((s) => 'error' in s);
           if (failed) ctx.setExitCode(EXIT.partialFailure);
           else if (report.stream?.guardTripped) ctx.setExitCode(EXIT.reconcileGuard);
         });

@@ -1,6 +1,12 @@
 import { TendrilError } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
-import { createTablesFromDeclarations, seedOpenDental, seedOpenEmr, type OpenEmrSeedSummary, type SeedSummary } from '@tendril/testing';
+import {
+  createTablesFromDeclarations,
+  seedOpenDental,
+  seedOpenEmr,
+  type OpenEmrSeedSummary,
+  type SeedSummary,
+} from '@tendril/testing';
 import { loadConnector } from '../registry.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
@@ -25,16 +31,24 @@ const GENERATORS = {
 const MYSQL_ENGINES: Readonly<Record<string, 'MyISAM' | 'InnoDB'>> = { openemr: 'InnoDB' };
 
 /** `tendril seed`: create the connector's tables if missing, then fill them with generated rows. */
-export async function runSeed(options: SeedOptions): Promise<{ createdTables: string[]; summary: SeedSummary | OpenEmrSeedSummary }> {
+export async function runSeed(
+  options: SeedOptions,
+): Promise<{ createdTables: string[]; summary: SeedSummary | OpenEmrSeedSummary }> {
   const connector = await loadConnector(options.connector);
   const generator = GENERATORS[options.connector as keyof typeof GENERATORS];
   if (!generator) {
-    throw new TendrilError('TENDRIL_E_USAGE', `connector ${options.connector} has no data generator yet; generators exist for: ${Object.keys(GENERATORS).join(', ')}`);
+    throw new TendrilError(
+      'TENDRIL_E_USAGE',
+      `connector ${options.connector} has no data generator yet; generators exist for: ${Object.keys(GENERATORS).join(', ')}`,
+    );
   }
   const client = createSqlClient({ url: options.url });
   try {
     if (client.dialect !== 'mysql' && client.dialect !== 'sqlite') {
-      throw new TendrilError('TENDRIL_E_USAGE', `seeding ${client.dialect} is not supported; use a mysql:// (MariaDB/MySQL) or sqlite: URL`);
+      throw new TendrilError(
+        'TENDRIL_E_USAGE',
+        `seeding ${client.dialect} is not supported; use a mysql:// (MariaDB/MySQL) or sqlite: URL`,
+      );
     }
     const engine = MYSQL_ENGINES[options.connector];
     const createdTables = await createTablesFromDeclarations(
@@ -59,9 +73,14 @@ export async function runSeed(options: SeedOptions): Promise<{ createdTables: st
 export const registerSeedCommand: CommandRegistrar = (program, ctx) => {
   program
     .command('seed')
-    .description("fill a database with generated data in a connector's schema (creating its tables if missing)")
+    .description(
+      "fill a database with generated data in a connector's schema (creating its tables if missing)",
+    )
     .requiredOption('--connector <id>', 'connector id, e.g. open-dental')
-    .requiredOption('--url <db-url>', 'database URL, e.g. mysql://root@127.0.0.1:3306/opendental or sqlite:./demo.db')
+    .requiredOption(
+      '--url <db-url>',
+      'database URL, e.g. mysql://root@127.0.0.1:3306/opendental or sqlite:./demo.db',
+    )
     .requiredOption('--patients <n>', 'number of patients', positiveInt)
     .option('--seed <s>', 'generator seed (same seed, same rows)', 'tendril')
     .action(async (opts: { connector: string; url: string; patients: number; seed: string }) => {

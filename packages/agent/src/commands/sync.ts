@@ -31,19 +31,28 @@ export interface SyncReport {
 }
 
 /** One backload or incremental poll of the configured connections (`tendril sync --once`). */
-export async function runSyncOnce(cradle: Cradle, options: SyncOptions): Promise<{ report: SyncReport; failed: boolean }> {
+export async function runSyncOnce(
+  cradle: Cradle,
+  options: SyncOptions,
+): Promise<{ report: SyncReport; failed: boolean }> {
   const { config, connectors, store, sqlClients, logger } = cradle;
   const started = Date.now();
   const selected = config.connections.filter((c) => !options.connection || c.id === options.connection);
   if (options.connection && selected.length === 0) {
-    throw new TendrilError('TENDRIL_E_USAGE', `--connection ${options.connection} is not in the config; configured: ${config.connections.map((c) => c.id).join(', ')}`);
+    throw new TendrilError(
+      'TENDRIL_E_USAGE',
+      `--connection ${options.connection} is not in the config; configured: ${config.connections.map((c) => c.id).join(', ')}`,
+    );
   }
   const report: SyncReport = { connections: [], durationMs: 0 };
   let failed = false;
   for (const connection of selected) {
     const connector = connectors.get(connection.connector)!;
     if (options.stream && !streamsOf(connection, connector).includes(options.stream)) {
-      throw new TendrilError('TENDRIL_E_USAGE', `--stream ${options.stream} is not a stream of connection ${connection.id}; streams: ${streamsOf(connection, connector).join(', ')}`);
+      throw new TendrilError(
+        'TENDRIL_E_USAGE',
+        `--stream ${options.stream} is not a stream of connection ${connection.id}; streams: ${streamsOf(connection, connector).join(', ')}`,
+      );
     }
     const { result, errors, paused } = await syncConnection(
       { sql: sqlClients.get(connection), store, logger: logger as unknown as EngineLogger },
@@ -52,7 +61,9 @@ export async function runSyncOnce(cradle: Cradle, options: SyncOptions): Promise
         connector,
         ...(options.stream ? { stream: options.stream } : {}),
         ...(options.full ? { full: true } : {}),
-        ...(options.onProgress ? { onProgress: (stream: string, read: number) => options.onProgress!(connection.id, stream, read) } : {}),
+        ...(options.onProgress
+          ? { onProgress: (stream: string, read: number) => options.onProgress!(connection.id, stream, read) }
+          : {}),
       },
     );
     const streams: StreamReport[] = result.streams.map((s) => ({
@@ -70,7 +81,15 @@ export async function runSyncOnce(cradle: Cradle, options: SyncOptions): Promise
       failed = true;
       const code = isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL';
       const message = isTendrilError(error) ? error.message : 'unexpected failure; see the log';
-      streams.push({ stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, error: { code, message } });
+      streams.push({
+        stream,
+        read: 0,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        unchanged: 0,
+        error: { code, message },
+      });
     }
     report.connections.push({ id: connection.id, streams });
   }
@@ -85,7 +104,9 @@ export function renderSyncReport(report: SyncReport): string {
     lines.push('  stream              read  created  updated  deleted  unchanged');
     for (const s of connection.streams) {
       if (s.paused) {
-        lines.push(`  ${s.stream.padEnd(18)} PAUSED by discover: ${s.paused} (run tendril discover after fixing the schema or the tableMap)`);
+        lines.push(
+          `  ${s.stream.padEnd(18)} PAUSED by discover: ${s.paused} (run tendril discover after fixing the schema or the tableMap)`,
+        );
         continue;
       }
       if (s.error) {
@@ -112,21 +133,35 @@ export const registerSyncCommand: CommandRegistrar = (program, ctx) => {
     .option('--stream <name>', 'only this stream')
     .option('--full', 're-read everything (backload) and confirm deletes')
     .option('--json', 'print one JSON object with the counts')
-    .action(async (opts: { config: string; once?: boolean; connection?: string; stream?: string; full?: boolean; json?: boolean }) => {
-      if (!opts.once) {
-        throw new TendrilError('TENDRIL_E_USAGE', 'sync needs --once (the long-running agent is `tendril run`, not yet available)');
-      }
-      await ctx.withAgent(opts.config, async (cradle) => {
-        const progress = opts.json ? undefined : createProgress(ctx.io.stderr, 'rows read');
-        const { report, failed } = await runSyncOnce(cradle, {
-          ...(opts.connection ? { connection: opts.connection } : {}),
-          ...(opts.stream ? { stream: opts.stream } : {}),
-          ...(opts.full ? { full: true } : {}),
-          ...(progress ? { onProgress: (_c: string, stream: string, read: number) => progress.tick(stream, read) } : {}),
+    .action(
+      async (opts: {
+        config: string;
+        once?: boolean;
+        connection?: string;
+        stream?: string;
+        full?: boolean;
+        json?: boolean;
+      }) => {
+        if (!opts.once) {
+          throw new TendrilError(
+            'TENDRIL_E_USAGE',
+            'sync needs --once (the long-running agent is `tendril run`, not yet available)',
+          );
+        }
+        await ctx.withAgent(opts.config, async (cradle) => {
+          const progress = opts.json ? undefined : createProgress(ctx.io.stderr, 'rows read');
+          const { report, failed } = await runSyncOnce(cradle, {
+            ...(opts.connection ? { connection: opts.connection } : {}),
+            ...(opts.stream ? { stream: opts.stream } : {}),
+            ...(opts.full ? { full: true } : {}),
+            ...(progress
+              ? { onProgress: (_c: string, stream: string, read: number) => progress.tick(stream, read) }
+              : {}),
+          });
+          progress?.stop();
+          ctx.write(opts.json ? JSON.stringify(report) : renderSyncReport(report));
+          if (failed) ctx.setExitCode(EXIT.partialFailure);
         });
-        progress?.stop();
-        ctx.write(opts.json ? JSON.stringify(report) : renderSyncReport(report));
-        if (failed) ctx.setExitCode(EXIT.partialFailure);
-      });
-    });
+      },
+    );
 };

@@ -1,4 +1,10 @@
-import { createDispatcher, resolveSubscriptions, type Dispatcher, type DispatcherOptions, type ResolvedSubscription } from '@tendril/delivery';
+import {
+  createDispatcher,
+  resolveSubscriptions,
+  type Dispatcher,
+  type DispatcherOptions,
+  type ResolvedSubscription,
+} from '@tendril/delivery';
 import type { Cradle } from '../container.js';
 
 /**

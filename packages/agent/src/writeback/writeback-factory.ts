@@ -1,6 +1,17 @@
 import type { WritebackApiOptions } from '@tendril/api';
-import { connectorForSite, TendrilError, type ConnectionConfig, type ConnectorDefinition, type VendorApi } from '@tendril/core';
-import { createHttpVendorApi, createWritebackWorker, type Logger as EngineLogger, type WritebackWorker } from '@tendril/scheduler';
+import {
+  connectorForSite,
+  TendrilError,
+  type ConnectionConfig,
+  type ConnectorDefinition,
+  type VendorApi,
+} from '@tendril/core';
+import {
+  createHttpVendorApi,
+  createWritebackWorker,
+  type Logger as EngineLogger,
+  type WritebackWorker,
+} from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
 import type { Cradle } from '../container.js';
 
@@ -27,7 +38,11 @@ export function writebackFor(
     let connector = site.get(connection.id);
     if (!connector) {
       const base = connectors.get(connection.connector);
-      if (!base) throw new TendrilError('TENDRIL_E_CONNECTOR_UNKNOWN', `connection ${connection.id}: unknown connector ${connection.connector}`);
+      if (!base)
+        throw new TendrilError(
+          'TENDRIL_E_CONNECTOR_UNKNOWN',
+          `connection ${connection.id}: unknown connector ${connection.connector}`,
+        );
       connector = connectorForSite(base, connection.tableMap);
       site.set(connection.id, connector);
     }
@@ -39,7 +54,10 @@ export function writebackFor(
     if (!client) {
       const database = connection.writeback?.database;
       if (!database) {
-        throw new TendrilError('TENDRIL_E_CONFIG_INVALID', `connection ${connection.id}: set writeback.database (the write login) to write by SQL`);
+        throw new TendrilError(
+          'TENDRIL_E_CONFIG_INVALID',
+          `connection ${connection.id}: set writeback.database (the write login) to write by SQL`,
+        );
       }
       client = createSqlClient(database, { pool: { min: 0, max: 8 } });
       writers.set(connection.id, client);
@@ -72,7 +90,13 @@ export function writebackFor(
   });
   return {
     worker,
-    api: { store, connections: config.connections, connectorFor, kick: () => worker.kick(), ...(overrides.now ? { now: overrides.now } : {}) },
+    api: {
+      store,
+      connections: config.connections,
+      connectorFor,
+      kick: () => worker.kick(),
+      ...(overrides.now ? { now: overrides.now } : {}),
+    },
     async close() {
       await Promise.all([...writers.values()].map((c) => c.close()));
       writers.clear();
