@@ -132,7 +132,7 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
        WHERE name = $1 AND state < 'completed' AND singleton_key = ANY($2::text[])`,
       [queue, rows.map((r) => r.id)],
     );
-    const busy = new Set(busyRows.map((r: { singleton_key: string }) => r.singleton_key));
+    const busy = new Set((busyRows as { singleton_key: string }[]).map((r) => r.singleton_key));
     const db = { executeSql: (text: string, values: unknown[]) => tx.executeSql(text, values) };
     for (const row of rows) {
       const schedule = rawSchedule(row.config);

@@ -34,7 +34,7 @@ export interface FleetDueDecision {
 
 /** A SQL runner bound to the claim transaction (the shape pg-boss accepts as `db`, so its job inserts commit with the claim). */
 export interface FleetTransaction {
-  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 export const FLEET_RUN_KINDS = ['poll', 'nightly'] as const;

@@ -15,6 +15,7 @@ import { registerDeliveriesCommand } from './deliveries.js';
 import { registerBackloadCommand } from './backload.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerApiKeyCommand } from './api-key.js';
+import { registerConnectionsCommand } from './connections.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -34,4 +35,5 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerBackloadCommand,
   registerReconcileCommand,
   registerApiKeyCommand,
+  registerConnectionsCommand,
 ];

@@ -4,6 +4,7 @@ import { positiveInt } from '../cli-context.js';
 import type { Cradle } from '../container.js';
 import { startHeartbeat } from '../supervisor/heartbeat.js';
 import { runSupervised } from '../supervisor/run-supervised.js';
+import { runFleetWorker } from '../fleet/run-fleet-worker.js';
 import { Option } from 'commander';
 
 export interface RunAgentOptions {
@@ -80,27 +81,60 @@ export const registerRunCommand: CommandRegistrar = (program, ctx) => {
       '--no-supervise',
       'run the agent in this process, without the supervisor (when something else restarts it)',
     )
+    .option(
+      '--worker',
+      'run as one worker of a fleet: connections from the PostgreSQL store, jobs through pg-boss (docs/fleet.md)',
+    )
     .addOption(new Option('--child', 'internal: the agent process a supervisor started').hideHelp())
-    .action(async (opts: { config: string; grace: number; supervise: boolean; child?: boolean }) => {
-      const stopRequested = waitForStopSignal();
-      // Supervised by default (supervisor/run-supervised.ts): this process restarts `run --child` on crash or hang.
-      if (opts.supervise && !opts.child) {
-        ctx.setExitCode(
-          await runSupervised({
-            childArgs: ['--config', opts.config, '--grace', String(opts.grace)],
-            env: ctx.io.env,
-            stderr: ctx.io.stderr,
+    .action(
+      async (opts: {
+        config: string;
+        grace: number;
+        supervise: boolean;
+        child?: boolean;
+        worker?: boolean;
+      }) => {
+        const stopRequested = waitForStopSignal();
+        // Supervised by default (supervisor/run-supervised.ts): this process restarts `run --child` on crash or hang.
+        if (opts.supervise && !opts.child) {
+          ctx.setExitCode(
+            await runSupervised({
+              childArgs: [
+                '--config',
+                opts.config,
+                '--grace',
+                String(opts.grace),
+                ...(opts.worker ? ['--worker'] : []),
+              ],
+              env: ctx.io.env,
+              stderr: ctx.io.stderr,
+              stopRequested,
+            }),
+          );
+          return;
+        }
+        await ctx.withAgent(opts.config, async (cradle) => {
+          if (opts.worker) {
+            await runFleetWorker(cradle, {
+              configFile: opts.config,
+              graceMs: opts.grace * 1000,
+              stopRequested,
+              onStarted: (workerId) => ctx.write(`tendril: fleet worker ${workerId} running`),
+            });
+            return;
+          }
+          if (cradle.config.fleet) {
+            throw new TendrilError(
+              'TENDRIL_E_CONFIG_INVALID',
+              `${opts.config} is a fleet worker's config (fleet:); run tendril run --worker --config ${opts.config}`,
+            );
+          }
+          await runAgent(cradle, {
+            graceMs: opts.grace * 1000,
             stopRequested,
-          }),
-        );
-        return;
-      }
-      await ctx.withAgent(opts.config, async (cradle) => {
-        await runAgent(cradle, {
-          graceMs: opts.grace * 1000,
-          stopRequested,
-          onListening: (url) => ctx.write(`tendril: agent running; status page ${url}/`),
+            onListening: (url) => ctx.write(`tendril: agent running; status page ${url}/`),
+          });
         });
-      });
-    });
+      },
+    );
 };
