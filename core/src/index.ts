@@ -18,5 +18,6 @@ export { toE164 } from './transforms.js';
 export * from './formats/index.js';
 export * from './table-overrides.js';
 export * from './writeback.js';
+export * from './writeback-helpers.js';
 export * from './writeback-config.js';
 export * from './fleet-config.js';

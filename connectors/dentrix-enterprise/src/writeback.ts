@@ -9,6 +9,9 @@ import {
   type WritebackInput,
   type WritebackOutcome,
   type WritebackSql,
+  resolveSourceId,
+  writebackFailure,
+  type WritebackFailure,
 } from '@tendril/core';
 import { optionsOf } from './options.js';
 import { APPT_STATUS, RSC_TYPE } from './vocabularies.js';
@@ -36,13 +39,8 @@ import { dentrixStatements, writeDialect, type Statement } from './writeback-sta
  * - Patient gender is not written (`GENDER` code values are not public).
  */
 
-type Failure = Extract<WritebackOutcome, { ok: false }>;
-const fail = (code: Failure['code'], message: string, details?: Record<string, unknown>): Failure => ({
-  ok: false,
-  code,
-  message,
-  ...(details ? { details } : {}),
-});
+type Failure = WritebackFailure;
+const fail = writebackFailure;
 
 /** Statuses that free the slot: Broken and Wait (E). */
 const FREES_SLOT = new Set<number>([APPT_STATUS.broken, APPT_STATUS.wait]);
@@ -67,14 +65,13 @@ async function resolvePair(
   id: string,
   field: string,
 ): Promise<[string, string] | Failure> {
-  const sourceId = await ctx.sourceIdOf(type, id);
-  const parts = sourceId === undefined ? undefined : pair(sourceId);
-  return (
-    parts ??
-    fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, {
-      field,
-    })
-  );
+  const sourceId = await resolveSourceId(ctx, type, id, field);
+  return typeof sourceId === 'string'
+    ? (pair(sourceId) ??
+        fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, {
+          field,
+        }))
+    : sourceId;
 }
 
 /** A DDB_RSC_BASE row of the expected type that is not flagged inactive. */

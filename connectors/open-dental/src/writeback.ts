@@ -11,6 +11,11 @@ import {
   type WritebackContext,
   type WritebackInput,
   type WritebackOutcome,
+  contactColumns,
+  primaryAddress,
+  resolveSourceId,
+  writebackFailure,
+  type WritebackFailure,
 } from '@tendril/core';
 import { optionsOf } from './options.js';
 import { PATTERN_MINUTES_PER_CHARACTER } from './pattern.js';
@@ -45,13 +50,8 @@ const API_PAGE = 100;
 const OCCUPIES_SLOT = new Set(['Scheduled', 'Complete', 'ASAP']);
 const GENDER_NAME = { male: 'Male', female: 'Female', other: 'Other', unknown: 'Unknown' } as const;
 
-type Failure = Extract<WritebackOutcome, { ok: false }>;
-const fail = (code: Failure['code'], message: string, details?: Record<string, unknown>): Failure => ({
-  ok: false,
-  code,
-  message,
-  ...(details ? { details } : {}),
-});
+type Failure = WritebackFailure;
+const fail = writebackFailure;
 
 function apiOf(ctx: WritebackContext): VendorApi {
   if (!ctx.api)
@@ -89,20 +89,7 @@ function refused(what: string, response: { status: number; body: unknown }): Fai
 
 const ok2xx = (status: number) => status >= 200 && status < 300;
 
-async function resolve(
-  ctx: WritebackContext,
-  type: 'Patient' | 'Practitioner' | 'Location' | 'Appointment' | 'AppointmentType',
-  id: string,
-  field: string,
-) {
-  const sourceId = await ctx.sourceIdOf(type, id);
-  return (
-    sourceId ??
-    fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, {
-      field,
-    })
-  );
-}
+const resolve = resolveSourceId;
 
 /** `op:<OperatoryNum>` → OperatoryNum; an office id (ClinicNum) is not an operatory. */
 function operatoryNum(sourceId: string): string | undefined {
@@ -428,22 +415,16 @@ async function reschedule(
   };
 }
 
-type Telecom = WritebackInput<'Patient.create'>['telecom'];
-
-/** Telecom → Open Dental's three phone columns and e-mail (mobile first, as the read mapping ranks them). */
-function contactFields(telecom: Telecom): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const point of telecom) {
-    if (point.system === 'email') fields['Email'] ??= point.value;
-    else if (point.use === 'home') fields['HmPhone'] ??= point.value;
-    else if (point.use === 'work') fields['WkPhone'] ??= point.value;
-    else fields['WirelessPhone'] ??= point.value;
-  }
-  return fields;
-}
+/** Open Dental's three phone columns and e-mail (mobile first, as the read mapping ranks them). */
+const CONTACT_COLUMNS = {
+  email: 'Email',
+  home: 'HmPhone',
+  work: 'WkPhone',
+  mobile: 'WirelessPhone',
+} as const;
 
 function addressFields(addresses: WritebackInput<'Patient.create'>['addresses']): Record<string, string> {
-  const home = addresses.find((a) => a.use === undefined || a.use === 'home') ?? addresses[0];
+  const home = primaryAddress(addresses);
   if (!home) return {};
   return {
     Address: home.line[0] ?? '',
@@ -521,7 +502,7 @@ async function createPatient(
     ...(input.name.given.length > 1 ? { MiddleI: input.name.given.slice(1).join(' ') } : {}),
     Gender: GENDER_NAME[input.gender],
     Birthdate: input.birthDate,
-    ...contactFields(input.telecom),
+    ...contactColumns(input.telecom, CONTACT_COLUMNS),
     ...addressFields(input.addresses),
     ...(priProv !== undefined ? { PriProv: Number(priProv) } : {}),
     ...(clinicNum !== undefined ? { ClinicNum: Number(clinicNum) } : {}),
@@ -567,7 +548,7 @@ async function updatePatient(
       WkPhone: '',
       WirelessPhone: '',
       Email: '',
-      ...contactFields(input.telecom),
+      ...contactColumns(input.telecom, CONTACT_COLUMNS),
     });
   if (input.addresses)
     Object.assign(body, {

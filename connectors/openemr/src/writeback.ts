@@ -9,6 +9,11 @@ import {
   type WritebackInput,
   type WritebackOutcome,
   type WritebackSql,
+  contactColumns,
+  primaryAddress,
+  resolveSourceId,
+  writebackFailure,
+  type WritebackFailure,
 } from '@tendril/core';
 import { APPT_STATUS } from './vocabularies.js';
 
@@ -43,13 +48,8 @@ const FREES_SLOT = new Set(
 );
 const SEX_CODE = { male: 'Male', female: 'Female', other: 'UNK', unknown: 'UNK' } as const;
 
-type Failure = Extract<WritebackOutcome, { ok: false }>;
-const fail = (code: Failure['code'], message: string, details?: Record<string, unknown>): Failure => ({
-  ok: false,
-  code,
-  message,
-  ...(details ? { details } : {}),
-});
+type Failure = WritebackFailure;
+const fail = writebackFailure;
 
 function sqlOf(ctx: WritebackContext): WritebackSql {
   if (!ctx.sql) throw new Error('OpenEMR writeback runs on the sql path only');
@@ -73,20 +73,7 @@ async function registerUuid(sql: WritebackSql, uuid: Buffer, table: string, idCo
   ]);
 }
 
-async function resolve(
-  ctx: WritebackContext,
-  type: 'Patient' | 'Practitioner' | 'Location' | 'Appointment',
-  id: string,
-  field: string,
-): Promise<string | Failure> {
-  const sourceId = await ctx.sourceIdOf(type, id);
-  return (
-    sourceId ??
-    fail('not_found', `${field} is not a known ${type} of this connection (not yet polled, or deleted)`, {
-      field,
-    })
-  );
-}
+const resolve = resolveSourceId;
 
 /** Patient must exist and be alive; practitioner must be an active, authorized user; facility active. */
 async function checkReferences(
@@ -368,24 +355,18 @@ async function reschedule(
   };
 }
 
-type Telecom = WritebackInput<'Patient.create'>['telecom'];
-
-/** Telecom → OpenEMR's four contact columns (mobile, home, work phone; e-mail). */
-function contactColumns(telecom: Telecom): Record<string, string> {
-  const columns: Record<string, string> = {};
-  for (const point of telecom) {
-    if (point.system === 'email') columns['email'] ??= point.value;
-    else if (point.use === 'home') columns['phone_home'] ??= point.value;
-    else if (point.use === 'work') columns['phone_biz'] ??= point.value;
-    else columns['phone_cell'] ??= point.value;
-  }
-  return columns;
-}
+/** OpenEMR's four contact columns (mobile, home, work phone; e-mail). */
+const CONTACT_COLUMNS = {
+  email: 'email',
+  home: 'phone_home',
+  work: 'phone_biz',
+  mobile: 'phone_cell',
+} as const;
 
 function addressColumns(
   addresses: WritebackInput<'Patient.create'>['addresses'],
 ): Record<string, string | null> {
-  const home = addresses.find((a) => a.use === undefined || a.use === 'home') ?? addresses[0];
+  const home = primaryAddress(addresses);
   if (!home) return {};
   return {
     // NOT NULL DEFAULT '' in patient_data: "none" is the empty string, as OpenEMR writes it.
@@ -463,7 +444,7 @@ async function createPatient(
     DOB: input.birthDate,
     sex: SEX_CODE[input.gender],
     providerID: providerId,
-    ...contactColumns(input.telecom),
+    ...contactColumns(input.telecom, CONTACT_COLUMNS),
     ...addressColumns(input.addresses),
   };
   const names = Object.keys(columns);
@@ -512,7 +493,7 @@ async function updatePatient(
       phone_home: '',
       phone_biz: '',
       email: '',
-      ...contactColumns(input.telecom),
+      ...contactColumns(input.telecom, CONTACT_COLUMNS),
     });
   if (input.addresses) {
     Object.assign(set, {
