@@ -15,12 +15,16 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 for (const suite of report.testResults ?? []) {
-  if ((suite.assertionResults ?? []).length === 0 && suite.status === 'failed') failed++;
+  let failedInFile = 0;
   for (const test of suite.assertionResults ?? []) {
     if (test.status === 'passed') passed++;
-    else if (test.status === 'failed') failed++;
+    else if (test.status === 'failed') failedInFile++;
     else skipped++;
   }
+  // A file can fail with no failing test (an import error, an empty suite, a hook): count it once.
+  if (suite.status === 'failed' && failedInFile === 0) failedInFile = 1;
+  failed += failedInFile;
 }
+if (report.success === false && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

@@ -442,14 +442,3 @@ describe('seedOpenDental into the real Open Dental 24.3 schema (MariaDB)', () =>
       expect(real_.get(name), name).toBe(type);
   });
 });
-
-describe('seedOpenDental speed on MariaDB (real schema, MyISAM)', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createMysqlTestDatabase('tendril_gen_');
-    await db.knex.raw(openDentalSchemaSql());
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
-});
