@@ -16,21 +16,12 @@ import type {
   SubscriptionRunState,
   SubscriptionStateRecord,
 } from './delivery-types.js';
+import { flag, parsed } from './row-values.js';
 
 /**
  * Rows of the delivery tables and their mapping to records, shared by the SQLite and PostgreSQL
  * delivery stores: both use the same column names; only how booleans and JSON come back differs.
  */
-
-/** SQLite stores booleans as 0/1; PostgreSQL returns booleans. */
-function flag(value: number | boolean): boolean {
-  return value === true || value === 1;
-}
-
-/** SQLite returns JSON columns as text; the PostgreSQL driver parses `json` columns. */
-function parsed<T>(value: string | T): T {
-  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
-}
 
 export interface DeliveryRow {
   id: number;

@@ -7,12 +7,17 @@ import {
   type EventEnvelope,
   type ResourceType,
   type StoredEvent,
-  type WritebackCommand,
 } from '@tendril/core';
 import type { PostgresGuard } from './postgres-delivery-store.js';
 import { inTransaction } from './postgres-connection.js';
 import { allocateSequences } from './postgres-sequence.js';
-import { writebackResult } from './sqlite-writeback-store.js';
+import {
+  toApiKey,
+  toWritebackRecord,
+  writebackResult,
+  type ApiKeyRow,
+  type WritebackRow,
+} from './writeback-rows.js';
 import type {
   AcceptInput,
   AcceptResult,
@@ -24,82 +29,10 @@ import type {
   WritebackStore,
 } from './writeback-types.js';
 
-interface WritebackRow {
-  id: string;
-  client_id: string;
-  connection_id: string;
-  command: WritebackCommand;
-  idempotency_key: string;
-  payload_hash: string;
-  input_json: Record<string, unknown>;
-  status: WritebackRecord['status'];
-  phase: WritebackRecord['phase'];
-  accepted_at: string;
-  deadline: string;
-  started_at: string | null;
-  finished_at: string | null;
-  resource_type: ResourceType;
-  source_id: string | null;
-  resource_id: string | null;
-  resource_json: Record<string, unknown> | null;
-  matched: boolean | null;
-  warnings_json: string[];
-  error_json: WritebackRecord['error'] | null;
-  compensated: boolean | null;
-}
-
-interface ApiKeyRow {
-  id: string;
-  name: string;
-  secret_hash: string;
-  connections_json: string[];
-  subscriptions_json: string[];
-  created_at: string;
-  revoked_at: string | null;
-}
-
 const COLUMNS = `id, client_id, connection_id, command, idempotency_key, payload_hash, input_json, status, phase,
   accepted_at, deadline, started_at, finished_at, resource_type, source_id, resource_id, resource_json, matched,
   warnings_json, error_json, compensated`;
 const KEY_COLUMNS = 'id, name, secret_hash, connections_json, subscriptions_json, created_at, revoked_at';
-
-function toRecord(row: WritebackRow): WritebackRecord {
-  return {
-    id: row.id,
-    clientId: row.client_id,
-    connectionId: row.connection_id,
-    command: row.command,
-    idempotencyKey: row.idempotency_key,
-    payloadHash: row.payload_hash,
-    input: row.input_json,
-    status: row.status,
-    phase: row.phase,
-    acceptedAt: row.accepted_at,
-    deadline: row.deadline,
-    ...(row.started_at === null ? {} : { startedAt: row.started_at }),
-    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-    resourceType: row.resource_type,
-    ...(row.source_id === null ? {} : { sourceId: row.source_id }),
-    ...(row.resource_id === null ? {} : { resourceId: row.resource_id }),
-    ...(row.resource_json === null ? {} : { resource: row.resource_json }),
-    ...(row.matched === null ? {} : { matched: row.matched }),
-    warnings: row.warnings_json,
-    ...(row.error_json === null || row.error_json === undefined ? {} : { error: row.error_json }),
-    ...(row.compensated === null ? {} : { compensated: row.compensated }),
-  };
-}
-
-function toKey(row: ApiKeyRow): ApiKeyWithHash {
-  return {
-    id: row.id,
-    name: row.name,
-    secretHash: row.secret_hash,
-    connectionIds: row.connections_json,
-    subscriptionIds: row.subscriptions_json,
-    createdAt: row.created_at,
-    ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
-  };
-}
 
 /** Writes events' delivery rows for the given subscriptions, in the caller's transaction. */
 export type DeliverInTransaction = (
@@ -150,7 +83,7 @@ export class PostgresWritebackStore implements WritebackStore {
         `SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1`,
         [id],
       );
-      return rows[0] === undefined ? undefined : toKey(rows[0]);
+      return rows[0] === undefined ? undefined : toApiKey(rows[0]);
     });
   }
 
@@ -160,7 +93,7 @@ export class PostgresWritebackStore implements WritebackStore {
         `SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`,
       );
       return rows.map((row) => {
-        const { secretHash: _hidden, ...key } = toKey(row);
+        const { secretHash: _hidden, ...key } = toApiKey(row);
         return key;
       });
     });
@@ -209,7 +142,7 @@ export class PostgresWritebackStore implements WritebackStore {
             command: input.command,
             payloadHash: input.payloadHash,
           });
-          return { kind: 'created', record: toRecord(row) };
+          return { kind: 'created', record: toWritebackRecord(row) };
         }
         await this.#audit(client, row.id, input.acceptedAt, 'replayed', {
           clientId: input.clientId,
@@ -217,7 +150,7 @@ export class PostgresWritebackStore implements WritebackStore {
         });
         return {
           kind: row.payload_hash === input.payloadHash ? 'existing' : 'key-reused',
-          record: toRecord(row),
+          record: toWritebackRecord(row),
         };
       }),
     );
@@ -242,7 +175,7 @@ export class PostgresWritebackStore implements WritebackStore {
         `SELECT ${COLUMNS} FROM writebacks WHERE id = $1`,
         [id],
       );
-      return rows[0] === undefined ? undefined : toRecord(rows[0]);
+      return rows[0] === undefined ? undefined : toWritebackRecord(rows[0]);
     });
   }
 
@@ -261,7 +194,7 @@ export class PostgresWritebackStore implements WritebackStore {
         const expired: WritebackRecord[] = [];
         for (const row of rows) {
           if (Date.parse(row.deadline) <= Date.parse(input.now)) {
-            expired.push(toRecord(row));
+            expired.push(toWritebackRecord(row));
             continue;
           }
           await client.query(
@@ -269,7 +202,7 @@ export class PostgresWritebackStore implements WritebackStore {
             [input.now, row.id],
           );
           await this.#audit(client, row.id, input.now, 'executing');
-          claimed.push({ ...toRecord(row), phase: 'executing', startedAt: input.now });
+          claimed.push({ ...toWritebackRecord(row), phase: 'executing', startedAt: input.now });
         }
         return { claimed, expired };
       }),
@@ -341,7 +274,7 @@ export class PostgresWritebackStore implements WritebackStore {
             },
           );
         }
-        const record = toRecord(row);
+        const record = toWritebackRecord(row);
         // Already final (another worker finished it): nothing more to record or emit.
         if ((changed.rowCount ?? 0) === 0) return record;
         await this.#audit(client, record.id, result.finishedAt, result.status, {
@@ -417,7 +350,7 @@ export class PostgresWritebackStore implements WritebackStore {
       const { rows } = await this.#pool.query<WritebackRow>(
         `SELECT ${COLUMNS} FROM writebacks WHERE phase IN ('executing', 'verifying') ORDER BY accepted_at`,
       );
-      return rows.map(toRecord);
+      return rows.map(toWritebackRecord);
     });
   }
 

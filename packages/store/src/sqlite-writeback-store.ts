@@ -7,7 +7,6 @@ import {
   type EventEnvelope,
   type ResourceType,
   type StoredEvent,
-  type WritebackCommand,
 } from '@tendril/core';
 import type { Guard } from './sqlite-delivery-store.js';
 import type {
@@ -20,106 +19,13 @@ import type {
   WritebackRecord,
   WritebackStore,
 } from './writeback-types.js';
-
-interface WritebackRow {
-  id: string;
-  client_id: string;
-  connection_id: string;
-  command: WritebackCommand;
-  idempotency_key: string;
-  payload_hash: string;
-  input_json: string;
-  status: WritebackRecord['status'];
-  phase: WritebackRecord['phase'];
-  accepted_at: string;
-  deadline: string;
-  started_at: string | null;
-  finished_at: string | null;
-  resource_type: ResourceType;
-  source_id: string | null;
-  resource_id: string | null;
-  resource_json: string | null;
-  matched: number | null;
-  warnings_json: string;
-  error_json: string | null;
-  compensated: number | null;
-}
-
-interface ApiKeyRow {
-  id: string;
-  name: string;
-  secret_hash: string;
-  connections_json: string;
-  subscriptions_json: string;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-function toRecord(row: WritebackRow): WritebackRecord {
-  return {
-    id: row.id,
-    clientId: row.client_id,
-    connectionId: row.connection_id,
-    command: row.command,
-    idempotencyKey: row.idempotency_key,
-    payloadHash: row.payload_hash,
-    input: JSON.parse(row.input_json) as Record<string, unknown>,
-    status: row.status,
-    phase: row.phase,
-    acceptedAt: row.accepted_at,
-    deadline: row.deadline,
-    ...(row.started_at === null ? {} : { startedAt: row.started_at }),
-    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-    resourceType: row.resource_type,
-    ...(row.source_id === null ? {} : { sourceId: row.source_id }),
-    ...(row.resource_id === null ? {} : { resourceId: row.resource_id }),
-    ...(row.resource_json === null
-      ? {}
-      : { resource: JSON.parse(row.resource_json) as Record<string, unknown> }),
-    ...(row.matched === null ? {} : { matched: row.matched === 1 }),
-    warnings: JSON.parse(row.warnings_json) as string[],
-    ...(row.error_json === null
-      ? {}
-      : { error: JSON.parse(row.error_json) as WritebackRecord['error'] & object }),
-    ...(row.compensated === null ? {} : { compensated: row.compensated === 1 }),
-  };
-}
-
-function toKey(row: ApiKeyRow): ApiKeyWithHash {
-  return {
-    id: row.id,
-    name: row.name,
-    secretHash: row.secret_hash,
-    connectionIds: JSON.parse(row.connections_json) as string[],
-    subscriptionIds: JSON.parse(row.subscriptions_json) as string[],
-    createdAt: row.created_at,
-    ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
-  };
-}
-
-/** The public result document of a command (writeback.md §7): the API's GET body and the event's `data`. */
-export function writebackResult(record: WritebackRecord): Record<string, unknown> {
-  return {
-    id: record.id,
-    command: record.command,
-    connectionId: record.connectionId,
-    idempotencyKey: record.idempotencyKey,
-    status: record.status,
-    ...(record.status === 'accepted' ? { phase: record.phase } : {}),
-    acceptedAt: record.acceptedAt,
-    deadline: record.deadline,
-    startedAt: record.startedAt ?? null,
-    finishedAt: record.finishedAt ?? null,
-    resourceType: record.resourceType,
-    resourceId: record.resourceId ?? null,
-    sourceId: record.sourceId ?? null,
-    resource: record.resource ?? null,
-    ...(record.matched === undefined ? {} : { matched: record.matched }),
-    ...(record.compensated === undefined ? {} : { compensated: record.compensated }),
-    warnings: record.warnings,
-    error: record.error ?? null,
-  };
-}
+import {
+  toApiKey,
+  toWritebackRecord,
+  writebackResult,
+  type ApiKeyRow,
+  type WritebackRow,
+} from './writeback-rows.js';
 
 function prepare(db: Database.Database) {
   const columns = `id, client_id, connection_id, command, idempotency_key, payload_hash, input_json, status, phase,
@@ -257,7 +163,7 @@ export class SqliteWritebackStore implements WritebackStore {
   async getApiKey(id: string): Promise<ApiKeyWithHash | undefined> {
     return this.#guard('getApiKey', () => {
       const row = this.#s().getKey.get(id);
-      return row === undefined ? undefined : toKey(row);
+      return row === undefined ? undefined : toApiKey(row);
     });
   }
 
@@ -266,7 +172,7 @@ export class SqliteWritebackStore implements WritebackStore {
       this.#s()
         .listKeys.all()
         .map((row) => {
-          const { secretHash: _hidden, ...key } = toKey(row);
+          const { secretHash: _hidden, ...key } = toApiKey(row);
           return key;
         }),
     );
@@ -304,7 +210,7 @@ export class SqliteWritebackStore implements WritebackStore {
               payloadHash: input.payloadHash,
             }),
           );
-          return { kind: 'created', record: toRecord(row) };
+          return { kind: 'created', record: toWritebackRecord(row) };
         }
         s.audit.run(
           row.id,
@@ -314,7 +220,7 @@ export class SqliteWritebackStore implements WritebackStore {
         );
         return {
           kind: row.payload_hash === input.payloadHash ? 'existing' : 'key-reused',
-          record: toRecord(row),
+          record: toWritebackRecord(row),
         };
       });
       return tx.immediate();
@@ -324,7 +230,7 @@ export class SqliteWritebackStore implements WritebackStore {
   async get(id: string): Promise<WritebackRecord | undefined> {
     return this.#guard('getWriteback', () => {
       const row = this.#s().get.get(id);
-      return row === undefined ? undefined : toRecord(row);
+      return row === undefined ? undefined : toWritebackRecord(row);
     });
   }
 
@@ -339,12 +245,12 @@ export class SqliteWritebackStore implements WritebackStore {
         const expired: WritebackRecord[] = [];
         for (const row of s.queued.all(input.limit)) {
           if (Date.parse(row.deadline) <= Date.parse(input.now)) {
-            expired.push(toRecord(row));
+            expired.push(toWritebackRecord(row));
             continue;
           }
           s.start.run(input.now, row.id);
           s.audit.run(row.id, input.now, 'executing', null);
-          claimed.push({ ...toRecord(row), phase: 'executing', startedAt: input.now });
+          claimed.push({ ...toWritebackRecord(row), phase: 'executing', startedAt: input.now });
         }
         return { claimed, expired };
       });
@@ -411,7 +317,7 @@ export class SqliteWritebackStore implements WritebackStore {
             },
           );
         }
-        const record = toRecord(row);
+        const record = toWritebackRecord(row);
         // Already final (another worker finished it): nothing more to record or emit.
         if (changed === 0) return record;
         s.audit.run(
@@ -465,7 +371,7 @@ export class SqliteWritebackStore implements WritebackStore {
     if (inserted.changes === 0) return;
     s.setSequence.run(record.connectionId, sequence);
     const key = s.getKey.get(record.clientId);
-    const subscriptions = new Set(key ? (JSON.parse(key.subscriptions_json) as string[]) : []);
+    const subscriptions = new Set(key ? toApiKey(key).subscriptionIds : []);
     if (subscriptions.size === 0) return;
     this.#deliver(
       [{ envelope, kind: 'created', sourceId: record.sourceId ?? '', connectorId, refs: {} }],
@@ -474,7 +380,7 @@ export class SqliteWritebackStore implements WritebackStore {
   }
 
   async interrupted(): Promise<WritebackRecord[]> {
-    return this.#guard('interruptedWritebacks', () => this.#s().executing.all().map(toRecord));
+    return this.#guard('interruptedWritebacks', () => this.#s().executing.all().map(toWritebackRecord));
   }
 
   async countPending(): Promise<number> {

@@ -1,0 +1,106 @@
+import type { ResourceType, WritebackCommand } from '@tendril/core';
+import { flag, parsed } from './row-values.js';
+import type { ApiKeyWithHash, WritebackRecord } from './writeback-types.js';
+
+/**
+ * Rows of the writeback and API-key tables and their mapping to records, shared by the SQLite and
+ * PostgreSQL writeback stores (same column names; booleans and JSON come back differently).
+ */
+
+export interface WritebackRow {
+  id: string;
+  client_id: string;
+  connection_id: string;
+  command: WritebackCommand;
+  idempotency_key: string;
+  payload_hash: string;
+  input_json: string | Record<string, unknown>;
+  status: WritebackRecord['status'];
+  phase: WritebackRecord['phase'];
+  accepted_at: string;
+  deadline: string;
+  started_at: string | null;
+  finished_at: string | null;
+  resource_type: ResourceType;
+  source_id: string | null;
+  resource_id: string | null;
+  resource_json: string | Record<string, unknown> | null;
+  matched: number | boolean | null;
+  warnings_json: string | string[];
+  error_json: string | WritebackRecord['error'] | null;
+  compensated: number | boolean | null;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  secret_hash: string;
+  connections_json: string | string[];
+  subscriptions_json: string | string[];
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export function toWritebackRecord(row: WritebackRow): WritebackRecord {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    connectionId: row.connection_id,
+    command: row.command,
+    idempotencyKey: row.idempotency_key,
+    payloadHash: row.payload_hash,
+    input: parsed<Record<string, unknown>>(row.input_json),
+    status: row.status,
+    phase: row.phase,
+    acceptedAt: row.accepted_at,
+    deadline: row.deadline,
+    ...(row.started_at === null ? {} : { startedAt: row.started_at }),
+    ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+    resourceType: row.resource_type,
+    ...(row.source_id === null ? {} : { sourceId: row.source_id }),
+    ...(row.resource_id === null ? {} : { resourceId: row.resource_id }),
+    ...(row.resource_json === null ? {} : { resource: parsed<Record<string, unknown>>(row.resource_json) }),
+    ...(row.matched === null ? {} : { matched: flag(row.matched) }),
+    warnings: parsed<string[]>(row.warnings_json),
+    ...(row.error_json === null || row.error_json === undefined
+      ? {}
+      : { error: parsed<WritebackRecord['error'] & object>(row.error_json) }),
+    ...(row.compensated === null ? {} : { compensated: flag(row.compensated) }),
+  };
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKeyWithHash {
+  return {
+    id: row.id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    connectionIds: parsed<string[]>(row.connections_json),
+    subscriptionIds: parsed<string[]>(row.subscriptions_json),
+    createdAt: row.created_at,
+    ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
+  };
+}
+
+/** The public result document of a command (writeback.md §7): the API's GET body and the event's `data`. */
+export function writebackResult(record: WritebackRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    command: record.command,
+    connectionId: record.connectionId,
+    idempotencyKey: record.idempotencyKey,
+    status: record.status,
+    ...(record.status === 'accepted' ? { phase: record.phase } : {}),
+    acceptedAt: record.acceptedAt,
+    deadline: record.deadline,
+    startedAt: record.startedAt ?? null,
+    finishedAt: record.finishedAt ?? null,
+    resourceType: record.resourceType,
+    resourceId: record.resourceId ?? null,
+    sourceId: record.sourceId ?? null,
+    resource: record.resource ?? null,
+    ...(record.matched === undefined ? {} : { matched: record.matched }),
+    ...(record.compensated === undefined ? {} : { compensated: record.compensated }),
+    warnings: record.warnings,
+    error: record.error ?? null,
+  };
+}
