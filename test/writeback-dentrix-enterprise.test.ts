@@ -2,7 +2,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApiServer, generateApiKey, type ApiServer } from '@tendril/api';
-import { dentrixEnterprise, dentrixStatements } from '@tendril/connector-dentrix-enterprise';
+import {
+  APPOINTMENT_INSERT_COLUMNS,
+  dentrixEnterprise,
+  dentrixStatements,
+  PATIENT_INSERT_COLUMNS,
+} from '@tendril/connector-dentrix-enterprise';
 import { ConnectionConfig, resourceId, sourceIdOf, type ConnectorDefinition } from '@tendril/core';
 import { createWritebackWorker, silentLogger, syncStream, type WritebackWorker } from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
@@ -67,64 +72,8 @@ describe('writeback: Dentrix Enterprise statements in T-SQL', () => {
   });
 
   it('matches the reviewed T-SQL', () => {
-    const appointment = Object.fromEntries(
-      [
-        'APPTID',
-        'APPTDB',
-        'PATID',
-        'PATDB',
-        'OPID',
-        'OPDB',
-        'PRPROVID',
-        'PRPROVDB',
-        'SCPROVID',
-        'SCPROVDB',
-        'APPTDATE',
-        'TIME_HOUR',
-        'TIME_MINUTE',
-        'APPTLEN',
-        'APPTREASON',
-        'STATUS',
-        'CREATEDATE',
-        'DDB_LAST_MOD',
-        'ApptStartUTCDateTime',
-        'ApptEndUTCDateTime',
-        'EntrySystem',
-        'LastUpdateSystem',
-        'WasScheduled',
-        'WasEnabledForEventsStatus',
-        'EStatus',
-      ].map((c, i) => [c, i]),
-    ) as never;
-    const patient = Object.fromEntries(
-      [
-        'PATID',
-        'PATDB',
-        'FAMILYID',
-        'GUARID',
-        'GUARDB',
-        'PRPROVID',
-        'PRPROVDB',
-        'LASTNAME',
-        'FIRSTNAME',
-        'MiddleName',
-        'TITLE',
-        'Suffix',
-        'BIRTHDATE',
-        'HOMEPHONE',
-        'WKPHONE',
-        'OTHERPHONE',
-        'EMAILADDRESS',
-        'DDB_LAST_MOD',
-        'PATIMAGEID',
-        'CommunicationPref',
-        'CONFIDENTIAL_STATE',
-        'VipCode',
-        'SensitivityFlag',
-        'DNACode',
-        'DoDUpdateAuth',
-      ].map((c, i) => [c, i]),
-    ) as never;
+    const appointment = Object.fromEntries(APPOINTMENT_INSERT_COLUMNS.map((c, i) => [c, i])) as never;
+    const patient = Object.fromEntries(PATIENT_INSERT_COLUMNS.map((c, i) => [c, i])) as never;
     const all = {
       resource: tsql(st.resource('101', '1')),
       patient: tsql(st.patient('1', '1')),
