@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createApiServer, generateApiKey, type ApiServer } from '@tendril/api';
+import { type ApiServer } from '@tendril/api';
 import {
   APPOINTMENT_INSERT_COLUMNS,
   dentrixEnterprise,
@@ -19,12 +19,11 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARIADB } from './support/mariadb.js';
 import { FIXTURES, requireFixture } from './support/paths.js';
-import { waitForResult } from './support/writeback.js';
+import { createVendorKey, startWritebackApi, waitForResult } from './support/writeback.js';
 
 const CONNECTION = 'dxe-wb';
 const ZONE = 'America/Phoenix';
 const CONFIRMED_STATUS = '7';
-const silentApiLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const SCHEMA = resolve(FIXTURES, 'dentrix-enterprise/dentrix_enterprise_11_mariadb.sql');
 
 function slot(
@@ -209,26 +208,13 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
       readClient: () => read,
       writeClient: () => write,
     });
-    api = createApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      status: async () => {
-        throw new Error('not used here');
-      },
-      logger: silentApiLogger,
-      writeback: { store, connections: [connection], connectorFor, kick: () => worker.kick() },
-    });
-    base = await api.listen();
-    const created = generateApiKey();
-    await store.writebacks.createApiKey({
-      id: created.id,
-      name: 'vendor',
-      secretHash: created.secretHash,
-      connectionIds: [CONNECTION],
-      subscriptionIds: [],
-      createdAt: new Date().toISOString(),
-    });
-    key = created.key;
+    ({ api, base } = await startWritebackApi({
+      store,
+      connections: [connection],
+      connectorFor,
+      kick: () => worker.kick(),
+    }));
+    key = await createVendorKey(store, 'vendor', [CONNECTION]);
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiServer, generateApiKey, type ApiServer } from '@tendril/api';
+import { type ApiServer } from '@tendril/api';
 import { openDental } from '@tendril/connector-open-dental';
 import { ConnectionConfig, resourceId, sourceIdOf, type ConnectorDefinition } from '@tendril/core';
 import {
@@ -16,13 +16,12 @@ import { openSqliteStore, type Store } from '@tendril/store';
 import { seedOpenDental, startOpenDentalApiFake, type OpenDentalApiFake } from '@tendril/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
-import { waitForResult } from './support/writeback.js';
+import { createVendorKey, startWritebackApi, waitForResult } from './support/writeback.js';
 
 const CONNECTION = 'smile-od';
 const ZONE = 'America/Phoenix';
 const DEVELOPER_KEY = 'devKEY123fake';
 const CUSTOMER_KEY = 'custKEY456fake';
-const silentApiLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A slot `days` ahead at `hour`:`minute` Phoenix time (UTC−7, no DST), `minutes` long. */
 function slot(
@@ -179,26 +178,13 @@ describe('writeback: Open Dental through the Open Dental API (a fake of it) on t
           headers: openDental.writeback!.apiHeaders!(c.writeback!.api!),
         }),
     });
-    api = createApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      status: async () => {
-        throw new Error('not used here');
-      },
-      logger: silentApiLogger,
-      writeback: { store, connections: [connection], connectorFor, kick: () => worker.kick() },
-    });
-    base = await api.listen();
-    const created = generateApiKey();
-    await store.writebacks.createApiKey({
-      id: created.id,
-      name: 'vendor',
-      secretHash: created.secretHash,
-      connectionIds: [CONNECTION],
-      subscriptionIds: [],
-      createdAt: new Date().toISOString(),
-    });
-    key = created.key;
+    ({ api, base } = await startWritebackApi({
+      store,
+      connections: [connection],
+      connectorFor,
+      kick: () => worker.kick(),
+    }));
+    key = await createVendorKey(store, 'vendor', [CONNECTION]);
   });
 
   afterAll(async () => {

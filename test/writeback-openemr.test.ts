@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiServer, generateApiKey, type ApiServer } from '@tendril/api';
+import { generateApiKey, type ApiServer } from '@tendril/api';
 import { openEmr } from '@tendril/connector-openemr';
 import { ConnectionConfig, resourceId, type ConnectorDefinition } from '@tendril/core';
 import { createWritebackWorker, silentLogger, syncStream, type WritebackWorker } from '@tendril/scheduler';
@@ -9,12 +9,16 @@ import { createSqlClient, grantsScript, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWritebackOpenEmrDatabase, waitForResult } from './support/writeback.js';
+import {
+  createWritebackOpenEmrDatabase,
+  waitForResult,
+  createVendorKey,
+  startWritebackApi,
+} from './support/writeback.js';
 
 const CONNECTION = 'desert-emr';
 const ZONE = 'America/Phoenix';
 const EVENTS = 'openemr_postcalendar_events';
-const silentApiLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A whole-hour slot `days` ahead (Phoenix has no DST: UTC−7), `hour` office time, `minutes` long. */
 function slot(days: number, hour: number, minutes = 30): { start: string; end: string; date: string } {
@@ -136,43 +140,16 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       writeClient: () => write,
       concurrency: 8,
     });
-    api = createApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      status: async () => {
-        throw new Error('not used here');
+    ({ api, base } = await startWritebackApi({
+      store,
+      connections: [connection, readOnly],
+      connectorFor,
+      kick: () => {
+        if (!paused) worker.kick();
       },
-      logger: silentApiLogger,
-      writeback: {
-        store,
-        connections: [connection, readOnly],
-        connectorFor,
-        kick: () => {
-          if (!paused) worker.kick();
-        },
-      },
-    });
-    base = await api.listen();
-    const created = generateApiKey();
-    await store.writebacks.createApiKey({
-      id: created.id,
-      name: 'vendor',
-      secretHash: created.secretHash,
-      connectionIds: [CONNECTION, 'read-only-emr'],
-      subscriptionIds: [],
-      createdAt: new Date().toISOString(),
-    });
-    key = created.key;
-    const other = generateApiKey();
-    await store.writebacks.createApiKey({
-      id: other.id,
-      name: 'other',
-      secretHash: other.secretHash,
-      connectionIds: ['some-other-connection'],
-      subscriptionIds: [],
-      createdAt: new Date().toISOString(),
-    });
-    otherKey = other.key;
+    }));
+    key = await createVendorKey(store, 'vendor', [CONNECTION, 'read-only-emr']);
+    otherKey = await createVendorKey(store, 'other', ['some-other-connection']);
   });
 
   afterAll(async () => {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { createApiServer, generateApiKey, type ApiServer } from '@tendril/api';
+import type { Store } from '@tendril/store';
 import mysql from 'mysql2/promise';
 import { MARIADB } from './mariadb.js';
 import { OPENEMR_EXAMPLE_PATIENTS, OPENEMR_EXAMPLE_USERS, OPENEMR_SCHEMA } from './openemr.js';
@@ -65,4 +67,41 @@ export async function waitForResult(
     if (Date.now() > until) throw new Error(`writeback ${id} still accepted after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+const SILENT_API_LOGGER = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** The writeback API on a free loopback port; only its writeback routes are under test. */
+export async function startWritebackApi(
+  writeback: NonNullable<Parameters<typeof createApiServer>[0]['writeback']>,
+): Promise<{ api: ApiServer; base: string }> {
+  const api = createApiServer({
+    host: '127.0.0.1',
+    port: 0,
+    status: async () => {
+      throw new Error('not used here');
+    },
+    logger: SILENT_API_LOGGER,
+    writeback,
+  });
+  return { api, base: await api.listen() };
+}
+
+/** Stores an API key (its hash only) for these connections and returns the bearer secret. */
+export async function createVendorKey(
+  store: Store,
+  name: string,
+  connectionIds: string[],
+  subscriptionIds: string[] = [],
+): Promise<string> {
+  const created = generateApiKey();
+  await store.writebacks.createApiKey({
+    id: created.id,
+    name,
+    secretHash: created.secretHash,
+    connectionIds,
+    subscriptionIds,
+    createdAt: new Date().toISOString(),
+  });
+  return created.key;
 }
