@@ -43,7 +43,10 @@ describe('toolchain', () => {
         for (const [name, spec] of Object.entries(manifest[field] ?? {})) {
           if (spec.startsWith('workspace:')) continue;
           if (spec === 'catalog:') {
-            expect(workspace.catalog[name], `${file}: ${name} says catalog: but the catalog lacks it`).toBeDefined();
+            expect(
+              workspace.catalog[name],
+              `${file}: ${name} says catalog: but the catalog lacks it`,
+            ).toBeDefined();
             continue;
           }
           const versions = declaredBy.get(name) ?? new Set<string>();
