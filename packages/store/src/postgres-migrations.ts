@@ -266,6 +266,17 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX fleet_runs_connection ON fleet_runs (connection_id, started_at);
     `,
   },
+  {
+    version: 6,
+    name: 'hub relay cursors',
+    sql: `
+      CREATE TABLE relay_cursor (
+        connection_id TEXT COLLATE "C" PRIMARY KEY,
+        last_sequence BIGINT NOT NULL,
+        updated_at    TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -23,6 +23,7 @@ import {
 } from './postgres-connection.js';
 import { PostgresDeliveryStore } from './postgres-delivery-store.js';
 import { allocateSequences } from './postgres-sequence.js';
+import { relaySequence } from './row-values.js';
 import { PostgresWritebackStore } from './postgres-writeback-store.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrations.js';
 import type {
@@ -536,6 +537,27 @@ class PostgresStore implements Store {
           details: { runId: id },
         });
       }
+    });
+  }
+
+  async getRelayCursor(connectionId: string): Promise<number | undefined> {
+    return this.#guard('getRelayCursor', async () => {
+      const { rows } = await this.#pool.query<{ last_sequence: string }>(
+        'SELECT last_sequence FROM relay_cursor WHERE connection_id = $1',
+        [connectionId],
+      );
+      return rows[0] === undefined ? undefined : Number(rows[0].last_sequence);
+    });
+  }
+
+  async saveRelayCursor(connectionId: string, sequence: number): Promise<void> {
+    return this.#guard('saveRelayCursor', async () => {
+      await this.#pool.query(
+        `INSERT INTO relay_cursor (connection_id, last_sequence, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (connection_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence, updated_at = EXCLUDED.updated_at
+         WHERE EXCLUDED.last_sequence > relay_cursor.last_sequence`,
+        [connectionId, relaySequence(sequence), this.#now()],
+      );
     });
   }
 

@@ -98,6 +98,19 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   },
   // Writeback queue, audit log and API keys: sqlite-writeback-migration.ts.
   WRITEBACK_MIGRATION,
+  // Version 5 is PostgreSQL's fleet tables; SQLite never has them.
+  {
+    version: 6,
+    name: 'hub relay cursors',
+    sql: `
+      -- The highest outbox sequence the hub has acknowledged, per connection (docs/hub.md).
+      CREATE TABLE relay_cursor (
+        connection_id TEXT PRIMARY KEY,
+        last_sequence INTEGER NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

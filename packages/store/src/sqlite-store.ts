@@ -13,6 +13,7 @@ import {
   type StoredEvent,
 } from '@tendril/core';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
+import { relaySequence } from './row-values.js';
 import type { DeliveryRoute } from './delivery-types.js';
 import { SqliteDeliveryStore } from './sqlite-delivery-store.js';
 import { SqliteWritebackStore } from './sqlite-writeback-store.js';
@@ -164,6 +165,14 @@ function prepareStatements(db: Database.Database) {
     ),
     finishRun: db.prepare<[string, string, string, string | null, string]>(
       'UPDATE runs SET status = ?, finished_at = ?, counts_json = ?, error_json = ? WHERE id = ?',
+    ),
+    getRelayCursor: db.prepare<[string], { last_sequence: number }>(
+      'SELECT last_sequence FROM relay_cursor WHERE connection_id = ?',
+    ),
+    saveRelayCursor: db.prepare<[string, number, string]>(
+      `INSERT INTO relay_cursor (connection_id, last_sequence, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (connection_id) DO UPDATE SET last_sequence = excluded.last_sequence, updated_at = excluded.updated_at
+       WHERE excluded.last_sequence > relay_cursor.last_sequence`,
     ),
   };
 }
@@ -556,6 +565,16 @@ class SqliteStore implements Store {
           details: { runId: id },
         });
       }
+    });
+  }
+
+  async getRelayCursor(connectionId: string): Promise<number | undefined> {
+    return this.#guard('getRelayCursor', (s) => s.getRelayCursor.get(connectionId)?.last_sequence);
+  }
+
+  async saveRelayCursor(connectionId: string, sequence: number): Promise<void> {
+    return this.#guard('saveRelayCursor', (s) => {
+      s.saveRelayCursor.run(connectionId, relaySequence(sequence), this.#nowIso());
     });
   }
 

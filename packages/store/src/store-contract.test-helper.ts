@@ -585,6 +585,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await store.countEvents('c1')).toBe(6);
     });
 
+    it('keeps a relay cursor per connection that only moves forward', async () => {
+      expect(await store.getRelayCursor('c1')).toBeUndefined();
+      await store.saveRelayCursor('c1', 1_714_000_000_000_010);
+      await store.saveRelayCursor('c2', 5);
+      // A late, lower ack (a duplicate after a reconnect) must not move the cursor back.
+      await store.saveRelayCursor('c1', 1_714_000_000_000_002);
+      expect(await store.getRelayCursor('c1')).toBe(1_714_000_000_000_010);
+      await store.saveRelayCursor('c1', 1_714_000_000_000_011);
+      expect(await store.getRelayCursor('c1')).toBe(1_714_000_000_000_011);
+      expect(await store.getRelayCursor('c2')).toBe(5);
+      await expect(store.saveRelayCursor('c1', -1)).rejects.toMatchObject({ code: 'TENDRIL_E_STORE' });
+    });
+
     it('refuses work once closed', async () => {
       await store.close();
       await expect(store.countEvents()).rejects.toMatchObject({ code: 'TENDRIL_E_STORE' });

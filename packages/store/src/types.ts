@@ -284,6 +284,17 @@ export interface Store {
   listRuns(query: RunQuery): Promise<RunRecord[]>;
 
   /**
+   * The hub relay's position per connection (docs/hub.md): the highest outbox sequence the hub
+   * has acknowledged. Undefined before the first ack. The relay resends everything after it.
+   */
+  getRelayCursor(connectionId: string): Promise<number | undefined>;
+  /**
+   * Records a hub ack. The cursor only moves forward: an ack at or below the stored sequence
+   * (a late duplicate after a reconnect) changes nothing.
+   */
+  saveRelayCursor(connectionId: string, sequence: number): Promise<void>;
+
+  /**
    * Deliveries, attempts, dead letters, subscription state and backloads (delivery-types.ts). The
    * live delivery rows themselves are written by `commitPage`, for the routes the store was opened with.
    */
