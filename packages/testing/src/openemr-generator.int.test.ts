@@ -34,6 +34,13 @@ describe('seedOpenEmr', () => {
     return { db, summary };
   }
 
+  /**
+   * Columns the generator leaves to the database: a `timestamp` column defaults to the current
+   * time, so two seeds that straddle a second boundary differ there. Every other column is the
+   * generator's and is compared; these are only checked to be stamped.
+   */
+  const DATABASE_STAMPED: Readonly<Record<string, readonly string[]>> = { lists: ['modifydate'] };
+
   async function dump(db: TestDatabase): Promise<Record<string, unknown[]>> {
     const out: Record<string, unknown[]> = {};
     for (const table of [
@@ -43,7 +50,16 @@ describe('seedOpenEmr', () => {
       'lists',
       'insurance_data',
     ]) {
-      out[table] = await db.knex(table).select('*').orderBy(1);
+      const stamped = DATABASE_STAMPED[table] ?? [];
+      const rows = (await db.knex(table).select('*').orderBy(1)) as Record<string, unknown>[];
+      out[table] = rows.map((row) => {
+        const controlled = { ...row };
+        for (const column of stamped) {
+          expect(controlled[column], `${table}.${column}`).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/);
+          delete controlled[column];
+        }
+        return controlled;
+      });
     }
     return out;
   }
