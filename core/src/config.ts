@@ -12,6 +12,7 @@ import {
 } from './subscription-config.js';
 import { WritebackConnectionConfig } from './writeback-config.js';
 import { FleetSetting } from './fleet-config.js';
+import type { ConfigProblem } from './config-problem.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
@@ -209,11 +210,7 @@ export const TendrilConfig = z
   .strict();
 export type TendrilConfig = z.infer<typeof TendrilConfig>;
 
-export interface ConfigProblem {
-  /** Dotted path of the offending key, e.g. `connections.0.timezone`. */
-  readonly path: string;
-  readonly message: string;
-}
+export type { ConfigProblem } from './config-problem.js';
 
 /** What the config validator needs to know about installed connectors, passed in (core has no registry). */
 export interface ConnectorCatalog {

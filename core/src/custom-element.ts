@@ -1,18 +1,20 @@
-import { DateTime } from 'luxon';
-import { canonicalJson } from './canonical-json.js';
-import type { EventEnvelope, StoredEvent } from './events.js';
-import { escapeFlatField } from './formats/flat.js';
-import { sha256Hex } from './hash.js';
-import { EVENT_ID_NAMESPACE, resourceId, sourceIdOf, uuidV5 } from './ids.js';
-
-/**
+/*
  * Custom elements: the rows of a configured nightly SQL script (`connections[].nightlyScripts`),
  * delivered as events of a named element next to the standard-model resources. They are not part
  * of the standard model (no schema, no shadow, no classification): each run's rows are emitted as
  * they are, one event per row, so a receiver gets the report the practice configured.
  */
-export const CUSTOM_ELEMENT_RESOURCE_TYPE = 'CustomElement' as const;
-export type CustomElementResourceType = typeof CUSTOM_ELEMENT_RESOURCE_TYPE;
+import { DateTime } from 'luxon';
+import { canonicalJson } from './canonical-json.js';
+import {
+  CUSTOM_ELEMENT_RESOURCE_TYPE,
+  type CustomElementResourceType,
+  type EventEnvelope,
+  type StoredEvent,
+} from './events.js';
+import { escapeFlatField } from './formats/flat.js';
+import { sha256Hex } from './hash.js';
+import { EVENT_ID_NAMESPACE, resourceId, sourceIdOf, uuidV5 } from './ids.js';
 
 /** A cell of a script's result, reduced to what every output format can carry. */
 export type CustomElementValue = string | number | boolean | null;

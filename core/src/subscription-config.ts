@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConfigProblem } from './config.js';
+import type { ConfigProblem } from './config-problem.js';
 
 /**
  * A subscription filter entry: an exact resource or event type, or a prefix ending in `*`

@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyApiKey } from './api-keys.js';
 import { writebackOpenApi } from './openapi.js';
 import { createRateLimiter } from './rate-limit.js';
-import type { ApiLogger } from './server.js';
+import type { ApiLogger } from './api-logger.js';
 
 /** What the writeback routes need from the agent. */
 export interface WritebackApiOptions {

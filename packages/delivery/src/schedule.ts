@@ -1,5 +1,5 @@
 import { TendrilError } from '@tendril/core';
-import type { DeliveryPolicy, HealthyRetryPolicy } from './policy.js';
+import type { DeliveryPolicy, HealthyRetryPolicy } from './delivery-policy.js';
 
 /** The default jitter fraction j: actual delays spread ±10 % around the nominal one. */
 export const DEFAULT_JITTER = 0.1;
