@@ -8,7 +8,8 @@
 // two files that cannot be understood apart), and so does `import()` with a literal specifier.
 // Relative specifiers resolve to the `.ts` file (`./x.js` → `./x.ts`, `./dir` → `./dir/index.ts`);
 // `@tendril/<name>[/<subpath>]` resolves through the workspace package's `exports` to its source
-// (`./dist/<path>.js` → `src/<path>.ts`), so cycles across packages are found too.
+// (`./dist/<path>.js` → `src/<path>.ts`), so cycles across packages are found too, and
+// `@tendril/<name>/test-support/<path>` to `src/<path>.test-support.ts` (see vitest.config.ts).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +76,9 @@ function resolveSpecifier(from, specifier, packages) {
   if (!match) return undefined;
   const pkg = packages.get(match[1]);
   if (!pkg) return undefined;
+  // Test support across packages (vitest.config.ts): `@tendril/x/test-support/<path>` → `src/<path>.test-support.ts`.
+  const support = /^\/test-support\/(.+)$/.exec(match[2] ?? '');
+  if (support) return resolveTsFile(join(pkg.dir, 'src', `${support[1]}.test-support.ts`));
   return exportTargetToSource(pkg, match[2] ? `.${match[2]}` : '.');
 }
 

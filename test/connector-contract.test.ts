@@ -4,7 +4,7 @@ import { orthotrac } from '@tendril/connector-orthotrac';
 import type { ConnectorDefinition } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
 import { createTablesFromDeclarations, seedFromDeclarations, seedOpenDental } from '@tendril/testing';
-import { describeConnectorContract } from '../packages/testing/src/connector-contract.test-helper.js';
+import { describeConnectorContract } from '@tendril/testing/test-support/connector-contract';
 import { createTestDatabase, loadOpenDentalSchema } from './support/mariadb.js';
 
 /*

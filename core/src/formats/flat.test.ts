@@ -15,7 +15,7 @@ import {
   patientTable,
   procedureRow,
   procedureTable,
-} from './sample-events.js';
+} from './sample-events.test-support.js';
 
 // Copied verbatim from standard-model.md §5 (and the Healthjump webhook example).
 const DEMOGRAPHIC_HEADER =

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLAT_COLUMNS, formatEvent, type StoredEvent } from '@tendril/core';
 import type { Store } from '@tendril/store';
 // Core's realistic sample events (produced by its own mapRow); test support, not exported by core.
-import { everyResourceEvent, deletedEvent } from '../../../core/src/formats/sample-events.js';
+import { everyResourceEvent, deletedEvent } from '@tendril/core/test-support/formats/sample-events';
 import { createDispatcher } from './dispatcher.js';
 import {
   commitEvents,

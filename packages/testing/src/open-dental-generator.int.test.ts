@@ -10,7 +10,7 @@ import {
   type OpenDentalSeedTable,
   type SeedSummary,
 } from './open-dental-generator.js';
-import { SAMPLE_PATIENT, SAMPLE_TABLES } from './sample-declarations.js';
+import { SAMPLE_PATIENT, SAMPLE_TABLES } from './sample-declarations.test-support.js';
 import {
   createMysqlTestDatabase,
   createSqliteTestDatabase,
