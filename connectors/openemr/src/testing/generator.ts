@@ -5,22 +5,21 @@ import type { Knex } from 'knex';
 import { TendrilError } from '@tendril/core';
 import {
   BatchWriter,
-  GENERATOR_DIALECTS,
-  InsertSession,
-  type GeneratorDialect,
-  type SqlValue,
-} from './batch-writer.js';
-import {
   CITIES,
   EMAIL_DOMAINS,
   FEMALE_FIRST_NAMES,
+  GENERATOR_DIALECTS,
+  type GeneratorDialect,
+  InsertSession,
   LAST_NAMES,
   MALE_FIRST_NAMES,
   MIDDLE_INITIALS,
+  Random,
+  type Seed,
+  type SqlValue,
   STREET_NAMES,
   STREET_SUFFIXES,
-} from './names.js';
-import { Random, type Seed } from './random.js';
+} from '@tendril/testing';
 
 /** The OpenEMR tables the generator fills, in the order it fills them. */
 export const OPENEMR_SEED_TABLES = [
@@ -127,8 +126,8 @@ const CATEGORIES: readonly (readonly [id: number, constant: string, name: string
 function defaultSyntheaDir(): string {
   const fixtures = process.env['TENDRIL_FIXTURES_DIR'];
   if (fixtures) return join(fixtures, 'synthea');
-  // packages/testing/{src,dist}/ → the checkout's parent, where `shared/` sits beside it.
-  return fileURLToPath(new URL('../../../../shared/fixtures/synthea/', import.meta.url));
+  // connectors/openemr/{src,dist}/testing/ → the checkout's parent, where `shared/` sits beside it.
+  return fileURLToPath(new URL('../../../../../shared/fixtures/synthea/', import.meta.url));
 }
 
 /** SNOMED problems (code, title) from Synthea's `conditions.csv`, or none when it is absent. */

@@ -1,9 +1,8 @@
 import { mapRow, mappingContext, type Row } from '@tendril/core';
 import { openEmr } from '@tendril/connector-openemr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTablesFromDeclarations } from './ddl.js';
-import { seedOpenEmr, syntheaProblems } from './openemr-generator.js';
-import { createSqliteTestDatabase, type TestDatabase } from './test-databases.js';
+import { createSqliteTestDatabase, createTablesFromDeclarations, type TestDatabase } from '@tendril/testing';
+import { seedOpenEmr, syntheaProblems } from './generator.js';
 
 const NOW = new Date('2025-06-15T12:00:00Z');
 const ctx = mappingContext({
