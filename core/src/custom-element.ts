@@ -119,7 +119,10 @@ export function customElementEvents(run: CustomElementRun): CustomElementEventDr
   });
 }
 
-/** The envelope of a draft once the store allocated its sequence (standard-model.md §4 shape). */
+/**
+ * The envelope of a draft once the store allocated its sequence (docs/standard-model.md, "Event envelope"
+ * shape).
+ */
 export function customElementEnvelope(
   draft: CustomElementEventDraft,
   connectionId: string,
@@ -159,8 +162,8 @@ function flatField(value: CustomElementValue | undefined): string {
 }
 
 /**
- * `flat` (standard-model.md §5): `{ element, data: "<header>\n<row>" }`. The header is exactly the
- * script's columns in SELECT order (no `client_id`, no `event_type`: the practice chose the
+ * `flat` (docs/standard-model.md, "Output formats"): `{ element, data: "<header>\n<row>" }`. The header is
+ * exactly the script's columns in SELECT order (no `client_id`, no `event_type`: the practice chose the
  * columns, and a Healthjump receiver of a custom report expects those); fields are escaped by
  * rule 2, null is the empty field, booleans `Y`/`N`, numbers and texts as the database gave them.
  */

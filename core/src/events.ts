@@ -16,7 +16,7 @@ export type CustomElementResourceType = typeof CUSTOM_ELEMENT_RESOURCE_TYPE;
  */
 export type EventResourceType = ResourceType | CustomElementResourceType;
 
-/** standard-model.md §4. */
+/** docs/standard-model.md, "Event envelope". */
 export interface EventEnvelope {
   readonly id: string;
   readonly type: string;

@@ -1,6 +1,6 @@
 /**
- * The four SNS backoff curves (delivery.md §2). Input is matched case-insensitively; the parsed
- * policy always holds the lower-case name so the scheduler can switch on it exhaustively.
+ * The four SNS backoff curves (docs/delivery.md, "Delivery policy"). Input is matched case-insensitively; the
+ * parsed policy always holds the lower-case name so the scheduler can switch on it exhaustively.
  */
 export const BACKOFF_FUNCTIONS = ['arithmetic', 'exponential', 'geometric', 'linear'] as const;
 export type BackoffFunction = (typeof BACKOFF_FUNCTIONS)[number];

@@ -26,7 +26,10 @@ export interface ParseDeliveryPolicyOptions {
    * lifetime instead of accepting it with a warning. Off by default because SNS accepts such policies.
    */
   strict?: boolean;
-  /** The delivery lifetime the nominal sum is compared with; 3600 s by default (delivery.md §2). */
+  /**
+   * The delivery lifetime the nominal sum is compared with; 3600 s by default (docs/delivery.md, "Delivery
+   * policy").
+   */
   maxLifetimeSeconds?: number;
 }
 
@@ -36,7 +39,10 @@ type IntegerRetryField = Exclude<RetryField, 'backoffFunction'>;
 interface IntegerRule {
   readonly min: number;
   readonly max?: number;
-  /** Required inside an explicit `healthyRetryPolicy` object (delivery.md §2, Validation). */
+  /**
+   * Required inside an explicit `healthyRetryPolicy` object (docs/delivery.md, "Delivery policy",
+   * Validation).
+   */
   readonly requiredInSection: boolean;
 }
 
@@ -347,7 +353,8 @@ export function parseDeliveryPolicy(
   if (policy === undefined || errors.length > 0) return { ok: false, errors };
 
   const lifetime = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
-  // Validated on the unrounded sum (delivery.md §2), so rounding to ms cannot flip the verdict.
+  // Validated on the unrounded sum (docs/delivery.md, "Delivery policy"), so rounding to ms cannot flip the
+  // verdict.
   const total = nominalRetryDelaysSeconds(policy.healthyRetryPolicy).reduce((sum, delay) => sum + delay, 0);
   if (total > lifetime + SUM_EPSILON_SECONDS) {
     const where = sns ? 'healthyRetryPolicy' : 'the retry policy';

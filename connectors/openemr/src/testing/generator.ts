@@ -317,7 +317,7 @@ type Row = Record<string, SqlValue>;
  * The date columns the generator may leave empty, with the "no date" value a NOT NULL column gets
  * instead. OpenEMR's own schema makes them NULLable; tables created from the connector's
  * declarations make date columns NOT NULL with a sentinel default, which the mapping reads as
- * "no date" too (standard-model.md §1).
+ * "no date" too (docs/standard-model.md, "Conventions").
  */
 const NO_DATE: Readonly<Partial<Record<OpenEmrSeedTable, Readonly<Record<string, string>>>>> = {
   patient_data: { deceased_date: '0001-01-01 00:00:00' },
