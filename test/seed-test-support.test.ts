@@ -107,6 +107,19 @@ describe('tendril seed --connector dentrix-enterprise', () => {
   });
 });
 
+/** The demo loads Open Dental's generator, patient edits and API fake from the connector's test support. */
+describe('tendril demo', () => {
+  it('runs the read flow and the writeback on an embedded database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tendril-demo-'));
+    const result = await runCli(['demo', '--patients', '60', '--dir', dir]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/generated .*60 patient/);
+    expect(result.stdout).toContain('4. Incremental poll: only what changed');
+    expect(result.stdout).toMatch(/next poll: appointment\.created \S+ — the same id the writeback returned/);
+  });
+});
+
 /**
  * A release build leaves the `testing` subpaths out. The loader meets Node's own error for a
  * package subpath that is not exported (here a real one: core exports no `./testing`) and says so.
