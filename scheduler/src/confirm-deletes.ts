@@ -5,9 +5,10 @@ import { commitMapped, mapRows } from './stream-page.js';
 import { keyOf, query, type StreamRun } from './stream-run.js';
 
 /**
- * Delete candidates, confirmed before anything is emitted (docs/sync.md, "Confirmed deletes and
- * the guard"): a row is deleted only when a point lookup by key finds nothing, and a run that
- * would delete too many rows at once emits none of them.
+ * Delete candidates, confirmed before anything is emitted: a row is deleted only when a point
+ * lookup by key finds nothing (docs/sync-semantics.md, "Classification"), and a run that would
+ * delete too many rows at once emits none of them (docs/sync-semantics.md, "Nightly
+ * reconciliation", the guard).
  */
 
 /**
@@ -51,7 +52,7 @@ export interface StaleDeleteOptions {
  * After a full scan, live shadow rows the scan did not see are delete candidates. Each is
  * confirmed by a point lookup; if too many would be deleted at once (more than max(50, 20 % of
  * the live rows)), or the table read as empty, the guard emits nothing and records
- * `TENDRIL_E_RECONCILE_GUARD` (docs/sync.md, "Confirmed deletes and the guard"; scenario 13).
+ * `TENDRIL_E_RECONCILE_GUARD` (docs/sync-semantics.md, "Nightly reconciliation"; scenario 13).
  */
 export async function confirmStaleDeletes(
   run: StreamRun,

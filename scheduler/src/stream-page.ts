@@ -80,8 +80,8 @@ export async function commitRows(
 }
 
 /**
- * Classifies mapped rows against the shadow store (docs/sync.md, "Classification") and commits
- * them, with the new stream state, in one local transaction (docs/sync.md, "The commit rule").
+ * Classifies mapped rows against the shadow store (docs/sync-semantics.md, "Classification") and commits
+ * them, with the new stream state, in one local transaction (docs/sync-semantics.md, "The commit rule").
  */
 export async function commitMapped(run: StreamRun, page: MappedPage, commit: PageCommit): Promise<void> {
   const { store } = run.deps;
@@ -143,7 +143,7 @@ export async function commitMapped(run: StreamRun, page: MappedPage, commit: Pag
   await run.input.afterPageCommit?.(run.pages);
 }
 
-/** The `deleted` change of a source id: its tombstone (standard model: docs/standard-model.md, "Identity and hashing"). */
+/** The `deleted` change of a source id: its tombstone (docs/standard-model.md, "Conventions"). */
 function deletion(run: StreamRun, sourceId: string, syncedAt: string): PendingChange {
   const data = tombstone(run.table.resourceType, sourceId, run.ctx, syncedAt);
   return {

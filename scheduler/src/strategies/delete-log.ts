@@ -7,7 +7,7 @@ import { BEGINNING_OF_TIME, nowInClockDomain, query, type StreamRun } from '../s
 /**
  * Reads the vendor's delete log (Open Dental `deletedobject`) like a `timestamp` stream of its
  * own, with its own watermark, and confirms each key it names by a point lookup before a `deleted`
- * is emitted (docs/sync.md, "Delete logs").
+ * is emitted (docs/sync-semantics.md, "Change-detection modes" and "Classification").
  */
 export async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<void> {
   const log = run.table.deleteLog!;

@@ -6,10 +6,16 @@ import { readPages } from '../page-reader.js';
 import { commitRows } from '../stream-page.js';
 import { isoNow, keyOf, positionOf, query, type StreamRun } from '../stream-run.js';
 
-/** Default number of rolling re-hash slices: every row is re-read within a week (docs/sync.md, "Nightly reconciliation"). */
+/**
+ * Default number of rolling re-hash slices: every row is re-read within a week
+ * (docs/sync-semantics.md, "Nightly reconciliation").
+ */
 export const DEFAULT_REHASH_SLICES = 7;
 
-/** The re-hash slice of a row: SHA-256 of its source id, first 32 bits, mod `slices`. Stable across runs and hosts. */
+/**
+ * The re-hash slice of a row: SHA-256 of its source id, first 32 bits, mod `slices`. Stable across
+ * runs and hosts.
+ */
 export function rehashSliceOf(sourceId: string, slices: number): number {
   return parseInt(sha256Hex(sourceId).slice(0, 8), 16) % slices;
 }

@@ -2,10 +2,11 @@ import type { RecordedChangeMode, StreamState } from '@tendril/store';
 import type { StreamRun } from '../stream-run.js';
 
 /**
- * One way of finding a stream's new, changed and deleted rows (docs/sync.md, "Change-detection
- * strategies"), like a knex dialect: the engine (sync-stream.ts) picks one from the registry by the
- * stream's mode and runs it; the strategy reads pages and hands their rows to stream-page.ts, which
- * maps, classifies and commits them, and confirms delete candidates through confirm-deletes.ts.
+ * One way of finding a stream's new, changed and deleted rows (docs/sync-semantics.md,
+ * "Change-detection modes"), like a knex dialect: the engine (sync-stream.ts) picks one from the
+ * registry by the stream's mode and runs it; the strategy reads pages and hands their rows to
+ * stream-page.ts, which maps, classifies and commits them, and confirms delete candidates through
+ * confirm-deletes.ts.
  */
 export interface ChangeDetectionStrategy {
   readonly mode: RecordedChangeMode;
