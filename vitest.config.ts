@@ -17,6 +17,21 @@ const packageDirs: Record<string, string> = {
 export default defineConfig({
   resolve: {
     alias: [
+      // Test support (`*.test-support.ts`, never compiled into a package's dist) is imported across
+      // packages as `@tendril/<package>/test-support/<path>` → `<package>/src/<path>.test-support.ts`.
+      {
+        find: /^@tendril\/connector-([a-z0-9-]+)\/test-support\/(.+)$/,
+        replacement: `${root}connectors/$1/src/$2.test-support.ts`,
+      },
+      ...Object.entries(packageDirs).map(([name, dir]) => ({
+        find: new RegExp(`^@tendril/${name}/test-support/(.+)$`),
+        replacement: `${root}${dir}/src/$1.test-support.ts`,
+      })),
+      // A connector's test support for tests and the demo (generators, reference data, API fakes).
+      {
+        find: /^@tendril\/connector-([a-z0-9-]+)\/testing$/,
+        replacement: `${root}connectors/$1/src/testing/index.ts`,
+      },
       { find: /^@tendril\/connector-([a-z0-9-]+)$/, replacement: `${root}connectors/$1/src/index.ts` },
       ...Object.entries(packageDirs).map(([name, dir]) => ({
         find: new RegExp(`^@tendril/${name}$`),

@@ -3,8 +3,9 @@ import { dolphin } from '@tendril/connector-dolphin';
 import { orthotrac } from '@tendril/connector-orthotrac';
 import type { ConnectorDefinition } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
-import { createTablesFromDeclarations, seedFromDeclarations, seedOpenDental } from '@tendril/testing';
-import { describeConnectorContract } from '../packages/testing/src/connector-contract.test-helper.js';
+import { seedOpenDental } from '@tendril/connector-open-dental/testing';
+import { createTablesFromDeclarations, seedFromDeclarations } from '@tendril/testing';
+import { describeConnectorContract } from '@tendril/testing/test-support/connector-contract';
 import { createTestDatabase, loadOpenDentalSchema } from './support/mariadb.js';
 
 /*

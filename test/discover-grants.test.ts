@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dolphin } from '@tendril/connector-dolphin';
 import { isTendrilError } from '@tendril/core';
 import { classifyDbError, createSqlClient } from '@tendril/sql';
-import { createTablesFromDeclarations, seedFromDeclarations, seedOpenDental } from '@tendril/testing';
+import { seedOpenDental } from '@tendril/connector-open-dental/testing';
+import { createTablesFromDeclarations, seedFromDeclarations } from '@tendril/testing';
 import { runCli } from './support/cli.js';
 import { createTestDatabase, loadOpenDentalSchema, MARIADB, type TestDatabase } from './support/mariadb.js';
 

@@ -7,7 +7,8 @@ import { openDental } from '@tendril/connector-open-dental';
 import { silentLogger, syncStream } from '@tendril/scheduler';
 import { createOdbcClient, createSqlClient, type SqlClient } from '@tendril/sql';
 import { openSqliteStore } from '@tendril/store';
-import { createTablesFromDeclarations, seedOpenDental } from '@tendril/testing';
+import { seedOpenDental } from '@tendril/connector-open-dental/testing';
+import { createTablesFromDeclarations } from '@tendril/testing';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
 
 /*

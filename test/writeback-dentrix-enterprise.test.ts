@@ -12,7 +12,7 @@ import { ConnectionConfig, resourceId, sourceIdOf, type ConnectorDefinition } fr
 import { createWritebackWorker, silentLogger, syncStream, type WritebackWorker } from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
-import { seedDentrixEnterprise } from '@tendril/testing';
+import { seedDentrixEnterprise } from '@tendril/connector-dentrix-enterprise/testing';
 import knexFactory from 'knex';
 import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';

@@ -13,7 +13,11 @@ import {
 } from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
-import { seedOpenDental, startOpenDentalApiFake, type OpenDentalApiFake } from '@tendril/testing';
+import {
+  seedOpenDental,
+  startOpenDentalApiFake,
+  type OpenDentalApiFake,
+} from '@tendril/connector-open-dental/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
 import { createVendorKey, startWritebackApi, waitForResult } from './support/writeback.js';
@@ -43,9 +47,9 @@ function slot(
 
 /**
  * Open Dental writeback end to end on its sanctioned path: Tendril's HTTP API → the worker → the
- * Open Dental API — here a FAKE of it (@tendril/testing, built from Open Dental's public API
- * documentation) writing into the real 24.3 schema in MariaDB → read-back through the polling
- * query → the next poll sees the same framework id.
+ * Open Dental API — here a FAKE of it (@tendril/connector-open-dental/testing, built from Open
+ * Dental's public API documentation) writing into the real 24.3 schema in MariaDB → read-back
+ * through the polling query → the next poll sees the same framework id.
  */
 describe('writeback: Open Dental through the Open Dental API (a fake of it) on the real 24.3 schema', () => {
   let db: TestDatabase;

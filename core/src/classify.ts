@@ -9,7 +9,7 @@ export const CHANGE_KINDS = ['created', 'updated', 'deleted'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 export type Classification = ChangeKind | 'unchanged';
 
-/** sync-semantics.md §4: what one read row means against the shadow store. */
+/** docs/sync-semantics.md, "Classification": what one read row means against the shadow store. */
 export function classify(shadow: ShadowEntry | undefined, mapped: MappedRow): Classification {
   const liveInShadow = shadow !== undefined && !shadow.deleted;
   switch (mapped.kind) {

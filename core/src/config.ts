@@ -12,6 +12,7 @@ import {
 } from './subscription-config.js';
 import { WritebackConnectionConfig } from './writeback-config.js';
 import { FleetSetting } from './fleet-config.js';
+import type { ConfigProblem } from './config-problem.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
@@ -52,7 +53,10 @@ export const SyncConfig = z
       .max(7 * 86_400)
       .default(900),
     pageSize: z.number().int().min(1).max(100_000).default(1000),
-    /** Nightly reconciliation re-reads one of this many slices of the rows each night (sync-semantics.md §5); default 7. */
+    /**
+     * Nightly reconciliation re-reads one of this many slices of the rows each night (docs/sync-semantics.md,
+     * "Nightly reconciliation"); default 7.
+     */
     rehashSlices: z.number().int().min(1).max(366).optional(),
   })
   .strict();
@@ -85,7 +89,10 @@ const CronExpression = z
     'must be a 5-field cron expression such as */10 * * * *',
   );
 
-/** When the agent (`tendril run`) polls a connection and runs its nightly jobs (sync-semantics.md §8). */
+/**
+ * When the agent (`tendril run`) polls a connection and runs its nightly jobs (docs/sync-semantics.md,
+ * "Scheduling").
+ */
 export const ScheduleConfig = z
   .object({
     /** Incremental polls, in UTC; each connection is shifted by a stable offset inside the interval. */
@@ -147,7 +154,7 @@ export const ConnectionConfig = z
     tableMap: z.record(z.string(), TableOverrideConfig).optional(),
     schedule: ScheduleConfig.default({ poll: '*/10 * * * *', nightly: '02:00' }),
     nightlyScripts: z.array(NightlyScriptConfig).default([]),
-    /** Writeback settings (writeback.md; writeback-config.ts). Absent: no writes. */
+    /** Writeback settings (docs/writeback.md; writeback-config.ts). Absent: no writes. */
     writeback: WritebackConnectionConfig.optional(),
   })
   .strict();
@@ -185,9 +192,9 @@ export const TendrilConfig = z
       })
       .strict()
       .optional(),
-    /** Webhook subscribers (delivery.md §1). */
+    /** Webhook subscribers (docs/delivery.md, "Subscriptions"). */
     subscriptions: z.array(SubscriptionConfig).default([]),
-    /** Agent-wide delivery defaults (delivery.md §2). */
+    /** Agent-wide delivery defaults (docs/delivery.md, "Delivery policy"). */
     delivery: DeliveryConfig.default(DEFAULT_DELIVERY_CONFIG),
     /** The local HTTP API of `tendril run`: status page, health, metrics. Loopback by default. */
     api: z
@@ -209,11 +216,7 @@ export const TendrilConfig = z
   .strict();
 export type TendrilConfig = z.infer<typeof TendrilConfig>;
 
-export interface ConfigProblem {
-  /** Dotted path of the offending key, e.g. `connections.0.timezone`. */
-  readonly path: string;
-  readonly message: string;
-}
+export type { ConfigProblem } from './config-problem.js';
 
 /** What the config validator needs to know about installed connectors, passed in (core has no registry). */
 export interface ConnectorCatalog {

@@ -1,18 +1,20 @@
-import { DateTime } from 'luxon';
-import { canonicalJson } from './canonical-json.js';
-import type { EventEnvelope, StoredEvent } from './events.js';
-import { escapeFlatField } from './formats/flat.js';
-import { sha256Hex } from './hash.js';
-import { EVENT_ID_NAMESPACE, resourceId, sourceIdOf, uuidV5 } from './ids.js';
-
-/**
+/*
  * Custom elements: the rows of a configured nightly SQL script (`connections[].nightlyScripts`),
  * delivered as events of a named element next to the standard-model resources. They are not part
  * of the standard model (no schema, no shadow, no classification): each run's rows are emitted as
  * they are, one event per row, so a receiver gets the report the practice configured.
  */
-export const CUSTOM_ELEMENT_RESOURCE_TYPE = 'CustomElement' as const;
-export type CustomElementResourceType = typeof CUSTOM_ELEMENT_RESOURCE_TYPE;
+import { DateTime } from 'luxon';
+import { canonicalJson } from './canonical-json.js';
+import {
+  CUSTOM_ELEMENT_RESOURCE_TYPE,
+  type CustomElementResourceType,
+  type EventEnvelope,
+  type StoredEvent,
+} from './events.js';
+import { escapeFlatField } from './formats/flat.js';
+import { sha256Hex } from './hash.js';
+import { EVENT_ID_NAMESPACE, resourceId, sourceIdOf, uuidV5 } from './ids.js';
 
 /** A cell of a script's result, reduced to what every output format can carry. */
 export type CustomElementValue = string | number | boolean | null;
@@ -117,7 +119,10 @@ export function customElementEvents(run: CustomElementRun): CustomElementEventDr
   });
 }
 
-/** The envelope of a draft once the store allocated its sequence (standard-model.md §4 shape). */
+/**
+ * The envelope of a draft once the store allocated its sequence (docs/standard-model.md, "Event envelope"
+ * shape).
+ */
 export function customElementEnvelope(
   draft: CustomElementEventDraft,
   connectionId: string,
@@ -157,8 +162,8 @@ function flatField(value: CustomElementValue | undefined): string {
 }
 
 /**
- * `flat` (standard-model.md §5): `{ element, data: "<header>\n<row>" }`. The header is exactly the
- * script's columns in SELECT order (no `client_id`, no `event_type`: the practice chose the
+ * `flat` (docs/standard-model.md, "Output formats"): `{ element, data: "<header>\n<row>" }`. The header is
+ * exactly the script's columns in SELECT order (no `client_id`, no `event_type`: the practice chose the
  * columns, and a Healthjump receiver of a custom report expects those); fields are escaped by
  * rule 2, null is the empty field, booleans `Y`/`N`, numbers and texts as the database gave them.
  */

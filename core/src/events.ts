@@ -2,7 +2,13 @@ import type { ChangeKind } from './classify.js';
 import { eventId } from './ids.js';
 import type { ResourceType } from './model/index.js';
 import type { ReferenceSourceIds } from './mapping.js';
-import type { CustomElementResourceType } from './custom-element.js';
+
+/**
+ * The resource type of a custom element event: the rows of a configured nightly SQL script,
+ * delivered next to the standard-model resources (custom-element.ts).
+ */
+export const CUSTOM_ELEMENT_RESOURCE_TYPE = 'CustomElement' as const;
+export type CustomElementResourceType = typeof CUSTOM_ELEMENT_RESOURCE_TYPE;
 
 /**
  * What an outbox event is about: a standard-model resource, or a custom element (the rows of a
@@ -10,7 +16,7 @@ import type { CustomElementResourceType } from './custom-element.js';
  */
 export type EventResourceType = ResourceType | CustomElementResourceType;
 
-/** standard-model.md §4. */
+/** docs/standard-model.md, "Event envelope". */
 export interface EventEnvelope {
   readonly id: string;
   readonly type: string;

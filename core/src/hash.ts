@@ -5,7 +5,7 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** `meta.hash`: SHA-256 of the canonical resource without `meta` (standard-model.md §1). */
+/** `meta.hash`: SHA-256 of the canonical resource without `meta` (docs/standard-model.md, "Conventions"). */
 export function resourceHash(resource: Record<string, unknown>): string {
   const { meta: _meta, ...content } = resource;
   return sha256Hex(canonicalJson(content));

@@ -3,7 +3,7 @@ import { eventId, resourceId, sourceIdComponents, sourceIdOf, uuidV5, uuidV7 } f
 import { resourceHash, TOMBSTONE_HASH, sha256Hex } from './hash.js';
 import { canonicalJson } from './canonical-json.js';
 
-// Vectors from standard-model.md §4.
+// Vectors from docs/standard-model.md, "Event envelope".
 const CANONICAL_PATIENT =
   '{"active":true,"birthDate":"1987-04-12","gender":"female","id":"059599f9-cce0-5868-8cc0-761b475f9b61","name":{"family":"Rivera","given":["Ana","Maria"]},"primaryPractitionerId":"ab2326de-d3bd-5577-b6ed-398e75417b80","resourceType":"Patient","sourceId":"1042","telecom":[{"rank":1,"system":"phone","use":"mobile","value":"+15555550142"}]}';
 

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-/** Namespace of resource ids (standard-model.md §1). */
+/** Namespace of resource ids (docs/standard-model.md, "Conventions"). */
 export const RESOURCE_ID_NAMESPACE = '58e95252-24f5-4e13-9f51-b85cb66b0da2';
-/** Namespace of event ids (standard-model.md §4). */
+/** Namespace of event ids (docs/standard-model.md, "Event envelope"). */
 export const EVENT_ID_NAMESPACE = 'a3905522-880e-462d-91f7-8bf18e6eeaa6';
 
 const namespaceCache = new Map<string, Buffer>();

@@ -161,7 +161,7 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
   return { kind: 'live', sourceId, resource: resource as MappedRow & never, hash, refs };
 }
 
-/** A tombstone resource for a deleted record (standard-model.md §1). */
+/** A tombstone resource for a deleted record (docs/standard-model.md, "Conventions"). */
 export function tombstone(
   resourceType: ResourceType,
   sourceId: string,

@@ -1,23 +1,23 @@
 import { z } from 'zod';
-import type { ConfigProblem } from './config.js';
+import type { ConfigProblem } from './config-problem.js';
 
 /**
  * A subscription filter entry: an exact resource or event type, or a prefix ending in `*`
- * (`appointment.*`, `*`). Matching is done by the delivery router (delivery.md §1).
+ * (`appointment.*`, `*`). Matching is done by the delivery router (docs/delivery.md, "Subscriptions").
  */
 const SubscriptionFilter = z
   .string()
   .regex(/^(?:[A-Za-z0-9_.-]+\*?|\*)$/, 'must be a type name, optionally ending in * (e.g. appointment.*)');
 
-/** A Standard Webhooks secret, plain or with `notAfter` for rotation (delivery.md §7). */
+/** A Standard Webhooks secret, plain or with `notAfter` for rotation (docs/delivery.md, "Signing"). */
 const SubscriptionSecret = z.union([
   z.string().min(1),
   z.object({ secret: z.string().min(1), notAfter: z.string().min(1).optional() }).strict(),
 ]);
 
 /**
- * One webhook subscriber (delivery.md §1). `policy` is the SNS-shaped delivery policy; its fields
- * are checked by the delivery package's parser (passed in as {@link ConfigValidators.deliveryPolicy})
+ * One webhook subscriber (docs/delivery.md, "Subscriptions"). `policy` is the SNS-shaped delivery policy; its
+ * fields are checked by the delivery package's parser (passed in as {@link ConfigValidators.deliveryPolicy})
  * so that core holds no delivery logic while every problem is still reported in one pass.
  */
 export const SubscriptionConfig = z
@@ -46,7 +46,10 @@ export const SubscriptionConfig = z
   .strict();
 export type SubscriptionConfig = z.infer<typeof SubscriptionConfig>;
 
-/** Agent-wide delivery settings (delivery.md §2); a subscription's own `policy` replaces `policy`. */
+/**
+ * Agent-wide delivery settings (docs/delivery.md, "Delivery policy"); a subscription's own `policy` replaces
+ * `policy`.
+ */
 export const DeliveryConfig = z
   .object({
     policy: z.unknown().optional(),

@@ -2,11 +2,11 @@ import { TendrilError } from './errors.js';
 import type { ConnectorDefinition, TableDefinition } from './sdk.js';
 
 /**
- * Per-site overrides of a stream's table (vendors.md, Dolphin/Orthotrac step 4): an integration
- * engineer adapts a provisional plugin to the schema found at install time, in the config, without
- * code. Names in `key` and `cursor` are DECLARED column names; `columns` maps a declared column to
- * the column that holds it at this site. The mapping keeps reading declared names because queries
- * select `siteColumn AS declaredColumn`.
+ * Per-site overrides of a stream's table (docs/adding-a-connector.md, "Provisional connectors (no public
+ * schema)", step 4): an integration engineer adapts a provisional plugin to the schema found at install time,
+ * in the config, without code. Names in `key` and `cursor` are DECLARED column names; `columns` maps a
+ * declared column to the column that holds it at this site. The mapping keeps reading declared names because
+ * queries select `siteColumn AS declaredColumn`.
  */
 export interface TableOverride {
   /** The table at this site: `Name` or `schema.Name` (`dbo.Patients`). */

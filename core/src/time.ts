@@ -3,7 +3,10 @@ import { DateTime } from 'luxon';
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 const SQL_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?/;
 
-/** `0000-00-00`, `0001-01-01`, `1753-…` and anything before 1800 mean "no date" (standard-model.md §1). */
+/**
+ * `0000-00-00`, `0001-01-01`, `1753-…` and anything before 1800 mean "no date" (docs/standard-model.md,
+ * "Conventions").
+ */
 export function isSentinelDate(text: string): boolean {
   const m = SQL_DATETIME.exec(text);
   if (!m) return true;
@@ -49,7 +52,7 @@ export function utcTextToInstant(value: unknown): string | undefined {
 
 /**
  * Converts an office-local wall time to a UTC instant. In a DST gap the time moves forward; in an
- * overlap the earlier instant wins (sync-semantics.md §6).
+ * overlap the earlier instant wins (docs/sync-semantics.md, "Precision and time-zone traps").
  */
 export function localTextToInstant(value: unknown, zone: string): string | undefined {
   const text = textOf(value);

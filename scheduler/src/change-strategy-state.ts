@@ -11,9 +11,9 @@ import type { RecordedChangeMode, RecordedChangeStrategy, StreamState } from '@t
 
 /**
  * The change-detection strategy of a stream, "chosen at discovery and recorded"
- * (sync-semantics.md §1): `tendril discover` probes a SQL Server table, takes the first usable
- * rung of the stream's ladder (change tracking → rowversion → the declared stamp → snapshot), and
- * records it in the stream state; the engine runs the recorded mode. A change of mode (or of
+ * (docs/sync-semantics.md, "Change-detection modes"): `tendril discover` probes a SQL Server table, takes the
+ * first usable rung of the stream's ladder (change tracking → rowversion → the declared stamp → snapshot),
+ * and records it in the stream state; the engine runs the recorded mode. A change of mode (or of
  * rowversion/stamp column) on a stream that has already been read flags a baseline: the next run
  * scans the table in full and hash-diffs it against the shadow store, so only rows that really
  * differ produce events.

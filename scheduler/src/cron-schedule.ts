@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { TendrilError } from '@tendril/core';
 import { CronTime } from 'cron';
 
-/** Connections are spread over at most this window (sync-semantics.md §8: hash(connectionId) mod 600 s). */
+/**
+ * Connections are spread over at most this window (docs/sync-semantics.md, "Scheduling": hash(connectionId)
+ * mod 600 s).
+ */
 export const SPREAD_WINDOW_SECONDS = 600;
 
 /** A fixed reference instant, so a connection's poll interval and offset never depend on when the agent started. */
@@ -109,9 +112,9 @@ function offsetAt(instantMs: number, timezone: string): number {
 }
 
 /**
- * A wall time in a zone as an instant, with the sync-semantics.md §6 rule: in a DST gap the time
- * moves forward by the gap, in an overlap the earlier instant wins. Computed from the zone's
- * offsets on both sides of the day, so the answer never depends on today's date.
+ * A wall time in a zone as an instant, with the docs/sync-semantics.md, "Precision and time-zone traps" rule:
+ * in a DST gap the time moves forward by the gap, in an overlap the earlier instant wins. Computed from the
+ * zone's offsets on both sides of the day, so the answer never depends on today's date.
  */
 export function zonedWallTimeToInstant(date: string, time: string, timezone: string): Date {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
@@ -130,10 +133,10 @@ export function zonedWallTimeToInstant(date: string, time: string, timezone: str
  * Builds a connection's nightly schedule from `HH:MM` and its IANA zone.
  *
  * The wall time is converted per calendar day with the same rule as vendor local times
- * (sync-semantics.md §6, {@link zonedWallTimeToInstant}): in a spring-forward gap it moves forward
- * (02:00 → 03:00 EDT), in a fall-back overlap the earlier instant wins, so the job runs exactly once per local day. (The
- * `cron` package's own daily expression fires twice on a fall-back night for 02:00 in
- * America/New_York, at 01:00 EST and 02:00 EST; the tests pin this.)
+ * (docs/sync-semantics.md, "Precision and time-zone traps", {@link zonedWallTimeToInstant}): in a
+ * spring-forward gap it moves forward (02:00 → 03:00 EDT), in a fall-back overlap the earlier instant wins,
+ * so the job runs exactly once per local day. (The `cron` package's own daily expression fires twice on a
+ * fall-back night for 02:00 in America/New_York, at 01:00 EST and 02:00 EST; the tests pin this.)
  */
 export function nightlySchedule(time: string, timezone: string, path = 'schedule.nightly'): NightlySchedule {
   const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(time);

@@ -6,7 +6,8 @@ import {
 } from './sync-stream.js';
 
 /**
- * The nightly reconciliation of one stream (sync-semantics.md §5), recorded as a `reconcile` run.
+ * The nightly reconciliation of one stream (docs/sync-semantics.md, "Nightly reconciliation"), recorded as a
+ * `reconcile` run.
  *
  * `timestamp` streams: a keys-only scan of the table (new keys read in full and classified), a
  * rolling re-hash that reads one of `sync.rehashSlices` (default 7) slices of the rows in full each

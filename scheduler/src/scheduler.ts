@@ -115,7 +115,7 @@ export interface SchedulerSnapshot {
   readonly state: 'created' | 'running' | 'stopping' | 'stopped';
   readonly startedAt?: string;
   readonly readStaleMinutes: number;
-  /** `not-yet` until writeback exists (writeback.md); then `running`. */
+  /** `not-yet` until writeback exists (docs/writeback.md); then `running`. */
   readonly writebackWorker: 'running' | 'not-yet';
   readonly connections: readonly ConnectionScheduleSnapshot[];
 }
@@ -234,8 +234,8 @@ function buildSlots(options: SchedulerOptions): Map<string, Slot> {
 }
 
 /**
- * The in-process scheduler of the long-running agent (sync-semantics.md §8): per connection, an
- * incremental poll on a UTC cron schedule shifted by a stable per-connection offset, a nightly job
+ * The in-process scheduler of the long-running agent (docs/sync-semantics.md, "Scheduling"): per connection,
+ * an incremental poll on a UTC cron schedule shifted by a stable per-connection offset, a nightly job
  * at `HH:MM` in the connection's zone (reconciliation of every stream, then the nightly scripts),
  * and the writeback worker's 1 s pick-up loop when one is given.
  *

@@ -10,8 +10,8 @@ export interface HttpVendorApiOptions {
 }
 
 /**
- * The `vendor-api` path's client (writeback.md §1): JSON over HTTP(S) with the connector's headers.
- * Any HTTP status is returned to the handler (a 400 with the vendor's explanation is a
+ * The `vendor-api` path's client (docs/writeback.md, "What is implemented"): JSON over HTTP(S) with the
+ * connector's headers. Any HTTP status is returned to the handler (a 400 with the vendor's explanation is a
  * `vendor_error`, not an exception); only a transport failure throws, with a code and never the
  * request body.
  */

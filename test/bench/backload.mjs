@@ -179,7 +179,7 @@ async function backloadBench() {
     console.log(
       `seeding ${patients.toLocaleString('en-US')} patients into ${db} (real Open Dental 24.3 schema, MyISAM)…`,
     );
-    const { seedOpenDental } = await import(dist('packages/testing'));
+    const { seedOpenDental } = await import(join(root, 'connectors/open-dental/dist/testing/index.js'));
     const knex = (await import(join(root, 'packages/sql/node_modules/knex/knex.mjs'))).default({
       client: 'mysql2',
       connection: {

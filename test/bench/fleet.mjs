@@ -33,7 +33,8 @@ const CONCURRENCY = Number(arg('concurrency', '4'));
 const mysql = (await import(join(root, 'test/node_modules/mysql2/promise.js'))).default;
 const pg = (await import(join(root, 'test/node_modules/pg/lib/index.js'))).default;
 const { createSqlClient } = await import(dist('packages/sql'));
-const { createTablesFromDeclarations, seedOpenDental } = await import(dist('packages/testing'));
+const { createTablesFromDeclarations } = await import(dist('packages/testing'));
+const { seedOpenDental } = await import(join(root, 'connectors/open-dental/dist/testing/index.js'));
 const { openDental } = await import(dist('connectors/open-dental'));
 
 function pgUrl(database) {

@@ -5,7 +5,7 @@ import { ConnectionConfig } from '@tendril/core';
 import { silentLogger, syncConnection } from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
-import { seedDentrixEnterprise, type DentrixEnterpriseCounts } from '@tendril/testing';
+import { seedDentrixEnterprise, type DentrixEnterpriseCounts } from './testing/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixtureDatabase, type FixtureDatabase } from './fixture-database.test-support.js';
 import { dentrixEnterprise } from './index.js';

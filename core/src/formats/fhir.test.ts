@@ -36,7 +36,7 @@ import {
   operatoryTable,
   patientRow,
   patientTable,
-} from './sample-events.js';
+} from './sample-events.test-support.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

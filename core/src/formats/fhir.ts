@@ -30,20 +30,20 @@ export type FhirResource = Record<string, unknown>;
 /** Options of the `fhir` format. */
 export interface FhirOptions {
   /**
-   * Include identifiers of type `SS` (social security number). Off by default: standard-model.md §1
-   * allows SSNs to leave the agent only when the operator asks for them.
+   * Include identifiers of type `SS` (social security number). Off by default: docs/standard-model.md,
+   * "Conventions" allows SSNs to leave the agent only when the operator asks for them.
    */
   readonly exportSsn?: boolean;
 }
 
 /**
- * The `fhir` event (standard-model.md §5): the envelope with `data` replaced by the FHIR R4
- * resource, or `null` for a `deleted` event (FHIR has no tombstone resource).
+ * The `fhir` event (docs/standard-model.md, "Output formats"): the envelope with `data` replaced by the FHIR
+ * R4 resource, or `null` for a `deleted` event (FHIR has no tombstone resource).
  */
 export type FhirEventEnvelope = Omit<EventEnvelope, 'data'> & { readonly data: FhirResource | null };
 
 /**
- * The FHIR R4 resource type each Tendril resource becomes (standard-model.md §2). Practitioner
+ * The FHIR R4 resource type each Tendril resource becomes (docs/standard-model.md, "Resources"). Practitioner
  * maps to Practitioner only for now: the PractitionerRole that would carry `specialty`,
  * `isHygienist` and `locationIds` is not emitted yet.
  */

@@ -15,9 +15,9 @@ import {
   patientTable,
   procedureRow,
   procedureTable,
-} from './sample-events.js';
+} from './sample-events.test-support.js';
 
-// Copied verbatim from standard-model.md §5 (and the Healthjump webhook example).
+// Copied verbatim from docs/standard-model.md, "Output formats" (and the Healthjump webhook example).
 const DEMOGRAPHIC_HEADER =
   'client_id|client_patient_id|first_name|middle_name|last_name|prefix|suffix|ssn|dob|other_id|account_id|gender|race|ethnicity|primary_language|phone_number|phone_ext|phone_type|second_number|second_ext|second_type|first_email|second_email|death_indication|death_date|address_type|address_line_1|address_line_2|city|state|zip|pcp_id|event_type';
 

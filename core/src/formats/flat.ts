@@ -24,9 +24,15 @@ import type {
 
 /** Options of the `flat` format. */
 export interface FlatOptions {
-  /** Healthjump `client_id` of the connection (standard-model.md §5 rule 6); defaults to `connectionId`. */
+  /**
+   * Healthjump `client_id` of the connection (docs/standard-model.md, "Output formats", `flat` rule 6);
+   * defaults to `connectionId`.
+   */
   readonly clientId?: string;
-  /** Fill the `ssn` column. Off by default: SSNs leave the agent only on request (standard-model.md §1). */
+  /**
+   * Fill the `ssn` column. Off by default: SSNs leave the agent only on request (docs/standard-model.md,
+   * "Conventions").
+   */
   readonly exportSsn?: boolean;
 }
 
@@ -55,11 +61,11 @@ const ORGANIZATION_FIELDS = ['name', 'phone_number', 'email', ...ADDRESS_COLUMNS
  * Column lists of every `flat` element, version 1. Frozen: a receiver parses by position, so a
  * column is never moved or renamed within a version; a change means a new element version.
  *
- * `demographic` is Healthjump's own layout (standard-model.md §5). The others follow rule 5:
- * `client_id`, `client_<element>_id`, `<element>_uuid`, then the §3 fields in order in snake_case
- * (Coding → `_code` + `_system`, reference → `<role>_id`, Period → `_start` + `_end`, first array
- * value only; a HumanName, an Address and a ContactPoint list use the `demographic` column names),
- * then `event_type`.
+ * `demographic` is Healthjump's own layout (docs/standard-model.md, "Output formats"). The others
+ * follow `flat` rule 5: `client_id`, `client_<element>_id`, `<element>_uuid`, then the resource fields ("Resource fields") in
+ * order in snake_case (Coding → `_code` + `_system`, reference → `<role>_id`, Period → `_start` + `_end`,
+ * first array value only; a HumanName, an Address and a ContactPoint list use the `demographic` column
+ * names), then `event_type`.
  */
 export const FLAT_COLUMNS = Object.freeze({
   demographic: [
@@ -273,7 +279,7 @@ export const FLAT_COLUMNS = Object.freeze({
 /** Version of {@link FLAT_COLUMNS}; bump it (and document the change) when any column list changes. */
 export const FLAT_COLUMNS_VERSION = 1;
 
-/** Names of the `flat` elements (standard-model.md §2). */
+/** Names of the `flat` elements (docs/standard-model.md, "Resources"). */
 export type FlatElement = keyof typeof FLAT_COLUMNS;
 /** The columns of one element. */
 export type FlatColumn<E extends FlatElement> = (typeof FLAT_COLUMNS)[E][number];
@@ -287,7 +293,8 @@ export const FLAT_EVENT_TYPES = {
 } as const satisfies Record<ChangeKind, string>;
 
 /**
- * Escapes one field (rule 2). Backslash first, so the escapes added afterwards are not escaped again.
+ * Escapes one field (`flat` rule 2, docs/standard-model.md, "Output formats"). Backslash first, so the
+ * escapes added afterwards are not escaped again.
  */
 export function escapeFlatField(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
@@ -598,8 +605,8 @@ function render(event: StoredEvent, options: FlatOptions): Rendered {
 }
 
 /**
- * The `flat` output format (standard-model.md §5): a Healthjump-compatible `{ element, data }`
- * whose `data` is the element's header line and one row. Id columns hold vendor source ids (from
+ * The `flat` output format (docs/standard-model.md, "Output formats"): a Healthjump-compatible `{ element,
+ * data }` whose `data` is the element's header line and one row. Id columns hold vendor source ids (from
  * `event.refs`), so a Healthjump receiver can join on the keys it already knows. A `Deleted` row
  * fills only the key columns.
  */

@@ -8,7 +8,7 @@ export * from './fhir.js';
 export * from './flat.js';
 export * from './json.js';
 
-/** The output formats a destination can ask for (standard-model.md §5). */
+/** The output formats a destination can ask for (docs/standard-model.md, "Output formats"). */
 export const OUTPUT_FORMATS = ['json', 'fhir', 'flat'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 

@@ -3,7 +3,7 @@ import { formatEvent, isOutputFormat, OUTPUT_FORMATS } from './index.js';
 import { toFhirEvent } from './fhir.js';
 import { toFlatEvent } from './flat.js';
 import { toJsonEvent } from './json.js';
-import { deletedEvent, everyResourceEvent } from './sample-events.js';
+import { deletedEvent, everyResourceEvent } from './sample-events.test-support.js';
 
 describe('json format', () => {
   it('passes the envelope through unchanged', () => {

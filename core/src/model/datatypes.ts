@@ -80,7 +80,7 @@ export const Meta = z
   .strict();
 export type Meta = z.infer<typeof Meta>;
 
-/** Fields every resource carries (standard-model.md §3). */
+/** Fields every resource carries (docs/standard-model.md, "Resource fields"). */
 export const resourceBase = {
   id: Id,
   sourceId: NonEmpty,

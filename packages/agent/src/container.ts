@@ -1,28 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ConnectionConfig, ConnectorDefinition, TendrilConfig } from '@tendril/core';
+import type { TendrilConfig } from '@tendril/core';
 import { openSqlClient, type SqlClient } from '@tendril/sql';
 import { openPostgresStore, openSqliteStore, type Store } from '@tendril/store';
 import { deliveryRoutesFromConfig } from '@tendril/delivery';
 import { asFunction, asValue, createContainer, InjectionMode, type AwilixContainer } from 'awilix';
 import type { Logger } from 'pino';
+import type { AgentServices, SqlClientPool } from './agent-services.js';
 import { loadAllConnectors } from './registry.js';
 import { createAgentRuntime, type AgentRuntime } from './run/agent-runtime.js';
 
-export interface Cradle {
-  config: TendrilConfig;
-  logger: Logger;
-  connectors: Map<string, ConnectorDefinition>;
-  store: Store;
-  sqlClients: SqlClientPool;
+export interface Cradle extends AgentServices {
   /** The long-running agent (`tendril run`): scheduler + local API. Resolved only by `run`. */
   agentRuntime: AgentRuntime;
-}
-
-/** One SQL client per connection, created on first use and closed with the container. */
-export interface SqlClientPool {
-  get(connection: ConnectionConfig): SqlClient;
-  closeAll(): Promise<void>;
 }
 
 function openStore(config: TendrilConfig): Store {

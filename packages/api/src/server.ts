@@ -1,16 +1,12 @@
 import { isTendrilError, TendrilError } from '@tendril/core';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ApiLogger } from './api-logger.js';
 import { renderMetrics } from './metrics.js';
 import { healthOf, type StatusSnapshot } from './status.js';
 import { renderStatusPage } from './status-page.js';
 import { writebackRoutes, type WritebackApiOptions } from './writeback-routes.js';
 
-/** The slice of pino the API logs through. */
-export interface ApiLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { ApiLogger } from './api-logger.js';
 
 export interface ApiServerOptions {
   readonly host: string;

@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyApiKey } from './api-keys.js';
 import { writebackOpenApi } from './openapi.js';
 import { createRateLimiter } from './rate-limit.js';
-import type { ApiLogger } from './server.js';
+import type { ApiLogger } from './api-logger.js';
 
 /** What the writeback routes need from the agent. */
 export interface WritebackApiOptions {
@@ -59,7 +59,7 @@ function problem(
 }
 
 /**
- * The writeback routes (writeback.md §3): `POST /v1/writebacks`, `GET /v1/writebacks/:id`,
+ * The writeback routes (docs/writeback.md, "API"): `POST /v1/writebacks`, `GET /v1/writebacks/:id`,
  * `GET /v1/connections/:id/capabilities`, and the OpenAPI document. Registered as an encapsulated
  * plugin so its error handler (4xx with codes, never a stack) and body limit apply to it alone.
  */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLAT_COLUMNS, formatEvent, type StoredEvent } from '@tendril/core';
 import type { Store } from '@tendril/store';
 // Core's realistic sample events (produced by its own mapRow); test support, not exported by core.
-import { everyResourceEvent, deletedEvent } from '../../../core/src/formats/sample-events.js';
+import { everyResourceEvent, deletedEvent } from '@tendril/core/test-support/formats/sample-events';
 import { createDispatcher } from './dispatcher.js';
 import {
   commitEvents,
@@ -49,7 +49,8 @@ beforeAll(() => {
   medplum.indexStructureDefinitionBundle(definitions.readJson('fhir/r4/profiles-resources.json'));
 });
 
-// Copied from standard-model.md §5 / the Healthjump webhook example: the byte-exact demographic header.
+// Copied from docs/standard-model.md, "Output formats" / the Healthjump webhook example: the byte-exact
+// demographic header.
 const DEMOGRAPHIC_HEADER =
   'client_id|client_patient_id|first_name|middle_name|last_name|prefix|suffix|ssn|dob|other_id|account_id|gender|race|ethnicity|primary_language|phone_number|phone_ext|phone_type|second_number|second_ext|second_type|first_email|second_email|death_indication|death_date|address_type|address_line_1|address_line_2|city|state|zip|pcp_id|event_type';
 

@@ -19,8 +19,8 @@ import { deliveryRoutesFromConfig } from './subscriptions.js';
 
 /**
  * Two dispatchers ("workers on two hosts") on one PostgreSQL store: each delivery goes out once,
- * and a throttled subscription's token bucket is the store's, shared by both (delivery.md §4) —
- * with a bucket per process each worker would send at the full rate.
+ * and a throttled subscription's token bucket is the store's, shared by both (docs/delivery.md, "Throttling")
+ * — with a bucket per process each worker would send at the full rate.
  */
 describe('dispatcher: several workers on one PostgreSQL store', () => {
   let db: PostgresTestDatabase;

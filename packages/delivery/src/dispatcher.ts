@@ -25,7 +25,10 @@ export interface DeliveryLogger {
   error(object: Record<string, unknown>, message: string): void;
 }
 
-/** Operational events (delivery.md §6), logged with `event: <name>` so they can be alerted on. */
+/**
+ * Operational events (docs/delivery.md, "Dead letters and replay"), logged with `event: <name>` so they can
+ * be alerted on.
+ */
 export const DELIVERY_EVENTS = {
   dead: 'delivery.dead',
   disabled: 'subscription.disabled',
@@ -44,7 +47,7 @@ function packageVersion(): string {
   }
 }
 
-/** `user-agent` of every webhook request (delivery.md §7). */
+/** `user-agent` of every webhook request (docs/delivery.md, "Signing"). */
 export const TENDRIL_USER_AGENT = `tendril/${packageVersion()}`;
 
 export interface DispatcherOptions {
@@ -107,7 +110,7 @@ const emptyReport = (): DrainReport => ({
 const ACTIVE = 'active';
 
 /**
- * The webhook dispatcher (delivery.md): leases due deliveries from the store (one per resource key,
+ * The webhook dispatcher (docs/delivery.md): leases due deliveries from the store (one per resource key,
  * oldest first), renders each event in the subscription's format, signs every attempt (webhook-id =
  * event id), sends it, classifies the outcome, records the attempt and schedules the retry per the
  * SNS policy, all through the store so a killed process loses nothing (its leases expire).
@@ -274,7 +277,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     const nowMs = clock();
-    // A store shared by several workers (PostgreSQL) keeps the bucket itself (delivery.md §4).
+    // A store shared by several workers (PostgreSQL) keeps the bucket itself (docs/delivery.md,
+    // "Throttling").
     const rate = subscription.policy.throttlePolicy.maxReceivesPerSecond;
     const taken =
       rate !== undefined && store.deliveries.takeThrottleToken !== undefined
@@ -285,7 +289,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           })
         : throttleOf(subscription, nowMs).take(nowMs);
     if (!taken.ok) {
-      // Waiting for a token is not a failure and uses no retry (delivery.md §4).
+      // Waiting for a token is not a failure and uses no retry (docs/delivery.md, "Throttling").
       report.throttled += 1;
       await store.deliveries.release({ deliveryId: delivery.id, owner, dueAtMs: nowMs + taken.waitMs });
       return;

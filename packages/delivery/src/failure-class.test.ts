@@ -8,7 +8,7 @@ import {
   TRANSPORT_ERRORS,
 } from './failure-class.js';
 
-describe('classifyResponse — delivery.md §3', () => {
+describe('classifyResponse — docs/delivery.md, "Failure classes"', () => {
   it('2xx is delivered', () => {
     for (const status of [200, 201, 202, 204, 299]) expect(classifyResponse({ status })).toBe('delivered');
   });

@@ -1,6 +1,6 @@
 import { TendrilError } from '@tendril/core';
 
-/** What an attempt's outcome means for the delivery (delivery.md §3). */
+/** What an attempt's outcome means for the delivery (docs/delivery.md, "Failure classes"). */
 export const RESPONSE_CLASSES = {
   delivered: 'delivered',
   retryable: 'retryable',

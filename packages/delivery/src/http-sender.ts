@@ -58,7 +58,9 @@ function codeOf(error: unknown): string {
   return (error as { name?: string })?.name ?? 'UNKNOWN';
 }
 
-/** Maps a Node/undici error to the transport classes of delivery.md §3 (all retryable). */
+/**
+ * Maps a Node/undici error to the transport classes of docs/delivery.md, "Failure classes" (all retryable).
+ */
 export function transportErrorOf(error: unknown, timedOut: boolean): { error: TransportError; code: string } {
   const code = codeOf(error);
   if (timedOut || TIMEOUT_CODES.has(code)) return { error: 'timeout', code };

@@ -62,7 +62,7 @@ describe('DEFAULT_DELIVERY_POLICY', () => {
 });
 
 describe('parseDeliveryPolicy — SNS shape', () => {
-  it('accepts the delivery.md §2 example unchanged', () => {
+  it('accepts the docs/delivery.md, "Delivery policy" example unchanged', () => {
     expect(parseDeliveryPolicy(SNS_EXAMPLE)).toEqual({ ok: true, policy: SNS_EXAMPLE, warnings: [] });
   });
 
@@ -120,7 +120,7 @@ describe('parseDeliveryPolicy — SNS shape', () => {
     ]);
   });
 
-  it('names the field in range errors, exactly as delivery.md shows', () => {
+  it('names the field in range errors, exactly as docs/delivery.md shows', () => {
     expect(
       errorsOf({ healthyRetryPolicy: { minDelayTarget: 0, maxDelayTarget: 20, numRetries: 3 } }),
     ).toEqual(['healthyRetryPolicy.minDelayTarget must be greater than or equal to 1']);

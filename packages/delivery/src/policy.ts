@@ -1,34 +1,20 @@
 import { TendrilError } from '@tendril/core';
+import {
+  BACKOFF_FUNCTIONS,
+  DEFAULT_DELIVERY_POLICY,
+  DEFAULT_MAX_LIFETIME_SECONDS,
+  MAX_DELAY_TARGET_SECONDS,
+  MAX_NUM_RETRIES,
+  type BackoffFunction,
+  type DeliveryPolicy,
+  type HealthyRetryPolicy,
+} from './delivery-policy.js';
 import { nominalRetryDelaysSeconds } from './schedule.js';
 
-/**
- * The four SNS backoff curves (delivery.md §2). Input is matched case-insensitively; the parsed
- * policy always holds the lower-case name so the scheduler can switch on it exhaustively.
- */
-export const BACKOFF_FUNCTIONS = ['arithmetic', 'exponential', 'geometric', 'linear'] as const;
-export type BackoffFunction = (typeof BACKOFF_FUNCTIONS)[number];
+// The policy's shape and defaults live in delivery-policy.ts, so the retry schedule can use them
+// without importing this parser (and the parser can use the schedule's curves).
 
-/** Retry timing, in SNS's own field names and units (seconds, counts of retries). */
-export interface HealthyRetryPolicy {
-  readonly minDelayTarget: number;
-  readonly maxDelayTarget: number;
-  /** Retries only: an event gets at most 1 + numRetries requests. */
-  readonly numRetries: number;
-  readonly numNoDelayRetries: number;
-  readonly numMinDelayRetries: number;
-  readonly numMaxDelayRetries: number;
-  readonly backoffFunction: BackoffFunction;
-}
-
-/**
- * A validated, normalised delivery policy, always in the SNS shape whichever shape came in.
- * `throttlePolicy.maxReceivesPerSecond` is absent when the subscription is unthrottled.
- */
-export interface DeliveryPolicy {
-  readonly healthyRetryPolicy: HealthyRetryPolicy;
-  readonly throttlePolicy: { readonly maxReceivesPerSecond?: number };
-  readonly requestPolicy: { readonly headerContentType: string };
-}
+export * from './delivery-policy.js';
 
 /** The result of {@link parseDeliveryPolicy}: every problem at once, never a throw. */
 export type ParseDeliveryPolicyResult =
@@ -40,34 +26,12 @@ export interface ParseDeliveryPolicyOptions {
    * lifetime instead of accepting it with a warning. Off by default because SNS accepts such policies.
    */
   strict?: boolean;
-  /** The delivery lifetime the nominal sum is compared with; 3600 s by default (delivery.md §2). */
+  /**
+   * The delivery lifetime the nominal sum is compared with; 3600 s by default (docs/delivery.md, "Delivery
+   * policy").
+   */
   maxLifetimeSeconds?: number;
 }
-
-/** The longest delay SNS allows, and the default delivery lifetime, in seconds. */
-export const MAX_DELAY_TARGET_SECONDS = 3600;
-/** SNS's ceiling on `numRetries`. */
-export const MAX_NUM_RETRIES = 100;
-/** The default delivery lifetime (`maxLifetimeSeconds`) in seconds. */
-export const DEFAULT_MAX_LIFETIME_SECONDS = 3600;
-
-/**
- * SNS's defaults: 3 retries, 20 s apart, linear, unthrottled. Tendril's one deviation is the content
- * type: `application/json` because every payload is JSON (SNS defaults to `text/plain`).
- */
-export const DEFAULT_DELIVERY_POLICY: DeliveryPolicy = Object.freeze({
-  healthyRetryPolicy: Object.freeze({
-    minDelayTarget: 20,
-    maxDelayTarget: 20,
-    numRetries: 3,
-    numNoDelayRetries: 0,
-    numMinDelayRetries: 0,
-    numMaxDelayRetries: 0,
-    backoffFunction: 'linear',
-  } as const),
-  throttlePolicy: Object.freeze({}),
-  requestPolicy: Object.freeze({ headerContentType: 'application/json' }),
-});
 
 type RetryField = keyof HealthyRetryPolicy;
 type IntegerRetryField = Exclude<RetryField, 'backoffFunction'>;
@@ -75,7 +39,10 @@ type IntegerRetryField = Exclude<RetryField, 'backoffFunction'>;
 interface IntegerRule {
   readonly min: number;
   readonly max?: number;
-  /** Required inside an explicit `healthyRetryPolicy` object (delivery.md §2, Validation). */
+  /**
+   * Required inside an explicit `healthyRetryPolicy` object (docs/delivery.md, "Delivery policy",
+   * Validation).
+   */
   readonly requiredInSection: boolean;
 }
 
@@ -386,7 +353,8 @@ export function parseDeliveryPolicy(
   if (policy === undefined || errors.length > 0) return { ok: false, errors };
 
   const lifetime = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
-  // Validated on the unrounded sum (delivery.md §2), so rounding to ms cannot flip the verdict.
+  // Validated on the unrounded sum (docs/delivery.md, "Delivery policy"), so rounding to ms cannot flip the
+  // verdict.
   const total = nominalRetryDelaysSeconds(policy.healthyRetryPolicy).reduce((sum, delay) => sum + delay, 0);
   if (total > lifetime + SUM_EPSILON_SECONDS) {
     const where = sns ? 'healthyRetryPolicy' : 'the retry policy';

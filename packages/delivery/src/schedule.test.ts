@@ -17,12 +17,12 @@ function policy(healthyRetryPolicy: Record<string, unknown>): DeliveryPolicy {
   return result.policy;
 }
 
-/** Seconds rounded to 0.1, the precision delivery.md prints. */
+/** Seconds rounded to 0.1, the precision docs/delivery.md prints. */
 const roundTenth = (seconds: number): number => Math.round(seconds * 10) / 10;
 const tenths = (ms: number): number => roundTenth(ms / 1000);
 const sumMs = (delays: number[]): number => delays.reduce((a, b) => a + b, 0);
 
-// delivery.md §2, golden vectors: numRetries 10, all backoff, no jitter; seconds.
+// docs/delivery.md, "Delivery policy", golden vectors: numRetries 10, all backoff, no jitter; seconds.
 const GOLDEN: ReadonlyArray<[number, number, BackoffFunction, number[], number]> = [
   [5, 260, 'linear', [5, 33.3, 61.7, 90, 118.3, 146.7, 175, 203.3, 231.7, 260], 1325],
   [5, 260, 'arithmetic', [5, 10.7, 22, 39, 61.7, 90, 124, 163.7, 209, 260], 985],
@@ -38,7 +38,7 @@ const GOLDEN: ReadonlyArray<[number, number, BackoffFunction, number[], number]>
   [10, 600, 'exponential', [10, 20, 40, 80, 160, 320, 600, 600, 600, 600], 3030],
 ];
 
-describe('retryDelaysMs — delivery.md §2 golden vectors', () => {
+describe('retryDelaysMs — docs/delivery.md, "Delivery policy" golden vectors', () => {
   it.each(GOLDEN)('m %d, M %d, %s', (m, M, backoffFunction, expected, expectedSum) => {
     const p = policy({ minDelayTarget: m, maxDelayTarget: M, numRetries: 10, backoffFunction });
     const exact = nominalRetryDelaysSeconds(p.healthyRetryPolicy);

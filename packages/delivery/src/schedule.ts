@@ -1,5 +1,5 @@
 import { TendrilError } from '@tendril/core';
-import type { DeliveryPolicy, HealthyRetryPolicy } from './policy.js';
+import type { DeliveryPolicy, HealthyRetryPolicy } from './delivery-policy.js';
 
 /** The default jitter fraction j: actual delays spread ±10 % around the nominal one. */
 export const DEFAULT_JITTER = 0.1;
@@ -7,8 +7,8 @@ export const DEFAULT_JITTER = 0.1;
 const DEFAULT_LIFETIME_SECONDS = 3600;
 
 /**
- * B(k) for backoff retry k of n (delivery.md §2), in seconds, unrounded. All four curves start at m,
- * end at M, never decrease and are constant when m = M.
+ * B(k) for backoff retry k of n (docs/delivery.md, "Delivery policy"), in seconds, unrounded. All four curves
+ * start at m, end at M, never decrease and are constant when m = M.
  */
 function backoffSeconds(k: number, n: number, retry: HealthyRetryPolicy): number {
   const m = retry.minDelayTarget;
@@ -164,10 +164,10 @@ export interface NextAttemptInput {
 }
 
 /**
- * Decide what follows a retryable failure (delivery.md §2, run-time rules): the nominal delay for the
- * next retry, jittered, raised by Retry-After, then checked against the retry budget and the lifetime.
- * Permanent failures never come here; they are dead-lettered at once. Throttle waits are not attempts,
- * so the caller counts only requests actually sent in `attemptsMade`.
+ * Decide what follows a retryable failure (docs/delivery.md, "Delivery policy", run-time rules): the nominal
+ * delay for the next retry, jittered, raised by Retry-After, then checked against the retry budget and the
+ * lifetime. Permanent failures never come here; they are dead-lettered at once. Throttle waits are not
+ * attempts, so the caller counts only requests actually sent in `attemptsMade`.
  */
 export function nextAttempt(input: NextAttemptInput): NextAttempt {
   if (!Number.isInteger(input.attemptsMade) || input.attemptsMade < 1) {

@@ -9,7 +9,7 @@ import {
   type WebhookSignatureHeaders,
 } from './signing.js';
 
-// delivery.md §7 test vector (the Standard Webhooks reference vector).
+// docs/delivery.md, "Signing" test vector (the Standard Webhooks reference vector).
 const VECTOR = {
   secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
   id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
@@ -42,7 +42,7 @@ afterEach(() => {
 });
 
 describe('signWebhook', () => {
-  it('reproduces the delivery.md §7 test vector exactly', () => {
+  it('reproduces the docs/delivery.md, "Signing" test vector exactly', () => {
     const headers = signWebhook({
       secrets: [{ secret: VECTOR.secret }],
       id: VECTOR.id,
@@ -249,7 +249,7 @@ describe('verifyWebhook', () => {
     };
   }
 
-  it('accepts a request signed by the standardwebhooks library, and the §7 vector', () => {
+  it('accepts a request signed by the standardwebhooks library, and the Signing vector', () => {
     expect(
       verifyWebhook({ secrets: [{ secret }], headers: librarySigned(secret, 'req_1', ts, body), body, now }),
     ).toEqual({ ok: true });

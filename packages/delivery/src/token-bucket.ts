@@ -6,15 +6,15 @@ export type TakeResult = { ok: true } | { ok: false; waitMs: number };
 
 /**
  * Anything that rations requests for one subscription. It knows nothing about retries: a denied
- * `take` is not a failure and must not be counted as an attempt (delivery.md §4).
+ * `take` is not a failure and must not be counted as an attempt (docs/delivery.md, "Throttling").
  */
 export interface Throttle {
   take(nowMs: number): TakeResult;
 }
 
 /**
- * Per-subscription token bucket (delivery.md §4): refills `ratePerSecond` tokens per second up to a
- * capacity of max(1, rate), and every request (first attempt or retry) takes one. It bounds the
+ * Per-subscription token bucket (docs/delivery.md, "Throttling"): refills `ratePerSecond` tokens per second
+ * up to a capacity of max(1, rate), and every request (first attempt or retry) takes one. It bounds the
  * average rate, allowing a burst of `capacity` after a quiet period; it is not a strict per-second cap.
  *
  * Implemented as its equivalent "next free slot" form (GCRA): the only state is the theoretical time

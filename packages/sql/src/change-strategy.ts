@@ -1,10 +1,10 @@
 import type { TableDefinition } from '@tendril/core';
 
 /**
- * Choosing a stream's change-detection mode from what discovery found (sync-semantics.md §1, the
- * ladder): the connector lists the modes a stream supports in order of preference, discovery
- * probes the database (`mssql-probe.ts` on SQL Server), and {@link chooseChangeStrategy} takes the
- * first rung that works. Pure: no I/O, so every branch is unit-tested.
+ * Choosing a stream's change-detection mode from what discovery found (docs/sync-semantics.md,
+ * "Change-detection modes", the ladder): the connector lists the modes a stream supports in order of
+ * preference, discovery probes the database (`mssql-probe.ts` on SQL Server), and {@link
+ * chooseChangeStrategy} takes the first rung that works. Pure: no I/O, so every branch is unit-tested.
  */
 
 export const CHANGE_MODES = ['change-tracking', 'rowversion', 'timestamp', 'window', 'snapshot'] as const;
@@ -51,7 +51,7 @@ export type ChangeStrategy =
       /**
        * `snapshot-transaction`: read `cur` and the pages in one SNAPSHOT transaction.
        * `current-version-filter`: snapshot isolation is off; read `cur` first and rely on
-       * `SYS_CHANGE_VERSION <= cur` plus hashing (sync-semantics.md §1).
+       * `SYS_CHANGE_VERSION <= cur` plus hashing (docs/sync-semantics.md, "Change-detection modes").
        */
       readonly consistency: 'snapshot-transaction' | 'current-version-filter';
     }
@@ -59,7 +59,10 @@ export type ChangeStrategy =
   | {
       readonly mode: 'timestamp';
       readonly column: string;
-      /** The live type: bind cursor values with it (`datetime` ≠ `datetime2`, §6). */
+      /**
+       * The live type: bind cursor values with it (`datetime` ≠ `datetime2`; docs/sync-semantics.md,
+       * "Precision and time-zone traps").
+       */
       readonly sqlType: string;
       /** Fraction digits of the cursor text: `datetime` 3 (values are 1/300 s), `datetime2(n)` n. */
       readonly precision: number;

@@ -165,7 +165,10 @@ function dialectOfScheme(scheme: string): Dialect {
   }
 }
 
-/** PostgreSQL type OIDs whose values stay the server's text (no JS `Date`, sync-semantics.md §3). */
+/**
+ * PostgreSQL type OIDs whose values stay the server's text (no JS `Date`, docs/sync-semantics.md, "Keyset
+ * paging").
+ */
 const PG_TEXT_DATE_OIDS = new Set([
   1082, // date
   1114, // timestamp

@@ -3,7 +3,10 @@ import { classifyDbError, type SqlClient } from './client.js';
 
 const NOW_TEXT = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?$/;
 
-/** The SQL that reads the server clock in UTC as text, per dialect (sync-semantics.md §2). */
+/**
+ * The SQL that reads the server clock in UTC as text, per dialect (docs/sync-semantics.md, "Timestamp
+ * cursors").
+ */
 function nowSql(client: SqlClient): string {
   switch (client.dialect) {
     case 'mysql':
@@ -24,7 +27,7 @@ function nowSql(client: SqlClient): string {
 /**
  * The database clock in UTC as `YYYY-MM-DD HH:MM:SS.ffffff` (always 6 fraction digits,
  * truncated). Polls take `nowDb` from here, never from the agent clock, because the stamps being
- * compared were written by the database (sync-semantics.md §2 step 1).
+ * compared were written by the database (docs/sync-semantics.md, "Timestamp cursors", step 1).
  */
 export async function dbNowUtc(client: SqlClient): Promise<string> {
   let result: unknown;

@@ -3,11 +3,11 @@ import type { Knex } from 'knex';
 import type { SqlClient } from './client.js';
 
 /**
- * How a key or cursor value (always a string: the database's own text, sync-semantics.md §3) is
- * bound so the server compares it in the column's own SQL type. A value bound in another type
+ * How a key or cursor value (always a string: the database's own text, docs/sync-semantics.md, "Keyset
+ * paging") is bound so the server compares it in the column's own SQL type. A value bound in another type
  * makes the server convert one side, and the conversion can change equality or order: SQL Server
- * `datetime` vs `datetime2` (§6), `nvarchar` against a `varchar` column with a `SQL_*` collation,
- * or a 64-bit key compared as a double.
+ * `datetime` vs `datetime2` (docs/sync-semantics.md, "Precision and time-zone traps"), `nvarchar` against a
+ * `varchar` column with a `SQL_*` collation, or a 64-bit key compared as a double.
  */
 
 const INTEGER_TYPE = /^\s*(tiny|small|medium|big)?int(eger)?\b/i;
@@ -53,7 +53,8 @@ function mssqlType(type: ColumnType, column: string): string {
  *   String keys bind as plain strings; they compare under the column's collation, which is also
  *   the ORDER BY collation, so the keyset stays consistent.
  * - mssql: `CAST(? AS <declared type>)`: tedious sends strings as `nvarchar`, which against a
- *   `varchar` column with a `SQL_*` collation converts the column and changes its sort order (§3).
+ *   `varchar` column with a `SQL_*` collation converts the column and changes its sort order
+ * (docs/sync-semantics.md, "Keyset paging").
  *   Cast to `varchar(n)`, the parameter takes the database default collation with the weakest
  *   precedence, so the comparison runs in the column's own collation.
  * - postgres: a plain parameter; pg sends it untyped and the server infers the column's type.
@@ -100,8 +101,8 @@ export function bindCursor(client: SqlClient, type: ColumnType, column: string, 
 }
 
 /**
- * The cursor column selected as the database's own text at full precision (sync-semantics.md §3).
- * `ref` is an already qualified column (`table.column`).
+ * The cursor column selected as the database's own text at full precision (docs/sync-semantics.md, "Keyset
+ * paging"). `ref` is an already qualified column (`table.column`).
  */
 export function cursorText(client: SqlClient, ref: string): Knex.Raw {
   const { knex } = client;

@@ -62,7 +62,7 @@ describe('cursorToMicros / microsToCursor', () => {
 });
 
 describe('shiftCursor / truncateCursor', () => {
-  it('follows the worked example of sync-semantics §2', () => {
+  it('follows the worked example of docs/sync-semantics.md, "Timestamp cursors"', () => {
     const settle = 120;
     const overlap = 900;
     const watermark = '2024-03-05 10:00:00';

@@ -2,8 +2,9 @@ import { TendrilError } from '@tendril/core';
 
 /**
  * Cursor values are the database's own text form, `YYYY-MM-DD HH:MM:SS[.fffffff]`, never a JS
- * `Date` (sync-semantics.md §3, §6): a `Date` holds milliseconds only, so a `datetime2(7)` or
- * `timestamp(6)` stamp would be rounded and a keyset `=` branch could loop or skip rows.
+ * `Date` (docs/sync-semantics.md, "Keyset paging" and "Precision and time-zone traps"): a `Date` holds
+ * milliseconds only, so a `datetime2(7)` or `timestamp(6)` stamp would be rounded and a keyset `=` branch
+ * could loop or skip rows.
  *
  * Arithmetic runs on integer ticks of 100 ns (the finest precision any supported engine stores)
  * counted from 1970-01-01 00:00:00 of a naive wall clock, so no time zone, no DST and no float
@@ -141,7 +142,7 @@ export function microsToCursor(micros: bigint, precision: number): string {
 /**
  * `text` moved by `seconds` (negative for earlier), truncated to the column's precision. Used for
  * `upper = nowDb − settleDelay` and `lower = … − overlap`; the arithmetic is exact integer math,
- * never `Date` (sync-semantics.md §6).
+ * never `Date` (docs/sync-semantics.md, "Precision and time-zone traps").
  */
 export function shiftCursor(text: string, seconds: number, precision: number): string {
   if (!Number.isFinite(seconds))
@@ -165,7 +166,10 @@ export function compareCursor(a: string, b: string): number {
   return ta < tb ? -1 : ta > tb ? 1 : 0;
 }
 
-/** The earlier of two cursors, as given. `lower = min(watermark, upper) − overlap` (§2 step 3). */
+/**
+ * The earlier of two cursors, as given. `lower = min(watermark, upper) − overlap` (docs/sync-semantics.md,
+ * "Timestamp cursors", step 3).
+ */
 export function minCursor(a: string, b: string): string {
   return compareCursor(a, b) <= 0 ? a : b;
 }
@@ -204,9 +208,9 @@ function zoneFormat(zone: string): Intl.DateTimeFormat {
 
 /**
  * Converts a UTC wall time (as `dbNowUtc` returns it) into the wall time of an IANA zone, for
- * `db-local` and `client` cursor columns (sync-semantics.md §2). The fraction is carried over
- * unchanged; only the zone's offset at that instant is added. In a DST fall-back the result moves
- * backwards, which `lower = min(watermark, upper) − overlap` absorbs.
+ * `db-local` and `client` cursor columns (docs/sync-semantics.md, "Timestamp cursors"). The fraction is
+ * carried over unchanged; only the zone's offset at that instant is added. In a DST fall-back the result
+ * moves backwards, which `lower = min(watermark, upper) − overlap` absorbs.
  *
  * Luxon is a dependency of `@tendril/core` only and is not resolvable from this package, so the
  * offset comes from `Intl.DateTimeFormat`, fed an epoch number (no `Date` object is created).

@@ -10,10 +10,10 @@ import type { Knex } from 'knex';
 import { classifyDbError, type SqlClient } from './client.js';
 
 /**
- * `tendril discover` (vendors.md, Dolphin/Orthotrac steps 1–3): reads the live schema metadata
- * (INFORMATION_SCHEMA on mysql, mssql and postgres; PRAGMA on sqlite), compares it with what each
- * stream of a connector expects (tables, columns, declared types, keys, cursor columns), and
- * fingerprints it for drift detection. Only metadata is read — never a row of a vendor table —
+ * `tendril discover` (docs/adding-a-connector.md, "Provisional connectors (no public schema)", steps 1–3):
+ * reads the live schema metadata (INFORMATION_SCHEMA on mysql, mssql and postgres; PRAGMA on sqlite),
+ * compares it with what each stream of a connector expects (tables, columns, declared types, keys, cursor
+ * columns), and fingerprints it for drift detection. Only metadata is read — never a row of a vendor table —
  * so the support bundle built from it carries no patient data.
  */
 
@@ -604,7 +604,10 @@ export function compareConnector(
   };
 }
 
-/** Column names that suggest a change stamp (vendors.md step 1: modification columns). */
+/**
+ * Column names that suggest a change stamp (docs/adding-a-connector.md, "Provisional connectors (no public
+ * schema)", step 1).
+ */
 const CHANGE_NAME = /(mod|upd|chang|edit|stamp|last_?mod|version)/i;
 
 /**

@@ -2,11 +2,12 @@ import { tablesRead, tablesWritten, TendrilError, type ConnectorDefinition } fro
 
 /**
  * `tendril grants`: the least-privilege login script derived from a connector's declarations
- * (vendors.md: read rights only — narrower even than SQL Server's `db_datareader`, which reads
- * every table). SELECT on exactly the tables the streams read (main tables, joins, delete logs);
- * on SQL Server also VIEW CHANGE TRACKING on the main tables, so change tracking is used when the
- * DBA has enabled it (sync-semantics.md §1, rung 1). With `writeback`, INSERT/UPDATE on exactly the
- * tables the connector's `sql` writeback path declares (`defineWriteback`), or a note when it has none.
+ * (docs/adding-a-connector.md, "Provisional connectors (no public schema)", step 5: read rights only —
+ * narrower even than SQL Server's `db_datareader`, which reads every table). SELECT on exactly the tables the
+ * streams read (main tables, joins, delete logs); on SQL Server also VIEW CHANGE TRACKING on the main tables,
+ * so change tracking is used when the DBA has enabled it (docs/sync-semantics.md, "Change-detection modes":
+ * `change-tracking`). With `writeback`, INSERT/UPDATE on exactly the tables the connector's `sql` writeback
+ * path declares (`defineWriteback`), or a note when it has none.
  */
 
 export const GRANT_DIALECTS = ['mysql', 'mssql'] as const;
@@ -106,7 +107,7 @@ function writebackNote(input: GrantsInput): string[] {
   if (!input.writeback) return [];
   if (writebackGrants(input.connector).length > 0) {
     return [
-      `-- --writeback: plus INSERT/UPDATE on exactly the tables the connector's sql writeback path writes (writeback.md §1).`,
+      `-- --writeback: plus INSERT/UPDATE on exactly the tables the connector's sql writeback path writes (docs/writeback.md, "Configuration").`,
       '-- Give writes their own login (connections[].writeback.database) where you can; the read login then stays read-only.',
     ];
   }

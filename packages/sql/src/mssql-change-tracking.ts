@@ -12,8 +12,8 @@ import {
 } from './mssql-paging.js';
 
 /**
- * SQL Server change tracking, rung 1 of the ladder (sync-semantics.md §1). Tendril never enables
- * CT: it uses it when the DBA already has. One poll:
+ * SQL Server change tracking, rung 1 of the ladder (docs/sync-semantics.md, "Change-detection modes").
+ * Tendril never enables CT: it uses it when the DBA already has. One poll:
  * 1. {@link changeTrackingVersionsQuery}: `cur` and the table's minimum valid version (in one
  *    SNAPSHOT transaction with the page reads when snapshot isolation is on).
  * 2. If `state < minValid` (or there is no state): baseline, a snapshot scan hash-diffed against
@@ -70,7 +70,8 @@ export function changeTrackingVersionsQuery(
 
 /**
  * True when the stored version can no longer be read incrementally: no state yet, or cleanup has
- * removed changes after it (`state < minValid`, sync-semantics.md §1 and scenario 15).
+ * removed changes after it (`state < minValid`, docs/sync-semantics.md, "Change-detection modes" and scenario
+ * 15).
  */
 export function changeTrackingNeedsBaseline(
   state: string | undefined,

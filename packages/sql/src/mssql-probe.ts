@@ -6,8 +6,8 @@ import type { ChangeStrategyProbe, ProbedColumn } from './change-strategy.js';
 
 /**
  * The read-only queries `tendril discover` runs per table on SQL Server to choose a change
- * strategy (sync-semantics.md §1): whether change tracking is on for the database and the table
- * and readable by this login, whether snapshot isolation is available, the table's columns with
+ * strategy (docs/sync-semantics.md, "Change-detection modes"): whether change tracking is on for the database
+ * and the table and readable by this login, whether snapshot isolation is available, the table's columns with
  * their types (a `rowversion` column; the cursor column's real type, e.g. `DDB_LAST_MOD`
  * `datetime` vs `datetime2(7)`), and its primary key. Names are bound, never spliced.
  */

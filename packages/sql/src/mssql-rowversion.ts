@@ -13,7 +13,7 @@ import {
 } from './mssql-paging.js';
 
 /**
- * SQL Server `rowversion`, rung 2 of the ladder (sync-semantics.md §1). One poll:
+ * SQL Server `rowversion`, rung 2 of the ladder (docs/sync-semantics.md, "Change-detection modes"). One poll:
  * 1. {@link rowversionUpperQuery} **first**: `upper = MIN_ACTIVE_ROWVERSION()`, the lowest
  *    rowversion still held by an open transaction (or the next one to be issued). Every row below
  *    it is committed, so nothing below `upper` can still appear later.

@@ -131,7 +131,8 @@ function parameterOf(value: unknown): string | number | null {
   if (typeof value === 'string' || typeof value === 'number') return value;
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'boolean') return value ? 1 : 0;
-  // Tendril binds keys and cursors as text (sync-semantics.md §3): a Date or object here is a bug.
+  // Tendril binds keys and cursors as text (docs/sync-semantics.md, "Keyset paging"): a Date or object here
+  // is a bug.
   throw new TendrilError(
     'TENDRIL_E_INTERNAL',
     `a query parameter of type ${typeof value} cannot be sent through ODBC; bind text or numbers`,

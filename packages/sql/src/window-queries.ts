@@ -5,9 +5,9 @@ import { bindCursor, bindKey, checkDeclaredType, cursorText } from './column-bin
 import { lookupByKeysQuery, snapshotPageQuery, type CursorPosition } from './queries.js';
 
 /**
- * Reads of a `window` stream (sync-semantics.md §1, ladder 4): tables with no usable change stamp
- * but a business date (OpenEMR `pc_eventDate`). A poll reads every row whose business date falls
- * in the window around today, plus every row with a key above the largest key already seen (new
+ * Reads of a `window` stream (docs/sync-semantics.md, "Change-detection modes": `window`): tables with no
+ * usable change stamp but a business date (OpenEMR `pc_eventDate`). A poll reads every row whose business
+ * date falls in the window around today, plus every row with a key above the largest key already seen (new
  * rows booked far ahead or entered late), keyset-paged by key. Rows carry the business date's own
  * text under {@link BUSINESS_DATE_ALIAS} so the engine can keep it in the shadow store: the next
  * poll's delete candidates are the shadow rows dated inside the window that it did not see.

@@ -6,7 +6,7 @@ import type { SqlClient } from './client.js';
 export interface WriteTransactionHooks {
   /**
    * Called once, inside the transaction, just before the first statement is sent: throws to
-   * abandon the command untouched (the deadline passed, writeback.md §3).
+   * abandon the command untouched (the deadline passed, docs/writeback.md, "Lifecycle and guarantees").
    */
   readonly beforeFirstStatement?: () => void;
   /** Each statement's text (placeholders only, never values), before it is sent: the audit journal. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTablesFromDeclarations } from './ddl.js';
-import { SAMPLE_TABLES } from './sample-declarations.js';
+import { SAMPLE_TABLES } from './sample-declarations.test-support.js';
 import {
   createMysqlTestDatabase,
   createPostgresTestDatabase,

@@ -6,7 +6,7 @@ import {
   SAMPLE_PATIENT,
   SAMPLE_PROCEDURE,
   SAMPLE_TABLES,
-} from './sample-declarations.js';
+} from './sample-declarations.test-support.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 
 /**
@@ -105,17 +104,6 @@ export async function createPostgresTestDatabase(prefix: string): Promise<TestDa
       }
     },
   };
-}
-
-/** Open Dental's real 24.3 schema, read at test time from the checkout's sibling `shared/fixtures`. */
-export function openDentalSchemaSql(): string {
-  const dir =
-    process.env.TENDRIL_FIXTURES_DIR ??
-    fileURLToPath(new URL('../../../../shared/fixtures', import.meta.url));
-  const file = join(dir, 'opendental', 'opendental_24.3_schema.sql');
-  if (!existsSync(file))
-    throw new Error(`fixture missing: ${file} (set TENDRIL_FIXTURES_DIR to the shared fixtures folder)`);
-  return readFileSync(file, 'utf8');
 }
 
 /** Creates an empty SQLite database file in a fresh temp folder. */

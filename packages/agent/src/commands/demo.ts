@@ -4,17 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatEvent, resourceId, sourceIdOf, type StoredEvent } from '@tendril/core';
 import { createApiServer, generateApiKey } from '@tendril/api';
 import { createSqlClient } from '@tendril/sql';
-import {
-  createTablesFromDeclarations,
-  editPatients,
-  seedOpenDental,
-  startOpenDentalApiFake,
-  type SeedSummary,
-} from '@tendril/testing';
 import { pino } from 'pino';
 import { validateRawConfig } from '../config-file.js';
 import { createAgentContainer } from '../container.js';
-import { loadConnector } from '../registry.js';
+import { loadTestSupport } from '../connector-test-support.js';
 import { renderSyncReport, runSyncOnce } from './sync.js';
 import { deliverOnce } from './deliver.js';
 import { generateWebhookSecret, startLoopbackReceiver, verifyWebhook } from '@tendril/delivery';
@@ -41,18 +34,22 @@ function utcStamp(date: Date): string {
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { out } = options;
+  // The generator, the patient edits and the API fake are Open Dental's test support.
+  const { seeding, editPatients, startOpenDentalApiFake } = await loadTestSupport(
+    'open-dental',
+    'tendril demo',
+  );
   const dir = resolve(options.dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const ehrFile = join(dir, 'opendental.db');
 
   out(`1. Building an embedded Open Dental database (SQLite) at ${ehrFile}`);
-  const connector = await loadConnector('open-dental');
   const ehr = createSqlClient({ url: `sqlite:${ehrFile}` });
   try {
-    const tables = await createTablesFromDeclarations(ehr.knex, Object.values(connector.streams), 'sqlite');
+    const tables = await seeding.createTables(ehr.knex, 'sqlite');
     out(`   created ${tables.length} tables from the connector's declarations: ${tables.join(', ')}`);
-    const seeded = await seedOpenDental(ehr.knex, {
+    const seeded = await seeding.seed(ehr.knex, {
       patients: options.patients,
       seed: 'demo',
       dialect: 'sqlite',
@@ -347,9 +344,7 @@ async function demoWriteback(
 }
 
 /** `1,000 patient, 3 provider, …` for the tables that got rows. */
-export function renderSeedRows(
-  summary: Pick<SeedSummary, 'rows'> | { readonly rows: Readonly<Record<string, number>> },
-): string {
+export function renderSeedRows(summary: { readonly rows: Readonly<Record<string, number>> }): string {
   return Object.entries(summary.rows)
     .filter(([, count]) => count > 0)
     .map(([table, count]) => `${count.toLocaleString('en-US')} ${table}`)

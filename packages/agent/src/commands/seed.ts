@@ -1,12 +1,6 @@
 import { TendrilError } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
-import {
-  createTablesFromDeclarations,
-  seedOpenDental,
-  seedOpenEmr,
-  type OpenEmrSeedSummary,
-  type SeedSummary,
-} from '@tendril/testing';
+import { hasTestSupport, loadTestSupport, TEST_SUPPORT_LOADERS } from '../connector-test-support.js';
 import { loadConnector } from '../registry.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
@@ -21,27 +15,29 @@ export interface SeedOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Data generators by connector id; a connector without one cannot be seeded yet. */
-const GENERATORS = {
-  'open-dental': seedOpenDental,
-  openemr: seedOpenEmr,
-} as const;
+/** What `seed` reports: the tables it created, and the generator's rows per table. */
+export interface SeedResult {
+  readonly createdTables: string[];
+  readonly summary: {
+    readonly seed: string;
+    readonly rows: Readonly<Record<string, number>>;
+    readonly durationMs: number;
+  };
+}
 
-/** Storage engine of the tables `seed` creates, per connector (the vendor's own default). */
-const MYSQL_ENGINES: Readonly<Record<string, 'MyISAM' | 'InnoDB'>> = { openemr: 'InnoDB' };
-
-/** `tendril seed`: create the connector's tables if missing, then fill them with generated rows. */
-export async function runSeed(
-  options: SeedOptions,
-): Promise<{ createdTables: string[]; summary: SeedSummary | OpenEmrSeedSummary }> {
-  const connector = await loadConnector(options.connector);
-  const generator = GENERATORS[options.connector as keyof typeof GENERATORS];
-  if (!generator) {
+/**
+ * `tendril seed`: create the connector's tables if missing, then fill them with generated rows.
+ * The generator is the connector's test support, loaded only here (and by the demo).
+ */
+export async function runSeed(options: SeedOptions): Promise<SeedResult> {
+  await loadConnector(options.connector); // an unknown id fails here, naming the installed connectors
+  if (!hasTestSupport(options.connector)) {
     throw new TendrilError(
       'TENDRIL_E_USAGE',
-      `connector ${options.connector} has no data generator yet; generators exist for: ${Object.keys(GENERATORS).join(', ')}`,
+      `connector ${options.connector} has no data generator yet; generators exist for: ${Object.keys(TEST_SUPPORT_LOADERS).join(', ')}`,
     );
   }
+  const { seeding } = await loadTestSupport(options.connector, 'tendril seed');
   const client = createSqlClient({ url: options.url });
   try {
     if (client.dialect !== 'mysql' && client.dialect !== 'sqlite') {
@@ -50,14 +46,8 @@ export async function runSeed(
         `seeding ${client.dialect} is not supported; use a mysql:// (MariaDB/MySQL) or sqlite: URL`,
       );
     }
-    const engine = MYSQL_ENGINES[options.connector];
-    const createdTables = await createTablesFromDeclarations(
-      client.knex,
-      Object.values(connector.streams),
-      client.dialect,
-      engine ? { mysqlEngine: engine } : {},
-    );
-    const summary = await generator(client.knex, {
+    const createdTables = await seeding.createTables(client.knex, client.dialect);
+    const summary = await seeding.seed(client.knex, {
       patients: options.patients,
       seed: options.seed,
       dialect: client.dialect,

@@ -5,7 +5,7 @@ import {
   type DispatcherOptions,
   type ResolvedSubscription,
 } from '@tendril/delivery';
-import type { Cradle } from '../container.js';
+import type { AgentServices } from '../agent-services.js';
 
 /**
  * The webhook dispatcher for a loaded agent: the config's subscriptions (resolved policies) and
@@ -13,7 +13,7 @@ import type { Cradle } from '../container.js';
  * `flat` format. Used by `tendril deliver`, the demo, and the long-running agent (`tendril run`).
  */
 export function dispatcherFor(
-  cradle: Pick<Cradle, 'config' | 'store' | 'logger'>,
+  cradle: Pick<AgentServices, 'config' | 'store' | 'logger'>,
   overrides: Partial<Omit<DispatcherOptions, 'store' | 'subscriptions' | 'logger'>> = {},
 ): { dispatcher: Dispatcher; subscriptions: ResolvedSubscription[] } {
   const { config, store, logger } = cradle;

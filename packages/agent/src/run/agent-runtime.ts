@@ -13,7 +13,7 @@ import {
   type SchedulerClock,
   type StreamJob,
 } from '@tendril/scheduler';
-import type { Cradle } from '../container.js';
+import type { AgentServices } from '../agent-services.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
 import { buildStatusSnapshot } from './status-snapshot.js';
@@ -68,7 +68,7 @@ function shutdownError(job: StreamJob): TendrilError {
  * the API to the status snapshot. Called by the composition root; everything it needs comes from
  * the cradle, so tests build it from a real container.
  */
-export function createAgentRuntime(cradle: Cradle, options: AgentRuntimeOptions = {}): AgentRuntime {
+export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeOptions = {}): AgentRuntime {
   const { config, connectors, store, sqlClients, logger } = cradle;
   const engineLogger = logger as unknown as EngineLogger;
   const startedAt = new Date();

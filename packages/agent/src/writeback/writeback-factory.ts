@@ -13,7 +13,7 @@ import {
   type WritebackWorker,
 } from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
-import type { Cradle } from '../container.js';
+import type { AgentServices } from '../agent-services.js';
 
 /** The writeback worker and the API's writeback options of a loaded agent, sharing one kick. */
 export interface WritebackParts {
@@ -29,7 +29,7 @@ export interface WritebackParts {
  * (`connections[].writeback.database`), opened on first use. Connectors carry the site's tableMap.
  */
 export function writebackFor(
-  cradle: Pick<Cradle, 'config' | 'store' | 'logger' | 'connectors' | 'sqlClients'>,
+  cradle: Pick<AgentServices, 'config' | 'store' | 'logger' | 'connectors' | 'sqlClients'>,
   overrides: { concurrency?: number; now?: () => Date } = {},
 ): WritebackParts {
   const { config, store, logger, connectors, sqlClients } = cradle;

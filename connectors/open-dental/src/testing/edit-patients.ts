@@ -1,8 +1,15 @@
 import type { Knex } from 'knex';
 import { TendrilError } from '@tendril/core';
-import { InsertSession, generatorDialectOf, type GeneratorDialect, type SqlValue } from './batch-writer.js';
-import { STREET_NAMES, STREET_SUFFIXES } from './names.js';
-import { Random, type Seed } from './random.js';
+import {
+  type GeneratorDialect,
+  generatorDialectOf,
+  InsertSession,
+  Random,
+  type Seed,
+  type SqlValue,
+  STREET_NAMES,
+  STREET_SUFFIXES,
+} from '@tendril/testing';
 
 export interface EditPatientsOptions {
   /** How many distinct patients to change. */

@@ -5,22 +5,21 @@ import type { Knex } from 'knex';
 import { TendrilError } from '@tendril/core';
 import {
   BatchWriter,
-  GENERATOR_DIALECTS,
-  InsertSession,
-  type GeneratorDialect,
-  type SqlValue,
-} from './batch-writer.js';
-import {
   CITIES,
   EMAIL_DOMAINS,
   FEMALE_FIRST_NAMES,
+  GENERATOR_DIALECTS,
+  type GeneratorDialect,
+  InsertSession,
   LAST_NAMES,
   MALE_FIRST_NAMES,
   MIDDLE_INITIALS,
+  Random,
+  type Seed,
+  type SqlValue,
   STREET_NAMES,
   STREET_SUFFIXES,
-} from './names.js';
-import { Random, type Seed } from './random.js';
+} from '@tendril/testing';
 
 /** The OpenEMR tables the generator fills, in the order it fills them. */
 export const OPENEMR_SEED_TABLES = [
@@ -127,8 +126,8 @@ const CATEGORIES: readonly (readonly [id: number, constant: string, name: string
 function defaultSyntheaDir(): string {
   const fixtures = process.env['TENDRIL_FIXTURES_DIR'];
   if (fixtures) return join(fixtures, 'synthea');
-  // packages/testing/{src,dist}/ → the checkout's parent, where `shared/` sits beside it.
-  return fileURLToPath(new URL('../../../../shared/fixtures/synthea/', import.meta.url));
+  // connectors/openemr/{src,dist}/testing/ → the checkout's parent, where `shared/` sits beside it.
+  return fileURLToPath(new URL('../../../../../shared/fixtures/synthea/', import.meta.url));
 }
 
 /** SNOMED problems (code, title) from Synthea's `conditions.csv`, or none when it is absent. */
@@ -318,7 +317,7 @@ type Row = Record<string, SqlValue>;
  * The date columns the generator may leave empty, with the "no date" value a NOT NULL column gets
  * instead. OpenEMR's own schema makes them NULLable; tables created from the connector's
  * declarations make date columns NOT NULL with a sentinel default, which the mapping reads as
- * "no date" too (standard-model.md §1).
+ * "no date" too (docs/standard-model.md, "Conventions").
  */
 const NO_DATE: Readonly<Partial<Record<OpenEmrSeedTable, Readonly<Record<string, string>>>>> = {
   patient_data: { deceased_date: '0001-01-01 00:00:00' },

@@ -1,6 +1,14 @@
 import type { Knex } from 'knex';
-import { CITIES, FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES, STREET_NAMES } from './names.js';
-import { Random, type Seed } from './random.js';
+import { TendrilError } from '@tendril/core';
+import {
+  CITIES,
+  FEMALE_FIRST_NAMES,
+  LAST_NAMES,
+  MALE_FIRST_NAMES,
+  Random,
+  type Seed,
+  STREET_NAMES,
+} from '@tendril/testing';
 
 /**
  * A small deterministic data set for the Dentrix Enterprise 11.0 tables (`fixtures/dentrix-enterprise`):
@@ -203,7 +211,13 @@ export function generateDentrixEnterprise(options: DentrixEnterpriseSeedOptions)
   };
 }
 
-/** Generates the rows and inserts them (any knex dialect holding the fixture's tables). */
+/**
+ * Generates the rows and inserts them (any knex dialect holding the tables). In the fixture's
+ * tables every generated column exists and the optional ones are nullable: a row that does not
+ * set one gets NULL, as before. Tables created from the connector's declarations (`tendril seed`)
+ * hold only the declared columns, NOT NULL with a default: the vendor's other columns are left
+ * out there, and a row that does not set a column gets the default.
+ */
 export async function seedDentrixEnterprise(
   knex: Knex,
   options: DentrixEnterpriseSeedOptions,
@@ -211,10 +225,36 @@ export async function seedDentrixEnterprise(
   const { rows, counts } = generateDentrixEnterprise(options);
   const tables: [string, Record<string, unknown>[]][] = Object.entries(rows);
   for (const [table, list] of tables) {
-    // Rows of one table do not all set the same optional columns: insert column-complete batches.
-    const columns = [...new Set(list.flatMap((row) => Object.keys(row)))];
-    const complete = list.map((row) => Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
-    for (let i = 0; i < complete.length; i += 200) await knex(table).insert(complete.slice(i, i + 200));
+    const info = await knex(table).columnInfo();
+    const columns = [...new Set(list.flatMap((row) => Object.keys(row)))].filter((c) => c in info);
+    // Rows of one table do not all set the same optional columns: insert batches of one shape.
+    const byShape = new Map<string, Record<string, unknown>[]>();
+    for (const row of list) {
+      const complete: Record<string, unknown> = {};
+      for (const column of columns) {
+        if (row[column] !== undefined && row[column] !== null) complete[column] = row[column];
+        else if (info[column]!.nullable) complete[column] = null;
+      }
+      const shape = Object.keys(complete).join(',');
+      byShape.set(shape, [...(byShape.get(shape) ?? []), complete]);
+    }
+    for (const batch of byShape.values()) {
+      for (let i = 0; i < batch.length; i += 200) {
+        try {
+          await knex(table).insert(batch.slice(i, i + 200));
+        } catch (error) {
+          // The driver's message quotes the generated rows: keep it out of the error's text.
+          throw new TendrilError(
+            'TENDRIL_E_SEED',
+            `inserting generated rows into ${table} failed; the cause is attached`,
+            {
+              cause: error,
+              details: { table },
+            },
+          );
+        }
+      }
+    }
   }
   return counts;
 }

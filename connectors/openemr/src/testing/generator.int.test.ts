@@ -1,9 +1,8 @@
 import { mapRow, mappingContext, type Row } from '@tendril/core';
 import { openEmr } from '@tendril/connector-openemr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTablesFromDeclarations } from './ddl.js';
-import { seedOpenEmr, syntheaProblems } from './openemr-generator.js';
-import { createSqliteTestDatabase, type TestDatabase } from './test-databases.js';
+import { createSqliteTestDatabase, createTablesFromDeclarations, type TestDatabase } from '@tendril/testing';
+import { seedOpenEmr, syntheaProblems } from './generator.js';
 
 const NOW = new Date('2025-06-15T12:00:00Z');
 const ctx = mappingContext({
@@ -34,6 +33,13 @@ describe('seedOpenEmr', () => {
     return { db, summary };
   }
 
+  /**
+   * Columns the generator leaves to the database: a `timestamp` column defaults to the current
+   * time, so two seeds that straddle a second boundary differ there. Every other column is the
+   * generator's and is compared; these are only checked to be stamped.
+   */
+  const DATABASE_STAMPED: Readonly<Record<string, readonly string[]>> = { lists: ['modifydate'] };
+
   async function dump(db: TestDatabase): Promise<Record<string, unknown[]>> {
     const out: Record<string, unknown[]> = {};
     for (const table of [
@@ -43,7 +49,16 @@ describe('seedOpenEmr', () => {
       'lists',
       'insurance_data',
     ]) {
-      out[table] = await db.knex(table).select('*').orderBy(1);
+      const stamped = DATABASE_STAMPED[table] ?? [];
+      const rows = (await db.knex(table).select('*').orderBy(1)) as Record<string, unknown>[];
+      out[table] = rows.map((row) => {
+        const controlled = { ...row };
+        for (const column of stamped) {
+          expect(controlled[column], `${table}.${column}`).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/);
+          delete controlled[column];
+        }
+        return controlled;
+      });
     }
     return out;
   }

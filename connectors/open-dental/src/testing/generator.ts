@@ -2,21 +2,22 @@ import type { Knex } from 'knex';
 import { TendrilError } from '@tendril/core';
 import {
   BatchWriter,
-  GENERATOR_DIALECTS,
-  InsertSession,
-  type GeneratorDialect,
-  type SqlValue,
-} from './batch-writer.js';
-import {
   CITIES,
   EMAIL_DOMAINS,
   FEMALE_FIRST_NAMES,
+  GENERATOR_DIALECTS,
+  type GeneratorDialect,
+  InsertSession,
   LAST_NAMES,
   MALE_FIRST_NAMES,
   MIDDLE_INITIALS,
+  Random,
+  type Seed,
+  type SqlValue,
   STREET_NAMES,
   STREET_SUFFIXES,
-} from './names.js';
+  type Weighted,
+} from '@tendril/testing';
 import {
   APPOINTMENT_NOTES,
   APPOINTMENT_TYPES,
@@ -34,8 +35,7 @@ import {
   type ProcedureCode,
   type ToothSite,
   type VisitKind,
-} from './open-dental-reference.js';
-import { Random, type Seed, type Weighted } from './random.js';
+} from './reference.js';
 
 /** The Open Dental tables the generator fills, in the order it fills them. */
 export const OPEN_DENTAL_SEED_TABLES = [

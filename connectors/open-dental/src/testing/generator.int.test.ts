@@ -2,21 +2,21 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTendrilError } from '@tendril/core';
-import { createTablesFromDeclarations } from './ddl.js';
+import {
+  createMysqlTestDatabase,
+  createSqliteTestDatabase,
+  createTablesFromDeclarations,
+  type TestDatabase,
+} from '@tendril/testing';
 import { editPatients } from './edit-patients.js';
+import { openDentalSchemaSql } from './schema-sql.test-support.js';
 import {
   OPEN_DENTAL_SEED_TABLES,
   seedOpenDental,
   type OpenDentalSeedTable,
   type SeedSummary,
-} from './open-dental-generator.js';
-import { SAMPLE_PATIENT, SAMPLE_TABLES } from './sample-declarations.js';
-import {
-  createMysqlTestDatabase,
-  createSqliteTestDatabase,
-  openDentalSchemaSql,
-  type TestDatabase,
-} from './test-databases.js';
+} from './generator.js';
+import { SAMPLE_PATIENT, SAMPLE_TABLES } from '@tendril/testing/test-support/sample-declarations';
 
 const NOW = new Date('2025-06-15T15:30:00Z');
 const PATIENTS = 500;
