@@ -142,6 +142,12 @@ export interface TableDefinition<R extends ResourceType = ResourceType> {
    */
   readonly staticRows?: readonly Readonly<Record<string, unknown>>[];
   /**
+   * What this stream's tables and columns were checked against, when it is less (or more) than the
+   * connector's `verification` says: `tendril connectors` prints it per stream ("replica DDL",
+   * "public queries — confirm with discover"). Absent: the connector's `verification.against`.
+   */
+  readonly evidence?: string;
+  /**
    * Per-site physical names of main-table columns (declared name → column at this site), set by
    * `applyTableOverrides` from `connections[].tableMap`. Queries select `physical AS declared`, so
    * mappings keep reading declared names. Absent (or a column not listed): the declared name.
