@@ -43,7 +43,7 @@ export async function syncConnection(
   // This site's table names (connections[].tableMap); without overrides the declared connector.
   const connector = connectorForSite(input.connector, input.connection.tableMap);
   // Streams run one after the other, so what is counted between two `take`s belongs to one stream.
-  const tracker = trackMappingWarnings(logger, new Set([input.connection.id]));
+  const tracker = trackMappingWarnings(deps.logger, new Set([input.connection.id]));
   const warnings: (MappingWarningCount & { stream: string })[] = [];
   try {
     for (const stream of streamsOf(input.connection, input.connector, input.stream)) {
