@@ -1,5 +1,7 @@
-import type { ConnectorDefinition } from '@tendril/core';
+import { streamVerification, type ConnectorDefinition, type TendrilConfig } from '@tendril/core';
+import { streamsOf } from '@tendril/scheduler';
 import type { CommandRegistrar } from '../cli-context.js';
+import { loadConfigFile } from '../config-file.js';
 import { loadAllConnectors } from '../registry.js';
 
 /** One stream of a connector: its resource and what its tables were checked against. */
@@ -57,14 +59,69 @@ export function renderConnectors(summaries: readonly ConnectorSummary[]): string
     .join('\n\n');
 }
 
+/** One configured connection: each stream it reads and what that stream is verified against at this site. */
+export interface ConnectionVerification {
+  id: string;
+  connector: string;
+  streams: { name: string; verification: string; verifiedAtInstall: boolean }[];
+}
+
+/**
+ * The connections of a config with, per stream, "verified at install (…)" when `tendril map`
+ * confirmed its mapping at the site, else the stream's evidence.
+ */
+export function connectionVerifications(
+  config: TendrilConfig,
+  connectors: ReadonlyMap<string, ConnectorDefinition>,
+): ConnectionVerification[] {
+  return config.connections.map((connection) => {
+    const connector = connectors.get(connection.connector)!;
+    return {
+      id: connection.id,
+      connector: connector.id,
+      streams: streamsOf(connection, connector).map((name) => ({
+        name,
+        verification: streamVerification(connector, name, connection.tableMap),
+        verifiedAtInstall: connection.tableMap?.[name]?.verifiedAtInstall !== undefined,
+      })),
+    };
+  });
+}
+
+export function renderConnectionVerifications(list: readonly ConnectionVerification[]): string {
+  return list
+    .map((c) => {
+      const width = Math.max(...c.streams.map((s) => s.name.length));
+      return [
+        `connection ${c.id} (${c.connector})`,
+        ...c.streams.map((s) => `    ${s.name.padEnd(width)}  ${s.verification}`),
+      ].join('\n');
+    })
+    .join('\n\n');
+}
+
 /** `tendril connectors`. */
 export const registerConnectorsCommand: CommandRegistrar = (program, ctx) => {
   program
     .command('connectors')
     .description('list connector plugins, their streams and what each is verified against')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const summaries = summarizeConnectors(await loadAllConnectors());
-      ctx.write(opts.json ? JSON.stringify(summaries) : renderConnectors(summaries));
+    .option(
+      '--config <file>',
+      "also show each configured connection's streams, marked when verified at install",
+    )
+    .action(async (opts: { json?: boolean; config?: string }) => {
+      const connectors = await loadAllConnectors();
+      const summaries = summarizeConnectors(connectors);
+      if (!opts.config) {
+        ctx.write(opts.json ? JSON.stringify(summaries) : renderConnectors(summaries));
+        return;
+      }
+      const connections = connectionVerifications(await loadConfigFile(opts.config, ctx.io.env), connectors);
+      ctx.write(
+        opts.json
+          ? JSON.stringify({ connectors: summaries, connections })
+          : `${renderConnectors(summaries)}\n\n${renderConnectionVerifications(connections)}`,
+      );
     });
 };

@@ -17,6 +17,7 @@ import { registerReconcileCommand } from './reconcile.js';
 import { registerApiKeyCommand } from './api-key.js';
 import { registerConnectionsCommand } from './connections.js';
 import { registerNewCommand } from './new.js';
+import { registerMapCommand } from './map.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -38,4 +39,5 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerApiKeyCommand,
   registerConnectionsCommand,
   registerNewCommand,
+  registerMapCommand,
 ];
