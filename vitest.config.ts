@@ -12,6 +12,7 @@ const packageDirs: Record<string, string> = {
   agent: 'packages/agent',
   delivery: 'packages/delivery',
   api: 'packages/api',
+  'ortho-provisional': 'packages/ortho-provisional',
 };
 
 export default defineConfig({

@@ -1,16 +1,23 @@
+import { dentrixEnterprise } from '@tendril/connector-dentrix-enterprise';
 import { openDental } from '@tendril/connector-open-dental';
 import { dolphin } from '@tendril/connector-dolphin';
 import { orthotrac } from '@tendril/connector-orthotrac';
 import type { ConnectorDefinition } from '@tendril/core';
 import { createSqlClient } from '@tendril/sql';
 import { seedOpenDental } from '@tendril/connector-open-dental/testing';
+import { seedDentrixEnterprise } from '@tendril/connector-dentrix-enterprise/testing';
 import { createTablesFromDeclarations, seedFromDeclarations } from '@tendril/testing';
 import { describeConnectorContract } from '@tendril/testing/test-support/connector-contract';
+import { createFixtureDatabase as createDentrixDatabase } from '../connectors/dentrix-enterprise/src/fixture-database.test-support.js';
+import { seedPublicQueryRows } from '../connectors/dentrix-enterprise/src/public-query-rows.test-support.js';
 import { createTestDatabase, loadOpenDentalSchema } from './support/mariadb.js';
 
 /*
  * Issue 3: every connector passes the contract suite.
  * - open-dental: the real Open Dental 24.3 schema on MariaDB, filled by the data generator.
+ * - dentrix-enterprise: the replica of six Dentrix Enterprise 11 tables plus the connector's
+ *   public-query tables (`connectors/dentrix-enterprise/fixtures`), filled by the generator and,
+ *   for the tables it does not cover yet, by the connector's test rows.
  * - dolphin / orthotrac: NO real schema exists. Their tables are created from their own
  *   provisional declarations and filled generically, so this proves only internal consistency
  *   (declarations, queries, mappings and the model agree with each other) — nothing about a real
@@ -31,6 +38,25 @@ describeConnectorContract({
       now: new Date('2024-06-15T00:00:00Z'),
       stamp: new Date('2024-06-01T12:00:00Z'),
     });
+    return {
+      client,
+      drop: async () => {
+        await client.close();
+        await db.drop();
+      },
+    };
+  },
+});
+
+describeConnectorContract({
+  connector: dentrixEnterprise,
+  databaseLabel: 'replica DDL + public-query tables on MariaDB',
+  timezone: 'America/Chicago',
+  makeDatabase: async () => {
+    const db = await createDentrixDatabase('contract');
+    const client = createSqlClient({ url: db.url });
+    const counts = await seedDentrixEnterprise(client.knex, { patients: 40, seed: 'contract' });
+    await seedPublicQueryRows(client, counts.patients, '2025-03-01 09:30:00.000');
     return {
       client,
       drop: async () => {

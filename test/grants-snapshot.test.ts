@@ -89,3 +89,27 @@ it('tendril connectors prints each connector with its verification level (built 
   const text = await runCli(['connectors']);
   expect(text.stdout).toMatch(/dolphin\s+Dolphin Management unknown\s+\[provisional\]/);
 });
+
+it('tendril connectors lists Dentrix Enterprise with its streams and the evidence of each (built CLI)', async () => {
+  const result = await runCli(['connectors', '--json']);
+  const dxe = (
+    JSON.parse(result.stdout) as { id: string; streams: { name: string; evidence: string }[] }[]
+  ).find((c) => c.id === 'dentrix-enterprise')!;
+  expect(dxe.streams.length).toBeGreaterThanOrEqual(10);
+  const evidence = Object.fromEntries(dxe.streams.map((s) => [s.name, s.evidence]));
+  for (const stream of [
+    'practitioners',
+    'offices',
+    'appointments',
+    'appointment-types',
+    'appointment-procedures',
+  ])
+    expect(evidence[stream], stream).toBe('replica DDL');
+  for (const stream of ['procedures', 'charges', 'payments'])
+    expect(evidence[stream], stream).toBe('public queries — confirm with discover');
+  for (const stream of ['patients', 'coverage-primary', 'coverage-secondary'])
+    expect(evidence[stream], stream).toMatch(/^replica DDL.*\+ public queries.*— confirm with discover$/);
+  const text = (await runCli(['connectors'])).stdout;
+  expect(text).toMatch(/streams \(12\):/);
+  expect(text).toMatch(/\n\s+payments\s+Payment\s+public queries — confirm with discover\n/);
+});

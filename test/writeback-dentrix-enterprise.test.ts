@@ -18,13 +18,18 @@ import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARIADB } from './support/mariadb.js';
-import { FIXTURES, requireFixture } from './support/paths.js';
+import { FIXTURES, REPO_ROOT, requireFixture } from './support/paths.js';
 import { createVendorKey, startWritebackApi, waitForResult } from './support/writeback.js';
 
 const CONNECTION = 'dxe-wb';
 const ZONE = 'America/Phoenix';
 const CONFIRMED_STATUS = '7';
 const SCHEMA = resolve(FIXTURES, 'dentrix-enterprise/dentrix_enterprise_11_mariadb.sql');
+/** The tables known from public queries (the patients stream joins DDB_DEF_TEXT), loaded after the replica. */
+const PUBLIC_QUERY_TABLES = resolve(
+  REPO_ROOT,
+  'connectors/dentrix-enterprise/fixtures/public-query-tables.mariadb.sql',
+);
 
 function slot(
   days: number,
@@ -177,6 +182,7 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     await admin.end();
     const loader = await mysql.createConnection({ ...MARIADB, database: name, multipleStatements: true });
     await loader.query(readFileSync(requireFixture(SCHEMA), 'utf8'));
+    await loader.query(readFileSync(PUBLIC_QUERY_TABLES, 'utf8'));
     await loader.end();
     ehr = createSqlClient({ url });
     await seedDentrixEnterprise(ehr.knex, { patients: 20, seed: 'wb2' });

@@ -132,6 +132,16 @@ export const TableOverrideConfig = z
     key: z.array(z.string().min(1)).min(1).optional(),
     cursor: z.string().min(1).optional(),
     columns: z.record(z.string(), z.string().min(1)).optional(),
+    /** Written by `tendril map` when the engineer confirmed the mapping (table-overrides.ts). */
+    verifiedAtInstall: z
+      .object({
+        at: z.string().min(1),
+        by: z.literal('tendril map'),
+        sampleRows: z.number().int().nonnegative(),
+        failedRows: z.number().int().nonnegative(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

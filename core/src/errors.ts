@@ -92,6 +92,20 @@ export const ERROR_CATALOG = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
+/**
+ * Warning codes: a value was dropped, the row was still mapped. A warning names the table and the
+ * model field, never the value (it can be PHI); the engine counts and logs it (docs/errors.md,
+ * "Warning codes"). Adding a code means adding its row to that page: a test checks it.
+ */
+export const WARNING_CATALOG = {
+  TENDRIL_W_IMPOSSIBLE_DATE: {
+    summary:
+      'A date or time built from parts (year/month/day, hour/minute) does not exist; the field was omitted.',
+  },
+} as const;
+
+export type WarningCode = keyof typeof WARNING_CATALOG;
+
 export interface TendrilErrorOptions {
   cause?: unknown;
   /** Structured, PHI-free context (table, column, stream, field path…). */

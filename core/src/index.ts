@@ -8,6 +8,7 @@ export * from './hash.js';
 export * from './ids.js';
 export * from './mapping.js';
 export type * from './mapping-context.js';
+export * from './mapping-warnings.js';
 export * from './model/index.js';
 export * from './sdk.js';
 export * from './subscription-config.js';

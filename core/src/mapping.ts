@@ -2,6 +2,7 @@ import { TendrilError } from './errors.js';
 import { resourceHash, TOMBSTONE_HASH } from './hash.js';
 import { resourceId, sourceIdOf } from './ids.js';
 import type { MappingContext } from './mapping-context.js';
+import { publishMappingWarning, type MappingWarning } from './mapping-warnings.js';
 import { RESOURCE_SCHEMAS, type ResourceType } from './model/index.js';
 import type { RowCondition, TableDefinition } from './sdk.js';
 import { localTextToInstant, utcTextToInstant } from './time.js';
@@ -17,6 +18,8 @@ export type MappedRow =
       readonly resource: Record<string, unknown> & { resourceType: ResourceType; id: string };
       readonly hash: string;
       readonly refs: ReferenceSourceIds;
+      /** Values dropped for a coded reason while the row was mapped (field and code, never the value). */
+      readonly warnings?: readonly MappingWarning[];
     }
   /** Soft-deleted in the vendor's terms. */
   | { readonly kind: 'deleted'; readonly sourceId: string }
@@ -74,10 +77,17 @@ function isEmpty(value: unknown): boolean {
   );
 }
 
-/** When the vendor last changed the row, from the cursor column, as a UTC instant. */
+/**
+ * When the vendor last changed the row, from the cursor column (its `fallback` column when the
+ * stamp is NULL), as a UTC instant.
+ */
 export function sourceUpdatedAt(table: TableDefinition, row: Row, ctx: MappingContext): string | undefined {
   if (table.cursor.mode !== 'timestamp') return undefined;
-  const value = row[table.cursor.column];
+  const stamp = row[table.cursor.column];
+  const value =
+    (stamp === null || stamp === undefined) && table.cursor.fallback !== undefined
+      ? row[table.cursor.fallback]
+      : stamp;
   return table.cursor.clock === 'db-utc' ? utcTextToInstant(value) : localTextToInstant(value, ctx.timezone);
 }
 
@@ -93,8 +103,26 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
   const id = resourceId(ctx.connectionId, table.resourceType, sourceId);
   const resource: Record<string, unknown> = { resourceType: table.resourceType, id, sourceId };
   const refs: ReferenceSourceIds = {};
+  // Transforms report dropped values through `warn`; each is attributed to the field being mapped.
+  let warnings: MappingWarning[] | undefined;
+  let currentField = '';
+  const rowCtx: MappingContext = {
+    ...ctx,
+    warn: (code) => {
+      (warnings ??= []).push({ code, field: currentField });
+      publishMappingWarning({
+        code,
+        field: currentField,
+        connectionId: ctx.connectionId,
+        connectorId: ctx.connectorId,
+        table: table.table,
+        resourceType: table.resourceType,
+      });
+    },
+  };
   for (const [path, value] of Object.entries(table.constants ?? {})) setPath(resource, path, value);
   for (const [path, mapping] of Object.entries(table.fields)) {
+    currentField = path;
     let value: unknown;
     try {
       if (mapping.kind === 'ref') {
@@ -127,7 +155,7 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
       } else {
         value = mapping.apply(
           mapping.columns.map((c) => row[c]),
-          ctx,
+          rowCtx,
         );
       }
     } catch (cause) {
@@ -158,7 +186,14 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
     syncedAt,
     hash,
   };
-  return { kind: 'live', sourceId, resource: resource as MappedRow & never, hash, refs };
+  return {
+    kind: 'live',
+    sourceId,
+    resource: resource as MappedRow & never,
+    hash,
+    refs,
+    ...(warnings ? { warnings } : {}),
+  };
 }
 
 /** A tombstone resource for a deleted record (docs/standard-model.md, "Conventions"). */

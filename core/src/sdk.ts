@@ -21,6 +21,12 @@ export type CursorSpec =
       /** Fractional-second digits the column stores (Open Dental `timestamp`: 0). */
       readonly precision?: number;
       /**
+       * Column read when `column` is NULL (`COALESCE(column, fallback)`): a creation stamp for rows
+       * the vendor never stamped on change. Same declared type as `column`. Windows, order and
+       * keyset all use the coalesced value; an index on `column` alone no longer serves the poll.
+       */
+      readonly fallback?: string;
+      /**
        * Stamps of joined tables whose change also changes this resource (`alias.column`). With
        * these the poll reads rows where any stamp falls in the window, paged by key only.
        */
@@ -63,6 +69,12 @@ export interface JoinSpec {
   readonly alias: string;
   /** Joined column → column of the main table (or `otherAlias.column`). */
   readonly on: Readonly<Record<string, string>>;
+  /**
+   * Joined column → a constant it must equal, added to the join condition as a parameter: how a
+   * key/value side table or a definitions table is read (`{ TYPE: 100 }` picks the race rows of
+   * Dentrix `DDB_DEF_TEXT`). Together with `on` it must select at most one row per main row.
+   */
+  readonly onValues?: Readonly<Record<string, string | number>>;
   readonly columns: ColumnDeclarations;
   readonly key: readonly string[];
 }
@@ -130,6 +142,12 @@ export interface TableDefinition<R extends ResourceType = ResourceType> {
    */
   readonly staticRows?: readonly Readonly<Record<string, unknown>>[];
   /**
+   * What this stream's tables and columns were checked against, when it is less (or more) than the
+   * connector's `verification` says: `tendril connectors` prints it per stream ("replica DDL",
+   * "public queries — confirm with discover"). Absent: the connector's `verification.against`.
+   */
+  readonly evidence?: string;
+  /**
    * Per-site physical names of main-table columns (declared name → column at this site), set by
    * `applyTableOverrides` from `connections[].tableMap`. Queries select `physical AS declared`, so
    * mappings keep reading declared names. Absent (or a column not listed): the declared name.
@@ -166,6 +184,14 @@ function checkIdentifier(name: string, where: string): void {
   if (!IDENTIFIER.test(name)) throw problem(`${where}: "${name}" is not a plain SQL identifier`, { where });
 }
 
+/** The declared type of a main-table column or a joined `alias.column`. */
+function columnType(definition: TableDefinition, name: string): string | undefined {
+  const dot = name.indexOf('.');
+  if (dot < 0) return definition.columns[name];
+  const alias = name.slice(0, dot);
+  return definition.joins?.find((j) => j.alias === alias)?.columns[name.slice(dot + 1)];
+}
+
 function conditionColumns(condition: RowCondition | undefined): string[] {
   return condition ? Object.keys(condition) : [];
 }
@@ -197,8 +223,19 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
     throw problem(`${where}: key must name at least one column`, { table: definition.table });
   definition.key.forEach((c) => require(c, 'key'));
   if (definition.cursor.mode === 'timestamp') {
-    require(definition.cursor.column, 'cursor');
+    const { column, fallback } = definition.cursor;
+    require(column, 'cursor');
     definition.cursor.also?.forEach((c) => require(c, 'cursor.also'));
+    if (fallback !== undefined) {
+      require(fallback, 'cursor.fallback');
+      if (fallback === column || columnType(definition, fallback) !== columnType(definition, column)) {
+        // COALESCE of two types would convert one of them, and cursor texts would stop round-tripping.
+        throw problem(
+          `${where}: cursor.fallback "${fallback}" must be another column of the same declared type as "${column}"`,
+          { table: definition.table, column, fallback },
+        );
+      }
+    }
   }
   if (definition.cursor.mode === 'window') {
     require(definition.cursor.dateColumn, 'cursor.dateColumn');
@@ -217,6 +254,15 @@ export function defineTable<R extends ResourceType>(definition: TableDefinition<
     for (const [joined, owner] of Object.entries(join.on)) {
       require(`${join.alias}.${joined}`, `join ${join.alias}`);
       require(owner, `join ${join.alias}`);
+    }
+    for (const [joined, value] of Object.entries(join.onValues ?? {})) {
+      require(`${join.alias}.${joined}`, `join ${join.alias} onValues`);
+      if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) {
+        throw problem(`${where}: join ${join.alias} onValues.${joined} must be a string or a finite number`, {
+          table: definition.table,
+          column: joined,
+        });
+      }
     }
   }
   for (const [path, mapping] of Object.entries(definition.fields)) {

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig, type ConnectorCatalog } from './config.js';
 import { isTendrilError } from './errors.js';
 import { defineConnector, defineTable } from './sdk.js';
-import { applyTableOverrides, connectorForSite, tableOverrideProblems } from './table-overrides.js';
+import {
+  applyTableOverrides,
+  connectorForSite,
+  streamVerification,
+  tableOverrideProblems,
+} from './table-overrides.js';
 import * as t from './transforms.js';
 import { z } from 'zod';
 
@@ -132,5 +137,37 @@ describe('config: connections[].tableMap', () => {
       'connections.0.tableMap.patients.cursor',
       'connections.0.tableMap.patients.columns.Ghost',
     ]);
+  });
+
+  it('accepts the verifiedAtInstall mark tendril map writes, and refuses a made-up one', () => {
+    const mark = { at: '2026-01-05T09:00:00.000Z', by: 'tendril map', sampleRows: 200, failedRows: 1 };
+    expect(
+      validateConfig(raw({ patients: { table: 'tblPatient', verifiedAtInstall: mark } }), catalog).ok,
+    ).toBe(true);
+    const forged = validateConfig(
+      raw({ patients: { verifiedAtInstall: { ...mark, by: 'hand', sampleRows: -1 } } }),
+      catalog,
+    );
+    expect(forged.ok).toBe(false);
+  });
+});
+
+describe('streamVerification', () => {
+  it('says verified at install when tendril map confirmed the stream, else its evidence or the connector level', () => {
+    const mark = {
+      at: '2026-01-05T09:00:00.000Z',
+      by: 'tendril map' as const,
+      sampleRows: 200,
+      failedRows: 1,
+    };
+    expect(streamVerification(connector, 'patients', { patients: { verifiedAtInstall: mark } })).toBe(
+      'verified at install (tendril map, 2026-01-05: 200 rows mapped, 1 failed)',
+    );
+    expect(streamVerification(connector, 'offices', { patients: { verifiedAtInstall: mark } })).toBe('x');
+    const withEvidence = defineConnector({
+      ...connector,
+      streams: { offices: { ...offices, evidence: 'replica DDL' } },
+    });
+    expect(streamVerification(withEvidence, 'offices', undefined)).toBe('replica DDL');
   });
 });

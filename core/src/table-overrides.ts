@@ -17,6 +17,22 @@ export interface TableOverride {
   readonly cursor?: string;
   /** Declared main-table column → the column at this site. */
   readonly columns?: Readonly<Record<string, string>>;
+  /**
+   * Set by `tendril map` when an engineer confirmed this mapping on the live schema after a
+   * preview of real rows mapped through the connector (docs/cli.md): the stream then counts as
+   * "verified at install" in `tendril connectors --config` and the status page.
+   */
+  readonly verifiedAtInstall?: InstallVerification;
+}
+
+/** What `tendril map` checked before it wrote an override. */
+export interface InstallVerification {
+  /** When the engineer confirmed it (ISO instant). */
+  readonly at: string;
+  readonly by: 'tendril map';
+  /** Rows of the live table mapped for the preview, and how many failed mapping or validation. */
+  readonly sampleRows: number;
+  readonly failedRows: number;
 }
 
 /** Stream name → override, as in `connections[].tableMap`. */
@@ -122,6 +138,23 @@ export function applyTableOverrides<T extends TableDefinition>(
     cursor,
     ...(Object.keys(columnNames).length > 0 ? { columnNames } : {}),
   });
+}
+
+/**
+ * What a stream of a connection is verified against, in words: "verified at install (…)" when
+ * `tendril map` confirmed its mapping at this site, else the stream's own evidence, else the
+ * connector's verification.
+ */
+export function streamVerification(
+  connector: ConnectorDefinition,
+  stream: string,
+  tableMap: TableMap | undefined,
+): string {
+  const confirmed = tableMap?.[stream]?.verifiedAtInstall;
+  if (confirmed) {
+    return `verified at install (${confirmed.by}, ${confirmed.at.slice(0, 10)}: ${confirmed.sampleRows} rows mapped, ${confirmed.failedRows} failed)`;
+  }
+  return connector.streams[stream]?.evidence ?? connector.verification.against;
 }
 
 /** The physical column at this site for a declared main-table column. */

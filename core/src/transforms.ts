@@ -3,6 +3,7 @@ import type { ResourceType } from './model/index.js';
 import type { MappingContext } from './mapping-context.js';
 import type { Address, Coding, ContactPoint, Money } from './model/index.js';
 import { localTextToInstant, toIsoDate, utcTextToInstant } from './time.js';
+import { dateOfParts, timeOfParts, type PartsOutcome } from './date-parts.js';
 
 /**
  * One step of a field's transform chain. Returning `undefined` means "unknown": the chain stops
@@ -56,6 +57,33 @@ export const lookup =
     const key = String(v).trim();
     return Object.hasOwn(table, key) ? table[key] : fallback;
   };
+/**
+ * Part of a code, by character position (like `String.slice`): `t.slice(0, 1)` is the first
+ * character. Applied to the trimmed text; an empty result is unknown. Put a `lookup` after it for
+ * a status held in one position of a code.
+ */
+export const slice =
+  (start: number, end?: number): Transform =>
+  (v) => {
+    if (!present(v)) return undefined;
+    const part = String(v).trim().slice(start, end);
+    return part === '' ? undefined : part;
+  };
+/**
+ * Looks a code up by its beginning: the longest key of `table` the value starts with wins
+ * (`{ D: 'cdt', D9: 'adjunctive' }` maps `D9230` to `adjunctive`, `D0120` to `cdt`). Case-sensitive,
+ * on the trimmed text; no matching key gives the fallback (unknown without one).
+ */
+export const lookupPrefix = <T>(table: Readonly<Record<string, T>>, fallback?: T): Transform => {
+  // Longest first, so a more specific prefix always beats a shorter one.
+  const prefixes = Object.keys(table).sort((a, b) => b.length - a.length);
+  return (v) => {
+    if (!present(v)) return fallback;
+    const text = String(v).trim();
+    const hit = prefixes.find((p) => text.startsWith(p));
+    return hit === undefined ? fallback : table[hit];
+  };
+};
 /** The vendor value kept as a Coding (`urn:tendril:<connector>:<lookup>`). */
 export const vendorCoding =
   (lookupName: string, displays?: Readonly<Record<string | number, string>>): Transform =>
@@ -143,6 +171,66 @@ export function compute(
   return { kind: 'field', columns, apply: fn };
 }
 
+/** Reports a dropped value for outcome `impossible`, and returns the value of `valid`. */
+function settle(outcome: PartsOutcome, ctx: MappingContext): string | undefined {
+  if (outcome.kind === 'impossible') ctx.warn?.('TENDRIL_W_IMPOSSIBLE_DATE');
+  return outcome.kind === 'valid' ? outcome.value : undefined;
+}
+
+/** The columns of {@link dateFromParts}. */
+export interface DatePartColumns {
+  year: string;
+  month: string;
+  day: string;
+}
+/**
+ * A date (`YYYY-MM-DD`) kept in three number columns. All parts blank, NULL or 0, or a year before
+ * 1800, mean "no date" (omitted). Parts that name no real day (February 30, month 13, a part that
+ * is not a whole number) are omitted too, and reported as `TENDRIL_W_IMPOSSIBLE_DATE`.
+ */
+export function dateFromParts(columns: DatePartColumns): FieldSpec {
+  return compute([columns.year, columns.month, columns.day], ([year, month, day], ctx) =>
+    settle(dateOfParts(year, month, day), ctx),
+  );
+}
+
+/** The columns of {@link localInstantFromParts}: the day as one date column or as three parts. */
+export type LocalInstantPartColumns = (
+  | { date: string; year?: never; month?: never; day?: never }
+  | { date?: never; year: string; month: string; day: string }
+) & { hour: string; minute?: string; second?: string };
+/**
+ * An instant from an office-local day and time kept in separate columns (Dentrix Enterprise
+ * `APPTDATE` + `TIME_HOUR` + `TIME_MINUTE`), converted with the connection's zone like
+ * {@link localInstant} (DST gap → forward, overlap → the earlier instant). A missing day or hour is
+ * unknown; a day or time that does not exist (hour 24, minute 60, April 31) is omitted and reported
+ * as `TENDRIL_W_IMPOSSIBLE_DATE`. A missing minute or second counts as 0.
+ */
+export function localInstantFromParts(columns: LocalInstantPartColumns): FieldSpec {
+  const dayColumns = columns.date !== undefined ? [columns.date] : [columns.year, columns.month, columns.day];
+  const timeColumns = [columns.hour, columns.minute, columns.second].filter(
+    (c): c is string => c !== undefined,
+  );
+  return compute([...dayColumns, ...timeColumns], (values, ctx) => {
+    const day =
+      columns.date !== undefined ? dateOfDateColumn(values[0]) : dateOfParts(values[0], values[1], values[2]);
+    if (day.kind !== 'valid') return settle(day, ctx);
+    const time = values.slice(dayColumns.length);
+    const clock = timeOfParts(
+      time[0],
+      columns.minute !== undefined ? time[1] : 0,
+      columns.second !== undefined ? time[columns.minute !== undefined ? 2 : 1] : 0,
+    );
+    if (clock.kind !== 'valid') return settle(clock, ctx);
+    return localTextToInstant(`${day.value} ${clock.value}`, ctx.timezone);
+  });
+}
+
+function dateOfDateColumn(value: unknown): PartsOutcome {
+  const iso = toIsoDate(value);
+  return iso === undefined ? { kind: 'none' } : { kind: 'valid', value: iso };
+}
+
 /** Options of {@link ref} and {@link refs}. */
 export interface RefOptions {
   /** Fixed key prefix of the referenced resource (`'op'` for Open Dental operatories). */
@@ -211,30 +299,38 @@ export interface ContactColumn {
   column: string;
   system: ContactPoint['system'];
   use?: ContactPoint['use'];
+  /** A column holding this number's extension (Dentrix Enterprise `HOMEPHONEEXT`). */
+  ext?: string;
 }
-/** ContactPoints in the given order of preference; `rank` follows that order, duplicates dropped. */
+/**
+ * ContactPoints from several column groups (a number and its extension column; columns of joined
+ * tables as `alias.column`), in the given order of preference; `rank` follows that order,
+ * duplicates (same system and value) dropped.
+ */
 export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
-  return compute(
-    columns.map((c) => c.column),
-    (values) => {
-      const out: ContactPoint[] = [];
-      const seen = new Set<string>();
-      columns.forEach((spec, index) => {
-        const raw = values[index];
-        if (!present(raw)) return;
-        const value = spec.system === 'email' ? String(raw).trim().toLowerCase() : toE164(String(raw));
-        if (!value || seen.has(`${spec.system}:${value}`)) return;
-        seen.add(`${spec.system}:${value}`);
-        out.push({
-          system: spec.system,
-          value,
-          ...(spec.use ? { use: spec.use } : {}),
-          rank: out.length + 1,
-        });
+  const read = columns.flatMap((c) => (c.ext ? [c.column, c.ext] : [c.column]));
+  return compute(read, (values) => {
+    const out: ContactPoint[] = [];
+    const seen = new Set<string>();
+    let i = 0;
+    for (const spec of columns) {
+      const raw = values[i++];
+      const extRaw = spec.ext ? values[i++] : undefined;
+      if (!present(raw)) continue;
+      const value = spec.system === 'email' ? String(raw).trim().toLowerCase() : toE164(String(raw));
+      if (!value || seen.has(`${spec.system}:${value}`)) continue;
+      seen.add(`${spec.system}:${value}`);
+      const ext = spec.system !== 'email' && present(extRaw) ? String(extRaw).trim() : undefined;
+      out.push({
+        system: spec.system,
+        value,
+        ...(spec.use ? { use: spec.use } : {}),
+        rank: out.length + 1,
+        ...(ext ? { ext } : {}),
       });
-      return out.length ? out : undefined;
-    },
-  );
+    }
+    return out.length ? out : undefined;
+  });
 }
 
 export interface AddressColumns {
@@ -245,27 +341,62 @@ export interface AddressColumns {
   country?: string;
   use?: Address['use'];
 }
+function addressColumnList(columns: AddressColumns): string[] {
+  const named = [columns.city, columns.state, columns.postalCode, columns.country] as const;
+  return [...columns.line, ...named.filter((c): c is string => c !== undefined)];
+}
+
+/** One Address from the values of {@link addressColumnList}, or undefined when every part is blank. */
+function addressOf(columns: AddressColumns, values: readonly unknown[]): Address | undefined {
+  let i = 0;
+  const take = () => {
+    const v = values[i++];
+    return present(v) ? String(v).trim() : undefined;
+  };
+  const line = columns.line.map(take).filter((l): l is string => l !== undefined);
+  const result: Record<string, unknown> = {};
+  if (columns.use) result['use'] = columns.use;
+  result['line'] = line;
+  for (const key of ['city', 'state', 'postalCode', 'country'] as const) {
+    if (columns[key] !== undefined) {
+      const v = take();
+      if (v) result[key] = v;
+    }
+  }
+  if (line.length === 0 && Object.keys(result).length <= (columns.use ? 2 : 1)) return undefined;
+  return result as Address;
+}
+
 /** One Address from address columns; wrapped in a list with `asList` for `addresses`. */
 export function address(columns: AddressColumns, options: { asList?: boolean } = {}): FieldSpec {
-  const named = [columns.city, columns.state, columns.postalCode, columns.country] as const;
-  const list = [...columns.line, ...named.filter((c): c is string => c !== undefined)];
-  return compute(list, (values) => {
-    let i = 0;
-    const take = () => {
-      const v = values[i++];
-      return present(v) ? String(v).trim() : undefined;
-    };
-    const line = columns.line.map(take).filter((l): l is string => l !== undefined);
-    const result: Record<string, unknown> = {};
-    if (columns.use) result['use'] = columns.use;
-    result['line'] = line;
-    for (const key of ['city', 'state', 'postalCode', 'country'] as const) {
-      if (columns[key] !== undefined) {
-        const v = take();
-        if (v) result[key] = v;
-      }
-    }
-    if (line.length === 0 && Object.keys(result).length <= (columns.use ? 2 : 1)) return undefined;
+  return compute(addressColumnList(columns), (values) => {
+    const result = addressOf(columns, values);
+    if (result === undefined) return undefined;
     return options.asList ? [result] : result;
+  });
+}
+
+/**
+ * Several Addresses from several column groups (a home group on the main table, a billing group
+ * from a joined table as `alias.column`…), in the given order. A group whose parts are all blank
+ * is left out; a group identical to an earlier one (same use and parts) too.
+ */
+export function addresses(groups: readonly AddressColumns[]): FieldSpec {
+  const lists = groups.map(addressColumnList);
+  return compute(lists.flat(), (values) => {
+    const out: Address[] = [];
+    const seen = new Set<string>();
+    let offset = 0;
+    groups.forEach((group, g) => {
+      const width = lists[g]!.length;
+      const result = addressOf(group, values.slice(offset, offset + width));
+      offset += width;
+      if (result === undefined) return;
+      const identity = JSON.stringify(result);
+      if (seen.has(identity)) return;
+      seen.add(identity);
+      out.push(result);
+    });
+    return out.length ? out : undefined;
   });
 }

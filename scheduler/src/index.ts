@@ -2,6 +2,7 @@ export * from './logger.js';
 export * from './key-order.js';
 export * from './sync-stream.js';
 export * from './sync-connection.js';
+export * from './mapping-warnings.js';
 export * from './cron-schedule.js';
 export * from './stream-health.js';
 export * from './scheduler.js';

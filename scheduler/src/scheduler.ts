@@ -8,6 +8,7 @@ import {
 import type { Store } from '@tendril/store';
 import { nightlySchedule, pollSchedule, type NightlySchedule, type PollSchedule } from './cron-schedule.js';
 import type { Logger } from './logger.js';
+import { trackMappingWarnings, type MappingWarningTracker } from './mapping-warnings.js';
 import {
   backoffDelayMs,
   DEFAULT_STREAM_BACKOFF,
@@ -258,6 +259,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let healthTimer: unknown;
   let writebackTimer: unknown;
   let writebackRunning: Promise<void> | undefined;
+  // Dropped values (warning codes) of this scheduler's connections are logged while it runs.
+  let warnings: MappingWarningTracker | undefined;
 
   const iso = (d: Date) => d.toISOString();
   const active = () => state === 'running';
@@ -607,6 +610,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   const scheduler: Scheduler = {
     async start() {
+      warnings ??= trackMappingWarnings(log, new Set(options.connections.map((c) => c.id)));
       if (state !== 'created')
         throw new TendrilError('TENDRIL_E_INTERNAL', 'the scheduler was already started; create a new one');
       const now = clock.now();
@@ -640,6 +644,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     async stop(stopOptions = {}) {
       if (state === 'stopped' || state === 'stopping') return { abandoned: 0 };
       state = 'stopping';
+      warnings?.stop();
       for (const slot of slots.values()) {
         for (const handle of slot.timers.values()) clock.clearTimeout(handle);
         slot.timers.clear();

@@ -2,6 +2,7 @@ import { isSentinelDate, mappingContext, toIsoDate, type TableDefinition } from 
 import {
   changeTrackingPageQuery,
   createSqlClient,
+  grantsScript,
   keysPageQuery,
   lookupByKeysQuery,
   rowversionPageQuery,
@@ -41,7 +42,7 @@ describe('dentrix-enterprise connector definition', () => {
     expect(dentrixEnterprise.verification).toEqual({
       level: 'real-columns',
       against:
-        'Dentrix Enterprise 11 column names (public replica) on MariaDB + T-SQL snapshots; not run against SQL Server',
+        'Dentrix Enterprise 11 column names (public replica; further tables from public queries, per stream) on MariaDB + T-SQL snapshots; not run against SQL Server',
     });
     expect(Object.keys(dentrixEnterprise.streams)).toEqual([
       'patients',
@@ -49,6 +50,13 @@ describe('dentrix-enterprise connector definition', () => {
       'offices',
       'operatories',
       'appointments',
+      'appointment-types',
+      'appointment-procedures',
+      'procedures',
+      'charges',
+      'payments',
+      'coverage-primary',
+      'coverage-secondary',
     ]);
   });
 
@@ -59,17 +67,73 @@ describe('dentrix-enterprise connector definition', () => {
       ['offices', ['URSCID', 'RSCDB']],
       ['operatories', ['URSCID', 'RSCDB']],
       ['appointments', ['APPTID', 'APPTDB']],
+      ['appointment-types', ['PROC_CODEID', 'PROC_CODEDB']],
+      ['appointment-procedures', ['APPTPROCID', 'APPTPROCDB']],
+      ['procedures', ['PROC_LOGID', 'PROC_LOGDB']],
+      ['charges', ['PROC_LOGID', 'PROC_LOGDB']],
+      ['payments', ['PROC_LOGID', 'PROC_LOGDB']],
+      ['coverage-primary', ['PATID', 'PATDB']],
+      ['coverage-secondary', ['PATID', 'PATDB']],
     ]);
     expect(dentrixEnterprise.streams['offices']!.where).toEqual({ RSCTYPE: RSC_TYPE.clinic });
     expect(dentrixEnterprise.streams['practitioners']!.where).toEqual({ RSCTYPE: RSC_TYPE.provider });
     expect(dentrixEnterprise.streams['operatories']!.where).toEqual({ RSCTYPE: RSC_TYPE.operatory });
-    for (const stream of ['patients', 'appointments'])
-      expect(dentrixEnterprise.streams[stream]!.cursor).toEqual({
+    // Every stamp-driven stream reads DDB_LAST_MOD on the client clock, falling back to the
+    // creation column for rows never stamped.
+    const fallbacks = {
+      patients: 'EntryDateTime',
+      appointments: 'CREATEDATE',
+      'appointment-procedures': undefined,
+      procedures: 'CREATEDATE',
+      charges: 'CREATEDATE',
+      payments: 'CREATEDATE',
+      'coverage-primary': 'EntryDateTime',
+      'coverage-secondary': 'EntryDateTime',
+    } as const;
+    for (const [stream, fallback] of Object.entries(fallbacks)) {
+      const cursor = dentrixEnterprise.streams[stream]!.cursor;
+      expect(cursor, stream).toMatchObject({
         mode: 'timestamp',
         column: 'DDB_LAST_MOD',
         clock: 'client',
         precision: 3,
       });
+      expect(cursor.mode === 'timestamp' && cursor.fallback, stream).toBe(fallback ?? undefined);
+    }
+    for (const stream of ['practitioners', 'offices', 'operatories', 'appointment-types'])
+      expect(dentrixEnterprise.streams[stream]!.cursor, stream).toEqual({ mode: 'snapshot' });
+  });
+
+  it('reads procedures and ledger lines of DDB_PROC_LOG_BASE by CHART_STATUS and CLASS', () => {
+    expect(dentrixEnterprise.streams['procedures']!.where).toEqual({ CHART_STATUS: 102 });
+    expect(dentrixEnterprise.streams['charges']!.where).toMatchObject({ CHART_STATUS: 102 });
+    expect(dentrixEnterprise.streams['payments']!.where).toEqual({ CHART_STATUS: 90, CLASS: { in: [1, 3] } });
+    // The three streams over one table declare the same columns: one set of reads and grants.
+    const columns = ['procedures', 'charges', 'payments'].map((s) => dentrixEnterprise.streams[s]!.columns);
+    expect(columns[1]).toBe(columns[0]);
+    expect(columns[2]).toBe(columns[0]);
+  });
+
+  it('grants SELECT on every table a stream reads, the public-query tables included (T-SQL snapshot)', () => {
+    const { script, selectTables } = grantsScript({
+      connector: dentrixEnterprise,
+      dialect: 'mssql',
+      user: 'tendril_reader',
+      password: 'S3cret!',
+      database: 'Dentrix',
+    });
+    expect([...selectTables].sort()).toEqual([
+      'DDB_APPT_BASE',
+      'DDB_APPT_PROCCODE_BASE',
+      'DDB_DEF_TEXT',
+      'DDB_INSURANCE_BASE',
+      'DDB_INSURED_BASE',
+      'DDB_PAT_BASE',
+      'DDB_PROC_CODE_BASE',
+      'DDB_PROC_LOG_BASE',
+      'DDB_RSC_BASE',
+    ]);
+    expect(script).toMatchSnapshot();
   });
 
   it('parses option defaults and rejects unknown options', () => {
@@ -167,8 +231,11 @@ describe('T-SQL of every stream (knex mssql dialect; snapshots, not run against 
       queries['timestampNextPage'] = next;
       // DDB_LAST_MOD compares as datetime (1/300 s values round-trip through the style-121 text),
       // keys as int; the cursor comes back as text, never a Date.
-      expect(next.sql).toContain('CAST(@p4 AS datetime)');
-      expect(next.sql).toContain(`CONVERT(varchar(27), [${table.table}].[DDB_LAST_MOD], 121) as [__cursor]`);
+      const fallback = table.cursor.fallback;
+      const stamp = `[${table.table}].[DDB_LAST_MOD]`;
+      const cursor = fallback ? `COALESCE(${stamp}, [${table.table}].[${fallback}])` : stamp;
+      expect(next.sql).toMatch(/CAST\(@p\d+ AS datetime\)/);
+      expect(next.sql).toContain(`CONVERT(varchar(27), ${cursor}, 121) as [__cursor]`);
       expect(next.sql).toMatch(/CAST\(@p\d+ AS int\)/);
       expect(next.sql).not.toMatch(/datetime2/);
     }

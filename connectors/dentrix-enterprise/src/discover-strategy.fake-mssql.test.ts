@@ -32,7 +32,20 @@ const connection = ConnectionConfig.parse({
   timezone: 'America/Chicago',
   database: { url: 'mssql://tendril_reader@fake-sql-server/Dentrix' },
   sync: { settleSeconds: 0, overlapSeconds: 900, pageSize: 100 },
+  // The streams over the replica's resource, patient and appointment tables: what this fake models.
+  streams: ['patients', 'practitioners', 'offices', 'operatories', 'appointments'],
 });
+
+/** The definitions table the patients stream joins (race, language, ethnicity). */
+const DEF_TEXT = {
+  name: 'DDB_DEF_TEXT',
+  columns: [
+    { name: 'DEFID', type: 'int', nullable: false },
+    { name: 'TYPE', type: 'int', nullable: false },
+    { name: 'DESCRIPTION', type: 'varchar(255)', nullable: true },
+  ],
+  primaryKey: ['DEFID', 'TYPE'],
+};
 
 function patient(id: number): FakeRow {
   return {
@@ -60,6 +73,7 @@ describe('tendril discover records the change-detection strategy per stream (FAK
     server.createTable(fakeTableFor(patientTable, { changeTracking: true, extraColumns: [ROWVER] }));
     server.createTable(fakeTableFor(practitionerTable, { extraColumns: [ROWVER] }));
     server.createTable(fakeTableFor(appointmentTable));
+    server.createTable(DEF_TEXT);
     server.insert('DDB_PAT_BASE', patient(1), patient(2));
     store = openSqliteStore(':memory:');
     await store.migrate();

@@ -7,18 +7,23 @@ import {
   createFixtureDatabase,
   FIXTURES_DIR,
   MSSQL_SCHEMA_FILE,
+  PUBLIC_QUERY_TABLES_FILE,
+  PUBLIC_SQL_COLUMNS_FILE,
   type FixtureDatabase,
 } from './fixture-database.test-support.js';
 import { dentrixEnterprise } from './index.js';
 
 /**
- * The connector's declarations against the Dentrix Enterprise 11.0 tables. Column names, order,
- * nullability and keys in the fixture are exact (copied from a public replica); its types are
- * inferred (README). So each declared column is checked three ways:
+ * The connector's declarations against the Dentrix Enterprise 11.0 tables, at two evidence levels.
+ * Replica tables: column names, order, nullability and keys are exact (copied from a public
+ * replica), types inferred (README). Each declared column is checked three ways:
  * - in `columns.tsv` (11.0): the name exists with exactly this case;
  * - in the T-SQL DDL: the declared type is spelled exactly as there;
  * - in the MariaDB form, loaded into real MariaDB: the live type is the README's translation of
  *   the declared T-SQL type.
+ * Public-query tables: only names are evidenced (`public-sql-columns.md`); each declared column
+ * must be named there, and this repository's `fixtures/public-query-tables.mariadb.sql` (types
+ * inferred, marked) must hold it with the translated type, so the streams run on a real database.
  */
 
 /** README "dump type → _mssql.sql → _mariadb.sql", as MariaDB's information_schema reports them. */
@@ -80,17 +85,71 @@ function tsvColumns(): Map<string, Set<string>> {
   return out;
 }
 
-const cases = Object.entries(dentrixEnterprise.streams).map(([stream, table]) => ({
-  stream,
-  table: table as TableDefinition,
-}));
+/** `table → column names` public queries name (`public-sql-columns.md`), views folded into their `_BASE` table. */
+function publicQueryColumns(): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of readFileSync(PUBLIC_SQL_COLUMNS_FILE, 'utf8').split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 4 || !cells[1]!.startsWith('`')) continue;
+    const tables = [...cells[1]!.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
+    const columns = [...cells[2]!.matchAll(/`([^`]+)`/g)].flatMap((m) => m[1]!.split(/,\s*/));
+    for (const table of tables) out.set(table, new Set([...(out.get(table) ?? []), ...columns]));
+  }
+  return out;
+}
 
-describe('Dentrix Enterprise connector against the 11.0 tables (T-SQL DDL + MariaDB form on real MariaDB)', () => {
+/** Every table the streams read (main tables and joins), with the union of their declared columns. */
+function tablesRead(): Map<
+  string,
+  { columns: Map<string, string>; key: readonly string[]; streams: Set<string> }
+> {
+  const out = new Map<
+    string,
+    { columns: Map<string, string>; key: readonly string[]; streams: Set<string> }
+  >();
+  const add = (name: string, columns: Record<string, string>, key: readonly string[], stream: string) => {
+    const entry = out.get(name) ?? { columns: new Map<string, string>(), key, streams: new Set<string>() };
+    for (const [column, type] of Object.entries(columns)) {
+      const seen = entry.columns.get(column);
+      // One table read by several streams must be declared alike everywhere.
+      if (seen !== undefined && seen !== type) throw new Error(`${name}.${column}: ${seen} vs ${type}`);
+      entry.columns.set(column, type);
+    }
+    entry.streams.add(stream);
+    out.set(name, entry);
+  };
+  for (const [stream, table] of Object.entries(dentrixEnterprise.streams) as [string, TableDefinition][]) {
+    add(table.table, table.columns, table.key, stream);
+    for (const join of table.joins ?? []) add(join.table, join.columns, join.key, stream);
+  }
+  return out;
+}
+
+/** The six tables of the replica; everything else the connector reads is known from public queries. */
+const REPLICA_TABLES = new Set([
+  'DDB_APPT_BASE',
+  'DDB_APPT_PROCCODE_BASE',
+  'DDB_APPT_SCHEDULE_BASE',
+  'DDB_PAT_BASE',
+  'DDB_PROC_CODE_BASE',
+  'DDB_RSC_BASE',
+]);
+
+const read = tablesRead();
+const replicaCases = [...read.entries()]
+  .filter(([name]) => REPLICA_TABLES.has(name))
+  .map(([name, entry]) => ({ name, ...entry }));
+const publicCases = [...read.entries()]
+  .filter(([name]) => !REPLICA_TABLES.has(name))
+  .map(([name, entry]) => ({ name, ...entry }));
+
+describe('Dentrix Enterprise connector against the 11.0 tables (replica DDL + public-query tables on real MariaDB)', () => {
   let db: FixtureDatabase;
   const live = new Map<string, Map<string, string>>();
   const liveKeys = new Map<string, string[]>();
   const tsql = tsqlTables();
   const tsv = tsvColumns();
+  const publicColumns = publicQueryColumns();
 
   beforeAll(async () => {
     db = await createFixtureDatabase('schema');
@@ -116,49 +175,105 @@ describe('Dentrix Enterprise connector against the 11.0 tables (T-SQL DDL + Mari
     await db?.drop();
   });
 
-  it('loaded the whole fixture: 6 tables, 480 columns, in both forms', () => {
-    expect(live.size).toBe(6);
-    expect([...live.values()].reduce((n, t) => n + t.size, 0)).toBe(480);
+  it('loaded the replica (6 tables, 480 columns) and then the 4 public-query tables', () => {
+    expect([...live.keys()].filter((t) => REPLICA_TABLES.has(t))).toHaveLength(6);
+    expect(
+      [...live.entries()].filter(([t]) => REPLICA_TABLES.has(t)).reduce((n, [, c]) => n + c.size, 0),
+    ).toBe(480);
     expect(tsql.size).toBe(6);
     expect([...tsql.values()].reduce((n, t) => n + t.columns.size, 0)).toBe(480);
+    expect([...live.keys()].filter((t) => !REPLICA_TABLES.has(t)).sort()).toEqual([
+      'DDB_DEF_TEXT',
+      'DDB_INSURANCE_BASE',
+      'DDB_INSURED_BASE',
+      'DDB_PROC_LOG_BASE',
+    ]);
   });
 
-  it('reads exactly the tables the fixture allows', () => {
-    expect(new Set(cases.map((c) => c.table.table))).toEqual(
-      new Set(['DDB_PAT_BASE', 'DDB_RSC_BASE', 'DDB_APPT_BASE']),
-    );
+  it('reads the replica tables it maps and only public-query tables named in public-sql-columns.md', () => {
+    expect(replicaCases.map((c) => c.name).sort()).toEqual([
+      'DDB_APPT_BASE',
+      'DDB_APPT_PROCCODE_BASE',
+      'DDB_PAT_BASE',
+      'DDB_PROC_CODE_BASE',
+      'DDB_RSC_BASE',
+    ]);
+    for (const { name } of publicCases) expect(publicColumns.has(name), name).toBe(true);
   });
 
-  describe.each(cases)('$stream ($table.table)', ({ table }) => {
+  it('declares in the public-query DDL file only columns public queries name, each type marked inferred', () => {
+    const ddl = readFileSync(PUBLIC_QUERY_TABLES_FILE, 'utf8');
+    for (const match of ddl.matchAll(/CREATE TABLE `(\w+)` \(\n([\s\S]*?)\n\) ENGINE/g)) {
+      const seen = publicColumns.get(match[1]!)!;
+      for (const line of match[2]!.split('\n').filter((l) => l.trim().startsWith('`'))) {
+        const column = /^\s*`(\w+)`/.exec(line)![1]!;
+        expect(seen.has(column), `${match[1]}.${column}`).toBe(true);
+        expect(line, `${match[1]}.${column}`).toMatch(/-- type inferred/);
+      }
+    }
+  });
+
+  it('states per stream what it rests on: replica tables only, or public queries to confirm with discover', () => {
+    for (const [stream, table] of Object.entries(dentrixEnterprise.streams) as [string, TableDefinition][]) {
+      const tables = [table.table, ...(table.joins ?? []).map((j) => j.table)];
+      const usesPublic = tables.some((t) => !REPLICA_TABLES.has(t));
+      expect(table.evidence, stream).toMatch(
+        usesPublic ? /public queries.*confirm with discover$/ : /^replica DDL/,
+      );
+      if (!usesPublic) expect(table.evidence, stream).not.toMatch(/public queries/);
+    }
+  });
+
+  describe.each(replicaCases)('replica table $name', ({ name, columns, key }) => {
     it('names every column exactly as columns.tsv (11.0) does, case included', () => {
-      const names = tsv.get(table.table)!;
-      expect(Object.keys(table.columns).filter((c) => !names.has(c))).toEqual([]);
+      const names = tsv.get(name)!;
+      expect([...columns.keys()].filter((c) => !names.has(c))).toEqual([]);
     });
 
     it('spells every type exactly as the T-SQL DDL does', () => {
-      const ddl = tsql.get(table.table)!;
-      expect(Object.entries(table.columns)).toEqual(
-        Object.keys(table.columns).map((c) => [c, ddl.columns.get(c)?.type ?? '(missing)']),
+      const ddl = tsql.get(name)!;
+      expect([...columns.entries()]).toEqual(
+        [...columns.keys()].map((c) => [c, ddl.columns.get(c)?.type ?? '(missing)']),
       );
     });
 
     it('finds every column in MariaDB with the translated type', () => {
-      const actual = live.get(table.table)!;
-      expect(Object.entries(table.columns).map(([c, type]) => [c, mariadbTypeOf(type)])).toEqual(
-        Object.keys(table.columns).map((c) => [c, actual.get(c) ?? '(missing)']),
+      const actual = live.get(name)!;
+      expect([...columns.entries()].map(([c, type]) => [c, mariadbTypeOf(type)])).toEqual(
+        [...columns.keys()].map((c) => [c, actual.get(c) ?? '(missing)']),
       );
     });
 
     it('keys on the primary key, in both forms', () => {
-      expect(tsql.get(table.table)!.key).toEqual([...table.key]);
-      expect(liveKeys.get(table.table)).toEqual([...table.key]);
-    });
-
-    it('uses a datetime change stamp (precision 3) when it has a cursor', () => {
-      if (table.cursor.mode !== 'timestamp') return;
-      expect(tsql.get(table.table)!.columns.get(table.cursor.column)?.type).toBe('datetime');
-      expect(live.get(table.table)!.get(table.cursor.column)).toBe('datetime(3)');
-      expect(table.cursor.precision).toBe(3);
+      expect(tsql.get(name)!.key).toEqual([...key]);
+      expect(liveKeys.get(name)).toEqual([...key]);
     });
   });
+
+  describe.each(publicCases)('public-query table $name', ({ name, columns, key }) => {
+    it('names every column exactly as public queries do, case included', () => {
+      const seen = publicColumns.get(name)!;
+      expect([...columns.keys()].filter((c) => !seen.has(c))).toEqual([]);
+    });
+
+    it('finds every column in the MariaDB form with the translated (inferred) type, keyed as declared', () => {
+      const actual = live.get(name)!;
+      expect([...columns.entries()].map(([c, type]) => [c, mariadbTypeOf(type)])).toEqual(
+        [...columns.keys()].map((c) => [c, actual.get(c) ?? '(missing)']),
+      );
+      expect(liveKeys.get(name)).toEqual([...key]);
+    });
+  });
+
+  it.each(Object.entries(dentrixEnterprise.streams) as [string, TableDefinition][])(
+    '%s uses a datetime change stamp (precision 3) when it has a cursor',
+    (_stream, table) => {
+      if (table.cursor.mode !== 'timestamp') return;
+      for (const column of [table.cursor.column, table.cursor.fallback].filter((c) => c !== undefined)) {
+        expect(table.columns[column]).toBe('datetime');
+        expect(live.get(table.table)!.get(column)).toBe('datetime(3)');
+      }
+      expect(table.cursor.precision).toBe(3);
+    },
+  );
 });

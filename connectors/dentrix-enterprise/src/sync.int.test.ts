@@ -8,6 +8,7 @@ import { openSqliteStore, type Store } from '@tendril/store';
 import { seedDentrixEnterprise, type DentrixEnterpriseCounts } from './testing/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixtureDatabase, type FixtureDatabase } from './fixture-database.test-support.js';
+import { seedPublicQueryRows, type ExtraCounts } from './public-query-rows.test-support.js';
 import { dentrixEnterprise } from './index.js';
 
 const ZONE = 'America/Chicago';
@@ -39,6 +40,7 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
   let store: Store;
   let storeDir: string;
   let counts: DentrixEnterpriseCounts;
+  let extra: ExtraCounts;
 
   const connection = () =>
     ConnectionConfig.parse({
@@ -67,6 +69,7 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
     db = await createFixtureDatabase('sync');
     sql = createSqlClient({ url: db.url });
     counts = await seedDentrixEnterprise(sql.knex, { patients: 60, seed: 'dxe-e2e' });
+    extra = await seedPublicQueryRows(sql, counts.patients, '2025-03-01 09:30:00.000');
     storeDir = mkdtempSync(join(tmpdir(), 'tendril-dxe-'));
     store = openSqliteStore(join(storeDir, 'store.db'));
     await store.migrate();
@@ -89,7 +92,23 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
       offices: created(counts.clinics),
       operatories: created(counts.operatories),
       appointments: created(counts.appointments),
+      'appointment-types': created(extra.procedureCodes),
+      'appointment-procedures': created(extra.appointmentProcedures),
+      procedures: created(extra.procedures),
+      charges: created(extra.charges),
+      payments: created(extra.payments),
+      'coverage-primary': created(extra.primaryCoverage),
+      'coverage-secondary': created(extra.secondaryCoverage),
     });
+    // Every stream emitted records that validate (the engine refuses invalid ones); spot-check the
+    // definitions join and the money.
+    const events = await store.listEvents({ connectionId: 'dxe-e2e', limit: 100_000 });
+    const patient = events.find((e) => e.envelope.type === 'patient.created' && e.sourceId === '7:1')!;
+    expect(patient.envelope.data['race']).toEqual([
+      { system: 'urn:tendril:dentrix-enterprise:dxe-e2e:race', code: '3', display: 'Race 3' },
+    ]);
+    const payment = events.find((e) => e.envelope.type === 'payment.created')!;
+    expect(payment.envelope.data['amount']).toEqual({ value: 70, currency: 'USD' });
   });
 
   it('a second run emits nothing; a full re-read finds every record unchanged', async () => {
@@ -100,6 +119,13 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
       offices: quiet(counts.clinics),
       operatories: quiet(counts.operatories),
       appointments: quiet(0),
+      'appointment-types': quiet(extra.procedureCodes),
+      'appointment-procedures': quiet(0),
+      procedures: quiet(0),
+      charges: quiet(0),
+      payments: quiet(0),
+      'coverage-primary': quiet(0),
+      'coverage-secondary': quiet(0),
     });
     expect(await run(true)).toEqual({
       patients: quiet(counts.patients),
@@ -107,6 +133,13 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
       offices: quiet(counts.clinics),
       operatories: quiet(counts.operatories),
       appointments: quiet(counts.appointments),
+      'appointment-types': quiet(extra.procedureCodes),
+      'appointment-procedures': quiet(extra.appointmentProcedures),
+      procedures: quiet(extra.procedures),
+      charges: quiet(extra.charges),
+      payments: quiet(extra.payments),
+      'coverage-primary': quiet(extra.primaryCoverage),
+      'coverage-secondary': quiet(extra.secondaryCoverage),
     });
   });
 
@@ -120,9 +153,24 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
       .knex('DDB_APPT_BASE')
       .where({ APPTID: 5, APPTDB: 1 })
       .update({ STATUS: 100, DDB_LAST_MOD: stamp });
+    await sql.knex('DDB_PROC_LOG_BASE').where({ PROC_LOGID: 3, PROC_LOGDB: 1 }).update({
+      AMOUNT: 7100,
+      DDB_LAST_MOD: stamp,
+    });
     const after = await run();
     expect(after['patients']).toEqual({ read: 3, created: 0, updated: 3, deleted: 0, unchanged: 0 });
     expect(after['appointments']).toEqual({ read: 1, created: 0, updated: 1, deleted: 0, unchanged: 0 });
+    expect(after['payments']).toEqual({ read: 1, created: 0, updated: 1, deleted: 0, unchanged: 0 });
+    // The coverage streams follow the patient stamp: the edited patients that have one are re-read, unchanged.
+    const insured = [3, 17, 42].filter((p) => p <= extra.primaryCoverage).length;
+    expect(insured).toBe(2);
+    expect(after['coverage-primary']).toEqual({
+      read: insured,
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: insured,
+    });
     const events = await store.listEvents({ connectionId: 'dxe-e2e', limit: 100_000 });
     const updated = events
       .filter((e) => e.envelope.type === 'patient.updated')

@@ -9,6 +9,7 @@ import type { Appointment } from '@tendril/core';
 /** Code systems the connector writes (standard-model.md §1). */
 export const SYSTEMS = {
   npi: 'http://hl7.org/fhir/sid/us-npi',
+  cdt: 'http://www.ada.org/cdt',
   /** `DDB_PAT_BASE.CHART`: the chart number shown in Dentrix. */
   chartNumber: 'urn:tendril:dentrix-enterprise:chart-number',
   /** `DDB_RSC_BASE.STATEID`: kept under a system named after the column; its exact meaning is A. */
@@ -30,6 +31,45 @@ export const LOOKUPS = {
   apptStatus: 'appt-status',
   /** `DDB_APPT_BASE.APPTTYPE`: a per-site list. */
   apptType: 'appt-type',
+  /** `DDB_PAT_BASE.Race` → `DDB_DEF_TEXT` type 100: per-site definitions. */
+  race: 'race',
+  /** `DDB_PAT_BASE.EthnicityID` → `DDB_DEF_TEXT` type 115: per-site definitions. */
+  ethnicity: 'ethnicity',
+  /** `DDB_PROC_CODE_BASE.ADACODE` values that are not CDT-shaped: the site's own codes. */
+  procedureCode: 'procedure-code',
+  /** `DDB_PROC_LOG_BASE.CLASS` of a ledger transaction, kept as the vendor's number. */
+  ledgerClass: 'ledger-class',
+} as const;
+
+/**
+ * `DDB_DEF_TEXT.TYPE`: which list a definition row belongs to. 100 race, 101 language, 115
+ * ethnicity: **E** (public queries, `fixtures/dentrix-enterprise/public-sql-columns.md`).
+ */
+export const DEF_TYPE = {
+  race: 100,
+  language: 101,
+  ethnicity: 115,
+} as const;
+
+/**
+ * `DDB_PROC_LOG_BASE.CHART_STATUS`: the table holds procedures and ledger lines. 102 a completed
+ * procedure, 90 a ledger transaction (its kind in `CLASS`): **E** (public queries).
+ */
+export const CHART_STATUS = {
+  ledgerTransaction: 90,
+  completedProcedure: 102,
+} as const;
+
+/**
+ * `DDB_PROC_LOG_BASE.CLASS` of a ledger transaction (CHART_STATUS 90). 3 insurance payment: **E**
+ * (a public query labels it so). 1 patient payment, 2 adjustment: **A** (named in the design
+ * notes, not labelled by any public query). Adjustments are not mapped: the model has no resource
+ * for them.
+ */
+export const LEDGER_CLASS = {
+  patientPayment: 1,
+  adjustment: 2,
+  insurancePayment: 3,
 } as const;
 
 /**

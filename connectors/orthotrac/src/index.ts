@@ -1,36 +1,13 @@
-import { defineConnector } from '@tendril/core';
-import { z } from 'zod';
-import { PROVISIONAL_NOTE } from './provisional.js';
-import { appointmentTypesTable } from './tables/appointment-types.js';
-import { appointmentsTable } from './tables/appointments.js';
-import { coverageTable } from './tables/coverage.js';
-import { officesTable } from './tables/offices.js';
-import { patientsTable } from './tables/patients.js';
-import { providersTable } from './tables/providers.js';
+import { provisionalOrthoConnector } from '@tendril/ortho-provisional';
 
 /**
- * Orthotrac (SQL Server presumably; database `Main_OMS` per the NexHealth guide, which does not say whether it is Dolphin's, Orthotrac's or both). PROVISIONAL: no public schema exists, so
- * every table and column name is a placeholder (provisional.ts) to be confirmed at install with
- * `tendril discover` and adapted with `connections[].tableMap`. Reads need SELECT only
- * (`tendril grants --connector orthotrac --dialect mssql`), not the db_owner other vendors request.
- * Stream names key the cursors in the store: never rename them.
+ * Orthotrac. What is known (vendors.md): no public schema; the engine is presumably SQL Server; a
+ * `Main_OMS` database is named by a NexHealth install guide that does not say whether it is
+ * Orthotrac's, Dolphin's or both. Everything else is the shared provisional map
+ * (`@tendril/ortho-provisional`): placeholder names to map at install with `tendril discover` and
+ * `tendril map` (docs/connectors/dolphin-orthotrac.md).
  */
-export const orthotrac = defineConnector({
-  id: 'orthotrac',
-  displayName: 'Orthotrac',
-  dialects: ['mssql'],
-  versions: ['unknown'],
-  verification: { level: 'provisional', against: PROVISIONAL_NOTE },
-  optionsSchema: z.object({}).strict(),
-  streams: {
-    patients: patientsTable,
-    practitioners: providersTable,
-    offices: officesTable,
-    'appointment-types': appointmentTypesTable,
-    appointments: appointmentsTable,
-    coverage: coverageTable,
-  },
-});
+export const orthotrac = provisionalOrthoConnector({ id: 'orthotrac', displayName: 'Orthotrac' });
 
 export default orthotrac;
-export { PROVISIONAL_NOTE } from './provisional.js';
+export { PROVISIONAL_NOTE } from '@tendril/ortho-provisional';

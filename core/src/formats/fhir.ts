@@ -18,6 +18,7 @@ import type {
   Money,
   Organization,
   Patient,
+  Payment,
   Period,
   Practitioner,
   Procedure,
@@ -59,6 +60,7 @@ export const FHIR_RESOURCE_TYPES = {
   Procedure: 'Procedure',
   ChargeItem: 'ChargeItem',
   Coverage: 'Coverage',
+  Payment: 'PaymentReconciliation',
 } as const satisfies Record<ResourceType, string>;
 
 /** Code systems and extension URLs the `fhir` format writes. */
@@ -77,6 +79,7 @@ export const FHIR_SYSTEMS = {
   timezoneExtension: 'http://hl7.org/fhir/StructureDefinition/timezone',
   contactPointExtension: 'http://hl7.org/fhir/StructureDefinition/contactpoint-extension',
   dataAbsentReason: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason',
+  paymentType: 'http://terminology.hl7.org/CodeSystem/payment-type',
   usCoreRace: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
   usCoreEthnicity: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity',
 } as const;
@@ -552,6 +555,42 @@ function coverage(ctx: Context, c: Coverage): Json {
 }
 
 /**
+ * A Payment as a PaymentReconciliation of one detail line (type `payment`). R4 requires `created`,
+ * `paymentDate` and `paymentAmount`: `created` is the entry date (else the payment date), and a
+ * missing date is marked with the data-absent-reason extension instead of being invented. The
+ * patient, payer type, practitioner and office have no R4 element here and travel as Tendril
+ * extensions.
+ */
+function paymentReconciliation(ctx: Context, p: Payment): Json {
+  const created = p.enteredDate ?? p.date;
+  return compact({
+    ...base(ctx, 'PaymentReconciliation', p),
+    extension: extensions(
+      ext('patientId', 'valueReference', reference('Patient', p.patientId)),
+      ext('payerType', 'valueCode', p.payerType),
+      ext('guarantorId', 'valueReference', reference('Patient', p.guarantorId)),
+      ext('practitionerId', 'valueReference', reference('Practitioner', p.practitionerId)),
+      ext('locationId', 'valueReference', reference('Location', p.locationId)),
+      ext('sourceType', 'valueCoding', p.sourceType ? coding(p.sourceType) : undefined),
+    ),
+    identifier: identifiers(ctx, p.identifiers),
+    status: p.status,
+    created,
+    _created: created === undefined ? unknownReference() : undefined,
+    paymentDate: p.date,
+    _paymentDate: p.date === undefined ? unknownReference() : undefined,
+    paymentAmount: money(p.amount),
+    detail: [
+      compact({
+        type: concept({ system: FHIR_SYSTEMS.paymentType, code: 'payment' }),
+        date: p.date,
+        amount: money(p.amount),
+      }),
+    ],
+  });
+}
+
+/**
  * The FHIR R4 resource for an event, or `null` for a `deleted` event. Reference fields become
  * `Reference("<Type>/<id>")`, the vendor key becomes the first `identifier`, and `meta.lastUpdated`
  * is the event's `occurredAt`, so the resource alone says which change it reflects.
@@ -584,6 +623,8 @@ export function toFhirResource(event: StoredEvent, options: FhirOptions = {}): F
       return chargeItem(ctx, data as ChargeItem);
     case 'Coverage':
       return coverage(ctx, data as Coverage);
+    case 'Payment':
+      return paymentReconciliation(ctx, data as Payment);
     case 'CustomElement':
       // A nightly script's row: a `Basic` resource (custom-element.ts says why).
       return customElementFhir(event);

@@ -48,6 +48,8 @@ const FROZEN_HEADERS: Record<FlatElement, string> = {
     'client_id|client_charge_id|charge_uuid|status|code_code|code_system|patient_id|encounter_id|procedure_id|practitioner_id|location_id|occurrence_date|entered_date|quantity|unit_price|total_price|diagnosis_id|guarantor_id|event_type',
   insurance:
     'client_id|client_insurance_id|insurance_uuid|status|type|beneficiary_id|subscriber_id|subscriber_patient_id|relationship|order|period_start|period_end|payor_id|payor_name|group_number|group_name|plan_name|payer_electronic_id|event_type',
+  payment:
+    'client_id|client_payment_id|payment_uuid|status|payer_type|patient_id|guarantor_id|practitioner_id|location_id|date|entered_date|amount|source_type_code|source_type_system|event_type',
 };
 
 /** A receiver's parser: splits on unescaped `|` and undoes rule 2. */

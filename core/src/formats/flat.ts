@@ -18,6 +18,7 @@ import type {
   Money,
   Organization,
   Patient,
+  Payment,
   Practitioner,
   Procedure,
 } from '../model/index.js';
@@ -272,6 +273,23 @@ export const FLAT_COLUMNS = Object.freeze({
     'group_name',
     'plan_name',
     'payer_electronic_id',
+    'event_type',
+  ],
+  payment: [
+    'client_id',
+    'client_payment_id',
+    'payment_uuid',
+    'status',
+    'payer_type',
+    'patient_id',
+    'guarantor_id',
+    'practitioner_id',
+    'location_id',
+    'date',
+    'entered_date',
+    'amount',
+    'source_type_code',
+    'source_type_system',
     'event_type',
   ],
 } as const);
@@ -549,6 +567,21 @@ function insurance(c: Coverage, refs: ReferenceSourceIds): Row<'insurance'> {
   };
 }
 
+function payment(p: Payment, refs: ReferenceSourceIds): Row<'payment'> {
+  return {
+    status: p.status,
+    payer_type: p.payerType,
+    patient_id: sourceRef(refs, 'patientId'),
+    guarantor_id: sourceRef(refs, 'guarantorId'),
+    practitioner_id: sourceRef(refs, 'practitionerId'),
+    location_id: sourceRef(refs, 'locationId'),
+    date: p.date,
+    entered_date: p.enteredDate,
+    amount: amount(p.amount),
+    ...codingColumns('source_type', p.sourceType),
+  };
+}
+
 type Rendered = { [E in FlatElement]: { element: E; row: Row<E> } }[FlatElement];
 
 /**
@@ -593,6 +626,8 @@ function render(event: StoredEvent, options: FlatOptions): Rendered {
       return { element: 'charge', row: live ? charge(data as ChargeItem, refs) : {} };
     case 'Coverage':
       return { element: 'insurance', row: live ? insurance(data as Coverage, refs) : {} };
+    case 'Payment':
+      return { element: 'payment', row: live ? payment(data as Payment, refs) : {} };
     case 'CustomElement':
       // Its columns are the script's, not a frozen element's: formatEvent renders it with customElementFlat.
       throw new TendrilError(

@@ -696,6 +696,51 @@ export const coverageRow: Row = {
   SecDateTEdit: '2025-01-02 09:00:00',
 };
 
+/** A ledger credit line: an insurance payment in cents, as Dentrix Enterprise keeps them. */
+export const paymentTable = defineTable({
+  resourceType: 'Payment',
+  table: 'ledger',
+  key: ['LineNum'],
+  columns: {
+    LineNum: 'bigint(20)',
+    PatNum: 'bigint(20)',
+    Guarantor: 'bigint(20)',
+    ProvNum: 'bigint(20)',
+    ClinicNum: 'bigint(20)',
+    Class: 'int(11)',
+    PayDate: 'date',
+    EntryDate: 'date',
+    AmountCents: 'int(11)',
+    DateTStamp: 'timestamp',
+  },
+  cursor: localCursor,
+  constants: { status: 'active' },
+  fields: {
+    payerType: t.col('Class', t.lookup({ 1: 'patient', 3: 'insurance' })),
+    patientId: t.ref('Patient', 'PatNum'),
+    guarantorId: t.ref('Patient', 'Guarantor'),
+    practitionerId: t.ref('Practitioner', 'ProvNum'),
+    locationId: t.ref('Location', 'ClinicNum'),
+    date: t.col('PayDate', t.date()),
+    enteredDate: t.col('EntryDate', t.date()),
+    amount: t.col('AmountCents', t.money.cents()),
+    sourceType: t.col('Class', t.vendorCoding('ledger-class')),
+  },
+});
+
+export const paymentRow: Row = {
+  LineNum: 7001,
+  PatNum: 1042,
+  Guarantor: 1040,
+  ProvNum: 7,
+  ClinicNum: 1,
+  Class: 3,
+  PayDate: '2025-01-22',
+  EntryDate: '2025-01-23',
+  AmountCents: 8450,
+  DateTStamp: '2025-01-23 10:00:00',
+};
+
 /** A live event exactly as the sync engine would store it for a mapped row. */
 export function liveEvent(
   table: TableDefinition,
@@ -792,5 +837,8 @@ export function everyResourceEvent(): StoredEvent[] {
       CarrierName: '',
       Relationship: 0,
     }),
+    liveEvent(paymentTable, paymentRow),
+    // a patient payment without dates: R4's required dates are marked absent, never invented.
+    liveEvent(paymentTable, { ...paymentRow, LineNum: 7002, Class: 1, PayDate: null, EntryDate: null }),
   ];
 }

@@ -9,6 +9,7 @@ import {
   Location,
   Organization,
   Patient,
+  Payment,
   Practitioner,
   Procedure,
 } from './resources.js';
@@ -29,6 +30,7 @@ export const RESOURCE_SCHEMAS = {
   Procedure,
   ChargeItem,
   Coverage,
+  Payment,
 } as const;
 
 export type ResourceType = keyof typeof RESOURCE_SCHEMAS;

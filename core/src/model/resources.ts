@@ -234,6 +234,33 @@ export const Coverage = z
   })
   .strict();
 
+/**
+ * A payment received on a patient's account: one ledger credit line (Dentrix Enterprise
+ * `DDB_PROC_LOG_BASE` transactions). FHIR R4 has no patient-payment resource of its own; the `fhir`
+ * format writes a PaymentReconciliation. `amount` is the vendor's amount in major units, with the
+ * vendor's sign.
+ */
+export const Payment = z
+  .object({
+    resourceType: z.literal('Payment'),
+    ...resourceBase,
+    status: z.enum(['active', 'cancelled', 'entered-in-error']),
+    /** Who paid: the patient (or guarantor) or an insurance carrier. */
+    payerType: z.enum(['patient', 'insurance']),
+    patientId: Id,
+    guarantorId: Id.optional(),
+    practitionerId: Id.optional(),
+    locationId: Id.optional(),
+    /** The date of the payment. */
+    date: IsoDate.optional(),
+    /** The date it was entered in the ledger. */
+    enteredDate: IsoDate.optional(),
+    amount: Money,
+    /** The vendor's kind of ledger line (its transaction class), kept as a vendor Coding. */
+    sourceType: Coding.optional(),
+  })
+  .strict();
+
 export type Organization = z.infer<typeof Organization>;
 export type Location = z.infer<typeof Location>;
 export type Practitioner = z.infer<typeof Practitioner>;
@@ -245,5 +272,6 @@ export type Condition = z.infer<typeof Condition>;
 export type Procedure = z.infer<typeof Procedure>;
 export type ChargeItem = z.infer<typeof ChargeItem>;
 export type Coverage = z.infer<typeof Coverage>;
+export type Payment = z.infer<typeof Payment>;
 
 export { Instant, IsoDate, Money };

@@ -8,6 +8,8 @@ import { createRootLogger } from './logger.js';
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Terminal input for interactive commands (`tendril map`); absent when there is none. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
 }
 

@@ -201,6 +201,7 @@ describe('GET / and /v1/status', () => {
               message: 'bad <b>thing</b> & "more"',
               at: '2025-06-01T11:59:00.000Z',
             },
+            verification: 'verified at install (tendril map, 2025-05-30: 200 rows mapped, 0 failed)',
           }),
         ],
       }),
@@ -219,6 +220,9 @@ describe('GET / and /v1/status', () => {
     expect(html).not.toContain('<b>thing</b>');
     expect(html).toMatch(/data-metric="dead-letters"><span class="na"[^>]*>n\/a</);
     expect(html).toContain('2 h 0 min'); // uptime
+    expect(html).toContain(
+      '<div class="sub">verified at install (tendril map, 2025-05-30: 200 rows mapped, 0 failed)</div>',
+    );
     // No scripts and nothing loaded from elsewhere.
     expect(html).not.toMatch(/<script|src=|href="http/i);
   });

@@ -80,7 +80,7 @@ function streamRow(s: StreamStatus, now: number): string {
     : '<span class="na">none</span>';
   const retry = s.nextRetryAt ? time(s.nextRetryAt, now) : '<span class="na">—</span>';
   return `<tr>
-  <th scope="row">${escapeHtml(s.stream)}${s.mode ? `<div class="sub">${escapeHtml(s.mode)}</div>` : ''}</th>
+  <th scope="row">${escapeHtml(s.stream)}${s.mode ? `<div class="sub">${escapeHtml(s.mode)}</div>` : ''}${s.verification ? `<div class="sub">${escapeHtml(s.verification)}</div>` : ''}</th>
   <td>${streamBadge(s)}</td>
   <td>${time(s.lastPollFinishedAt, now)}</td>
   <td class="num">${s.lagSeconds === null ? '<span class="na">n/a</span>' : escapeHtml(duration(s.lagSeconds))}</td>

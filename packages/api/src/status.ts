@@ -53,6 +53,8 @@ export interface RunCountsStatus {
 export interface StreamStatus {
   readonly stream: string;
   readonly mode?: string;
+  /** What the stream is verified against at this site ("verified at install (tendril map, …)", or its evidence). */
+  readonly verification?: string;
   /** `unknown` until this process finished a poll of it; `unhealthy` while polls fail and are retried with backoff. */
   readonly status: 'unknown' | 'healthy' | 'unhealthy';
   /** No successful read for longer than `readStaleMinutes` (`agent.health.degraded`). */

@@ -101,22 +101,25 @@ export function bindCursor(client: SqlClient, type: ColumnType, column: string, 
 }
 
 /**
- * The cursor column selected as the database's own text at full precision (docs/sync-semantics.md, "Keyset
- * paging"). `ref` is an already qualified column (`table.column`).
+ * The cursor column selected as the database's own text at full precision (docs/sync-semantics.md,
+ * "Keyset paging"). `ref` is an already qualified column (`table.column`), or an expression over
+ * such columns (the `COALESCE(column, fallback)` of a cursor with a fallback).
  */
-export function cursorText(client: SqlClient, ref: string): Knex.Raw {
+export function cursorText(client: SqlClient, ref: string | Knex.Raw): Knex.Raw {
   const { knex } = client;
+  // `??` quotes a column name; an expression is spliced in as `?`, which knex expands in place.
+  const slot = typeof ref === 'string' ? '??' : '?';
   switch (client.dialect) {
     case 'mysql':
       // dateStrings: true makes the driver hand back the server's text.
-      return knex.raw('??', [ref]);
+      return typeof ref === 'string' ? knex.raw('??', [ref]) : ref;
     case 'postgres':
-      return knex.raw(`to_char(??, 'YYYY-MM-DD HH24:MI:SS.US')`, [ref]);
+      return knex.raw(`to_char(${slot}, 'YYYY-MM-DD HH24:MI:SS.US')`, [ref]);
     case 'mssql':
       // Style 121: yyyy-mm-dd hh:mi:ss.mmm for datetime, 7 digits for datetime2(7).
-      return knex.raw('CONVERT(varchar(27), ??, 121)', [ref]);
+      return knex.raw(`CONVERT(varchar(27), ${slot}, 121)`, [ref]);
     case 'sqlite':
-      return knex.raw('??', [ref]);
+      return typeof ref === 'string' ? knex.raw('??', [ref]) : ref;
     default:
       throw new Error(`unreachable dialect ${client.dialect satisfies never}`);
   }

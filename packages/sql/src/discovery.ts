@@ -426,9 +426,11 @@ interface ExpectedTable {
 export function expectedTables(table: TableDefinition): ExpectedTable[] {
   const out: ExpectedTable[] = [];
   const physical = (c: string) => table.columnNames?.[c] ?? c;
-  const cursor = table.cursor.mode === 'timestamp' ? table.cursor.column : undefined;
+  // The fallback stamp is compared with the stamp itself (COALESCE), so it must match as exactly.
+  const cursors =
+    table.cursor.mode === 'timestamp' ? [table.cursor.column, table.cursor.fallback].filter(Boolean) : [];
   const mainRole = (c: string): ExpectedColumn['role'] =>
-    table.key.includes(c) ? 'key' : c === cursor ? 'cursor' : 'column';
+    table.key.includes(c) ? 'key' : cursors.includes(c) ? 'cursor' : 'column';
   out.push({
     table: table.table,
     key: table.key.map(physical),

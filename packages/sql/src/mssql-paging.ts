@@ -2,6 +2,7 @@ import { TendrilError, type ColumnType, type RowCondition, type TableDefinition 
 import type { Knex } from 'knex';
 import type { SqlClient } from './client.js';
 import { bindKey, checkDeclaredType } from './column-binding.js';
+import { addLeftJoins } from './joins.js';
 
 /**
  * Shared pieces of the SQL Server change-detection queries (`mssql-change-tracking.ts`,
@@ -87,12 +88,7 @@ export function selectTableColumns(qb: Knex.QueryBuilder, client: SqlClient, tab
     for (const name of Object.keys(join.columns)) select[`${join.alias}.${name}`] = `${join.alias}.${name}`;
   }
   qb.select(select);
-  for (const join of table.joins ?? []) {
-    qb.leftJoin({ [join.alias]: join.table }, function on(this: Knex.JoinClause) {
-      for (const [joined, owner] of Object.entries(join.on))
-        this.on(`${join.alias}.${joined}`, '=', resolveColumn(client, table, owner).ref);
-    });
-  }
+  addLeftJoins(qb, client, table, (owner) => resolveColumn(client, table, owner).ref);
 }
 
 /** A static row filter as `WHERE` terms (a `notIn` also excludes NULL, as in `queries.ts`). */

@@ -8,6 +8,7 @@ import {
 import type { Knex } from 'knex';
 import type { SqlClient } from './client.js';
 import { bindCursor, bindKey, checkDeclaredType, cursorText } from './column-binding.js';
+import { addLeftJoins } from './joins.js';
 
 /**
  * Every read a connector stream makes, built with knex and fully parameterized: connectors never
@@ -52,10 +53,12 @@ export interface KeyPage {
 export type SqlRow = Record<string, unknown>;
 
 interface Column {
-  /** Qualified reference: `table.column` or `alias.column`. */
-  readonly ref: string;
+  /** Qualified reference: `table.column` or `alias.column`; an expression for a cursor with a fallback. */
+  readonly ref: string | Knex.Raw;
   readonly type: ColumnType;
   readonly name: string;
+  /** A cursor with a fallback: the stamp and the fallback column `ref` coalesces. */
+  readonly coalesced?: readonly [Column & { ref: string }, Column & { ref: string }];
 }
 
 /** Resolves the column names a table definition uses (bare = main table, `alias.column` = join). */
@@ -69,7 +72,7 @@ class Columns {
     private readonly names: TableDefinition['columnNames'] = {},
   ) {}
 
-  get(name: string): Column {
+  get(name: string): Column & { readonly ref: string } {
     const dot = name.indexOf('.');
     if (dot < 0) {
       const type = this.main[name];
@@ -138,6 +141,11 @@ function applyCondition(qb: Knex.QueryBuilder, columns: Columns, condition: RowC
   }
 }
 
+/** `ref op value` for a column name or an expression (knex types the two apart). */
+function compare(qb: Knex.QueryBuilder, ref: Column['ref'], op: string, value: Knex.Raw): Knex.QueryBuilder {
+  return typeof ref === 'string' ? qb.where(ref, op, value) : qb.where(ref, op, value);
+}
+
 interface Bound {
   readonly column: Column;
   readonly bind: () => Knex.Raw;
@@ -150,10 +158,10 @@ interface Bound {
 function greaterThan(qb: Knex.QueryBuilder, parts: readonly Bound[]): void {
   const [first, ...rest] = parts;
   if (!first) return;
-  qb.where(first.column.ref, '>', first.bind());
+  compare(qb, first.column.ref, '>', first.bind());
   if (rest.length > 0) {
     qb.orWhere((equal) => {
-      equal.where(first.column.ref, '=', first.bind()).andWhere((deeper) => greaterThan(deeper, rest));
+      compare(equal, first.column.ref, '=', first.bind()).andWhere((deeper) => greaterThan(deeper, rest));
     });
   }
 }
@@ -169,7 +177,11 @@ function cursorPart(client: SqlClient, column: Column, value: string): Bound {
   return { column, bind: () => bindCursor(client, column.type, column.name, value) };
 }
 
-/** `lower <= c AND c < upper`, both bound in the column's type. */
+/**
+ * `lower <= c AND c < upper`, both bound in the column's type. A cursor with a fallback `f` is
+ * written `(lower <= c AND c < upper) OR (c IS NULL AND lower <= f AND f < upper)` — the same rows
+ * as `COALESCE(c, f)` in the window, but each branch can still use an index on its own column.
+ */
 function inWindow(
   qb: Knex.QueryBuilder,
   client: SqlClient,
@@ -177,11 +189,35 @@ function inWindow(
   lower: string,
   upper: string,
 ): void {
-  qb.where(column.ref, '>=', bindCursor(client, column.type, column.name, lower)).andWhere(
-    column.ref,
-    '<',
-    bindCursor(client, column.type, column.name, upper),
-  );
+  if (column.coalesced) {
+    const [stamp, fallback] = column.coalesced;
+    qb.where((either) => {
+      either
+        .where((stamped) => inWindow(stamped, client, stamp, lower, upper))
+        .orWhere((unstamped) =>
+          unstamped.whereNull(stamp.ref).andWhere((rest) => inWindow(rest, client, fallback, lower, upper)),
+        );
+    });
+    return;
+  }
+  compare(qb, column.ref, '>=', bindCursor(client, column.type, column.name, lower));
+  compare(qb, column.ref, '<', bindCursor(client, column.type, column.name, upper));
+}
+
+/**
+ * The change stamp of a timestamp table as compared, ordered and selected: the column, or
+ * `COALESCE(column, fallback)` when the cursor declares a fallback (both of one declared type).
+ */
+function cursorOf(client: SqlClient, table: TableDefinition, columns: Columns): Column {
+  if (table.cursor.mode !== 'timestamp') throw new Error('unreachable: not a timestamp table');
+  const stamp = columns.get(table.cursor.column);
+  if (table.cursor.fallback === undefined) return stamp;
+  const fallback = columns.get(table.cursor.fallback);
+  return {
+    ...stamp,
+    ref: client.knex.raw('COALESCE(??, ??)', [stamp.ref, fallback.ref]),
+    coalesced: [stamp, fallback],
+  };
 }
 
 /** Main table, LEFT JOINs and the select list shared by row-reading queries. */
@@ -197,18 +233,13 @@ function selectRows(client: SqlClient, table: TableDefinition, columns: Columns)
   }
   qb.select(select);
   if (table.cursor.mode === 'timestamp')
-    qb.select(knex.raw('? as ??', [cursorText(client, columns.get(table.cursor.column).ref), CURSOR_ALIAS]));
-  addJoins(qb, table, columns);
+    qb.select(knex.raw('? as ??', [cursorText(client, cursorOf(client, table, columns).ref), CURSOR_ALIAS]));
+  addJoins(qb, client, table, columns);
   return qb;
 }
 
-function addJoins(qb: Knex.QueryBuilder, table: TableDefinition, columns: Columns): void {
-  for (const join of table.joins ?? []) {
-    qb.leftJoin({ [join.alias]: join.table }, function on(this: Knex.JoinClause) {
-      for (const [joined, owner] of Object.entries(join.on))
-        this.on(`${join.alias}.${joined}`, '=', columns.get(owner).ref);
-    });
-  }
+function addJoins(qb: Knex.QueryBuilder, client: SqlClient, table: TableDefinition, columns: Columns): void {
+  addLeftJoins(qb, client, table, (owner) => columns.get(owner).ref);
 }
 
 function columnsOf(client: SqlClient, table: TableDefinition): Columns {
@@ -244,7 +275,7 @@ export function timestampPageQuery(
   }
   checkLimit(page.limit);
   const columns = columnsOf(client, table);
-  const cursor = columns.get(table.cursor.column);
+  const cursor = cursorOf(client, table, columns);
   const keys = table.key.map((k) => columns.get(k));
   const also = (table.cursor.also ?? []).map((c) => columns.get(c));
   const byKeyOnly = also.length > 0 || page.order === 'key';
@@ -387,7 +418,7 @@ export function keysPageQuery(client: SqlClient, table: TableDefinition, page: K
   const select: Record<string, string> = {};
   for (const key of keys) select[key.name] = key.ref;
   const qb = client.knex(table.table).select(select);
-  if (Object.keys(table.where ?? {}).some((name) => name.includes('.'))) addJoins(qb, table, columns);
+  if (Object.keys(table.where ?? {}).some((name) => name.includes('.'))) addJoins(qb, client, table, columns);
   applyCondition(qb, columns, table.where);
   if (page.after) {
     const after = page.after;

@@ -2,6 +2,7 @@ import { defineTable, sourceIdOf, t } from '@tendril/core';
 import { appointmentEnd, appointmentMinutes, appointmentStart } from '../appointment-time.js';
 import { optionsOf } from '../options.js';
 import { APPT_STATUS, appointmentStatus, LOOKUPS } from '../vocabularies.js';
+import { EVIDENCE } from '../evidence.js';
 import { DDB_LAST_MOD_CURSOR } from './pat-base.js';
 
 function providerKey(id: unknown, db: unknown): string | undefined {
@@ -20,6 +21,7 @@ function providerKey(id: unknown, db: unknown): string | undefined {
 export const appointmentTable = defineTable({
   resourceType: 'Appointment',
   table: 'DDB_APPT_BASE',
+  evidence: EVIDENCE.replica,
   key: ['APPTID', 'APPTDB'],
   columns: {
     APPTID: 'int',
@@ -45,7 +47,9 @@ export const appointmentTable = defineTable({
     ApptStartUTCDateTime: 'datetime',
     ApptEndUTCDateTime: 'datetime',
   },
-  cursor: DDB_LAST_MOD_CURSOR,
+  // A row never stamped (DDB_LAST_MOD is nullable) is read by its creation time (A: CREATEDATE is
+  // filled on creation).
+  cursor: { ...DDB_LAST_MOD_CURSOR, fallback: 'CREATEDATE' },
   fields: {
     status: t.compute(['STATUS'], ([status], ctx) =>
       appointmentStatus(t.int()(status, ctx) as number | undefined, optionsOf(ctx).brokenAppointmentStatus),

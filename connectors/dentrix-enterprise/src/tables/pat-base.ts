@@ -1,5 +1,7 @@
 import { defineTable, t } from '@tendril/core';
-import { LOOKUPS, SYSTEMS } from '../vocabularies.js';
+import { EVIDENCE } from '../evidence.js';
+import { DEF_TYPE, LOOKUPS, SYSTEMS } from '../vocabularies.js';
+import { definitionField, definitionJoin, definitionListField } from './def-text.js';
 
 /** `DDB_LAST_MOD`: 1/300 s `datetime` on SQL Server, stored as 3 fraction digits (`.000/.003/.007`). */
 export const DDB_LAST_MOD_CURSOR = {
@@ -13,15 +15,25 @@ export const DDB_LAST_MOD_CURSOR = {
 } as const;
 
 /**
- * Dentrix Enterprise `DDB_PAT_BASE`, keyed `PATID`+`PATDB` (sourceId `PATID:PATDB`). Not mapped,
- * each for a stated reason (docs/connectors/dentrix-enterprise.md): the address (`ADDRESSID` →
- * `DDB_ADDRESS_BASE`, absent from the fixture), `GENDER`, `Race`, `EthnicityID` and `ACTIVE`
- * (code values not public, A), `DefaultClinic` (no `…DB` column to form a clinic key), `SS` (never
- * read: SSNs leave only with `exportSsn`, which this connector does not offer yet).
+ * The patient stamp, falling back to `EntryDateTime` for rows whose `DDB_LAST_MOD` is NULL (the
+ * column is nullable): such a row is at least read when it is created (A: that Dentrix fills
+ * `EntryDateTime` on creation).
+ */
+export const PATIENT_CURSOR = { ...DDB_LAST_MOD_CURSOR, fallback: 'EntryDateTime' } as const;
+
+/**
+ * Dentrix Enterprise `DDB_PAT_BASE`, keyed `PATID`+`PATDB` (sourceId `PATID:PATDB`). Race,
+ * language and ethnicity are codes into the definitions table `DDB_DEF_TEXT` (types 100, 101, 115;
+ * public queries), read through three constant-type joins. Not mapped, each for a stated reason
+ * (docs/connectors/dentrix-enterprise.md): the address (`ADDRESSID` → `DDB_ADDRESS_BASE`, whose
+ * street columns no public query names), `GENDER` and `ACTIVE` (code values not public, A),
+ * `DefaultClinic` (no `…DB` column to form a clinic key), `SS` (never read: SSNs leave only with
+ * `exportSsn`, which this connector does not offer yet).
  */
 export const patientTable = defineTable({
   resourceType: 'Patient',
   table: 'DDB_PAT_BASE',
+  evidence: EVIDENCE.replicaAndPublicQueries,
   key: ['PATID', 'PATDB'],
   columns: {
     PATID: 'int',
@@ -41,14 +53,25 @@ export const patientTable = defineTable({
     STATUS: 'smallint',
     BIRTHDATE: 'datetime',
     EMAILADDRESS: 'varchar(255)',
+    WORKEMAIL: 'varchar(255)',
     HOMEPHONE: 'varchar(255)',
+    HOMEPHONEEXT: 'varchar(255)',
     WKPHONE: 'varchar(255)',
+    WKEXT: 'varchar(255)',
     OTHERPHONE: 'varchar(255)',
     Language: 'smallint',
+    Race: 'smallint',
+    EthnicityID: 'int',
     PatientDeathDate: 'datetime',
+    EntryDateTime: 'datetime',
     DDB_LAST_MOD: 'datetime',
   },
-  cursor: DDB_LAST_MOD_CURSOR,
+  joins: [
+    definitionJoin('race', 'Race', DEF_TYPE.race),
+    definitionJoin('lang', 'Language', DEF_TYPE.language),
+    definitionJoin('eth', 'EthnicityID', DEF_TYPE.ethnicity),
+  ],
+  cursor: PATIENT_CURSOR,
   fields: {
     name: t.compute(
       ['LASTNAME', 'FIRSTNAME', 'MiddleName', 'MI', 'TITLE', 'Suffix'],
@@ -71,13 +94,17 @@ export const patientTable = defineTable({
     // `1753-01-01` (SQL Server's smallest datetime) is Dentrix's "no date": core treats < 1800 as none.
     birthDate: t.col('BIRTHDATE', t.date()),
     telecom: t.contactPoints([
-      { column: 'HOMEPHONE', system: 'phone', use: 'home' },
-      { column: 'WKPHONE', system: 'phone', use: 'work' },
+      { column: 'HOMEPHONE', ext: 'HOMEPHONEEXT', system: 'phone', use: 'home' },
+      { column: 'WKPHONE', ext: 'WKEXT', system: 'phone', use: 'work' },
       // A: OTHERPHONE is often the mobile number, but nothing says so; no `use` is claimed.
       { column: 'OTHERPHONE', system: 'phone' },
       { column: 'EMAILADDRESS', system: 'email' },
+      { column: 'WORKEMAIL', system: 'email', use: 'work' },
     ]),
-    language: t.col('Language', t.vendorCoding(LOOKUPS.language)),
+    // Definitions are per database, so the codes are site codings, with the description as display.
+    language: definitionField(LOOKUPS.language, 'Language', 'lang'),
+    race: definitionListField(LOOKUPS.race, 'Race', 'race'),
+    ethnicity: definitionListField(LOOKUPS.ethnicity, 'EthnicityID', 'eth'),
     deceased: t.compute(['PatientDeathDate'], ([when], ctx) =>
       t.date()(when, ctx) === undefined ? undefined : true,
     ),

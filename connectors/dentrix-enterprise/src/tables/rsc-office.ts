@@ -1,4 +1,5 @@
 import { defineTable, t, type Identifier } from '@tendril/core';
+import { EVIDENCE } from '../evidence.js';
 import { RSC_TYPE, SYSTEMS } from '../vocabularies.js';
 import { activeStatus, resourceName, RSC_COLUMNS } from './rsc-columns.js';
 
@@ -13,6 +14,7 @@ const NPI = /^\d{10}$/;
 export const officeTable = defineTable({
   resourceType: 'Location',
   table: 'DDB_RSC_BASE',
+  evidence: EVIDENCE.replica,
   key: ['URSCID', 'RSCDB'],
   columns: RSC_COLUMNS,
   cursor: { mode: 'snapshot' },

@@ -1,4 +1,5 @@
 import { defineTable, t } from '@tendril/core';
+import { EVIDENCE } from '../evidence.js';
 import { RSC_TYPE } from '../vocabularies.js';
 import { activeStatus, resourceName, RSC_COLUMNS } from './rsc-columns.js';
 
@@ -11,6 +12,7 @@ import { activeStatus, resourceName, RSC_COLUMNS } from './rsc-columns.js';
 export const operatoryTable = defineTable({
   resourceType: 'Location',
   table: 'DDB_RSC_BASE',
+  evidence: EVIDENCE.replicaAssumedCode,
   key: ['URSCID', 'RSCDB'],
   columns: RSC_COLUMNS,
   cursor: { mode: 'snapshot' },

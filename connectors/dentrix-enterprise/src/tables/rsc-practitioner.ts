@@ -1,4 +1,5 @@
 import { defineTable, t, type Identifier } from '@tendril/core';
+import { EVIDENCE } from '../evidence.js';
 import { RSC_TYPE, SYSTEMS } from '../vocabularies.js';
 import { RSC_COLUMNS } from './rsc-columns.js';
 
@@ -10,6 +11,7 @@ import { RSC_COLUMNS } from './rsc-columns.js';
 export const practitionerTable = defineTable({
   resourceType: 'Practitioner',
   table: 'DDB_RSC_BASE',
+  evidence: EVIDENCE.replica,
   key: ['URSCID', 'RSCDB'],
   columns: RSC_COLUMNS,
   cursor: { mode: 'snapshot' },

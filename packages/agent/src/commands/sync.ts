@@ -23,6 +23,8 @@ export interface StreamReport {
   error?: { code: string; message: string };
   /** Set when `tendril discover` paused the stream (schema drift): it was not read. */
   paused?: string;
+  /** Values dropped with a warning code while mapping (docs/errors.md, "Warning codes"). */
+  warnings?: { code: string; table: string; field: string; count: number }[];
 }
 
 export interface SyncReport {
@@ -54,7 +56,7 @@ export async function runSyncOnce(
         `--stream ${options.stream} is not a stream of connection ${connection.id}; streams: ${streamsOf(connection, connector).join(', ')}`,
       );
     }
-    const { result, errors, paused } = await syncConnection(
+    const { result, errors, paused, warnings } = await syncConnection(
       { sql: sqlClients.get(connection), store, logger: logger as unknown as EngineLogger },
       {
         connection,
@@ -66,14 +68,20 @@ export async function runSyncOnce(
           : {}),
       },
     );
-    const streams: StreamReport[] = result.streams.map((s) => ({
-      stream: s.stream,
-      read: s.read,
-      created: s.created,
-      updated: s.updated,
-      deleted: s.deleted,
-      unchanged: s.unchanged,
-    }));
+    const streams: StreamReport[] = result.streams.map((s) => {
+      const dropped = (warnings ?? [])
+        .filter((w) => w.stream === s.stream)
+        .map(({ code, table, field, count }) => ({ code, table, field, count }));
+      return {
+        stream: s.stream,
+        read: s.read,
+        created: s.created,
+        updated: s.updated,
+        deleted: s.deleted,
+        unchanged: s.unchanged,
+        ...(dropped.length > 0 ? { warnings: dropped } : {}),
+      };
+    });
     for (const { stream, reason } of paused ?? []) {
       streams.push({ stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, paused: reason });
     }
@@ -116,6 +124,8 @@ export function renderSyncReport(report: SyncReport): string {
       lines.push(
         `  ${s.stream.padEnd(18)}${String(s.read).padStart(6)}${String(s.created).padStart(9)}${String(s.updated).padStart(9)}${String(s.deleted).padStart(9)}${String(s.unchanged).padStart(11)}`,
       );
+      for (const w of s.warnings ?? [])
+        lines.push(`      ${w.code}: ${w.field} omitted in ${w.count} row(s) of ${w.table}`);
     }
   }
   lines.push(`done in ${report.durationMs} ms`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createApiServer, type ApiServer, type StatusSnapshot } from '@tendril/api';
-import { connectorForSite, TendrilError, type ConnectorDefinition } from '@tendril/core';
+import { connectorForSite, streamVerification, TendrilError, type ConnectorDefinition } from '@tendril/core';
 import {
   createScheduler,
   reconcileStream,
@@ -155,6 +155,13 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
       scheduler: scheduler.snapshot(),
       agent: { version, pid: process.pid, startedAt, state },
       subscriptions: subscriptions.filter((sub) => sub.enabled).length,
+      streamVerification: (connectionId, stream) => {
+        const connection = config.connections.find((c) => c.id === connectionId);
+        const connector = connection ? connectors.get(connection.connector) : undefined;
+        return connector && connection
+          ? streamVerification(connector, stream, connection.tableMap)
+          : undefined;
+      },
       now: new Date(),
     });
 

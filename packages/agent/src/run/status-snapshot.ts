@@ -9,6 +9,8 @@ export interface SnapshotSources {
   readonly agent: { version: string; pid: number; startedAt: Date; state: StatusSnapshot['agent']['state'] };
   /** Subscriptions the dispatcher sends to; undefined when no dispatcher runs. */
   readonly subscriptions?: number;
+  /** What a stream is verified against at this site (core `streamVerification`). */
+  readonly streamVerification?: (connectionId: string, stream: string) => string | undefined;
   readonly now: Date;
 }
 
@@ -44,9 +46,11 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
         (await guard(() => store.listRuns({ connectionId: c.id, stream: h.stream, limit: 1 }))) ?? [];
       const finished = state?.lastPollFinishedAt ?? h.lastSuccessAt;
       const lastError = h.lastError ?? state?.lastError;
+      const verification = sources.streamVerification?.(c.id, h.stream);
       streams.push({
         stream: h.stream,
         ...(state?.mode ? { mode: state.mode } : {}),
+        ...(verification ? { verification } : {}),
         status: h.status,
         stale: h.stale,
         ...(state?.lastPollStartedAt ? { lastPollStartedAt: state.lastPollStartedAt } : {}),
