@@ -1,4 +1,4 @@
-import type { FieldSpec, RefSpec } from './sdk.js';
+import type { FieldShape, FieldSpec, RefSpec } from './sdk.js';
 import type { ResourceType } from './model/index.js';
 import type { MappingContext } from './mapping-context.js';
 import type { Address, Coding, ContactPoint, Money } from './model/index.js';
@@ -132,7 +132,17 @@ export function pipe(value: unknown, transforms: readonly Transform[], ctx: Mapp
 
 /** A field from one column and a chain of transforms. */
 export function col(column: string, ...transforms: Transform[]): FieldSpec {
-  return { kind: 'field', columns: [column], apply: ([value], ctx) => pipe(value, transforms, ctx) };
+  return {
+    kind: 'field',
+    columns: [column],
+    apply: ([value], ctx) => pipe(value, transforms, ctx),
+    shape: { kind: 'column', column },
+  };
+}
+
+/** A computed field that keeps the meaning of its columns (the structured helpers below). */
+function shaped(spec: FieldSpec, shape: FieldShape): FieldSpec {
+  return { ...spec, shape };
 }
 
 /** The escape hatch: a typed function over several columns, for the rare field that needs code. */
@@ -188,7 +198,7 @@ export function humanName(columns: NameColumns): FieldSpec {
   const list = [columns.family, ...(columns.given ?? []), columns.prefix, columns.suffix].filter(
     (c): c is string => c !== undefined,
   );
-  return compute(list, (values) => {
+  const spec = compute(list, (values) => {
     let i = 0;
     const take = () => {
       const v = values[i++];
@@ -205,6 +215,7 @@ export function humanName(columns: NameColumns): FieldSpec {
     if (suffix) name['suffix'] = [suffix];
     return Object.keys(name).length ? name : undefined;
   });
+  return shaped(spec, { kind: 'humanName', ...columns });
 }
 
 export interface ContactColumn {
@@ -214,7 +225,7 @@ export interface ContactColumn {
 }
 /** ContactPoints in the given order of preference; `rank` follows that order, duplicates dropped. */
 export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
-  return compute(
+  const spec = compute(
     columns.map((c) => c.column),
     (values) => {
       const out: ContactPoint[] = [];
@@ -235,6 +246,7 @@ export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
       return out.length ? out : undefined;
     },
   );
+  return shaped(spec, { kind: 'contactPoints', columns });
 }
 
 export interface AddressColumns {
@@ -249,7 +261,7 @@ export interface AddressColumns {
 export function address(columns: AddressColumns, options: { asList?: boolean } = {}): FieldSpec {
   const named = [columns.city, columns.state, columns.postalCode, columns.country] as const;
   const list = [...columns.line, ...named.filter((c): c is string => c !== undefined)];
-  return compute(list, (values) => {
+  const spec = compute(list, (values) => {
     let i = 0;
     const take = () => {
       const v = values[i++];
@@ -268,4 +280,6 @@ export function address(columns: AddressColumns, options: { asList?: boolean } =
     if (line.length === 0 && Object.keys(result).length <= (columns.use ? 2 : 1)) return undefined;
     return options.asList ? [result] : result;
   });
+  const { use: _use, ...placed } = columns;
+  return shaped(spec, { kind: 'address', ...placed });
 }

@@ -41,9 +41,3 @@ export { dentrixEnterpriseOptionsSchema, type DentrixEnterpriseOptions } from '.
 export { APPT_STATUS, RSC_TYPE, appointmentStatus } from './vocabularies.js';
 export { appointmentEnd, appointmentLocalText, appointmentStart } from './appointment-time.js';
 export { dentrixEnterpriseWriteback } from './writeback.js';
-export {
-  APPOINTMENT_INSERT_COLUMNS,
-  dentrixStatements,
-  PATIENT_INSERT_COLUMNS,
-  type WriteDialect,
-} from './writeback-statements.js';
