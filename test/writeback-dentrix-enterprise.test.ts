@@ -195,6 +195,7 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
   let base: string;
   let key: string;
   let connection: ConnectionConfig;
+  let paused = false;
   const ids = {
     patient: resourceId(CONNECTION, 'Patient', sourceIdOf(['1', '1'])),
     patient2: resourceId(CONNECTION, 'Patient', sourceIdOf(['2', '1'])),
@@ -274,7 +275,9 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
       store,
       connections: [connection],
       connectorFor,
-      kick: () => worker.kick(),
+      kick: () => {
+        if (!paused) worker.kick();
+      },
     }));
     key = await createVendorKey(store, 'vendor', [CONNECTION]);
   });
@@ -405,19 +408,26 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     expect(await count()).toBe(before);
 
     const race = slot(6, 8);
-    const responses = await Promise.all(
-      Array.from({ length: 6 }, (_, i) =>
-        post({
-          command: 'Appointment.book',
-          connectionId: CONNECTION,
-          idempotencyKey: `dxe-race-${i}`,
-          input: bookInput(race),
-        }),
-      ),
-    );
-    const results = await Promise.all(
-      responses.map(async (r) => waitForResult(base, key, ((await r.json()) as { id: string }).id)),
-    );
+    // Queue all six first, then let one drain claim them together: six transactions at once.
+    paused = true;
+    let accepted: string[];
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          post({
+            command: 'Appointment.book',
+            connectionId: CONNECTION,
+            idempotencyKey: `dxe-race-${i}`,
+            input: bookInput(race),
+          }),
+        ),
+      );
+      accepted = await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
+      await worker.drain();
+    } finally {
+      paused = false;
+    }
+    const results = await Promise.all(accepted.map((id) => waitForResult(base, key, id)));
     expect(results.filter((r) => r['status'] === 'written')).toHaveLength(1);
     expect(
       results.filter((r) => r['status'] === 'failed').map((r) => (r['error'] as { code: string }).code),
