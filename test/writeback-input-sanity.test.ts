@@ -287,6 +287,7 @@ describe('writeback: input sanity before anything is queued', () => {
       '{"constructor": {"prototype": {"polluted": true}}}',
       '['.repeat(5000) + ']'.repeat(5000),
       '{"input": 1e400}',
+      '{"command": "Appointment.book", "connectionId": "sane-emr", "idempotencyKey": "raw-1", "input": {"start": 1e400}}',
       JSON.stringify({ a: 'x'.repeat(70_000) }),
     ];
     const bodies: unknown[] = [
@@ -301,7 +302,7 @@ describe('writeback: input sanity before anything is queued', () => {
       book({}, { deadline: '2000-01-01T00:00:00Z' }),
       book({}, { expectedHash: 'abc' }),
       book({}, { extra: true }),
-      book({ start: 1e400 }),
+      book({ start: Number.MAX_VALUE }),
       book({ start: null, end: null }),
       book({ start: ['2030-01-01T10:00:00Z'] }),
       book({ start: { $gt: '' } }),

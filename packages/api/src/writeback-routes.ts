@@ -198,7 +198,8 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
       if (deadline !== undefined && (typeof deadline !== 'string' || !isWritebackInstant(deadline))) {
         errors.push({
           path: 'deadline',
-          message: 'must be a real ISO-8601 UTC instant ending in Z (hours 00–23), such as 2030-01-02T15:30:00Z',
+          message:
+            'must be a real ISO-8601 UTC instant ending in Z (hours 00–23), such as 2030-01-02T15:30:00Z',
         });
       }
       if (expectedHash !== undefined)
