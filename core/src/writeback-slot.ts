@@ -65,7 +65,8 @@ export interface PlacedAppointment {
   readonly excluded: boolean;
 }
 
-const SLOT_FIELDS = ['start', 'end', 'status', 'practitionerIds', 'operatoryId'] as const;
+/** The model fields that place an appointment on the day (the slot check reads only their columns). */
+export const SLOT_FIELDS = ['start', 'end', 'status', 'practitionerIds', 'operatoryId'] as const;
 
 /**
  * One row of the appointments stream placed on the day by the stream's own mapping (start, end,

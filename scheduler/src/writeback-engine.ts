@@ -9,6 +9,7 @@ import {
   matchesCondition,
   placeAppointment,
   REF_FIELD_TYPES,
+  SLOT_FIELDS,
   slotConflict,
   sourceIdComponents,
   TendrilError,
@@ -79,6 +80,22 @@ function readTable(table: TableDefinition): WriteTable {
     ...(table.where ? { where: table.where } : {}),
   };
 }
+
+/**
+ * The main-table columns a read needs to map `fields`: the key, the fields' columns and the row
+ * filters' (joined columns are not read inside the write transaction).
+ */
+function columnsFor(table: TableDefinition, fields: readonly string[]): string[] {
+  const columns = new Set<string>(table.key);
+  for (const field of fields) for (const column of table.fields[field]?.columns ?? []) columns.add(column);
+  for (const condition of [table.excludeWhen, table.deletedWhen])
+    for (const column of Object.keys(condition ?? {})) columns.add(column);
+  return [...columns].filter((column) => table.columns[column] !== undefined);
+}
+
+/** What makes a referenced record unusable (see {@link inactive}), and what a match compares. */
+const REF_FIELDS = ['deceased', 'active', 'status'] as const;
+const MATCH_FIELDS = ['name', 'birthDate', 'telecom'] as const;
 
 function keyWhere(table: TableDefinition, key: readonly string[]): Record<string, WhereValue> {
   return Object.fromEntries(table.key.map((column, i) => [column, key[i] ?? null]));
@@ -163,9 +180,14 @@ export async function runDeclaredCommand(run: DeclaredCommandInput): Promise<Wri
     streamName: string,
     key: readonly string[],
     lock: boolean,
+    fields?: readonly string[],
   ): Promise<Step<WritebackRow | undefined>> {
     const table = stream(streamName);
-    if (sql) return (await sql.select(readTable(table), { where: keyWhere(table, key), lock }))[0];
+    if (sql) {
+      // Only the columns the check maps (`fields`); the whole row for the target the run step uses.
+      const columns = fields ? { columns: columnsFor(table, fields) } : {};
+      return (await sql.select(readTable(table), { ...columns, where: keyWhere(table, key), lock }))[0];
+    }
     if (definition!.sources?.record) return definition!.sources.record(ctx, streamName, key);
     throw definitionProblem(`no way to read ${streamName} on the vendor-api path; declare sources.record`);
   }
@@ -210,6 +232,7 @@ export async function runDeclaredCommand(run: DeclaredCommandInput): Promise<Wri
     };
     const candidates = sql
       ? await sql.select(readTable(table), {
+          columns: columnsFor(table, MATCH_FIELDS),
           where: {
             [match.family]: query.family,
             [match.given]: query.given,
@@ -246,7 +269,7 @@ export async function runDeclaredCommand(run: DeclaredCommandInput): Promise<Wri
       if (current === undefined) continue;
       const list = Array.isArray(current) ? [...current] : [current];
       for (const [i, ref] of list.entries()) {
-        const row = await read(name, ref.key, false);
+        const row = await read(name, ref.key, false, REF_FIELDS);
         if (isWritebackFailure(row)) return row;
         const type = REF_FIELD_TYPES[field];
         if (!present(table, row))
@@ -274,6 +297,7 @@ export async function runDeclaredCommand(run: DeclaredCommandInput): Promise<Wri
     const table = stream(rules.stream);
     const rows = sql
       ? await sql.select(readTable(table), {
+          columns: columnsFor(table, SLOT_FIELDS),
           where: { [rules.dayColumn!]: dayRange(table.columns[rules.dayColumn!], time.start.date) },
           lock: true,
         })
