@@ -2,15 +2,23 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type ApiServer } from '@tendril/api';
+import { dentrixEnterprise } from '@tendril/connector-dentrix-enterprise';
 import {
-  APPOINTMENT_INSERT_COLUMNS,
-  dentrixEnterprise,
-  dentrixStatements,
-  PATIENT_INSERT_COLUMNS,
-} from '@tendril/connector-dentrix-enterprise';
-import { ConnectionConfig, resourceId, sourceIdOf, type ConnectorDefinition } from '@tendril/core';
-import { createWritebackWorker, silentLogger, syncStream, type WritebackWorker } from '@tendril/scheduler';
-import { createSqlClient, type SqlClient } from '@tendril/sql';
+  ConnectionConfig,
+  parseWritebackInput,
+  resourceId,
+  sourceIdOf,
+  type ConnectorDefinition,
+  type WritebackCommand,
+} from '@tendril/core';
+import {
+  createWritebackWorker,
+  runDeclaredCommand,
+  silentLogger,
+  syncStream,
+  type WritebackWorker,
+} from '@tendril/scheduler';
+import { createSqlClient, createWritebackSql, type SqlClient, type WriteStatement } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
 import { seedDentrixEnterprise } from '@tendril/connector-dentrix-enterprise/testing';
 import knexFactory from 'knex';
@@ -50,73 +58,127 @@ function slot(
 
 /**
  * The T-SQL every Dentrix Enterprise writeback statement compiles to (knex's mssql dialect, what
- * tedious would send). Reviewed by snapshot: nothing here has run against SQL Server.
+ * tedious would send): each command runs through the real engine against a recorder that compiles
+ * every statement and answers from a few fixed rows. Reviewed by snapshot: nothing here has run
+ * against SQL Server.
  */
 describe('writeback: Dentrix Enterprise statements in T-SQL', () => {
-  const mssql = knexFactory({ client: 'mssql' });
-  const st = dentrixStatements('mssql');
-  const tsql = (statement: { sql: string; bindings: readonly unknown[] }) =>
-    mssql
-      .raw(statement.sql, statement.bindings as never[])
-      .toSQL()
-      .toNative();
-
-  it('the slot check and every id allocation read WITH (UPDLOCK, HOLDLOCK)', () => {
-    for (const statement of [
-      st.dayAppointments('2030-01-02 00:00:00', '2030-01-03 00:00:00'),
-      st.nextAppointmentId('1'),
-      st.lockAppointment('5', '1'),
-      st.patientCandidates('Doe', 'Jane', '1990-01-01 00:00:00', '1990-01-02 00:00:00'),
-      st.nextPatientId('1'),
-    ]) {
-      expect(tsql(statement).sql).toContain('WITH (UPDLOCK, HOLDLOCK)');
-      expect(statement.sql).not.toMatch(/FOR UPDATE/);
+  const NOW = new Date('2030-01-01T17:00:00.000Z');
+  const source = (type: string, key: string) => [resourceId(CONNECTION, type, key), key] as const;
+  const known = new Map([
+    source('Patient', '1:1'),
+    source('Practitioner', '101:1'),
+    source('Practitioner', '102:1'),
+    source('Location', '201:1'),
+    source('Location', '202:1'),
+    source('Location', '301:1'),
+    source('Appointment', '5:1'),
+  ]);
+  const id = (type: string, key: string) => resourceId(CONNECTION, type, key);
+  /** Answers from fixed rows: every referenced record exists and is active; the day is free. */
+  function answer(statement: WriteStatement, status: number | null): unknown {
+    const text = statement.query.toSQL().sql;
+    if (statement.kind === 'update') return 1;
+    if (statement.kind === 'insert') return [];
+    if (/max\(|min\(/i.test(text)) return [{ NEXTID: 41, PATDB: 1 }];
+    switch (statement.table.table) {
+      case 'DDB_RSC_BASE':
+        return [{ URSCID: 101, RSCDB: 1, RSCTYPE: 1, ActiveFlag: 1 }];
+      case 'DDB_PAT_BASE':
+        return /LASTNAME/.test(text.split(' where ')[1] ?? '') ? [] : [{ PATID: 1, PATDB: 1 }];
+      default:
+        return /APPTDATE/.test(text.split(' where ')[1] ?? '')
+          ? []
+          : [{ APPTID: 5, APPTDB: 1, STATUS: status, OPID: 201, OPDB: 1, PRPROVID: 101, PRPROVDB: 1 }];
     }
-    expect(dentrixStatements('mysql').dayAppointments('a', 'b').sql).toMatch(/FOR UPDATE$/);
+  }
+  async function record(
+    dialect: 'mssql' | 'mysql',
+    command: WritebackCommand,
+    input: Record<string, unknown>,
+    status: number | null = 0,
+  ) {
+    const sent: { sql: string; bindings: readonly unknown[] }[] = [];
+    const sql = createWritebackSql({
+      knex: knexFactory({ client: dialect === 'mssql' ? 'mssql' : 'mysql2' }),
+      dialect,
+      timezone: ZONE,
+      now: () => NOW,
+      run: async (statement) => {
+        sent.push(statement.query.toSQL().toNative());
+        return answer(statement, status);
+      },
+    });
+    const connection = ConnectionConfig.parse({
+      id: CONNECTION,
+      connector: 'dentrix-enterprise',
+      timezone: ZONE,
+      database: { url: 'mssql://dxe/dentrix' },
+      writeback: { enabled: true, allowUnsafeSqlWrites: true, confirmStatus: CONFIRMED_STATUS },
+    });
+    const outcome = await runDeclaredCommand({
+      command,
+      declaration: dentrixEnterprise.writeback!.commands[command]!.paths.sql as never,
+      connector: dentrixEnterprise,
+      connection,
+      settings: connection.writeback!,
+      input: parseWritebackInput(command, input).ok
+        ? (parseWritebackInput(command, input) as { input: Record<string, unknown> }).input
+        : input,
+      sourceIdOf: async (_type, framework) => known.get(framework),
+      now: () => NOW,
+      sql,
+    });
+    expect(outcome.ok).toBe(true);
+    return sent;
+  }
+  const book = {
+    patientId: id('Patient', '1:1'),
+    practitionerIds: [id('Practitioner', '101:1')],
+    operatoryId: id('Location', '201:1'),
+    start: '2030-01-02T16:30:00Z',
+    end: '2030-01-02T17:15:00Z',
+    note: 'Crown prep',
+  };
+  const patient = {
+    name: { family: 'Doe', given: ['Jane'] },
+    birthDate: '1990-01-01',
+    gender: 'female',
+    telecom: [{ system: 'phone', use: 'home', value: '(480) 555-0133' }],
+    primaryPractitionerId: id('Practitioner', '101:1'),
+  };
+  const appointmentId = id('Appointment', '5:1');
+  const all = async (dialect: 'mssql' | 'mysql') => ({
+    book: await record(dialect, 'Appointment.book', book),
+    cancel: await record(dialect, 'Appointment.cancel', { appointmentId, reason: 'called' }),
+    confirm: await record(dialect, 'Appointment.confirm', { appointmentId }),
+    confirmFromNull: await record(dialect, 'Appointment.confirm', { appointmentId }, null),
+    reschedule: await record(dialect, 'Appointment.reschedule', {
+      appointmentId,
+      start: '2030-01-02T22:30:00Z',
+      end: '2030-01-02T23:30:00Z',
+      operatoryId: id('Location', '202:1'),
+      practitionerIds: [id('Practitioner', '102:1')],
+    }),
+    createPatient: await record(dialect, 'Patient.create', patient),
   });
 
-  it('matches the reviewed T-SQL', () => {
-    const appointment = Object.fromEntries(APPOINTMENT_INSERT_COLUMNS.map((c, i) => [c, i])) as never;
-    const patient = Object.fromEntries(PATIENT_INSERT_COLUMNS.map((c, i) => [c, i])) as never;
-    const all = {
-      resource: tsql(st.resource('101', '1')),
-      patient: tsql(st.patient('1', '1')),
-      dayAppointments: tsql(st.dayAppointments('2030-01-02 00:00:00', '2030-01-03 00:00:00')),
-      nextAppointmentId: tsql(st.nextAppointmentId('1')),
-      insertAppointment: tsql(st.insertAppointment(appointment)),
-      lockAppointment: tsql(st.lockAppointment('5', '1')),
-      setAppointmentStatus: tsql(st.setAppointmentStatus('5', '1', 0, 7, '2030-01-01 10:00:00.000')),
-      setAppointmentStatusFromNull: tsql(
-        st.setAppointmentStatus('5', '1', null, 7, '2030-01-01 10:00:00.000'),
-      ),
-      breakAppointment: tsql(
-        st.breakAppointment('5', '1', 0, 100, '2030-01-01 10:00:00.000', null, '2030-01-01 10:00:00.000'),
-      ),
-      moveAppointment: tsql(
-        st.moveAppointment(
-          '5',
-          '1',
-          {
-            apptDate: '2030-01-02 00:00:00',
-            hour: 9,
-            minute: 30,
-            length: 45,
-            utcStart: '2030-01-02 16:30:00',
-            utcEnd: '2030-01-02 17:15:00',
-          },
-          { id: '201', db: '1' },
-          { prId: '101', prDb: '1', scId: null, scDb: null },
-          '2030-01-01 10:00:00.000',
-        ),
-      ),
-      patientCandidates: tsql(
-        st.patientCandidates('Doe', 'Jane', '1990-01-01 00:00:00', '1990-01-02 00:00:00'),
-      ),
-      defaultPatientDb: tsql(st.defaultPatientDb()),
-      nextPatientId: tsql(st.nextPatientId('1')),
-      insertPatient: tsql(st.insertPatient(patient)),
-    };
-    expect(all).toMatchSnapshot();
+  it('the slot check, the target, match before create and every id allocation read WITH (UPDLOCK, HOLDLOCK)', async () => {
+    const tsql = await all('mssql');
+    const locked = Object.values(tsql)
+      .flat()
+      .filter((s) => /^select (max\(|.* where \[(APPTDATE|LASTNAME|APPTID)\])/.test(s.sql));
+    expect(locked.length).toBeGreaterThanOrEqual(8);
+    for (const statement of locked) {
+      expect(statement.sql).toMatch(/WITH \(UPDLOCK, HOLDLOCK\)/);
+      expect(statement.sql).not.toMatch(/for update/i);
+    }
+    const mysqlDay = (await all('mysql')).book.find((s) => /APPTDATE/.test(s.sql));
+    expect(mysqlDay?.sql).toMatch(/for update$/);
+  });
+
+  it('matches the reviewed T-SQL', async () => {
+    expect(await all('mssql')).toMatchSnapshot();
   });
 });
 
@@ -138,6 +200,7 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
   let base: string;
   let key: string;
   let connection: ConnectionConfig;
+  let paused = false;
   const ids = {
     patient: resourceId(CONNECTION, 'Patient', sourceIdOf(['1', '1'])),
     patient2: resourceId(CONNECTION, 'Patient', sourceIdOf(['2', '1'])),
@@ -218,7 +281,9 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
       store,
       connections: [connection],
       connectorFor,
-      kick: () => worker.kick(),
+      kick: () => {
+        if (!paused) worker.kick();
+      },
     }));
     key = await createVendorKey(store, 'vendor', [CONNECTION]);
   });
@@ -280,7 +345,7 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     });
     expect(result['warnings']).toEqual([]);
     const audit = JSON.stringify(await store.writebacks.listAudit(String(result['id'])));
-    expect(audit).toContain('FOR UPDATE');
+    expect(audit).toMatch(/for update/i);
     expect(audit).not.toContain('Crown prep');
     await new Promise((r) => setTimeout(r, 50));
     const polled = await sync('appointments');
@@ -349,19 +414,26 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
     expect(await count()).toBe(before);
 
     const race = slot(6, 8);
-    const responses = await Promise.all(
-      Array.from({ length: 6 }, (_, i) =>
-        post({
-          command: 'Appointment.book',
-          connectionId: CONNECTION,
-          idempotencyKey: `dxe-race-${i}`,
-          input: bookInput(race),
-        }),
-      ),
-    );
-    const results = await Promise.all(
-      responses.map(async (r) => waitForResult(base, key, ((await r.json()) as { id: string }).id)),
-    );
+    // Queue all six first, then let one drain claim them together: six transactions at once.
+    paused = true;
+    let accepted: string[];
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          post({
+            command: 'Appointment.book',
+            connectionId: CONNECTION,
+            idempotencyKey: `dxe-race-${i}`,
+            input: bookInput(race),
+          }),
+        ),
+      );
+      accepted = await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
+      await worker.drain();
+    } finally {
+      paused = false;
+    }
+    const results = await Promise.all(accepted.map((id) => waitForResult(base, key, id)));
     expect(results.filter((r) => r['status'] === 'written')).toHaveLength(1);
     expect(
       results.filter((r) => r['status'] === 'failed').map((r) => (r['error'] as { code: string }).code),

@@ -214,7 +214,8 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       expect.arrayContaining(['accepted', 'executing', 'statement', 'written']),
     );
     const auditText = JSON.stringify(audit);
-    expect(auditText).toContain(`INSERT INTO ${EVENTS}`);
+    // The statement text as knex built it (quoted identifiers), never its values.
+    expect(auditText).toMatch(new RegExp(`insert into \\W?${EVENTS}\\W`, 'i'));
     expect(auditText).not.toContain('first visit');
     expect(auditText).not.toContain(s.date);
 

@@ -4,7 +4,7 @@ import { resourceId, sourceIdOf } from './ids.js';
 import type { MappingContext } from './mapping-context.js';
 import { publishMappingWarning, type MappingWarning } from './mapping-warnings.js';
 import { RESOURCE_SCHEMAS, type ResourceType } from './model/index.js';
-import type { RowCondition, TableDefinition } from './sdk.js';
+import type { FieldMapping, RowCondition, TableDefinition } from './sdk.js';
 import { localTextToInstant, utcTextToInstant } from './time.js';
 
 export type Row = Readonly<Record<string, unknown>>;
@@ -91,6 +91,67 @@ export function sourceUpdatedAt(table: TableDefinition, row: Row, ctx: MappingCo
   return table.cursor.clock === 'db-utc' ? utcTextToInstant(value) : localTextToInstant(value, ctx.timezone);
 }
 
+/** One field's value from a row, and for a reference the source key(s) it holds. Throws what the mapping throws. */
+function fieldValue(
+  mapping: FieldMapping,
+  row: Row,
+  ctx: MappingContext,
+): { value: unknown; ref?: string | string[] } {
+  if (mapping.kind !== 'ref')
+    return {
+      value: mapping.apply(
+        mapping.columns.map((c) => row[c]),
+        ctx,
+      ),
+    };
+  const keyOf = (parts: unknown[]) =>
+    sourceIdOf(mapping.prefix ? [mapping.prefix, ...(parts as string[])] : (parts as string[]));
+  // One key component, or undefined for "no reference". With `zeroMeans`, the vendor's 0 is a
+  // real record (Open Dental's default office), not "none".
+  const component = (v: unknown): string | undefined => {
+    if (mapping.zeroMeans !== undefined && v !== null && v !== undefined && String(v).trim() === '0')
+      return mapping.zeroMeans;
+    return noReference(v) ? undefined : String(v).trim();
+  };
+  if (mapping.many) {
+    const present = mapping.columns.map((c) => component(row[c])).filter((v): v is string => v !== undefined);
+    const keys = [...new Set(present.map((v) => keyOf([v])))];
+    return keys.length
+      ? { value: keys.map((key) => ctx.refId(mapping.resourceType, key)), ref: keys }
+      : { value: undefined };
+  }
+  const parts = mapping.columns.map((c) => component(row[c]));
+  if (parts.some((p) => p === undefined)) return { value: undefined };
+  const key = keyOf(parts);
+  return { value: ctx.refId(mapping.resourceType, key), ref: key };
+}
+
+/**
+ * Some model fields of a row, each mapped on its own: a field whose mapping throws, or whose value
+ * is empty, is left out, and the result is not validated as a whole resource. For reading a few
+ * facts of rows that may be dirty (writeback's slot check and re-reads), never for emitting events.
+ */
+export function mapFields(
+  table: TableDefinition,
+  row: Row,
+  ctx: MappingContext,
+  fields: readonly string[] = Object.keys(table.fields),
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [path, value] of Object.entries(table.constants ?? {})) setPath(out, path, value);
+  for (const path of fields) {
+    const mapping = table.fields[path];
+    if (!mapping) continue;
+    try {
+      const { value } = fieldValue(mapping, row, ctx);
+      if (!isEmpty(value)) setPath(out, path, value);
+    } catch {
+      // A dirty value is unknown here; the row itself is still placed by its other fields.
+    }
+  }
+  return out;
+}
+
 /**
  * Maps one vendor row to a validated standard-model resource and its content hash. Errors name
  * the table, field and rule, never the value: values can be PHI.
@@ -125,39 +186,9 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
     currentField = path;
     let value: unknown;
     try {
-      if (mapping.kind === 'ref') {
-        const keyOf = (parts: unknown[]) =>
-          sourceIdOf(mapping.prefix ? [mapping.prefix, ...(parts as string[])] : (parts as string[]));
-        // One key component, or undefined for "no reference". With `zeroMeans`, the vendor's 0 is a
-        // real record (Open Dental's default office), not "none".
-        const component = (v: unknown): string | undefined => {
-          if (mapping.zeroMeans !== undefined && v !== null && v !== undefined && String(v).trim() === '0')
-            return mapping.zeroMeans;
-          return noReference(v) ? undefined : String(v).trim();
-        };
-        if (mapping.many) {
-          const present = mapping.columns
-            .map((c) => component(row[c]))
-            .filter((v): v is string => v !== undefined);
-          const keys = [...new Set(present.map((v) => keyOf([v])))];
-          if (keys.length) {
-            refs[path] = keys;
-            value = keys.map((key) => ctx.refId(mapping.resourceType, key));
-          }
-        } else {
-          const parts = mapping.columns.map((c) => component(row[c]));
-          if (!parts.some((p) => p === undefined)) {
-            const key = keyOf(parts);
-            refs[path] = key;
-            value = ctx.refId(mapping.resourceType, key);
-          }
-        }
-      } else {
-        value = mapping.apply(
-          mapping.columns.map((c) => row[c]),
-          rowCtx,
-        );
-      }
+      const mapped = fieldValue(mapping, row, rowCtx);
+      value = mapped.value;
+      if (mapped.ref !== undefined) refs[path] = mapped.ref;
     } catch (cause) {
       throw new TendrilError('TENDRIL_E_MAPPING', `table ${table.table}: field ${path} could not be mapped`, {
         cause: cause instanceof TendrilError ? cause : undefined,

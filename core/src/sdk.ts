@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { TendrilError } from './errors.js';
 import type { ResourceType } from './model/index.js';
 import type { MappingContext } from './mapping-context.js';
-import type { WritebackDefinition } from './writeback.js';
+import type { WritebackDefinition } from './writeback-declare.js';
 
 /** A column's SQL type exactly as the vendor schema declares it (`bigint(20)`, `varchar(100)`, `timestamp`). */
 export type ColumnType = string;
@@ -90,11 +90,44 @@ export interface DeleteLogSpec {
   readonly where?: RowCondition;
 }
 
+/**
+ * What a field's columns mean, kept beside the mapping function for the fields built by the
+ * structured helpers (`t.col`, `t.humanName`, `t.contactPoints`, `t.address`), so writeback derives
+ * the vendor columns of a model value from the read declaration instead of declaring them again.
+ */
+export type FieldShape =
+  | { readonly kind: 'column'; readonly column: string }
+  | {
+      readonly kind: 'humanName';
+      readonly family?: string;
+      readonly given?: readonly string[];
+      readonly prefix?: string;
+      readonly suffix?: string;
+    }
+  | {
+      readonly kind: 'contactPoints';
+      readonly columns: readonly {
+        readonly column: string;
+        readonly system: 'phone' | 'email' | 'sms' | 'fax';
+        readonly use?: 'home' | 'work' | 'mobile';
+      }[];
+    }
+  | {
+      readonly kind: 'address';
+      readonly line: readonly string[];
+      readonly city?: string;
+      readonly state?: string;
+      readonly postalCode?: string;
+      readonly country?: string;
+    };
+
 /** One model field produced from one or more columns. */
 export interface FieldSpec {
   readonly kind: 'field';
   readonly columns: readonly string[];
   readonly apply: (values: readonly unknown[], ctx: MappingContext) => unknown;
+  /** The columns' meaning, for the structured helpers (absent for `t.compute`). */
+  readonly shape?: FieldShape;
 }
 
 /** A reference (`<role>Id` / `<role>Ids`) to another resource by its vendor key. */
@@ -170,7 +203,7 @@ export interface ConnectorDefinition<O extends z.ZodType = z.ZodType> {
   readonly optionsSchema: O;
   /** Stream name → table. Stream names are stable: they key cursors in the store. */
   readonly streams: Readonly<Record<string, TableDefinition>>;
-  /** Writeback handlers (writeback.md), declared with `defineWriteback`. Absent: read-only. */
+  /** Writeback commands (docs/writeback.md), declared with `defineWriteback`. Absent: read-only. */
   readonly writeback?: WritebackDefinition;
 }
 
@@ -315,6 +348,14 @@ export function defineConnector<O extends z.ZodType>(
   for (const name of Object.keys(definition.streams)) {
     if (!STREAM_NAME.test(name)) {
       throw problem(`connector ${definition.id}: stream name "${name}" must be lower-case kebab-case`, {
+        name,
+      });
+    }
+  }
+  // The writeback reads and writes through streams by name: they must be this connector's streams.
+  for (const [name, table] of Object.entries(definition.writeback?.streams ?? {})) {
+    if (definition.streams[name] !== table) {
+      throw problem(`connector ${definition.id}: writeback stream "${name}" is not the connector's stream`, {
         name,
       });
     }

@@ -1,4 +1,4 @@
-import type { FieldSpec, RefSpec } from './sdk.js';
+import type { FieldShape, FieldSpec, RefSpec } from './sdk.js';
 import type { ResourceType } from './model/index.js';
 import type { MappingContext } from './mapping-context.js';
 import type { Address, Coding, ContactPoint, Money } from './model/index.js';
@@ -160,7 +160,17 @@ export function pipe(value: unknown, transforms: readonly Transform[], ctx: Mapp
 
 /** A field from one column and a chain of transforms. */
 export function col(column: string, ...transforms: Transform[]): FieldSpec {
-  return { kind: 'field', columns: [column], apply: ([value], ctx) => pipe(value, transforms, ctx) };
+  return {
+    kind: 'field',
+    columns: [column],
+    apply: ([value], ctx) => pipe(value, transforms, ctx),
+    shape: { kind: 'column', column },
+  };
+}
+
+/** A computed field that keeps the meaning of its columns (the structured helpers below). */
+function shaped(spec: FieldSpec, shape: FieldShape): FieldSpec {
+  return { ...spec, shape };
 }
 
 /** The escape hatch: a typed function over several columns, for the rare field that needs code. */
@@ -276,7 +286,7 @@ export function humanName(columns: NameColumns): FieldSpec {
   const list = [columns.family, ...(columns.given ?? []), columns.prefix, columns.suffix].filter(
     (c): c is string => c !== undefined,
   );
-  return compute(list, (values) => {
+  const spec = compute(list, (values) => {
     let i = 0;
     const take = () => {
       const v = values[i++];
@@ -293,6 +303,7 @@ export function humanName(columns: NameColumns): FieldSpec {
     if (suffix) name['suffix'] = [suffix];
     return Object.keys(name).length ? name : undefined;
   });
+  return shaped(spec, { kind: 'humanName', ...columns });
 }
 
 export interface ContactColumn {
@@ -309,7 +320,7 @@ export interface ContactColumn {
  */
 export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
   const read = columns.flatMap((c) => (c.ext ? [c.column, c.ext] : [c.column]));
-  return compute(read, (values) => {
+  const spec = compute(read, (values) => {
     const out: ContactPoint[] = [];
     const seen = new Set<string>();
     let i = 0;
@@ -331,6 +342,7 @@ export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
     }
     return out.length ? out : undefined;
   });
+  return shaped(spec, { kind: 'contactPoints', columns });
 }
 
 export interface AddressColumns {
@@ -369,11 +381,13 @@ function addressOf(columns: AddressColumns, values: readonly unknown[]): Address
 
 /** One Address from address columns; wrapped in a list with `asList` for `addresses`. */
 export function address(columns: AddressColumns, options: { asList?: boolean } = {}): FieldSpec {
-  return compute(addressColumnList(columns), (values) => {
+  const spec = compute(addressColumnList(columns), (values) => {
     const result = addressOf(columns, values);
     if (result === undefined) return undefined;
     return options.asList ? [result] : result;
   });
+  const { use: _use, ...placed } = columns;
+  return shaped(spec, { kind: 'address', ...placed });
 }
 
 /**

@@ -35,8 +35,10 @@ export const WritebackConnectionConfig = z
     /** Vendor status codes for cancel and confirm (OpenEMR `apptstat`: `x`, `AVM`). */
     cancelStatus: z.string().min(1).max(15).optional(),
     confirmStatus: z.string().min(1).max(15).optional(),
-    /** Default deadline after acceptance, seconds (writeback.md §3: 10 minutes). */
+    /** Default deadline after acceptance, seconds (docs/writeback.md: 10 minutes). */
     defaultDeadlineSeconds: z.number().int().min(1).max(86_400).default(600),
+    /** How far ahead a booking (or a new time) may start, days; a request beyond it is a 400. */
+    bookingHorizonDays: z.number().int().min(1).max(3650).default(730),
   })
   .strict();
 export type WritebackConnectionConfig = z.infer<typeof WritebackConnectionConfig>;

@@ -1,272 +1,126 @@
 import { DateTime } from 'luxon';
-import { z } from 'zod';
 import { TendrilError } from './errors.js';
-import { Id, Instant, IsoDate } from './model/index.js';
+import type { ClockDomain, ColumnDeclarations, RowCondition } from './sdk.js';
+import {
+  WRITE_PATHS,
+  WRITEBACK_COMMANDS,
+  type CapabilityState,
+  type WritebackCommand,
+  type WritebackErrorCode,
+  type WritePath,
+} from './writeback-commands.js';
 import type { WritebackConnectionConfig } from './writeback-config.js';
+import type { WritebackDefinition } from './writeback-declare.js';
 
 /**
- * Writeback (writeback.md): the commands a vendor may send, their inputs in standard-model terms,
- * and the SDK a connector uses to declare which it supports and on which write path. Handlers are
- * plain functions that receive a narrow context (a transaction-bound SQL runner or a vendor API
- * client); the worker in @tendril/scheduler owns queueing, deadlines, read-back and results.
+ * Writeback (docs/writeback.md): what a command's handler receives and reports, the SQL contract
+ * the write transaction offers, and which commands a connection can run. Handlers are plain
+ * functions over a narrow context (a transaction-bound statement runner or a vendor API client);
+ * the worker in @tendril/scheduler owns queueing, deadlines, read-back and results.
  */
-export const WRITEBACK_COMMANDS = [
-  'Appointment.book',
-  'Appointment.cancel',
-  'Appointment.confirm',
-  'Appointment.reschedule',
-  'Patient.create',
-  'Patient.update',
-] as const;
-export type WritebackCommand = (typeof WRITEBACK_COMMANDS)[number];
 
-export function isWritebackCommand(value: unknown): value is WritebackCommand {
-  return typeof value === 'string' && (WRITEBACK_COMMANDS as readonly string[]).includes(value);
+/** A row as a database driver returns it, keyed by declared column names. */
+export type WritebackRow = Readonly<Record<string, unknown>>;
+
+/**
+ * A value the write clock fills in, in a clock domain (sdk `ClockDomain`): `db-utc` the database
+ * clock in UTC, `db-local` the database clock as the office's wall time, `client` the agent's
+ * clock as the office's wall time. @tendril/sql turns it into the dialect's expression (or a
+ * bound value for `client`), so a written stamp lands in the domain the read side polls by.
+ */
+export interface WriteStamp {
+  readonly stamp: ClockDomain;
+  /** Fraction digits of the column (0–6; `client` stamps carry at most 3). Default 0. */
+  readonly precision?: number;
 }
 
-/** The resource a command writes: its result events are `<resource>.writeback.<status>`. */
-export function commandResource(command: WritebackCommand): 'Appointment' | 'Patient' {
-  return command.startsWith('Patient.') ? 'Patient' : 'Appointment';
+/** A stamp in `clock`'s domain, for a column written with "now". */
+export function writeStamp(clock: ClockDomain, precision?: number): WriteStamp {
+  return precision === undefined ? { stamp: clock } : { stamp: clock, precision };
 }
 
-/** Public lifecycle (writeback.md §3). `accepted` covers queued, executing and verifying (see `phase`). */
-export const WRITEBACK_STATUSES = ['accepted', 'written', 'failed', 'timed_out'] as const;
-export type WritebackStatus = (typeof WRITEBACK_STATUSES)[number];
-export const WRITEBACK_PHASES = ['queued', 'executing', 'verifying', 'done'] as const;
-export type WritebackPhase = (typeof WRITEBACK_PHASES)[number];
-
-/** The public `error.code` values of a failed writeback (writeback.md §4). Logs carry TENDRIL_E_WRITEBACK_*. */
-export const WRITEBACK_ERROR_CODES = [
-  'not_found',
-  'inactive',
-  'validation_failed',
-  'conflict',
-  'slot_conflict',
-  'permission_denied',
-  'vendor_error',
-  'verification_failed',
-  'patient_match_ambiguous',
-  'patient_exists',
-  'unsupported',
-] as const;
-export type WritebackErrorCode = (typeof WRITEBACK_ERROR_CODES)[number];
-
-/** Ways a connector can write: the vendor's own API (sanctioned) or SQL. */
-export const WRITE_PATHS = ['vendor-api', 'sql'] as const;
-export type WritePath = (typeof WRITE_PATHS)[number];
-
-/** What `GET /v1/connections/{id}/capabilities` reports per command. */
-export const CAPABILITY_STATES = ['supported', 'unsupported', 'needs-config'] as const;
-export type CapabilityState = (typeof CAPABILITY_STATES)[number];
-
-// Inputs are bounded (lengths, counts) so that an oversized field is a field error, not a write.
-const Text = (max: number) =>
-  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-/** Person names: letters (any script), marks, spaces, apostrophes, hyphens, periods. Nothing a query language needs. */
-const NamePart = Text(100).regex(/^[\p{L}\p{M}' .-]+$/u, "may contain only letters, spaces, ' . and -");
-const Phone = Text(40).regex(/^\+?[0-9 ().-]{7,30}$/, 'must be a phone number such as +1 555 010 0000');
-const Email = Text(254).regex(/^[^\s@<>;'"`]+@[^\s@<>;'"`]+\.[A-Za-z]{2,}$/, 'must be an e-mail address');
-const AddressText = Text(200).regex(/^[^<>;`\\]*$/, 'may not contain < > ; ` or \\');
-
-const WritebackName = z
-  .object({
-    family: NamePart,
-    given: z.array(NamePart).min(1, 'add at least the first given name').max(3),
-    prefix: z.array(NamePart).max(2).optional(),
-    suffix: z.array(NamePart).max(2).optional(),
-  })
-  .strict();
-
-const WritebackContactPoint = z.discriminatedUnion('system', [
-  z
-    .object({ system: z.literal('phone'), value: Phone, use: z.enum(['home', 'work', 'mobile']).optional() })
-    .strict(),
-  z
-    .object({ system: z.literal('sms'), value: Phone, use: z.enum(['home', 'work', 'mobile']).optional() })
-    .strict(),
-  z
-    .object({ system: z.literal('email'), value: Email, use: z.enum(['home', 'work', 'mobile']).optional() })
-    .strict(),
-]);
-
-const WritebackAddress = z
-  .object({
-    use: z.enum(['home', 'work', 'billing', 'temp']).optional(),
-    line: z.array(AddressText).min(1).max(2),
-    city: AddressText.optional(),
-    state: AddressText.optional(),
-    postalCode: Text(20)
-      .regex(/^[A-Za-z0-9 -]+$/, 'must be a postal code')
-      .optional(),
-    country: Text(60)
-      .regex(/^[A-Za-z .-]+$/, 'must be a country name or code')
-      .optional(),
-  })
-  .strict();
-
-const Gender = z.enum(['male', 'female', 'other', 'unknown']);
-const Note = Text(2000);
-
-export const AppointmentBookInput = z
-  .object({
-    patientId: Id,
-    practitionerIds: z.array(Id).min(1, 'name at least one practitioner').max(5),
-    locationId: Id.optional(),
-    operatoryId: Id.optional(),
-    start: Instant,
-    end: Instant.optional(),
-    appointmentTypeId: Id.optional(),
-    note: Note.optional(),
-  })
-  .strict()
-  .superRefine((input, ctx) => {
-    if (input.end === undefined && input.appointmentTypeId === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['end'],
-        message: 'give end, or appointmentTypeId for its default length',
-      });
-    }
-    if (input.end !== undefined && Date.parse(input.end) <= Date.parse(input.start)) {
-      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
-    }
-  });
-
-export const AppointmentCancelInput = z.object({ appointmentId: Id, reason: Note.optional() }).strict();
-
-export const AppointmentConfirmInput = z
-  .object({
-    appointmentId: Id,
-    confirmedAt: Instant.optional(),
-    method: z.enum(['phone', 'sms', 'email', 'portal', 'other']).optional(),
-  })
-  .strict();
-
-export const AppointmentRescheduleInput = z
-  .object({
-    appointmentId: Id,
-    start: Instant,
-    end: Instant,
-    operatoryId: Id.optional(),
-    practitionerIds: z.array(Id).min(1).max(5).optional(),
-  })
-  .strict()
-  .superRefine((input, ctx) => {
-    if (Date.parse(input.end) <= Date.parse(input.start))
-      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be after start' });
-  });
-
-export const PatientCreateInput = z
-  .object({
-    name: WritebackName,
-    birthDate: IsoDate,
-    gender: Gender,
-    telecom: z
-      .array(WritebackContactPoint)
-      .min(1, 'add a phone or e-mail (match before create needs one)')
-      .max(6),
-    addresses: z.array(WritebackAddress).max(2).default([]),
-    primaryPractitionerId: Id.optional(),
-    primaryLocationId: Id.optional(),
-    matchPolicy: z.enum(['return-existing', 'fail-if-exists']).default('return-existing'),
-  })
-  .strict();
-
-/** Fields `Patient.update` may carry at all; a connection's allow-list narrows this (writeback.md §2). */
-export const PATIENT_UPDATE_FIELDS = [
-  'name',
-  'preferredName',
-  'telecom',
-  'addresses',
-  'language',
-  'gender',
-  'primaryPractitionerId',
-  'birthDate',
-] as const;
-export type PatientUpdateField = (typeof PATIENT_UPDATE_FIELDS)[number];
-/** The default allow-list: `birthDate` needs an explicit per-connection opt-in. */
-export const DEFAULT_PATIENT_UPDATE_FIELDS: readonly PatientUpdateField[] = [
-  'name',
-  'preferredName',
-  'telecom',
-  'addresses',
-  'language',
-  'gender',
-  'primaryPractitionerId',
-];
-
-export const PatientUpdateInput = z
-  .object({
-    patientId: Id,
-    name: WritebackName.optional(),
-    preferredName: NamePart.nullable().optional(),
-    telecom: z.array(WritebackContactPoint).max(6).optional(),
-    addresses: z.array(WritebackAddress).max(2).optional(),
-    language: z
-      .string()
-      .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, 'must be a BCP 47 tag such as en or es-MX')
-      .nullable()
-      .optional(),
-    gender: Gender.optional(),
-    primaryPractitionerId: Id.nullable().optional(),
-    birthDate: IsoDate.optional(),
-  })
-  .strict()
-  .superRefine((input, ctx) => {
-    if (Object.keys(input).length === 1)
-      ctx.addIssue({ code: 'custom', path: [], message: 'name at least one field to change' });
-  });
-
-/** Every command's input schema: the API validates against these before anything is queued. */
-export const WRITEBACK_INPUT_SCHEMAS = {
-  'Appointment.book': AppointmentBookInput,
-  'Appointment.cancel': AppointmentCancelInput,
-  'Appointment.confirm': AppointmentConfirmInput,
-  'Appointment.reschedule': AppointmentRescheduleInput,
-  'Patient.create': PatientCreateInput,
-  'Patient.update': PatientUpdateInput,
-} as const satisfies Record<WritebackCommand, z.ZodType>;
-
-export type WritebackInput<C extends WritebackCommand> = z.output<(typeof WRITEBACK_INPUT_SCHEMAS)[C]>;
-
-/** One field problem of a rejected input: a path inside `input` and what is wrong (never the value). */
-export interface WritebackFieldError {
-  readonly path: string;
-  readonly message: string;
+export function isWriteStamp(value: unknown): value is WriteStamp {
+  return typeof value === 'object' && value !== null && 'stamp' in value && !(value instanceof Uint8Array);
 }
 
-/** Validates a command's input; every problem at once, each with its field path. */
-export function parseWritebackInput<C extends WritebackCommand>(
-  command: C,
-  input: unknown,
-): { ok: true; input: WritebackInput<C> } | { ok: false; errors: WritebackFieldError[] } {
-  const result = (WRITEBACK_INPUT_SCHEMAS[command] as z.ZodType).safeParse(input);
-  if (result.success) return { ok: true, input: result.data as WritebackInput<C> };
-  return {
-    ok: false,
-    errors: result.error.issues.map((issue) => ({
-      path: ['input', ...issue.path.map(String)].join('.'),
-      message: issue.message,
-    })),
-  };
+/** A column value of an INSERT or UPDATE. Every value is bound, never spliced into the text. */
+export type WriteValue = string | number | boolean | null | Uint8Array | WriteStamp;
+
+/** A row condition of a write-path statement: equality, NULL, a half-open range or a list. */
+export type WhereValue =
+  | string
+  | number
+  | null
+  | { readonly gte: string | number; readonly lt: string | number }
+  | { readonly in: readonly (string | number)[] };
+
+/** A table as the write transaction touches it on one connection: names resolved, types declared. */
+export interface WriteTable {
+  readonly table: string;
+  /** Declared column → vendor type (read columns plus the writeback's write-only columns). */
+  readonly columns: ColumnDeclarations;
+  /** Per-site physical names (`connections[].tableMap`); absent: the declared name. */
+  readonly columnNames?: Readonly<Record<string, string>>;
+  /** A stream's static filter, applied to every read of it. */
+  readonly where?: RowCondition;
+  /**
+   * The stamp the read side polls this table by: set on every INSERT and UPDATE in its clock
+   * domain, unless the statement sets it (docs/writeback.md, "Clock domains").
+   */
+  readonly stamp?: { readonly column: string; readonly clock: ClockDomain; readonly precision: number };
 }
 
-/** The result of one statement run by a handler. */
-export interface WritebackSqlResult {
-  /** Rows of a SELECT (empty for other statements). */
-  readonly rows: Record<string, unknown>[];
-  readonly affectedRows: number;
-  /** The auto-increment key of an INSERT, as text, when the engine reports one. */
-  readonly insertId?: string;
+/** A read inside the write transaction: the columns (default: every declared one), a filter, a lock. */
+export interface WriteSelect {
+  readonly columns?: readonly string[];
+  readonly where?: Readonly<Record<string, WhereValue>>;
+  /** Lock the rows (and, on SQL Server, the key range) until the transaction ends. */
+  readonly lock?: boolean;
+  /** One aggregate instead of rows: `{ fn: 'max', column: 'pid', as: 'NEXTID' }`. */
+  readonly aggregate?: { readonly fn: 'max' | 'min'; readonly column: string; readonly as: string };
 }
 
 /**
- * A SQL runner bound to the worker's write transaction. Statements use `?` placeholders and every
- * value is bound, never spliced into the text; the text alone goes to the audit journal.
+ * The statements of one write transaction, built by @tendril/sql with knex (parameterized, quoted
+ * identifiers): connectors never write SQL text. Each statement's text, without values, goes to
+ * the audit journal.
  */
 export interface WritebackSql {
   readonly dialect: 'mysql' | 'mssql' | 'postgres' | 'sqlite';
-  query(sql: string, bindings?: readonly unknown[]): Promise<WritebackSqlResult>;
+  select(table: WriteTable, query: WriteSelect): Promise<WritebackRow[]>;
+  /** One row; `insertId`: the auto-increment key, when the engine reports one. */
+  insert(
+    table: WriteTable,
+    values: Readonly<Record<string, WriteValue>>,
+  ): Promise<{ readonly insertId?: string }>;
+  update(
+    table: WriteTable,
+    set: Readonly<Record<string, WriteValue>>,
+    where: Readonly<Record<string, WhereValue>>,
+  ): Promise<{ readonly affectedRows: number }>;
+}
+
+/**
+ * What a handler writes through on the `sql` path: the tables its writeback declares, by their
+ * declared names (`tables` of `defineWriteback`); each statement is checked against the command's
+ * `writes` and the table's declared columns before it is built.
+ */
+export interface WritebackDb {
+  readonly dialect: WritebackSql['dialect'];
+  select(table: string, query: WriteSelect): Promise<WritebackRow[]>;
+  /** One row; a value `undefined` is the table's "no value" ('' or NULL, as it declares). */
+  insert(
+    table: string,
+    values: Readonly<Record<string, WriteValue | undefined>>,
+  ): Promise<{ readonly insertId?: string }>;
+  /** See `insert` for `undefined` values. */
+  update(
+    table: string,
+    set: Readonly<Record<string, WriteValue | undefined>>,
+    where: Readonly<Record<string, WhereValue>>,
+  ): Promise<{ readonly affectedRows: number }>;
+  /** The next id of a table without an auto-increment key: `MAX(column) + 1` among `where`, locked. */
+  nextId(table: string, column: string, where?: Readonly<Record<string, WhereValue>>): Promise<string>;
 }
 
 /** A vendor API reached by the worker (the Open Dental API); calls are recorded in the audit log. */
@@ -278,7 +132,10 @@ export interface VendorApi {
   ): Promise<{ status: number; body: unknown }>;
 }
 
-/** What a handler gets: the connection, references resolved on demand, and its write path. */
+/** The resource types a writeback input can name by framework id. */
+export type ReferencedType = 'Patient' | 'Practitioner' | 'Location' | 'Appointment' | 'AppointmentType';
+
+/** What a handler gets: the connection, its settings and its write path. */
 export interface WritebackContext {
   readonly connectionId: string;
   /** The office's IANA zone: vendor wall times are written in it. */
@@ -287,24 +144,31 @@ export interface WritebackContext {
   readonly options: Readonly<Record<string, unknown>>;
   readonly settings: WritebackConnectionConfig;
   /** Set on the `sql` path. */
-  readonly sql?: WritebackSql;
+  readonly db?: WritebackDb;
   /** Set on the `vendor-api` path. */
   readonly api?: VendorApi;
   /**
    * The vendor key of a framework id: from the shadow store, or from an earlier writeback's
    * result for a record not yet polled. Undefined when unknown (`not_found`).
    */
-  sourceIdOf(
-    resourceType: 'Patient' | 'Practitioner' | 'Location' | 'Appointment' | 'AppointmentType',
-    id: string,
-  ): Promise<string | undefined>;
+  sourceIdOf(resourceType: ReferencedType, id: string): Promise<string | undefined>;
   now(): Date;
 }
 
+/** The write transaction of a `sql`-path handler (a definition error when run on another path). */
+export function sqlDb(ctx: WritebackContext): WritebackDb {
+  if (!ctx.db)
+    throw new TendrilError(
+      'TENDRIL_E_CONNECTOR_DEFINITION',
+      'writeback: this command runs on the sql path only',
+    );
+  return ctx.db;
+}
+
 /**
- * What a handler reports. `done`: the record's vendor key, so the worker reads it back with the
+ * What a handler reports. `ok`: the record's vendor key, so the worker reads it back with the
  * polling query and mapper, plus the model fields the command asserts (compared on read-back).
- * `failed`: a public code; the EHR is unchanged (or restored: `compensated`).
+ * Not `ok`: a public code; the EHR is unchanged (or restored: `compensated`).
  */
 export type WritebackOutcome =
   | {
@@ -314,82 +178,29 @@ export type WritebackOutcome =
       /** `Patient.create` found the patient instead of creating one. */
       readonly matched?: boolean;
     }
-  | {
-      readonly ok: false;
-      readonly code: WritebackErrorCode;
-      /** Names fields and rules, never values. */
-      readonly message: string;
-      readonly details?: Readonly<Record<string, unknown>>;
-      readonly compensated?: boolean;
-    };
+  | WritebackFailure;
 
-export type WritebackHandler<C extends WritebackCommand = WritebackCommand> = (
-  ctx: WritebackContext,
-  input: WritebackInput<C>,
-) => Promise<WritebackOutcome>;
-
-/** One command as a connector supports it: per write path, a handler; and the tables it writes. */
-export interface WritebackCommandSpec<C extends WritebackCommand = WritebackCommand> {
-  readonly paths: Partial<Record<WritePath, WritebackHandler<C>>>;
-  /** Tables the `sql` path writes, with the rights it needs: `tendril grants --writeback` grants exactly these. */
-  readonly tables?: Readonly<Record<string, readonly ('INSERT' | 'UPDATE' | 'DELETE')[]>>;
+export interface WritebackFailure {
+  readonly ok: false;
+  readonly code: WritebackErrorCode;
+  /** Names fields and rules, never values. */
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly compensated?: boolean;
 }
 
-export interface WritebackDefinition {
-  /** Model resource → the stream whose table and mapper read a written record back (writeback.md §6). */
-  readonly readBack: Readonly<Partial<Record<'Appointment' | 'Patient', string>>>;
-  readonly commands: { readonly [C in WritebackCommand]?: WritebackCommandSpec<C> };
-  /**
-   * True when the vendor forbids outside SQL writes (Open Dental's integrity hashes, writeback.md
-   * §9): the `sql` path then runs only with `allowUnsafeSqlWrites`, meant for fixture databases.
-   */
-  readonly sqlNeedsUnsafeOptIn?: boolean;
-  /** A sentence for docs and capabilities: how the writes were verified (fixture path, fake API…). */
-  readonly verification: string;
-  /**
-   * The request headers of the vendor API on the `vendor-api` path (its authorization scheme, e.g.
-   * Open Dental's `ODFHIR <DeveloperKey>/<CustomerKey>`), from `connections[].writeback.api`. Pure:
-   * the agent owns the HTTP client. Throws a TendrilError naming the missing key.
-   */
-  readonly apiHeaders?: (
-    api: NonNullable<WritebackConnectionConfig['api']>,
-  ) => Readonly<Record<string, string>>;
+/** A failed outcome with its public error code. */
+export function writebackFailure(
+  code: WritebackErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+): WritebackFailure {
+  return { ok: false, code, message, ...(details ? { details } : {}) };
 }
 
-/**
- * Declares a connector's writeback handlers. Checked once when the plugin loads: every command
- * names at least one path, and a `sql` path lists the tables it writes (grants derive from them).
- */
-export function defineWriteback(definition: WritebackDefinition): WritebackDefinition {
-  for (const [command, spec] of Object.entries(definition.commands) as [
-    string,
-    WritebackCommandSpec | undefined,
-  ][]) {
-    if (!isWritebackCommand(command)) {
-      throw new TendrilError(
-        'TENDRIL_E_CONNECTOR_DEFINITION',
-        `writeback: "${command}" is not a command; use one of ${WRITEBACK_COMMANDS.join(', ')}`,
-        {
-          details: { command },
-        },
-      );
-    }
-    if (!spec || Object.keys(spec.paths).length === 0) {
-      throw new TendrilError(
-        'TENDRIL_E_CONNECTOR_DEFINITION',
-        `writeback ${command}: declare at least one write path`,
-        { details: { command } },
-      );
-    }
-    if (spec.paths.sql && (!spec.tables || Object.keys(spec.tables).length === 0)) {
-      throw new TendrilError(
-        'TENDRIL_E_CONNECTOR_DEFINITION',
-        `writeback ${command}: a sql path must list the tables it writes`,
-        { details: { command } },
-      );
-    }
-  }
-  return Object.freeze(definition);
+/** True for a failed outcome (the narrowing every step of a command uses). */
+export function isWritebackFailure(value: unknown): value is WritebackFailure {
+  return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
 /** How one command would run on one connection: the path chosen, or why it cannot run. */
@@ -398,6 +209,15 @@ export interface CommandCapability {
   readonly writePath?: WritePath;
   /** For `needs-config` and `unsupported`: what is missing. */
   readonly reason?: string;
+}
+
+/** The write paths a connector declares for one command. */
+export function commandPaths(
+  definition: WritebackDefinition | undefined,
+  command: WritebackCommand,
+): WritePath[] {
+  const paths = definition?.commands[command]?.paths ?? {};
+  return WRITE_PATHS.filter((p) => paths[p] !== undefined);
 }
 
 /**
@@ -411,12 +231,11 @@ export function writebackCapabilities(
 ): Record<WritebackCommand, CommandCapability> {
   const result = {} as Record<WritebackCommand, CommandCapability>;
   for (const command of WRITEBACK_COMMANDS) {
-    const spec = definition?.commands[command] as WritebackCommandSpec | undefined;
-    if (!spec) {
+    const available = commandPaths(definition, command);
+    if (available.length === 0) {
       result[command] = { state: 'unsupported', reason: 'the connector has no handler for this command' };
       continue;
     }
-    const available = WRITE_PATHS.filter((p) => spec.paths[p] !== undefined);
     const path: WritePath =
       settings?.writePath && available.includes(settings.writePath) ? settings.writePath : available[0]!;
     if (settings?.writePath && !available.includes(settings.writePath)) {
@@ -457,22 +276,6 @@ export function writebackCapabilities(
   return result;
 }
 
-/** Tables and rights the `sql` path of a connector needs, merged over its commands (for grants). */
-export function tablesWritten(
-  definition: WritebackDefinition | undefined,
-): Map<string, Set<'INSERT' | 'UPDATE' | 'DELETE'>> {
-  const tables = new Map<string, Set<'INSERT' | 'UPDATE' | 'DELETE'>>();
-  for (const spec of Object.values(definition?.commands ?? {}) as (WritebackCommandSpec | undefined)[]) {
-    if (!spec?.paths.sql) continue;
-    for (const [table, rights] of Object.entries(spec.tables ?? {})) {
-      const set = tables.get(table) ?? new Set();
-      rights.forEach((r) => set.add(r));
-      tables.set(table, set);
-    }
-  }
-  return tables;
-}
-
 /** An instant as the office's wall clock: `YYYY-MM-DD` and `HH:MM:SS`, for vendors that store local times. */
 export function instantToLocal(instant: string, zone: string): { date: string; time: string } {
   const local = DateTime.fromISO(instant, { zone: 'utc' }).setZone(zone);
@@ -486,7 +289,34 @@ export function instantToLocal(instant: string, zone: string): { date: string; t
   return { date: local.toFormat('yyyy-MM-dd'), time: local.toFormat('HH:mm:ss') };
 }
 
-/** Digits of a phone number, for matching (writeback.md §2: keep phone digits only). */
+/**
+ * The office's wall time of a moment as `YYYY-MM-DD HH:MM:SS[.fff…]` with `precision` fraction
+ * digits (at most 3: the agent clock has milliseconds), for `client` stamps.
+ */
+export function wallClockText(at: Date, zone: string, precision: number): string {
+  const local = DateTime.fromMillis(at.getTime(), { zone });
+  if (!local.isValid) {
+    throw new TendrilError('TENDRIL_E_CONFIG_INVALID', 'connections[].timezone is not an IANA zone', {
+      details: { zone },
+    });
+  }
+  const digits = Math.max(0, Math.min(3, precision));
+  const seconds = local.toFormat('yyyy-MM-dd HH:mm:ss');
+  return digits === 0 ? seconds : `${seconds}.${local.toFormat('SSS').slice(0, digits)}`;
+}
+
+/** The office zone's offset from UTC at a moment, in minutes (Tokyo +540, Phoenix −420). */
+export function zoneOffsetMinutes(at: Date, zone: string): number {
+  const local = DateTime.fromMillis(at.getTime(), { zone });
+  if (!local.isValid) {
+    throw new TendrilError('TENDRIL_E_CONFIG_INVALID', 'connections[].timezone is not an IANA zone', {
+      details: { zone },
+    });
+  }
+  return local.offset;
+}
+
+/** Digits of a phone number, for matching (keep phone digits only). */
 export function phoneDigits(value: unknown): string {
   const digits = typeof value === 'string' ? value.replace(/\D/g, '') : '';
   // A leading US country code does not make two numbers different.
@@ -496,18 +326,4 @@ export function phoneDigits(value: unknown): string {
 /** Case-folded, trimmed text for name matching. */
 export function matchText(value: unknown): string {
   return typeof value === 'string' ? value.normalize('NFC').trim().toLocaleLowerCase('en-US') : '';
-}
-
-/** JSON Schemas (2020-12) of every command's input, from the schemas the API enforces (for the OpenAPI document). */
-export function writebackInputJsonSchemas(): Record<WritebackCommand, Record<string, unknown>> {
-  return Object.fromEntries(
-    WRITEBACK_COMMANDS.map((command) => [
-      command,
-      z.toJSONSchema(WRITEBACK_INPUT_SCHEMAS[command], {
-        io: 'input',
-        unrepresentable: 'any',
-        target: 'draft-2020-12',
-      }) as Record<string, unknown>,
-    ]),
-  ) as Record<WritebackCommand, Record<string, unknown>>;
 }

@@ -9,6 +9,7 @@ export * from './scheduler.js';
 export * from './reconcile-stream.js';
 export * from './nightly-scripts.js';
 export * from './writeback-worker.js';
+export * from './writeback-engine.js';
 export * from './change-strategy-state.js';
 export * from './vendor-api-http.js';
 export * from './pgboss-queues.js';

@@ -10,8 +10,6 @@ import {
   type ConnectorDefinition,
   type ResourceType,
   type VendorApi,
-  type WritebackCommandSpec,
-  type WritebackContext,
   type WritebackOutcome,
 } from '@tendril/core';
 import {
@@ -23,6 +21,7 @@ import {
 } from '@tendril/sql';
 import type { Store, WritebackAuditEntry, WritebackError, WritebackRecord } from '@tendril/store';
 import type { Logger } from './logger.js';
+import { runDeclaredCommand, type DeclaredCommandInput } from './writeback-engine.js';
 
 /** What the worker needs; the agent passes its pools, tests real databases. */
 export interface WritebackWorkerOptions {
@@ -186,9 +185,9 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     const connector = options.connectorFor(connection);
     const settings = connection.writeback ?? WRITEBACK_DISABLED;
     const capability = writebackCapabilities(connector.writeback, settings)[record.command];
-    const spec = connector.writeback?.commands[record.command] as WritebackCommandSpec | undefined;
-    const handler = capability.writePath ? spec?.paths[capability.writePath] : undefined;
-    if (capability.state !== 'supported' || !handler) {
+    const paths = connector.writeback?.commands[record.command]?.paths;
+    const declaration = capability.writePath ? paths?.[capability.writePath] : undefined;
+    if (capability.state !== 'supported' || !declaration) {
       await finish(record, connector.id, {
         status: 'failed',
         error: { code: 'unsupported', message: capability.reason ?? 'the connector cannot run this command' },
@@ -212,11 +211,13 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     }
     const deadline = Date.parse(record.deadline);
     const journal: WritebackAuditEntry[] = [];
-    const base: Omit<WritebackContext, 'sql' | 'api'> = {
-      connectionId: connection.id,
-      timezone: connection.timezone,
-      options: connection.options,
+    const base: Omit<DeclaredCommandInput, 'sql' | 'api'> = {
+      command: record.command,
+      declaration: declaration as DeclaredCommandInput['declaration'],
+      connector,
+      connection,
       settings,
+      input: record.input,
       sourceIdOf: (type, id) => store.writebacks.resolveSourceId(connection.id, type, id),
       now,
     };
@@ -266,7 +267,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
             return response;
           },
         };
-        return handler!({ ...base, api: journaled }, record.input as never);
+        return runDeclaredCommand({ ...base, api: journaled });
       }
       for (let attempt = 1; ; attempt++) {
         journal.length = 0;
@@ -274,11 +275,14 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
           return await runWriteTransaction(
             options.writeClient(connection!),
             async (sql) => {
-              const result = await handler!({ ...base, sql }, record.input as never);
+              const result = await runDeclaredCommand({ ...base, sql });
               if (!result.ok) throw new Rollback(result);
               return result;
             },
             {
+              // Stamps in the office's clock domains (docs/writeback.md, "Clock domains").
+              timezone: connection!.timezone,
+              now,
               beforeFirstStatement: gate,
               onStatement: (text) =>
                 journal.push({

@@ -63,9 +63,3 @@ export {
 export { EVIDENCE } from './evidence.js';
 export { appointmentEnd, appointmentLocalText, appointmentStart } from './appointment-time.js';
 export { dentrixEnterpriseWriteback } from './writeback.js';
-export {
-  APPOINTMENT_INSERT_COLUMNS,
-  dentrixStatements,
-  PATIENT_INSERT_COLUMNS,
-  type WriteDialect,
-} from './writeback-statements.js';

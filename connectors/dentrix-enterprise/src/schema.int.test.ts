@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TableDefinition } from '@tendril/core';
+import { declaredColumns, type TableDefinition } from '@tendril/core';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -276,4 +276,19 @@ describe('Dentrix Enterprise connector against the 11.0 tables (replica DDL + pu
       expect(table.cursor.precision).toBe(3);
     },
   );
+
+  it('declares every column the writeback writes with the T-SQL type, and it exists in MariaDB', () => {
+    const writeback = dentrixEnterprise.writeback!;
+    for (const [name, declared] of Object.entries(writeback.tables ?? {})) {
+      const table = declared.stream ? dentrixEnterprise.streams[declared.stream]!.table : declared.table!;
+      const columns = Object.entries(declaredColumns(declared, dentrixEnterprise.streams));
+      expect([name, columns]).toEqual([
+        name,
+        columns.map(([c]) => [c, tsql.get(table)?.columns.get(c)?.type ?? '(missing)']),
+      ]);
+      expect(columns.map(([c, type]) => [c, mariadbTypeOf(type)])).toEqual(
+        columns.map(([c]) => [c, live.get(table)?.get(c) ?? '(missing)']),
+      );
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ColumnDeclarations, TableDefinition } from '@tendril/core';
+import { declaredColumns, type ColumnDeclarations, type TableDefinition } from '@tendril/core';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenEmrDatabase, SCHEMA_FILE, type FixtureDatabase } from './fixture-database.test-support.js';
@@ -187,6 +187,23 @@ describe('OpenEMR connector against the real 8.2.0-dev schema', () => {
           stamp.dataType,
         ]);
     });
+  });
+
+  it('declares every column the writeback writes with the live type, spelled as the schema file does', () => {
+    const writeback = openEmr.writeback!;
+    for (const [name, declared] of Object.entries(writeback.tables ?? {})) {
+      const table = declared.stream ? openEmr.streams[declared.stream]!.table : declared.table!;
+      const columns = Object.entries(declaredColumns(declared, openEmr.streams)).map(([c, type]) => [
+        c,
+        normaliseType(type),
+      ]);
+      const liveType = (c: string) => live.get(table)?.get(c)?.type;
+      expect([name, columns]).toEqual([
+        name,
+        columns.map(([c]) => [c, liveType(c!) === undefined ? '(missing)' : normaliseType(liveType(c!)!)]),
+      ]);
+      expect(columns).toEqual(columns.map(([c]) => [c, ddl.get(table)?.get(c!) ?? '(missing)']));
+    }
   });
 
   it('lists every apptstat code the mapping knows, and knows every one the schema installs', async () => {

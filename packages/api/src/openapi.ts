@@ -52,11 +52,12 @@ export function writebackOpenApi(): Record<string, unknown> {
             deadline: {
               type: 'string',
               format: 'date-time',
-              description: 'Default: accepted + 10 minutes; book and reschedule are capped at the new start.',
+              description:
+                'A real UTC instant ending in Z (hours 00–23), in the future. Default: accepted + 10 minutes; book and reschedule are capped at the new start.',
             },
             input: {
               description:
-                'The command input (one of the *Input schemas, chosen by command). end must be after start.',
+                'The command input (one of the *Input schemas, chosen by command). Dates and instants must be real (no Feb 30, no T24:00); end is after start and at most 24 hours later; start is in the future and at most writeback.bookingHorizonDays (default 730) days ahead; birthDate is from 1900-01-01 to today; no text holds control characters (notes may hold line breaks).',
               oneOf: Object.keys(inputs).map((name) => ({ $ref: `#/components/schemas/${name}` })),
             },
           },
@@ -146,10 +147,11 @@ export function writebackOpenApi(): Record<string, unknown> {
             },
             '400': error('Invalid request or input; errors lists each field'),
             '401': error('Missing or invalid API key'),
-            '403': error('The key is not scoped to this connection'),
-            '404': error('Unknown connection'),
+            '403': error('The connection exists but the key is not scoped to it'),
+            '404': error('No connection has this id'),
             '409': error('idempotency_key_reused: same key, different payload'),
             '413': error('Request body too large'),
+            '415': error('The body is not JSON (send Content-Type: application/json)'),
             '422': error('unsupported: the connector or connection cannot run this command'),
             '429': error('Rate limited; see Retry-After'),
           },
@@ -175,8 +177,8 @@ export function writebackOpenApi(): Record<string, unknown> {
           responses: {
             '200': { description: 'The capability matrix' },
             '401': error('Missing or invalid API key'),
-            '403': error('The key is not scoped to this connection'),
-            '404': error('Unknown connection'),
+            '403': error('The connection exists but the key is not scoped to it'),
+            '404': error('No connection has this id'),
           },
         },
       },

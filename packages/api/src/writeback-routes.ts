@@ -2,6 +2,7 @@ import {
   canonicalJson,
   commandResource,
   isWritebackCommand,
+  isWritebackInstant,
   parseWritebackInput,
   sha256Hex,
   uuidV7,
@@ -35,7 +36,6 @@ export interface WritebackApiOptions {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const ENVELOPE_FIELDS = new Set([
   'command',
   'connectionId',
@@ -114,12 +114,17 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
     return key;
   }
 
-  /** 403 when the key is not scoped to the connection, 404 when no such connection is configured. */
+  /** 404 when no such connection is configured, 403 when the key is not scoped to it. */
   async function scoped(
     key: ApiKeyRecord,
     connectionId: string,
     reply: FastifyReply,
   ): Promise<ConnectionConfig | undefined> {
+    const connection = connections.get(connectionId);
+    if (!connection) {
+      await problem(reply, 404, 'not_found', 'no connection has this id in the agent configuration');
+      return undefined;
+    }
     if (!key.connectionIds.includes(connectionId)) {
       await problem(
         reply,
@@ -127,11 +132,6 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
         'forbidden',
         'this key is not scoped to that connection; create one with tendril api-key create --connection <id>',
       );
-      return undefined;
-    }
-    const connection = connections.get(connectionId);
-    if (!connection) {
-      await problem(reply, 404, 'not_found', 'no connection has this id in the agent configuration');
       return undefined;
     }
     return connection;
@@ -195,8 +195,12 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
           message: 'is required (body or Idempotency-Key header): 1–200 printable ASCII characters',
         });
       }
-      if (deadline !== undefined && (typeof deadline !== 'string' || !INSTANT.test(deadline))) {
-        errors.push({ path: 'deadline', message: 'must be an ISO-8601 UTC instant ending in Z' });
+      if (deadline !== undefined && (typeof deadline !== 'string' || !isWritebackInstant(deadline))) {
+        errors.push({
+          path: 'deadline',
+          message:
+            'must be a real ISO-8601 UTC instant ending in Z (hours 00–23), such as 2030-01-02T15:30:00Z',
+        });
       }
       if (expectedHash !== undefined)
         errors.push({
@@ -209,7 +213,13 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
       const connection = await scoped(key, connectionId as string, reply);
       if (!connection) return reply;
       const cmd = command as (typeof WRITEBACK_COMMANDS)[number];
-      const parsed = parseWritebackInput(cmd, fields['input']);
+      const settings = connection.writeback ?? WRITEBACK_DISABLED;
+      const accepted = now();
+      // Real dates only, no births in the future, bookings inside the horizon: before anything is queued.
+      const parsed = parseWritebackInput(cmd, fields['input'], {
+        now: accepted,
+        bookingHorizonDays: settings.bookingHorizonDays,
+      });
       if (!parsed.ok)
         return problem(
           reply,
@@ -218,7 +228,6 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
           'the input does not fit the command; see errors',
           parsed.errors,
         );
-      const settings = connection.writeback ?? WRITEBACK_DISABLED;
       if (cmd === 'Patient.update' && 'birthDate' in parsed.input && !settings.allowBirthDateUpdate) {
         return problem(reply, 400, 'validation_failed', 'the input does not fit the command; see errors', [
           {
@@ -237,7 +246,6 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
         );
       }
 
-      const accepted = now();
       let due =
         deadline === undefined
           ? accepted.getTime() + settings.defaultDeadlineSeconds * 1000
@@ -247,13 +255,10 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
       if ((cmd === 'Appointment.book' || cmd === 'Appointment.reschedule') && start !== undefined)
         due = Math.min(due, Date.parse(start));
       if (due <= accepted.getTime()) {
-        return problem(
-          reply,
-          400,
-          'validation_failed',
-          'the deadline (or the appointment start) has already passed',
-          [{ path: deadline === undefined ? 'input.start' : 'deadline', message: 'must be in the future' }],
-        );
+        // The start was checked to be in the future with the input: only the deadline can have passed.
+        return problem(reply, 400, 'validation_failed', 'the deadline has already passed', [
+          { path: 'deadline', message: 'must be in the future' },
+        ]);
       }
       const payloadHash = sha256Hex(
         canonicalJson({

@@ -118,7 +118,7 @@ function writebackNote(input: GrantsInput): string[] {
 
 /** The write rights of the connector's `sql` writeback path: table → rights, sorted (empty without one). */
 export function writebackGrants(connector: ConnectorDefinition): { table: string; rights: string[] }[] {
-  return [...tablesWritten(connector.writeback)]
+  return [...tablesWritten(connector.writeback, connector.streams)]
     .map(([table, rights]) => ({ table, rights: [...rights].sort() }))
     .sort((a, b) => a.table.localeCompare(b.table));
 }

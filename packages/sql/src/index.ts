@@ -14,3 +14,4 @@ export * from './mssql-rowversion.js';
 export * from './discovery.js';
 export * from './grants.js';
 export * from './write-transaction.js';
+export * from './write-statements.js';

@@ -1,4 +1,4 @@
-import { defineTable, sourceIdOf, t } from '@tendril/core';
+import { defineTable, sourceIdOf, t, type ColumnDeclarations } from '@tendril/core';
 import { appointmentEnd, appointmentMinutes, appointmentStart } from '../appointment-time.js';
 import { optionsOf } from '../options.js';
 import { APPT_STATUS, appointmentStatus, LOOKUPS } from '../vocabularies.js';
@@ -84,3 +84,25 @@ export const appointmentTable = defineTable({
     createdAt: t.col('CREATEDATE', t.localInstant()),
   },
 });
+
+/**
+ * `DDB_APPT_BASE` columns writeback sends that polling does not read, with their T-SQL types from
+ * the fixture (`schema.int.test.ts` checks them): the systems that made and last changed a row,
+ * and the NOT NULL flags a new row needs (A: scheduled, not sent to the events service).
+ */
+export const appointmentWriteOnly = {
+  BROKENDATE: 'datetime',
+  EntrySystem: 'varchar(255)',
+  LastUpdateSystem: 'varchar(255)',
+  WasScheduled: 'smallint',
+  WasEnabledForEventsStatus: 'smallint',
+  EStatus: 'int',
+} as const satisfies ColumnDeclarations;
+export const appointmentInsertDefaults = {
+  STATUS: 0,
+  EntrySystem: 'Tendril',
+  LastUpdateSystem: 'Tendril',
+  WasScheduled: 1,
+  WasEnabledForEventsStatus: 0,
+  EStatus: 0,
+} as const;

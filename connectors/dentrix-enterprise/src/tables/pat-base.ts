@@ -1,4 +1,4 @@
-import { defineTable, t } from '@tendril/core';
+import { defineTable, t, type ColumnDeclarations } from '@tendril/core';
 import { EVIDENCE } from '../evidence.js';
 import { DEF_TYPE, LOOKUPS, SYSTEMS } from '../vocabularies.js';
 import { definitionField, definitionJoin, definitionListField } from './def-text.js';
@@ -118,3 +118,27 @@ export const patientTable = defineTable({
     sourceStatus: t.col('STATUS', t.vendorCoding(LOOKUPS.patStatus)),
   },
 });
+
+/**
+ * `DDB_PAT_BASE` columns writeback sends that polling does not read (T-SQL types from the
+ * fixture), and what a new row gets: these flags are NOT NULL without a default (A: 0 is "off").
+ */
+export const patientWriteOnly = {
+  FAMILYID: 'int',
+  PATIMAGEID: 'int',
+  CommunicationPref: 'smallint',
+  CONFIDENTIAL_STATE: 'bit',
+  VipCode: 'bit',
+  SensitivityFlag: 'bit',
+  DNACode: 'bit',
+  DoDUpdateAuth: 'bit',
+} as const satisfies ColumnDeclarations;
+export const patientInsertDefaults = {
+  PATIMAGEID: 0,
+  CommunicationPref: 0,
+  CONFIDENTIAL_STATE: 0,
+  VipCode: 0,
+  SensitivityFlag: 0,
+  DNACode: 0,
+  DoDUpdateAuth: 0,
+} as const;

@@ -1,4 +1,4 @@
-import { defineTable, t } from '@tendril/core';
+import { defineTable, t, type ColumnDeclarations } from '@tendril/core';
 import { languageCoding, SEX, SYSTEMS } from '../vocabularies.js';
 
 /**
@@ -76,3 +76,10 @@ export const patientDataTable = defineTable({
     }),
   },
 });
+
+/** The `patient_data` columns writeback sends that polling does not read (types as in database.sql). */
+export const patientDataWriteOnly = {
+  uuid: 'binary(16)',
+  date: 'datetime',
+  regdate: 'datetime',
+} as const satisfies ColumnDeclarations;

@@ -1,4 +1,4 @@
-import { defineTable, t, type MappingContext } from '@tendril/core';
+import { defineTable, t, type ColumnDeclarations, type MappingContext } from '@tendril/core';
 import { APPT_STATUS_CONFIRMED, appointmentStatus, LOOKUPS } from '../vocabularies.js';
 
 /** `pc_eventDate` + a `time` column as an instant, in the office's (the connection's) zone. */
@@ -88,3 +88,42 @@ export const postcalendarEventsTable = defineTable({
     note: t.col('pc_hometext', t.str()),
   },
 });
+
+/**
+ * The `openemr_postcalendar_events` columns writeback sends that polling does not read, with their
+ * types in database.sql (`schema.int.test.ts` checks them): every NOT NULL column without a
+ * default, and what OpenEMR's own insert sets.
+ */
+export const postcalendarEventsWriteOnly = {
+  pc_multiple: 'int(10) unsigned',
+  pc_informant: 'varchar(20)',
+  pc_recurrspec: 'text',
+  pc_recurrfreq: 'int(3)',
+  pc_prefcatid: 'int(11)',
+  pc_eventstatus: 'int(11)',
+  pc_sharing: 'int(11)',
+  pc_billing_location: 'smallint(6)',
+  uuid: 'binary(16)',
+} as const satisfies ColumnDeclarations;
+
+/** `pc_recurrspec` of a non-recurring event, exactly as OpenEMR serialises it. */
+const NO_RECURRENCE =
+  'a:5:{s:17:"event_repeat_freq";s:1:"0";s:22:"event_repeat_freq_type";s:1:"0";s:19:"event_repeat_on_num";s:1:"1";s:19:"event_repeat_on_day";s:1:"0";s:20:"event_repeat_on_freq";s:1:"0";}';
+
+/**
+ * What OpenEMR's own insert gives every new event: category 5 "Office Visit" (database.sql's
+ * default), not recurring, not all day, status "-" (none), active and shared.
+ */
+export const postcalendarEventsInsertDefaults = {
+  pc_catid: 5,
+  pc_multiple: 0,
+  pc_recurrtype: 0,
+  pc_recurrspec: NO_RECURRENCE,
+  pc_recurrfreq: 0,
+  pc_alldayevent: 0,
+  pc_apptstatus: '-',
+  pc_prefcatid: 0,
+  pc_eventstatus: 1,
+  pc_sharing: 1,
+  pc_room: '',
+} as const;
