@@ -21,7 +21,7 @@ import type {
 } from './writeback.js';
 
 /**
- * The writeback declaration SDK (docs/adding-a-connector.md, "Writeback"): a connector declares
+ * The writeback declaration SDK (docs/adding-a-connector.md, "Writeback: commands declared as data"): a connector declares
  * each command as data — the tables and columns it writes (checked against the read declarations
  * of its streams), the references to resolve, the preconditions as coded rules, the slot rules —
  * and keeps code only for the vendor-specific step (`run`: an API call, an id allocation). The

@@ -5,7 +5,7 @@ import type { ResolvedSlot, SlotDeclaration } from './writeback-declare.js';
 import { instantToLocal, writebackFailure, type WritebackFailure, type WritebackRow } from './writeback.js';
 
 /**
- * The slot engine of book and reschedule (docs/writeback.md, "Slot conflicts"): the time rules a
+ * The slot engine of book and reschedule (docs/writeback.md, "How a command runs"): the time rules a
  * connector declares (vendor grid, one office day) and the overlap check, on appointments placed
  * by the appointments stream's own mapping. Pure: the engine in @tendril/scheduler reads the day.
  */

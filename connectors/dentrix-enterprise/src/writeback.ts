@@ -24,7 +24,7 @@ import { APPT_STATUS } from './vocabularies.js';
 
 /**
  * Dentrix Enterprise writeback — a FIXTURE PATH (docs/writeback.md, "Dentrix Enterprise
- * specifics", which lists the assumptions marked A here): production writes go through Dentrix's
+ * specifics (fixture path)", which lists the assumptions marked A here): production writes go through Dentrix's
  * REST API where the practice licenses it, and no SQL writes are sanctioned. These commands write
  * by SQL to the MariaDB form of the Dentrix Enterprise 11 schema, so the flow runs on its real
  * column names, and the T-SQL of each statement is snapshot-tested; nothing has run against SQL

@@ -21,7 +21,7 @@ import { patientTable } from './tables/patient.js';
 import { providerTable } from './tables/provider.js';
 
 /**
- * Open Dental writeback through the Open Dental API (docs/writeback.md, "Open Dental specifics"):
+ * Open Dental writeback through the Open Dental API (docs/writeback.md, "Open Dental specifics (through the Open Dental API)"):
  * Open Dental's Database Integrity feature salts a `SecurityHash` over `appointment` and `patient`
  * rows and requires outside software to write through its API, so every command is a REST call
  * (`vendor-api`, `open-dental-api.ts`); there is no `sql` path. The tables are MyISAM and the API

@@ -6,7 +6,7 @@ import { connectorConstName, connectorFiles, type ConnectorScaffold } from './co
 
 /**
  * `tendril new connector`: writes a connector's files and registers it everywhere the workspace
- * needs it (docs/adding-a-connector.md, "Registration"). Each step is one of the steps an engineer
+ * needs it (docs/adding-a-connector.md, "2. Registration"). Each step is one of the steps an engineer
  * used to do by hand, in the same order:
  * 1. the folder (`connectors/<id>`) with its package, tables, schema fixture and tests;
  * 2. `CONNECTOR_LOADERS` in `packages/agent/src/registry.ts`;
