@@ -21,3 +21,4 @@ export * from './writeback.js';
 export * from './writeback-helpers.js';
 export * from './writeback-config.js';
 export * from './fleet-config.js';
+export * from './writeback-request.js';

@@ -1,12 +1,5 @@
 import {
-  canonicalJson,
-  commandResource,
-  isWritebackCommand,
-  parseWritebackInput,
-  sha256Hex,
-  uuidV7,
   writebackCapabilities,
-  WRITEBACK_COMMANDS,
   WRITEBACK_DISABLED,
   type ConnectionConfig,
   type ConnectorDefinition,
@@ -15,6 +8,7 @@ import {
 import { writebackResult, type ApiKeyRecord, type Store } from '@tendril/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyApiKey } from './api-keys.js';
+import { acceptWritebackRequest } from './writeback-intake.js';
 import { writebackOpenApi } from './openapi.js';
 import { createRateLimiter } from './rate-limit.js';
 import type { ApiLogger } from './server.js';
@@ -33,17 +27,6 @@ export interface WritebackApiOptions {
   /** Largest accepted request body. Default 64 KiB. */
   readonly bodyLimitBytes?: number;
 }
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-const ENVELOPE_FIELDS = new Set([
-  'command',
-  'connectionId',
-  'idempotencyKey',
-  'deadline',
-  'expectedHash',
-  'input',
-]);
 
 function problem(
   reply: FastifyReply,
@@ -64,7 +47,6 @@ function problem(
  * plugin so its error handler (4xx with codes, never a stack) and body limit apply to it alone.
  */
 export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger) {
-  const now = options.now ?? (() => new Date());
   const connections = new Map(options.connections.map((c) => [c.id, c]));
   const perKey = createRateLimiter(options.rateLimit ?? { perSecond: 50, burst: 100 });
   // Before authentication, by address: slows key guessing without touching honest clients.
@@ -171,123 +153,24 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
     app.post('/v1/writebacks', { bodyLimit: options.bodyLimitBytes ?? 65_536 }, async (request, reply) => {
       const key = await authenticate(request, reply);
       if (!key) return reply;
-      const body = request.body;
-      if (!body || typeof body !== 'object' || Array.isArray(body)) {
-        return problem(reply, 400, 'validation_failed', 'the body must be a JSON object', [
-          { path: '(body)', message: 'must be an object' },
-        ]);
-      }
-      const fields = body as Record<string, unknown>;
-      const errors: WritebackFieldError[] = [];
-      for (const name of Object.keys(fields))
-        if (!ENVELOPE_FIELDS.has(name))
-          errors.push({ path: name, message: 'is not a field of a writeback request' });
-      const { command, connectionId, deadline, expectedHash } = fields;
       const header = request.headers['idempotency-key'];
-      const idempotencyKey = fields['idempotencyKey'] ?? (typeof header === 'string' ? header : undefined);
-      if (!isWritebackCommand(command))
-        errors.push({ path: 'command', message: `must be one of ${WRITEBACK_COMMANDS.join(', ')}` });
-      if (typeof connectionId !== 'string' || connectionId === '')
-        errors.push({ path: 'connectionId', message: 'must be a connection id' });
-      if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-        errors.push({
-          path: 'idempotencyKey',
-          message: 'is required (body or Idempotency-Key header): 1–200 printable ASCII characters',
-        });
-      }
-      if (deadline !== undefined && (typeof deadline !== 'string' || !INSTANT.test(deadline))) {
-        errors.push({ path: 'deadline', message: 'must be an ISO-8601 UTC instant ending in Z' });
-      }
-      if (expectedHash !== undefined)
-        errors.push({
-          path: 'expectedHash',
-          message: 'preconditions by hash are not available in this version yet; leave it out',
-        });
-      if (errors.length > 0)
-        return problem(reply, 400, 'validation_failed', 'the request has problems; see errors', errors);
-
-      const connection = await scoped(key, connectionId as string, reply);
-      if (!connection) return reply;
-      const cmd = command as (typeof WRITEBACK_COMMANDS)[number];
-      const parsed = parseWritebackInput(cmd, fields['input']);
-      if (!parsed.ok)
-        return problem(
-          reply,
-          400,
-          'validation_failed',
-          'the input does not fit the command; see errors',
-          parsed.errors,
-        );
-      const settings = connection.writeback ?? WRITEBACK_DISABLED;
-      if (cmd === 'Patient.update' && 'birthDate' in parsed.input && !settings.allowBirthDateUpdate) {
-        return problem(reply, 400, 'validation_failed', 'the input does not fit the command; see errors', [
-          {
-            path: 'input.birthDate',
-            message: 'is not on this connection’s update allow-list (writeback.allowBirthDateUpdate)',
-          },
-        ]);
-      }
-      const capability = writebackCapabilities(options.connectorFor(connection).writeback, settings)[cmd];
-      if (capability.state !== 'supported') {
-        return problem(
-          reply,
-          422,
-          'unsupported',
-          `this connection cannot run ${cmd}: ${capability.reason ?? capability.state}`,
-        );
-      }
-
-      const accepted = now();
-      let due =
-        deadline === undefined
-          ? accepted.getTime() + settings.defaultDeadlineSeconds * 1000
-          : Date.parse(deadline as string);
-      // An appointment is never written after it should have begun.
-      const start = (parsed.input as { start?: string }).start;
-      if ((cmd === 'Appointment.book' || cmd === 'Appointment.reschedule') && start !== undefined)
-        due = Math.min(due, Date.parse(start));
-      if (due <= accepted.getTime()) {
-        return problem(
-          reply,
-          400,
-          'validation_failed',
-          'the deadline (or the appointment start) has already passed',
-          [{ path: deadline === undefined ? 'input.start' : 'deadline', message: 'must be in the future' }],
-        );
-      }
-      const payloadHash = sha256Hex(
-        canonicalJson({
-          command: cmd,
-          connectionId,
-          deadline: deadline ?? null,
-          input: fields['input'] ?? null,
-        }),
-      );
-      const result = await options.store.writebacks.accept({
-        id: uuidV7(accepted.getTime()),
-        clientId: key.id,
-        connectionId: connection.id,
-        command: cmd,
-        idempotencyKey: idempotencyKey as string,
-        payloadHash,
-        input: parsed.input as Record<string, unknown>,
-        resourceType: commandResource(cmd),
-        acceptedAt: accepted.toISOString(),
-        deadline: new Date(due).toISOString(),
+      const result = await acceptWritebackRequest(options, key, request.body, {
+        ...(typeof header === 'string' ? { headerKey: header } : {}),
       });
       switch (result.kind) {
+        case 'rejected':
+          return problem(reply, result.status, result.code, result.message, result.errors);
         case 'created':
           logger.info(
             {
               event: 'api.writeback_accepted',
               writebackId: result.record.id,
-              connectionId: connection.id,
-              command: cmd,
+              connectionId: result.record.connectionId,
+              command: result.record.command,
               clientId: key.id,
             },
             'writeback accepted',
           );
-          options.kick();
           return reply
             .code(202)
             .header('cache-control', 'no-store')
