@@ -1,11 +1,7 @@
 import { canonicalJson } from './canonical-json.js';
 import { sha256Hex } from './hash.js';
-import {
-  isWritebackCommand,
-  WRITEBACK_COMMANDS,
-  type WritebackCommand,
-  type WritebackFieldError,
-} from './writeback.js';
+import { z } from 'zod';
+import { WRITEBACK_COMMANDS, type WritebackCommand, type WritebackFieldError } from './writeback.js';
 
 /**
  * The envelope of a writeback request (writeback.md §3), checked the same way wherever one
@@ -22,14 +18,35 @@ export interface WritebackEnvelope {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-const ENVELOPE_FIELDS = new Set([
-  'command',
-  'connectionId',
-  'idempotencyKey',
-  'deadline',
-  'expectedHash',
-  'input',
-]);
+const KEY_MESSAGE = 'is required (body or Idempotency-Key header): 1–200 printable ASCII characters';
+
+/**
+ * The request body's envelope as a zod schema: what both APIs validate with and what their OpenAPI
+ * documents are generated from. `input` is checked separately against the command's own schema
+ * (`WRITEBACK_INPUT_SCHEMAS`), once the command is known.
+ */
+export const WritebackEnvelopeSchema = z
+  .object({
+    command: z.enum(WRITEBACK_COMMANDS, { error: `must be one of ${WRITEBACK_COMMANDS.join(', ')}` }),
+    connectionId: z.string({ error: 'must be a connection id' }).min(1, 'must be a connection id'),
+    idempotencyKey: z
+      .string({ error: KEY_MESSAGE })
+      .regex(IDEMPOTENCY_KEY, KEY_MESSAGE)
+      .optional()
+      .describe(
+        'Required here or as the Idempotency-Key header; scoped to (client, connection), kept 30 days.',
+      ),
+    deadline: z
+      .string({ error: 'must be an ISO-8601 UTC instant ending in Z' })
+      .regex(INSTANT, 'must be an ISO-8601 UTC instant ending in Z')
+      .optional()
+      .describe('Default: accepted + 10 minutes; book and reschedule are capped at the new start.'),
+    expectedHash: z
+      .undefined({ error: 'preconditions by hash are not available in this version yet; leave it out' })
+      .optional(),
+    input: z.unknown().describe('The command input (one of the *Input schemas, chosen by command).'),
+  })
+  .strict();
 
 /**
  * Checks a request body's envelope, listing every problem at once. `headerKey` is the
@@ -42,37 +59,31 @@ export function parseWritebackEnvelope(
   if (!body || typeof body !== 'object' || Array.isArray(body))
     return { ok: false, errors: [{ path: '(body)', message: 'must be an object' }] };
   const fields = body as Record<string, unknown>;
+  const withKey =
+    fields['idempotencyKey'] === undefined && headerKey !== undefined
+      ? { ...fields, idempotencyKey: headerKey }
+      : fields;
+  const parsed = WritebackEnvelopeSchema.safeParse(withKey);
   const errors: WritebackFieldError[] = [];
-  for (const name of Object.keys(fields))
-    if (!ENVELOPE_FIELDS.has(name))
-      errors.push({ path: name, message: 'is not a field of a writeback request' });
-  const { command, connectionId, deadline, expectedHash } = fields;
-  const idempotencyKey = fields['idempotencyKey'] ?? headerKey;
-  if (!isWritebackCommand(command))
-    errors.push({ path: 'command', message: `must be one of ${WRITEBACK_COMMANDS.join(', ')}` });
-  if (typeof connectionId !== 'string' || connectionId === '')
-    errors.push({ path: 'connectionId', message: 'must be a connection id' });
-  if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-    errors.push({
-      path: 'idempotencyKey',
-      message: 'is required (body or Idempotency-Key header): 1–200 printable ASCII characters',
-    });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys')
+        for (const key of issue.keys)
+          errors.push({ path: key, message: 'is not a field of a writeback request' });
+      else errors.push({ path: issue.path.map(String).join('.') || '(body)', message: issue.message });
+    }
   }
-  if (deadline !== undefined && (typeof deadline !== 'string' || !INSTANT.test(deadline)))
-    errors.push({ path: 'deadline', message: 'must be an ISO-8601 UTC instant ending in Z' });
-  if (expectedHash !== undefined)
-    errors.push({
-      path: 'expectedHash',
-      message: 'preconditions by hash are not available in this version yet; leave it out',
-    });
-  if (errors.length > 0) return { ok: false, errors };
+  if (parsed.success && parsed.data.idempotencyKey === undefined)
+    errors.push({ path: 'idempotencyKey', message: KEY_MESSAGE });
+  if (!parsed.success || errors.length > 0) return { ok: false, errors };
+  const data = parsed.data;
   return {
     ok: true,
     envelope: {
-      command: command as WritebackCommand,
-      connectionId: connectionId as string,
-      idempotencyKey: idempotencyKey as string,
-      ...(deadline !== undefined ? { deadline: deadline as string } : {}),
+      command: data.command,
+      connectionId: data.connectionId,
+      idempotencyKey: data.idempotencyKey!,
+      ...(data.deadline !== undefined ? { deadline: data.deadline } : {}),
       input: fields['input'],
     },
   };
