@@ -22,3 +22,4 @@ export * from './writeback-helpers.js';
 export * from './writeback-config.js';
 export * from './fleet-config.js';
 export * from './writeback-request.js';
+export * from './rate-limit.js';
