@@ -12,6 +12,7 @@ import {
 } from './subscription-config.js';
 import { WritebackConnectionConfig } from './writeback-config.js';
 import { FleetSetting } from './fleet-config.js';
+import { HubLinkConfig } from './hub-config.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
@@ -185,6 +186,8 @@ export const TendrilConfig = z
       })
       .strict()
       .optional(),
+    /** The hub this agent dials out to (hub-config.ts, docs/hub.md). Absent: the agent works alone. */
+    hub: HubLinkConfig.optional(),
     /** Webhook subscribers (delivery.md §1). */
     subscriptions: z.array(SubscriptionConfig).default([]),
     /** Agent-wide delivery defaults (delivery.md §2). */

@@ -23,3 +23,4 @@ export * from './writeback-config.js';
 export * from './fleet-config.js';
 export * from './writeback-request.js';
 export * from './rate-limit.js';
+export * from './hub-config.js';

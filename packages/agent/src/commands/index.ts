@@ -16,6 +16,7 @@ import { registerBackloadCommand } from './backload.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerApiKeyCommand } from './api-key.js';
 import { registerConnectionsCommand } from './connections.js';
+import { registerHubCommand } from './hub.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -36,4 +37,5 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerReconcileCommand,
   registerApiKeyCommand,
   registerConnectionsCommand,
+  registerHubCommand,
 ];
