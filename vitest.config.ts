@@ -12,6 +12,7 @@ const packageDirs: Record<string, string> = {
   agent: 'packages/agent',
   delivery: 'packages/delivery',
   api: 'packages/api',
+  hub: 'packages/hub',
 };
 
 export default defineConfig({

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isTendrilError } from '@tendril/core';
+import { EVENT_ID_NAMESPACE, isTendrilError, uuidV5 } from '@tendril/core';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { HubLogger } from '../logger.js';
 import type { SitePresence } from '../presence.js';
 import type { EventLog, LoggedEvent } from '../store/event-log.js';
 import type { SiteStore } from '../store/sites.js';
-import type { HubWritebackRow, HubWritebackStore } from '../store/writebacks.js';
+import { hubWritebackResult, type HubWritebackRow, type HubWritebackStore } from '../store/writebacks.js';
 import {
   AGENT_FRAMES,
   Hello,
@@ -371,6 +371,8 @@ export class LinkServer {
   }
 
   async #writebackUpdate(session: Session, frame: WritebackUpdateFrame): Promise<void> {
+    const before = await this.#deps.writebacks.get(frame.writebackId);
+    const now = this.#now();
     const row = await this.#deps.writebacks.applyUpdate(
       frame.writebackId,
       session.siteId,
@@ -379,13 +381,32 @@ export class LinkServer {
         ...(frame.phase ? { phase: frame.phase } : {}),
         ...(frame.result ? { result: frame.result } : {}),
       },
-      this.#now(),
+      now,
     );
-    if (row)
-      this.#log.info(
-        { event: 'link.writeback_update', siteId: session.siteId, writebackId: row.id, status: row.status },
-        'writeback update',
+    if (!row || row.site_id !== session.siteId) return;
+    this.#log.info(
+      { event: 'link.writeback_update', siteId: session.siteId, writebackId: row.id, status: row.status },
+      'writeback update',
+    );
+    // A command the agent refused before queuing it has no result event of its own (the agent
+    // emits one only for commands it queued): the hub raises it, with the agent's id formula.
+    const queuedByAgent = typeof frame.result?.['acceptedAt'] === 'string';
+    if (row.status !== 'accepted' && before?.phase !== 'done' && !queuedByAgent) {
+      const stored = await this.#deps.events.appendHubEvent(
+        session.siteId,
+        {
+          id: uuidV5(JSON.stringify([row.connection_id, 'command', row.id, row.status]), EVENT_ID_NAMESPACE),
+          type: `${row.resource_type.toLowerCase()}.writeback.${row.status}`,
+          connectionId: row.connection_id,
+          resourceType: row.resource_type,
+          resourceId: '',
+          sequence: (await this.#deps.events.relayPositions(session.siteId))[row.connection_id] ?? 0,
+          data: hubWritebackResult(row),
+        },
+        now,
       );
+      if (stored) this.#deps.onStored([stored]);
+    }
   }
 
   /** Hands the site's queued writebacks down its link, when the link is on this node. */

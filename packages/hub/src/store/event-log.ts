@@ -326,17 +326,32 @@ export class EventLog {
       const name = partitionName(start);
       if (existing.has(name)) continue;
       const end = new Date(start.getTime() + DAY_MS);
+      const from = start.toISOString();
+      const to = end.toISOString();
       try {
         await sql
           .raw(
-            `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF hub_events FOR VALUES FROM ('${start.toISOString()}') TO ('${end.toISOString()}')`,
+            `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF hub_events FOR VALUES FROM ('${from}') TO ('${to}')`,
           )
           .execute(this.db);
         created.push(name);
-      } catch (error) {
-        // Another node created it at the same moment, or rows for that day already sit in the
-        // default partition (the hub was down): the default partition keeps serving that day.
-        if (!(await this.partitions()).includes(name)) throw error;
+      } catch {
+        if ((await this.partitions()).includes(name)) continue; // another node created it just now
+        // Rows of that day already sit in the default partition (the job had not run): move them
+        // into the new partition and attach it, in one transaction.
+        await this.db.transaction().execute(async (tx) => {
+          await sql.raw(`CREATE TABLE ${name} (LIKE hub_events INCLUDING DEFAULTS)`).execute(tx);
+          await sql
+            .raw(
+              `WITH moved AS (DELETE FROM hub_events_default WHERE received_at >= '${from}' AND received_at < '${to}' RETURNING *)
+               INSERT INTO ${name} SELECT * FROM moved`,
+            )
+            .execute(tx);
+          await sql
+            .raw(`ALTER TABLE hub_events ATTACH PARTITION ${name} FOR VALUES FROM ('${from}') TO ('${to}')`)
+            .execute(tx);
+        });
+        created.push(name);
       }
     }
     return created;
