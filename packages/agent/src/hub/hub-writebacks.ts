@@ -30,8 +30,10 @@ export class HubWritebacks {
   readonly #send: (frame: Update) => boolean;
   /** Commands being watched, with what was last reported. */
   readonly #watched = new Map<string, string>();
-  readonly #timer: NodeJS.Timeout;
+  readonly #watchMs: number;
+  #timer: NodeJS.Timeout | undefined;
   #checking = false;
+  #stopped = false;
 
   constructor(options: {
     writeback: WritebackApiOptions;
@@ -42,12 +44,20 @@ export class HubWritebacks {
     this.#options = options.writeback;
     this.#log = options.logger;
     this.#send = options.send;
-    this.#timer = setInterval(() => void this.#check(), options.watchMs ?? 250);
-    this.#timer.unref();
+    // Short while something is in flight (a vendor waits on it), and no timer at all otherwise.
+    this.#watchMs = options.watchMs ?? 20;
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #watch(): void {
+    if (this.#timer || this.#stopped) return;
+    this.#timer = setInterval(() => void this.#check(), this.#watchMs);
+    this.#timer.unref();
   }
 
   async receive(frame: WritebackCommandFrame): Promise<void> {
@@ -137,10 +147,17 @@ export class HubWritebacks {
       result: writebackResult(record),
     });
     if (final && sent) this.#watched.delete(record.id);
-    else this.#watched.set(record.id, sent ? mark : '');
+    else {
+      this.#watched.set(record.id, sent ? mark : '');
+      this.#watch();
+    }
   }
 
   async #check(): Promise<void> {
+    if (this.#watched.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
     if (this.#checking || this.#watched.size === 0) return;
     this.#checking = true;
     try {

@@ -350,11 +350,22 @@ export class LinkServer {
       });
       return;
     }
+    const started = performance.now();
     const result = await this.#deps.events.ingest(
       session.siteId,
       frame.connectionId,
       frame.events,
       this.#now(),
+    );
+    this.#log.debug(
+      {
+        event: 'link.batch_stored',
+        siteId: session.siteId,
+        stored: result.stored.length,
+        duplicates: result.duplicates,
+        ms: Math.round(performance.now() - started),
+      },
+      'batch stored',
     );
     this.#send(session, {
       type: 'ack',

@@ -89,6 +89,12 @@ export const Welcome = z
   .strict();
 export type Welcome = z.infer<typeof Welcome>;
 
+/** A JSON object, checked shallowly: an event's data is the agent's, validated where it was made. */
+const JsonObject = z.custom<Record<string, unknown>>(
+  (value) => value !== null && typeof value === 'object' && !Array.isArray(value),
+  'must be a JSON object',
+);
+
 export const RelayedEventSchema = z
   .object({
     envelope: z
@@ -100,13 +106,13 @@ export const RelayedEventSchema = z
         resourceType: z.string().min(1).max(100),
         resourceId: z.string().max(200),
         sequence: z.number().int().nonnegative(),
-        data: z.record(z.string(), z.unknown()),
+        data: JsonObject,
       })
       .strict(),
     kind: z.string().min(1).max(32),
     sourceId: z.string().max(500),
     connectorId: z.string().max(100),
-    refs: z.record(z.string(), z.unknown()),
+    refs: JsonObject,
   })
   .strict();
 

@@ -64,13 +64,6 @@ export class EventLog {
     now: Date,
   ): Promise<IngestResult> {
     return this.db.transaction().execute(async (tx) => {
-      const site = await tx
-        .selectFrom('hub_sites')
-        .select('last_event_seq')
-        .where('id', '=', siteId)
-        .forUpdate()
-        .executeTakeFirstOrThrow();
-      let seq = Number(site.last_event_seq);
       const ids = events.map((e) => e.envelope.id);
       const fresh = new Set<string>();
       if (ids.length > 0) {
@@ -100,45 +93,44 @@ export class EventLog {
           .execute();
         for (const row of rows) commands.set(row.id, { idempotencyKey: row.idempotency_key });
       }
+      // Once each, in the order given (a batch may repeat an id).
+      const freshEvents = events.filter((e) => fresh.delete(e.envelope.id));
       const stored: LoggedEvent[] = [];
-      const seen = new Set<string>();
-      for (const event of events) {
-        if (!fresh.has(event.envelope.id) || seen.has(event.envelope.id)) continue;
-        seen.add(event.envelope.id);
-        const command = commands.get(String(event.envelope.data['id']));
-        const envelope =
-          command && WRITEBACK_RESULT.test(event.envelope.type)
-            ? { ...event.envelope, data: { ...event.envelope.data, idempotencyKey: command.idempotencyKey } }
-            : event.envelope;
-        seq += 1;
-        stored.push({ ...event, envelope, siteId, siteSeq: seq, receivedAt: now.toISOString() });
-      }
-      if (stored.length > 0) {
-        await tx
-          .insertInto('hub_events')
-          .values(
-            stored.map((e) => ({
-              site_id: siteId,
-              site_seq: e.siteSeq,
-              connection_id: e.envelope.connectionId,
-              event_id: e.envelope.id,
-              sequence: e.envelope.sequence,
-              type: e.envelope.type,
-              resource_type: e.envelope.resourceType,
-              resource_id: e.envelope.resourceId,
-              kind: e.kind,
-              source_id: e.sourceId,
-              connector_id: e.connectorId,
-              refs: JSON.stringify(e.refs),
-              envelope: JSON.stringify(e.envelope),
-              received_at: now,
-            })),
-          )
-          .execute();
-        await tx.updateTable('hub_sites').set({ last_event_seq: seq }).where('id', '=', siteId).execute();
+      if (freshEvents.length > 0) {
+        // Numbers for the new events: taking them locks the site row until commit, so the site's
+        // log is numbered without gaps and in commit order.
+        const site = await sql<{ last_event_seq: number }>`
+          UPDATE hub_sites SET last_event_seq = last_event_seq + ${freshEvents.length}
+          WHERE id = ${siteId} RETURNING last_event_seq`.execute(tx);
+        let seq = Number(site.rows[0]!.last_event_seq) - freshEvents.length;
+        for (const event of freshEvents) {
+          const command = commands.get(String(event.envelope.data['id']));
+          const envelope =
+            command && WRITEBACK_RESULT.test(event.envelope.type)
+              ? {
+                  ...event.envelope,
+                  data: { ...event.envelope.data, idempotencyKey: command.idempotencyKey },
+                }
+              : event.envelope;
+          seq += 1;
+          stored.push({ ...event, envelope, siteId, siteSeq: seq, receivedAt: now.toISOString() });
+        }
+        // One parameter per column (arrays), whatever the batch size.
+        const column = <T>(pick: (e: LoggedEvent) => T) => stored.map(pick);
+        await sql`
+          INSERT INTO hub_events (site_id, site_seq, connection_id, event_id, sequence, type, resource_type,
+            resource_id, kind, source_id, connector_id, refs, envelope, received_at)
+          SELECT ${siteId}, * , ${now}::timestamptz FROM unnest(
+            ${column((e) => e.siteSeq)}::bigint[], ${column((e) => e.envelope.connectionId)}::text[],
+            ${column((e) => e.envelope.id)}::text[], ${column((e) => e.envelope.sequence)}::bigint[],
+            ${column((e) => e.envelope.type)}::text[], ${column((e) => e.envelope.resourceType)}::text[],
+            ${column((e) => e.envelope.resourceId)}::text[], ${column((e) => e.kind)}::text[],
+            ${column((e) => e.sourceId)}::text[], ${column((e) => e.connectorId)}::text[],
+            ${column((e) => JSON.stringify(e.refs))}::json[], ${column((e) => JSON.stringify(e.envelope))}::json[])`.execute(
+          tx,
+        );
         for (const e of stored) {
-          const command = commands.get(String(e.envelope.data['id']));
-          if (!command) continue;
+          if (!commands.has(String(e.envelope.data['id']))) continue;
           await finishFromResult(tx, String(e.envelope.data['id']), e.envelope.data, now);
         }
       }
