@@ -295,7 +295,10 @@ async function holdLinks(pid, url, hellos, settleMs, windowMs) {
   const start = procStats(pid);
   await sleep(windowMs);
   const end = procStats(pid);
-  for (const t of timers) (clearTimeout(t), clearInterval(t));
+  for (const t of timers) {
+    clearTimeout(t);
+    clearInterval(t);
+  }
   for (const ws of sockets) ws.terminate();
   return {
     rssPerLinkKb: (start.rss - before.rss) / hellos.length / 1024,
