@@ -44,7 +44,11 @@ export const WritebackEnvelopeSchema = z
     expectedHash: z
       .undefined({ error: 'preconditions by hash are not available in this version yet; leave it out' })
       .optional(),
-    input: z.unknown().describe('The command input (one of the *Input schemas, chosen by command).'),
+    // Checked against the command's own schema (parseWritebackInput), which names its fields.
+    input: z
+      .unknown()
+      .optional()
+      .describe('The command input (one of the *Input schemas, chosen by command).'),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHubDatabase, type HubDb } from './db/open-database.js';
 import { hubStores } from './hub-node.js';
 import { keySees } from './store/api-keys.js';
+import { SitePresence } from './presence.js';
 import type { RelayedEvent } from './store/event-log.js';
 import { HUB_BACKENDS } from './test-support/databases.test-helper.js';
 
@@ -318,5 +319,44 @@ describe.each(HUB_BACKENDS)('hub store on $name', (backend) => {
     expect(purged.events).toBe(1);
     expect(await stores.events.count(site.id)).toBe(0);
     expect(await stores.events.count(staying.id)).toBe(1);
+  });
+
+  it('announces presence and health once per change: site.online, site.offline, site.degraded, site.recovered', async () => {
+    const { site } = await stores.sites.createSite(
+      { vendor: 'acme', name: 'Presence', connector: 'open-dental' },
+      now,
+    );
+    const announced: string[] = [];
+    const presence = new SitePresence(stores.sites, stores.events, (events) =>
+      announced.push(...events.map((e) => e.envelope.type)),
+    );
+    await presence.opened(site.id, now);
+    await presence.opened(site.id, now); // a reconnect: nothing new to say
+    await presence.health(site.id, 'degraded', ['patients: failing (TENDRIL_E_DB_AUTH)'], now);
+    await presence.health(site.id, 'degraded', [], now);
+    await presence.health(site.id, 'ok', [], now);
+    await stores.sites.linkOpened(site.id, { node: 'gone-node', version: 't', hello: {} }, now);
+    // Held by a node that still beats: not offline, however old last_seen_at is.
+    expect(
+      await stores.sites.sitesToAnnounceOffline(new Date(now.getTime() + 1000), ['gone-node']),
+    ).not.toContain(site.id);
+    const due = await stores.sites.sitesToAnnounceOffline(new Date(now.getTime() + 1000), ['live-node']);
+    expect(due).toContain(site.id);
+    await presence.offline(site.id, now);
+    await presence.offline(site.id, now);
+    await presence.opened(site.id, now);
+    expect(announced).toEqual([
+      'site.online',
+      'site.degraded',
+      'site.recovered',
+      'site.offline',
+      'site.online',
+    ]);
+    const logged = await stores.events.list(site.id, 0, 10);
+    expect(logged.map((e) => e.envelope.type)).toEqual(announced);
+    expect(logged[1]!.envelope.data).toMatchObject({
+      health: 'degraded',
+      problems: ['patients: failing (TENDRIL_E_DB_AUTH)'],
+    });
   });
 });
