@@ -92,7 +92,10 @@ async function relayBench() {
       hubConfig,
       `store: { postgres: "${dbUrl}" }\ndataDir: ${join(dir, 'data')}\nlisten: { host: 127.0.0.1, port: 0 }\nlogLevel: ${process.env.HUB_BENCH_LOG ?? 'warn'}\n`,
     );
-    const hubProcess = spawn(process.execPath, [CLI, 'hub', '--config', hubConfig], {
+    const profile = process.env.HUB_BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.HUB_BENCH_PROFILE_DIR}`]
+      : [];
+    const hubProcess = spawn(process.execPath, [...profile, CLI, 'hub', '--config', hubConfig], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const [, hubUrl] = await waitForLine(hubProcess, /running on (http:\/\/[^ ]+)/);
