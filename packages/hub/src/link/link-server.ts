@@ -53,12 +53,18 @@ interface Session {
   readonly openedAt: Date;
   readonly connections: ReadonlySet<string>;
   lastFrameAt: number;
-  /** Frames are handled one after another, so acks leave in the order batches came. */
+  /** Frames are handled one after another, in the order they came. */
   queue: Promise<void>;
+  /** `events` frames waiting to be stored, oldest first; stored in order, acknowledged in order. */
+  batches: EventsFrame[];
+  storing: boolean;
   pendingCredential?: { frameId: string };
 }
 
 const frameId = () => randomBytes(8).toString('hex');
+
+/** Most events stored in one transaction when several batches of a connection are waiting. */
+const GROUP_EVENTS = 4000;
 
 function closeReason(text: string): string {
   // A close reason is at most 123 bytes.
@@ -234,6 +240,8 @@ export class LinkServer {
       connections: new Set(siteConnections),
       lastFrameAt: Date.now(),
       queue: Promise.resolve(),
+      batches: [],
+      storing: false,
     };
     const previous = this.#sessions.get(hello.siteId);
     this.#sessions.set(hello.siteId, session);
@@ -350,35 +358,81 @@ export class LinkServer {
       });
       return;
     }
-    const started = performance.now();
-    const result = await this.#deps.events.ingest(
-      session.siteId,
-      frame.connectionId,
-      frame.events,
-      this.#now(),
-    );
-    this.#log.debug(
-      {
-        event: 'link.batch_stored',
-        siteId: session.siteId,
-        stored: result.stored.length,
-        duplicates: result.duplicates,
-        ms: Math.round(performance.now() - started),
-      },
-      'batch stored',
-    );
-    this.#send(session, {
-      type: 'ack',
-      id: frameId(),
-      replyTo: frame.id,
-      connectionId: frame.connectionId,
-      sequence: result.relaySequence,
-      stored: result.stored.length,
-      duplicates: result.duplicates,
-    });
-    this.counters.stored += result.stored.length;
-    this.counters.duplicates += result.duplicates;
-    if (result.stored.length > 0) this.#deps.onStored(result.stored);
+    session.batches.push(frame);
+    if (!session.storing) void this.#storeBatches(session);
+  }
+
+  /**
+   * Stores the waiting batches: consecutive batches of one connection go into one transaction
+   * (group commit: while the database works on one group, the next frames queue up behind it),
+   * then each batch is acknowledged, in the order it came. A failure closes the link; the agent
+   * resends everything after its cursor.
+   */
+  async #storeBatches(session: Session): Promise<void> {
+    session.storing = true;
+    try {
+      while (session.batches.length > 0) {
+        const connectionId = session.batches[0]!.connectionId;
+        const group: EventsFrame[] = [];
+        let size = 0;
+        while (
+          session.batches.length > 0 &&
+          session.batches[0]!.connectionId === connectionId &&
+          (group.length === 0 || size + session.batches[0]!.events.length <= GROUP_EVENTS)
+        ) {
+          const next = session.batches.shift()!;
+          group.push(next);
+          size += next.events.length;
+        }
+        const started = performance.now();
+        const result = await this.#deps.events.ingest(
+          session.siteId,
+          connectionId,
+          group.flatMap((f) => f.events),
+          this.#now(),
+        );
+        this.#log.debug(
+          {
+            event: 'link.batch_stored',
+            siteId: session.siteId,
+            batches: group.length,
+            stored: result.stored.length,
+            duplicates: result.duplicates,
+            ms: Math.round(performance.now() - started),
+          },
+          'batches stored',
+        );
+        const storedIds = new Set(result.stored.map((e) => e.envelope.id));
+        for (const frame of group) {
+          const stored = frame.events.filter((e) => storedIds.delete(e.envelope.id)).length;
+          this.#send(session, {
+            type: 'ack',
+            id: frameId(),
+            replyTo: frame.id,
+            connectionId,
+            sequence: result.relaySequence,
+            stored,
+            duplicates: frame.events.length - stored,
+          });
+        }
+        this.counters.stored += result.stored.length;
+        this.counters.duplicates += result.duplicates;
+        if (result.stored.length > 0) this.#deps.onStored(result.stored);
+      }
+    } catch (error) {
+      session.batches.length = 0;
+      this.#log.error(
+        {
+          event: 'link.frame_failed',
+          siteId: session.siteId,
+          code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL',
+        },
+        'a batch could not be stored; closing the link so the agent resends',
+      );
+      session.ws.close(1011, 'the hub could not store this; the agent resends after reconnecting');
+    } finally {
+      session.storing = false;
+    }
   }
 
   async #writebackUpdate(session: Session, frame: WritebackUpdateFrame): Promise<void> {
