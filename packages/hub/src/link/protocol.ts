@@ -26,8 +26,6 @@ export const LINK_CLOSE = {
   replaced: 4006,
   /** The hub node is stopping; reconnect (to another node). */
   shuttingDown: 4007,
-  /** No ping for two intervals. */
-  silent: 4008,
 } as const;
 export type LinkCloseCode = (typeof LINK_CLOSE)[keyof typeof LINK_CLOSE];
 
