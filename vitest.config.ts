@@ -13,6 +13,7 @@ const packageDirs: Record<string, string> = {
   delivery: 'packages/delivery',
   api: 'packages/api',
   'ortho-provisional': 'packages/ortho-provisional',
+  hub: 'packages/hub',
 };
 
 export default defineConfig({

@@ -13,6 +13,7 @@ import {
 import { WritebackConnectionConfig } from './writeback-config.js';
 import { FleetSetting } from './fleet-config.js';
 import type { ConfigProblem } from './config-problem.js';
+import { HubLinkConfig } from './hub-config.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
@@ -202,6 +203,8 @@ export const TendrilConfig = z
       })
       .strict()
       .optional(),
+    /** The hub this agent dials out to (hub-config.ts, docs/hub.md). Absent: the agent works alone. */
+    hub: HubLinkConfig.optional(),
     /** Webhook subscribers (docs/delivery.md, "Subscriptions"). */
     subscriptions: z.array(SubscriptionConfig).default([]),
     /** Agent-wide delivery defaults (docs/delivery.md, "Delivery policy"). */

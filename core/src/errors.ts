@@ -88,6 +88,11 @@ export const ERROR_CATALOG = {
     retryable: true,
     summary: 'The vendor API of a writeback (vendor-api path) did not answer.',
   },
+  TENDRIL_E_HUB_UNREACHABLE: { retryable: true, summary: 'The hub could not be reached.' },
+  TENDRIL_E_HUB_REFUSED: {
+    retryable: false,
+    summary: 'The hub refused an enrollment key or an agent credential.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

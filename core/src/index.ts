@@ -30,3 +30,6 @@ export * from './writeback-slot.js';
 export * from './writeback-match.js';
 export * from './writeback-config.js';
 export * from './fleet-config.js';
+export * from './writeback-request.js';
+export * from './rate-limit.js';
+export * from './hub-config.js';

@@ -12,6 +12,7 @@ const INPUT_ERRORS: readonly ErrorCode[] = [
   'TENDRIL_E_USAGE',
   'TENDRIL_E_CONNECTOR_UNKNOWN',
   'TENDRIL_E_STREAM_UNKNOWN',
+  'TENDRIL_E_HUB_REFUSED',
 ];
 
 /** Runs the CLI and returns the exit code (docs/cli.md). Never calls process.exit itself. */
@@ -23,6 +24,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
   const program = new Command('tendril')
     .description('Tendril: connect practice systems to the apps that need their data.')
     .exitOverride()
+    // Lets a command with subcommands have options of its own (tendril hub --config …, tendril hub site create --config …).
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError();
   for (const register of COMMAND_REGISTRARS) register(program, ctx);

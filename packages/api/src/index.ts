@@ -6,3 +6,4 @@ export * from './api-keys.js';
 export * from './openapi.js';
 export * from './rate-limit.js';
 export * from './writeback-routes.js';
+export * from './writeback-intake.js';

@@ -1,13 +1,5 @@
 import {
-  canonicalJson,
-  commandResource,
-  isWritebackCommand,
-  isWritebackInstant,
-  parseWritebackInput,
-  sha256Hex,
-  uuidV7,
   writebackCapabilities,
-  WRITEBACK_COMMANDS,
   WRITEBACK_DISABLED,
   type ConnectionConfig,
   type ConnectorDefinition,
@@ -16,9 +8,10 @@ import {
 import { writebackResult, type ApiKeyRecord, type Store } from '@tendril/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyApiKey } from './api-keys.js';
+import { acceptWritebackRequest } from './writeback-intake.js';
 import { writebackOpenApi } from './openapi.js';
 import { createRateLimiter } from './rate-limit.js';
-import type { ApiLogger } from './api-logger.js';
+import type { ApiLogger } from './server.js';
 
 /** What the writeback routes need from the agent. */
 export interface WritebackApiOptions {
@@ -35,16 +28,6 @@ export interface WritebackApiOptions {
   readonly bodyLimitBytes?: number;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
-const ENVELOPE_FIELDS = new Set([
-  'command',
-  'connectionId',
-  'idempotencyKey',
-  'deadline',
-  'expectedHash',
-  'input',
-]);
-
 function problem(
   reply: FastifyReply,
   status: number,
@@ -59,12 +42,11 @@ function problem(
 }
 
 /**
- * The writeback routes (docs/writeback.md, "API"): `POST /v1/writebacks`, `GET /v1/writebacks/:id`,
+ * The writeback routes (writeback.md §3): `POST /v1/writebacks`, `GET /v1/writebacks/:id`,
  * `GET /v1/connections/:id/capabilities`, and the OpenAPI document. Registered as an encapsulated
  * plugin so its error handler (4xx with codes, never a stack) and body limit apply to it alone.
  */
 export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger) {
-  const now = options.now ?? (() => new Date());
   const connections = new Map(options.connections.map((c) => [c.id, c]));
   const perKey = createRateLimiter(options.rateLimit ?? { perSecond: 50, burst: 100 });
   // Before authentication, by address: slows key guessing without touching honest clients.
@@ -171,128 +153,24 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
     app.post('/v1/writebacks', { bodyLimit: options.bodyLimitBytes ?? 65_536 }, async (request, reply) => {
       const key = await authenticate(request, reply);
       if (!key) return reply;
-      const body = request.body;
-      if (!body || typeof body !== 'object' || Array.isArray(body)) {
-        return problem(reply, 400, 'validation_failed', 'the body must be a JSON object', [
-          { path: '(body)', message: 'must be an object' },
-        ]);
-      }
-      const fields = body as Record<string, unknown>;
-      const errors: WritebackFieldError[] = [];
-      for (const name of Object.keys(fields))
-        if (!ENVELOPE_FIELDS.has(name))
-          errors.push({ path: name, message: 'is not a field of a writeback request' });
-      const { command, connectionId, deadline, expectedHash } = fields;
       const header = request.headers['idempotency-key'];
-      const idempotencyKey = fields['idempotencyKey'] ?? (typeof header === 'string' ? header : undefined);
-      if (!isWritebackCommand(command))
-        errors.push({ path: 'command', message: `must be one of ${WRITEBACK_COMMANDS.join(', ')}` });
-      if (typeof connectionId !== 'string' || connectionId === '')
-        errors.push({ path: 'connectionId', message: 'must be a connection id' });
-      if (typeof idempotencyKey !== 'string' || !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-        errors.push({
-          path: 'idempotencyKey',
-          message: 'is required (body or Idempotency-Key header): 1–200 printable ASCII characters',
-        });
-      }
-      if (deadline !== undefined && (typeof deadline !== 'string' || !isWritebackInstant(deadline))) {
-        errors.push({
-          path: 'deadline',
-          message:
-            'must be a real ISO-8601 UTC instant ending in Z (hours 00–23), such as 2030-01-02T15:30:00Z',
-        });
-      }
-      if (expectedHash !== undefined)
-        errors.push({
-          path: 'expectedHash',
-          message: 'preconditions by hash are not available in this version yet; leave it out',
-        });
-      if (errors.length > 0)
-        return problem(reply, 400, 'validation_failed', 'the request has problems; see errors', errors);
-
-      const connection = await scoped(key, connectionId as string, reply);
-      if (!connection) return reply;
-      const cmd = command as (typeof WRITEBACK_COMMANDS)[number];
-      const settings = connection.writeback ?? WRITEBACK_DISABLED;
-      const accepted = now();
-      // Real dates only, no births in the future, bookings inside the horizon: before anything is queued.
-      const parsed = parseWritebackInput(cmd, fields['input'], {
-        now: accepted,
-        bookingHorizonDays: settings.bookingHorizonDays,
-      });
-      if (!parsed.ok)
-        return problem(
-          reply,
-          400,
-          'validation_failed',
-          'the input does not fit the command; see errors',
-          parsed.errors,
-        );
-      if (cmd === 'Patient.update' && 'birthDate' in parsed.input && !settings.allowBirthDateUpdate) {
-        return problem(reply, 400, 'validation_failed', 'the input does not fit the command; see errors', [
-          {
-            path: 'input.birthDate',
-            message: 'is not on this connection’s update allow-list (writeback.allowBirthDateUpdate)',
-          },
-        ]);
-      }
-      const capability = writebackCapabilities(options.connectorFor(connection).writeback, settings)[cmd];
-      if (capability.state !== 'supported') {
-        return problem(
-          reply,
-          422,
-          'unsupported',
-          `this connection cannot run ${cmd}: ${capability.reason ?? capability.state}`,
-        );
-      }
-
-      let due =
-        deadline === undefined
-          ? accepted.getTime() + settings.defaultDeadlineSeconds * 1000
-          : Date.parse(deadline as string);
-      // An appointment is never written after it should have begun.
-      const start = (parsed.input as { start?: string }).start;
-      if ((cmd === 'Appointment.book' || cmd === 'Appointment.reschedule') && start !== undefined)
-        due = Math.min(due, Date.parse(start));
-      if (due <= accepted.getTime()) {
-        // The start was checked to be in the future with the input: only the deadline can have passed.
-        return problem(reply, 400, 'validation_failed', 'the deadline has already passed', [
-          { path: 'deadline', message: 'must be in the future' },
-        ]);
-      }
-      const payloadHash = sha256Hex(
-        canonicalJson({
-          command: cmd,
-          connectionId,
-          deadline: deadline ?? null,
-          input: fields['input'] ?? null,
-        }),
-      );
-      const result = await options.store.writebacks.accept({
-        id: uuidV7(accepted.getTime()),
-        clientId: key.id,
-        connectionId: connection.id,
-        command: cmd,
-        idempotencyKey: idempotencyKey as string,
-        payloadHash,
-        input: parsed.input as Record<string, unknown>,
-        resourceType: commandResource(cmd),
-        acceptedAt: accepted.toISOString(),
-        deadline: new Date(due).toISOString(),
+      const result = await acceptWritebackRequest(options, key, request.body, {
+        ...(typeof header === 'string' ? { headerKey: header } : {}),
       });
       switch (result.kind) {
+        case 'rejected':
+          return problem(reply, result.status, result.code, result.message, result.errors);
         case 'created':
           logger.info(
             {
               event: 'api.writeback_accepted',
               writebackId: result.record.id,
-              connectionId: connection.id,
-              command: cmd,
+              connectionId: result.record.connectionId,
+              command: result.record.command,
               clientId: key.id,
             },
             'writeback accepted',
           );
-          options.kick();
           return reply
             .code(202)
             .header('cache-control', 'no-store')

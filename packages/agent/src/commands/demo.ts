@@ -15,6 +15,7 @@ import type { CommandRegistrar } from '../cli-context.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
 import type { Cradle } from '../container.js';
 import { positiveInt } from '../cli-context.js';
+import { demoHub } from '../hub/demo-hub.js';
 
 export interface DemoOptions {
   patients: number;
@@ -194,6 +195,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         );
       }
       await demoWriteback(container.cradle, ehr, odApi.url, out);
+      await demoHub({ dir, ehrFile, ehr, odApiUrl: odApi.url, out });
 
       out(`\nDone. The agent store is ${join(dir, 'tendril.db')}; try:`);
       out(`  pnpm tendril events --config <your tendril.yaml> --format flat --limit 5`);

@@ -18,6 +18,7 @@ import { registerApiKeyCommand } from './api-key.js';
 import { registerConnectionsCommand } from './connections.js';
 import { registerNewCommand } from './new.js';
 import { registerMapCommand } from './map.js';
+import { registerHubCommand } from './hub.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -40,4 +41,5 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerConnectionsCommand,
   registerNewCommand,
   registerMapCommand,
+  registerHubCommand,
 ];

@@ -17,6 +17,7 @@ import { createPrompter } from '../init/prompter.js';
 import { DEFAULT_PORTS } from '../check/target.js';
 import { loadAllConnectors } from '../registry.js';
 import { SITE_KEY_ENV, SITE_KEY_FILE_ENV } from '../secrets/site-key.js';
+import { runEnrollInit } from '../hub/enroll-init.js';
 
 interface InitOptions {
   config: string;
@@ -41,6 +42,8 @@ interface InitOptions {
   keyFile?: string;
   force?: boolean;
   json?: boolean;
+  hub?: string;
+  enroll?: string;
 }
 
 /** The usual database name per connector, offered as the default. */
@@ -277,7 +280,13 @@ export const registerInitCommand: CommandRegistrar = (program, ctx) => {
     .option('--key-file <file>', 'also write the site key to this file (mode 0600) for TENDRIL_SITE_KEY_FILE')
     .option('--force', 'replace an existing config and secrets file (creates a new site key)')
     .option('--json', 'print {configFile, secretsFile, keyFile, siteKey} as JSON')
+    .option('--hub <url>', 'enroll with this hub (docs/hub.md): details are pre-filled from it')
+    .option('--enroll <key>', 'the enrollment key `tendril hub site create` printed (with --hub)')
     .action(async (opts: InitOptions) => {
+      if (opts.hub !== undefined || opts.enroll !== undefined) {
+        await runEnrollInit(opts, ctx);
+        return;
+      }
       const connectorIds = [...(await loadAllConnectors()).keys()];
       const answers = opts.nonInteractive
         ? await nonInteractiveAnswers(opts, ctx, connectorIds)

@@ -6,6 +6,7 @@ import { startHeartbeat } from '../supervisor/heartbeat.js';
 import { runSupervised } from '../supervisor/run-supervised.js';
 import { runFleetWorker } from '../fleet/run-fleet-worker.js';
 import { Option } from 'commander';
+import { startAgentHubLink } from '../hub/start-link.js';
 
 export interface RunAgentOptions {
   /** How long running jobs may take to finish their current page at shutdown. */
@@ -14,6 +15,9 @@ export interface RunAgentOptions {
   readonly stopRequested: Promise<string>;
   /** Called once the API listens, with its base URL. */
   readonly onListening?: (url: string) => void;
+  /** The config file (its secrets.enc keeps a rotated hub credential). */
+  readonly configFile?: string;
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Resolves with the first of SIGTERM / SIGINT, and removes both handlers then. */
@@ -54,12 +58,16 @@ export async function runAgent(cradle: Cradle, options: RunAgentOptions): Promis
   }
   options.onListening?.(url);
   const stopHeartbeat = startHeartbeat();
+  // The hub link (docs/hub.md), when configured: it never holds the agent up; polls go on without it.
+  const link = startAgentHubLink(cradle, runtime, options);
   try {
     const signal = await options.stopRequested;
     cradle.logger.info({ event: 'agent.stop_requested', signal }, 'stop requested');
+    await link?.stop();
     return await runtime.stop({ graceMs: options.graceMs });
   } finally {
     stopHeartbeat();
+    await link?.stop();
   }
 }
 
@@ -132,6 +140,8 @@ export const registerRunCommand: CommandRegistrar = (program, ctx) => {
           await runAgent(cradle, {
             graceMs: opts.grace * 1000,
             stopRequested,
+            configFile: opts.config,
+            env: ctx.io.env,
             onListening: (url) => ctx.write(`tendril: agent running; status page ${url}/`),
           });
         });

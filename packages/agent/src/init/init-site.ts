@@ -1,6 +1,6 @@
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isValidTimeZone, TendrilError } from '@tendril/core';
+import { HUB_CREDENTIAL_SECRET, isValidTimeZone, TendrilError } from '@tendril/core';
 import { stringify as toYaml } from 'yaml';
 import { loadConfigFile } from '../config-file.js';
 import { secretsFileFor, writeSecretsFile } from '../secrets/secrets-file.js';
@@ -33,6 +33,8 @@ export interface InitAnswers {
   readonly domain?: string;
   readonly user: string;
   readonly password: string;
+  /** Enrolled with a hub (`tendril init --hub … --enroll …`): written as `hub:` with the credential in secrets.enc. */
+  readonly hub?: { readonly url: string; readonly siteId: string; readonly credential: string };
 }
 
 export interface InitTarget {
@@ -125,6 +127,9 @@ export function buildConfigDocument(a: InitAnswers, storeFile: string): Record<s
     site: { practiceName: a.practiceName, contact: { name: a.contactName, email: a.contactEmail } },
     store: { sqlite: storeFile },
     connections: [{ id: a.connectionId, connector: a.connector, timezone: a.timezone, database }],
+    ...(a.hub
+      ? { hub: { url: a.hub.url, siteId: a.hub.siteId, credential: `\${secret:${HUB_CREDENTIAL_SECRET}}` } }
+      : {}),
   };
 }
 
@@ -137,6 +142,23 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Refuses (without --force) when the config, secrets or key file already exists: nothing is overwritten by accident. */
+export async function assertInitTargetFree(target: InitTarget): Promise<void> {
+  if (target.force) return;
+  const configFile = resolve(target.configFile);
+  const secretsFile = secretsFileFor(configFile);
+  const keyFile = target.keyFile ? resolve(target.keyFile) : undefined;
+  const present = [];
+  for (const file of [configFile, secretsFile, ...(keyFile ? [keyFile] : [])])
+    if (await exists(file)) present.push(file);
+  if (present.length > 0) {
+    throw new TendrilError(
+      'TENDRIL_E_USAGE',
+      `${present.join(' and ')} already exist${present.length === 1 ? 's' : ''}; pass --force to replace (a new site key is created and the old one stops working)`,
+    );
+  }
+}
+
 /**
  * Writes the site: the config (`tendril.yaml`, credentials only as `${secret:NAME}`), the encrypted
  * `secrets.enc` beside it, and optionally a 0600 key file. Creates the site key and returns it to be
@@ -144,20 +166,10 @@ async function exists(path: string): Promise<boolean> {
  * found now rather than when the service starts; on a problem nothing is left behind.
  */
 export async function initSite(answers: InitAnswers, target: InitTarget): Promise<InitResult> {
+  await assertInitTargetFree(target);
   const configFile = resolve(target.configFile);
   const secretsFile = secretsFileFor(configFile);
   const keyFile = target.keyFile ? resolve(target.keyFile) : undefined;
-  if (!target.force) {
-    const present = [];
-    for (const file of [configFile, secretsFile, ...(keyFile ? [keyFile] : [])])
-      if (await exists(file)) present.push(file);
-    if (present.length > 0) {
-      throw new TendrilError(
-        'TENDRIL_E_USAGE',
-        `${present.join(' and ')} already exist${present.length === 1 ? 's' : ''}; pass --force to replace (a new site key is created and the old one stops working)`,
-      );
-    }
-  }
   const siteKey = generateSiteKey();
   const storeFile = resolve(target.storeFile ?? join(dirname(configFile), '.tendril', 'tendril.db'));
   const header = [
@@ -171,6 +183,7 @@ export async function initSite(answers: InitAnswers, target: InitTarget): Promis
     await mkdir(dirname(configFile), { recursive: true });
     await writeSecretsFile(secretsFile, parseSiteKey(siteKey), {
       [passwordSecretName(answers.connectionId)]: answers.password,
+      ...(answers.hub ? { [HUB_CREDENTIAL_SECRET]: answers.hub.credential } : {}),
     });
     written.push(secretsFile);
     await writeFile(configFile, header + toYaml(buildConfigDocument(answers, storeFile)), { mode: 0o640 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createApiServer, type ApiServer, type StatusSnapshot } from '@tendril/api';
+import { createApiServer, type ApiServer, type StatusSnapshot, type WritebackApiOptions } from '@tendril/api';
 import { connectorForSite, streamVerification, TendrilError, type ConnectorDefinition } from '@tendril/core';
 import {
   createScheduler,
@@ -40,6 +40,9 @@ export interface AgentRuntime {
    */
   stop(options?: { graceMs?: number }): Promise<{ abandoned: number }>;
   status(): Promise<StatusSnapshot>;
+  /** The writeback intake (the API's and the hub link's). */
+  readonly writeback: WritebackApiOptions;
+  readonly version: string;
 }
 
 function agentVersion(): string {
@@ -171,6 +174,8 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
   return {
     scheduler,
     status,
+    writeback: writeback.api,
+    version,
     async start() {
       const restart = createRestartEndpoint(); // POST /v1/agent/restart, only when supervised and a site key is set
       api = createApiServer({

@@ -1,0 +1,27 @@
+import { healthOf, type StatusSnapshot } from '@tendril/api';
+import type { AgentStatusReport } from '@tendril/hub';
+
+/**
+ * The agent's status in brief for the hub's `status` frame: health, PHI-free problems, and per
+ * stream its state, staleness, lag and last successful read. Counts and codes only.
+ */
+export function statusReport(snapshot: StatusSnapshot): AgentStatusReport {
+  const verdict = healthOf(snapshot);
+  return {
+    health: verdict.status,
+    problems: [...verdict.problems],
+    connections: snapshot.connections.map((c) => ({
+      id: c.id,
+      streams: c.streams.map((s) => ({
+        stream: s.stream,
+        status: s.status,
+        stale: s.stale,
+        lagSeconds: s.lagSeconds,
+        lastSuccessAt: s.lastPollFinishedAt ?? null,
+        lastErrorCode: s.lastError?.code ?? null,
+      })),
+      pendingWritebacks: c.pendingWritebacks,
+      outboxEvents: c.outbox.events,
+    })),
+  };
+}

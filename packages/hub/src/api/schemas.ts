@@ -1,0 +1,132 @@
+import {
+  WRITEBACK_COMMANDS,
+  WRITEBACK_ERROR_CODES,
+  WRITEBACK_INPUT_SCHEMAS,
+  WRITEBACK_STATUSES,
+  WritebackEnvelopeSchema,
+} from '@tendril/core';
+import { z } from 'zod';
+
+/** Every named schema of the vendor API; OpenAPI's `components.schemas` are generated from it. */
+export const VENDOR_SCHEMAS = z.registry<{ id: string }>();
+
+/**
+ * The vendor API's shapes. Routes validate their parameters and queries with these, and the
+ * OpenAPI document at /v1/openapi.json is generated from the same schemas (api/openapi.ts).
+ */
+
+export const ErrorBody = z
+  .object({
+    code: z.string(),
+    message: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'Error' });
+
+export const SiteParams = z.object({ site: z.string().min(1).max(200) });
+export const WritebackParams = z.object({ id: z.string().min(1).max(200) });
+export const SubscriptionParams = z.object({ id: z.string().min(1).max(200) });
+
+export const StreamHealth = z
+  .object({
+    connectionId: z.string(),
+    stream: z.string(),
+    status: z.string().describe('healthy, unhealthy or unknown (as the agent last reported)'),
+    stale: z.boolean().describe('no successful read for longer than the agent allows'),
+    lagSeconds: z.number().nullable().describe('seconds since the last successful read, at the report'),
+    lastSuccessAt: z.string().nullable().describe('end of the last successful read'),
+    lastErrorCode: z.string().nullable(),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'StreamHealth' });
+
+export const SiteView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    connector: z.string(),
+    connectionIds: z.array(z.string()),
+    online: z.boolean().describe('a link is open now'),
+    presence: z.enum(['never', 'online', 'offline']).describe('what site.online / site.offline last said'),
+    health: z.enum(['ok', 'degraded', 'down', 'unknown']).describe("the agent's last reported health"),
+    agentVersion: z.string().nullable(),
+    lastSeenAt: z.string().nullable(),
+    linkOpenedAt: z.string().nullable(),
+    statusReportedAt: z.string().nullable(),
+    problems: z.array(z.string()),
+    streams: z.array(StreamHealth),
+    lastWriteAt: z.string().nullable().describe('the newest written writeback of this site'),
+    revoked: z.boolean(),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'Site' });
+
+export const SiteList = z.object({ sites: z.array(SiteView) }).register(VENDOR_SCHEMAS, { id: 'SiteList' });
+
+export const WritebackView = z
+  .object({
+    id: z.string(),
+    command: z.enum(WRITEBACK_COMMANDS),
+    connectionId: z.string(),
+    idempotencyKey: z.string(),
+    status: z.enum(WRITEBACK_STATUSES),
+    phase: z.enum(['queued', 'executing', 'verifying']).optional(),
+    acceptedAt: z.string(),
+    deadline: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    resourceType: z.enum(['Appointment', 'Patient']),
+    resourceId: z.string().nullable(),
+    sourceId: z.string().nullable(),
+    resource: z.record(z.string(), z.unknown()).nullable(),
+    matched: z.boolean().optional(),
+    compensated: z.boolean().optional(),
+    warnings: z.array(z.string()),
+    error: z
+      .object({
+        code: z.enum(WRITEBACK_ERROR_CODES),
+        message: z.string(),
+        details: z.record(z.string(), z.unknown()).optional(),
+      })
+      .nullable(),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'Writeback' });
+
+export const WritebackAccepted = z
+  .object({ id: z.string(), status: z.literal('accepted') })
+  .register(VENDOR_SCHEMAS, { id: 'WritebackAccepted' });
+
+/** The request body: the envelope from core, `input` one of the commands' input schemas. */
+export const WritebackRequestBody = WritebackEnvelopeSchema.extend({
+  input: z.union(Object.values(WRITEBACK_INPUT_SCHEMAS) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]),
+}).register(VENDOR_SCHEMAS, { id: 'WritebackRequest' });
+
+export const EventsQuery = z
+  .object({
+    after: z
+      .string()
+      .max(200)
+      .optional()
+      .describe('the `next` cursor of the previous page; absent: from the oldest event held'),
+    limit: z.coerce.number().int().min(1).max(10_000).optional().describe('events per page (default 100)'),
+  })
+  .strict();
+
+export const EventEnvelopeView = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    occurredAt: z.string(),
+    connectionId: z.string(),
+    resourceType: z.string(),
+    resourceId: z.string(),
+    sequence: z.number(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'Event' });
+
+export const EventsPage = z
+  .object({
+    events: z.array(EventEnvelopeView),
+    next: z.string().describe('pass as `after` for the next page (the same cursor when nothing is new)'),
+    more: z.boolean().describe('true when the page was full: ask again at once'),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'EventsPage' });

@@ -1,0 +1,223 @@
+import { sql, type Kysely } from 'kysely';
+import { TendrilError } from '@tendril/core';
+import type { HubDatabase } from './schema.js';
+
+/** One schema step of the hub. Applied in `version` order, never edited once released. */
+export interface HubMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * The hub's schema, the same on PostgreSQL and PGlite. The event log is partitioned by the time
+ * the hub received each event (one partition per UTC day, created ahead by the maintenance job,
+ * dropped whole by retention); a DEFAULT partition catches anything outside them so an insert
+ * never fails for want of a partition. Deduplication by (site, event id) lives in
+ * `hub_event_keys`, because a unique index on a partitioned table must include the partition key.
+ */
+export const HUB_MIGRATIONS: readonly HubMigration[] = [
+  {
+    version: 1,
+    name: 'vendors, sites, enrollment, credentials, keys, event log, writebacks, access log, nodes',
+    sql: `
+      CREATE TABLE hub_vendors (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        created_at TIMESTAMPTZ NOT NULL
+      );
+
+      CREATE TABLE hub_sites (
+        id             TEXT PRIMARY KEY,
+        vendor_id      TEXT NOT NULL REFERENCES hub_vendors (id),
+        name           TEXT NOT NULL,
+        connector      TEXT NOT NULL,
+        contact_name   TEXT,
+        contact_email  TEXT,
+        server         TEXT,
+        port           INTEGER,
+        database_name  TEXT,
+        created_at     TIMESTAMPTZ NOT NULL,
+        revoked_at     TIMESTAMPTZ,
+        purged_at      TIMESTAMPTZ,
+        last_event_seq BIGINT NOT NULL DEFAULT 0,
+        link_node      TEXT,
+        link_opened_at TIMESTAMPTZ,
+        link_closed_at TIMESTAMPTZ,
+        last_seen_at   TIMESTAMPTZ,
+        agent_version  TEXT,
+        status_json    JSONB,
+        hello_json     JSONB,
+        presence       TEXT NOT NULL DEFAULT 'never' CHECK (presence IN ('never', 'online', 'offline')),
+        health         TEXT NOT NULL DEFAULT 'ok' CHECK (health IN ('ok', 'degraded'))
+      );
+      CREATE INDEX hub_sites_vendor ON hub_sites (vendor_id);
+
+      CREATE TABLE hub_connections (
+        id             TEXT PRIMARY KEY,
+        site_id        TEXT NOT NULL REFERENCES hub_sites (id),
+        connector      TEXT NOT NULL,
+        created_at     TIMESTAMPTZ NOT NULL,
+        relay_sequence BIGINT
+      );
+      CREATE INDEX hub_connections_site ON hub_connections (site_id);
+
+      CREATE TABLE hub_enrollment_keys (
+        id          TEXT PRIMARY KEY,
+        site_id     TEXT NOT NULL REFERENCES hub_sites (id),
+        secret_hash TEXT NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL,
+        expires_at  TIMESTAMPTZ NOT NULL,
+        used_at     TIMESTAMPTZ
+      );
+
+      CREATE TABLE hub_agent_credentials (
+        id           TEXT PRIMARY KEY,
+        site_id      TEXT NOT NULL REFERENCES hub_sites (id),
+        secret_hash  TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('active', 'pending')),
+        created_at   TIMESTAMPTZ NOT NULL,
+        revoked_at   TIMESTAMPTZ,
+        last_used_at TIMESTAMPTZ
+      );
+      CREATE INDEX hub_agent_credentials_site ON hub_agent_credentials (site_id);
+
+      CREATE TABLE hub_api_keys (
+        id          TEXT PRIMARY KEY,
+        vendor_id   TEXT NOT NULL REFERENCES hub_vendors (id),
+        name        TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        all_sites   BOOLEAN NOT NULL,
+        site_ids    JSONB NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL,
+        revoked_at  TIMESTAMPTZ,
+        expires_at  TIMESTAMPTZ
+      );
+
+      CREATE TABLE hub_users (
+        id            TEXT PRIMARY KEY,
+        vendor_id     TEXT NOT NULL REFERENCES hub_vendors (id),
+        email         TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at    TIMESTAMPTZ NOT NULL,
+        revoked_at    TIMESTAMPTZ
+      );
+
+      CREATE TABLE hub_event_keys (
+        site_id     TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        received_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (site_id, event_id)
+      );
+      CREATE INDEX hub_event_keys_received ON hub_event_keys (received_at);
+
+      CREATE TABLE hub_events (
+        site_id       TEXT NOT NULL,
+        site_seq      BIGINT NOT NULL,
+        connection_id TEXT NOT NULL,
+        event_id      TEXT NOT NULL,
+        sequence      BIGINT NOT NULL,
+        type          TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        source_id     TEXT NOT NULL,
+        connector_id  TEXT NOT NULL,
+        refs          JSON NOT NULL,
+        envelope      JSON NOT NULL,
+        received_at   TIMESTAMPTZ NOT NULL
+      ) PARTITION BY RANGE (received_at);
+      CREATE INDEX hub_events_site_seq ON hub_events (site_id, site_seq);
+      CREATE TABLE hub_events_default PARTITION OF hub_events DEFAULT;
+
+      CREATE TABLE hub_writebacks (
+        id              TEXT PRIMARY KEY,
+        vendor_id       TEXT NOT NULL REFERENCES hub_vendors (id),
+        key_id          TEXT NOT NULL,
+        site_id         TEXT NOT NULL REFERENCES hub_sites (id),
+        connection_id   TEXT NOT NULL,
+        command         TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        payload_hash    TEXT NOT NULL,
+        input           JSONB NOT NULL,
+        resource_type   TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('accepted', 'written', 'failed', 'timed_out')),
+        phase           TEXT NOT NULL CHECK (phase IN ('queued', 'sent', 'executing', 'verifying', 'done')),
+        accepted_at     TIMESTAMPTZ NOT NULL,
+        deadline        TIMESTAMPTZ NOT NULL,
+        sent_at         TIMESTAMPTZ,
+        started_at      TIMESTAMPTZ,
+        finished_at     TIMESTAMPTZ,
+        result          JSONB,
+        updated_at      TIMESTAMPTZ NOT NULL,
+        UNIQUE (vendor_id, connection_id, idempotency_key)
+      );
+      CREATE INDEX hub_writebacks_open ON hub_writebacks (site_id, accepted_at) WHERE phase <> 'done';
+
+      CREATE TABLE hub_access_log (
+        id        BIGSERIAL PRIMARY KEY,
+        at        TIMESTAMPTZ NOT NULL,
+        vendor_id TEXT NOT NULL,
+        key_id    TEXT NOT NULL,
+        site_id   TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        events    INTEGER NOT NULL,
+        after_seq BIGINT,
+        last_seq  BIGINT
+      );
+      CREATE INDEX hub_access_log_site ON hub_access_log (site_id, at);
+
+      CREATE TABLE hub_audit (
+        id      BIGSERIAL PRIMARY KEY,
+        at      TIMESTAMPTZ NOT NULL,
+        actor   TEXT NOT NULL,
+        site_id TEXT,
+        action  TEXT NOT NULL,
+        detail  JSONB
+      );
+
+      CREATE TABLE hub_nodes (
+        id           TEXT PRIMARY KEY,
+        started_at   TIMESTAMPTZ NOT NULL,
+        heartbeat_at TIMESTAMPTZ NOT NULL
+      );
+    `,
+  },
+];
+
+/** Advisory lock key of hub migrations ("tendrilh" as bytes), so nodes starting together migrate once. */
+const MIGRATION_LOCK = 0x74656e6472696c68n;
+
+/**
+ * Creates or upgrades the hub schema inside one transaction holding an advisory lock; refuses a
+ * database whose recorded versions go beyond the last step here (written by a newer Tendril).
+ */
+export async function migrateHub(db: Kysely<HubDatabase>): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`SELECT pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK.toString())}::bigint)`.execute(tx);
+    await sql`CREATE TABLE IF NOT EXISTS hub_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT NOT NULL,
+      applied_at TIMESTAMPTZ NOT NULL
+    )`.execute(tx);
+    const applied = new Set(
+      (await tx.selectFrom('hub_migrations').select('version').execute()).map((r) => Number(r.version)),
+    );
+    const newest = HUB_MIGRATIONS[HUB_MIGRATIONS.length - 1]!.version;
+    const beyond = [...applied].filter((v) => v > newest);
+    if (beyond.length > 0) {
+      throw new TendrilError(
+        'TENDRIL_E_STORE_SCHEMA',
+        `the hub database has schema version ${Math.max(...beyond)}, newer than this Tendril (${newest}); run the newer Tendril`,
+      );
+    }
+    for (const migration of HUB_MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      await sql.raw(migration.sql).execute(tx);
+      await tx
+        .insertInto('hub_migrations')
+        .values({ version: migration.version, name: migration.name, applied_at: new Date() })
+        .execute();
+    }
+  });
+}

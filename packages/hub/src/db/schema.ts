@@ -1,0 +1,151 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * The hub's tables as kysely sees them (db/migrations.ts creates them). One description for
+ * PostgreSQL and PGlite: both are PostgreSQL, so the same SQL runs on either.
+ */
+export interface HubDatabase {
+  hub_migrations: { version: number; name: string; applied_at: Date };
+  hub_vendors: { id: string; name: string; created_at: Date };
+  hub_sites: HubSiteTable;
+  hub_connections: {
+    id: string;
+    site_id: string;
+    connector: string;
+    created_at: Date;
+    /** Highest agent sequence of this connection held in the event log. */
+    relay_sequence: ColumnType<number | null, number | null | undefined, number | null>;
+  };
+  hub_enrollment_keys: {
+    id: string;
+    site_id: string;
+    secret_hash: string;
+    created_at: Date;
+    expires_at: Date;
+    used_at: Date | null;
+  };
+  hub_agent_credentials: {
+    id: string;
+    site_id: string;
+    secret_hash: string;
+    /** `active`: accepted at hello. `pending`: sent to the agent by a rotation, active once used. */
+    state: 'active' | 'pending';
+    created_at: Date;
+    revoked_at: Date | null;
+    last_used_at: Date | null;
+  };
+  hub_api_keys: {
+    id: string;
+    vendor_id: string;
+    name: string;
+    secret_hash: string;
+    all_sites: boolean;
+    site_ids: ColumnType<string[], string, string>;
+    created_at: Date;
+    revoked_at: Date | null;
+    expires_at: Date | null;
+  };
+  hub_users: {
+    id: string;
+    vendor_id: string;
+    email: string;
+    password_hash: string;
+    created_at: Date;
+    revoked_at: Date | null;
+  };
+  hub_event_keys: { site_id: string; event_id: string; received_at: Date };
+  hub_events: HubEventTable;
+  hub_writebacks: HubWritebackTable;
+  hub_access_log: {
+    id: Generated<number>;
+    at: Date;
+    vendor_id: string;
+    key_id: string;
+    site_id: string;
+    action: string;
+    events: number;
+    after_seq: number | null;
+    last_seq: number | null;
+  };
+  hub_nodes: { id: string; started_at: Date; heartbeat_at: Date };
+  hub_audit: {
+    id: Generated<number>;
+    at: Date;
+    actor: string;
+    site_id: string | null;
+    action: string;
+    detail: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  };
+}
+
+export interface HubSiteTable {
+  id: string;
+  vendor_id: string;
+  name: string;
+  connector: string;
+  contact_name: string | null;
+  contact_email: string | null;
+  server: string | null;
+  port: number | null;
+  database_name: string | null;
+  created_at: Date;
+  revoked_at: Date | null;
+  purged_at: Date | null;
+  /** The site's event-log counter: each stored event takes the next number (gapless, per site). */
+  last_event_seq: ColumnType<number, number | undefined, number>;
+  /** The node holding the site's link, while one is open. */
+  link_node: string | null;
+  link_opened_at: Date | null;
+  link_closed_at: Date | null;
+  last_seen_at: Date | null;
+  agent_version: string | null;
+  /** The agent's last `status` frame (no PHI: counts, times, codes). */
+  status_json: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** The connections and capabilities of the last `hello`. */
+  hello_json: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** What vendors were last told: `site.online` / `site.offline` (or nothing yet). */
+  presence: ColumnType<'never' | 'online' | 'offline', 'never' | 'online' | 'offline' | undefined>;
+  /** What vendors were last told: `site.degraded` / `site.recovered`. */
+  health: ColumnType<'ok' | 'degraded', 'ok' | 'degraded' | undefined>;
+}
+
+export interface HubEventTable {
+  site_id: string;
+  site_seq: number;
+  connection_id: string;
+  event_id: string;
+  sequence: number;
+  type: string;
+  resource_type: string;
+  resource_id: string;
+  kind: string;
+  source_id: string;
+  connector_id: string;
+  refs: ColumnType<Record<string, unknown>, string, string>;
+  envelope: ColumnType<Record<string, unknown>, string, string>;
+  received_at: Date;
+}
+
+export interface HubWritebackTable {
+  id: string;
+  vendor_id: string;
+  key_id: string;
+  site_id: string;
+  connection_id: string;
+  command: string;
+  idempotency_key: string;
+  payload_hash: string;
+  input: ColumnType<Record<string, unknown>, string, string>;
+  resource_type: string;
+  status: 'accepted' | 'written' | 'failed' | 'timed_out';
+  /** `queued` in the hub, `sent` down a link, then the agent's phases. */
+  phase: 'queued' | 'sent' | 'executing' | 'verifying' | 'done';
+  accepted_at: Date;
+  deadline: Date;
+  sent_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  /** The agent's result document (writeback.md §7), translated to the vendor's view. */
+  result: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  updated_at: Date;
+}

@@ -1,0 +1,27 @@
+import type { HubConfig } from './config.js';
+import type { HubDb } from './db/open-database.js';
+import type { HubLogger } from './logger.js';
+import type { SitePresence } from './presence.js';
+import type { ApiKeyStore } from './store/api-keys.js';
+import type { EventLog, LoggedEvent } from './store/event-log.js';
+import type { SiteStore } from './store/sites.js';
+import type { HubWritebackStore } from './store/writebacks.js';
+
+/** What every part of a hub node shares: its config, its database and stores, its identity. */
+export interface HubContext {
+  readonly config: HubConfig;
+  readonly nodeId: string;
+  readonly version: string;
+  readonly hubDb: HubDb;
+  readonly sites: SiteStore;
+  readonly keys: ApiKeyStore;
+  readonly events: EventLog;
+  readonly writebacks: HubWritebackStore;
+  readonly presence: SitePresence;
+  readonly logger: HubLogger;
+  /** Nodes whose heartbeat is recent (a link on another node counts only if that node is alive). */
+  liveNodes(): Promise<ReadonlySet<string>>;
+  /** Hands new log entries to webhook delivery. */
+  readonly onStored: (events: readonly LoggedEvent[]) => void;
+  now(): Date;
+}

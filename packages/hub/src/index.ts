@@ -1,0 +1,15 @@
+export * from './config.js';
+export * from './credentials.js';
+export * from './logger.js';
+export * from './admin.js';
+export * from './hub-node.js';
+export * from './hub-context.js';
+export * from './folder-lock.js';
+export * from './link/protocol.js';
+export * from './db/open-database.js';
+export type { HubDatabase } from './db/schema.js';
+export * from './store/sites.js';
+export * from './store/api-keys.js';
+export * from './store/event-log.js';
+export * from './store/writebacks.js';
+export { VENDOR_ROUTES, encodeCursor, decodeCursor } from './api/vendor-routes.js';

@@ -1,0 +1,304 @@
+import { z } from 'zod';
+
+/**
+ * The link protocol (docs/hub.md): JSON text frames `{ type, id, replyTo?, … }` over one WebSocket
+ * that the agent dials. Both sides parse every frame with these schemas; anything else is answered
+ * with an `error` frame (unknown type) or closes the link (malformed, or before `hello`).
+ */
+export const LINK_PROTOCOL_VERSION = 1;
+
+/** The path agents dial: `wss://<hub>/v1/agent/link`. */
+export const LINK_PATH = '/v1/agent/link';
+
+/** Close codes of the link (4000–4999 are the application's). */
+export const LINK_CLOSE = {
+  /** The credential is not one the hub issued for this site. */
+  badCredential: 4001,
+  /** The credential or the whole site was revoked (or the site purged). */
+  revoked: 4002,
+  /** The agent speaks a protocol version this hub does not. */
+  versionRefused: 4003,
+  /** A malformed frame, or a frame before `hello`. */
+  protocolError: 4004,
+  /** No `hello` within the hub's time limit. */
+  helloTimeout: 4005,
+  /** A newer link of the same site opened (on this node or another). */
+  replaced: 4006,
+  /** The hub node is stopping; reconnect (to another node). */
+  shuttingDown: 4007,
+} as const;
+export type LinkCloseCode = (typeof LINK_CLOSE)[keyof typeof LINK_CLOSE];
+
+/** Close codes after which retrying with the same credential is pointless until an operator acts. */
+export const AUTH_CLOSE_CODES: readonly number[] = [LINK_CLOSE.badCredential, LINK_CLOSE.revoked];
+
+const FrameId = z.string().min(1).max(64);
+const Id = z.string().min(1).max(200);
+
+const Capability = z
+  .object({
+    state: z.enum(['supported', 'unsupported', 'needs-config']),
+    writePath: z.enum(['vendor-api', 'sql']).optional(),
+    reason: z.string().max(500).optional(),
+  })
+  .strip();
+
+export const HelloConnection = z
+  .object({
+    id: Id,
+    connector: Id,
+    /** Per writeback command: can this connection run it (the hub answers 422 otherwise). */
+    capabilities: z.record(z.string().max(64), Capability).default({}),
+    /** The connection's default writeback deadline (`writeback.defaultDeadlineSeconds`). */
+    defaultDeadlineSeconds: z.number().int().min(1).max(86_400).optional(),
+  })
+  .strip();
+export type HelloConnection = z.infer<typeof HelloConnection>;
+
+export const Hello = z
+  .object({
+    type: z.literal('hello'),
+    id: FrameId,
+    protocol: z.number().int(),
+    siteId: Id,
+    credential: z.string().min(1).max(200),
+    agentVersion: z.string().min(1).max(64),
+    connections: z.array(HelloConnection).max(1000),
+  })
+  .strict();
+export type Hello = z.infer<typeof Hello>;
+
+export const Welcome = z
+  .object({
+    type: z.literal('welcome'),
+    id: FrameId,
+    replyTo: FrameId,
+    siteId: Id,
+    node: Id,
+    pingSeconds: z.number().positive(),
+    /** How many `events` batches the agent may have unacknowledged at once. */
+    credit: z.number().int().min(1),
+    maxFrameBytes: z.number().int().min(1024),
+    /** Largest number of events in one `events` frame. */
+    maxBatchEvents: z.number().int().min(1),
+    /** Per connection the hub relays: the highest agent sequence its log holds (absent: none yet). */
+    relay: z.record(Id, z.number().int().nullable()),
+  })
+  .strict();
+export type Welcome = z.infer<typeof Welcome>;
+
+/** A JSON object, checked shallowly: an event's data is the agent's, validated where it was made. */
+const JsonObject = z.custom<Record<string, unknown>>(
+  (value) => value !== null && typeof value === 'object' && !Array.isArray(value),
+  'must be a JSON object',
+);
+
+export const RelayedEventSchema = z
+  .object({
+    envelope: z
+      .object({
+        id: Id,
+        type: z.string().min(1).max(200),
+        occurredAt: z.string().min(1).max(64),
+        connectionId: Id,
+        resourceType: z.string().min(1).max(100),
+        resourceId: z.string().max(200),
+        sequence: z.number().int().nonnegative(),
+        data: JsonObject,
+      })
+      .strict(),
+    kind: z.string().min(1).max(32),
+    sourceId: z.string().max(500),
+    connectorId: z.string().max(100),
+    refs: JsonObject,
+  })
+  .strict();
+
+export const EventsFrame = z
+  .object({
+    type: z.literal('events'),
+    id: FrameId,
+    connectionId: Id,
+    events: z.array(RelayedEventSchema).min(1).max(5000),
+  })
+  .strict();
+export type EventsFrame = z.infer<typeof EventsFrame>;
+
+export const Ack = z
+  .object({
+    type: z.literal('ack'),
+    id: FrameId,
+    replyTo: FrameId,
+    connectionId: Id,
+    /** The highest agent sequence of the connection the hub's log now holds. */
+    sequence: z.number().int().nonnegative(),
+    stored: z.number().int().nonnegative(),
+    duplicates: z.number().int().nonnegative(),
+  })
+  .strict();
+export type Ack = z.infer<typeof Ack>;
+
+export const Credit = z
+  .object({ type: z.literal('credit'), id: FrameId, credit: z.number().int().min(1) })
+  .strict();
+
+export const Ping = z.object({ type: z.literal('ping'), id: FrameId }).strict();
+export const Pong = z.object({ type: z.literal('pong'), id: FrameId, replyTo: FrameId }).strict();
+
+/** The agent's status in brief (no PHI: states, times, codes, counts). */
+export const AgentStatusReport = z
+  .object({
+    health: z.enum(['ok', 'degraded', 'down']),
+    problems: z.array(z.string().max(500)).max(200).default([]),
+    connections: z
+      .array(
+        z
+          .object({
+            id: Id,
+            streams: z
+              .array(
+                z
+                  .object({
+                    stream: z.string().max(100),
+                    status: z.string().max(32),
+                    stale: z.boolean(),
+                    lagSeconds: z.number().nullable(),
+                    lastSuccessAt: z.string().max(64).nullable(),
+                    lastErrorCode: z.string().max(100).nullable(),
+                  })
+                  .strip(),
+              )
+              .max(200),
+            pendingWritebacks: z.number().int().nullable(),
+            outboxEvents: z.number().int().nullable(),
+          })
+          .strip(),
+      )
+      .max(1000),
+  })
+  .strip();
+export type AgentStatusReport = z.infer<typeof AgentStatusReport>;
+
+export const StatusFrame = z
+  .object({ type: z.literal('status'), id: FrameId, status: AgentStatusReport })
+  .strict();
+
+/** A vendor's command on its way to the agent. */
+export const WritebackCommandFrame = z
+  .object({
+    type: z.literal('writeback'),
+    id: FrameId,
+    writeback: z
+      .object({
+        id: Id,
+        connectionId: Id,
+        command: z.string().min(1).max(64),
+        input: z.record(z.string(), z.unknown()),
+        deadline: z.string().min(1).max(64),
+      })
+      .strict(),
+  })
+  .strict();
+export type WritebackCommandFrame = z.infer<typeof WritebackCommandFrame>;
+
+export const WritebackUpdateFrame = z
+  .object({
+    type: z.literal('writeback.update'),
+    id: FrameId,
+    writebackId: Id,
+    status: z.enum(['accepted', 'written', 'failed', 'timed_out']),
+    phase: z.enum(['queued', 'executing', 'verifying', 'done']).optional(),
+    /** The agent's result document (writeback.md §7). */
+    result: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type WritebackUpdateFrame = z.infer<typeof WritebackUpdateFrame>;
+
+/** A rotated agent credential, sent down the link; the agent stores it and answers `credential.saved`. */
+export const CredentialFrame = z
+  .object({ type: z.literal('credential'), id: FrameId, credential: z.string().min(1).max(200) })
+  .strict();
+export const CredentialSaved = z
+  .object({ type: z.literal('credential.saved'), id: FrameId, replyTo: FrameId })
+  .strict();
+
+export const ErrorFrame = z
+  .object({
+    type: z.literal('error'),
+    id: FrameId,
+    replyTo: FrameId.optional(),
+    code: z.string().min(1).max(64),
+    message: z.string().max(1000),
+  })
+  .strict();
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** Frames the hub accepts after `hello`. */
+export const AGENT_FRAMES = {
+  events: EventsFrame,
+  ping: Ping,
+  pong: Pong,
+  status: StatusFrame,
+  'writeback.update': WritebackUpdateFrame,
+  'credential.saved': CredentialSaved,
+  error: ErrorFrame,
+} as const;
+
+/** Frames the agent accepts after `welcome`. */
+export const HUB_FRAMES = {
+  ack: Ack,
+  credit: Credit,
+  ping: Ping,
+  pong: Pong,
+  writeback: WritebackCommandFrame,
+  credential: CredentialFrame,
+  error: ErrorFrame,
+} as const;
+
+/**
+ * Parses one text frame against a set of frame schemas. `unknown-type` is a well-formed frame of a
+ * type this side does not know (answered, not fatal); `malformed` is anything else.
+ */
+export function parseFrame<S extends Record<string, z.ZodType>>(
+  schemas: S,
+  text: string,
+):
+  | { ok: true; frame: z.infer<S[keyof S]>; type: keyof S & string }
+  | { ok: false; problem: 'malformed' | 'unknown-type'; message: string; id?: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: 'malformed', message: 'the frame is not JSON' };
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    return { ok: false, problem: 'malformed', message: 'the frame is not a JSON object' };
+  const { type, id } = raw as { type?: unknown; id?: unknown };
+  const frameId = typeof id === 'string' && id.length <= 64 ? id : undefined;
+  if (typeof type !== 'string')
+    return {
+      ok: false,
+      problem: 'malformed',
+      message: 'the frame has no type',
+      ...(frameId ? { id: frameId } : {}),
+    };
+  const schema = Object.hasOwn(schemas, type) ? schemas[type as keyof S] : undefined;
+  if (!schema)
+    return {
+      ok: false,
+      problem: 'unknown-type',
+      message: `unknown frame type ${type.slice(0, 40)}`,
+      ...(frameId ? { id: frameId } : {}),
+    };
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      problem: 'malformed',
+      message: `${type} frame: ${issue ? `${issue.path.join('.') || '(frame)'} ${issue.message}` : 'invalid'}`,
+      ...(frameId ? { id: frameId } : {}),
+    };
+  }
+  return { ok: true, frame: parsed.data as z.infer<S[keyof S]>, type: type as keyof S & string };
+}

@@ -1,0 +1,57 @@
+import type { EventLog, LoggedEvent } from './store/event-log.js';
+import type { SiteStore } from './store/sites.js';
+
+/** Site events vendors can subscribe to (docs/hub.md). */
+export const SITE_EVENT_TYPES = ['site.online', 'site.offline', 'site.degraded', 'site.recovered'] as const;
+export type SiteEventType = (typeof SITE_EVENT_TYPES)[number];
+
+/**
+ * Announces a site's presence and health to its vendor as events in the site's log. Each change
+ * is announced once across all nodes: the row's state moves first (only one node's update
+ * changes it), and only that node appends the event.
+ */
+export class SitePresence {
+  constructor(
+    private readonly sites: SiteStore,
+    private readonly events: EventLog,
+    private readonly onStored: (events: readonly LoggedEvent[]) => void,
+  ) {}
+
+  /** A link opened: `site.online` unless vendors already know it is online (a reconnect within the grace). */
+  async opened(siteId: string, now: Date): Promise<void> {
+    if (await this.sites.transition(siteId, 'presence', ['never', 'offline'], 'online'))
+      await this.announce(siteId, 'site.online', { presence: 'online' }, now);
+  }
+
+  /** No link for `offlineAfterSeconds`: `site.offline`. */
+  async offline(siteId: string, now: Date): Promise<void> {
+    if (await this.sites.transition(siteId, 'presence', ['online'], 'offline'))
+      await this.announce(siteId, 'site.offline', { presence: 'offline' }, now);
+  }
+
+  /** The agent's reported health: `site.degraded` on the way down, `site.recovered` on the way back. */
+  async health(siteId: string, health: 'ok' | 'degraded' | 'down', problems: readonly string[], now: Date) {
+    if (health === 'ok') {
+      if (await this.sites.transition(siteId, 'health', ['degraded'], 'ok'))
+        await this.announce(siteId, 'site.recovered', { health: 'ok' }, now);
+    } else if (await this.sites.transition(siteId, 'health', ['ok'], 'degraded')) {
+      await this.announce(siteId, 'site.degraded', { health, problems: problems.slice(0, 20) }, now);
+    }
+  }
+
+  private async announce(siteId: string, type: SiteEventType, data: Record<string, unknown>, now: Date) {
+    const connections = await this.sites.connectionIdsOf(siteId);
+    const stored = await this.events.appendHubEvent(
+      siteId,
+      {
+        type,
+        connectionId: connections[0] ?? '',
+        resourceType: 'Site',
+        resourceId: siteId,
+        data: { siteId, ...data, at: now.toISOString() },
+      },
+      now,
+    );
+    if (stored) this.onStored([stored]);
+  }
+}
