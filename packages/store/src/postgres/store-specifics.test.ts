@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTendrilError, resourceHash, resourceId, type StoredEvent } from '@tendril/core';
 import { TokenBucket } from '@tendril/delivery';
-import type { DeliveryRoute } from './delivery-types.js';
-import { openPostgresStore } from './postgres-store.js';
-import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrations.js';
-import {
-  createPostgresTestDatabase,
-  type PostgresTestDatabase,
-} from './postgres-test-database.test-helper.js';
-import type { PageCommit, PendingChange, Store } from './types.js';
+import type { DeliveryRoute } from '../delivery-types.js';
+import { openPostgresStore } from './open.js';
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './migrations.js';
+import { createPostgresTestDatabase, type PostgresTestDatabase } from './test-database.test-helper.js';
+import type { PageCommit, PendingChange, Store } from '../types.js';
 
 const ALL: DeliveryRoute = { subscriptionId: 'all', connectionIds: [], resourceTypes: [], eventTypes: [] };
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');

@@ -7,10 +7,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTendrilError, resourceHash, resourceId, type StoredEvent } from '@tendril/core';
-import { openSqliteStore } from './sqlite-store.js';
-import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
-import { describeStoreContract } from './store-contract.test-helper.js';
-import type { PageCommit, PendingChange, Store } from './types.js';
+import { openSqliteStore } from './open.js';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';
+import { describeStoreContract } from '../store-contract.test-helper.js';
+import type { PageCommit, PendingChange, Store } from '../types.js';
 
 let dir: string;
 let counter = 0;
@@ -287,8 +287,8 @@ describe('openSqliteStore (SQLite specifics)', () => {
   }, 120_000);
 });
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const storeModule = fileURLToPath(new URL('./sqlite-store.ts', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const storeModule = fileURLToPath(new URL('./open.ts', import.meta.url));
 
 /**
  * Starts one child process per label. Each loads this package's TypeScript through Vite (the

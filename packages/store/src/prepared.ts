@@ -1,0 +1,147 @@
+import {
+  sql,
+  type AliasedRawBuilder,
+  type Compilable,
+  type CompiledQuery,
+  type Kysely,
+  type QueryResult,
+  type RawBuilder,
+} from 'kysely';
+import type { StoreDialect } from './dialect.js';
+import type { StoreTables } from './tables.js';
+
+/** A parameter of a prepared query: compiled as a placeholder, given its value at each run. */
+export class Slot {
+  constructor(
+    readonly name: string,
+    /** `list`: a list of values bound as one parameter (the dialect encodes it); `column`: one column of a batch's rows. */
+    readonly kind: 'value' | 'list' | 'column',
+  ) {}
+}
+
+/** Column types of a batch's rows (the PostgreSQL array casts; SQLite binds each row's values). */
+export const ROW_TYPES = {
+  text: 'text',
+  bigint: 'bigint',
+  integer: 'integer',
+  flag: 'boolean',
+  json: 'json',
+  jsonb: 'jsonb',
+  instant: 'timestamptz',
+} as const;
+export type RowType = keyof typeof ROW_TYPES;
+export type RowColumns = Readonly<Record<string, RowType>>;
+export type RowValue = string | number | null;
+export type BatchRow<C extends RowColumns> = { readonly [K in keyof C]: RowValue };
+
+/** What a prepared query is built with: its parameters, list parameters and the dialect's flag literals. */
+export interface QueryParts<P> {
+  param<K extends keyof P & string>(name: K): RawBuilder<P[K]>;
+  /** `ref IN (list)` with the whole list as one parameter, whatever its length. */
+  inList(ref: string, name: keyof P & string, type: 'text' | 'bigint'): RawBuilder<boolean>;
+  /** A flag constant as the partial indexes spell it (`1` in SQLite, `TRUE` in PostgreSQL). */
+  readonly yes: RawBuilder<number>;
+  readonly no: RawBuilder<number>;
+  /** The dialect, for its table expressions and row locks. */
+  readonly dialect: StoreDialect;
+}
+
+interface Compiled {
+  readonly query: CompiledQuery;
+}
+
+/**
+ * A query whose SQL is built and compiled once per dialect, then run many times with new values:
+ * the store's hot paths (a page commit, a lease, an attempt) pay neither the query builder nor the
+ * SQL compiler per call, and SQLite reuses the prepared statement of the same text.
+ */
+export class Prepared<P extends object, R> {
+  readonly #build: (db: Kysely<StoreTables>, parts: QueryParts<P>) => Compilable<R>;
+  readonly #compiled = new WeakMap<StoreDialect, Compiled>();
+
+  constructor(build: (db: Kysely<StoreTables>, parts: QueryParts<P>) => Compilable<R>) {
+    this.#build = build;
+  }
+
+  compiled(db: Kysely<StoreTables>, dialect: StoreDialect): CompiledQuery {
+    let entry = this.#compiled.get(dialect);
+    if (entry === undefined) {
+      entry = { query: this.#build(db, queryParts<P>(dialect)).compile() };
+      this.#compiled.set(dialect, entry);
+    }
+    return entry.query;
+  }
+
+  /** Runs the query on `db` (the store's database or a transaction) with these values. */
+  async run(db: Kysely<StoreTables>, dialect: StoreDialect, params: P): Promise<QueryResult<R>> {
+    const query = this.compiled(db, dialect);
+    return db.executeQuery<R>({ ...query, parameters: bindParameters(query, params, dialect) });
+  }
+}
+
+/**
+ * A write of many rows in one query: the query reads the rows from the table `u` with the given
+ * columns. PostgreSQL runs it once with one array per column (`unnest`, one round trip whatever
+ * the count); SQLite runs the same statement once per row inside the transaction, which in-process
+ * is cheaper than shipping the rows as one document. Only used inside transactions.
+ */
+export class Batch<C extends RowColumns, P extends object, R> {
+  readonly #columns: C;
+  readonly #build: (
+    db: Kysely<StoreTables>,
+    rows: AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>,
+    parts: QueryParts<P>,
+  ) => Compilable<R>;
+  readonly #compiled = new WeakMap<StoreDialect, Compiled>();
+
+  constructor(
+    columns: C,
+    build: (
+      db: Kysely<StoreTables>,
+      rows: AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>,
+      parts: QueryParts<P>,
+    ) => Compilable<R>,
+  ) {
+    this.#columns = columns;
+    this.#build = build;
+  }
+
+  async run(
+    db: Kysely<StoreTables>,
+    dialect: StoreDialect,
+    rows: readonly BatchRow<C>[],
+    params: P,
+  ): Promise<QueryResult<R>> {
+    if (rows.length === 0) return { rows: [] };
+    let entry = this.#compiled.get(dialect);
+    if (entry === undefined) {
+      const source = dialect.rowSource(this.#columns) as AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>;
+      entry = { query: this.#build(db, source, queryParts<P>(dialect)).compile() };
+      this.#compiled.set(dialect, entry);
+    }
+    const query = entry.query;
+    const base = bindParameters(query, params, dialect);
+    return dialect.executeBatch(db, query, base, rows) as Promise<QueryResult<R>>;
+  }
+}
+
+function queryParts<P>(dialect: StoreDialect): QueryParts<P> {
+  return {
+    param: (name) => sql`${new Slot(name, 'value')}`,
+    inList: (ref, name, type) => dialect.inList(ref, new Slot(name as string, 'list'), type),
+    yes: dialect.flagLiteral(true),
+    no: dialect.flagLiteral(false),
+    dialect,
+  };
+}
+
+/** The query's parameters with every value and list slot filled; batch column slots stay for the dialect. */
+function bindParameters(query: CompiledQuery, params: object, dialect: StoreDialect): unknown[] {
+  const values = params as Record<string, unknown>;
+  return query.parameters.map((parameter) => {
+    if (!(parameter instanceof Slot) || parameter.kind === 'column') return parameter;
+    const value = values[parameter.name];
+    if (value === undefined) throw new Error(`The store query is missing its parameter ${parameter.name}.`);
+    return parameter.kind === 'list' ? dialect.encodeList(value as readonly (string | number)[]) : value;
+  });
+}
