@@ -45,6 +45,9 @@ export interface PostgresConnectionOptions {
   readonly applicationName?: string;
 }
 
+/** The pool of each PGlite database (its one connection), shared by every kysely instance on it. */
+const PGLITE_POOLS = new WeakMap<PGlite, pg.Pool>();
+
 /** The pools behind the kysely instances made here: the store relies on their type parsers. */
 const POOLS = new WeakMap<object, pg.Pool>();
 
@@ -53,7 +56,8 @@ const POOLS = new WeakMap<object, pg.Pool>();
  * a `pg` pool) or on an in-process PGlite database (PGlite's node-postgres adapter: one connection,
  * so queries wait their turn and a transaction has the database to itself). Either way with the
  * store's type parsers (`bigint` as a number, `timestamptz` as ISO text). Nothing connects until the
- * first query. `destroy()` ends the pool (a PGlite database stays open: it belongs to the caller).
+ * first query. `destroy()` ends a server pool; a PGlite database and its one connection stay open
+ * for their owner.
  */
 export function createPostgresKysely<DB = StoreTables>(
   source: PostgresSource,
@@ -67,25 +71,40 @@ export function createPostgresKysely<DB = StoreTables>(
       { retryable: false, details: { field: 'schema' } },
     );
   }
-  const pool =
-    typeof source === 'string'
-      ? new pg.Pool({
-          connectionString: source,
-          max: options.poolSize ?? 10,
-          types: STORE_TYPES,
-          application_name: options.applicationName ?? 'tendril-agent',
-          // The store's statements are short; an idle transaction left open by a bug must not hold locks forever.
-          idle_in_transaction_session_timeout: 60_000,
-          ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-        })
-      : new pg.Pool({ ...createPgConfig(source), types: STORE_TYPES });
-  if (typeof source !== 'string' && schema !== undefined) {
-    // PGlite takes no startup options: the one connection sets its search path when it opens.
-    pool.on('connect', (client) => void client.query(`SET search_path TO ${schema}`).catch(() => undefined));
+  let pool: pg.Pool;
+  let shared: { connect: () => Promise<pg.PoolClient>; end: () => Promise<void> } | undefined;
+  if (typeof source === 'string') {
+    pool = new pg.Pool({
+      connectionString: source,
+      max: options.poolSize ?? 10,
+      types: STORE_TYPES,
+      application_name: options.applicationName ?? 'tendril-agent',
+      // The store's statements are short; an idle transaction left open by a bug must not hold locks forever.
+      idle_in_transaction_session_timeout: 60_000,
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    });
+    // An idle pooled connection dropped by the server must not crash the agent; the next query reconnects.
+    pool.on('error', () => undefined);
+  } else {
+    if (schema !== undefined) {
+      throw new TendrilError(
+        'TENDRIL_E_STORE',
+        'A PGlite database has one session, so one search path: leave out schema, or use one PGlite database per store.',
+        { retryable: false, details: { field: 'schema' } },
+      );
+    }
+    // One pool per PGlite database, whoever asks: its one session must never see two transactions at once.
+    let existing = PGLITE_POOLS.get(source);
+    if (existing === undefined) {
+      existing = new pg.Pool({ ...createPgConfig(source), types: STORE_TYPES });
+      existing.on('error', () => undefined);
+      PGLITE_POOLS.set(source, existing);
+    }
+    pool = existing;
+    const own = pool;
+    shared = { connect: () => own.connect(), end: async () => undefined };
   }
-  // An idle pooled connection dropped by the server must not crash the agent; the next query reconnects.
-  pool.on('error', () => undefined);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: shared ?? pool }) });
   POOLS.set(db, pool);
   return db;
 }

@@ -1,0 +1,12 @@
+import { PGlite } from '@electric-sql/pglite';
+let t = Date.now();
+const a = await PGlite.create();
+console.log('create', Date.now() - t);
+await a.exec('create table x (a int)');
+t = Date.now();
+const b = await a.clone();
+console.log('clone', Date.now() - t, typeof a.clone);
+t = Date.now();
+const c = await a.clone();
+console.log('clone2', Date.now() - t);
+console.log((await c.query('select count(*) from x')).rows);
