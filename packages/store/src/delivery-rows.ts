@@ -9,6 +9,13 @@ import type {
   SubscriptionRunState,
   SubscriptionStateRecord,
 } from './delivery-types.js';
+import type { Selectable } from 'kysely';
+import type {
+  DeliveriesTable,
+  DeliveryAttemptsTable,
+  OutboxTable,
+  SubscriptionStateTable,
+} from './tables.js';
 import { flag, parsed } from './values.js';
 
 /**
@@ -16,61 +23,13 @@ import { flag, parsed } from './values.js';
  * names; only how booleans and JSON come back differs (tables.ts).
  */
 
-export interface DeliveryRow {
-  id: number;
-  subscription_id: string;
-  event_id: string;
-  event_type: string;
-  connection_id: string;
-  resource_type: string;
-  resource_id: string;
-  sequence: number;
-  status: string;
-  origin: string;
-  attempts: number;
-  due_at_ms: number;
-  eligible_at_ms: number | null;
-  created_at_ms: number;
-  finished_at_ms: number | null;
-  last_status: number | null;
-  last_error: string | null;
-  dead_reason: string | null;
-  /** 0/1 in SQLite, a boolean in PostgreSQL. */
-  redrive: number | boolean;
-  replay_of: number | null;
-  lease_owner: string | null;
-  lease_expires_ms: number | null;
-}
-
-export interface EventRow {
-  /** JSON text in SQLite, parsed by the driver in PostgreSQL. */
-  envelope_json: unknown;
-  kind: string;
-  source_id: string;
-  connector_id: string;
-  refs_json: unknown;
-}
-
-export interface AttemptRow {
-  delivery_id: number;
-  number: number;
-  started_at_ms: number;
-  ended_at_ms: number;
-  status: number | null;
-  error: string | null;
-  response_bytes: number | null;
-  outcome: string;
-  probe: number | boolean;
-}
-
-export interface StateRow {
-  subscription_id: string;
-  state: string;
-  reason: string | null;
-  consecutive_failures: number;
-  changed_at_ms: number;
-  next_probe_at_ms: number | null;
-}
+export type DeliveryRow = Omit<Selectable<DeliveriesTable>, 'queue_pos' | 'head'>;
+export type EventRow = Pick<
+  Selectable<OutboxTable>,
+  'envelope_json' | 'kind' | 'source_id' | 'connector_id' | 'refs_json'
+>;
+export type AttemptRow = Omit<Selectable<DeliveryAttemptsTable>, 'id'>;
+export type StateRow = Selectable<SubscriptionStateTable>;
 
 export const DELIVERY_COLUMNS = [
   'd.id',

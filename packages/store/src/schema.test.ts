@@ -7,7 +7,7 @@ import { openPostgresStore } from './postgres/open.js';
 import {
   createPostgresTestDatabase,
   type PostgresTestDatabase,
-} from './postgres/test-database.test-helper.js';
+} from './postgres-test-database.test-helper.js';
 import { DECLARED_POSTGRES_TYPES, DEFAULT_POSTGRES_TYPES, POSTGRES_ONLY_TABLES } from './schema-mapping.js';
 import { openSqliteStore } from './sqlite/open.js';
 

@@ -3,7 +3,7 @@ import type { ColumnType, Generated } from 'kysely';
 /**
  * The store's tables as the query builder sees them: one declaration for both backends. Where the
  * backends return a column differently (column-kinds.ts), the read type admits both and the row
- * mappers (row-values.ts) turn it into the one form the Store API carries:
+ * mappers (values.ts) turn it into the one form the Store API carries:
  * - JSON is written as text; SQLite returns the text, PostgreSQL the value its driver parsed.
  * - Flags are written as 0/1; SQLite returns 0/1, PostgreSQL a boolean.
  * - Instants and epoch milliseconds come back as ISO text and JS numbers on both (the PostgreSQL

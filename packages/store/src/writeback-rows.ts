@@ -1,4 +1,6 @@
 import type { ResourceType, WritebackCommand } from '@tendril/core';
+import type { Selectable } from 'kysely';
+import type { ApiKeysTable, WritebacksTable } from './tables.js';
 import { flag, parsed } from './values.js';
 import type { ApiKeyWithHash, WritebackRecord } from './writeback-types.js';
 
@@ -7,29 +9,7 @@ import type { ApiKeyWithHash, WritebackRecord } from './writeback-types.js';
  * backends; booleans and JSON come back differently, tables.ts).
  */
 
-export interface WritebackRow {
-  id: string;
-  client_id: string;
-  connection_id: string;
-  command: string;
-  idempotency_key: string;
-  payload_hash: string;
-  input_json: unknown;
-  status: string;
-  phase: string;
-  accepted_at: string;
-  deadline: string;
-  started_at: string | null;
-  finished_at: string | null;
-  resource_type: string;
-  source_id: string | null;
-  resource_id: string | null;
-  resource_json: unknown;
-  matched: number | boolean | null;
-  warnings_json: unknown;
-  error_json: unknown;
-  compensated: number | boolean | null;
-}
+export type WritebackRow = Selectable<WritebacksTable>;
 
 export const WRITEBACK_COLUMNS = [
   'id',
@@ -64,15 +44,7 @@ export const API_KEY_COLUMNS = [
   'revoked_at',
 ] as const;
 
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  secret_hash: string;
-  connections_json: unknown;
-  subscriptions_json: unknown;
-  created_at: string;
-  revoked_at: string | null;
-}
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 
 export function toWritebackRecord(row: WritebackRow): WritebackRecord {
   return {

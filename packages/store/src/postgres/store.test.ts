@@ -1,7 +1,10 @@
 import { afterAll, beforeAll } from 'vitest';
 import { describeDeliveryStoreContract } from '../delivery-store-contract.test-helper.js';
 import { openPostgresStore } from './open.js';
-import { createPostgresTestDatabase, type PostgresTestDatabase } from './test-database.test-helper.js';
+import {
+  createPostgresTestDatabase,
+  type PostgresTestDatabase,
+} from '../postgres-test-database.test-helper.js';
 import { describeStoreContract } from '../store-contract.test-helper.js';
 
 let db: PostgresTestDatabase;

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
 import { openPostgresStore } from './open.js';
-import { createPostgresTestDatabase, type PostgresTestDatabase } from './test-database.test-helper.js';
+import {
+  createPostgresTestDatabase,
+  type PostgresTestDatabase,
+} from '../postgres-test-database.test-helper.js';
 import { describeWritebackStoreContract } from '../writeback-store-contract.test-helper.js';
 
 let db: PostgresTestDatabase;
