@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { QueryResultRow } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from './postgres/open.js';
 import {
@@ -70,7 +71,7 @@ function sqliteSchema(path: string): Schema {
 }
 
 async function postgresSchema(db: PostgresTestDatabase, schema: string): Promise<Schema> {
-  const q = <R extends object>(text: string) => db.query<R & import('pg').QueryResultRow>(text, [schema]);
+  const q = <R extends QueryResultRow>(text: string) => db.query<R>(text, [schema]);
   const tables: Schema['tables'] = {};
   for (const { table_name } of await q<{ table_name: string }>(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
