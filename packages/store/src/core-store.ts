@@ -95,37 +95,19 @@ const COUNT_LIVE = new Prepared<{ connectionId: string; stream: string }, { n: n
 /** The page's shadow rows (one per source id, the last change wins). */
 const UPSERT_SHADOW = new Batch(
   { rt: 'text', sid: 'text', rid: 'text', hash: 'text', del: 'flag', bd: 'text' },
-  (db, u, q: QueryParts<{ connectionId: string; stream: string; seenAt: string }>) =>
-    db
-      .insertInto('shadow')
-      .columns([
-        'connection_id',
-        'resource_type',
-        'source_id',
-        'resource_id',
-        'stream',
-        'hash',
-        'deleted',
-        'last_seen_at',
-        'business_date',
-      ])
-      .expression(
-        db
-          .selectFrom(u)
-          .select([
-            q.param('connectionId').as('connection_id'),
-            'u.rt',
-            'u.sid',
-            'u.rid',
-            q.param('stream').as('stream'),
-            'u.hash',
-            'u.del',
-            q.param('seenAt').as('last_seen_at'),
-            'u.bd',
-          ])
-          // SQLite reads `ON CONFLICT` after a bare `FROM` as a join constraint.
-          .where(sql<boolean>`true`),
-      )
+  (_db, rows, q: QueryParts<{ connectionId: string; stream: string; seenAt: string }>) =>
+    rows
+      .insert('shadow', {
+        connection_id: q.param('connectionId'),
+        resource_type: rows.col.rt,
+        source_id: rows.col.sid,
+        resource_id: rows.col.rid,
+        stream: q.param('stream'),
+        hash: rows.col.hash,
+        deleted: rows.col.del,
+        last_seen_at: q.param('seenAt'),
+        business_date: rows.col.bd,
+      })
       .onConflict((oc) =>
         oc.columns(['connection_id', 'resource_type', 'source_id']).doUpdateSet((eb) => ({
           resource_id: eb.ref('excluded.resource_id'),
@@ -141,10 +123,10 @@ const UPSERT_SHADOW = new Batch(
 /** Rows re-read unchanged: `lastSeenAt` moves forward only, so an older read finishing late cannot make a row look stale. */
 const TOUCH_SEEN = new Batch(
   { rt: 'text', sid: 'text', bd: 'text' },
-  (db, u, q: QueryParts<{ connectionId: string; seenAt: string }>) =>
+  (db, rows, q: QueryParts<{ connectionId: string; seenAt: string }>) =>
     db
       .updateTable('shadow')
-      .from(u)
+      .from(rows.table)
       .set((eb) => ({
         last_seen_at: q.param('seenAt'),
         business_date: sql<string | null>`COALESCE(${eb.ref('u.bd')}, ${eb.ref('shadow.business_date')})`,
@@ -365,16 +347,16 @@ export class CoreStore implements Store {
               refs: change.refs,
             });
           });
-          const inserted = await insertEvents(
-            db,
-            this.#d,
-            commit.connectionId,
-            commit.connectorId,
-            events,
-            createdAt,
-          );
-          // A redone page's existing event already has its delivery rows.
-          newEvents = events.filter((event) => inserted.has(event.envelope.id));
+          // A redone page's existing events already have their delivery rows.
+          const existing = this.deliveries.routed
+            ? new Set(
+                (await EXISTING_EVENTS.run(db, this.#d, { ids: events.map((e) => e.envelope.id) })).rows.map(
+                  (row) => row.id,
+                ),
+              )
+            : new Set<string>();
+          await insertEvents(db, this.#d, commit.connectionId, commit.connectorId, events, createdAt);
+          newEvents = events.filter((event) => !existing.has(event.envelope.id));
         }
         await this.#touchSeen(db, commit.connectionId, commit.seen, seenAt);
         // Delivery rows: one per matching subscription, in this same transaction (sync-semantics.md §7 step 3).

@@ -31,7 +31,7 @@ import {
   type SubscriptionStateRecord,
   type ThrottleTake,
 } from './delivery-types.js';
-import { Batch, Prepared, type QueryParts } from './prepared.js';
+import { Batch, Prepared, type BatchRows, type QueryParts } from './prepared.js';
 import type { StoreRuntime } from './runtime.js';
 import type { StoreTables } from './tables.js';
 import { badInput, bit, toCount, toMs } from './values.js';
@@ -54,70 +54,54 @@ function uniqueKeys(keys: Iterable<Key>): Key[] {
 
 const KEY_COLUMNS = { sub: 'text', rid: 'text', rt: 'text' } as const;
 
+const DELIVERY_ROW = {
+  sub: 'text',
+  eid: 'text',
+  etype: 'text',
+  cid: 'text',
+  rt: 'text',
+  rid: 'text',
+  seq: 'bigint',
+  pos: 'bigint',
+  origin: 'text',
+  replay: 'bigint',
+} as const;
+
 /** New pending rows, none of them head yet: the key's head is elected after (ELECT_MISSING_HEADS). */
-const INSERT_DELIVERIES = new Batch(
-  {
-    sub: 'text',
-    eid: 'text',
-    etype: 'text',
-    cid: 'text',
-    rt: 'text',
-    rid: 'text',
-    seq: 'bigint',
-    pos: 'bigint',
-    origin: 'text',
-    replay: 'bigint',
-  },
-  (db, u, q: QueryParts<{ now: number }>) =>
-    db
-      .insertInto('deliveries')
-      .columns([
-        'subscription_id',
-        'event_id',
-        'event_type',
-        'connection_id',
-        'resource_type',
-        'resource_id',
-        'sequence',
-        'queue_pos',
-        'status',
-        'origin',
-        'head',
-        'due_at_ms',
-        'created_at_ms',
-        'replay_of',
-      ])
-      .expression(
-        db
-          .selectFrom(u)
-          .select([
-            'u.sub',
-            'u.eid',
-            'u.etype',
-            'u.cid',
-            'u.rt',
-            'u.rid',
-            'u.seq',
-            'u.pos',
-            sql.lit('pending').as('status'),
-            'u.origin',
-            q.no.as('head'),
-            q.param('now').as('due_at_ms'),
-            q.param('now').as('created_at_ms'),
-            'u.replay',
-          ]),
-      )
-      .returning('id'),
+function insertDeliveries(rows: BatchRows<typeof DELIVERY_ROW>, q: QueryParts<{ now: number }>) {
+  return rows.insert('deliveries', {
+    subscription_id: rows.col.sub,
+    event_id: rows.col.eid,
+    event_type: rows.col.etype,
+    connection_id: rows.col.cid,
+    resource_type: rows.col.rt,
+    resource_id: rows.col.rid,
+    sequence: rows.col.seq,
+    queue_pos: rows.col.pos,
+    status: sql.lit('pending'),
+    origin: rows.col.origin,
+    head: q.no,
+    due_at_ms: q.param('now'),
+    created_at_ms: q.param('now'),
+    replay_of: rows.col.replay,
+  });
+}
+const INSERT_DELIVERIES = new Batch(DELIVERY_ROW, (_db, rows, q: QueryParts<{ now: number }>) =>
+  insertDeliveries(rows, q),
+);
+/** The same, returning the new ids in row order (enqueue answers with them). */
+const INSERT_DELIVERIES_RETURNING = new Batch(DELIVERY_ROW, (_db, rows, q: QueryParts<{ now: number }>) =>
+  insertDeliveries(rows, q).returning('id'),
 );
 
 /** Makes the lowest pending row the head of each key that has pending rows but no head. */
-const ELECT_MISSING_HEADS = new Batch(KEY_COLUMNS, (db, u, q: QueryParts<object>) =>
+const ELECT_MISSING_HEADS = new Batch(KEY_COLUMNS, (db, rows, q: QueryParts<object>) =>
   db
     .updateTable('deliveries')
     .set({ head: q.yes })
     .where('id', 'in', (eb) =>
       eb
-        .selectFrom(u)
+        .selectFrom(rows.table)
         .select((s) =>
           s
             .selectFrom('deliveries as p')
@@ -149,10 +133,10 @@ const ELECT_MISSING_HEADS = new Batch(KEY_COLUMNS, (db, u, q: QueryParts<object>
 );
 
 /** Re-elects the head of each key: a row under a live lease keeps it, else the lowest queue position. */
-const REFRESH_HEADS = new Batch(KEY_COLUMNS, (db, u, q: QueryParts<{ now: number }>) =>
+const REFRESH_HEADS = new Batch(KEY_COLUMNS, (db, rows, q: QueryParts<{ now: number }>) =>
   db
     .updateTable('deliveries')
-    .from(u)
+    .from(rows.table)
     .set((eb) => ({
       head: sql<number>`(${eb.ref('deliveries.id')} = (${eb
         .selectFrom('deliveries as p')
@@ -545,10 +529,13 @@ export class DeliveryStoreImpl implements DeliveryStore {
   readonly #rt: StoreRuntime;
   readonly #routes: readonly DeliveryRoute[];
   readonly takeThrottleToken?: DeliveryStore['takeThrottleToken'];
+  /** Whether committed events get delivery rows at all (the store was opened with routes). */
+  readonly routed: boolean;
 
   constructor(runtime: StoreRuntime, routes: readonly DeliveryRoute[]) {
     this.#rt = runtime;
     this.#routes = routes;
+    this.routed = routes.length > 0;
     const take = runtime.dialect.takeThrottleToken?.bind(runtime.dialect);
     if (take !== undefined) {
       this.takeThrottleToken = (input): Promise<ThrottleTake> =>
@@ -859,7 +846,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
         replay: item.replayOf ?? null,
       });
     }
-    const { rows: inserted } = await INSERT_DELIVERIES.run(db, this.#d, rows, { now });
+    const { rows: inserted } = await INSERT_DELIVERIES_RETURNING.run(db, this.#d, rows, { now });
     const replayed = items.flatMap((item) => (item.replayOf === undefined ? [] : [item.replayOf]));
     if (replayed.length > 0) await CLEAR_REDRIVE.run(db, this.#d, { ids: replayed });
     // A redrive can sort before the key's current head: re-elect the heads of the keys touched.

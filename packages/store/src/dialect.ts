@@ -36,6 +36,8 @@ export interface StoreDialect {
   jsonText(ref: string, key: string): RawBuilder<string>;
 
   // Batches (prepared.ts)
+  /** True: a batch inserts with `VALUES` and runs once per row (SQLite); false: once, over arrays (PostgreSQL). */
+  readonly batchRowsInline: boolean;
   /** The table `u` a batch reads its rows from. */
   rowSource(columns: RowColumns): AliasedRawBuilder<Record<string, RowValue>, 'u'>;
   /** Runs a batch: once with one array per column (PostgreSQL), or once per row (SQLite). */

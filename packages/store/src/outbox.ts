@@ -1,10 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { StoredEvent } from '@tendril/core';
 import type { StoreDialect } from './dialect.js';
 import { Batch, type QueryParts } from './prepared.js';
 import type { StoreTables } from './tables.js';
 
-/** Events into the outbox (`ON CONFLICT (id) DO NOTHING`), returning the ids actually inserted. */
 const INSERT_EVENTS = new Batch(
   {
     id: 'text',
@@ -17,50 +16,29 @@ const INSERT_EVENTS = new Batch(
     env: 'json',
     refs: 'json',
   },
-  (db, u, q: QueryParts<{ connectionId: string; connectorId: string; createdAt: string }>) =>
-    db
-      .insertInto('outbox')
-      .columns([
-        'id',
-        'connection_id',
-        'sequence',
-        'type',
-        'resource_type',
-        'resource_id',
-        'source_id',
-        'kind',
-        'connector_id',
-        'envelope_json',
-        'refs_json',
-        'created_at',
-      ])
-      .expression(
-        db
-          .selectFrom(u)
-          .select([
-            'u.id',
-            q.param('connectionId').as('connection_id'),
-            'u.seq',
-            'u.type',
-            'u.rt',
-            'u.rid',
-            'u.sid',
-            'u.kind',
-            q.param('connectorId').as('connector_id'),
-            'u.env',
-            'u.refs',
-            q.param('createdAt').as('created_at'),
-          ])
-          .where(sql<boolean>`true`),
-      )
-      .onConflict((oc) => oc.column('id').doNothing())
-      .returning('id'),
+  (_db, rows, q: QueryParts<{ connectionId: string; connectorId: string; createdAt: string }>) =>
+    rows
+      .insert('outbox', {
+        id: rows.col.id,
+        connection_id: q.param('connectionId'),
+        sequence: rows.col.seq,
+        type: rows.col.type,
+        resource_type: rows.col.rt,
+        resource_id: rows.col.rid,
+        source_id: rows.col.sid,
+        kind: rows.col.kind,
+        connector_id: q.param('connectorId'),
+        envelope_json: rows.col.env,
+        refs_json: rows.col.refs,
+        created_at: q.param('createdAt'),
+      })
+      .onConflict((oc) => oc.column('id').doNothing()),
 );
 
 /**
  * Inserts events into the outbox (`ON CONFLICT (id) DO NOTHING`: a redone page derives the same
- * ids) and returns the ids actually inserted. Used by page commits, custom events and writeback
- * result events, always inside the caller's transaction.
+ * ids). Used by page commits, custom events and writeback result events, always inside the
+ * caller's transaction.
  */
 export async function insertEvents(
   db: Kysely<StoreTables>,
@@ -69,8 +47,8 @@ export async function insertEvents(
   connectorId: string,
   events: readonly StoredEvent[],
   createdAt: string,
-): Promise<Set<string>> {
-  const { rows } = await INSERT_EVENTS.run(
+): Promise<void> {
+  await INSERT_EVENTS.run(
     db,
     dialect,
     events.map((e) => ({
@@ -87,5 +65,4 @@ export async function insertEvents(
     })),
     { connectionId, connectorId, createdAt },
   );
-  return new Set(rows.map((row) => row.id));
 }

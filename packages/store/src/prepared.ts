@@ -3,6 +3,9 @@ import {
   type AliasedRawBuilder,
   type Compilable,
   type CompiledQuery,
+  type Expression,
+  type InsertQueryBuilder,
+  type InsertResult,
   type Kysely,
   type QueryResult,
   type RawBuilder,
@@ -79,28 +82,37 @@ export class Prepared<P extends object, R> {
   }
 }
 
+/** What a batch's query is built from: the rows, as a table or as the current row's values. */
+export interface BatchRows<C extends RowColumns> {
+  /** The rows as the table `u` (for `UPDATE … FROM u`; on SQLite the one current row). */
+  readonly table: AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>;
+  /** A column of the current row, for {@link BatchRows.insert}. */
+  readonly col: { readonly [K in keyof C]: RawBuilder<RowValue> };
+  /**
+   * `INSERT INTO table` one row per batch row; `values` gives each table column an expression of
+   * the row's columns and the query's parameters. SQLite: `VALUES (…)`, run once per row;
+   * PostgreSQL: `SELECT … FROM u`, run once.
+   */
+  insert<T extends keyof StoreTables>(
+    table: T,
+    values: Readonly<Record<string, Expression<unknown>>>,
+  ): InsertQueryBuilder<StoreTables, T, InsertResult>;
+}
+
 /**
- * A write of many rows in one query: the query reads the rows from the table `u` with the given
- * columns. PostgreSQL runs it once with one array per column (`unnest`, one round trip whatever
- * the count); SQLite runs the same statement once per row inside the transaction, which in-process
- * is cheaper than shipping the rows as one document. Only used inside transactions.
+ * A write of many rows in one query. PostgreSQL runs it once with one array per column (`unnest`,
+ * one round trip whatever the count); SQLite runs the same statement once per row inside the
+ * transaction, as plain `INSERT … VALUES`: in-process that is cheaper than shipping the rows as
+ * one document or reading them from a subquery. Only used inside transactions.
  */
 export class Batch<C extends RowColumns, P extends object, R> {
   readonly #columns: C;
-  readonly #build: (
-    db: Kysely<StoreTables>,
-    rows: AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>,
-    parts: QueryParts<P>,
-  ) => Compilable<R>;
+  readonly #build: (db: Kysely<StoreTables>, rows: BatchRows<C>, parts: QueryParts<P>) => Compilable<R>;
   readonly #compiled = new WeakMap<StoreDialect, Compiled>();
 
   constructor(
     columns: C,
-    build: (
-      db: Kysely<StoreTables>,
-      rows: AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>,
-      parts: QueryParts<P>,
-    ) => Compilable<R>,
+    build: (db: Kysely<StoreTables>, rows: BatchRows<C>, parts: QueryParts<P>) => Compilable<R>,
   ) {
     this.#columns = columns;
     this.#build = build;
@@ -115,14 +127,44 @@ export class Batch<C extends RowColumns, P extends object, R> {
     if (rows.length === 0) return { rows: [] };
     let entry = this.#compiled.get(dialect);
     if (entry === undefined) {
-      const source = dialect.rowSource(this.#columns) as AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>;
-      entry = { query: this.#build(db, source, queryParts<P>(dialect)).compile() };
+      entry = {
+        query: this.#build(db, batchRows(db, dialect, this.#columns), queryParts<P>(dialect)).compile(),
+      };
       this.#compiled.set(dialect, entry);
     }
     const query = entry.query;
     const base = bindParameters(query, params, dialect);
     return dialect.executeBatch(db, query, base, rows) as Promise<QueryResult<R>>;
   }
+}
+
+function batchRows<C extends RowColumns>(
+  db: Kysely<StoreTables>,
+  dialect: StoreDialect,
+  columns: C,
+): BatchRows<C> {
+  const table = dialect.rowSource(columns) as AliasedRawBuilder<{ [K in keyof C]: RowValue }, 'u'>;
+  const names = Object.keys(columns) as (keyof C & string)[];
+  const col = Object.fromEntries(
+    names.map((name) => [
+      name,
+      dialect.batchRowsInline
+        ? sql<RowValue>`${new Slot(name, 'column')}`
+        : sql<RowValue>`${sql.ref(`u.${name}`)}`,
+    ]),
+  ) as BatchRows<C>['col'];
+  return {
+    table,
+    col,
+    insert: (name, values) => {
+      if (dialect.batchRowsInline) return db.insertInto(name).values(values as never);
+      const keys = Object.keys(values);
+      return db
+        .insertInto(name)
+        .columns(keys as never)
+        .expression(db.selectFrom(table).select(keys.map((key) => sql`${values[key]!}`.as(key))) as never);
+    },
+  };
 }
 
 function queryParts<P>(dialect: StoreDialect): QueryParts<P> {

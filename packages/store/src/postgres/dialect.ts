@@ -25,6 +25,7 @@ export function postgresDialect(schema: string | undefined): StoreDialect {
     // COLLATE "C": byte order (ISO instants), whatever the database's collation.
     jsonText: (ref, key) => sql<string>`(${sql.ref(ref)} ->> ${sql.lit(key)}) COLLATE "C"`,
 
+    batchRowsInline: false,
     rowSource: (columns: RowColumns) => {
       const names = Object.keys(columns);
       const arrays = names.map(

@@ -26,6 +26,7 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
     jsonText: (ref, key) => sql<string>`json_extract(${sql.ref(ref)}, ${sql.lit(`$.${key}`)})`,
 
     // One row of parameters; executeBatch runs the statement once per row.
+    batchRowsInline: true,
     rowSource: (columns: RowColumns) =>
       sql<Record<string, RowValue>>`(SELECT ${sql.join(
         Object.keys(columns).map((name) => sql`${new Slot(name, 'column')} AS ${sql.id(name)}`),
