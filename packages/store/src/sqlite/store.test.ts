@@ -223,6 +223,20 @@ describe('openSqliteStore (SQLite specifics)', () => {
     });
   });
 
+  it('takes an already-opened database, sets its pragmas, and closes it on close', async () => {
+    const path = freshPath();
+    const database = new Database(path);
+    const store = openSqliteStore(database);
+    const [event] = await store.commitPage(page('c1', [patient('c1', '1', 'Rivera')]));
+    expect(database.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(database.pragma('foreign_keys', { simple: true })).toBe(1);
+    await store.close();
+    expect(database.open).toBe(false);
+    await withStore(path, async (reopened) =>
+      expect(await reopened.listEvents({ limit: 5 })).toEqual([event]),
+    );
+  });
+
   it('wraps an unusable path in TENDRIL_E_STORE', () => {
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'not a directory');
