@@ -9,9 +9,19 @@ import type {
 } from 'kysely';
 import type { TendrilError } from '@tendril/core';
 import type { ThrottleTake } from './delivery-types.js';
-import type { Migration } from './migrations.js';
-import type { RowColumns, RowValue, Slot } from './prepared.js';
+import type { RowColumns, RowValue, Slot } from './slots.js';
 import type { DeliveriesTable, StoreTables } from './tables.js';
+
+/**
+ * One schema step: applied in `version` order, recorded in `schema_migrations`, and never edited
+ * once released (sqlite/migrations.ts, postgres/migrations.ts; schema.test.ts proves the two sets
+ * build the same tables).
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
 
 /**
  * Where SQLite and PostgreSQL really differ, and nothing else: the stores (core-store.ts,

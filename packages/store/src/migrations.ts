@@ -4,17 +4,6 @@ import type { StoreDialect } from './dialect.js';
 import type { StoreTables } from './tables.js';
 
 /**
- * One schema step: applied in `version` order, recorded in `schema_migrations`, and never edited
- * once released (sqlite/migrations.ts, postgres/migrations.ts; schema.test.ts proves the two sets
- * build the same tables).
- */
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
-
-/**
  * Applies every step not yet recorded, in version order, in one transaction — even one numbered
  * below the highest recorded (steps written in parallel land in any order). A store whose recorded
  * versions go beyond this code's was written by a newer Tendril and is refused.

@@ -1,7 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { StoreDialect } from '../dialect.js';
 import type { DeliveriesTable } from '../tables.js';
-import { ROW_TYPES, Slot, type RowColumns, type RowValue } from '../prepared.js';
+import { ROW_TYPES, Slot, type RowColumns, type RowValue } from '../slots.js';
 import { isTransientConflict, postgresStoreError } from './errors.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './migrations.js';
 import { takeThrottleToken } from './throttle.js';

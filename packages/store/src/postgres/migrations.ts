@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js';
+import type { Migration } from '../dialect.js';
 
 /**
  * The PostgreSQL schema, step for step the same tables and versions as the SQLite store

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js';
+import type { Migration } from '../dialect.js';
 
 /**
  * Schema step 2: the delivery tables (delivery.md §3–§6). Kept in its own file so the delivery

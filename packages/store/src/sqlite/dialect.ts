@@ -1,7 +1,7 @@
 import { sql, type CompiledQuery, type QueryResult, type Selectable } from 'kysely';
 import { isTendrilError, TendrilError } from '@tendril/core';
 import type { StoreDialect } from '../dialect.js';
-import { Slot, type RowColumns, type RowValue } from '../prepared.js';
+import { Slot, type RowColumns, type RowValue } from '../slots.js';
 import type { DeliveriesTable } from '../tables.js';
 import type { SqliteStatements } from './driver.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';

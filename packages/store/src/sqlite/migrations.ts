@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js';
+import type { Migration } from '../dialect.js';
 import { DELIVERY_MIGRATION } from './delivery-migration.js';
 import { WRITEBACK_MIGRATION } from './writeback-migration.js';
 

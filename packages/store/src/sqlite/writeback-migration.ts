@@ -1,4 +1,4 @@
-import type { Migration } from '../migrations.js';
+import type { Migration } from '../dialect.js';
 
 /**
  * Schema step 4: writeback (writeback.md §3, §8). Kept in its own file; listed in `SQLITE_MIGRATIONS`.
