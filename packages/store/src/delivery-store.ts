@@ -65,10 +65,27 @@ const DELIVERY_ROW = {
   pos: 'bigint',
   origin: 'text',
   replay: 'bigint',
+  /** 1 for the first row of its key in the batch (see insertDeliveries). */
+  lead: 'integer',
 } as const;
 
-/** New pending rows, none of them head yet: the key's head is elected after (ELECT_MISSING_HEADS). */
-function insertDeliveries(rows: BatchRows<typeof DELIVERY_ROW>, q: QueryParts<{ now: number }>) {
+/**
+ * New pending rows. A row leads its key (`head`) when no other pending row exists for the key: on
+ * PostgreSQL the batch's statement does not see its own rows, so only the first row of each key in
+ * the batch may lead (`lead`), as when the rows are inserted one by one.
+ */
+function insertDeliveries(
+  db: Kysely<StoreTables>,
+  rows: BatchRows<typeof DELIVERY_ROW>,
+  q: QueryParts<{ now: number }>,
+) {
+  const pending = db
+    .selectFrom('deliveries')
+    .select(sql.lit(1).as('one'))
+    .where('status', '=', sql.lit('pending'))
+    .where('subscription_id', '=', rows.col.sub as never)
+    .where('resource_type', '=', rows.col.rt as never)
+    .where('resource_id', '=', rows.col.rid as never);
   return rows.insert('deliveries', {
     subscription_id: rows.col.sub,
     event_id: rows.col.eid,
@@ -80,55 +97,47 @@ function insertDeliveries(rows: BatchRows<typeof DELIVERY_ROW>, q: QueryParts<{ 
     queue_pos: rows.col.pos,
     status: sql.lit('pending'),
     origin: rows.col.origin,
-    head: q.no,
+    head: sql`CASE WHEN ${rows.col.lead} = 1 AND NOT EXISTS ${pending} THEN ${q.yes} ELSE ${q.no} END`,
     due_at_ms: q.param('now'),
     created_at_ms: q.param('now'),
     replay_of: rows.col.replay,
   });
 }
-const INSERT_DELIVERIES = new Batch(DELIVERY_ROW, (_db, rows, q: QueryParts<{ now: number }>) =>
-  insertDeliveries(rows, q),
+const INSERT_DELIVERIES = new Batch(DELIVERY_ROW, (db, rows, q: QueryParts<{ now: number }>) =>
+  insertDeliveries(db, rows, q),
 );
 /** The same, returning the new ids in row order (enqueue answers with them). */
-const INSERT_DELIVERIES_RETURNING = new Batch(DELIVERY_ROW, (_db, rows, q: QueryParts<{ now: number }>) =>
-  insertDeliveries(rows, q).returning('id'),
+const INSERT_DELIVERIES_RETURNING = new Batch(DELIVERY_ROW, (db, rows, q: QueryParts<{ now: number }>) =>
+  insertDeliveries(db, rows, q).returning('id'),
 );
 
-/** Makes the lowest pending row the head of each key that has pending rows but no head. */
-const ELECT_MISSING_HEADS = new Batch(KEY_COLUMNS, (db, rows, q: QueryParts<object>) =>
+/** Marks whether each row is the first of its key in the batch. */
+function withLeads<R extends Key>(rows: readonly R[]): (R & { lead: number })[] {
+  const seen = new Set<string>();
+  return rows.map((row) => {
+    const key = keyLock(row);
+    const lead = seen.has(key) ? 0 : 1;
+    seen.add(key);
+    return { ...row, lead };
+  });
+}
+
+/** The key's next pending row becomes its head (the head was just delivered or dead-lettered). */
+const PROMOTE_NEXT = new Prepared<{ sub: string; rt: string; rid: string }, never>((db, q) =>
   db
     .updateTable('deliveries')
     .set({ head: q.yes })
-    .where('id', 'in', (eb) =>
+    .where('id', '=', (eb) =>
       eb
-        .selectFrom(rows.table)
-        .select((s) =>
-          s
-            .selectFrom('deliveries as p')
-            .select('p.id')
-            .where('p.status', '=', sql.lit('pending'))
-            .whereRef('p.subscription_id', '=', 'u.sub')
-            .whereRef('p.resource_type', '=', 'u.rt')
-            .whereRef('p.resource_id', '=', 'u.rid')
-            .orderBy('p.queue_pos')
-            .orderBy('p.id')
-            .limit(1)
-            .as('id'),
-        )
-        .where((w) =>
-          w.not(
-            w.exists(
-              w
-                .selectFrom('deliveries as h')
-                .select(sql.lit(1).as('one'))
-                .where('h.status', '=', sql.lit('pending'))
-                .where('h.head', '=', q.yes)
-                .whereRef('h.subscription_id', '=', 'u.sub')
-                .whereRef('h.resource_type', '=', 'u.rt')
-                .whereRef('h.resource_id', '=', 'u.rid'),
-            ),
-          ),
-        ),
+        .selectFrom('deliveries as p')
+        .select('p.id')
+        .where('p.status', '=', sql.lit('pending'))
+        .where('p.subscription_id', '=', q.param('sub'))
+        .where('p.resource_type', '=', q.param('rt'))
+        .where('p.resource_id', '=', q.param('rid'))
+        .orderBy('p.queue_pos')
+        .orderBy('p.id')
+        .limit(1),
     ),
 );
 
@@ -581,8 +590,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
     if (rows.length === 0) return;
     const keys = uniqueKeys(rows);
     await this.#d.lockNames(db, keys.map(keyLock));
-    await INSERT_DELIVERIES.run(db, this.#d, rows, { now: this.#rt.nowMs() });
-    await ELECT_MISSING_HEADS.run(db, this.#d, keys, {});
+    await INSERT_DELIVERIES.run(db, this.#d, withLeads(rows), { now: this.#rt.nowMs() });
   }
 
   async lease(input: {
@@ -625,12 +633,14 @@ export class DeliveryStoreImpl implements DeliveryStore {
     return this.#rt.guard('complete', async () => {
       if (inputs.length === 0) return [];
       return this.#rt.transaction(async (db) => {
-        // Keys never change for a row, so they can be read before locking them.
-        const { rows: keyRows } = await KEYS_OF.run(db, this.#d, { ids: inputs.map((i) => i.deliveryId) });
-        await this.#d.lockNames(
-          db,
-          keyRows.map((r) => keyLock({ sub: r.subscription_id, rt: r.resource_type, rid: r.resource_id })),
-        );
+        if (this.#d.explicitLocks) {
+          // Keys never change for a row, so they can be read before locking them.
+          const { rows: keyRows } = await KEYS_OF.run(db, this.#d, { ids: inputs.map((i) => i.deliveryId) });
+          await this.#d.lockNames(
+            db,
+            keyRows.map((r) => keyLock({ sub: r.subscription_id, rt: r.resource_type, rid: r.resource_id })),
+          );
+        }
         const results: { applied: boolean; consecutivePermanentFailures: number }[] = [];
         for (const input of inputs) {
           const row = (await LOCK_DELIVERY.run(db, this.#d, { id: input.deliveryId })).rows[0];
@@ -685,7 +695,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
       case 'delivered':
         await MARK_FINAL.run(db, this.#d, { ...final, outcome: 'delivered', reason: null, redrive: 0 });
         await RESET_FAILURES.run(db, this.#d, { subscriptionId: row.subscription_id });
-        await ELECT_MISSING_HEADS.run(db, this.#d, [key], {});
+        await PROMOTE_NEXT.run(db, this.#d, key);
         return;
       case 'dead':
         await MARK_FINAL.run(db, this.#d, {
@@ -700,7 +710,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
             at: attempt.endedAtMs,
           });
         }
-        await ELECT_MISSING_HEADS.run(db, this.#d, [key], {});
+        await PROMOTE_NEXT.run(db, this.#d, key);
         return;
       default:
         resolution satisfies never;
@@ -846,12 +856,11 @@ export class DeliveryStoreImpl implements DeliveryStore {
         replay: item.replayOf ?? null,
       });
     }
-    const { rows: inserted } = await INSERT_DELIVERIES_RETURNING.run(db, this.#d, rows, { now });
+    const { rows: inserted } = await INSERT_DELIVERIES_RETURNING.run(db, this.#d, withLeads(rows), { now });
     const replayed = items.flatMap((item) => (item.replayOf === undefined ? [] : [item.replayOf]));
     if (replayed.length > 0) await CLEAR_REDRIVE.run(db, this.#d, { ids: replayed });
     // A redrive can sort before the key's current head: re-elect the heads of the keys touched.
     if (origin === 'redrive') await REFRESH_HEADS.run(db, this.#d, keys, { now });
-    else await ELECT_MISSING_HEADS.run(db, this.#d, keys, {});
     return inserted.map((row) => Number(row.id));
   }
 

@@ -45,6 +45,13 @@ export interface StoreDialect {
   /** A text field of a JSON column, comparable in byte order (ISO instants). */
   jsonText(ref: string, key: string): RawBuilder<string>;
 
+  /**
+   * Runs one compiled query on `db` (the store's database or a transaction). SQLite runs it
+   * synchronously on the connection a transaction already holds, without the query builder's
+   * per-call hops; otherwise through kysely.
+   */
+  execute(db: Kysely<StoreTables>, query: CompiledQuery): Promise<QueryResult<unknown>>;
+
   // Batches (prepared.ts)
   /** True: a batch inserts with `VALUES` and runs once per row (SQLite); false: once, over arrays (PostgreSQL). */
   readonly batchRowsInline: boolean;
@@ -71,6 +78,8 @@ export interface StoreDialect {
    * two transactions never wait on each other in a cycle). SQLite: nothing to do, see `lockRows`.
    */
   lockNames(db: Kysely<StoreTables>, names: Iterable<string>): Promise<void>;
+  /** False when `lockRows` and `lockNames` do nothing (SQLite), so callers can skip reading what to lock. */
+  readonly explicitLocks: boolean;
   /**
    * The deliveries table as the lease scans it (`d`): SQLite is told to walk the due-heads index
    * (its planner would otherwise sort a subscription's pending rows on each lease).

@@ -55,7 +55,9 @@ export class Prepared<P extends object, R> {
   /** Runs the query on `db` (the store's database or a transaction) with these values. */
   async run(db: Kysely<StoreTables>, dialect: StoreDialect, params: P): Promise<QueryResult<R>> {
     const query = this.compiled(db, dialect);
-    return db.executeQuery<R>({ ...query, parameters: bindParameters(query, params, dialect) });
+    return dialect.execute(db, { ...query, parameters: bindParameters(query, params, dialect) }) as Promise<
+      QueryResult<R>
+    >;
   }
 }
 

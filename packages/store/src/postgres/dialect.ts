@@ -25,6 +25,7 @@ export function postgresDialect(schema: string | undefined): StoreDialect {
     // COLLATE "C": byte order (ISO instants), whatever the database's collation.
     jsonText: (ref, key) => sql<string>`(${sql.ref(ref)} ->> ${sql.lit(key)}) COLLATE "C"`,
 
+    execute: (db, query) => db.executeQuery(query),
     batchRowsInline: false,
     rowSource: (columns: RowColumns) => {
       const names = Object.keys(columns);
@@ -56,6 +57,7 @@ export function postgresDialect(schema: string | undefined): StoreDialect {
           SELECT DISTINCT hashtextextended('tendril:' || x, 0) AS k FROM unnest(${unique}::text[]) AS x ORDER BY 1
         ) AS keys`.execute(db);
     },
+    explicitLocks: true,
     dueHeads: () => sql<Selectable<DeliveriesTable>>`deliveries`.as('d'),
 
     retryTransaction: isTransientConflict,

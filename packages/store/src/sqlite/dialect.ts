@@ -26,6 +26,8 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
     jsonText: (ref, key) => sql<string>`json_extract(${sql.ref(ref)}, ${sql.lit(`$.${key}`)})`,
 
     // One row of parameters; executeBatch runs the statement once per row.
+    execute: async (db, query) =>
+      db.isTransaction ? statements.execute(query.sql, query.parameters) : db.executeQuery(query),
     batchRowsInline: true,
     rowSource: (columns: RowColumns) =>
       sql<Record<string, RowValue>>`(SELECT ${sql.join(
@@ -38,6 +40,7 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
 
     lockRows: (query) => query,
     lockNames: async () => undefined,
+    explicitLocks: false,
     // INDEXED BY: walk due heads in due order; the planner would otherwise pick the subscription
     // index and sort every pending row of the subscription on each lease.
     dueHeads: () => sql<Selectable<DeliveriesTable>>`deliveries`.as<'d'>(sql`d INDEXED BY deliveries_due`),
