@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig, type ConnectorCatalog } from './config.js';
 import { isTendrilError } from './errors.js';
-import { defineConnector, defineTable } from './sdk.js';
+import { defineConnector } from './connector.js';
+import { defineTable } from './sdk.js';
 import {
   applyTableOverrides,
   connectorForSite,

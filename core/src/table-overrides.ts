@@ -1,5 +1,6 @@
 import { TendrilError } from './errors.js';
-import type { ConnectorDefinition, TableDefinition } from './sdk.js';
+import type { ConnectorDefinition } from './connector.js';
+import type { TableDefinition } from './sdk.js';
 
 /**
  * Per-site overrides of a stream's table (docs/adding-a-connector.md, "Provisional connectors (no public

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defineConnector, defineTable } from './sdk.js';
+import { defineConnector } from './connector.js';
+import { defineTable } from './sdk.js';
 import * as t from './transforms.js';
 import { defineWriteback, tablesWritten, type WritebackDeclaration } from './writeback-declare.js';
 import { z } from 'zod';

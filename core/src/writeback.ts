@@ -1,16 +1,8 @@
 import { DateTime } from 'luxon';
 import { TendrilError } from './errors.js';
 import type { ClockDomain, ColumnDeclarations, RowCondition } from './sdk.js';
-import {
-  WRITE_PATHS,
-  WRITEBACK_COMMANDS,
-  type CapabilityState,
-  type WritebackCommand,
-  type WritebackErrorCode,
-  type WritePath,
-} from './writeback-commands.js';
+import type { WritebackErrorCode } from './writeback-commands.js';
 import type { WritebackConnectionConfig } from './writeback-config.js';
-import type { WritebackDefinition } from './writeback-declare.js';
 
 /**
  * Writeback (docs/writeback.md): what a command's handler receives and reports, the SQL contract
@@ -201,79 +193,6 @@ export function writebackFailure(
 /** True for a failed outcome (the narrowing every step of a command uses). */
 export function isWritebackFailure(value: unknown): value is WritebackFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
-}
-
-/** How one command would run on one connection: the path chosen, or why it cannot run. */
-export interface CommandCapability {
-  readonly state: CapabilityState;
-  readonly writePath?: WritePath;
-  /** For `needs-config` and `unsupported`: what is missing. */
-  readonly reason?: string;
-}
-
-/** The write paths a connector declares for one command. */
-export function commandPaths(
-  definition: WritebackDefinition | undefined,
-  command: WritebackCommand,
-): WritePath[] {
-  const paths = definition?.commands[command]?.paths ?? {};
-  return WRITE_PATHS.filter((p) => paths[p] !== undefined);
-}
-
-/**
- * Decides each command's capability for a connection: unsupported when the connector lacks it;
- * needs-config when writeback is off, credentials for the chosen path are missing, or the `sql`
- * path of a vendor that forbids it lacks the fixture-only opt-in.
- */
-export function writebackCapabilities(
-  definition: WritebackDefinition | undefined,
-  settings: WritebackConnectionConfig | undefined,
-): Record<WritebackCommand, CommandCapability> {
-  const result = {} as Record<WritebackCommand, CommandCapability>;
-  for (const command of WRITEBACK_COMMANDS) {
-    const available = commandPaths(definition, command);
-    if (available.length === 0) {
-      result[command] = { state: 'unsupported', reason: 'the connector has no handler for this command' };
-      continue;
-    }
-    const path: WritePath =
-      settings?.writePath && available.includes(settings.writePath) ? settings.writePath : available[0]!;
-    if (settings?.writePath && !available.includes(settings.writePath)) {
-      result[command] = {
-        state: 'unsupported',
-        reason: `the connector has no ${settings.writePath} path for this command`,
-      };
-    } else if (!settings || !settings.enabled) {
-      result[command] = {
-        state: 'needs-config',
-        writePath: path,
-        reason: 'set connections[].writeback.enabled: true',
-      };
-    } else if (path === 'sql' && !settings.database) {
-      result[command] = {
-        state: 'needs-config',
-        writePath: path,
-        reason:
-          'set connections[].writeback.database (a login with the rights of tendril grants --writeback)',
-      };
-    } else if (path === 'sql' && definition?.sqlNeedsUnsafeOptIn && !settings.allowUnsafeSqlWrites) {
-      result[command] = {
-        state: 'needs-config',
-        writePath: path,
-        reason:
-          'the vendor forbids outside SQL writes; use writePath: vendor-api, or allowUnsafeSqlWrites: true on a fixture database only',
-      };
-    } else if (path === 'vendor-api' && !settings.api) {
-      result[command] = {
-        state: 'needs-config',
-        writePath: path,
-        reason: 'set connections[].writeback.api (the vendor API URL and keys)',
-      };
-    } else {
-      result[command] = { state: 'supported', writePath: path };
-    }
-  }
-  return result;
 }
 
 /** An instant as the office's wall clock: `YYYY-MM-DD` and `HH:MM:SS`, for vendors that store local times. */

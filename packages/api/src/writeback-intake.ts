@@ -10,7 +10,7 @@ import {
   type WritebackFieldError,
 } from '@tendril/core';
 import type { WritebackRecord } from '@tendril/store';
-import type { WritebackApiOptions } from './writeback-routes.js';
+import type { WritebackApiOptions } from './writeback-api-options.js';
 
 /** Who sends a command: an API key's id and scope, or the hub (its commands' scope is the site). */
 export interface WritebackClient {

@@ -2,32 +2,20 @@ import {
   writebackCapabilities,
   WRITEBACK_DISABLED,
   type ConnectionConfig,
-  type ConnectorDefinition,
   type WritebackFieldError,
 } from '@tendril/core';
-import { writebackResult, type ApiKeyRecord, type Store } from '@tendril/store';
+import { writebackResult, type ApiKeyRecord } from '@tendril/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyApiKey } from './api-keys.js';
 import { acceptWritebackRequest } from './writeback-intake.js';
 import { writebackOpenApi } from './openapi.js';
 import { createRateLimiter } from './rate-limit.js';
-import type { ApiLogger } from './server.js';
+import type { ApiLogger } from './api-logger.js';
+import type { WritebackApiOptions } from './writeback-api-options.js';
+
+export type { WritebackApiOptions } from './writeback-api-options.js';
 
 /** What the writeback routes need from the agent. */
-export interface WritebackApiOptions {
-  readonly store: Store;
-  readonly connections: readonly ConnectionConfig[];
-  /** The connector of a connection (with the site's tableMap), for capabilities. */
-  readonly connectorFor: (connection: ConnectionConfig) => ConnectorDefinition;
-  /** Wakes the writeback worker after a command is queued (near real time instead of the next tick). */
-  readonly kick: () => void;
-  readonly now?: () => Date;
-  /** Per API key. Default 50 requests/s, bursts of 100. */
-  readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
-  /** Largest accepted request body. Default 64 KiB. */
-  readonly bodyLimitBytes?: number;
-}
-
 function problem(
   reply: FastifyReply,
   status: number,

@@ -9,7 +9,7 @@ const Duration = z
     return n * (unit === 'd' ? 86_400 : unit === 'h' ? 3600 : 60);
   });
 
-/** `hub.yaml` (docs/hub.md "Configuration"): validated once, every problem at once, then frozen. */
+/** `hub.yaml` (docs/hub.md, "Running a hub"): validated once, every problem at once, then frozen. */
 export const HubConfigSchema = z
   .object({
     /** PostgreSQL (`{ postgres: url }`), or PGlite in a folder (`{ pglite: dir }`). Default: PGlite in `dataDir/db`. */

@@ -1,11 +1,4 @@
-import {
-  TendrilError,
-  type ChangeKind,
-  type EventEnvelope,
-  type ReferenceSourceIds,
-  type ResourceType,
-  type StoredEvent,
-} from '@tendril/core';
+import type { ChangeKind, EventEnvelope, ReferenceSourceIds, ResourceType, StoredEvent } from '@tendril/core';
 import type {
   DeadReason,
   DeliveryAttempt,
@@ -16,73 +9,78 @@ import type {
   SubscriptionRunState,
   SubscriptionStateRecord,
 } from './delivery-types.js';
-import { flag, parsed } from './row-values.js';
+import type { Selectable } from 'kysely';
+import type {
+  DeliveriesTable,
+  DeliveryAttemptsTable,
+  OutboxTable,
+  SubscriptionStateTable,
+} from './tables.js';
+import { flag, parsed } from './values.js';
 
 /**
- * Rows of the delivery tables and their mapping to records, shared by the SQLite and PostgreSQL
- * delivery stores: both use the same column names; only how booleans and JSON come back differs.
+ * Rows of the delivery tables and their mapping to records. Both backends use the same column
+ * names; only how booleans and JSON come back differs (tables.ts).
  */
 
-export interface DeliveryRow {
-  id: number;
-  subscription_id: string;
-  event_id: string;
-  event_type: string;
-  connection_id: string;
-  resource_type: ResourceType;
-  resource_id: string;
-  sequence: number;
-  status: DeliveryStatus;
-  origin: DeliveryOrigin;
-  attempts: number;
-  due_at_ms: number;
-  eligible_at_ms: number | null;
-  created_at_ms: number;
-  finished_at_ms: number | null;
-  last_status: number | null;
-  last_error: string | null;
-  dead_reason: DeadReason | null;
-  /** 0/1 in SQLite, a boolean in PostgreSQL. */
-  redrive: number | boolean;
-  replay_of: number | null;
-  lease_owner: string | null;
-  lease_expires_ms: number | null;
-}
+export type DeliveryRow = Omit<Selectable<DeliveriesTable>, 'queue_pos' | 'head'>;
+export type EventRow = Pick<
+  Selectable<OutboxTable>,
+  'envelope_json' | 'kind' | 'source_id' | 'connector_id' | 'refs_json'
+>;
+export type AttemptRow = Omit<Selectable<DeliveryAttemptsTable>, 'id'>;
+export type StateRow = Selectable<SubscriptionStateTable>;
 
-export interface EventRow {
-  /** JSON text in SQLite, parsed by the driver in PostgreSQL. */
-  envelope_json: string | EventEnvelope;
-  kind: ChangeKind;
-  source_id: string;
-  connector_id: string;
-  refs_json: string | ReferenceSourceIds;
-}
-
-export interface AttemptRow {
-  delivery_id: number;
-  number: number;
-  started_at_ms: number;
-  ended_at_ms: number;
-  status: number | null;
-  error: string | null;
-  response_bytes: number | null;
-  outcome: DeliveryAttemptInput['outcome'];
-  probe: number | boolean;
-}
-
-export interface StateRow {
-  subscription_id: string;
-  state: SubscriptionRunState;
-  reason: string | null;
-  consecutive_failures: number;
-  changed_at_ms: number;
-  next_probe_at_ms: number | null;
-}
-
-export const DELIVERY_COLUMNS = `d.id, d.subscription_id, d.event_id, d.event_type, d.connection_id, d.resource_type,
-  d.resource_id, d.sequence, d.status, d.origin, d.attempts, d.due_at_ms, d.eligible_at_ms, d.created_at_ms,
-  d.finished_at_ms, d.last_status, d.last_error, d.dead_reason, d.redrive, d.replay_of, d.lease_owner, d.lease_expires_ms`;
-export const EVENT_COLUMNS = 'o.envelope_json, o.kind, o.source_id, o.connector_id, o.refs_json';
+export const DELIVERY_COLUMNS = [
+  'd.id',
+  'd.subscription_id',
+  'd.event_id',
+  'd.event_type',
+  'd.connection_id',
+  'd.resource_type',
+  'd.resource_id',
+  'd.sequence',
+  'd.status',
+  'd.origin',
+  'd.attempts',
+  'd.due_at_ms',
+  'd.eligible_at_ms',
+  'd.created_at_ms',
+  'd.finished_at_ms',
+  'd.last_status',
+  'd.last_error',
+  'd.dead_reason',
+  'd.redrive',
+  'd.replay_of',
+  'd.lease_owner',
+  'd.lease_expires_ms',
+] as const;
+export const EVENT_COLUMNS = [
+  'o.envelope_json',
+  'o.kind',
+  'o.source_id',
+  'o.connector_id',
+  'o.refs_json',
+] as const;
+export const ATTEMPT_COLUMNS = [
+  'delivery_id',
+  'number',
+  'started_at_ms',
+  'ended_at_ms',
+  'status',
+  'error',
+  'response_bytes',
+  'outcome',
+  'probe',
+] as const;
+export const STATE_COLUMNS = [
+  'subscription_id',
+  'state',
+  'reason',
+  'consecutive_failures',
+  'changed_at_ms',
+  'next_probe_at_ms',
+] as const;
 
 export function toRecord(row: DeliveryRow): DeliveryRecord {
   return {
@@ -91,11 +89,11 @@ export function toRecord(row: DeliveryRow): DeliveryRecord {
     eventId: row.event_id,
     eventType: row.event_type,
     connectionId: row.connection_id,
-    resourceType: row.resource_type,
+    resourceType: row.resource_type as ResourceType,
     resourceId: row.resource_id,
     sequence: row.sequence,
-    status: row.status,
-    origin: row.origin,
+    status: row.status as DeliveryStatus,
+    origin: row.origin as DeliveryOrigin,
     attempts: row.attempts,
     dueAtMs: row.due_at_ms,
     ...(row.eligible_at_ms === null ? {} : { eligibleAtMs: row.eligible_at_ms }),
@@ -103,7 +101,7 @@ export function toRecord(row: DeliveryRow): DeliveryRecord {
     ...(row.finished_at_ms === null ? {} : { finishedAtMs: row.finished_at_ms }),
     ...(row.last_status === null ? {} : { lastStatus: row.last_status }),
     ...(row.last_error === null ? {} : { lastError: row.last_error }),
-    ...(row.dead_reason === null ? {} : { deadReason: row.dead_reason }),
+    ...(row.dead_reason === null ? {} : { deadReason: row.dead_reason as DeadReason }),
     redrive: flag(row.redrive),
     ...(row.replay_of === null ? {} : { replayOf: row.replay_of }),
   };
@@ -112,7 +110,7 @@ export function toRecord(row: DeliveryRow): DeliveryRecord {
 export function toEvent(row: EventRow): StoredEvent {
   return {
     envelope: parsed<EventEnvelope>(row.envelope_json),
-    kind: row.kind,
+    kind: row.kind as ChangeKind,
     sourceId: row.source_id,
     connectorId: row.connector_id,
     refs: parsed<ReferenceSourceIds>(row.refs_json),
@@ -128,7 +126,7 @@ export function toAttempt(row: AttemptRow): DeliveryAttempt {
     ...(row.status === null ? {} : { status: row.status }),
     ...(row.error === null ? {} : { error: row.error }),
     ...(row.response_bytes === null ? {} : { responseBytes: row.response_bytes }),
-    outcome: row.outcome,
+    outcome: row.outcome as DeliveryAttemptInput['outcome'],
     probe: flag(row.probe),
   };
 }
@@ -136,21 +134,10 @@ export function toAttempt(row: AttemptRow): DeliveryAttempt {
 export function toState(row: StateRow): SubscriptionStateRecord {
   return {
     subscriptionId: row.subscription_id,
-    state: row.state,
+    state: row.state as SubscriptionRunState,
     ...(row.reason === null ? {} : { reason: row.reason }),
     consecutivePermanentFailures: row.consecutive_failures,
     changedAtMs: row.changed_at_ms,
     ...(row.next_probe_at_ms === null ? {} : { nextProbeAtMs: row.next_probe_at_ms }),
   };
-}
-
-export function badInput(message: string, details: Record<string, unknown> = {}): TendrilError {
-  return new TendrilError('TENDRIL_E_STORE', message, { retryable: false, details });
-}
-
-export function toMs(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw badInput(`${field} must be whole epoch milliseconds (Date.now()).`, { field });
-  }
-  return value;
 }

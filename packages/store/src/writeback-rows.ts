@@ -1,65 +1,72 @@
 import type { ResourceType, WritebackCommand } from '@tendril/core';
-import { flag, parsed } from './row-values.js';
+import type { Selectable } from 'kysely';
+import type { ApiKeysTable, WritebacksTable } from './tables.js';
+import { flag, parsed } from './values.js';
 import type { ApiKeyWithHash, WritebackRecord } from './writeback-types.js';
 
 /**
- * Rows of the writeback and API-key tables and their mapping to records, shared by the SQLite and
- * PostgreSQL writeback stores (same column names; booleans and JSON come back differently).
+ * Rows of the writeback and API-key tables and their mapping to records (same column names on both
+ * backends; booleans and JSON come back differently, tables.ts).
  */
 
-export interface WritebackRow {
-  id: string;
-  client_id: string;
-  connection_id: string;
-  command: WritebackCommand;
-  idempotency_key: string;
-  payload_hash: string;
-  input_json: string | Record<string, unknown>;
-  status: WritebackRecord['status'];
-  phase: WritebackRecord['phase'];
-  accepted_at: string;
-  deadline: string;
-  started_at: string | null;
-  finished_at: string | null;
-  resource_type: ResourceType;
-  source_id: string | null;
-  resource_id: string | null;
-  resource_json: string | Record<string, unknown> | null;
-  matched: number | boolean | null;
-  warnings_json: string | string[];
-  error_json: string | WritebackRecord['error'] | null;
-  compensated: number | boolean | null;
-}
+export type WritebackRow = Selectable<WritebacksTable>;
 
-export interface ApiKeyRow {
-  id: string;
-  name: string;
-  secret_hash: string;
-  connections_json: string | string[];
-  subscriptions_json: string | string[];
-  created_at: string;
-  revoked_at: string | null;
-}
+export const WRITEBACK_COLUMNS = [
+  'id',
+  'client_id',
+  'connection_id',
+  'command',
+  'idempotency_key',
+  'payload_hash',
+  'input_json',
+  'status',
+  'phase',
+  'accepted_at',
+  'deadline',
+  'started_at',
+  'finished_at',
+  'resource_type',
+  'source_id',
+  'resource_id',
+  'resource_json',
+  'matched',
+  'warnings_json',
+  'error_json',
+  'compensated',
+] as const;
+export const API_KEY_COLUMNS = [
+  'id',
+  'name',
+  'secret_hash',
+  'connections_json',
+  'subscriptions_json',
+  'created_at',
+  'revoked_at',
+] as const;
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 
 export function toWritebackRecord(row: WritebackRow): WritebackRecord {
   return {
     id: row.id,
     clientId: row.client_id,
     connectionId: row.connection_id,
-    command: row.command,
+    command: row.command as WritebackCommand,
     idempotencyKey: row.idempotency_key,
     payloadHash: row.payload_hash,
     input: parsed<Record<string, unknown>>(row.input_json),
-    status: row.status,
-    phase: row.phase,
+    status: row.status as WritebackRecord['status'],
+    phase: row.phase as WritebackRecord['phase'],
     acceptedAt: row.accepted_at,
     deadline: row.deadline,
     ...(row.started_at === null ? {} : { startedAt: row.started_at }),
     ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-    resourceType: row.resource_type,
+    resourceType: row.resource_type as ResourceType,
     ...(row.source_id === null ? {} : { sourceId: row.source_id }),
     ...(row.resource_id === null ? {} : { resourceId: row.resource_id }),
-    ...(row.resource_json === null ? {} : { resource: parsed<Record<string, unknown>>(row.resource_json) }),
+    ...(row.resource_json === null || row.resource_json === undefined
+      ? {}
+      : { resource: parsed<Record<string, unknown>>(row.resource_json) }),
     ...(row.matched === null ? {} : { matched: flag(row.matched) }),
     warnings: parsed<string[]>(row.warnings_json),
     ...(row.error_json === null || row.error_json === undefined

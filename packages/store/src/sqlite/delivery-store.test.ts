@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { describeDeliveryStoreContract } from './delivery-store-contract.test-helper.js';
-import { openSqliteStore } from './sqlite-store.js';
+import { describeDeliveryStoreContract } from '../delivery-store-contract.test-helper.js';
+import { openSqliteStore } from './open.js';
 
 let dir: string;
 let counter = 0;

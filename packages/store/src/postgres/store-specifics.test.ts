@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTendrilError, resourceHash, resourceId, type StoredEvent } from '@tendril/core';
 import { TokenBucket } from '@tendril/delivery';
-import type { DeliveryRoute } from './delivery-types.js';
-import { openPostgresStore } from './postgres-store.js';
-import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrations.js';
+import type { DeliveryRoute } from '../delivery-types.js';
+import { openPostgresStore } from './open.js';
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './migrations.js';
 import {
   createPostgresTestDatabase,
   type PostgresTestDatabase,
-} from './postgres-test-database.test-helper.js';
-import type { PageCommit, PendingChange, Store } from './types.js';
+} from '../postgres-test-database.test-helper.js';
+import type { PageCommit, PendingChange, Store } from '../types.js';
 
 const ALL: DeliveryRoute = { subscriptionId: 'all', connectionIds: [], resourceTypes: [], eventTypes: [] };
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
@@ -46,7 +46,7 @@ function page(
 
 /**
  * What only PostgreSQL has to prove: several processes (here: several pools, each a "worker") on
- * one store at once. The behaviour both backends share is the contract suite (postgres-store.test.ts).
+ * one store at once. The behaviour both backends share is the contract suite (store.test.ts, pglite-store.test.ts).
  * The database has an ICU `en-US` default collation, under which `a` sorts before `B`: the store
  * must page in byte order anyway, as SQLite does.
  */

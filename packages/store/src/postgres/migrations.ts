@@ -1,13 +1,8 @@
-/** One schema step of the PostgreSQL store. Steps are applied in `version` order and never edited once released. */
-export interface PostgresMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import type { Migration } from '../dialect.js';
 
 /**
  * The PostgreSQL schema, step for step the same tables and versions as the SQLite store
- * (sqlite-migrations.ts), so that one version number means one schema on either backend. Recorded
+ * (sqlite/migrations.ts), so that one version number means one schema on either backend. Recorded
  * in `schema_migrations`; a store whose recorded versions go beyond the last step here was written
  * by a newer Tendril and is refused.
  *
@@ -19,7 +14,7 @@ export interface PostgresMigration {
  * - Events and their references are `json` (kept byte for byte, as written); state and run
  *   counts are `jsonb`. Flags are `boolean`; sequences, ids and epoch milliseconds `bigint`.
  */
-export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'stream state, shadow, outbox, sequences, runs',
@@ -86,7 +81,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 2,
     name: 'deliveries, attempts, subscription state, backloads',
-    // The SQLite step 2 (sqlite-delivery-migration.ts) with PostgreSQL types, plus the shared token
+    // The SQLite step 2 (sqlite/delivery-migration.ts) with PostgreSQL types, plus the shared token
     // bucket (delivery.md §4): with several workers the bucket cannot live in process memory.
     sql: `
       CREATE TABLE deliveries (
@@ -179,7 +174,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 4,
     name: 'writeback queue, audit log, api keys',
-    // The SQLite step 4 (sqlite-writeback-migration.ts). Its instants are kept as the text the
+    // The SQLite step 4 (sqlite/writeback-migration.ts). Its instants are kept as the text the
     // writeback worker gave (not normalised), so they stay TEXT here too, byte-ordered.
     sql: `
       CREATE TABLE api_keys (

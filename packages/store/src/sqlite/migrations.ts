@@ -1,12 +1,6 @@
-import { DELIVERY_MIGRATION } from './sqlite-delivery-migration.js';
-import { WRITEBACK_MIGRATION } from './sqlite-writeback-migration.js';
-
-/** One schema step of the SQLite store. Steps are applied in `version` order and never edited once released. */
-export interface SqliteMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import type { Migration } from '../dialect.js';
+import { DELIVERY_MIGRATION } from './delivery-migration.js';
+import { WRITEBACK_MIGRATION } from './writeback-migration.js';
 
 /**
  * The SQLite schema, as numbered steps recorded in `schema_migrations`. A store whose highest
@@ -19,7 +13,7 @@ export interface SqliteMigration {
  * Room is left for the delivery tables (deliveries, delivery attempts, dead letters; delivery.md):
  * they come as the next step(s), appended below, and reference `outbox(id)`.
  */
-export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'stream state, shadow, outbox, sequences, runs',
@@ -83,7 +77,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX runs_connection_stream ON runs (connection_id, stream, started_at);
     `,
   },
-  // The delivery tables (deliveries, attempts, subscription state, backloads): sqlite-delivery-migration.ts.
+  // The delivery tables (deliveries, attempts, subscription state, backloads): sqlite/delivery-migration.ts.
   DELIVERY_MIGRATION,
   {
     // Numbered 3 so that it applies after the delivery tables (version 2) whichever lands first.
@@ -96,7 +90,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX shadow_stream_business_date ON shadow (connection_id, stream, deleted, business_date, source_id);
     `,
   },
-  // Writeback queue, audit log and API keys: sqlite-writeback-migration.ts.
+  // Writeback queue, audit log and API keys: sqlite/writeback-migration.ts.
   WRITEBACK_MIGRATION,
   // Version 5 is PostgreSQL's fleet tables; SQLite never has them.
   {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll } from 'vitest';
-import { openPostgresStore } from './postgres-store.js';
+import { openPostgresStore } from './open.js';
 import {
   createPostgresTestDatabase,
   type PostgresTestDatabase,
-} from './postgres-test-database.test-helper.js';
-import { describeWritebackStoreContract } from './writeback-store-contract.test-helper.js';
+} from '../postgres-test-database.test-helper.js';
+import { describeWritebackStoreContract } from '../writeback-store-contract.test-helper.js';
 
 let db: PostgresTestDatabase;
 

@@ -1,4 +1,4 @@
-import type { SqliteMigration } from './sqlite-migrations.js';
+import type { Migration } from '../dialect.js';
 
 /**
  * Schema step 2: the delivery tables (delivery.md §3–§6). Kept in its own file so the delivery
@@ -16,7 +16,7 @@ import type { SqliteMigration } from './sqlite-migrations.js';
  *   consecutive permanent failures.
  * - `delivery_backloads`: resumable backload jobs (cursor over the outbox).
  */
-export const DELIVERY_MIGRATION: SqliteMigration = {
+export const DELIVERY_MIGRATION: Migration = {
   version: 2,
   name: 'deliveries, attempts, subscription state, backloads',
   sql: `

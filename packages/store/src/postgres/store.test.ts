@@ -1,11 +1,11 @@
 import { afterAll, beforeAll } from 'vitest';
-import { describeDeliveryStoreContract } from './delivery-store-contract.test-helper.js';
-import { openPostgresStore } from './postgres-store.js';
+import { describeDeliveryStoreContract } from '../delivery-store-contract.test-helper.js';
+import { openPostgresStore } from './open.js';
 import {
   createPostgresTestDatabase,
   type PostgresTestDatabase,
-} from './postgres-test-database.test-helper.js';
-import { describeStoreContract } from './store-contract.test-helper.js';
+} from '../postgres-test-database.test-helper.js';
+import { describeStoreContract } from '../store-contract.test-helper.js';
 
 let db: PostgresTestDatabase;
 

@@ -7,10 +7,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTendrilError, resourceHash, resourceId, type StoredEvent } from '@tendril/core';
-import { openSqliteStore } from './sqlite-store.js';
-import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
-import { describeStoreContract } from './store-contract.test-helper.js';
-import type { PageCommit, PendingChange, Store } from './types.js';
+import { openSqliteStore } from './open.js';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';
+import { describeStoreContract } from '../store-contract.test-helper.js';
+import type { PageCommit, PendingChange, Store } from '../types.js';
 
 let dir: string;
 let counter = 0;
@@ -223,6 +223,20 @@ describe('openSqliteStore (SQLite specifics)', () => {
     });
   });
 
+  it('takes an already-opened database, sets its pragmas, and closes it on close', async () => {
+    const path = freshPath();
+    const database = new Database(path);
+    const store = openSqliteStore(database);
+    const [event] = await store.commitPage(page('c1', [patient('c1', '1', 'Rivera')]));
+    expect(database.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(database.pragma('foreign_keys', { simple: true })).toBe(1);
+    await store.close();
+    expect(database.open).toBe(false);
+    await withStore(path, async (reopened) =>
+      expect(await reopened.listEvents({ limit: 5 })).toEqual([event]),
+    );
+  });
+
   it('wraps an unusable path in TENDRIL_E_STORE', () => {
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'not a directory');
@@ -287,8 +301,8 @@ describe('openSqliteStore (SQLite specifics)', () => {
   }, 120_000);
 });
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const storeModule = fileURLToPath(new URL('./sqlite-store.ts', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const storeModule = fileURLToPath(new URL('./open.ts', import.meta.url));
 
 /**
  * Starts one child process per label. Each loads this package's TypeScript through Vite (the

@@ -1,4 +1,4 @@
-import type { SqliteMigration } from './sqlite-migrations.js';
+import type { Migration } from '../dialect.js';
 
 /**
  * Schema step 4: writeback (writeback.md §3, §8). Kept in its own file; listed in `SQLITE_MIGRATIONS`.
@@ -10,7 +10,7 @@ import type { SqliteMigration } from './sqlite-migrations.js';
  *   statement texts (placeholders only, no values), vendor API calls (method, path, status).
  * - `shadow_resource_id`: resolves a framework id to its vendor key for command inputs.
  */
-export const WRITEBACK_MIGRATION: SqliteMigration = {
+export const WRITEBACK_MIGRATION: Migration = {
   version: 4,
   name: 'writeback queue, audit log, api keys',
   sql: `

@@ -1,0 +1,17 @@
+import type { ConnectionConfig, ConnectorDefinition } from '@tendril/core';
+import type { Store } from '@tendril/store';
+
+/** What the writeback routes and the shared intake need from the agent. */
+export interface WritebackApiOptions {
+  readonly store: Store;
+  readonly connections: readonly ConnectionConfig[];
+  /** The connector of a connection (with the site's tableMap), for capabilities. */
+  readonly connectorFor: (connection: ConnectionConfig) => ConnectorDefinition;
+  /** Wakes the writeback worker after a command is queued (near real time instead of the next tick). */
+  readonly kick: () => void;
+  readonly now?: () => Date;
+  /** Per API key. Default 50 requests/s, bursts of 100. */
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
+  /** Largest accepted request body. Default 64 KiB. */
+  readonly bodyLimitBytes?: number;
+}

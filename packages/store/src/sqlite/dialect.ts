@@ -1,0 +1,92 @@
+import { sql, type CompiledQuery, type QueryResult, type Selectable } from 'kysely';
+import { isTendrilError, TendrilError } from '@tendril/core';
+import type { StoreDialect } from '../dialect.js';
+import { Slot, type RowColumns, type RowValue } from '../slots.js';
+import type { DeliveriesTable } from '../tables.js';
+import type { SqliteStatements } from './driver.js';
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';
+
+/** The fix a failure on the data directory suggests. */
+export const SQLITE_FIX = 'Check the data directory (free space, permissions), then retry.';
+
+/**
+ * SQLite's side of the store (dialect.ts). One process-local connection whose every transaction
+ * holds the file's write lock from its start (`BEGIN IMMEDIATE`, sqlite/driver.ts): that lock is
+ * all the locking the store needs, so row and name locks are no-ops here.
+ */
+export function sqliteDialect(statements: SqliteStatements): StoreDialect {
+  return {
+    name: 'sqlite',
+
+    flagLiteral: (value) => sql.lit(value ? 1 : 0),
+    // json_each turns one JSON array parameter into rows: one statement for any number of values.
+    inList: (ref, values) =>
+      sql<boolean>`${sql.ref(ref)} IN (SELECT value FROM json_each(${Array.isArray(values) ? JSON.stringify(values) : values}))`,
+    encodeList: (values) => JSON.stringify(values),
+    jsonText: (ref, key) => sql<string>`json_extract(${sql.ref(ref)}, ${sql.lit(`$.${key}`)})`,
+
+    // One row of parameters; executeBatch runs the statement once per row.
+    execute: async (db, query) =>
+      db.isTransaction ? statements.execute(query.sql, query.parameters) : db.executeQuery(query),
+    batchRowsInline: true,
+    rowSource: (columns: RowColumns) =>
+      sql<Record<string, RowValue>>`(SELECT ${sql.join(
+        Object.keys(columns).map((name) => sql`${new Slot(name, 'column')} AS ${sql.id(name)}`),
+      )})`.as('u'),
+    executeBatch: async (db, query, parameters, rows) => {
+      if (!db.isTransaction) throw new Error('A store batch runs inside a transaction.');
+      return runEachRow(statements, query, parameters, rows);
+    },
+
+    lockRows: (query) => query,
+    lockNames: async () => undefined,
+    explicitLocks: false,
+    // INDEXED BY: walk due heads in due order; the planner would otherwise pick the subscription
+    // index and sort every pending row of the subscription on each lease.
+    dueHeads: () => sql<Selectable<DeliveriesTable>>`deliveries`.as<'d'>(sql`d INDEXED BY deliveries_due`),
+
+    retryTransaction: () => false,
+    storeError: (operation, error) => sqliteStoreError(operation, error),
+    migrations: SQLITE_MIGRATIONS,
+    schemaVersion: SQLITE_SCHEMA_VERSION,
+    beginMigration: async (db) => {
+      await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
+           version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`.execute(db);
+    },
+  };
+}
+
+/** The batch's statement once per row, synchronously, on the connection the transaction holds. */
+function runEachRow(
+  statements: SqliteStatements,
+  query: CompiledQuery,
+  parameters: readonly unknown[],
+  rows: readonly Readonly<Record<string, RowValue>>[],
+): QueryResult<unknown> {
+  const columns = parameters.map((p) => (p instanceof Slot && p.kind === 'column' ? p.name : undefined));
+  const bound = [...parameters];
+  const out: unknown[] = [];
+  let affected = 0n;
+  for (const row of rows) {
+    for (let i = 0; i < columns.length; i += 1) {
+      const column = columns[i];
+      if (column !== undefined) bound[i] = row[column];
+    }
+    const result = statements.execute(query.sql, bound);
+    for (const r of result.rows) out.push(r);
+    affected += result.numAffectedRows ?? 0n;
+  }
+  return { rows: out, numAffectedRows: affected };
+}
+
+/** Wraps a failure; SQLite's own errors (busy, full disk, I/O) are worth a retry, bad input is not. */
+export function sqliteStoreError(operation: string, error: unknown, fix = SQLITE_FIX): TendrilError {
+  if (isTendrilError(error)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const sqlite = error instanceof Error && error.name === 'SqliteError' && typeof code === 'string';
+  return new TendrilError('TENDRIL_E_STORE', `The agent store failed during ${operation}. ${fix}`, {
+    cause: error,
+    retryable: sqlite,
+    details: { operation, ...(sqlite ? { sqliteCode: code } : {}) },
+  });
+}

@@ -1,0 +1,73 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely } from 'kysely';
+import { CoreStore } from '../core-store.js';
+import type { DeliveryRoute } from '../delivery-types.js';
+import { StoreRuntime } from '../runtime.js';
+import type { StoreTables } from '../tables.js';
+import type { Store } from '../types.js';
+import { sqliteDialect, sqliteStoreError } from './dialect.js';
+import { SqliteStoreDialect, type SqliteDatabase } from './driver.js';
+
+export interface SqliteStoreOptions {
+  /** Clock for stored timestamps, run ids and the first sequence of a connection. Tests pin it. */
+  readonly now?: () => Date;
+  /** How long a writer waits for another process holding the write lock (ms). Default 5000. */
+  readonly busyTimeoutMs?: number;
+  /**
+   * The enabled subscriptions' filters: `commitPage` writes one delivery row per matching
+   * subscription in the page's transaction (sync-semantics.md §7 step 3). None: no delivery rows.
+   */
+  readonly deliveryRoutes?: readonly DeliveryRoute[];
+}
+
+const OPEN_FIX = 'Check that the data directory exists, is writable and has free space.';
+
+/**
+ * Opens (creating if needed) the embedded SQLite store at `path` (`:memory:` for a throwaway
+ * store), or takes an already-opened database (better-sqlite3, or better-sqlite3-multiple-ciphers
+ * after its key pragma); the store then owns it and `close()` closes it. WAL journal,
+ * `synchronous = NORMAL`, a busy timeout so that several agent processes can share one file, and
+ * foreign keys on.
+ *
+ * The schema is created or upgraded by {@link Store.migrate}; any other method migrates first if
+ * that has not happened yet, so a forgotten `migrate()` cannot write into a missing table.
+ */
+export function openSqliteStore(source: string | SqliteDatabase, options: SqliteStoreOptions = {}): Store {
+  let database: SqliteDatabase;
+  try {
+    if (typeof source === 'string') {
+      if (source !== ':memory:' && !source.startsWith('file:'))
+        mkdirSync(dirname(resolve(source)), { recursive: true });
+      database = new Database(source);
+    } else {
+      database = source;
+    }
+  } catch (error) {
+    throw sqliteStoreError('open', error, OPEN_FIX);
+  }
+  try {
+    // busy_timeout first: switching to WAL itself needs a lock another process may hold.
+    database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('foreign_keys = ON');
+  } catch (error) {
+    database.close();
+    throw sqliteStoreError('open', error, OPEN_FIX);
+  }
+  const kyselyDialect = new SqliteStoreDialect(database);
+  const db = new Kysely<StoreTables>({ dialect: kyselyDialect });
+  const runtime = new StoreRuntime(
+    db,
+    sqliteDialect(kyselyDialect.statements),
+    options.now ?? (() => new Date()),
+    async () => {
+      kyselyDialect.statements.clear();
+      kyselyDialect.leave();
+      database.close();
+    },
+  );
+  return new CoreStore(runtime, options.deliveryRoutes ?? []);
+}
