@@ -45,7 +45,7 @@ async function query<T>(db: TestDatabase, sql: string, values: unknown[] = []): 
   }
 }
 
-/** Scenario 8 (sync-semantics.md §9) through the engine: the rolling re-hash on a real Open Dental schema. */
+/** Scenario 8 (docs/sync-semantics.md, "Conformance scenarios") through the engine: the rolling re-hash on a real Open Dental schema. */
 describe('nightly reconciliation: keys-only scan with rolling re-hash', () => {
   let db: TestDatabase;
   let sql: SqlClient;

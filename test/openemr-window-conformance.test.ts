@@ -16,7 +16,7 @@ import {
 } from './support/openemr.js';
 
 /**
- * The `window` cursor (sync-semantics.md §1 ladder 4, §9 scenarios 6, 8, 13, 14, 16) on OpenEMR's
+ * The `window` cursor (docs/sync-semantics.md, "Change-detection modes" ladder 4, §9 scenarios 6, 8, 13, 14, 16) on OpenEMR's
  * real calendar table in real MariaDB. The appointments stream reads `pc_eventDate` in
  * [today − 30, today + 90] (office zone) plus keys above the largest key seen.
  */

@@ -12,7 +12,7 @@ import { openSqliteStore, type Store } from '@tendril/store';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
 
 /**
- * Conformance scenarios of sync-semantics.md §9 for the `timestamp` strategy (plus the snapshot
+ * Conformance scenarios of docs/sync-semantics.md, "Conformance scenarios" for the `timestamp` strategy (plus the snapshot
  * guard), on the real Open Dental schema in real MariaDB. Open Dental's stamps are `db-utc`
  * TIMESTAMPs of 1 s precision; the SQL Server cases (CT, rowversion, datetime) and `client`/
  * `db-local` clocks do not apply to this connector.

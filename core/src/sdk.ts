@@ -6,7 +6,7 @@ import type { MappingContext } from './mapping-context.js';
 export type ColumnType = string;
 export type ColumnDeclarations = Readonly<Record<string, ColumnType>>;
 
-/** Where a change-stamp column gets its clock (sync-semantics.md §2). */
+/** Where a change-stamp column gets its clock (docs/sync-semantics.md, "Timestamp cursors"). */
 export const CLOCK_DOMAINS = ['db-utc', 'db-local', 'client'] as const;
 export type ClockDomain = (typeof CLOCK_DOMAINS)[number];
 
@@ -34,7 +34,7 @@ export type CursorSpec =
       /**
        * No usable change stamp, but a business date (OpenEMR `pc_eventDate`): each poll reads every
        * row whose date is in [today − pastDays, today + futureDays] plus rows with a key above the
-       * largest key seen, and sees hard deletes inside that window (sync-semantics.md §1, ladder 4).
+       * largest key seen, and sees hard deletes inside that window (docs/sync-semantics.md, "Change-detection modes", ladder 4).
        */
       readonly mode: 'window';
       /** The business date column (`date` or `datetime`) of the main table. */
@@ -46,7 +46,7 @@ export type CursorSpec =
     }
   | { readonly mode: 'snapshot' };
 
-/** Window defaults of sync-semantics.md §1 (ladder 4). */
+/** Window defaults of docs/sync-semantics.md, "Change-detection modes" (ladder 4). */
 export const WINDOW_DEFAULTS = { pastDays: 30, futureDays: 90 } as const;
 
 export type CursorMode = CursorSpec['mode'];

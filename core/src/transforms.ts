@@ -7,7 +7,7 @@ import { dateOfParts, timeOfParts, type PartsOutcome } from './date-parts.js';
 
 /**
  * One step of a field's transform chain. Returning `undefined` means "unknown": the chain stops
- * and the field is omitted (standard-model.md §1: no null, "" or sentinel).
+ * and the field is omitted (docs/standard-model.md, "Conventions": no null, "" or sentinel).
  */
 export type Transform = (value: unknown, ctx: MappingContext) => unknown;
 
@@ -97,7 +97,7 @@ export const vendorCoding =
 /**
  * The vendor value of a site-configurable lookup (Open Dental `definition` rows, appointment
  * types) as a Coding in `urn:tendril:<connector>:<connectionId>:<lookup>`: the same number means
- * different things in two databases, so the system names the connection (standard-model.md §1).
+ * different things in two databases, so the system names the connection (docs/standard-model.md, "Conventions").
  */
 export const siteCoding =
   (lookupName: string): Transform =>

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * `connections[].writeback` (writeback.md §1): writes use their own credentials, never the read
+ * `connections[].writeback` (docs/writeback.md, "Configuration"): writes use their own credentials, never the read
  * login. Off unless `enabled`. The `sql` path needs `database` (a login with exactly the rights
  * `tendril grants --writeback` prints); the `vendor-api` path needs `api`.
  */
@@ -28,7 +28,7 @@ export const WritebackConnectionConfig = z
       .optional(),
     /** Allow two appointments of one practitioner to overlap (the operatory check still applies). */
     providerDoubleBooking: z.boolean().default(false),
-    /** `Patient.update` may change `birthDate` (writeback.md §2: explicit opt-in). */
+    /** `Patient.update` may change `birthDate` (docs/writeback.md, "What is implemented": explicit opt-in). */
     allowBirthDateUpdate: z.boolean().default(false),
     /** Who the EHR shows as author where it records one (OpenEMR `pc_informant`). */
     informant: z.string().min(1).max(20).default('tendril'),

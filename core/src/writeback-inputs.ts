@@ -198,7 +198,7 @@ export const PatientCreateInput = z
   })
   .strict();
 
-/** Fields `Patient.update` may carry at all; a connection's allow-list narrows this (writeback.md §2). */
+/** Fields `Patient.update` may carry at all; a connection's allow-list narrows this (docs/writeback.md, "What is implemented"). */
 export const PATIENT_UPDATE_FIELDS = [
   'name',
   'preferredName',

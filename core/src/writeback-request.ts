@@ -5,7 +5,7 @@ import { WRITEBACK_COMMANDS, type WritebackCommand } from './writeback-commands.
 import { isWritebackInstant, type WritebackFieldError } from './writeback-inputs.js';
 
 /**
- * The envelope of a writeback request (writeback.md §3), checked the same way wherever one
+ * The envelope of a writeback request (docs/writeback.md, "Lifecycle and guarantees"), checked the same way wherever one
  * arrives: the agent's `POST /v1/writebacks` and the hub's `POST /v1/sites/{site}/writebacks`.
  */
 export interface WritebackEnvelope {
@@ -97,7 +97,7 @@ export function parseWritebackEnvelope(
 }
 
 /**
- * A command's deadline (writeback.md §3): the requested one, else accepted + the connection's
+ * A command's deadline (docs/writeback.md, "Lifecycle and guarantees"): the requested one, else accepted + the connection's
  * default; `book` and `reschedule` are capped at the new start. An error when it has already passed.
  */
 export function writebackDeadline(

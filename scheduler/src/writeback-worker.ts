@@ -91,7 +91,7 @@ function driverCode(error: unknown): Record<string, string | number> {
   };
 }
 
-/** The worker that drains the writeback queue (writeback.md §3–§7). */
+/** The worker that drains the writeback queue (docs/writeback.md, "Lifecycle and guarantees"). */
 export function createWritebackWorker(options: WritebackWorkerOptions): WritebackWorker {
   const { store, logger } = options;
   const now = options.now ?? (() => new Date());
@@ -380,7 +380,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     );
   }
 
-  /** Commands a stopped process left executing: never run twice, reported as in doubt (writeback.md §3). */
+  /** Commands a stopped process left executing: never run twice, reported as in doubt (docs/writeback.md, "Lifecycle and guarantees"). */
   async function recover(): Promise<number> {
     const stuck = await store.writebacks.interrupted();
     for (const record of stuck) {

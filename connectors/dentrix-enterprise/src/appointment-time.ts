@@ -23,7 +23,7 @@ export function appointmentLocalText(apptDate: unknown, hour: unknown, minute: u
 
 /**
  * Start instant (UTC): the local `APPTDATE` + `TIME_HOUR:TIME_MINUTE` converted with the office zone
- * (DST gap → forward, overlap → earlier, sync-semantics.md §6). `ApptStartUTCDateTime` (11.0) is
+ * (DST gap → forward, overlap → earlier, docs/sync-semantics.md, "Precision and time-zone traps"). `ApptStartUTCDateTime` (11.0) is
  * the fallback when the local parts are missing: the local columns are the ones every version
  * fills (E), the UTC column's upkeep is unknown (A).
  */

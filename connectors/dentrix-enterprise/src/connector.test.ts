@@ -182,7 +182,7 @@ describe('dentrix-enterprise rules', () => {
   });
 });
 
-it('a wall time in the DST fall-back overlap takes the earlier instant (sync-semantics.md §6)', () => {
+it('a wall time in the DST fall-back overlap takes the earlier instant (docs/sync-semantics.md, "Precision and time-zone traps")', () => {
   expect(appointmentStart(['2025-11-02 00:00:00.000', 1, 30, null], ctx)).toBe('2025-11-02T05:30:00Z');
 });
 

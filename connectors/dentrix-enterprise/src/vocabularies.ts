@@ -1,12 +1,12 @@
 /**
  * Dentrix Enterprise codes and code systems, as data. Each value says where it comes from:
- * **E** = evidenced (design repo `vendors.md`: public reporting SQL), **A** = assumption to verify
+ * **E** = evidenced (public reporting SQL; docs/connectors/dentrix-enterprise.md, "Mapping rules and assumptions"), **A** = assumption to verify
  * against a live Dentrix Enterprise database before it is relied on. The fixture
  * (`fixtures/dentrix-enterprise`) gives column names, keys and nullability only, never code values.
  */
 import type { Appointment } from '@tendril/core';
 
-/** Code systems the connector writes (standard-model.md §1). */
+/** Code systems the connector writes (docs/standard-model.md, "Conventions"). */
 export const SYSTEMS = {
   npi: 'http://hl7.org/fhir/sid/us-npi',
   cdt: 'http://www.ada.org/cdt',
@@ -74,7 +74,7 @@ export const LEDGER_CLASS = {
 
 /**
  * `DDB_RSC_BASE.RSCTYPE`: one resource table holds clinics, providers, operatories and staff.
- * - 0 clinic, 1 provider: **E** (vendors.md).
+ * - 0 clinic, 1 provider: **E** (docs/connectors/dentrix-enterprise.md, "Mapping rules and assumptions").
  * - 3 operatory: **A**. No public source gives the operatory code. Check on a live database with
  *   `SELECT DISTINCT OPTYPE FROM DDB_APPT_BASE` (appointments carry the type of their operatory
  *   resource in `OPTYPE`) before enabling the `operatories` stream.

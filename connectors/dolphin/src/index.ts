@@ -1,7 +1,7 @@
 import { provisionalOrthoConnector } from '@tendril/ortho-provisional';
 
 /**
- * Dolphin Management. What is known (vendors.md): no public schema; the practice's SQL Server login
+ * Dolphin Management. What is known (docs/connectors/dolphin-orthotrac.md): no public schema; the practice's SQL Server login
  * is mapped to a database named `Main_OMS` (a NexHealth install guide that does not say which
  * product it belongs to); the engine is presumably SQL Server. Everything else is the shared
  * provisional map (`@tendril/ortho-provisional`): placeholder names to map at install with

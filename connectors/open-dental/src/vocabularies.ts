@@ -5,7 +5,7 @@
  */
 import type { Appointment, Patient } from '@tendril/core';
 
-/** Code systems the connector writes (standard-model.md §1). */
+/** Code systems the connector writes (docs/standard-model.md, "Conventions"). */
 export const SYSTEMS = {
   cdt: 'http://www.ada.org/cdt',
   npi: 'http://hl7.org/fhir/sid/us-npi',

@@ -5,7 +5,7 @@
  */
 import type { Appointment, Coding, MappingContext } from '@tendril/core';
 
-/** Code systems the connector writes (standard-model.md §1). */
+/** Code systems the connector writes (docs/standard-model.md, "Conventions"). */
 export const SYSTEMS = {
   icd10cm: 'http://hl7.org/fhir/sid/icd-10-cm',
   icd9cm: 'http://hl7.org/fhir/sid/icd-9-cm',

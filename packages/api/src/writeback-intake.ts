@@ -38,7 +38,7 @@ const invalid = (message: string, errors: readonly WritebackFieldError[]): Write
 });
 
 /**
- * The agent's writeback intake (writeback.md §3–§4), shared by `POST /v1/writebacks` and commands
+ * The agent's writeback intake (docs/writeback.md, "Lifecycle and guarantees" and "API"), shared by `POST /v1/writebacks` and commands
  * arriving over the hub link: envelope, scope, input schema, allow-list, capability and deadline,
  * then the queue with idempotency. A new command wakes the worker. `id` lets the hub's command
  * keep its id on the agent, so results carry the id the vendor was given.

@@ -30,7 +30,7 @@ function problem(
 }
 
 /**
- * The writeback routes (writeback.md §3): `POST /v1/writebacks`, `GET /v1/writebacks/:id`,
+ * The writeback routes (docs/writeback.md, "Lifecycle and guarantees"): `POST /v1/writebacks`, `GET /v1/writebacks/:id`,
  * `GET /v1/connections/:id/capabilities`, and the OpenAPI document. Registered as an encapsulated
  * plugin so its error handler (4xx with codes, never a stack) and body limit apply to it alone.
  */

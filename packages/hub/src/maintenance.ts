@@ -111,7 +111,7 @@ export class Maintenance {
       const stored = await this.ctx.events.appendHubEvent(
         row.site_id,
         {
-          // The agent's formula for result events (writeback.md §7): the same command and status give the same id.
+          // The agent's formula for result events (docs/writeback.md, "Lifecycle and guarantees"): the same command and status give the same id.
           id: uuidV5(JSON.stringify([row.connection_id, 'command', row.id, 'timed_out']), EVENT_ID_NAMESPACE),
           type: `${resourceType.toLowerCase()}.writeback.timed_out`,
           connectionId: row.connection_id,

@@ -1,7 +1,7 @@
 /**
  * UNVERIFIED — confirm with `tendril discover`, map with `tendril map`.
  *
- * No public schema exists for Dolphin Management or Orthotrac (vendors.md). The only public facts:
+ * No public schema exists for Dolphin Management or Orthotrac (docs/connectors/dolphin-orthotrac.md). The only public facts:
  * the practice's SQL Server login is mapped to a database named `Main_OMS` (a NexHealth install
  * guide, which does not say which of the two products it belongs to, or whether both), and the
  * engine is presumed to be SQL Server. Every table and column name in `tables/` is a neutral

@@ -12,7 +12,7 @@ import { addLeftJoins } from './joins.js';
 
 /**
  * Every read a connector stream makes, built with knex and fully parameterized: connectors never
- * write SQL (architecture.md). Row shape, for every query but {@link keysPageQuery}:
+ * write SQL (docs/architecture.md, "Layers"). Row shape, for every query but {@link keysPageQuery}:
  * - main-table declared columns under their bare names (`AptNum`);
  * - join columns as `"<alias>.<column>"` (`"p.LName"`);
  * - for `timestamp` tables, the cursor as the database's own text under {@link CURSOR_ALIAS}.
@@ -22,9 +22,9 @@ import { addLeftJoins } from './joins.js';
 export const CURSOR_ALIAS = '__cursor';
 
 /**
- * Position inside a poll's fixed window, after the last committed row (sync-semantics.md §3).
+ * Position inside a poll's fixed window, after the last committed row (docs/sync-semantics.md, "Keyset paging").
  * Identical to `CursorPosition` in `packages/store/src/types.ts`; defined here because this
- * package depends on `@tendril/core` only (architecture.md) and the store has no index yet.
+ * package depends on `@tendril/core` only (docs/architecture.md, "Layers") and the store has no index yet.
  */
 export interface CursorPosition {
   /** Cursor value of the last row, as the database's own text at full precision. Absent for key-only paging. */
@@ -247,7 +247,7 @@ function columnsOf(client: SqlClient, table: TableDefinition): Columns {
 }
 
 /**
- * One page of a `timestamp` stream (sync-semantics.md §2–§3): `table.where`, the poll's fixed
+ * One page of a `timestamp` stream (docs/sync-semantics.md, "Timestamp cursors" and "Keyset paging"): `table.where`, the poll's fixed
  * window `lower <= c < upper`, then after `page.after` in `(c, key…)` order.
  *
  * With `page.order: 'key'` pages go by primary key only, the window still applied as a filter: a
@@ -328,7 +328,7 @@ export function snapshotPageQuery(
 }
 
 /**
- * Point lookup of rows by full key: confirms delete candidates (sync-semantics.md §4) and reads
+ * Point lookup of rows by full key: confirms delete candidates (docs/sync-semantics.md, "Classification") and reads
  * rows found by reconciliation. Same select list, joins and `table.where` as the page queries, so
  * a row filtered out by `where` counts as absent. Each key is one string per key column. Callers
  * chunk large key sets (SQL Server allows 2,100 parameters per statement).
@@ -407,7 +407,7 @@ export function deleteLogPageQuery(
 
 /**
  * One page of key columns only, in key order: nightly reconciliation's key scan
- * (sync-semantics.md §5). `table.where` applies; joins are added only when it filters on a
+ * (docs/sync-semantics.md, "Nightly reconciliation"). `table.where` applies; joins are added only when it filters on a
  * joined column.
  */
 export function keysPageQuery(client: SqlClient, table: TableDefinition, page: KeyPage): Knex.QueryBuilder {

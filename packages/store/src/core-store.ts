@@ -359,7 +359,7 @@ export class CoreStore implements Store {
           newEvents = events.filter((event) => !existing.has(event.envelope.id));
         }
         await this.#touchSeen(db, commit.connectionId, commit.seen, seenAt);
-        // Delivery rows: one per matching subscription, in this same transaction (sync-semantics.md §7 step 3).
+        // Delivery rows: one per matching subscription, in this same transaction (docs/sync-semantics.md, "The commit rule" step 3).
         await this.deliveries.insertLive(db, newEvents);
         await this.#saveState(db, commit.connectionId, commit.stream, commit.state);
         return events;

@@ -83,7 +83,7 @@ const attempt = (startedAtMs: number, status: number, outcome: 'delivered' | 're
 });
 
 /**
- * The delivery behaviour every Store backend must share (delivery.md §3–§6, sync-semantics.md §7
+ * The delivery behaviour every Store backend must share (docs/delivery.md, "Failure classes" and "Dead letters and replay", docs/sync-semantics.md, "The commit rule"
  * step 3). `open(routes)` returns a fresh, empty store routing committed events to `routes`; the
  * store's clock must be at or before 2030-01-01 so that rows committed "now" are due at T0.
  */

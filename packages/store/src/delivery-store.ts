@@ -36,7 +36,7 @@ import type { StoreRuntime } from './runtime.js';
 import type { StoreTables } from './tables.js';
 import { badInput, bit, toCount, toMs } from './values.js';
 
-/** One delivery key: the unit of per-resource order (delivery.md §5). */
+/** One delivery key: the unit of per-resource order (docs/delivery.md, "Ordering"). */
 interface Key {
   readonly sub: string;
   readonly rt: string;
@@ -532,7 +532,7 @@ type Completion = {
  * runs in one transaction. Concurrency comes from the dialect: on SQLite each transaction holds the
  * file's write lock; on PostgreSQL leases take due heads with `SKIP LOCKED` (workers lease disjoint
  * deliveries) and every write that can change which row heads a key first takes the key's
- * transaction advisory lock, so per-resource order holds across workers (delivery.md §5).
+ * transaction advisory lock, so per-resource order holds across workers (docs/delivery.md, "Ordering").
  */
 export class DeliveryStoreImpl implements DeliveryStore {
   readonly #rt: StoreRuntime;
@@ -557,7 +557,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
   }
 
   /**
-   * Commit rule step 3 (sync-semantics.md §7): called inside the commit's transaction with the
+   * Commit rule step 3 (docs/sync-semantics.md, "The commit rule"): called inside the commit's transaction with the
    * events it actually inserted (a redone page's existing events already have their rows). With
    * `onlySubscriptionIds`, only those subscriptions' routes count (writeback result events go to
    * the requesting client's subscriptions alone).
@@ -818,7 +818,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
       }),
     );
     await this.#d.lockNames(db, keys.map(keyLock));
-    // A manual replay queues behind the key's pending rows, including the ones queued just before it (delivery.md §6).
+    // A manual replay queues behind the key's pending rows, including the ones queued just before it (docs/delivery.md, "Dead letters and replay").
     const lastPosition = new Map<string, number | null>();
     const rows = [];
     for (const item of items) {

@@ -1,7 +1,7 @@
 import type { ResourceType, StoredEvent } from '@tendril/core';
 
 /**
- * A delivery's lifecycle (delivery.md §3, §6): `pending` covers due, in flight and waiting to retry;
+ * A delivery's lifecycle (docs/delivery.md, "Failure classes" and "Dead letters and replay"): `pending` covers due, in flight and waiting to retry;
  * `delivered` and `dead` are final for that row (a replay creates a new row).
  */
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead'] as const;
@@ -28,7 +28,7 @@ export type DeadReason = (typeof DEAD_REASONS)[number];
 export const SUBSCRIPTION_STATES = ['active', 'unreachable', 'paused', 'disabled'] as const;
 export type SubscriptionRunState = (typeof SUBSCRIPTION_STATES)[number];
 
-/** The part of a subscription the store needs to route a committed event (delivery.md §1 filters). */
+/** The part of a subscription the store needs to route a committed event (docs/delivery.md, "Subscriptions" filters). */
 export interface DeliveryRoute {
   readonly subscriptionId: string;
   /** Empty: every connection. */
@@ -74,7 +74,7 @@ export interface DeliveryRecord {
   /** Requests sent so far (throttle waits are not attempts). */
   readonly attempts: number;
   readonly dueAtMs: number;
-  /** When the delivery was first taken by a worker: the start of its lifetime (delivery.md §2). */
+  /** When the delivery was first taken by a worker: the start of its lifetime (docs/delivery.md, "Delivery policy"). */
   readonly eligibleAtMs?: number;
   readonly createdAtMs: number;
   readonly finishedAtMs?: number;
@@ -94,7 +94,7 @@ export interface LeasedDelivery extends DeliveryRecord {
   readonly leaseExpiresMs: number;
 }
 
-/** What happened to one request. No bodies are kept (delivery.md §3). */
+/** What happened to one request. No bodies are kept (docs/delivery.md, "Failure classes"). */
 export interface DeliveryAttemptInput {
   readonly startedAtMs: number;
   readonly endedAtMs: number;
@@ -164,12 +164,12 @@ export interface BackloadPage {
 }
 
 /**
- * The delivery half of the store (delivery.md; sync-semantics.md §7 step 3). Live delivery rows are
+ * The delivery half of the store (docs/delivery.md; docs/sync-semantics.md, "The commit rule" step 3). Live delivery rows are
  * written by `Store.commitPage` in the page's own transaction, one per subscription whose route
  * matches; everything else goes through here. Every method that changes a delivery runs in one
  * local transaction, so a crash never leaves an attempt recorded without its outcome.
  *
- * Ordering (delivery.md §5): per (subscription, resourceType, resourceId) only the head — the
+ * Ordering (docs/delivery.md, "Ordering"): per (subscription, resourceType, resourceId) only the head — the
  * pending row with the lowest queue position — can be leased; queue position is the event's
  * sequence, except that a manual replay queues behind the key's pending rows.
  */
@@ -269,7 +269,7 @@ export interface DeliveryStore {
   /** How many current resources a backload with this filter covers (before route filtering by event type). */
   countCurrent(filter: BackloadFilter, route: DeliveryRoute): Promise<number>;
   /**
-   * A token of a throttled subscription's bucket kept in the store itself (delivery.md §4), for
+   * A token of a throttled subscription's bucket kept in the store itself (docs/delivery.md, "Throttling"), for
    * stores that several workers share (PostgreSQL): every worker draws from one bucket instead of
    * each keeping its own in memory. Absent on stores used by one process at a time (SQLite), where
    * the dispatcher's in-memory bucket is the bucket.

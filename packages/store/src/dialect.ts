@@ -97,7 +97,7 @@ export interface StoreDialect {
   /** Inside the migration transaction, before steps are read: take the migration lock, create the bookkeeping table. */
   beginMigration(db: Kysely<StoreTables>): Promise<void>;
 
-  /** A token bucket in the store shared by every worker (PostgreSQL, delivery.md §4); absent on SQLite. */
+  /** A token bucket in the store shared by every worker (PostgreSQL, docs/delivery.md, "Throttling"); absent on SQLite. */
   takeThrottleToken?(
     db: Kysely<StoreTables>,
     input: { subscriptionId: string; ratePerSecond: number; nowMs: number },

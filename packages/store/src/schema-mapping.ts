@@ -46,7 +46,7 @@ export const DECLARED_POSTGRES_TYPES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Tables only PostgreSQL has: the token bucket every worker shares (delivery.md §4; one SQLite
+ * Tables only PostgreSQL has: the token bucket every worker shares (docs/delivery.md, "Throttling"; one SQLite
  * process keeps its bucket in memory) and the fleet (docs/fleet.md; a SQLite agent reads its
  * connections from the config file).
  */

@@ -138,7 +138,7 @@ export interface DeliveryBackloadsTable {
   finished_at_ms: number | null;
 }
 
-/** PostgreSQL only: the token bucket every worker shares (delivery.md §4). */
+/** PostgreSQL only: the token bucket every worker shares (docs/delivery.md, "Throttling"). */
 export interface DeliveryThrottleTable {
   subscription_id: string;
   rate_per_second: number;

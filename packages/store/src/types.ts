@@ -10,7 +10,7 @@ import type {
 import type { DeliveryStore } from './delivery-types.js';
 import type { WritebackStore } from './writeback-types.js';
 
-/** Position inside a poll's fixed window, after the last committed row (sync-semantics.md §3). */
+/** Position inside a poll's fixed window, after the last committed row (docs/sync-semantics.md, "Keyset paging"). */
 export interface CursorPosition {
   /** Cursor value of the last row, as the database's own text at full precision. Absent for key-only paging. */
   readonly cursor?: string;
@@ -56,7 +56,7 @@ export interface StreamState {
   readonly schemaFingerprint?: string;
   /**
    * SQL Server streams: the change-detection mode `tendril discover` chose from the ladder
-   * (sync-semantics.md §1). Absent: the stream runs its declared cursor mode.
+   * (docs/sync-semantics.md, "Change-detection modes"). Absent: the stream runs its declared cursor mode.
    */
   readonly changeStrategy?: RecordedChangeStrategy;
   /** `change-tracking` streams: `CHANGE_TRACKING_CURRENT_VERSION()` of the last complete poll, decimal text. */
@@ -72,7 +72,7 @@ export interface StreamState {
   readonly baselineRequired?: { readonly reason: string; readonly at: string };
 }
 
-/** Change-detection modes of the ladder (sync-semantics.md §1), as recorded in the stream state. */
+/** Change-detection modes of the ladder (docs/sync-semantics.md, "Change-detection modes"), as recorded in the stream state. */
 export const RECORDED_CHANGE_MODES = [
   'change-tracking',
   'rowversion',

@@ -88,7 +88,7 @@ export function toApiKey(row: ApiKeyRow): ApiKeyWithHash {
   };
 }
 
-/** The public result document of a command (writeback.md §7): the API's GET body and the event's `data`. */
+/** The public result document of a command (docs/writeback.md, "Lifecycle and guarantees"): the API's GET body and the event's `data`. */
 export function writebackResult(record: WritebackRecord): Record<string, unknown> {
   return {
     id: record.id,

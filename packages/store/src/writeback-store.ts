@@ -308,7 +308,7 @@ export class WritebackStoreImpl implements WritebackStore {
     );
   }
 
-  /** The result event (writeback.md §7) into the outbox, and its delivery rows for the client's subscriptions. */
+  /** The result event (docs/writeback.md, "Lifecycle and guarantees") into the outbox, and its delivery rows for the client's subscriptions. */
   async #emit(db: Kysely<StoreTables>, record: WritebackRecord, connectorId: string): Promise<void> {
     const resourceType = commandResource(record.command);
     const status = record.status;

@@ -7,7 +7,7 @@ import type {
 } from '@tendril/core';
 
 /**
- * A client's API key (writeback.md §3). Only a hash of the secret is stored; the key itself is
+ * A client's API key (docs/writeback.md, "Lifecycle and guarantees"). Only a hash of the secret is stored; the key itself is
  * printed once by `tendril api-key create`. A key is scoped to connections, and its writeback
  * result events go only to the subscriptions bound to it.
  */
@@ -34,7 +34,7 @@ export interface WritebackError {
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
-/** One command and its state (writeback.md §3, §7). */
+/** One command and its state (docs/writeback.md, "Lifecycle and guarantees"). */
 export interface WritebackRecord {
   /** UUIDv7. */
   readonly id: string;

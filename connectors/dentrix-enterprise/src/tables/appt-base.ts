@@ -7,7 +7,7 @@ import { DDB_LAST_MOD_CURSOR } from './pat-base.js';
 
 function providerKey(id: unknown, db: unknown): string | undefined {
   const parts = [id, db].map((v) => (v === null || v === undefined ? '' : String(v).trim()));
-  // An ID of 0 or blank is "no provider" (standard-model.md §1).
+  // An ID of 0 or blank is "no provider" (docs/standard-model.md, "Conventions").
   if (parts[0] === '' || parts[0] === '0' || parts[1] === '') return undefined;
   return sourceIdOf(parts);
 }
@@ -15,7 +15,7 @@ function providerKey(id: unknown, db: unknown): string | undefined {
 /**
  * Dentrix Enterprise `DDB_APPT_BASE`, keyed `APPTID`+`APPTDB`. The slot is office-local:
  * `APPTDATE` (date part) + `TIME_HOUR`/`TIME_MINUTE`, `APPTLEN` minutes (A). Hard deletes are
- * logged in `AUDIT_DDB_APPT_BASE` (vendors.md, E), which is not in the fixture, so no delete log
+ * logged in `AUDIT_DDB_APPT_BASE` (docs/connectors/dentrix-enterprise.md, "Mapping rules and assumptions": E), which is not in the fixture, so no delete log
  * is declared: deletes are found by a `sync --full` (reconciliation) only.
  */
 export const appointmentTable = defineTable({

@@ -5,7 +5,7 @@ import { RSC_COLUMNS } from './rsc-columns.js';
 
 /**
  * Dentrix Enterprise providers: `DDB_RSC_BASE` rows with `RSCTYPE` 1 (E). A small reference table,
- * read as a snapshot (sync-semantics.md §1 row 5): a full scan also catches rows whose
+ * read as a snapshot (docs/sync-semantics.md, "Change-detection modes" row 5): a full scan also catches rows whose
  * `DDB_LAST_MOD` is NULL (the column is nullable) and rows whose type changed.
  */
 export const practitionerTable = defineTable({

@@ -24,7 +24,7 @@ export const DEFAULT_OFFICE_ROW = {
 /**
  * The office's IANA zone: `clinic.TimeZone` if it is an IANA `Area/Location` name (fixed-offset abbreviations such as `EST` know no DST, so they are not taken), or a Windows zone name mapped to
  * one (Open Dental fills the column from .NET `TimeZoneInfo`), else the connection's zone. Offices
- * always have a zone (standard-model.md §3).
+ * always have a zone (docs/standard-model.md, "Resource fields").
  */
 function officeTimeZone(value: unknown, fallback: string): string {
   const text = typeof value === 'string' ? value.trim() : '';

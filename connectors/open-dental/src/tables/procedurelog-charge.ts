@@ -17,7 +17,7 @@ function dollars(value: number, ctx: MappingContext): unknown {
  * The ledger charge of a completed procedure: the same `procedurelog` rows as `procedures`, read
  * only while `ProcStatus` is C. A procedure that leaves C (set back to treatment-planned, or
  * deleted) is simply no longer read by this stream; the snapshot comparison of reconciliation
- * (sync-semantics.md §5) then finds the charge absent and emits its delete.
+ * (docs/sync-semantics.md, "Nightly reconciliation") then finds the charge absent and emits its delete.
  */
 export const chargeTable = defineTable({
   resourceType: 'ChargeItem',

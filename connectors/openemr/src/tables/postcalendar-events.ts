@@ -11,7 +11,7 @@ function localStart(date: unknown, time: unknown, ctx: MappingContext): string |
  * OpenEMR `openemr_postcalendar_events`: the calendar. No column is a reliable change stamp
  * (`pc_time` is not touched by status-only updates), so the stream runs in `window` mode on
  * `pc_eventDate`: every poll re-reads the appointments from 30 days back to 90 days ahead plus
- * every new `pc_eid`, and sees hard deletes inside that window (sync-semantics.md §1).
+ * every new `pc_eid`, and sees hard deletes inside that window (docs/sync-semantics.md, "Change-detection modes").
  *
  * Events without a patient (`pc_pid` empty or 0: lunch, "in office", "out of office") are
  * provider calendar entries, not appointments (they would be busy Slots: not yet emitted).

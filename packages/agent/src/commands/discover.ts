@@ -18,7 +18,7 @@ import { EXIT } from '../exit-codes.js';
 /** What happened to each stream's stored status. */
 export type DiscoverAction = 'paused' | 'resumed' | 'still-paused' | 'ok';
 
-/** SQL Server: the change-detection strategy discovery chose and recorded for a stream (sync-semantics.md §1). */
+/** SQL Server: the change-detection strategy discovery chose and recorded for a stream (docs/sync-semantics.md, "Change-detection modes"). */
 export interface DiscoveredChangeDetection {
   readonly strategy: RecordedChangeStrategy;
   /** Rungs of the ladder passed over, and why. */

@@ -14,7 +14,7 @@ export interface ReconcileOptions {
   readonly connection: string;
   /** Reconcile this stream now. */
   readonly stream?: string;
-  /** Release the guard for this run: emit every confirmed delete (sync-semantics.md §5 step 5). */
+  /** Release the guard for this run: emit every confirmed delete (docs/sync-semantics.md, "Nightly reconciliation" step 5). */
   readonly approve?: boolean;
   /** Run the connection's nightly scripts now (their rows go to the outbox). */
   readonly scripts?: boolean;

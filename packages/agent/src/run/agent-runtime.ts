@@ -118,7 +118,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
     if (job.signal.aborted) throw shutdownError(job);
   };
 
-  // Writeback (writeback.md): the worker drains the queue; the API wakes it on each accepted command.
+  // Writeback (docs/writeback.md): the worker drains the queue; the API wakes it on each accepted command.
   const writeback = writebackFor(cradle);
 
   const scheduler = createScheduler({
@@ -149,7 +149,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
     runWritebacks: (signal) => writeback.worker.drain(signal),
   });
 
-  // Delivery drains the outbox on its own (delivery.md): started with the API, stopped after the scheduler.
+  // Delivery drains the outbox on its own (docs/delivery.md): started with the API, stopped after the scheduler.
   const { dispatcher, subscriptions } = dispatcherFor(cradle);
 
   const status = () =>

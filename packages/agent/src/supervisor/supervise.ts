@@ -91,7 +91,7 @@ export interface Supervisor {
  * followed by a restart after an exponential backoff; more than `crashLoop.maxRestarts` failures
  * inside `crashLoop.windowMs` end supervision with TENDRIL_E_CRASH_LOOP, so the service manager
  * reports a failed service instead of a process that flaps forever. The child's data is safe
- * across a kill: every page commits in one local transaction (sync-semantics.md).
+ * across a kill: every page commits in one local transaction (docs/sync-semantics.md, "The commit rule").
  */
 export function superviseAgent(options: SuperviseOptions): Supervisor {
   const clock = options.clock ?? REAL_CLOCK;

@@ -145,7 +145,7 @@ export interface HubWritebackTable {
   sent_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
-  /** The agent's result document (writeback.md §7), translated to the vendor's view. */
+  /** The agent's result document (docs/writeback.md, "Lifecycle and guarantees"), translated to the vendor's view. */
   result: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   updated_at: Date;
 }

@@ -208,7 +208,7 @@ export const WritebackUpdateFrame = z
     writebackId: Id,
     status: z.enum(['accepted', 'written', 'failed', 'timed_out']),
     phase: z.enum(['queued', 'executing', 'verifying', 'done']).optional(),
-    /** The agent's result document (writeback.md §7). */
+    /** The agent's result document (docs/writeback.md, "Lifecycle and guarantees"). */
     result: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

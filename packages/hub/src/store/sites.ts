@@ -4,7 +4,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { generateToken, parseToken, secretMatches, type NewToken } from '../credentials.js';
 import type { HubDatabase, HubSiteTable } from '../db/schema.js';
 
-/** What an operator gives when creating a site (hub.md §2): never a database password. */
+/** What an operator gives when creating a site (docs/hub.md, "Sites and enrollment"): never a database password. */
 export interface SiteInput {
   readonly vendor: string;
   readonly name: string;
@@ -43,7 +43,7 @@ export interface SiteRecord {
   readonly lastEventSeq: number;
 }
 
-/** What enrollment hands the agent (hub.md §2): pre-filled details and the hub-assigned connection ids. */
+/** What enrollment hands the agent (docs/hub.md, "Sites and enrollment"): pre-filled details and the hub-assigned connection ids. */
 export interface EnrollmentDetails {
   readonly siteId: string;
   readonly practiceName: string;
@@ -216,7 +216,7 @@ export class SiteStore {
   }
 
   /**
-   * A new enrollment key for an existing site (a replaced server re-enrolls, hub.md §2). Earlier
+   * A new enrollment key for an existing site (a replaced server re-enrolls, docs/hub.md, "Sites and enrollment"). Earlier
    * unused keys stop working; credentials stay valid until the new key is spent.
    */
   async newEnrollmentKey(siteId: string, now: Date): Promise<{ enrollmentKey: string; expiresAt: string }> {

@@ -34,7 +34,7 @@ const PHASES_AFTER_SENT = new Set(['executing', 'verifying']);
 
 /**
  * The public result document of a command held by the hub: the agent's own document once it has
- * one (with the vendor's idempotency key), else the hub's view (writeback.md §7 shape).
+ * one (with the vendor's idempotency key), else the hub's view (docs/writeback.md, "Lifecycle and guarantees" shape).
  */
 export function hubWritebackResult(row: HubWritebackRow): Record<string, unknown> {
   const base = {
@@ -68,7 +68,7 @@ export function hubWritebackResult(row: HubWritebackRow): Record<string, unknown
 }
 
 /**
- * The hub's writeback queue (hub.md §3): a vendor's command is stored before the 202, handed to
+ * The hub's writeback queue (docs/hub.md, "The link"): a vendor's command is stored before the 202, handed to
  * the site's link at least once (the agent's idempotency makes a resend harmless), and finished by
  * the agent's reports — or marked `timed_out` here when its deadline passes before any link took it.
  */

@@ -13,7 +13,7 @@ export interface PostgresStoreOptions {
   readonly now?: () => Date;
   /**
    * The enabled subscriptions' filters: `commitPage` writes one delivery row per matching
-   * subscription in the page's transaction (sync-semantics.md §7 step 3). None: no delivery rows.
+   * subscription in the page's transaction (docs/sync-semantics.md, "The commit rule" step 3). None: no delivery rows.
    */
   readonly deliveryRoutes?: readonly DeliveryRoute[];
   /**
@@ -39,7 +39,7 @@ export interface PostgresStoreOptions {
  * Nothing connects until the first call; the schema is created or upgraded by {@link Store.migrate}
  * (any other method migrates first if that has not happened yet). Concurrency, so that any number of
  * workers share one store safely:
- * - each `commitPage` is one transaction (sync-semantics.md §7); its sequence range is allocated
+ * - each `commitPage` is one transaction (docs/sync-semantics.md, "The commit rule"); its sequence range is allocated
  *   under the connection's `connection_sequence` row lock, so two processes never hand out one sequence;
  * - delivery leases take due heads with `FOR UPDATE SKIP LOCKED`, so workers never lease one delivery twice;
  * - migrations run under an advisory lock, so workers starting together migrate exactly once.

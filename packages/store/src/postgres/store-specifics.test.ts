@@ -254,7 +254,7 @@ describe('openPostgresStore (PostgreSQL specifics)', () => {
     await Promise.all([worker(first, 'w1'), worker(second, 'w2'), worker(first, 'w3')]);
     expect(sent).toHaveLength(60);
     expect(new Set(sent.map((s) => s.id)).size).toBe(60);
-    // Per resource, in sequence order (delivery.md §5).
+    // Per resource, in sequence order (docs/delivery.md, "Ordering").
     const byResource = new Map<string, number[]>();
     for (const s of sent) byResource.set(s.resourceId, [...(byResource.get(s.resourceId) ?? []), s.sequence]);
     for (const sequences of byResource.values()) {

@@ -4,7 +4,7 @@ import type { StoreTables } from '../tables.js';
 import { badInput, toMs } from '../values.js';
 
 /**
- * The shared token bucket of a throttled subscription (delivery.md §4): one row per subscription
+ * The shared token bucket of a throttled subscription (docs/delivery.md, "Throttling"): one row per subscription
  * holding its next free slot, updated under the row lock inside the caller's transaction, so that
  * every worker on every host draws from one bucket. The arithmetic is packages/delivery's
  * TokenBucket (GCRA, times scaled by the rate); a new row starts full, and a changed rate keeps the

@@ -1,14 +1,14 @@
 import type { Migration } from '../dialect.js';
 
 /**
- * Schema step 2: the delivery tables (delivery.md §3–§6). Kept in its own file so the delivery
+ * Schema step 2: the delivery tables (docs/delivery.md, "Failure classes" and "Dead letters and replay"). Kept in its own file so the delivery
  * schema is read in one place; listed in `SQLITE_MIGRATIONS`.
  *
  * Times here are epoch milliseconds (INTEGER, BIGINT on PostgreSQL), not ISO text: the dispatcher
  * compares and adds them on every lease, and its clock is injected in tests.
  *
  * - `deliveries`: one row per (subscription, event) send job. `head` = 1 marks the one pending row
- *   per (subscription, resource_type, resource_id) that may be leased (delivery.md §5); it is kept
+ *   per (subscription, resource_type, resource_id) that may be leased (docs/delivery.md, "Ordering"); it is kept
  *   up to date by every write, so the lease query is one index range scan. `queue_pos` orders a key
  *   (the event sequence; a manual replay queues behind). Dead letters stay here (`status = 'dead'`).
  * - `delivery_attempts`: number, start, end, HTTP status or transport error, response size. No bodies.

@@ -10,7 +10,7 @@ import { WRITEBACK_MIGRATION } from './writeback-migration.js';
  * mirror the same tables. Instants are ISO 8601 text normalised to `toISOString()` form, which
  * sorts lexicographically in time order.
  *
- * Room is left for the delivery tables (deliveries, delivery attempts, dead letters; delivery.md):
+ * Room is left for the delivery tables (deliveries, delivery attempts, dead letters; docs/delivery.md):
  * they come as the next step(s), appended below, and reference `outbox(id)`.
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
@@ -84,7 +84,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'shadow business date (window streams)',
     sql: `
-      -- The business date (YYYY-MM-DD) of rows of a window stream (sync-semantics.md "Terms"): the
+      -- The business date (YYYY-MM-DD) of rows of a window stream (docs/sync-semantics.md, "Terms"): the
       -- next poll's delete candidates are the live rows dated inside the window that it did not see.
       ALTER TABLE shadow ADD COLUMN business_date TEXT;
       CREATE INDEX shadow_stream_business_date ON shadow (connection_id, stream, deleted, business_date, source_id);

@@ -17,7 +17,7 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /**
    * The enabled subscriptions' filters: `commitPage` writes one delivery row per matching
-   * subscription in the page's transaction (sync-semantics.md §7 step 3). None: no delivery rows.
+   * subscription in the page's transaction (docs/sync-semantics.md, "The commit rule" step 3). None: no delivery rows.
    */
   readonly deliveryRoutes?: readonly DeliveryRoute[];
 }

@@ -1,7 +1,7 @@
 import type { Migration } from '../dialect.js';
 
 /**
- * Schema step 4: writeback (writeback.md §3, §8). Kept in its own file; listed in `SQLITE_MIGRATIONS`.
+ * Schema step 4: writeback (docs/writeback.md, "Lifecycle and guarantees"). Kept in its own file; listed in `SQLITE_MIGRATIONS`.
  *
  * - `api_keys`: one row per client key; only the SHA-256 of its secret is stored.
  * - `writebacks`: the command queue and its results. `UNIQUE (client_id, connection_id,
