@@ -200,7 +200,7 @@ describe('tendril init, secrets and tendril check on real MariaDB', () => {
       'bob@bright.example',
       'bright-main',
       'America/Chicago',
-      'mysql',
+      // No engine question: Open Dental runs on MySQL/MariaDB only.
       '127.0.0.1',
       '3306',
       db.name,
@@ -212,6 +212,8 @@ describe('tendril init, secrets and tendril check on real MariaDB', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('Practice name');
     expect(result.stderr).toContain('that is not an e-mail address');
+    expect(result.stderr).toContain('Database engine: mysql (the one open-dental runs on)');
+    expect(result.stderr).not.toContain('mssql');
     expect(result.stderr).not.toContain(PASSWORD); // the password prompt does not echo
     const config = readFileSync(configFile, 'utf8');
     expect(config).toContain('id: bright-main');
@@ -280,6 +282,23 @@ describe('tendril init, secrets and tendril check on real MariaDB', () => {
     expect(
       closed.json.connections[0]!.steps.filter((s) => s.status === 'skipped').map((s) => s.step),
     ).toEqual(['tls', 'login', 'database', 'read-rights', 'schema']);
+  });
+
+  it('check: a database name that does not exist is reported as such (not as a missing grant), exit 11', async () => {
+    const { configFile, key } = await initSite(READER);
+    const typo = `${db.name}x`;
+    writeFileSync(
+      configFile,
+      readFileSync(configFile, 'utf8').replace(`database: ${db.name}`, `database: ${typo}`),
+    );
+    const { result, json } = await check(configFile, key);
+    expect(result.code).toBe(11);
+    const step = json.connections[0]!.steps.find((s) => s.step === 'database')!;
+    expect(step.status).toBe('failed');
+    expect(step.message).toContain(`the database "${typo}" does not exist on 127.0.0.1`);
+    expect(step.message).toContain(`did you mean "${db.name}"?`);
+    expect(step.fix).toMatch(/^check the database name in the config/);
+    expect(step.fix).not.toMatch(/^GRANT/);
   });
 
   it('check: a user missing grants gets the exact GRANT per table, exit 12', async () => {

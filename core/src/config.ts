@@ -17,8 +17,28 @@ import { HubLinkConfig } from './hub-config.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
+/**
+ * TLS for a MySQL/MariaDB connection (mysql2's `ssl`). `ca`, `cert` and `key` are paths to PEM
+ * files (read when the connection opens). `tls: {}` encrypts and trusts the system's CAs.
+ * SQL Server has its own settings (`encrypt`, `trustServerCertificate`).
+ */
+export const DatabaseTlsConfig = z
+  .object({
+    /** The CA that signed the server's certificate (a private CA or a self-signed certificate). */
+    ca: z.string().min(1).optional(),
+    /** Client certificate and key, for servers that require X.509 client authentication. */
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** Check the server's certificate against the CA (default true). False encrypts without knowing who answers. */
+    rejectUnauthorized: z.boolean().default(true),
+    /** The name expected in the server's certificate, when the host is an IP address or an alias. */
+    servername: z.string().min(1).optional(),
+  })
+  .strict();
+export type DatabaseTlsConfig = z.infer<typeof DatabaseTlsConfig>;
+
 /** A database given by URL (`mysql://user:pass@host:3306/db`) or by parts. */
-const DatabaseByUrl = z.object({ url: z.string().min(1) }).strict();
+const DatabaseByUrl = z.object({ url: z.string().min(1), tls: DatabaseTlsConfig.optional() }).strict();
 const DatabaseByParts = z
   .object({
     dialect: z.enum(['mysql', 'mssql', 'postgres', 'sqlite']),
@@ -32,6 +52,7 @@ const DatabaseByParts = z
     domain: z.string().min(1).optional(),
     encrypt: z.boolean().optional(),
     trustServerCertificate: z.boolean().optional(),
+    tls: DatabaseTlsConfig.optional(),
   })
   .strict();
 /**
@@ -180,6 +201,26 @@ export const TendrilConfig = z
   .object({
     store: StoreConfig.default({ sqlite: './.tendril/tendril.db' }),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Write the log to a file rotated by size and time instead of standard error (docs/running.md):
+     * for Windows services, which have no journal. Absent: standard error.
+     */
+    logFile: z
+      .object({
+        /** The log file; rotated files get a number before the extension (`tendril.3.log`). */
+        path: z.string().min(1),
+        /** Rotate when the file reaches this size: a number with k, m or g. */
+        maxSize: z
+          .string()
+          .regex(/^\d+[kmg]$/i, 'must be a size such as 10m (k, m or g)')
+          .default('10m'),
+        /** Rotate at least this often. */
+        frequency: z.enum(['daily', 'hourly']).default('daily'),
+        /** Rotated files kept besides the current one. */
+        keep: z.number().int().min(1).max(1000).default(14),
+      })
+      .strict()
+      .optional(),
     /** At least one, unless `fleet` is set (then they live in the PostgreSQL store; checked in validateConfig). */
     connections: z.array(ConnectionConfig).default([]),
     /** This agent is a fleet worker (fleet-config.ts, docs/fleet.md): connections come from the store. */
@@ -259,6 +300,33 @@ function pathOf(path: readonly PropertyKey[]): string {
   return path.map(String).join('.') || '(root)';
 }
 
+/** `tls` fits MySQL/MariaDB only, and a client certificate needs its key (and the reverse). */
+function databaseTlsProblems(database: unknown, at: string): ConfigProblem[] {
+  if (!database || typeof database !== 'object') return [];
+  const db = database as Record<string, unknown>;
+  const tls = db['tls'];
+  if (!tls || typeof tls !== 'object') return [];
+  const problems: ConfigProblem[] = [];
+  const dialect =
+    typeof db['url'] === 'string'
+      ? (/^([a-z][a-z0-9+.-]*):/i.exec(db['url'])?.[1] ?? '').toLowerCase()
+      : String(db['dialect'] ?? '');
+  if (!['mysql', 'mariadb'].includes(dialect)) {
+    problems.push({
+      path: at,
+      message:
+        'is for MySQL/MariaDB connections; SQL Server encrypts with encrypt and trustServerCertificate',
+    });
+  }
+  const t = tls as Record<string, unknown>;
+  if ((t['cert'] === undefined) !== (t['key'] === undefined))
+    problems.push({
+      path: at,
+      message: 'cert and key go together: give both (a client certificate) or neither',
+    });
+  return problems;
+}
+
 /**
  * Validates a parsed config file once, collecting every problem (schema, cross-field, connector
  * options) before anything runs. The result is frozen.
@@ -298,6 +366,7 @@ export function validateConfig(
         message: 'is not an IANA time zone; use a name such as America/New_York',
       });
     }
+    problems.push(...databaseTlsProblems(connection['database'], `connections.${index}.database.tls`));
     const connector = connection['connector'];
     if (typeof connector === 'string') {
       if (!connectors.has(connector)) {
@@ -379,6 +448,35 @@ export function validateConfig(
     if (options) connection.options = options;
   });
   return { ok: true, config: deepFreeze(parsed.data) };
+}
+
+/**
+ * Paths where a parsed config refers to one of its own ancestors (a YAML alias inside its own
+ * anchor, `a: &x { b: *x }`): such a value has no end, so it is reported before anything walks it.
+ * Shared values (the same anchor used twice side by side) are fine.
+ */
+export function circularReferenceProblems(raw: unknown): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const ancestors = new Set<object>();
+  const walk = (value: unknown, path: readonly string[]): void => {
+    if (!value || typeof value !== 'object') return;
+    if (ancestors.has(value)) {
+      problems.push({
+        path: path.join('.') || '(root)',
+        message:
+          'is a YAML alias to an anchor that contains it (a value that contains itself); replace the alias with the value',
+      });
+      return;
+    }
+    ancestors.add(value);
+    const entries = Array.isArray(value)
+      ? value.map((item, i) => [String(i), item] as const)
+      : Object.entries(value);
+    for (const [key, child] of entries) walk(child, [...path, key]);
+    ancestors.delete(value);
+  };
+  walk(raw, []);
+  return problems;
 }
 
 /** The error a CLI raises for an invalid config: every problem, one per line. */

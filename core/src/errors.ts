@@ -42,6 +42,10 @@ export const ERROR_CATALOG = {
     summary: 'An unexpected failure inside Tendril (a bug); the cause is attached.',
   },
   TENDRIL_E_USAGE: { retryable: false, summary: 'The command line was not understood.' },
+  TENDRIL_E_INTERRUPTED: {
+    retryable: false,
+    summary: 'The command was interrupted (Ctrl-C) before it finished; nothing was written.',
+  },
   TENDRIL_E_SECRETS: {
     retryable: false,
     summary: 'The encrypted secrets file or the site key is missing, wrong or unreadable.',

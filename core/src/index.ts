@@ -35,3 +35,4 @@ export * from './fleet-config.js';
 export * from './writeback-request.js';
 export * from './rate-limit.js';
 export * from './hub-config.js';
+export * from './config-json-schema.js';

@@ -1,4 +1,4 @@
-import { isTendrilError, TendrilError } from '@tendril/core';
+import { isTendrilError, TendrilError, uuidV5 } from '@tendril/core';
 import type {
   FleetDueDecision,
   FleetDueRow,
@@ -49,6 +49,20 @@ export interface FleetWorker {
   running(): number;
   /** One enqueue pass now (tests and `connections poll` use the tick loop; this is for callers that cannot wait). */
   tick(): Promise<{ polls: number; nightlies: number; skipped: number }>;
+}
+
+/** Namespace of fleet job ids (a fixed random UUID). */
+const FLEET_JOB_NAMESPACE = '0e6c2f0c-7a51-4d8e-9a43-5d1f7b0b9c2e';
+/** pg-boss job states in which a job still counts as the connection's outstanding one. */
+const OUTSTANDING_STATES: ReadonlySet<string> = new Set(['created', 'retry', 'active']);
+
+/**
+ * The id of a connection's job in a queue. Fixed, so "is this connection's previous job still
+ * queued, retrying or running?" is one lookup by id through pg-boss's public `getJobById`; a
+ * finished job is deleted (`deleteJob`) before the next is sent with the same id.
+ */
+export function fleetJobId(queue: string, connectionId: string): string {
+  return uuidV5(`${queue}\u0000${connectionId}`, FLEET_JOB_NAMESPACE);
 }
 
 const DEFAULT_POLL = '*/10 * * * *';
@@ -126,13 +140,7 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
     now: Date,
   ): Promise<Map<string, FleetDueDecision>> {
     const decisions = new Map<string, FleetDueDecision>();
-    // One outstanding job per connection: created, retrying or active jobs of this queue.
-    const { rows: busyRows } = await tx.executeSql(
-      `SELECT DISTINCT singleton_key FROM ${options.bossSchema}.job
-       WHERE name = $1 AND state < 'completed' AND singleton_key = ANY($2::text[])`,
-      [queue, rows.map((r) => r.id)],
-    );
-    const busy = new Set((busyRows as { singleton_key: string }[]).map((r) => r.singleton_key));
+    // pg-boss runs its statements in the claim transaction, so the jobs commit with the due times.
     const db = { executeSql: (text: string, values: unknown[]) => tx.executeSql(text, values) };
     for (const row of rows) {
       const schedule = rawSchedule(row.config);
@@ -156,7 +164,10 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
         decisions.set(row.id, { next });
         continue;
       }
-      if (busy.has(row.id)) {
+      // One outstanding job per connection: its previous job (same id) created, retrying or active.
+      const id = fleetJobId(queue, row.id);
+      const previous = await boss!.getJobById(queue, id, { db, includeArchive: false });
+      if (previous && OUTSTANDING_STATES.has(previous.state)) {
         decisions.set(row.id, { next, skipped: true });
         log.info(
           { connectionId: row.id, job: kind, event: 'scheduler.tick_skipped' },
@@ -164,12 +175,13 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
         );
         continue;
       }
+      if (previous) await boss!.deleteJob(queue, id, { db });
       const data: FleetJobData = {
         connectionId: row.id,
         version: row.version,
         ...(row.dueAt ? { dueAt: row.dueAt } : {}),
       };
-      await boss!.send(queue, data, { ...jobOptions, singletonKey: row.id, db });
+      await boss!.send(queue, data, { ...jobOptions, id, singletonKey: row.id, db });
       decisions.set(row.id, { next });
     }
     return decisions;

@@ -21,7 +21,13 @@ export interface PrivateMariaDb {
   connect(database?: string): Promise<mysql.Connection>;
 }
 
-export async function createPrivateMariaDb(prefix: string): Promise<PrivateMariaDb> {
+export async function createPrivateMariaDb(
+  prefix: string,
+  options: {
+    /** More server options, e.g. `--ssl-cert=…` for a server with TLS. */
+    serverArgs?: readonly string[];
+  } = {},
+): Promise<PrivateMariaDb> {
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const datadir = join(dir, 'data');
   const install = spawnSync(
@@ -65,6 +71,7 @@ export async function createPrivateMariaDb(prefix: string): Promise<PrivateMaria
           '--user=root',
           '--innodb-buffer-pool-size=32M',
           '--skip-log-bin',
+          ...(options.serverArgs ?? []),
         ],
         { stdio: 'ignore' },
       );

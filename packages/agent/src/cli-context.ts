@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createAgentContainer, type Cradle } from './container.js';
-import { loadConfigFile } from './config-file.js';
+import { loadConfigFile, type SecretScope } from './config-file.js';
 import type { ExitCode } from './exit-codes.js';
-import { createRootLogger } from './logger.js';
+import { createConfiguredLogger } from './logger.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -19,8 +19,18 @@ export interface CliContext {
   /** Writes a line (or block) to standard output. */
   write(text: string): void;
   setExitCode(code: ExitCode): void;
-  /** Loads and validates the config, builds the composition root, runs `work`, and disposes it. */
-  withAgent<T>(configFile: string, work: (cradle: Cradle) => Promise<T>): Promise<T>;
+  /** {@link CliContext.withAgent} for commands that only read the local store (scope `store`). */
+  withStore<T>(configFile: string, work: (cradle: Cradle) => Promise<T>): Promise<T>;
+  /**
+   * Loads and validates the config, builds the composition root, runs `work`, and disposes it.
+   * `scope: 'store'` for commands that only read the local store: EHR credentials are not resolved
+   * (no EHR password needed) and the EHR databases cannot be opened.
+   */
+  withAgent<T>(
+    configFile: string,
+    work: (cradle: Cradle) => Promise<T>,
+    options?: { scope?: SecretScope },
+  ): Promise<T>;
 }
 
 /** One command's registration: adds itself (options, action) to the program. */
@@ -33,14 +43,15 @@ export function positiveInt(value: string): number {
 }
 
 export function createCliContext(io: CliIo, onExitCode: (code: ExitCode) => void): CliContext {
-  return {
+  const context: CliContext = {
     io,
     write: (text) => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     setExitCode: onExitCode,
-    async withAgent(configFile, work) {
-      const config = await loadConfigFile(configFile, io.env);
-      const logger = createRootLogger({ level: config.logLevel });
-      const container = await createAgentContainer(config, logger);
+    async withAgent(configFile, work, options = {}) {
+      const scope = options.scope ?? 'all';
+      const config = await loadConfigFile(configFile, io.env, { scope });
+      const logger = await createConfiguredLogger(config);
+      const container = await createAgentContainer(config, logger, { ehr: scope === 'all' });
       try {
         return await work(container.cradle);
       } finally {
@@ -48,5 +59,7 @@ export function createCliContext(io: CliIo, onExitCode: (code: ExitCode) => void
         logger.flush();
       }
     },
+    withStore: (configFile, work) => context.withAgent(configFile, work, { scope: 'store' }),
   };
+  return context;
 }

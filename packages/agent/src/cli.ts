@@ -2,7 +2,9 @@ import { isTendrilError, type ErrorCode } from '@tendril/core';
 import { Command, CommanderError } from 'commander';
 import { createCliContext, type CliIo } from './cli-context.js';
 import { COMMAND_REGISTRARS } from './commands/index.js';
+import { applyConfigLookup } from './config-location.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { agentVersion } from './version.js';
 
 export type { CliIo } from './cli-context.js';
 
@@ -27,14 +29,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     // Lets a command with subcommands have options of its own (tendril hub --config …, tendril hub site create --config …).
     .enablePositionalOptions()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .version(agentVersion(), '-V, --version', 'print the version and exit')
     .showHelpAfterError();
   for (const register of COMMAND_REGISTRARS) register(program, ctx);
+  applyConfigLookup(program, io.env);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
+    }
+    if (isTendrilError(error) && error.code === 'TENDRIL_E_INTERRUPTED') {
+      io.stderr.write(`\ntendril: ${error.message}\n`);
+      return EXIT.interrupted;
     }
     if (isTendrilError(error)) {
       io.stderr.write(`tendril: ${error.code}: ${error.message}\n`);

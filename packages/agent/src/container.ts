@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { TendrilConfig } from '@tendril/core';
+import { TendrilError, type TendrilConfig } from '@tendril/core';
 import { openSqlClient, type SqlClient } from '@tendril/sql';
 import { openPostgresStore, openSqliteStore, type Store } from '@tendril/store';
 import { deliveryRoutesFromConfig } from '@tendril/delivery';
@@ -33,7 +33,12 @@ function openStore(config: TendrilConfig): Store {
 export async function createAgentContainer(
   config: TendrilConfig,
   logger: Logger,
+  options: {
+    /** False for commands that only read the local store: their config's EHR credentials are unresolved. */
+    ehr?: boolean;
+  } = {},
 ): Promise<AwilixContainer<Cradle>> {
+  const ehr = options.ehr ?? true;
   const container = createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true });
   const connectors = await loadAllConnectors();
   container.register({
@@ -47,6 +52,12 @@ export async function createAgentContainer(
       const clients = new Map<string, SqlClient>();
       return {
         get(connection) {
+          if (!ehr) {
+            throw new TendrilError(
+              'TENDRIL_E_INTERNAL',
+              `this command reads only the local store and may not open the database of ${connection.id}`,
+            );
+          }
           let client = clients.get(connection.id);
           if (!client) {
             // A URL/parts database opens a knex client; `{ odbc, dialect }` the ODBC adapter.

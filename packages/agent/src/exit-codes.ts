@@ -21,5 +21,7 @@ export const EXIT = {
   discoverMismatch: 14,
   /** `tendril reconcile`: the delete guard tripped; nothing was deleted (review, then `--approve`). */
   reconcileGuard: 15,
+  /** Interrupted (Ctrl-C) before it finished; nothing was written (`tendril init`, `tendril secrets set`). 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,5 +1,7 @@
+import type { TendrilConfig } from '@tendril/core';
 import { PHI_FIELD_NAMES } from '@tendril/core';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { terminalLogDestination } from './progress.js';
 
 /** Config fields that hold secrets. */
 const SECRET_FIELD_NAMES = [
@@ -12,6 +14,11 @@ const SECRET_FIELD_NAMES = [
   'token',
 ] as const;
 
+/** The root logger's name: every line carries `"name":"tendril"`. */
+export const LOGGER_NAME = 'tendril';
+
+const CENSORED = '[redacted]';
+
 /**
  * Redaction paths derived from the model's PHI fields and the config's secret fields, at the top
  * level and up to two levels down. Anything logged under one of these names is censored.
@@ -21,17 +28,67 @@ export function redactionPaths(): string[] {
   return names.flatMap((name) => [name, `*.${name}`, `*.*.${name}`]);
 }
 
+/** A URL that carries nothing secret: http(s), no user or password, no query or fragment (a status page address). */
+function isPlainUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.username === '' &&
+      url.password === '' &&
+      url.search === '' &&
+      url.hash === ''
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a redacted field becomes. Two values pass because they are known not to be data: the
+ * logger's own `name` binding (`"name":"tendril"`, which the top-level `name` path would
+ * otherwise hit) and a `url` that is a plain http(s) address (the status page), while a URL with
+ * credentials, a query or another scheme (a database URL) is censored.
+ */
+export function censor(value: unknown, path: readonly string[]): unknown {
+  const key = path[path.length - 1];
+  if (path.length === 1 && key === 'name' && value === LOGGER_NAME) return value;
+  if (key === 'url' && isPlainUrl(value)) return value;
+  return CENSORED;
+}
+
 /** The one root logger; callers derive `child({ connectionId })` and `child({ run })` from it. */
 export function createRootLogger(
   options: { level?: LoggerOptions['level']; destination?: DestinationStream } = {},
 ): Logger {
   return pino(
     {
-      name: 'tendril',
+      name: LOGGER_NAME,
       level: options.level ?? 'info',
-      redact: { paths: redactionPaths(), censor: '[redacted]' },
+      redact: { paths: redactionPaths(), censor: censor as (value: unknown, path: string[]) => unknown },
       base: { pid: process.pid },
     },
-    options.destination ?? pino.destination(2),
+    // On a terminal, log lines go around the progress line (progress.ts), never onto it.
+    options.destination ?? (process.stderr.isTTY ? terminalLogDestination() : pino.destination(2)),
   );
+}
+
+/**
+ * The logger a command runs with: standard error, or with `logFile` in the config a file rotated
+ * by size and day (pino-roll) — for Windows services, which have no journal. The folder is created.
+ */
+export async function createConfiguredLogger(
+  config: Pick<TendrilConfig, 'logLevel' | 'logFile'>,
+): Promise<Logger> {
+  if (!config.logFile) return createRootLogger({ level: config.logLevel });
+  const { default: roll } = await import('pino-roll');
+  const destination = await roll({
+    file: config.logFile.path,
+    size: config.logFile.maxSize,
+    frequency: config.logFile.frequency,
+    limit: { count: config.logFile.keep, removeOtherLogFiles: true },
+    mkdir: true,
+  });
+  return createRootLogger({ level: config.logLevel, destination });
 }

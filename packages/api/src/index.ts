@@ -4,6 +4,5 @@ export * from './status-page.js';
 export * from './server.js';
 export * from './api-keys.js';
 export * from './openapi.js';
-export * from './rate-limit.js';
 export * from './writeback-routes.js';
 export * from './writeback-intake.js';

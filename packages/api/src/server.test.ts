@@ -1,8 +1,8 @@
 import { TendrilError } from '@tendril/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { METRIC_NAMES } from './metrics.js';
+import { createAgentMetrics, METRIC_NAMES } from './metrics.js';
 import { createApiServer, type ApiServer } from './server.js';
-import type { StatusSnapshot, StreamStatus } from './status.js';
+import type { StatusSnapshot, StreamStatus, SubscriptionStatus } from './status.js';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -14,6 +14,13 @@ function stream(overrides: Partial<StreamStatus> = {}): StreamStatus {
     stale: false,
     lastPollFinishedAt: '2025-06-01T11:58:00.000Z',
     lagSeconds: 120,
+    freshness: {
+      state: 'fresh',
+      lastReadAt: '2025-06-01T11:58:00.000Z',
+      ageSeconds: 120,
+      expectedEverySeconds: 600,
+    },
+    quarantined: null,
     consecutiveFailures: 0,
     liveRecords: 9876,
     lastRun: {
@@ -28,7 +35,13 @@ function stream(overrides: Partial<StreamStatus> = {}): StreamStatus {
 }
 
 function snapshot(
-  overrides: { state?: StatusSnapshot['agent']['state']; streams?: StreamStatus[]; storeOk?: boolean } = {},
+  overrides: {
+    state?: StatusSnapshot['agent']['state'];
+    streams?: StreamStatus[];
+    storeOk?: boolean;
+    subscriptions?: SubscriptionStatus[];
+    dead?: number | null;
+  } = {},
 ): StatusSnapshot {
   return {
     generatedAt: '2025-06-01T12:00:00.000Z',
@@ -40,8 +53,11 @@ function snapshot(
       state: overrides.state ?? 'running',
       readStaleMinutes: 150,
       delivery: 'running',
-      deliveries: { subscriptions: 2, pending: 17, dead: 3 },
-      writebackWorker: 'not-yet',
+      deliveries: { subscriptions: 2, pending: 17, dead: overrides.dead === undefined ? 0 : overrides.dead },
+      subscriptions: overrides.subscriptions ?? [
+        { id: 'crm', enabled: true, state: 'active', pending: 17, dead: 0 },
+      ],
+      writebackWorker: 'running',
     },
     store:
       overrides.storeOk === false
@@ -58,9 +74,10 @@ function snapshot(
         offsetSeconds: 505,
         running: [],
         skippedTicks: 2,
-        outbox: { events: 31337, undelivered: null },
-        deadLetters: null,
-        pendingWritebacks: null,
+        outbox: { events: 31337, undelivered: 17 },
+        deadLetters: 0,
+        pendingWritebacks: 4,
+        quarantined: null,
         scripts: [],
         streams: overrides.streams ?? [stream()],
       },
@@ -74,25 +91,56 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function serve(status: () => Promise<StatusSnapshot>): Promise<string> {
-  server = createApiServer({ host: '127.0.0.1', port: 0, status, logger: silent });
+async function serve(
+  status: () => Promise<StatusSnapshot>,
+  extra: Partial<Parameters<typeof createApiServer>[0]> = {},
+): Promise<string> {
+  server = createApiServer({ host: '127.0.0.1', port: 0, status, logger: silent, ...extra });
   return server.listen();
 }
 
-describe('GET /healthz', () => {
-  it('is 200 and ok when running with healthy streams', async () => {
-    const base = await serve(async () => snapshot());
+describe('GET /healthz (liveness)', () => {
+  it('is 200 while the agent loop runs, whatever the streams or the store say', async () => {
+    const base = await serve(
+      async () => {
+        throw new TendrilError('TENDRIL_E_STORE', 'The agent store failed during countLive.');
+      },
+      { liveness: () => ({ state: 'running', uptimeSeconds: 5, version: '0.1.0' }) },
+    );
     const response = await fetch(`${base}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: 'live',
+      live: true,
+      state: 'running',
+      uptimeSeconds: 5,
+      version: '0.1.0',
+    });
+  });
+
+  it('is 503 once the agent is stopping', async () => {
+    const base = await serve(async () => snapshot({ state: 'stopping' }));
+    const response = await fetch(`${base}/healthz`);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ status: 'stopping', live: false });
+  });
+});
+
+describe('GET /readyz (readiness)', () => {
+  it('is 200 and ok when nothing needs attention', async () => {
+    const base = await serve(async () => snapshot());
+    const response = await fetch(`${base}/readyz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       status: 'ok',
       live: true,
       ready: true,
       streams: { healthy: 1, unhealthy: 0, stale: 0 },
+      problems: [],
     });
   });
 
-  it('stays ready (200) but says degraded when a stream fails or is stale', async () => {
+  it('is 503 degraded with every reason: failing and stale streams, subscriptions not delivering, dead letters', async () => {
     const base = await serve(async () =>
       snapshot({
         streams: [
@@ -103,31 +151,48 @@ describe('GET /healthz', () => {
           }),
           stream({ stream: 'appointments', stale: true }),
         ],
+        subscriptions: [
+          {
+            id: 'crm',
+            enabled: true,
+            state: 'unreachable',
+            reason: 'retries exhausted: the endpoint did not answer; probing until it does',
+            pending: 40,
+            dead: 0,
+          },
+          { id: 'lab', enabled: true, state: 'paused', pending: 3, dead: 2 },
+          { id: 'old', enabled: false, state: 'active', pending: 0, dead: 0 },
+        ],
+        dead: 2,
       }),
     );
-    const response = await fetch(`${base}/healthz`);
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { status: string; problems: string[] };
+    const response = await fetch(`${base}/readyz`);
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { status: string; live: boolean; problems: string[] };
     expect(body.status).toBe('degraded');
+    expect(body.live).toBe(true);
     expect(body.problems).toEqual([
       'smile-dental-main/patients: failing (TENDRIL_E_DB_CONNECT)',
       'smile-dental-main/appointments: no successful read for more than 150 minutes',
+      'subscription crm: unreachable: retries exhausted: the endpoint did not answer; probing until it does',
+      'subscription lab: paused: fix the receiver, then tendril deliveries resume (--subscription lab)',
+      '2 dead letters: tendril deliveries list --status dead, then retry or replay',
     ]);
   });
 
-  it('is 503 when not ready: stopping, or the store fails, or the status cannot be built', async () => {
+  it('is 503 down when stopping, when the store fails, or when the status cannot be built', async () => {
     for (const s of [snapshot({ state: 'stopping' }), snapshot({ storeOk: false })]) {
       const base = await serve(async () => s);
-      const response = await fetch(`${base}/healthz`);
+      const response = await fetch(`${base}/readyz`);
       expect(response.status).toBe(503);
-      expect(await response.json()).toMatchObject({ status: 'down', live: true, ready: false });
+      expect(await response.json()).toMatchObject({ status: 'down', ready: false });
       await server!.close();
       server = undefined;
     }
     const base = await serve(async () => {
       throw new TendrilError('TENDRIL_E_STORE', 'The agent store failed during countLive.');
     });
-    const response = await fetch(`${base}/healthz`);
+    const response = await fetch(`${base}/readyz`);
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({
       status: 'down',
@@ -139,34 +204,34 @@ describe('GET /healthz', () => {
 });
 
 describe('GET /metrics', () => {
-  it('is Prometheus text: HELP and TYPE before each family, escaped labels, no made-up zeros', async () => {
-    const base = await serve(async () => snapshot({ streams: [stream({ stream: 'odd"name\\x' })] }));
+  it('is Prometheus text from prom-client: process defaults, every Tendril family, escaped labels, no made-up zeros', async () => {
+    const metrics = createAgentMetrics();
+    metrics.pageDuration.observe({ connection: 'smile-dental-main', stream: 'patients' }, 0.2);
+    metrics.deliveryLatency.observe({ subscription: 'crm' }, 3);
+    metrics.writebackLatency.observe(
+      { connection: 'smile-dental-main', command: 'Appointment.book', status: 'written' },
+      1.5,
+    );
+    const base = await serve(
+      async () => snapshot({ streams: [stream({ stream: 'odd"name\\x' })], dead: null }),
+      { metrics },
+    );
     const response = await fetch(`${base}/metrics`);
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = await response.text();
-    expect(text.endsWith('\n')).toBe(true);
-    const lines = text.trimEnd().split('\n');
-    const declared = new Map<string, string>();
-    let current: string | undefined;
-    for (const line of lines) {
-      const help = /^# HELP (\w+) \S/.exec(line);
-      const type = /^# TYPE (\w+) (gauge|counter)$/.exec(line);
-      if (help) {
-        current = help[1];
-        continue;
-      }
-      if (type) {
-        expect(type[1]).toBe(current);
-        declared.set(type[1]!, type[2]!);
-        continue;
-      }
-      // Sample: name{labels} value, belonging to the family declared just before.
-      const sample = /^(\w+)(\{[^}]*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$/.exec(line);
-      expect(sample, line).not.toBeNull();
-      expect(sample![1]).toBe(current);
-    }
-    expect([...declared.keys()].sort()).toEqual([...METRIC_NAMES].sort());
+    const declared = new Map(
+      [...text.matchAll(/^# TYPE (\w+) (gauge|counter|histogram|summary)$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    for (const name of METRIC_NAMES) expect(declared.has(name), name).toBe(true);
+    // The process defaults.
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ])
+      expect(declared.has(name), name).toBe(true);
     expect(declared.get('tendril_scheduler_skipped_ticks_total')).toBe('counter');
+    expect(declared.get('tendril_page_duration_seconds')).toBe('histogram');
     expect(text).toContain(
       'tendril_stream_live_records{connection="smile-dental-main",stream="odd\\"name\\\\x"} 9876',
     );
@@ -174,17 +239,26 @@ describe('GET /metrics', () => {
       'tendril_stream_last_run_rows{connection="smile-dental-main",stream="odd\\"name\\\\x",change="updated"} 8',
     );
     expect(text).toContain('tendril_outbox_events{connection="smile-dental-main"} 31337');
+    expect(text).toContain('tendril_outbox_undelivered{connection="smile-dental-main"} 17');
+    expect(text).toContain('tendril_dead_letters{connection="smile-dental-main"} 0');
+    expect(text).toContain('tendril_writebacks_pending{connection="smile-dental-main"} 4');
     expect(text).toContain('tendril_agent_uptime_seconds 7200');
     expect(text).toContain(
       `tendril_agent_start_time_seconds ${Date.parse('2025-06-01T10:00:00.000Z') / 1000}`,
     );
     expect(text).toContain('tendril_scheduler_skipped_ticks_total{connection="smile-dental-main"} 2');
     expect(text).toContain('tendril_deliveries_pending 17');
-    expect(text).toContain('tendril_deliveries_dead 3');
-    // Unknown in this version: declared, but without samples.
-    for (const name of ['tendril_dead_letters', 'tendril_writebacks_pending', 'tendril_outbox_undelivered']) {
-      expect(lines.some((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))).toBe(false);
-    }
+    expect(text).toContain('tendril_subscription_state{subscription="crm",state="active"} 1');
+    expect(text).toContain(
+      'tendril_page_duration_seconds_count{connection="smile-dental-main",stream="patients"} 1',
+    );
+    expect(text).toContain('tendril_delivery_latency_seconds_bucket{le="5",subscription="crm"} 1');
+    expect(text).toContain(
+      'tendril_writeback_latency_seconds_sum{connection="smile-dental-main",command="Appointment.book",status="written"} 1.5',
+    );
+    // Unknown: NaN on an unlabelled family, no sample on a labelled one — never a 0.
+    expect(text).toContain('tendril_deliveries_dead Nan');
+    expect(text).not.toMatch(/^tendril_stream_quarantined_rows\{/m);
   });
 });
 
@@ -218,7 +292,17 @@ describe('GET / and /v1/status', () => {
     expect(html).toContain('31,337');
     expect(html).toContain('bad &lt;b&gt;thing&lt;/b&gt; &amp; &quot;more&quot;');
     expect(html).not.toContain('<b>thing</b>');
-    expect(html).toMatch(/data-metric="dead-letters"><span class="na"[^>]*>n\/a</);
+    expect(html).toContain('<span data-metric="dead-letters">0</span>');
+    expect(html).toContain('<span data-metric="pending-writebacks">4</span>');
+    expect(html).toMatch(
+      /data-metric="quarantined"><span class="na" title="row quarantine is not in this version[^"]*">n\/a</,
+    );
+    // Connection times in the office's zone, UTC on hover.
+    expect(html).toContain(
+      '<time datetime="2025-06-01T11:58:00.000Z" title="2025-06-01 11:58:00 UTC">Jun 1, 2025, 07:58:00 EDT</time>',
+    );
+    expect(html).toContain('<span class="badge ok">fresh</span>');
+    expect(html).toContain('2 min old; read every 10 min');
     expect(html).toContain('2 h 0 min'); // uptime
     expect(html).toContain(
       '<div class="sub">verified at install (tendril map, 2025-05-30: 200 rows mapped, 0 failed)</div>',

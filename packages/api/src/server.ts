@@ -1,8 +1,8 @@
 import { isTendrilError, TendrilError } from '@tendril/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ApiLogger } from './api-logger.js';
-import { renderMetrics } from './metrics.js';
-import { healthOf, type StatusSnapshot } from './status.js';
+import { createAgentMetrics, type AgentMetrics } from './metrics.js';
+import { healthOf, type AgentState, type StatusSnapshot } from './status.js';
 import { renderStatusPage } from './status-page.js';
 import { writebackRoutes, type WritebackApiOptions } from './writeback-routes.js';
 
@@ -14,6 +14,17 @@ export interface ApiServerOptions {
   readonly port: number;
   /** Builds a fresh snapshot for each request. */
   readonly status: () => Promise<StatusSnapshot>;
+  /**
+   * The agent loop's state, for `/healthz` (liveness) without building a snapshot. Absent: taken
+   * from the snapshot.
+   */
+  readonly liveness?: () => {
+    readonly state: AgentState;
+    readonly uptimeSeconds: number;
+    readonly version: string;
+  };
+  /** The metrics the agent observes into; absent: a fresh set (process defaults and snapshot gauges only). */
+  readonly metrics?: AgentMetrics;
   readonly logger: ApiLogger;
   /** `POST /v1/agent/restart`; absent: the route is not offered (no site key, or not supervised). */
   readonly restart?: RestartEndpoint;
@@ -49,8 +60,9 @@ function isLoopback(host: string): boolean {
 }
 
 /**
- * The agent's local HTTP API: `GET /` (status page), `GET /healthz` (liveness/readiness JSON:
- * 200 when ready, 503 when not), `GET /metrics` (Prometheus text) and `GET /v1/status` (the
+ * The agent's local HTTP API (docs/running.md): `GET /` (status page), `GET /healthz` (liveness:
+ * 200 while the agent loop runs), `GET /readyz` (readiness: 200 when nothing needs attention,
+ * 503 with the reasons), `GET /metrics` (Prometheus text, prom-client) and `GET /v1/status` (the
  * snapshot as JSON). Read-only and unauthenticated, which is why it binds to loopback by default;
  * it carries no patient data (counts, times, codes only).
  */
@@ -89,7 +101,30 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       .send(html);
   });
 
+  // Liveness: the process answers and its agent loop runs. Never the store or the EHR: restarting
+  // would not fix a database outage, so a failing stream must not fail this probe.
   app.get('/healthz', async (_request, reply) => {
+    let live: { state: AgentState; uptimeSeconds: number; version: string };
+    try {
+      live = options.liveness
+        ? options.liveness()
+        : await snapshot().then((s) => ({
+            state: s.agent.state,
+            uptimeSeconds: s.agent.uptimeSeconds,
+            version: s.agent.version,
+          }));
+    } catch {
+      return reply.code(503).header('cache-control', 'no-store').send({ status: 'unknown', live: false });
+    }
+    const running = live.state === 'starting' || live.state === 'running';
+    return reply
+      .code(running ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: running ? 'live' : live.state, live: running, ...live });
+  });
+
+  // Readiness: 200 only when nothing needs attention; 503 lists every reason.
+  app.get('/readyz', async (_request, reply) => {
     let verdict;
     try {
       verdict = healthOf(await snapshot());
@@ -106,12 +141,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       .send(verdict);
   });
 
+  const metrics = options.metrics ?? createAgentMetrics();
   app.get('/metrics', async (_request, reply) => {
-    const text = renderMetrics(await snapshot());
-    return reply
-      .header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .send(text);
+    const text = await metrics.render(await snapshot());
+    return reply.header('content-type', metrics.contentType).header('cache-control', 'no-store').send(text);
   });
 
   app.get('/v1/status', async (_request, reply) => {

@@ -1,4 +1,11 @@
-import { healthOf, type ConnectionStatus, type StatusSnapshot, type StreamStatus } from './status.js';
+import {
+  healthOf,
+  type ConnectionStatus,
+  type Freshness,
+  type StatusSnapshot,
+  type StreamStatus,
+  type SubscriptionStatus,
+} from './status.js';
 
 /** Seconds between automatic reloads of the status page. */
 export const STATUS_PAGE_REFRESH_SECONDS = 15;
@@ -12,10 +19,10 @@ function escapeHtml(value: string): string {
     .replace(/'/g, '&#39;');
 }
 
-/** A number, or "n/a" for a value Tendril cannot know yet (never a made-up 0). */
-function count(value: number | null): string {
+/** A number, or "n/a" for a value Tendril does not know (never a made-up 0). */
+function count(value: number | null, why = 'not known: the store could not be read'): string {
   return value === null
-    ? '<span class="na" title="not available in this version">n/a</span>'
+    ? `<span class="na" title="${escapeHtml(why)}">n/a</span>`
     : value.toLocaleString('en-US');
 }
 
@@ -27,23 +34,42 @@ function duration(totalSeconds: number): string {
   const sec = s % 60;
   if (d > 0) return `${d} d ${h} h`;
   if (h > 0) return `${h} h ${m} min`;
-  if (m > 0) return `${m} min ${sec} s`;
+  if (m > 0) return sec > 0 ? `${m} min ${sec} s` : `${m} min`;
   return `${sec} s`;
 }
 
-/** An instant as readable UTC text in a `<time>` element (machine-readable in `datetime`). */
-function time(iso: string | undefined, now: number): string {
+const UTC_TEXT = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
+
+/**
+ * An instant in a `<time>` element: in `timeZone` (a connection's office time) when given, with
+ * the UTC time on hover (`title`), else in UTC; plus how long ago or ahead it is.
+ */
+function time(iso: string | undefined, now: number, timeZone?: string): string {
   if (!iso) return '<span class="na">never</span>';
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return escapeHtml(iso);
   const delta = (ms - now) / 1000;
   const relative =
     Math.abs(delta) < 1 ? 'now' : delta < 0 ? `${duration(-delta)} ago` : `in ${duration(delta)}`;
-  const text = new Date(ms)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d{3}Z$/, ' UTC');
-  return `<time datetime="${escapeHtml(new Date(ms).toISOString())}">${escapeHtml(text)}</time> <span class="rel">(${relative})</span>`;
+  const utc = UTC_TEXT(ms);
+  const text = timeZone
+    ? new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        year: 'numeric',
+        month: 'short',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+        timeZoneName: 'short',
+      }).format(new Date(ms))
+    : utc;
+  return `<time datetime="${escapeHtml(new Date(ms).toISOString())}" title="${escapeHtml(utc)}">${escapeHtml(text)}</time> <span class="rel">(${relative})</span>`;
 }
 
 function badge(kind: 'ok' | 'warn' | 'bad' | 'idle', text: string): string {
@@ -69,40 +95,68 @@ function streamBadge(s: StreamStatus): string {
   return parts.join(' ');
 }
 
-function streamRow(s: StreamStatus, now: number): string {
+function freshnessBadge(f: Freshness): string {
+  switch (f.state) {
+    case 'fresh':
+      return badge('ok', 'fresh');
+    case 'late':
+      return badge('warn', 'late');
+    case 'stale':
+      return badge('bad', 'stale');
+    case 'never':
+      return badge('idle', 'not read yet');
+    default:
+      return f.state satisfies never;
+  }
+}
+
+/** The last successful read in the office's time (UTC on hover), its age, and the schedule it is held to. */
+function freshnessCell(f: Freshness, now: number, timeZone: string): string {
+  const every = `every ${duration(f.expectedEverySeconds)}`;
+  if (!f.lastReadAt) return `${freshnessBadge(f)}<div class="sub">read ${escapeHtml(every)}</div>`;
+  return `${freshnessBadge(f)} ${time(f.lastReadAt, now, timeZone)}<div class="sub">${
+    f.ageSeconds === null ? '' : `${escapeHtml(duration(f.ageSeconds))} old; `
+  }read ${escapeHtml(every)}</div>`;
+}
+
+function streamRow(s: StreamStatus, now: number, timeZone: string): string {
   const run = s.lastRun;
   const counts = run
     ? `${run.counts.read.toLocaleString('en-US')} / ${run.counts.created.toLocaleString('en-US')} / ${run.counts.updated.toLocaleString('en-US')} / ${run.counts.deleted.toLocaleString('en-US')} / ${run.counts.unchanged.toLocaleString('en-US')}`
     : '<span class="na">no run yet</span>';
   const runLabel = run ? `<div class="sub">${escapeHtml(run.kind)}, ${escapeHtml(run.status)}</div>` : '';
   const error = s.lastError
-    ? `<code>${escapeHtml(s.lastError.code)}</code> ${escapeHtml(s.lastError.message)}<div class="sub">${time(s.lastError.at, now)}</div>`
+    ? `<code>${escapeHtml(s.lastError.code)}</code> ${escapeHtml(s.lastError.message)}<div class="sub">${time(s.lastError.at, now, timeZone)}</div>`
     : '<span class="na">none</span>';
-  const retry = s.nextRetryAt ? time(s.nextRetryAt, now) : '<span class="na">—</span>';
-  return `<tr>
+  const retry = s.nextRetryAt ? time(s.nextRetryAt, now, timeZone) : '<span class="na">—</span>';
+  return `<tr data-stream="${escapeHtml(s.stream)}">
   <th scope="row">${escapeHtml(s.stream)}${s.mode ? `<div class="sub">${escapeHtml(s.mode)}</div>` : ''}${s.verification ? `<div class="sub">${escapeHtml(s.verification)}</div>` : ''}</th>
   <td>${streamBadge(s)}</td>
-  <td>${time(s.lastPollFinishedAt, now)}</td>
-  <td class="num">${s.lagSeconds === null ? '<span class="na">n/a</span>' : escapeHtml(duration(s.lagSeconds))}</td>
+  <td data-metric="freshness">${freshnessCell(s.freshness, now, timeZone)}</td>
   <td class="num" data-metric="live">${count(s.liveRecords)}</td>
   <td class="num" data-metric="last-run">${counts}${runLabel}</td>
+  <td class="num" data-metric="quarantined">${count(s.quarantined, QUARANTINE_NOT_YET)}</td>
   <td class="num">${s.consecutiveFailures}</td>
   <td>${retry}</td>
   <td class="err">${error}</td>
 </tr>`;
 }
 
+/** Why the quarantine count is "n/a" until a version quarantines bad rows. */
+const QUARANTINE_NOT_YET = 'row quarantine is not in this version: a bad row still stops its stream';
+
 function connectionSection(c: ConnectionStatus, now: number): string {
+  const tz = c.timezone;
   const facts: [string, string][] = [
     ['Connector', escapeHtml(c.connector)],
-    ['Time zone', escapeHtml(c.timezone)],
-    ['Next poll', time(c.nextPollAt, now)],
+    ['Time zone (times below)', escapeHtml(tz)],
+    ['Next poll', time(c.nextPollAt, now, tz)],
     [
       'Poll interval',
       `${escapeHtml(duration(c.pollIntervalSeconds))} (offset ${escapeHtml(duration(c.offsetSeconds))})`,
     ],
-    ['Next nightly', time(c.nextNightlyAt, now)],
-    ['Last nightly', time(c.lastNightlyAt, now)],
+    ['Next nightly', time(c.nextNightlyAt, now, tz)],
+    ['Last nightly', time(c.lastNightlyAt, now, tz)],
     ['Running now', c.running.length ? escapeHtml(c.running.join(', ')) : '<span class="na">nothing</span>'],
     ['Outbox events', `<span data-metric="outbox-events">${count(c.outbox.events)}</span>`],
     [
@@ -111,13 +165,17 @@ function connectionSection(c: ConnectionStatus, now: number): string {
     ],
     ['Dead letters', `<span data-metric="dead-letters">${count(c.deadLetters)}</span>`],
     ['Pending writebacks', `<span data-metric="pending-writebacks">${count(c.pendingWritebacks)}</span>`],
+    [
+      'Quarantined rows',
+      `<span data-metric="quarantined">${count(c.quarantined, QUARANTINE_NOT_YET)}</span>`,
+    ],
     ['Skipped ticks', String(c.skippedTicks)],
   ];
   const scripts = c.scripts.length
     ? `<h3>Nightly scripts</h3><ul>${c.scripts
         .map(
           (s) =>
-            `<li><strong>${escapeHtml(s.name)}</strong> → element <code>${escapeHtml(s.element)}</code>: last run ${time(s.lastRunAt, now)}${
+            `<li><strong>${escapeHtml(s.name)}</strong> → element <code>${escapeHtml(s.element)}</code>: last run ${time(s.lastRunAt, now, tz)}${
               s.lastError
                 ? `, error <code>${escapeHtml(s.lastError.code)}</code> ${escapeHtml(s.lastError.message)}`
                 : ''
@@ -130,13 +188,53 @@ function connectionSection(c: ConnectionStatus, now: number): string {
 <h2 id="${escapeHtml(headingId)}">Connection <code>${escapeHtml(c.id)}</code></h2>
 <dl class="facts">${facts.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${v}</dd></div>`).join('')}</dl>
 <div class="scroll"><table>
-<caption>Streams of ${escapeHtml(c.id)}. Last run rows: read / created / updated / deleted / unchanged.</caption>
-<thead><tr><th scope="col">Stream</th><th scope="col">Health</th><th scope="col">Last successful poll</th><th scope="col">Lag</th><th scope="col">Live records</th><th scope="col">Last run rows</th><th scope="col">Failures in a row</th><th scope="col">Next retry</th><th scope="col">Last error</th></tr></thead>
+<caption>Streams of ${escapeHtml(c.id)}. Times in ${escapeHtml(tz)} (hover for UTC). Last run rows: read / created / updated / deleted / unchanged.</caption>
+<thead><tr><th scope="col">Stream</th><th scope="col">Health</th><th scope="col">Last successful read</th><th scope="col">Live records</th><th scope="col">Last run rows</th><th scope="col">Quarantined</th><th scope="col">Failures in a row</th><th scope="col">Next retry</th><th scope="col">Last error</th></tr></thead>
 <tbody>
-${c.streams.map((s) => streamRow(s, now)).join('\n')}
+${c.streams.map((s) => streamRow(s, now, tz)).join('\n')}
 </tbody>
 </table></div>
 ${scripts}
+</section>`;
+}
+
+function subscriptionBadge(s: SubscriptionStatus): string {
+  if (!s.enabled) return badge('idle', 'disabled in the config');
+  switch (s.state) {
+    case 'active':
+      return badge('ok', 'active');
+    case 'unreachable':
+      return badge('warn', 'unreachable');
+    case 'paused':
+      return badge('bad', 'paused');
+    case 'disabled':
+      return badge('bad', 'disabled');
+    default:
+      return s.state satisfies never;
+  }
+}
+
+function subscriptionsSection(subscriptions: readonly SubscriptionStatus[], now: number): string {
+  if (subscriptions.length === 0) return '';
+  return `<section aria-labelledby="subscriptions" data-section="subscriptions">
+<h2 id="subscriptions">Webhook subscriptions</h2>
+<div class="scroll"><table>
+<thead><tr><th scope="col">Subscription</th><th scope="col">State</th><th scope="col">Since</th><th scope="col">Pending</th><th scope="col">Dead letters</th><th scope="col">Reason</th></tr></thead>
+<tbody>
+${subscriptions
+  .map(
+    (s) => `<tr data-subscription="${escapeHtml(s.id)}">
+  <th scope="row"><code>${escapeHtml(s.id)}</code></th>
+  <td>${subscriptionBadge(s)}</td>
+  <td>${s.since ? time(s.since, now) : '<span class="na">—</span>'}</td>
+  <td class="num" data-metric="pending">${count(s.pending)}</td>
+  <td class="num" data-metric="dead">${count(s.dead)}</td>
+  <td>${s.reason ? escapeHtml(s.reason) : '<span class="na">—</span>'}</td>
+</tr>`,
+  )
+  .join('\n')}
+</tbody>
+</table></div>
 </section>`;
 }
 
@@ -187,6 +285,8 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
         ? badge('warn', 'degraded')
         : badge('bad', 'down');
   const a = snapshot.agent;
+  const deliveryProblems =
+    a.subscriptions.filter((s) => s.enabled && s.state !== 'active').length + (a.deliveries.dead ? 1 : 0);
   const agentFacts: [string, string][] = [
     ['Health', overall],
     ['Uptime', `<span data-metric="uptime">${escapeHtml(duration(a.uptimeSeconds))}</span>`],
@@ -196,9 +296,11 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
     ['PID', String(a.pid)],
     [
       'Delivery',
-      a.delivery === 'running'
-        ? `running, ${a.deliveries.subscriptions} subscription${a.deliveries.subscriptions === 1 ? '' : 's'}`
-        : '<span class="na">not yet in this version</span>',
+      a.delivery !== 'running'
+        ? '<span class="na">not running in this process</span>'
+        : deliveryProblems > 0
+          ? `${badge('warn', 'needs attention')} ${a.deliveries.subscriptions} subscription${a.deliveries.subscriptions === 1 ? '' : 's'} (see Problems)`
+          : `running, ${a.deliveries.subscriptions} subscription${a.deliveries.subscriptions === 1 ? '' : 's'}`,
     ],
     ['Deliveries pending', `<span data-metric="deliveries-pending">${count(a.deliveries.pending)}</span>`],
     [
@@ -207,7 +309,7 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
     ],
     [
       'Writeback worker',
-      a.writebackWorker === 'running' ? 'running' : '<span class="na">not yet in this version</span>',
+      a.writebackWorker === 'running' ? 'running' : '<span class="na">not running in this process</span>',
     ],
     [
       'Store',
@@ -236,9 +338,10 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
 </header>
 <main>
 ${problems}
+${subscriptionsSection(a.subscriptions, now)}
 ${snapshot.connections.map((c) => connectionSection(c, now)).join('\n')}
 </main>
-<footer>Generated ${time(snapshot.generatedAt, now)}; this page reloads every ${STATUS_PAGE_REFRESH_SECONDS} s. Machine-readable: <a href="/v1/status">/v1/status</a>, <a href="/healthz">/healthz</a>, <a href="/metrics">/metrics</a>.</footer>
+<footer>Generated ${time(snapshot.generatedAt, now)}; this page reloads every ${STATUS_PAGE_REFRESH_SECONDS} s. Times in the header are UTC. Machine-readable: <a href="/v1/status">/v1/status</a>, <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a>.</footer>
 </body>
 </html>
 `;

@@ -1,8 +1,8 @@
 /**
- * What the status page, `/v1/status`, `/healthz` and `/metrics` show. The agent builds it from the
- * store and the scheduler on every request; the API only renders it. A number that Tendril cannot
- * know yet (dead letters before delivery exists, writebacks before writeback exists) is `null`
- * and shown as "n/a", never as 0.
+ * What the status page, `/v1/status`, `/readyz` and `/metrics` show. The agent builds it from the
+ * store and the scheduler on every request; the API only renders it. A number Tendril cannot know
+ * (the store failed, or a feature of a later version such as row quarantine) is `null` and shown
+ * as "n/a", never as 0.
  *
  * Nothing here may carry patient data: counts, times, stream names, error codes and the
  * PHI-free error messages of the catalog (docs/errors.md).
@@ -39,7 +39,26 @@ export interface AgentStatus {
     readonly pending: number | null;
     readonly dead: number | null;
   };
+  /** Every configured subscription and how delivery to it stands (delivery.md). */
+  readonly subscriptions: readonly SubscriptionStatus[];
   readonly writebackWorker: 'running' | 'not-yet';
+}
+
+export const SUBSCRIPTION_STATUSES = ['active', 'unreachable', 'paused', 'disabled'] as const;
+
+/** One webhook subscription: its run state (or disabled in the config) and its queue. */
+export interface SubscriptionStatus {
+  readonly id: string;
+  /** `enabled: false` in the config: never sent to, and not a problem. */
+  readonly enabled: boolean;
+  /** `unreachable`: probed until it answers; `paused`/`disabled`: waits for `tendril deliveries resume`. */
+  readonly state: (typeof SUBSCRIPTION_STATUSES)[number];
+  /** Why it left `active` (no bodies, no secrets). */
+  readonly reason?: string;
+  /** When it entered this state. */
+  readonly since?: string;
+  readonly pending: number | null;
+  readonly dead: number | null;
 }
 
 export interface RunCountsStatus {
@@ -64,6 +83,13 @@ export interface StreamStatus {
   readonly lastPollFinishedAt?: string;
   /** Seconds since the last successful poll; null when there was none. */
   readonly lagSeconds: number | null;
+  /** The age of the last successful read against the stream's schedule. */
+  readonly freshness: Freshness;
+  /**
+   * Rows held back from this stream because they could not be mapped (row quarantine). Null:
+   * not counted by this version (a later version quarantines bad rows instead of stopping).
+   */
+  readonly quarantined: number | null;
   /** The cursor as the store holds it, in the column's own clock domain. */
   readonly watermark?: string;
   readonly consecutiveFailures: number;
@@ -80,6 +106,22 @@ export interface StreamStatus {
   };
   readonly lastNightlyAt?: string;
   readonly lastNightlyError?: { readonly code: string; readonly message: string };
+}
+
+export const FRESHNESS_STATES = ['fresh', 'late', 'stale', 'never'] as const;
+
+/**
+ * How current a stream's data is: the age of its last successful read compared with how often
+ * the schedule reads it. `late`: more than two poll intervals (a poll was missed or failed);
+ * `stale`: past `health.readStaleMinutes` (a problem); `never`: not read yet.
+ */
+export interface Freshness {
+  readonly state: (typeof FRESHNESS_STATES)[number];
+  /** End of the last successful read (agent clock). */
+  readonly lastReadAt?: string;
+  readonly ageSeconds: number | null;
+  /** The poll interval of the connection's schedule. */
+  readonly expectedEverySeconds: number;
 }
 
 export interface ConnectionStatus {
@@ -99,8 +141,12 @@ export interface ConnectionStatus {
     /** Events of this connection not yet delivered to every subscription; null while the store cannot count it per connection. */
     readonly undelivered: number | null;
   };
+  /** Dead-lettered deliveries of this connection's events, all subscriptions. */
   readonly deadLetters: number | null;
+  /** Writeback commands of this connection accepted and not yet finished. */
   readonly pendingWritebacks: number | null;
+  /** Rows of this connection in quarantine (sum of its streams); null: not counted by this version. */
+  readonly quarantined: number | null;
   readonly scripts: readonly {
     readonly name: string;
     readonly element: string;
@@ -110,11 +156,17 @@ export interface ConnectionStatus {
   readonly streams: readonly StreamStatus[];
 }
 
-/** The overall verdict, for `/healthz` and the page header. */
+/** The overall verdict, for `/readyz`, the page header and `tendril_agent_ready`. */
 export interface HealthVerdict {
-  /** `down`: not ready (store failing, starting or stopping). `degraded`: serving, but a stream fails or is stale. */
+  /**
+   * `down`: not serving (starting, stopping, store failing). `degraded`: running, but something
+   * needs attention (a failing or stale stream, a subscription not delivering, dead letters,
+   * quarantined rows). `ok`: nothing to do.
+   */
   readonly status: 'ok' | 'degraded' | 'down';
-  readonly live: true;
+  /** The agent loop runs (starting or running): what `/healthz` answers 200 to. */
+  readonly live: boolean;
+  /** Nothing to do: `status` is `ok` (`/readyz` 200). */
   readonly ready: boolean;
   readonly uptimeSeconds: number;
   readonly streams: {
@@ -123,13 +175,23 @@ export interface HealthVerdict {
     readonly unknown: number;
     readonly stale: number;
   };
+  /** Each reason in plain words, most serious first. */
   readonly problems: readonly string[];
 }
 
-/** Liveness (the process answers) and readiness (running with a working store), plus stream health. */
+const plural = (n: number, one: string, many = `${one}s`) =>
+  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
+/**
+ * The verdict behind `/readyz` and the page: agent state and store, then streams (failing,
+ * stale), delivery (subscriptions unreachable, paused or disabled by failures; dead letters) and
+ * quarantined rows. Any problem makes a running agent `degraded`.
+ */
 export function healthOf(snapshot: StatusSnapshot): HealthVerdict {
   const streams = { healthy: 0, unhealthy: 0, unknown: 0, stale: 0 };
   const problems: string[] = [];
+  if (snapshot.agent.state !== 'running') problems.push(`agent is ${snapshot.agent.state}`);
+  if (!snapshot.store.ok) problems.push(`store: ${snapshot.store.error?.code ?? 'failing'}`);
   for (const connection of snapshot.connections) {
     for (const s of connection.streams) {
       streams[s.status]++;
@@ -141,10 +203,43 @@ export function healthOf(snapshot: StatusSnapshot): HealthVerdict {
           `${connection.id}/${s.stream}: no successful read for more than ${snapshot.agent.readStaleMinutes} minutes`,
         );
     }
+    if (connection.quarantined !== null && connection.quarantined > 0)
+      problems.push(`${connection.id}: ${plural(connection.quarantined, 'row')} in quarantine`);
   }
-  if (!snapshot.store.ok) problems.unshift(`store: ${snapshot.store.error?.code ?? 'failing'}`);
-  if (snapshot.agent.state !== 'running') problems.unshift(`agent is ${snapshot.agent.state}`);
-  const ready = snapshot.agent.state === 'running' && snapshot.store.ok;
-  const status = !ready ? 'down' : streams.unhealthy > 0 || streams.stale > 0 ? 'degraded' : 'ok';
-  return { status, live: true, ready, uptimeSeconds: snapshot.agent.uptimeSeconds, streams, problems };
+  for (const sub of snapshot.agent.subscriptions) {
+    if (!sub.enabled) continue;
+    switch (sub.state) {
+      case 'active':
+        break;
+      case 'unreachable':
+        problems.push(
+          `subscription ${sub.id}: unreachable: ${sub.reason ?? 'the endpoint does not answer; deliveries wait and resume when it does'}`,
+        );
+        break;
+      case 'paused':
+      case 'disabled':
+        problems.push(
+          `subscription ${sub.id}: ${sub.state}: ${sub.reason ?? 'fix the receiver, then tendril deliveries resume'} (--subscription ${sub.id})`,
+        );
+        break;
+      default:
+        sub.state satisfies never;
+    }
+  }
+  const dead = snapshot.agent.deliveries.dead;
+  if (dead !== null && dead > 0)
+    problems.push(
+      `${plural(dead, 'dead letter')}: tendril deliveries list --status dead, then retry or replay`,
+    );
+  const live = snapshot.agent.state === 'starting' || snapshot.agent.state === 'running';
+  const serving = snapshot.agent.state === 'running' && snapshot.store.ok;
+  const status = !serving ? 'down' : problems.length > 0 ? 'degraded' : 'ok';
+  return {
+    status,
+    live,
+    ready: status === 'ok',
+    uptimeSeconds: snapshot.agent.uptimeSeconds,
+    streams,
+    problems,
+  };
 }

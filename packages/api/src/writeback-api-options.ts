@@ -10,7 +10,7 @@ export interface WritebackApiOptions {
   /** Wakes the writeback worker after a command is queued (near real time instead of the next tick). */
   readonly kick: () => void;
   readonly now?: () => Date;
-  /** Per API key. Default 50 requests/s, bursts of 100. */
+  /** Per API key: at most `burst` requests in any `burst / perSecond` seconds. Default 50/s, bursts of 100. */
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
   /** Largest accepted request body. Default 64 KiB. */
   readonly bodyLimitBytes?: number;

@@ -5,11 +5,11 @@ import {
   type WritebackFieldError,
 } from '@tendril/core';
 import { writebackResult, type ApiKeyRecord } from '@tendril/store';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyApiKey } from './api-keys.js';
 import { acceptWritebackRequest } from './writeback-intake.js';
 import { writebackOpenApi } from './openapi.js';
-import { createRateLimiter } from './rate-limit.js';
 import type { ApiLogger } from './api-logger.js';
 import type { WritebackApiOptions } from './writeback-api-options.js';
 
@@ -36,52 +36,31 @@ function problem(
  */
 export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger) {
   const connections = new Map(options.connections.map((c) => [c.id, c]));
-  const perKey = createRateLimiter(options.rateLimit ?? { perSecond: 50, burst: 100 });
+  const perKey = options.rateLimit ?? { perSecond: 50, burst: 100 };
   // Before authentication, by address: slows key guessing without touching honest clients.
-  const perAddress = createRateLimiter({ perSecond: 20, burst: 60 });
+  const perAddress = { perSecond: 20, burst: 60 };
   const openApi = writebackOpenApi();
+  /** The key each request authenticated with (set by the onRequest hook, read by the rate limit and routes). */
+  const keys = new WeakMap<FastifyRequest, ApiKeyRecord>();
 
-  /** Authenticates and rate-limits; sends 401/429 and returns undefined when the request stops here. */
+  /** The request's API key, or a 401 sent (and undefined) when it has none or a wrong one. */
   async function authenticate(
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<ApiKeyRecord | undefined> {
-    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    const key = token ? await verifyApiKey(options.store.writebacks, token) : undefined;
-    if (!key) {
-      const wait = perAddress.take(request.ip);
-      if (wait > 0) {
-        await problem(
-          reply.header('retry-after', String(wait)),
-          429,
-          'rate_limited',
-          'too many requests; retry after the Retry-After delay',
-        );
-        return undefined;
-      }
-      logger.warn(
-        { event: 'api.writeback_unauthorized', ip: request.ip },
-        'writeback API call without a valid key',
-      );
-      await problem(
-        reply.header('www-authenticate', 'Bearer'),
-        401,
-        'unauthorized',
-        'send Authorization: Bearer <key> with a key from tendril api-key create',
-      );
-      return undefined;
-    }
-    const wait = perKey.take(key.id);
-    if (wait > 0) {
-      await problem(
-        reply.header('retry-after', String(wait)),
-        429,
-        'rate_limited',
-        'too many requests for this key; retry after the Retry-After delay',
-      );
-      return undefined;
-    }
-    return key;
+    const key = keys.get(request);
+    if (key) return key;
+    logger.warn(
+      { event: 'api.writeback_unauthorized', ip: request.ip },
+      'writeback API call without a valid key',
+    );
+    await problem(
+      reply.header('www-authenticate', 'Bearer'),
+      401,
+      'unauthorized',
+      'send Authorization: Bearer <key> with a key from tendril api-key create',
+    );
+    return undefined;
   }
 
   /** 404 when no such connection is configured, 403 when the key is not scoped to it. */
@@ -108,31 +87,65 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.setErrorHandler((error: { statusCode?: number; code?: string }, _request, reply) => {
-      const status =
-        typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500
-          ? error.statusCode
-          : 500;
-      if (status === 500) {
-        logger.error(
-          {
-            event: 'api.writeback_failed',
-            code: typeof error.code === 'string' ? error.code : 'TENDRIL_E_INTERNAL',
-          },
-          'writeback API failed',
-        );
-        return problem(reply, 500, 'internal', 'unexpected failure; see the agent log');
-      }
-      const code =
-        status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';
-      const message =
-        status === 413
-          ? `the request body is larger than ${options.bodyLimitBytes ?? 65_536} bytes`
-          : status === 415
-            ? 'send Content-Type: application/json'
-            : 'the request body is not valid JSON';
-      return problem(reply, status, code, message);
+    // Authenticate first, so the rate limit (@fastify/rate-limit, before the handler) counts per
+    // key for authenticated calls and per address for the rest.
+    app.addHook('onRequest', async (request) => {
+      const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      const key = token ? await verifyApiKey(options.store.writebacks, token) : undefined;
+      if (key) keys.set(request, key);
     });
+    await app.register(rateLimit, {
+      hook: 'preHandler',
+      keyGenerator: (request) => {
+        const key = keys.get(request);
+        return key ? `key:${key.id}` : `ip:${request.ip}`;
+      },
+      max: (request) => (keys.has(request) ? perKey.burst : perAddress.burst),
+      timeWindow: (request) =>
+        Math.round(
+          (keys.has(request) ? perKey.burst / perKey.perSecond : perAddress.burst / perAddress.perSecond) *
+            1000,
+        ),
+      errorResponseBuilder: (request, context) => ({
+        statusCode: 429,
+        code: 'rate_limited',
+        message: `too many requests${keys.has(request) ? ' for this key' : ''}; retry after ${context.after}`,
+      }),
+    });
+    app.setErrorHandler(
+      (error: { statusCode?: number; code?: string; message?: string }, _request, reply) => {
+        const status =
+          typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500
+            ? error.statusCode
+            : 500;
+        if (status === 500) {
+          logger.error(
+            {
+              event: 'api.writeback_failed',
+              code: typeof error.code === 'string' ? error.code : 'TENDRIL_E_INTERNAL',
+            },
+            'writeback API failed',
+          );
+          return problem(reply, 500, 'internal', 'unexpected failure; see the agent log');
+        }
+        if (status === 429)
+          return problem(
+            reply,
+            429,
+            'rate_limited',
+            error.message ?? 'too many requests; retry after the Retry-After delay',
+          );
+        const code =
+          status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';
+        const message =
+          status === 413
+            ? `the request body is larger than ${options.bodyLimitBytes ?? 65_536} bytes`
+            : status === 415
+              ? 'send Content-Type: application/json'
+              : 'the request body is not valid JSON';
+        return problem(reply, status, code, message);
+      },
+    );
 
     app.get('/v1/openapi.json', async (_request, reply) =>
       reply.header('cache-control', 'no-store').send(openApi),

@@ -1,4 +1,5 @@
-import { TendrilError, type DatabaseConfig } from '@tendril/core';
+import { readFileSync } from 'node:fs';
+import { TendrilError, type DatabaseConfig, type DatabaseTlsConfig } from '@tendril/core';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { knexLog, type SqlLogger } from './knex-log.js';
@@ -53,6 +54,8 @@ interface DatabaseParts {
   readonly domain?: string;
   readonly encrypt?: boolean;
   readonly trustServerCertificate?: boolean;
+  /** MySQL/MariaDB: TLS (mysql2 `ssl`). */
+  readonly tls?: DatabaseTlsConfig;
 }
 
 function configProblem(message: string, details: Record<string, unknown> = {}): TendrilError {
@@ -199,6 +202,30 @@ function sessionSetup(sql: string): AfterCreate {
   };
 }
 
+/** A PEM file named in `database.tls`, read now so a wrong path is a config problem, not a login failure. */
+function pemFile(path: string, field: 'ca' | 'cert' | 'key'): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new TendrilError(
+      'TENDRIL_E_CONFIG_INVALID',
+      `database.tls.${field}: cannot read ${path}; give the path of a PEM file the agent's user may read`,
+      { cause, details: { field } },
+    );
+  }
+}
+
+/** `database.tls` as mysql2's `ssl` option (Node's TLS options). */
+export function mysqlSslOptions(tls: DatabaseTlsConfig): Record<string, unknown> {
+  return {
+    ...(tls.ca ? { ca: pemFile(tls.ca, 'ca') } : {}),
+    ...(tls.cert ? { cert: pemFile(tls.cert, 'cert') } : {}),
+    ...(tls.key ? { key: pemFile(tls.key, 'key') } : {}),
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  };
+}
+
 function knexConfigOf(parts: DatabaseParts): Knex.Config {
   switch (parts.dialect) {
     case 'mysql':
@@ -211,6 +238,7 @@ function knexConfigOf(parts: DatabaseParts): Knex.Config {
           ...(parts.password === undefined ? {} : { password: parts.password }),
           ...(parts.database === undefined ? {} : { database: parts.database }),
           charset: 'utf8mb4',
+          ...(parts.tls ? { ssl: mysqlSslOptions(parts.tls) } : {}),
           // Dates as the server's text (never the agent's zone), BIGINT keys as exact strings.
           dateStrings: true,
           supportBigNumbers: true,
@@ -309,7 +337,13 @@ export function resolveDatabase(db: DatabaseConfig): ResolvedDatabase {
       { details: { dialect: db.dialect } },
     );
   }
-  const parts: DatabaseParts = 'url' in db ? partsFromUrl(db.url) : db;
+  const parts: DatabaseParts =
+    'url' in db ? { ...partsFromUrl(db.url), ...(db.tls ? { tls: db.tls } : {}) } : db;
+  if (parts.tls && parts.dialect !== 'mysql') {
+    throw configProblem(
+      'database.tls is for MySQL/MariaDB connections; SQL Server encrypts with encrypt and trustServerCertificate',
+    );
+  }
   if (!(DIALECTS as readonly string[]).includes(parts.dialect)) dialectOfScheme(String(parts.dialect));
   return {
     dialect: parts.dialect,

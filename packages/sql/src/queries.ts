@@ -426,3 +426,47 @@ export function keysPageQuery(client: SqlClient, table: TableDefinition, page: K
   }
   return qb.orderBy(keys.map((k) => ({ column: k.ref, order: 'asc' }))).limit(page.limit);
 }
+
+/**
+ * Rows of a `timestamp` stream changed at or after `from` (the last poll's upper bound, i.e. inside
+ * the settle window): `{ rows, newest_0, newest_1… }` — the count, and the newest value of the
+ * cursor and of each `cursor.also` stamp as the database's text. `tendril sync` reports them as held
+ * back until the window has passed (docs/sync.md).
+ */
+export function settlingRowsQuery(
+  client: SqlClient,
+  table: TableDefinition,
+  from: string,
+): Knex.QueryBuilder {
+  if (table.cursor.mode !== 'timestamp') {
+    throw new TendrilError('TENDRIL_E_CONNECTOR_DEFINITION', `table ${table.table} has no timestamp cursor`, {
+      details: { table: table.table, mode: table.cursor.mode },
+    });
+  }
+  const { knex } = client;
+  const columns = columnsOf(client, table);
+  // The cursor as the polls compare it (with its fallback, COALESCE), then each `also` stamp.
+  const stamps = [cursorOf(client, table, columns), ...(table.cursor.also ?? []).map((c) => columns.get(c))];
+  const qb = knex(table.table).select(knex.raw('COUNT(*) AS ??', ['rows']));
+  stamps.forEach((stamp, i) =>
+    qb.select(knex.raw('MAX(?) AS ??', [cursorText(client, stamp.ref), `newest_${i}`])),
+  );
+  if ((table.cursor.also?.length ?? 0) > 0) addJoins(qb, client, table, columns);
+  applyCondition(qb, columns, table.where);
+  qb.andWhere((any) => {
+    for (const stamp of stamps)
+      any.orWhere((one) => compare(one, stamp.ref, '>=', bindCursor(client, stamp.type, stamp.name, from)));
+  });
+  return qb;
+}
+
+/**
+ * How many rows a full read of the stream's table covers (`table.where` applied): the total a
+ * backload's progress line shows. An estimate only: rows change while it runs.
+ */
+export function tableRowCountQuery(client: SqlClient, table: TableDefinition): Knex.QueryBuilder {
+  const columns = columnsOf(client, table);
+  const qb = client.knex(table.table).select(client.knex.raw('COUNT(*) AS ??', ['rows']));
+  applyCondition(qb, columns, table.where);
+  return qb;
+}

@@ -674,6 +674,11 @@ export function describeDeliveryStoreContract(
         subscriptionIds: ['all'],
       });
       expect(again.map((x) => x.id)).toContain(d!.id);
+      // Per connection (the status page's figures).
+      await store.commitPage(page('c2', [change('c2', 'Patient', '9', 'created')]));
+      expect(await store.deliveries.count({ connectionId: 'c1', status: 'pending' })).toBe(2);
+      expect(await store.deliveries.count({ connectionId: 'c2' })).toBe(1);
+      expect(await store.deliveries.count({ connectionId: 'c3' })).toBe(0);
     });
   });
 }

@@ -739,6 +739,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
     let select = db.selectFrom('deliveries as d');
     if (query.subscriptionId !== undefined)
       select = select.where('d.subscription_id', '=', query.subscriptionId);
+    if (query.connectionId !== undefined) select = select.where('d.connection_id', '=', query.connectionId);
     if (query.status !== undefined) select = select.where('d.status', '=', query.status);
     if (query.resourceType !== undefined) select = select.where('d.resource_type', '=', query.resourceType);
     if (query.resourceId !== undefined) select = select.where('d.resource_id', '=', query.resourceId);

@@ -132,6 +132,8 @@ export interface SubscriptionStateRecord {
 
 export interface DeliveryQuery {
   readonly subscriptionId?: string;
+  /** Deliveries of this connection's events (the status page's per-connection figures). */
+  readonly connectionId?: string;
   readonly status?: DeliveryStatus;
   readonly resourceType?: string;
   readonly resourceId?: string;

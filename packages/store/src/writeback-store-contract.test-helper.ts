@@ -107,6 +107,8 @@ export function describeWritebackStoreContract(
         (await store.writebacks.accept(command({ idempotencyKey: 'k1', connectionId: 'c2' }))).kind,
       ).toBe('created');
       expect(await store.writebacks.countPending()).toBe(3);
+      expect(await store.writebacks.countPending('c2')).toBe(1);
+      expect(await store.writebacks.countPending('no-such-connection')).toBe(0);
       expect((await store.writebacks.get(first.id))?.input).toEqual(first.input);
       // Each replay of the key is audited on the original command (same payload or not).
       expect((await store.writebacks.listAudit(first.id)).map((a) => a.action)).toEqual([

@@ -362,13 +362,14 @@ export class WritebackStoreImpl implements WritebackStore {
     });
   }
 
-  async countPending(): Promise<number> {
+  async countPending(connectionId?: string): Promise<number> {
     return this.#rt.guard('countPendingWritebacks', async (db) => {
-      const row = await db
+      let select = db
         .selectFrom('writebacks')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('phase', 'in', ['queued', 'executing', 'verifying'])
-        .executeTakeFirst();
+        .where('phase', 'in', ['queued', 'executing', 'verifying']);
+      if (connectionId !== undefined) select = select.where('connection_id', '=', connectionId);
+      const row = await select.executeTakeFirst();
       return Number(row?.n ?? 0);
     });
   }

@@ -145,8 +145,8 @@ export interface WritebackStore {
    * they are never run again. Returns them (the worker finishes them as in doubt).
    */
   interrupted(): Promise<WritebackRecord[]>;
-  /** Queued or executing commands. */
-  countPending(): Promise<number>;
+  /** Queued or executing commands; of one connection when `connectionId` is given. */
+  countPending(connectionId?: string): Promise<number>;
   /**
    * The vendor key of a framework id: the shadow store first (polled records), then earlier
    * writeback results (records written but not yet polled).

@@ -182,13 +182,58 @@ function loginFailure(target: DatabaseTarget, facts: DriverFacts): CheckStepResu
   };
 }
 
+/** The names SHOW DATABASES gives this user (the system schemas left out). */
+async function mysqlVisibleDatabases(client: SqlClient): Promise<string[] | undefined> {
+  try {
+    const rows = await client.execute(client.knex.raw('SHOW DATABASES'));
+    return rows
+      .map((r) => String(r['Database'] ?? Object.values(r)[0] ?? ''))
+      .filter(
+        (name) => name !== '' && !['information_schema', 'performance_schema', 'mysql', 'sys'].includes(name),
+      );
+  } catch {
+    return undefined;
+  }
+}
+
+/** Levenshtein distance, for "did you mean" on database names. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
 function databaseFailure(
   target: DatabaseTarget,
   facts: DriverFacts,
   mysqlAccount: string | undefined,
+  visibleDatabases?: readonly string[],
 ): CheckStepResult {
   const db = target.database ?? '(none)';
   const who = userLabel(target);
+  // MySQL answers "access denied" for a database that does not exist when the user may not see it,
+  // so the grant advice alone would send a database admin after the wrong fix.
+  if (target.dialect === 'mysql' && visibleDatabases && !visibleDatabases.includes(db)) {
+    const near = visibleDatabases.filter(
+      (name) =>
+        name.toLowerCase() === db.toLowerCase() || distance(name.toLowerCase(), db.toLowerCase()) <= 2,
+    );
+    return {
+      step: 'database',
+      status: 'failed',
+      errorCode: facts.label,
+      message: `the database "${db}" does not exist on ${target.host ?? 'the server'}, or user "${who}" has no right at all in it (MySQL does not tell the two apart); databases this user can see: ${visibleDatabases.join(', ') || '(none)'}${near.length ? ` — did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : ''}`,
+      fix: `check the database name in the config (connections[].database)${near.length ? `: probably "${near[0]}"` : ''}; if the name is right, a database admin creates it or grants the user SELECT on its tables (tendril grants --connector <id> --dialect mysql --database ${db})`,
+    };
+  }
   if (
     facts.code === 'ER_BAD_DB_ERROR' ||
     facts.coded.details?.['sqlState'] === '3D000' ||
@@ -220,6 +265,25 @@ function databaseFailure(
       target.dialect === 'mysql'
         ? `check the database name in the config; if it is right, as a database admin: GRANT SELECT ON ${quoteMysql(db)}.* TO ${mysqlAccount ?? `'${target.user ?? ''}'@'%'`}; (or grant table by table: tendril check lists the tables)`
         : `grant the user CONNECT on the database and SELECT on the connector's tables`,
+  };
+}
+
+/** The TLS state of a MySQL/MariaDB session: the negotiated protocol and cipher, if any, and whether the server offers TLS. */
+async function mysqlSessionTls(
+  client: SqlClient,
+): Promise<{ version?: string; cipher?: string; serverSupportsTls: boolean }> {
+  const value = async (sql: string, name: string) => {
+    const rows = await client.execute(client.knex.raw(sql, [name]));
+    const v = rows[0]?.['Value'];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  const version = await value('SHOW SESSION STATUS LIKE ?', 'Ssl_version');
+  const cipher = await value('SHOW SESSION STATUS LIKE ?', 'Ssl_cipher');
+  const haveSsl = await value('SHOW VARIABLES LIKE ?', 'have_ssl');
+  return {
+    ...(version ? { version } : {}),
+    ...(cipher ? { cipher } : {}),
+    serverSupportsTls: version !== undefined || haveSsl === 'YES',
   };
 }
 
@@ -322,17 +386,57 @@ export async function checkConnection(
                 'encryption is turned off (encrypt: false): the login and data cross the network unencrypted',
               fix: 'set encrypt: true (and trustServerCertificate: true for a self-signed server certificate)',
             }
-        : skip(
-            'tls',
-            `not requested: Tendril's ${target.dialect === 'mysql' ? 'MySQL/MariaDB' : 'PostgreSQL'} connection is unencrypted on the practice network`,
-          ),
+        : target.dialect === 'mysql' && target.tls
+          ? { step: 'tls', status: 'ok', message: 'TLS requested (database.tls); negotiated with the login' }
+          : skip(
+              'tls',
+              target.dialect === 'mysql'
+                ? 'not requested: the MySQL/MariaDB connection is unencrypted; to encrypt it, set database.tls (docs/configuration.md)'
+                : "not requested: Tendril's PostgreSQL connection is unencrypted on the practice network",
+            ),
     );
   }
+  // MySQL/MariaDB: what the login negotiated, from the session itself (Ssl_version, Ssl_cipher).
+  const reportMysqlTls = async (session: SqlClient) => {
+    if (target.dialect !== 'mysql' || target.odbc) return;
+    const status = await mysqlSessionTls(session).catch(() => undefined);
+    if (!status) return;
+    if (target.tls) {
+      const tls = 'tls' in connection.database ? connection.database.tls : undefined;
+      const verified = tls?.rejectUnauthorized !== false;
+      steps[tlsIndex] = !status.version
+        ? {
+            step: 'tls',
+            status: 'failed',
+            message: 'TLS was requested (database.tls) but the session is not encrypted',
+            fix: 'enable TLS on the database server (MariaDB/MySQL: ssl_cert, ssl_key, ssl_ca), then run the check again',
+          }
+        : verified
+          ? {
+              step: 'tls',
+              status: 'ok',
+              message: `TLS negotiated: ${status.version}, ${status.cipher ?? 'cipher unknown'}; the server's certificate was verified`,
+            }
+          : {
+              step: 'tls',
+              status: 'warning',
+              message: `TLS negotiated: ${status.version}, ${status.cipher ?? 'cipher unknown'}; the server's certificate is NOT verified (rejectUnauthorized: false)`,
+              fix: "give the CA that signed the server's certificate as database.tls.ca and remove rejectUnauthorized: false",
+            };
+    } else if (status.serverSupportsTls) {
+      steps[tlsIndex] = skip(
+        'tls',
+        'not requested: the MySQL/MariaDB connection is unencrypted although the server offers TLS; to encrypt it, set database.tls (docs/configuration.md)',
+      );
+    }
+  };
 
   // Login (without the database, so a wrong database name is told apart from a refused login).
   let loginClient: SqlClient | undefined;
   let client: SqlClient | undefined;
   let mysqlAccount: string | undefined;
+  // MySQL/MariaDB: the databases this user can see, to tell a wrong database name from missing rights.
+  let visibleDatabases: string[] | undefined;
   try {
     if (target.dialect === 'sqlite' && !target.odbc) {
       try {
@@ -361,6 +465,7 @@ export async function checkConnection(
             ? 'connected through the ODBC driver (it also reached the server: the network is fine)'
             : `logged in as "${userLabel(target)}"`,
         });
+        await reportMysqlTls(client);
       } catch (error) {
         const facts = factsOf(error);
         if (facts.coded.details?.['sqlState'] === '3D000' || facts.code === '3D000') {
@@ -382,6 +487,8 @@ export async function checkConnection(
           ),
         );
         mysqlAccount = target.dialect === 'mysql' ? mysqlAccountOf(rows[0]?.['who']) : undefined;
+        await reportMysqlTls(loginClient);
+        if (target.dialect === 'mysql') visibleDatabases = await mysqlVisibleDatabases(loginClient);
         steps.push({
           step: 'login',
           status: 'ok',
@@ -389,6 +496,27 @@ export async function checkConnection(
         });
       } catch (error) {
         const facts = factsOf(error);
+        if (
+          target.dialect === 'mysql' &&
+          target.tls &&
+          (facts.looksLikeTls || facts.code?.startsWith('HANDSHAKE_'))
+        ) {
+          steps[tlsIndex] = {
+            step: 'tls',
+            status: 'failed',
+            errorCode: facts.label || facts.code || 'TLS',
+            message:
+              facts.code === 'HANDSHAKE_NO_SSL_SUPPORT'
+                ? `the server at ${target.host ?? 'the server'} does not offer TLS, but database.tls asks for it`
+                : `the TLS handshake with ${target.host ?? 'the server'} failed (${facts.label || 'certificate'}): the server's certificate is not trusted, or does not name this host`,
+            fix:
+              facts.code === 'HANDSHAKE_NO_SSL_SUPPORT'
+                ? 'enable TLS on the database server (ssl_cert, ssl_key, ssl_ca), or remove database.tls'
+                : "give the CA that signed the server's certificate as database.tls.ca (a PEM file); if the certificate names another host, set database.tls.servername to that name",
+          };
+          skipRest('tls', 'skipped: the encrypted connection failed');
+          return result;
+        }
         if (target.dialect === 'mssql' && facts.looksLikeTls) {
           steps[tlsIndex] = {
             step: 'tls',
@@ -420,7 +548,7 @@ export async function checkConnection(
           message: `opened the database "${target.database ?? ''}"`,
         });
       } catch (error) {
-        steps.push(databaseFailure(target, factsOf(error), mysqlAccount));
+        steps.push(databaseFailure(target, factsOf(error), mysqlAccount, visibleDatabases));
         skipRest('database', 'skipped: the database cannot be opened');
         return result;
       }

@@ -18,6 +18,8 @@ export interface DatabaseTarget {
   readonly filename?: string;
   /** mssql: TDS encryption requested. */
   readonly encrypt?: boolean;
+  /** mysql: `database.tls` is set (TLS requested). */
+  readonly tls?: boolean;
   /** The same database config without the database name: for a login-only connection. */
   readonly withoutDatabase?: DatabaseConfig;
 }
@@ -64,6 +66,7 @@ export function describeTarget(db: DatabaseConfig): DatabaseTarget {
           ...(c.options?.trustServerCertificate !== undefined
             ? { trustServerCertificate: c.options.trustServerCertificate }
             : {}),
+          ...(db.tls ? { tls: db.tls } : {}),
         };
   return {
     dialect,
@@ -76,6 +79,7 @@ export function describeTarget(db: DatabaseConfig): DatabaseTarget {
     ...(c.database ? { database: c.database } : {}),
     ...(c.filename ? { filename: c.filename } : {}),
     ...(dialect === 'mssql' ? { encrypt: c.options?.encrypt ?? true } : {}),
+    ...(dialect === 'mysql' ? { tls: db.tls !== undefined } : {}),
     ...(withoutDatabase ? { withoutDatabase } : {}),
   };
 }

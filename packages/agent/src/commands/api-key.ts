@@ -41,7 +41,7 @@ export const registerApiKeyCommand: CommandRegistrar = (program, ctx) => {
     )
     .option('--json', 'print { id, key } as JSON')
     .action(async (opts: CreateOptions) => {
-      await ctx.withAgent(opts.config, async ({ config, store }) => {
+      await ctx.withStore(opts.config, async ({ config, store }) => {
         const known = new Set(config.connections.map((c) => c.id));
         const unknown = opts.connection.filter((id) => !known.has(id));
         if (unknown.length > 0) {
@@ -87,7 +87,7 @@ export const registerApiKeyCommand: CommandRegistrar = (program, ctx) => {
     .requiredOption('--config <file>', 'path to tendril.yaml')
     .option('--json', 'print JSON')
     .action(async (opts: { config: string; json?: boolean }) => {
-      await ctx.withAgent(opts.config, async ({ store }) => {
+      await ctx.withStore(opts.config, async ({ store }) => {
         const keys = await store.writebacks.listApiKeys();
         if (opts.json) return ctx.write(JSON.stringify(keys));
         if (keys.length === 0) return ctx.write('no API keys');
@@ -111,7 +111,7 @@ export const registerApiKeyCommand: CommandRegistrar = (program, ctx) => {
     .description('revoke a key at once (its requests get 401)')
     .requiredOption('--config <file>', 'path to tendril.yaml')
     .action(async (id: string, opts: { config: string }) => {
-      await ctx.withAgent(opts.config, async ({ store }) => {
+      await ctx.withStore(opts.config, async ({ store }) => {
         if (!(await store.writebacks.revokeApiKey(id, new Date().toISOString()))) {
           throw new TendrilError(
             'TENDRIL_E_USAGE',

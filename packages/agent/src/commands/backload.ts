@@ -100,7 +100,7 @@ export const registerBackloadCommand: CommandRegistrar = (program, ctx) => {
         pageSize: number;
         json?: boolean;
       }) => {
-        await ctx.withAgent(opts.config, async (cradle) => {
+        await ctx.withStore(opts.config, async (cradle) => {
           const progress = createProgress(ctx.io.stderr, 'queued');
           try {
             const report = await runBackload(cradle, {

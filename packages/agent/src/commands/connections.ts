@@ -24,7 +24,7 @@ async function withFleet<T>(
   configFile: string,
   work: (fleet: FleetStore, cradle: Cradle) => Promise<T>,
 ): Promise<T> {
-  return ctx.withAgent(configFile, async (cradle) => {
+  return ctx.withStore(configFile, async (cradle) => {
     const store = cradle.config.store;
     if (!('postgres' in store) || !cradle.config.fleet) {
       throw new TendrilError(

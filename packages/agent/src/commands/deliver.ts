@@ -58,7 +58,7 @@ export const registerDeliverCommand: CommandRegistrar = (program, ctx) => {
           'tendril deliver needs --once; continuous delivery runs inside tendril run.',
         );
       }
-      await ctx.withAgent(opts.config, async (cradle) => {
+      await ctx.withStore(opts.config, async (cradle) => {
         const report = await deliverOnce(cradle);
         ctx.write(
           opts.json

@@ -148,7 +148,7 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     .option('--limit <n>', 'at most this many', positiveInt, 100)
     .option('--json', 'print one JSON array')
     .action(async (opts: DeliveryFilterOptions & { config: string; limit: number; json?: boolean }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
+      await ctx.withStore(opts.config, async (cradle) => {
         const rows = await listAll(cradle.store, deliveryQuery(cradle, opts), opts.limit);
         if (opts.json) ctx.write(JSON.stringify(rows));
         else ctx.write(rows.length === 0 ? 'no deliveries match' : rows.map(row).join('\n'));
@@ -161,7 +161,7 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     .requiredOption('--config <file>', 'config file (YAML)')
     .option('--json', 'print one JSON object')
     .action(async (id: string, opts: { config: string; json?: boolean }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
+      await ctx.withStore(opts.config, async (cradle) => {
         const found = await cradle.store.deliveries.get(deliveryId(id));
         if (found === undefined)
           throw new TendrilError(
@@ -190,7 +190,7 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     )
     .requiredOption('--config <file>', 'config file (YAML)')
     .action(async (id: string, opts: { config: string }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
+      await ctx.withStore(opts.config, async (cradle) => {
         const found = await cradle.store.deliveries.get(deliveryId(id));
         if (found === undefined)
           throw new TendrilError(
@@ -225,7 +225,7 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
       async (
         opts: DeliveryFilterOptions & { config: string; id?: string; limit: number; json?: boolean },
       ) => {
-        await ctx.withAgent(opts.config, async (cradle) => {
+        await ctx.withStore(opts.config, async (cradle) => {
           let selected: DeliveryRecord[];
           if (opts.id !== undefined) {
             const found = await cradle.store.deliveries.get(deliveryId(opts.id));
@@ -257,7 +257,7 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     .requiredOption('--config <file>', 'config file (YAML)')
     .requiredOption('--subscription <id>', 'the subscription')
     .action(async (opts: { config: string; subscription: string }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
+      await ctx.withStore(opts.config, async (cradle) => {
         const subscription = findSubscription(resolveSubscriptions(cradle.config), opts.subscription);
         let redriven = 0;
         for (;;) {
@@ -289,7 +289,7 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     .requiredOption('--config <file>', 'config file (YAML)')
     .option('--json', 'print one JSON array')
     .action(async (opts: { config: string; json?: boolean }) => {
-      await ctx.withAgent(opts.config, async (cradle) => {
+      await ctx.withStore(opts.config, async (cradle) => {
         const states = new Map(
           (await cradle.store.deliveries.subscriptionStates()).map((s) => [s.subscriptionId, s]),
         );

@@ -198,8 +198,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await demoHub({ dir, ehrFile, ehr, odApiUrl: odApi.url, out });
 
       out(`\nDone. The agent store is ${join(dir, 'tendril.db')}; try:`);
-      out(`  pnpm tendril events --config <your tendril.yaml> --format flat --limit 5`);
-      out(`  pnpm tendril deliveries list --config <your tendril.yaml> --status dead`);
+      out(`  bin/tendril events --config <your tendril.yaml> --format flat --limit 5`);
+      out(`  bin/tendril deliveries list --config <your tendril.yaml> --status dead`);
     } finally {
       await container.dispose();
       await receiver.close();

@@ -57,7 +57,7 @@ export const registerEventsCommand: CommandRegistrar = (program, ctx) => {
         connection?: string;
         json?: boolean;
       }) => {
-        await ctx.withAgent(opts.config, async (cradle) => {
+        await ctx.withStore(opts.config, async (cradle) => {
           const events = await readEvents(cradle, {
             format: parseFormat(opts.format),
             limit: opts.limit,

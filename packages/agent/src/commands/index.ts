@@ -16,6 +16,8 @@ import { registerBackloadCommand } from './backload.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerApiKeyCommand } from './api-key.js';
 import { registerConnectionsCommand } from './connections.js';
+import { registerConfigCommand } from './config.js';
+import { registerSecretsCommand } from './secrets.js';
 import { registerNewCommand } from './new.js';
 import { registerMapCommand } from './map.js';
 import { registerHubCommand } from './hub.js';
@@ -39,6 +41,8 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerReconcileCommand,
   registerApiKeyCommand,
   registerConnectionsCommand,
+  registerConfigCommand,
+  registerSecretsCommand,
   registerNewCommand,
   registerMapCommand,
   registerHubCommand,

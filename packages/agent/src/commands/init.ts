@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { isValidTimeZone, TendrilError } from '@tendril/core';
+import { isValidTimeZone, TendrilError, type ConnectorDefinition } from '@tendril/core';
 import type { CliContext, CommandRegistrar } from '../cli-context.js';
 import {
   answerProblems,
@@ -49,6 +49,14 @@ interface InitOptions {
 /** The usual database name per connector, offered as the default. */
 const DEFAULT_DATABASE_NAMES: Readonly<Record<string, string>> = { 'open-dental': 'opendental' };
 
+/** The engines `init` can write that a connector runs on (Open Dental: MySQL/MariaDB only). */
+export function initDialectsOf(connector: ConnectorDefinition | undefined): InitDialect[] {
+  const runsOn = INIT_DIALECTS.filter((d) =>
+    (connector?.dialects as readonly string[] | undefined)?.includes(d),
+  );
+  return runsOn.length > 0 ? runsOn : [...INIT_DIALECTS];
+}
+
 const localTimeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'America/New_York';
 
 async function readStdin(): Promise<string> {
@@ -63,8 +71,10 @@ async function readStdin(): Promise<string> {
 async function nonInteractiveAnswers(
   opts: InitOptions,
   ctx: CliContext,
-  connectorIds: readonly string[],
+  connectors: ReadonlyMap<string, ConnectorDefinition>,
 ): Promise<InitAnswers> {
+  const connectorIds = [...connectors.keys()];
+  const dialects = initDialectsOf(opts.connector ? connectors.get(opts.connector) : undefined);
   let password: string | undefined;
   if (opts.passwordEnv) {
     password = ctx.io.env[opts.passwordEnv];
@@ -75,7 +85,7 @@ async function nonInteractiveAnswers(
       );
   } else if (opts.passwordStdin) password = await readStdin();
   const port = opts.port === undefined ? undefined : Number(opts.port);
-  const dialect = (opts.dialect ?? 'mysql') as InitDialect;
+  const dialect = (opts.dialect ?? dialects[0] ?? 'mysql') as InitDialect;
   const partial: Partial<InitAnswers> = {
     ...(opts.practiceName !== undefined ? { practiceName: opts.practiceName } : {}),
     ...(opts.contactName !== undefined ? { contactName: opts.contactName } : {}),
@@ -100,6 +110,8 @@ async function nonInteractiveAnswers(
   const problems = answerProblems(partial);
   if (opts.connector && !connectorIds.includes(opts.connector))
     problems.push(`--connector: unknown; installed: ${connectorIds.join(', ')}`);
+  else if (opts.connector && opts.dialect && !(dialects as string[]).includes(opts.dialect))
+    problems.push(`--dialect: ${opts.connector} runs on ${dialects.join(', ') || 'none of them'}`);
   if (problems.length > 0)
     throw new TendrilError(
       'TENDRIL_E_USAGE',
@@ -112,8 +124,9 @@ async function nonInteractiveAnswers(
 async function interactiveAnswers(
   opts: InitOptions,
   ctx: CliContext,
-  connectorIds: readonly string[],
+  connectors: ReadonlyMap<string, ConnectorDefinition>,
 ): Promise<InitAnswers> {
+  const connectorIds = [...connectors.keys()];
   const prompter = createPrompter(process.stdin, ctx.io.stderr);
   try {
     const out = (text: string) => void ctx.io.stderr.write(`${text}\n`);
@@ -143,10 +156,19 @@ async function interactiveAnswers(
       validate: (a) => (isValidTimeZone(a) ? undefined : 'use an IANA zone such as America/Chicago'),
     });
     out('\n2. The database server');
-    const dialect = (await prompter.ask('Database engine', {
-      choices: INIT_DIALECTS,
-      defaultValue: opts.dialect ?? 'mysql',
-    })) as InitDialect;
+    // Only the engines this connector runs on (Open Dental: MySQL/MariaDB); one is not a question.
+    const dialects = initDialectsOf(connectors.get(connector));
+    let dialect: InitDialect;
+    if (dialects.length === 1) {
+      dialect = dialects[0]!;
+      out(`   Database engine: ${dialect} (the one ${connector} runs on)`);
+    } else {
+      dialect = (await prompter.ask('Database engine', {
+        choices: dialects,
+        defaultValue:
+          opts.dialect && (dialects as string[]).includes(opts.dialect) ? opts.dialect : dialects[0]!,
+      })) as InitDialect;
+    }
     const host = await prompter.ask('Server name or IP address', {
       ...(opts.host ? { defaultValue: opts.host } : {}),
     });
@@ -287,10 +309,10 @@ export const registerInitCommand: CommandRegistrar = (program, ctx) => {
         await runEnrollInit(opts, ctx);
         return;
       }
-      const connectorIds = [...(await loadAllConnectors()).keys()];
+      const connectors = await loadAllConnectors();
       const answers = opts.nonInteractive
-        ? await nonInteractiveAnswers(opts, ctx, connectorIds)
-        : await interactiveAnswers(opts, ctx, connectorIds);
+        ? await nonInteractiveAnswers(opts, ctx, connectors)
+        : await interactiveAnswers(opts, ctx, connectors);
       const result = await initSite(answers, {
         configFile: resolve(opts.config),
         ...(opts.store ? { storeFile: opts.store } : {}),

@@ -1,5 +1,5 @@
-import { TendrilError } from '@tendril/core';
-import { createSqlClient } from '@tendril/sql';
+import { isTendrilError, TendrilError } from '@tendril/core';
+import { classifyDbError, createSqlClient } from '@tendril/sql';
 import { hasTestSupport, loadTestSupport, TEST_SUPPORT_LOADERS } from '../connector-test-support.js';
 import { loadConnector } from '../registry.js';
 import type { CommandRegistrar } from '../cli-context.js';
@@ -59,6 +59,29 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   }
 }
 
+/**
+ * A database that is not there is a wrong `--url` (exit 2, with the statement that creates it);
+ * other database errors keep their classification (docs/errors.md), never "unexpected failure".
+ */
+function seedFailure(error: unknown, url: string): unknown {
+  if (isTendrilError(error) && error.code !== 'TENDRIL_E_INTERNAL') return error;
+  const coded = classifyDbError(error);
+  if (coded.details?.['code'] === 'ER_BAD_DB_ERROR' || coded.details?.['sqlState'] === '3D000') {
+    let name = '<database>';
+    try {
+      name = decodeURIComponent(new URL(url).pathname.slice(1)) || name;
+    } catch {
+      // Not a URL with a path: the generic name is enough for the hint.
+    }
+    return new TendrilError(
+      'TENDRIL_E_USAGE',
+      `--url: the database "${name}" does not exist on that server; create it first, e.g. mariadb -uroot -e 'CREATE DATABASE ${name}'`,
+      { cause: error },
+    );
+  }
+  return coded;
+}
+
 /** `tendril seed`. */
 export const registerSeedCommand: CommandRegistrar = (program, ctx) => {
   program
@@ -76,7 +99,11 @@ export const registerSeedCommand: CommandRegistrar = (program, ctx) => {
     .action(async (opts: { connector: string; url: string; patients: number; seed: string }) => {
       const progress = createProgress(ctx.io.stderr, 'seeding patients');
       try {
-        const { createdTables, summary } = await runSeed({ ...opts, onProgress: progress.update });
+        const { createdTables, summary } = await runSeed({ ...opts, onProgress: progress.update }).catch(
+          (error: unknown) => {
+            throw seedFailure(error, opts.url);
+          },
+        );
         progress.stop();
         if (createdTables.length) ctx.write(`created tables: ${createdTables.join(', ')}`);
         ctx.write(`seeded ${renderSeedRows(summary)} in ${summary.durationMs} ms (seed "${summary.seed}")`);

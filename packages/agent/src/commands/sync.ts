@@ -1,16 +1,18 @@
-import { isTendrilError, TendrilError } from '@tendril/core';
+import { connectorForSite, isTendrilError, TendrilError } from '@tendril/core';
 import { streamsOf, syncConnection, type Logger as EngineLogger } from '@tendril/scheduler';
 import type { Cradle } from '../container.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { createProgress } from '../progress.js';
 import { EXIT } from '../exit-codes.js';
+import { heldBackRows, type HeldBack } from '../sync/held-back.js';
+import { backloadTotals } from '../sync/backload-totals.js';
 
 export interface SyncOptions {
   connection?: string;
   stream?: string;
   full?: boolean;
-  /** Called with (connectionId, stream, rowsRead) after each page. */
-  onProgress?: (connectionId: string, stream: string, read: number) => void;
+  /** Called with (connectionId, stream, rowsRead, total) after each page; `total` for full reads only. */
+  onProgress?: (connectionId: string, stream: string, read: number, total?: number) => void;
 }
 
 export interface StreamReport {
@@ -23,6 +25,8 @@ export interface StreamReport {
   error?: { code: string; message: string };
   /** Set when `tendril discover` paused the stream (schema drift): it was not read. */
   paused?: string;
+  /** Rows changed inside the settle window: not read by this poll, readable from `readableAt`. */
+  heldBack?: HeldBack;
   /** Values dropped with a warning code while mapping (docs/errors.md, "Warning codes"). */
   warnings?: { code: string; table: string; field: string; count: number }[];
 }
@@ -56,6 +60,18 @@ export async function runSyncOnce(
         `--stream ${options.stream} is not a stream of connection ${connection.id}; streams: ${streamsOf(connection, connector).join(', ')}`,
       );
     }
+    const siteConnector = connectorForSite(connector, connection.tableMap);
+    // Totals cost one COUNT per fully read stream: only when someone watches the progress line.
+    const totals = options.onProgress
+      ? await backloadTotals({
+          sql: sqlClients.get(connection),
+          store,
+          connection,
+          connector: siteConnector,
+          streams: streamsOf(connection, connector, options.stream),
+          full: options.full === true,
+        })
+      : new Map<string, number>();
     const { result, errors, paused, warnings } = await syncConnection(
       { sql: sqlClients.get(connection), store, logger: logger as unknown as EngineLogger },
       {
@@ -64,15 +80,27 @@ export async function runSyncOnce(
         ...(options.stream ? { stream: options.stream } : {}),
         ...(options.full ? { full: true } : {}),
         ...(options.onProgress
-          ? { onProgress: (stream: string, read: number) => options.onProgress!(connection.id, stream, read) }
+          ? {
+              onProgress: (stream: string, read: number) =>
+                options.onProgress!(connection.id, stream, read, totals.get(stream)),
+            }
           : {}),
       },
     );
-    const streams: StreamReport[] = result.streams.map((s) => {
+    const streams: StreamReport[] = [];
+    for (const s of result.streams) {
       const dropped = (warnings ?? [])
         .filter((w) => w.stream === s.stream)
         .map(({ code, table, field, count }) => ({ code, table, field, count }));
-      return {
+      // Counting what the settle window held back is advice: if it fails, the sync still succeeded.
+      const heldBack = await heldBackRows({
+        sql: sqlClients.get(connection),
+        store,
+        connection,
+        connector: siteConnector,
+        stream: s.stream,
+      }).catch(() => undefined);
+      streams.push({
         stream: s.stream,
         read: s.read,
         created: s.created,
@@ -80,8 +108,9 @@ export async function runSyncOnce(
         deleted: s.deleted,
         unchanged: s.unchanged,
         ...(dropped.length > 0 ? { warnings: dropped } : {}),
-      };
-    });
+        ...(heldBack ? { heldBack } : {}),
+      });
+    }
     for (const { stream, reason } of paused ?? []) {
       streams.push({ stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, paused: reason });
     }
@@ -105,7 +134,7 @@ export async function runSyncOnce(
   return { report, failed };
 }
 
-export function renderSyncReport(report: SyncReport): string {
+export function renderSyncReport(report: SyncReport, now: Date = new Date()): string {
   const lines: string[] = [];
   for (const connection of report.connections) {
     lines.push(`connection ${connection.id}`);
@@ -127,6 +156,19 @@ export function renderSyncReport(report: SyncReport): string {
       for (const w of s.warnings ?? [])
         lines.push(`      ${w.code}: ${w.field} omitted in ${w.count} row(s) of ${w.table}`);
     }
+  }
+  for (const connection of report.connections) {
+    const held = connection.streams.filter((s) => s.heldBack);
+    if (held.length === 0) continue;
+    const settle = held[0]!.heldBack!.settleSeconds;
+    const readable = Math.max(...held.map((s) => Date.parse(s.heldBack!.readableAt)));
+    const inSeconds = Math.max(0, Math.round((readable - now.getTime()) / 1000));
+    lines.push(
+      `held back by the settle window (rows of ${connection.id} changed in the last ${settle} s, sync.settleSeconds): ${held
+        .map((s) => `${s.stream} ${s.heldBack!.rows.toLocaleString('en-US')}`)
+        .join(', ')}`,
+      `  a sync from ${new Date(readable).toTimeString().slice(0, 8)} (in ${inSeconds} s) reads them`,
+    );
   }
   lines.push(`done in ${report.durationMs} ms`);
   return lines.join('\n');
@@ -155,17 +197,21 @@ export const registerSyncCommand: CommandRegistrar = (program, ctx) => {
         if (!opts.once) {
           throw new TendrilError(
             'TENDRIL_E_USAGE',
-            'sync needs --once (the long-running agent is `tendril run`, not yet available)',
+            'sync runs once: add --once. To keep polling on a schedule, run the agent: tendril run (docs/running.md)',
           );
         }
         await ctx.withAgent(opts.config, async (cradle) => {
-          const progress = opts.json ? undefined : createProgress(ctx.io.stderr, 'rows read');
+          const progress =
+            opts.json || !ctx.io.stderr.isTTY ? undefined : createProgress(ctx.io.stderr, 'rows read');
           const { report, failed } = await runSyncOnce(cradle, {
             ...(opts.connection ? { connection: opts.connection } : {}),
             ...(opts.stream ? { stream: opts.stream } : {}),
             ...(opts.full ? { full: true } : {}),
             ...(progress
-              ? { onProgress: (_c: string, stream: string, read: number) => progress.tick(stream, read) }
+              ? {
+                  onProgress: (_c: string, stream: string, read: number, total?: number) =>
+                    progress.tick(stream, read, total),
+                }
               : {}),
           });
           progress?.stop();

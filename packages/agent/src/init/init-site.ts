@@ -1,8 +1,10 @@
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { HUB_CREDENTIAL_SECRET, isValidTimeZone, TendrilError } from '@tendril/core';
 import { stringify as toYaml } from 'yaml';
 import { loadConfigFile } from '../config-file.js';
+import { CONFIG_SCHEMA_FILE } from '../config-schema-file.js';
 import { secretsFileFor, writeSecretsFile } from '../secrets/secrets-file.js';
 import { generateSiteKey, parseSiteKey, SITE_KEY_ENV } from '../secrets/site-key.js';
 
@@ -173,6 +175,8 @@ export async function initSite(answers: InitAnswers, target: InitTarget): Promis
   const siteKey = generateSiteKey();
   const storeFile = resolve(target.storeFile ?? join(dirname(configFile), '.tendril', 'tendril.db'));
   const header = [
+    // Editors with the YAML language server (VS Code's YAML extension…) check and complete the file.
+    `# yaml-language-server: $schema=${pathToFileURL(CONFIG_SCHEMA_FILE).href}`,
     `# Written by \`tendril init\` on ${new Date().toISOString().slice(0, 10)}. Reference: docs/configuration.md`,
     '# Credentials are not in this file: ${secret:NAME} values are decrypted from secrets.enc (beside this',
     '# file) with the site key, given to the agent in TENDRIL_SITE_KEY or TENDRIL_SITE_KEY_FILE.',

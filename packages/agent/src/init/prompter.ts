@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { TendrilError } from '@tendril/core';
 
 /** Asks questions on a terminal or reads answers from piped standard input, one line each. */
 export interface Prompter {
@@ -19,7 +20,8 @@ export interface Prompter {
 /**
  * A prompter over streams. Lines are read through one async iterator, so answers piped in all at
  * once (scripted runs, tests) are buffered instead of lost between questions. On a terminal the
- * secret question mutes the echo.
+ * secret question mutes the echo. Ctrl-C on a terminal rejects the pending question with
+ * TENDRIL_E_INTERRUPTED (exit 130, docs/cli.md); input that ends early is TENDRIL_E_USAGE.
  */
 export function createPrompter(
   input: NodeJS.ReadableStream & { isTTY?: boolean },
@@ -33,9 +35,22 @@ export function createPrompter(
     if (!muted) output.write(text);
   };
   const lines = rl[Symbol.asyncIterator]();
+  let interrupt: ((error: TendrilError) => void) | undefined;
+  const interrupted = new Promise<never>((_resolve, reject) => {
+    interrupt = reject;
+  });
+  interrupted.catch(() => undefined);
+  // With a 'SIGINT' listener, readline reports Ctrl-C here instead of closing the input.
+  rl.on('SIGINT', () =>
+    interrupt?.(new TendrilError('TENDRIL_E_INTERRUPTED', 'interrupted (Ctrl-C); nothing was written')),
+  );
   const nextLine = async (): Promise<string> => {
-    const next = await lines.next();
-    if (next.done) throw new Error('input ended before every question was answered');
+    const next = await Promise.race([lines.next(), interrupted]);
+    if (next.done)
+      throw new TendrilError(
+        'TENDRIL_E_USAGE',
+        'the input ended before every question was answered; nothing was written',
+      );
     return String(next.value);
   };
   return {

@@ -1,5 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { createApiServer, type ApiServer, type StatusSnapshot, type WritebackApiOptions } from '@tendril/api';
+import {
+  createAgentMetrics,
+  createApiServer,
+  type AgentMetrics,
+  type ApiServer,
+  type StatusSnapshot,
+  type WritebackApiOptions,
+} from '@tendril/api';
 import { connectorForSite, streamVerification, TendrilError, type ConnectorDefinition } from '@tendril/core';
 import {
   createScheduler,
@@ -17,7 +23,9 @@ import type { AgentServices } from '../agent-services.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
 import { buildStatusSnapshot } from './status-snapshot.js';
+import { instrumentedStore, pageTimer } from './instruments.js';
 import { createRestartEndpoint } from '../supervisor/restart-endpoint.js';
+import { agentVersion } from '../version.js';
 
 /** Tuning for tests; production uses the defaults. */
 export interface AgentRuntimeOptions {
@@ -27,6 +35,8 @@ export interface AgentRuntimeOptions {
   /** Overrides `api.port` (0 = any free port). */
   readonly apiPort?: number;
   readonly onHealthEvent?: (event: HealthEvent) => void;
+  /** The metrics to observe into; default a fresh set (tests read them back). */
+  readonly metrics?: AgentMetrics;
 }
 
 /** The long-running agent: scheduler + webhook dispatcher + local API. */
@@ -43,17 +53,8 @@ export interface AgentRuntime {
   /** The writeback intake (the API's and the hub link's). */
   readonly writeback: WritebackApiOptions;
   readonly version: string;
-}
-
-function agentVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
+  /** What `/metrics` renders: process defaults, histograms of pages, deliveries and writebacks. */
+  readonly metrics: AgentMetrics;
 }
 
 function shutdownError(job: StreamJob): TendrilError {
@@ -72,7 +73,10 @@ function shutdownError(job: StreamJob): TendrilError {
  * the cradle, so tests build it from a real container.
  */
 export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeOptions = {}): AgentRuntime {
-  const { config, connectors, store, sqlClients, logger } = cradle;
+  const { config, connectors, sqlClients, logger } = cradle;
+  const metrics = options.metrics ?? createAgentMetrics();
+  // The workers' view of the store: webhook attempts and finished writebacks feed the histograms.
+  const store = instrumentedStore(cradle.store, metrics);
   const engineLogger = logger as unknown as EngineLogger;
   const startedAt = new Date();
   let state: StatusSnapshot['agent']['state'] = 'starting';
@@ -106,20 +110,31 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
         },
       );
     }
+    const observePage = pageTimer(metrics, { connection: job.connection.id, stream: job.stream });
     return {
       connection: job.connection,
       connector: siteConnector(job),
       stream: job.stream,
-      afterPageCommit: stopAfterPage(job),
+      afterPageCommit: () => {
+        observePage();
+        stopAfterPage(job);
+      },
     };
   };
   // Stop between pages at shutdown: the page just committed is kept, the next one is not read.
-  const stopAfterPage = (job: StreamJob) => () => {
+  const stopAfterPage = (job: StreamJob) => {
     if (job.signal.aborted) throw shutdownError(job);
   };
 
   // Writeback (docs/writeback.md): the worker drains the queue; the API wakes it on each accepted command.
-  const writeback = writebackFor(cradle);
+  // Named, not spread: spreading the container's cradle would resolve every registration, this one included.
+  const writeback = writebackFor({
+    config,
+    store,
+    logger,
+    connectors,
+    sqlClients,
+  });
 
   const scheduler = createScheduler({
     connections: config.connections,
@@ -150,14 +165,14 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
   });
 
   // Delivery drains the outbox on its own (docs/delivery.md): started with the API, stopped after the scheduler.
-  const { dispatcher, subscriptions } = dispatcherFor(cradle);
+  const { dispatcher, subscriptions } = dispatcherFor({ config, store, logger });
 
   const status = () =>
     buildStatusSnapshot({
       store,
       scheduler: scheduler.snapshot(),
       agent: { version, pid: process.pid, startedAt, state },
-      subscriptions: subscriptions.filter((sub) => sub.enabled).length,
+      subscriptions: subscriptions.map((sub) => ({ id: sub.id, enabled: sub.enabled })),
       streamVerification: (connectionId, stream) => {
         const connection = config.connections.find((c) => c.id === connectionId);
         const connector = connection ? connectors.get(connection.connector) : undefined;
@@ -176,12 +191,19 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
     status,
     writeback: writeback.api,
     version,
+    metrics,
     async start() {
       const restart = createRestartEndpoint(); // POST /v1/agent/restart, only when supervised and a site key is set
       api = createApiServer({
         host: config.api.host,
         port: options.apiPort ?? config.api.port,
         status,
+        liveness: () => ({
+          state,
+          uptimeSeconds: Math.max(0, Math.round((Date.now() - startedAt.getTime()) / 1000)),
+          version,
+        }),
+        metrics,
         logger,
         ...(restart ? { restart } : {}),
         writeback: writeback.api,

@@ -1,4 +1,10 @@
-import type { ConnectionStatus, StatusSnapshot, StreamStatus } from '@tendril/api';
+import type {
+  ConnectionStatus,
+  Freshness,
+  StatusSnapshot,
+  StreamStatus,
+  SubscriptionStatus,
+} from '@tendril/api';
 import { isTendrilError } from '@tendril/core';
 import type { SchedulerSnapshot } from '@tendril/scheduler';
 import type { Store } from '@tendril/store';
@@ -7,19 +13,35 @@ export interface SnapshotSources {
   readonly store: Store;
   readonly scheduler: SchedulerSnapshot;
   readonly agent: { version: string; pid: number; startedAt: Date; state: StatusSnapshot['agent']['state'] };
-  /** Subscriptions the dispatcher sends to; undefined when no dispatcher runs. */
-  readonly subscriptions?: number;
+  /** The configured subscriptions (id, enabled); undefined when no dispatcher runs in this process. */
+  readonly subscriptions?: readonly { readonly id: string; readonly enabled: boolean }[];
   /** What a stream is verified against at this site (core `streamVerification`). */
   readonly streamVerification?: (connectionId: string, stream: string) => string | undefined;
   readonly now: Date;
 }
 
 /**
- * Builds the status snapshot from the store (durable: cursors, last runs, counts) and the
- * scheduler (this process: health, backoff, next runs). A store that fails is reported as such and
- * its numbers become null ("n/a"), never zeros. Per-connection outbox depth and dead letters are null
- * (the delivery store counts per subscription; the agent-wide counts are given), pending writebacks
- * until writeback exists.
+ * How current a stream is: the age of its last successful read against the poll interval.
+ * `late` past two intervals (at least one poll missed or failed), `stale` past the read-stale
+ * threshold (a problem on its own, `agent.health.degraded`).
+ */
+export function freshnessOf(
+  lastReadAt: string | undefined,
+  expectedEverySeconds: number,
+  stale: boolean,
+  now: Date,
+): Freshness {
+  if (!lastReadAt) return { state: 'never', ageSeconds: null, expectedEverySeconds };
+  const ageSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(lastReadAt)) / 1000));
+  const state = stale ? 'stale' : ageSeconds > 2 * expectedEverySeconds ? 'late' : 'fresh';
+  return { state, lastReadAt, ageSeconds, expectedEverySeconds };
+}
+
+/**
+ * Builds the status snapshot from the store (durable: cursors, last runs, counts per connection
+ * and per subscription) and the scheduler (this process: health, backoff, next runs). A store that
+ * fails is reported as such and its numbers become null ("n/a"), never zeros. Row quarantine is
+ * not in this version: its counts are null until it is (the fields are the place for them).
  */
 export async function buildStatusSnapshot(sources: SnapshotSources): Promise<StatusSnapshot> {
   const { store, scheduler, now } = sources;
@@ -56,6 +78,8 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
         ...(state?.lastPollStartedAt ? { lastPollStartedAt: state.lastPollStartedAt } : {}),
         ...(finished ? { lastPollFinishedAt: finished } : {}),
         lagSeconds: finished ? Math.max(0, Math.round((now.getTime() - Date.parse(finished)) / 1000)) : null,
+        freshness: freshnessOf(finished, c.pollIntervalSeconds, h.stale, now),
+        quarantined: null,
         ...(state?.watermark ? { watermark: state.watermark } : {}),
         consecutiveFailures: h.consecutiveFailures,
         ...(h.nextRetryAt ? { nextRetryAt: h.nextRetryAt } : {}),
@@ -81,6 +105,9 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
       });
     }
     const events = await guard(() => store.countEvents(c.id));
+    const undelivered = await guard(() => store.deliveries.count({ connectionId: c.id, status: 'pending' }));
+    const dead = await guard(() => store.deliveries.count({ connectionId: c.id, status: 'dead' }));
+    const writebacks = await guard(() => store.writebacks.countPending(c.id));
     connections.push({
       id: c.id,
       connector: c.connector,
@@ -92,15 +119,36 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
       offsetSeconds: c.offsetSeconds,
       running: c.running,
       skippedTicks: c.skippedTicks,
-      // The delivery store counts per subscription, not per connection: the agent-wide numbers are
-      // in `agent.deliveries`; per connection stays n/a until the store can count it.
-      outbox: { events: events ?? null, undelivered: null },
-      deadLetters: null,
-      // TODO(writeback): pending writebacks come from the writeback queue once it exists.
-      pendingWritebacks: null,
+      outbox: { events: events ?? null, undelivered: undelivered ?? null },
+      deadLetters: dead ?? null,
+      pendingWritebacks: writebacks ?? null,
+      quarantined: null,
       scripts: c.scripts,
       streams,
     });
+  }
+
+  const subscriptions: SubscriptionStatus[] = [];
+  if (sources.subscriptions && sources.subscriptions.length > 0) {
+    const states = new Map(
+      ((await guard(() => store.deliveries.subscriptionStates())) ?? []).map((s) => [s.subscriptionId, s]),
+    );
+    for (const sub of sources.subscriptions) {
+      const state = states.get(sub.id);
+      const pending = await guard(() =>
+        store.deliveries.count({ subscriptionId: sub.id, status: 'pending' }),
+      );
+      const dead = await guard(() => store.deliveries.count({ subscriptionId: sub.id, status: 'dead' }));
+      subscriptions.push({
+        id: sub.id,
+        enabled: sub.enabled,
+        state: state?.state ?? 'active',
+        ...(state?.reason ? { reason: state.reason } : {}),
+        ...(state && state.state !== 'active' ? { since: new Date(state.changedAtMs).toISOString() } : {}),
+        pending: pending ?? null,
+        dead: dead ?? null,
+      });
+    }
   }
   const pending = await guard(() => store.deliveries.count({ status: 'pending' }));
   const dead = await guard(() => store.deliveries.count({ status: 'dead' }));
@@ -114,7 +162,12 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
       state: sources.agent.state,
       readStaleMinutes: scheduler.readStaleMinutes,
       delivery: sources.subscriptions === undefined ? 'not-yet' : 'running',
-      deliveries: { subscriptions: sources.subscriptions ?? 0, pending: pending ?? null, dead: dead ?? null },
+      deliveries: {
+        subscriptions: sources.subscriptions?.filter((s) => s.enabled).length ?? 0,
+        pending: pending ?? null,
+        dead: dead ?? null,
+      },
+      subscriptions,
       writebackWorker: scheduler.writebackWorker,
     },
     store: storeError ? { ok: false, error: storeError } : { ok: true },

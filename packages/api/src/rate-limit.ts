@@ -1,1 +1,0 @@
-export { createRateLimiter, type RateLimiter } from '@tendril/core';
