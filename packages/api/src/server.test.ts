@@ -295,7 +295,7 @@ describe('GET / and /v1/status', () => {
     expect(html).toContain('<span data-metric="dead-letters">0</span>');
     expect(html).toContain('<span data-metric="pending-writebacks">4</span>');
     expect(html).toMatch(
-      /data-metric="quarantined"><span class="na" title="row quarantine is not in this version[^"]*">n\/a</,
+      /data-metric="quarantined"><span class="na" title="the store could not be read[^"]*">n\/a</,
     );
     // Connection times in the office's zone, UTC on hover.
     expect(html).toContain(

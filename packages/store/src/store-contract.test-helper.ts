@@ -604,7 +604,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         sourceId: '17',
         errorCode: 'TENDRIL_E_VALIDATION',
         field: 'status',
-        reason: 'invalid_enum_value',
+        reason: 'invalid_value',
       };
       await store.commitPage(
         page('c1', [patientChange('c1', '1', 'created')], {
@@ -626,7 +626,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         sourceId: '17',
         errorCode: 'TENDRIL_E_VALIDATION',
         field: 'end',
-        reason: 'invalid_enum_value',
+        reason: 'invalid_value',
         firstSeenAt: '2025-01-20T14:05:00.000Z',
         lastSeenAt: '2025-01-21T08:00:00.000Z',
         count: 2,

@@ -141,7 +141,7 @@ export interface QuarantinedRow {
   readonly errorCode: string;
   /** The model field path that failed (`status`, `name.given.0`), when known. */
   readonly field?: string;
-  /** The kind of problem, a fixed word (`invalid_enum_value`, `too_small`, `mapping-failed`), never a value. */
+  /** The kind of problem, a fixed word (`invalid_value`, `too_small`, `mapping-failed`), never a value. */
   readonly reason: string;
 }
 
