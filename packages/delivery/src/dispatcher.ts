@@ -314,7 +314,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       case 'permanent':
         // A 410 that disables the subscription leaves its dead letters redrivable: every request
         // in flight when it came is re-sent by `tendril deliveries resume` once the URL is fixed
-        // (docs/delivery.md, "Subscription health").
+        // (docs/delivery.md, "How it works").
         resolution =
           record.status === 410
             ? { kind: 'dead', reason: 'gone', redrive: subscription.disableOn410 }

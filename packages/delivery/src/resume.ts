@@ -3,7 +3,7 @@ import type { Store } from '@tendril/store';
 /**
  * `tendril deliveries resume`: redrives the subscription's dead letters awaiting redrive — those of
  * an outage (`unreachable`) and those dead-lettered `gone` by a 410 that disabled it, including the
- * requests that were in flight when the 410 came (docs/delivery.md, "Subscription health") — each
+ * requests that were in flight when the 410 came (docs/delivery.md, "How it works") — each
  * in its original place in its key, with the same webhook-id and a fresh retry budget; then makes
  * the subscription active. Safe to run again after an interruption: a redriven dead letter is no
  * longer redrivable. Returns how many were redriven.
