@@ -196,6 +196,30 @@ describe('row quarantine on real MariaDB (Open Dental)', () => {
     expect(await quarantineList()).toEqual([]);
   });
 
+  it('never deletes a row that mapped before and fails now, even on a full re-read', async () => {
+    const victim = (await liveAppointments())[2]!;
+    const [[original]] = (await connection.query('SELECT AptStatus FROM appointment WHERE AptNum = ?', [
+      victim,
+    ])) as unknown as [{ AptStatus: number }[]];
+    await connection.query('UPDATE appointment SET AptStatus = 99 WHERE AptNum = ?', [victim]);
+    await sleep(1100);
+    const poll = (await sync()).streams.get('appointments')!;
+    expect(poll).toMatchObject({ quarantined: 1, deleted: 0, updated: 0 });
+    const full = await runCli(['sync', '--config', configFile, '--once', '--full', '--json']);
+    const report = JSON.parse(full.stdout) as { connections: { streams: StreamReport[] }[] };
+    const apts = report.connections[0]!.streams.find((s) => s.stream === 'appointments')!;
+    expect(apts).toMatchObject({ quarantined: 1, deleted: 0, created: 0, updated: 0 });
+    // Back to what it was: nothing to emit (its last good version is the shadow's), out of quarantine.
+    await connection.query('UPDATE appointment SET AptStatus = ? WHERE AptNum = ?', [
+      original!.AptStatus,
+      victim,
+    ]);
+    await sleep(1100);
+    const back = (await sync()).streams.get('appointments')!;
+    expect(back).toMatchObject({ quarantined: 0, created: 0, updated: 0, deleted: 0 });
+    expect(await quarantineList()).toEqual([]);
+  });
+
   it('stops the stream, naming the share and not the data, when most of a page fails', async () => {
     const appointments = await liveAppointments();
     const broken = appointments.slice(0, Math.ceil(appointments.length * 0.8));
