@@ -8,6 +8,7 @@ import {
   TOMBSTONE_HASH,
   type MappedRow,
   type Row,
+  type ShadowEntry,
 } from '@tendril/core';
 import { businessDateOf } from '@tendril/sql';
 import type { PendingChange, QuarantinedRow, SeenRecord, StreamState } from '@tendril/store';
@@ -137,7 +138,9 @@ export async function commitMapped(run: StreamRun, page: MappedPage, commit: Pag
   const resourceType = run.table.resourceType;
   await refuseMostlyFailingPage(run, page, seenAt);
   const ids = [...mapped.map((m) => m.sourceId), ...confirmedAbsent];
-  const shadow = ids.length ? await store.getShadow(connection.id, resourceType, ids) : new Map();
+  const shadow = ids.length
+    ? await store.getShadow(connection.id, resourceType, ids)
+    : new Map<string, ShadowEntry>();
   const changes: PendingChange[] = [];
   const seen: SeenRecord[] = [...(commit.alsoSeen ?? [])];
   const syncedAt = seenAt;
