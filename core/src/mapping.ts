@@ -1,4 +1,4 @@
-import { TendrilError } from './errors.js';
+import { TendrilError, type WarningCode } from './errors.js';
 import { resourceHash, TOMBSTONE_HASH } from './hash.js';
 import { resourceId, sourceIdOf } from './ids.js';
 import type { MappingContext } from './mapping-context.js';
@@ -183,20 +183,18 @@ export function mapRow(
   // Transforms report dropped values through `warn`; each is attributed to the field being mapped.
   let warnings: MappingWarning[] | undefined;
   let currentField = '';
-  const rowCtx: MappingContext = {
-    ...ctx,
-    warn: (code, field = currentField) => {
-      (warnings ??= []).push({ code, field });
-      publishMappingWarning({
-        code,
-        field,
-        connectionId: ctx.connectionId,
-        connectorId: ctx.connectorId,
-        table: table.table,
-        resourceType: table.resourceType,
-      });
-    },
+  const warn = (code: WarningCode, field = currentField): void => {
+    (warnings ??= []).push({ code, field });
+    publishMappingWarning({
+      code,
+      field,
+      connectionId: ctx.connectionId,
+      connectorId: ctx.connectorId,
+      table: table.table,
+      resourceType: table.resourceType,
+    });
   };
+  const rowCtx: MappingContext = { ...ctx, warn };
   for (const [path, value] of Object.entries(table.constants ?? {})) setPath(resource, path, value);
   for (const [path, mapping] of Object.entries(table.fields)) {
     currentField = path;
@@ -220,7 +218,7 @@ export function mapRow(
     // Field-level tolerance (docs/quarantine.md, "Field-level tolerance"): a value of an optional
     // field that fails validation is dropped with a warning; the row fails only when a required
     // field is wrong, and then it is quarantined by the engine, not mapped.
-    if (dropInvalidOptionalValues(resource, parsed.error.issues, schema.shape, rowCtx.warn!)) {
+    if (dropInvalidOptionalValues(resource, parsed.error.issues, schema.shape, warn)) {
       parsed = schema.safeParse(resource);
     }
   }
