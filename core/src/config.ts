@@ -81,6 +81,12 @@ export const SyncConfig = z
      * "Nightly reconciliation"); default 7.
      */
     rehashSlices: z.number().int().min(1).max(366).optional(),
+    /**
+     * A row that fails mapping or validation is quarantined and skipped; when more than this share
+     * of a page's rows fail (pages of 10 rows or more), the stream stops instead: the mapping, not
+     * the data, is wrong (docs/quarantine.md). 0–1; default 0.5.
+     */
+    quarantineMaxShare: z.number().min(0).max(1).optional(),
   })
   .strict();
 

@@ -85,6 +85,11 @@ export interface StreamRun {
   guardTripped: boolean;
   /** Rows this run's full scan read from the vendor table itself (not static rows or lookups). */
   tableRowsScanned: number;
+  /**
+   * The stream has rows in quarantine (at the start of the run, or quarantined by it): pages then
+   * release the rows that map again (docs/quarantine.md, "Leaving quarantine").
+   */
+  quarantineSeen: boolean;
   keysScanned?: number;
   rehashSlice?: { slice: number; slices: number };
 }

@@ -82,7 +82,7 @@ export async function previewMapping(
   let failedRows = 0;
   for (const row of rows) {
     try {
-      const mapped = mapRow(table, row, ctx, options.syncedAt);
+      const mapped = mapRow(table, row, ctx, options.syncedAt, { strict: true });
       if (mapped.kind !== 'live') continue;
       for (const w of mapped.warnings ?? []) {
         const key = `${w.code} ${w.field}`;
