@@ -494,7 +494,7 @@ export class LinkServer {
         connectionId: row.connection_id,
         command: row.command,
         input: row.input,
-        deadline: row.deadline.toISOString(),
+        deadline: row.deadline,
       },
     });
   }

@@ -242,7 +242,7 @@ export class EventLog {
       refs: row.refs,
       siteId,
       siteSeq: Number(row.site_seq),
-      receivedAt: row.received_at.toISOString(),
+      receivedAt: row.received_at,
     }));
   }
 
@@ -298,7 +298,7 @@ export class EventLog {
     let query = this.db.selectFrom('hub_access_log').selectAll().orderBy('id', 'desc').limit(limit);
     if (siteId) query = query.where('site_id', '=', siteId);
     return (await query.execute()).map((r) => ({
-      at: r.at.toISOString(),
+      at: r.at,
       vendorId: r.vendor_id,
       keyId: r.key_id,
       siteId: r.site_id,
