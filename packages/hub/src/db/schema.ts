@@ -74,6 +74,9 @@ export interface HubDatabase {
     last_seq: number | null;
   };
   hub_nodes: { id: string; started_at: Timestamp; heartbeat_at: Timestamp };
+  hub_subscriptions: HubSubscriptionTable;
+  /** The last position of each site's log handed to webhook delivery (docs/hub.md, "Webhooks from the hub"). */
+  hub_fanout: { site_id: string; seq: number };
   hub_audit: {
     id: Generated<number>;
     at: Timestamp;
@@ -154,4 +157,28 @@ export interface HubWritebackTable {
   /** The agent's result document (docs/writeback.md, "Lifecycle and guarantees"), translated to the vendor's view. */
   result: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   updated_at: Timestamp;
+}
+
+/** A vendor's webhook subscription; its secrets and API key value are sealed (delivery/sealed.ts). */
+export interface HubSubscriptionTable {
+  id: string;
+  vendor_id: string;
+  /** The API key that created it (audit only: the subscription belongs to the vendor). */
+  key_id: string;
+  url: string;
+  allow_insecure: boolean;
+  format: 'json' | 'fhir' | 'flat';
+  all_sites: boolean;
+  site_ids: ColumnType<string[], string, string>;
+  resource_types: ColumnType<string[], string, string>;
+  event_types: ColumnType<string[], string, string>;
+  secrets_sealed: string;
+  api_key_sealed: string | null;
+  policy: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  timeout_seconds: number;
+  enabled: boolean;
+  disable_on_410: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: Timestamp | null;
 }

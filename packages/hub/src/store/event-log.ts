@@ -1,5 +1,5 @@
 import { uuidV7 } from '@tendril/core';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { HubDatabase } from '../db/schema.js';
 
 /** An outbox event as the agent relays it: the envelope plus what the output formats need. */
@@ -373,6 +373,7 @@ export class EventLog {
       dropped.push(name);
     }
     await sql`DELETE FROM hub_events_default WHERE received_at < ${cutoff}`.execute(this.db);
+    await deleteDeliveryCopies(this.db, sql`o.connection_id LIKE 'site:%' AND o.created_at < ${cutoff}`);
     let keysDeleted = 0;
     for (;;) {
       const result = await sql`DELETE FROM hub_event_keys WHERE ctid IN (
@@ -389,6 +390,7 @@ export class EventLog {
     return this.db.transaction().execute(async (tx) => {
       const events = await tx.deleteFrom('hub_events').where('site_id', '=', siteId).executeTakeFirst();
       await tx.deleteFrom('hub_event_keys').where('site_id', '=', siteId).execute();
+      await deleteDeliveryCopies(tx, sql`o.connection_id = ${`site:${siteId}`}`);
       const writebacks = await tx
         .deleteFrom('hub_writebacks')
         .where('site_id', '=', siteId)
@@ -401,6 +403,21 @@ export class EventLog {
       return { events: Number(events.numDeletedRows), writebacks: Number(writebacks.numDeletedRows) };
     });
   }
+}
+
+/**
+ * Deletes the copies webhook delivery keeps of log entries (the store's outbox, deliveries and
+ * attempts; docs/hub.md, "Webhooks from the hub") for the outbox rows `o` matching `where`: they
+ * hold PHI and go with the log's retention and a site's purge. Nothing to do before delivery
+ * first created its tables.
+ */
+async function deleteDeliveryCopies(db: Kysely<HubDatabase>, where: RawBuilder<unknown>): Promise<void> {
+  const exists = await sql<{ t: string | null }>`SELECT to_regclass('outbox')::text AS t`.execute(db);
+  if (!exists.rows[0]?.t) return;
+  await sql`DELETE FROM delivery_attempts WHERE delivery_id IN (
+    SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.event_id WHERE ${where})`.execute(db);
+  await sql`DELETE FROM deliveries WHERE event_id IN (SELECT o.id FROM outbox o WHERE ${where})`.execute(db);
+  await sql`DELETE FROM outbox o WHERE ${where}`.execute(db);
 }
 
 /** Finishes the hub's record of a command from the agent's result document, once. */
