@@ -147,34 +147,41 @@ export class HubDelivery {
     let queued = 0;
     for (const site of behind) {
       const routes = routesForSite(this.#active, { id: site.id, vendorId: site.vendor_id });
+      // Nothing subscribes to this site: the position moves to the end of its log, and no entry is
+      // read or copied.
+      if (routes.length === 0) {
+        await this.#saveFanout(site.id, Number(site.last_event_seq));
+        continue;
+      }
       let after = Number(site.seq);
       while (!this.#stopping) {
         const entries = await this.#options.events.list(site.id, after, FANOUT_PAGE);
         if (entries.length === 0) break;
-        // Nothing subscribes to this site: the position moves on and no copy of the events is made.
-        if (routes.length > 0) {
-          const result = await this.store.deliveries.enqueueFromLog({
-            stream: siteStream(site.id),
-            events: entries.map((entry) => ({ position: entry.siteSeq, event: storedEvent(entry) })),
-            routes,
-            nowMs: this.#options.now().getTime(),
-          });
-          queued += result.deliveries;
-        }
+        const result = await this.store.deliveries.enqueueFromLog({
+          stream: siteStream(site.id),
+          events: entries.map((entry) => ({ position: entry.siteSeq, event: storedEvent(entry) })),
+          routes,
+          nowMs: this.#options.now().getTime(),
+        });
+        queued += result.deliveries;
         after = entries.at(-1)!.siteSeq;
-        await db
-          .insertInto('hub_fanout')
-          .values({ site_id: site.id, seq: after })
-          .onConflict((oc) =>
-            oc.column('site_id').doUpdateSet((eb) => ({
-              seq: eb.fn('greatest', [eb.ref('hub_fanout.seq'), eb.ref('excluded.seq')]),
-            })),
-          )
-          .execute();
+        await this.#saveFanout(site.id, after);
         if (entries.length < FANOUT_PAGE) break;
       }
     }
     return queued;
+  }
+
+  async #saveFanout(siteId: string, seq: number): Promise<void> {
+    await this.#options.hubDb.db
+      .insertInto('hub_fanout')
+      .values({ site_id: siteId, seq })
+      .onConflict((oc) =>
+        oc.column('site_id').doUpdateSet((eb) => ({
+          seq: eb.fn('greatest', [eb.ref('hub_fanout.seq'), eb.ref('excluded.seq')]),
+        })),
+      )
+      .execute();
   }
 
   async stop(): Promise<void> {

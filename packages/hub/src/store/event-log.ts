@@ -115,8 +115,13 @@ export class EventLog {
           seq += 1;
           stored.push({ ...event, envelope, siteId, siteSeq: seq, receivedAt: now.toISOString() });
         }
-        // One parameter per column (arrays), whatever the batch size.
+        // One parameter per column (arrays), whatever the batch size. The two JSON columns go as one
+        // JSON array each, split by the server: as a json[] literal, every quote of every document
+        // would be escaped in JavaScript first, which with its garbage was the largest part of the
+        // hub's own work per relayed event (docs/hub.md, "Performance").
         const column = <T>(pick: (e: LoggedEvent) => T) => stored.map(pick);
+        const elements = (json: string) =>
+          sql`ARRAY(SELECT v FROM json_array_elements(${json}::json) WITH ORDINALITY AS j(v, n) ORDER BY n)`;
         await sql`
           INSERT INTO hub_events (site_id, site_seq, connection_id, event_id, sequence, type, resource_type,
             resource_id, kind, source_id, connector_id, refs, envelope, received_at)
@@ -126,9 +131,8 @@ export class EventLog {
             ${column((e) => e.envelope.type)}::text[], ${column((e) => e.envelope.resourceType)}::text[],
             ${column((e) => e.envelope.resourceId)}::text[], ${column((e) => e.kind)}::text[],
             ${column((e) => e.sourceId)}::text[], ${column((e) => e.connectorId)}::text[],
-            ${column((e) => JSON.stringify(e.refs))}::json[], ${column((e) => JSON.stringify(e.envelope))}::json[])`.execute(
-          tx,
-        );
+            ${elements(JSON.stringify(column((e) => e.refs)))},
+            ${elements(JSON.stringify(column((e) => e.envelope)))})`.execute(tx);
         for (const e of stored) {
           if (!commands.has(String(e.envelope.data['id']))) continue;
           await finishFromResult(tx, String(e.envelope.data['id']), e.envelope.data, now);
