@@ -30,14 +30,14 @@ interface Receiver {
   close(): Promise<void>;
 }
 
-async function startReceiver(): Promise<Receiver> {
+async function startReceiver(status: (index: number) => number = () => 204): Promise<Receiver> {
   const received: Receiver['received'] = [];
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: request.headers });
-      response.writeHead(204).end();
+      response.writeHead(status(received.length - 1)).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -314,4 +314,47 @@ describe('hub: vendor webhook subscriptions delivered by the hub', () => {
       for (const secret of [allSecret, oldSecret, newSecret]) expect(text).not.toContain(secret.slice(6));
     expect(filesUnder(join(dir, 'node-a', 'hubdata')).some((f) => f.endsWith('delivery-key'))).toBe(true);
   }, 240_000);
+
+  it('lists a dead letter and replays it with the same webhook-id, verified again', async () => {
+    const acme = vendorClient(nodeA.url, vendorKey);
+    // The first request is refused for good (400): a dead letter at once; the replay is accepted.
+    const picky = await startReceiver((index) => (index === 0 ? 400 : 204));
+    receivers.push(picky);
+    const made = await acme.post('/v1/subscriptions', {
+      url: picky.url,
+      allowInsecure: true,
+      eventTypes: ['site.online'],
+    });
+    const id = made.body['id'] as string;
+    const secret = made.body['secret'] as string;
+    // The agent links again: site.online.
+    agent = await startAgent(enrolled);
+    const dead = await until('the dead letter', async () => {
+      const page = await acme.get(`/v1/subscriptions/${id}/deliveries?status=dead`);
+      const rows = page.body['deliveries'] as { id: number; eventId: string; lastStatus: number }[];
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(dead[0]).toMatchObject({ lastStatus: 400, eventType: 'site.online', deadReason: 'permanent' });
+    // Someone else's subscription, or a bad body, is refused.
+    expect(
+      (await vendorClient(nodeA.url, otherKey).post(`/v1/subscriptions/${id}/replay`, { dead: true })).status,
+    ).toBe(404);
+    expect(
+      (await acme.post(`/v1/subscriptions/${id}/replay`, { deliveryIds: [dead[0]!.id], dead: true })).status,
+    ).toBe(400);
+    const replayed = await acme.post(`/v1/subscriptions/${id}/replay`, { deliveryIds: [dead[0]!.id] });
+    expect(replayed.status).toBe(202);
+    expect(replayed.body['replayed']).toBe(1);
+    await until('the replay to arrive', () => (picky.received.length >= 2 ? true : undefined));
+    expect(picky.received.map((r) => r.headers['webhook-id'])).toEqual([dead[0]!.eventId, dead[0]!.eventId]);
+    expect([...verified({ ...picky, received: picky.received.slice(1) }, secret).values()][0]).toMatchObject({
+      type: 'site.online',
+    });
+    const delivered = await until('the replay recorded as delivered', async () => {
+      const page = await acme.get(`/v1/subscriptions/${id}/deliveries?status=delivered`);
+      const rows = page.body['deliveries'] as { origin: string; replayOf: number }[];
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(delivered[0]).toMatchObject({ origin: 'replay', replayOf: dead[0]!.id });
+  }, 120_000);
 });

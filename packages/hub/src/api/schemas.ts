@@ -237,3 +237,50 @@ export const SubscriptionWithSecret = SubscriptionView.extend({
 export const SubscriptionList = z
   .object({ subscriptions: z.array(SubscriptionView) })
   .register(VENDOR_SCHEMAS, { id: 'SubscriptionList' });
+
+export const DeliveriesQuery = z.object({
+  status: z.enum(['pending', 'delivered', 'dead']).optional().describe('dead: the dead letters'),
+  after: z.coerce.number().int().min(0).optional().describe('the last id of the previous page'),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+export const DeliveryView = z
+  .object({
+    id: z.number(),
+    eventId: z.string().describe('also the webhook-id of every attempt and replay'),
+    eventType: z.string(),
+    resourceType: z.string(),
+    resourceId: z.string(),
+    sequence: z.number(),
+    status: z.enum(['pending', 'delivered', 'dead']),
+    origin: z.string(),
+    attempts: z.number(),
+    lastStatus: z.number().nullable(),
+    lastError: z.string().nullable(),
+    deadReason: z.string().nullable(),
+    replayOf: z.number().nullable(),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'Delivery' });
+
+export const DeliveryPage = z
+  .object({ deliveries: z.array(DeliveryView), next: z.number().nullable() })
+  .register(VENDOR_SCHEMAS, { id: 'DeliveryPage' });
+
+export const ReplayBody = z
+  .object({
+    deliveryIds: z
+      .array(z.number().int().min(1))
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('these deliveries of the subscription (dead or delivered)'),
+    dead: z.literal(true).optional().describe('every dead letter of the subscription (up to 1000)'),
+  })
+  .strict()
+  .register(VENDOR_SCHEMAS, { id: 'Replay' });
+
+export const ReplayAccepted = z
+  .object({ replayed: z.number(), deliveryIds: z.array(z.number()) })
+  .register(VENDOR_SCHEMAS, { id: 'ReplayAccepted' });

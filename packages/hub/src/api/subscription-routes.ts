@@ -6,7 +6,11 @@ import { keySees, type VendorPrincipal } from '../store/api-keys.js';
 import type { SubscriptionFields, SubscriptionView as StoredView } from '../store/subscriptions.js';
 import type { RouteDoc } from './openapi.js';
 import {
+  DeliveriesQuery,
+  DeliveryPage,
   ErrorBody,
+  ReplayAccepted,
+  ReplayBody,
   SubscriptionCreateBody,
   SubscriptionList,
   SubscriptionParams,
@@ -58,6 +62,34 @@ export const SUBSCRIPTION_ROUTES: readonly RouteDoc[] = [
     body: SubscriptionPatchBody,
     responses: {
       200: { description: 'Changed (with `secret` after a rotation)', schema: SubscriptionWithSecret },
+      400: { description: 'Invalid; errors lists each field', schema: ErrorBody },
+      401: { description: 'No valid key', schema: ErrorBody },
+      404: { description: NOT_FOUND, schema: ErrorBody },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/subscriptions/{id}/deliveries',
+    summary:
+      "The subscription's deliveries, oldest first (status=dead: its dead letters), with their last outcome",
+    params: SubscriptionParams,
+    query: DeliveriesQuery,
+    responses: {
+      200: { description: 'A page of deliveries (no event bodies)', schema: DeliveryPage },
+      400: { description: 'A bad query', schema: ErrorBody },
+      401: { description: 'No valid key', schema: ErrorBody },
+      404: { description: NOT_FOUND, schema: ErrorBody },
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/subscriptions/{id}/replay',
+    summary:
+      'Send deliveries again: new deliveries, same webhook-id and body, a fresh retry budget, queued behind the resource’s pending events',
+    params: SubscriptionParams,
+    body: ReplayBody,
+    responses: {
+      202: { description: 'Queued', schema: ReplayAccepted },
       400: { description: 'Invalid; errors lists each field', schema: ErrorBody },
       401: { description: 'No valid key', schema: ErrorBody },
       404: { description: NOT_FOUND, schema: ErrorBody },
@@ -225,6 +257,20 @@ export function registerSubscriptionRoutes(
       ctx.now(),
     );
     if (!updated) return problem(reply, 404, 'not_found', NOT_FOUND);
+    // Enabling (again) also lifts a pause or a 410's disable: delivery resumes where it stopped,
+    // as `tendril deliveries resume` does on an agent.
+    if (changes.enabled === true && ctx.delivery) {
+      const state = (await ctx.delivery.store.deliveries.subscriptionStates()).find(
+        (s) => s.subscriptionId === params.data.id,
+      );
+      if (state && (state.state === 'paused' || state.state === 'disabled'))
+        await ctx.delivery.store.deliveries.setSubscriptionState({
+          subscriptionId: params.data.id,
+          state: 'active',
+          nowMs: ctx.now().getTime(),
+          resetFailures: true,
+        });
+    }
     log.info(
       {
         event: 'hub.subscription_changed',
@@ -240,6 +286,112 @@ export function registerSubscriptionRoutes(
       ...(updated.secret ? { secret: updated.secret } : {}),
     });
   });
+
+  app.get('/v1/subscriptions/:id/deliveries', async (request, reply) => {
+    const principal = await authenticate(request, reply);
+    if (!principal) return reply;
+    const params = SubscriptionParams.safeParse(request.params);
+    const view = params.success ? await ctx.subscriptions.get(principal, params.data.id) : undefined;
+    if (!view || !ctx.delivery) return problem(reply, 404, 'not_found', NOT_FOUND);
+    const query = DeliveriesQuery.safeParse(request.query);
+    if (!query.success)
+      return problem(
+        reply,
+        400,
+        'validation_failed',
+        'the query has problems; see errors',
+        zodErrors(query.error.issues),
+      );
+    const limit = query.data.limit ?? 100;
+    const rows = await ctx.delivery.store.deliveries.list({
+      subscriptionId: view.id,
+      ...(query.data.status ? { status: query.data.status } : {}),
+      ...(query.data.after !== undefined ? { afterId: query.data.after } : {}),
+      limit,
+    });
+    return reply.header('cache-control', 'no-store').send({
+      deliveries: rows.map((d) => ({
+        id: d.id,
+        eventId: d.eventId,
+        eventType: d.eventType,
+        resourceType: d.resourceType,
+        resourceId: d.resourceId,
+        sequence: d.sequence,
+        status: d.status,
+        origin: d.origin,
+        attempts: d.attempts,
+        lastStatus: d.lastStatus ?? null,
+        lastError: d.lastError ?? null,
+        deadReason: d.deadReason ?? null,
+        replayOf: d.replayOf ?? null,
+        createdAt: new Date(d.createdAtMs).toISOString(),
+        finishedAt: d.finishedAtMs === undefined ? null : new Date(d.finishedAtMs).toISOString(),
+      })),
+      next: rows.length === limit ? rows.at(-1)!.id : null,
+    });
+  });
+
+  app.post(
+    '/v1/subscriptions/:id/replay',
+    { bodyLimit: ctx.config.api.bodyLimitBytes },
+    async (request, reply) => {
+      const principal = await authenticate(request, reply);
+      if (!principal) return reply;
+      const params = SubscriptionParams.safeParse(request.params);
+      const view = params.success ? await ctx.subscriptions.get(principal, params.data.id) : undefined;
+      if (!view || !ctx.delivery) return problem(reply, 404, 'not_found', NOT_FOUND);
+      const body = ReplayBody.safeParse(request.body);
+      if (!body.success) return invalid(reply, zodErrors(body.error.issues));
+      if ((body.data.deliveryIds === undefined) === (body.data.dead === undefined))
+        return invalid(reply, [{ path: '(body)', message: 'give either deliveryIds or dead: true' }]);
+      const deliveries = ctx.delivery.store.deliveries;
+      let selected;
+      if (body.data.dead) {
+        selected = await deliveries.list({ subscriptionId: view.id, status: 'dead', limit: 1000 });
+      } else {
+        selected = [];
+        const errors: WritebackFieldError[] = [];
+        for (const [i, id] of body.data.deliveryIds!.entries()) {
+          const found = await deliveries.get(id);
+          // Another subscription's delivery answers like one that does not exist.
+          if (!found || found.delivery.subscriptionId !== view.id)
+            errors.push({
+              path: `deliveryIds.${i}`,
+              message: 'no delivery of this subscription has this id',
+            });
+          else if (found.delivery.status === 'pending')
+            errors.push({
+              path: `deliveryIds.${i}`,
+              message: 'is still pending; it is sent (or retried) already',
+            });
+          else selected.push(found.delivery);
+        }
+        if (errors.length > 0) return invalid(reply, errors);
+      }
+      const ids =
+        selected.length === 0
+          ? []
+          : await deliveries.enqueue({
+              subscriptionId: view.id,
+              items: selected.map((d) => ({ eventId: d.eventId, replayOf: d.id })),
+              origin: 'replay',
+              nowMs: ctx.now().getTime(),
+            });
+      log.info(
+        {
+          event: 'hub.subscription_replay',
+          subscriptionId: view.id,
+          keyId: principal.keyId,
+          replayed: ids.length,
+        },
+        'deliveries replayed',
+      );
+      return reply
+        .code(202)
+        .header('cache-control', 'no-store')
+        .send({ replayed: ids.length, deliveryIds: ids });
+    },
+  );
 
   app.delete('/v1/subscriptions/:id', async (request, reply) => {
     const principal = await authenticate(request, reply);
