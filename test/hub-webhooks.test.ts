@@ -189,6 +189,15 @@ describe('hub: vendor webhook subscriptions delivered by the hub', () => {
 
   it('refuses bad subscriptions field by field, and hides them from other vendors', async () => {
     const acme = vendorClient(nodeA.url, vendorKey);
+    // Documented from the same schemas the routes validate with.
+    const doc = (await (await fetch(`${nodeA.url}/v1/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(Object.keys(doc.paths['/v1/subscriptions/{id}'] ?? {}).sort()).toEqual(['delete', 'get', 'patch']);
+    expect(doc.paths).toHaveProperty('/v1/subscriptions/{id}/replay');
+    expect(doc.components.schemas).toHaveProperty('SubscriptionCreate');
+    expect(doc.components.schemas).toHaveProperty('SubscriptionWithSecret');
     const bad = await acme.post('/v1/subscriptions', {
       url: 'http://example.com/hook',
       policy: { healthyRetryPolicy: { minDelayTarget: 0, maxDelayTarget: 10, numRetries: 3 } },
