@@ -365,5 +365,11 @@ describe('hub: vendor webhook subscriptions delivered by the hub', () => {
       return rows.length > 0 ? rows : undefined;
     });
     expect(delivered[0]).toMatchObject({ origin: 'replay', replayOf: dead[0]!.id });
+    // Operators see the dead letter (kept, replayed or not) in the hub's metrics.
+    const metrics = await (await fetch(`${nodeB.url}/metrics`)).text();
+    expect(Number(/tendril_hub_deliveries\{status="dead"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(metrics).toMatch(/tendril_hub_deliveries\{status="pending"\} \d+/);
   }, 120_000);
 });
