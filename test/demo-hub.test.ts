@@ -7,7 +7,8 @@ import { runCli } from './support/cli.js';
 /**
  * The README's first command, as a user runs it (`tendril demo`, no server, no ../shared): the
  * hub step it shows must really happen — a hub on PGlite, the agent enrolled and linked, its outbox
- * relayed, and a vendor's booking through the hub written and back as a result event.
+ * relayed, a vendor's booking through the hub written and back as a result event, and the
+ * result delivered to the vendor's webhook receiver, which verifies it with the standardwebhooks library.
  */
 describe('tendril demo: the hub step', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tendril-demo-hub-'));
@@ -27,5 +28,16 @@ describe('tendril demo: the hub step', () => {
     expect(out).toMatch(
       /appointment\.writeback\.written, idempotencyKey demo-hub-book-\d+ \(the vendor's own\)/,
     );
+    // The webhook leg: the vendor's receiver verified each delivery with the standardwebhooks library.
+    expect(out).toMatch(
+      /POST \/v1\/subscriptions \(site\.\*, appointment\.writeback\.\*\) → 201 sub_[0-9a-f]+/,
+    );
+    expect(out).toContain('vendor webhook ← site.online');
+    expect(out).toMatch(
+      /vendor webhook ← appointment\.writeback\.written idempotencyKey demo-hub-book-\d+ \(signature verified with standardwebhooks\)/,
+    );
+    expect(out).toMatch(/hub → vendor webhook: the booking's result arrived, verified/);
+    expect(out).not.toContain('rejected');
+    expect(out).not.toMatch(/whsec_[A-Za-z0-9+/]{20}/);
   }, 300_000);
 });

@@ -156,6 +156,27 @@ describe('dispatcher against a real HTTP receiver', () => {
     expect((await h.store.deliveries.subscriptionStates())[0]?.state ?? 'active').toBe('active');
   });
 
+  it('setSubscriptions applies at once: a removed subscription gets nothing, a new secret signs the next request', async () => {
+    const h = await harness({}, () => ({ status: 204 }));
+    const [first] = await commit(h.store, [patientChange('1', 1)]);
+    await h.dispatcher.drainOnce();
+    expect(h.receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([first!.envelope.id]);
+    const { resolved } = subscriptionsFor([{ id: 'sub', url: h.receiver.url }]);
+    // Removed while it runs: the pending delivery stays pending, nothing is sent.
+    h.dispatcher.setSubscriptions([]);
+    await commit(h.store, [patientChange('2', 1)]);
+    await h.dispatcher.drainOnce();
+    expect(h.receiver.requests).toHaveLength(1);
+    expect(await h.store.deliveries.count({ status: 'pending' })).toBe(1);
+    // Back, with another secret: the waiting delivery goes out signed with it.
+    const other = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+    h.dispatcher.setSubscriptions([{ ...resolved[0]!, secrets: [{ secret: other }] }]);
+    await h.dispatcher.drainOnce();
+    expect(h.receiver.requests).toHaveLength(2);
+    expect(verifiedByLibrary(h.receiver.requests[1]!, other)).toBe(true);
+    expect(verifiedByLibrary(h.receiver.requests[1]!)).toBe(false);
+  });
+
   it('a 410 disables the subscription: nothing more is sent until it is resumed', async () => {
     const h = await harness({}, () => ({ status: 410 }));
     await commit(h.store, [patientChange('1', 1), patientChange('2', 1)]);

@@ -51,7 +51,8 @@ function packageVersion(): string {
 export const TENDRIL_USER_AGENT = `tendril/${packageVersion()}`;
 
 export interface DispatcherOptions {
-  store: Store;
+  /** The agent's store, or any store whose delivery half holds the queue (the hub's). */
+  store: Pick<Store, 'deliveries'>;
   /** Every configured subscription; disabled ones (`enabled: false`) are never sent to. */
   subscriptions: readonly ResolvedSubscription[];
   logger: DeliveryLogger;
@@ -94,6 +95,12 @@ export interface Dispatcher {
   stop(options?: { graceMs?: number }): Promise<void>;
   /** Sends everything due now (and retries that become due during it), returning when nothing is due. */
   drainOnce(): Promise<DrainReport>;
+  /**
+   * Replaces the subscriptions at run time (the hub's, managed by API): the next lease uses the
+   * new set; a request already in flight finishes with the subscription it started with, and a
+   * delivery leased for a subscription that is gone is given back.
+   */
+  setSubscriptions(subscriptions: readonly ResolvedSubscription[]): void;
 }
 
 const emptyReport = (): DrainReport => ({
@@ -138,7 +145,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const clientIdOf = options.clientIdOf ?? ((connectionId: string) => connectionId);
   const log = options.logger;
-  const subscriptions = new Map(options.subscriptions.filter((s) => s.enabled).map((s) => [s.id, s]));
+  let subscriptions = new Map(options.subscriptions.filter((s) => s.enabled).map((s) => [s.id, s]));
   const throttles = new Map<string, Throttle>();
   const stopController = new AbortController();
   const inflight = new Set<Promise<void>>();
@@ -270,7 +277,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   const process1 = async (delivery: LeasedDelivery, report: DrainReport): Promise<void> => {
     const subscription = subscriptions.get(delivery.subscriptionId);
-    if (subscription === undefined) return; // only configured subscriptions are leased
+    if (subscription === undefined) {
+      // Removed or disabled since the lease (setSubscriptions): give it back untouched.
+      await store.deliveries.release({ deliveryId: delivery.id, owner, dueAtMs: delivery.dueAtMs });
+      return;
+    }
     if (held.has(subscription.id)) {
       // Paused, disabled or unreachable since this delivery was leased: give it back untouched.
       await store.deliveries.release({ deliveryId: delivery.id, owner, dueAtMs: delivery.dueAtMs });
@@ -580,6 +591,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return stopped;
     },
     drainOnce,
+    setSubscriptions(next) {
+      subscriptions = new Map(next.filter((s) => s.enabled).map((s) => [s.id, s]));
+      // A changed policy starts a fresh local bucket.
+      throttles.clear();
+    },
   };
 
   async function stopNow(graceMs: number): Promise<void> {

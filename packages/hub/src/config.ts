@@ -1,3 +1,5 @@
+import { DEFAULT_DELIVERY_CONFIG, DeliveryConfig } from '@tendril/core';
+import { deliveryConfigValidators } from '@tendril/delivery';
 import { z } from 'zod';
 
 const Duration = z
@@ -81,6 +83,17 @@ export const HubConfigSchema = z
       })
       .strict()
       .default({ rateLimit: { perSecond: 50, burst: 100 }, bodyLimitBytes: 65_536, maxPageSize: 1000 }),
+    /**
+     * Webhook delivery to vendor subscriptions (docs/hub.md, "Webhooks from the hub"): the agent's `delivery:`
+     * settings, plus the key that seals subscription secrets (default: `dataDir/delivery-key`).
+     */
+    delivery: DeliveryConfig.extend({
+      secretKey: z.string().min(1).optional(),
+      /** How often a node looks for new log entries to hand to delivery when nothing woke it. */
+      fanoutMs: z.number().int().min(50).max(60_000).default(1000),
+    })
+      .strict()
+      .default({ ...DEFAULT_DELIVERY_CONFIG, fanoutMs: 1000 }),
     /** The vendor an operator's `hub site create` uses when `--vendor` is not given. */
     defaultVendor: z.string().min(1).default('default'),
   })
@@ -115,6 +128,21 @@ export function validateHubConfig(
         'plain HTTP is allowed on loopback only; set tls: { cert, key }, or listen on 127.0.0.1 behind a TLS proxy on this host',
     });
   }
+  if (config.delivery.policy !== undefined) {
+    for (const message of deliveryConfigValidators.deliveryPolicy!(config.delivery.policy, {
+      strict: config.delivery.strictPolicyValidation,
+      maxLifetimeSeconds: config.delivery.maxLifetimeSeconds,
+    }))
+      problems.push({ path: 'delivery.policy', message });
+  }
+  if (
+    config.delivery.secretKey !== undefined &&
+    Buffer.from(config.delivery.secretKey, 'base64').length !== 32
+  )
+    problems.push({
+      path: 'delivery.secretKey',
+      message: 'must be base64 of 32 random bytes (openssl rand -base64 32), normally ${HUB_DELIVERY_KEY}',
+    });
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: Object.freeze(config) };
 }

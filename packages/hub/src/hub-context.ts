@@ -4,7 +4,9 @@ import type { HubLogger } from './logger.js';
 import type { SitePresence } from './presence.js';
 import type { ApiKeyStore } from './store/api-keys.js';
 import type { EventLog, LoggedEvent } from './store/event-log.js';
+import type { HubDelivery } from './delivery/hub-delivery.js';
 import type { SiteStore } from './store/sites.js';
+import type { SubscriptionStore } from './store/subscriptions.js';
 import type { HubWritebackStore } from './store/writebacks.js';
 
 /** What every part of a hub node shares: its config, its database and stores, its identity. */
@@ -18,6 +20,9 @@ export interface HubContext {
   readonly events: EventLog;
   readonly writebacks: HubWritebackStore;
   readonly presence: SitePresence;
+  readonly subscriptions: SubscriptionStore;
+  /** Webhook delivery of this node (absent until the node runs). */
+  readonly delivery?: HubDelivery;
   readonly logger: HubLogger;
   /** Nodes whose heartbeat is recent (a link on another node counts only if that node is alive). */
   liveNodes(): Promise<ReadonlySet<string>>;

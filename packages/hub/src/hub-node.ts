@@ -21,6 +21,9 @@ import { SitePresence } from './presence.js';
 import { ApiKeyStore } from './store/api-keys.js';
 import { EventLog, type LoggedEvent } from './store/event-log.js';
 import { SiteStore } from './store/sites.js';
+import { SubscriptionStore } from './store/subscriptions.js';
+import { HubDelivery } from './delivery/hub-delivery.js';
+import { deliveryKey } from './delivery/sealed.js';
 import { HubWritebackStore } from './store/writebacks.js';
 
 /** Files in the hub's data folder. */
@@ -110,7 +113,29 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   const token = ensureAdminToken(config.dataDir);
   const stores = hubStores(hubDb);
   let state: 'starting' | 'running' | 'stopping' = 'starting';
-  const onStored = options.onStored ?? (() => undefined);
+  let sealingKey: Buffer;
+  try {
+    sealingKey = deliveryKey(config.dataDir, config.delivery.secretKey);
+  } catch (error) {
+    await hubDb.close();
+    lock?.release();
+    throw error;
+  }
+  const subscriptions = new SubscriptionStore(hubDb.db, () => sealingKey);
+  const delivery = new HubDelivery({
+    hubDb,
+    config,
+    events: stores.events,
+    subscriptions,
+    logger: log,
+    nodeId,
+    now,
+  });
+  // New log entries wake the fan-out to webhook delivery at once (docs/hub.md, "Webhooks from the hub").
+  const onStored = (events: readonly LoggedEvent[]) => {
+    options.onStored?.(events);
+    delivery.wake();
+  };
   // Set once the node listens; until then only this node counts as alive.
   const jobs: { maintenance?: Maintenance } = {};
   const presence = new SitePresence(stores.sites, stores.events, (events) => onStored(events));
@@ -121,6 +146,8 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     hubDb,
     ...stores,
     presence,
+    subscriptions,
+    delivery,
     logger: log,
     liveNodes: async () => (jobs.maintenance ? jobs.maintenance.liveNodes() : new Set([nodeId])),
     onStored,
@@ -187,6 +214,10 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
 
   // Wake-ups from other nodes (and this one): the tables stay the truth, a lost notice costs one sweep.
   await hubDb.listen((payload) => {
+    if (payload['kind'] === 'subscriptions') {
+      delivery.wake({ subscriptions: true });
+      return;
+    }
     const siteId = typeof payload['siteId'] === 'string' ? payload['siteId'] : undefined;
     if (!siteId) return;
     switch (payload['kind']) {
@@ -232,6 +263,18 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   const maintenance = new Maintenance(context, links, { ...DEFAULT_INTERVALS, ...options.intervals });
   jobs.maintenance = maintenance;
   await maintenance.start();
+  try {
+    await delivery.start();
+  } catch (error) {
+    maintenance.stop();
+    await links.stop();
+    await app.close().catch(() => undefined);
+    await adminEndpoint.close().catch(() => undefined);
+    rmSync(adminFile, { force: true });
+    await hubDb.close();
+    lock?.release();
+    throw error;
+  }
   state = 'running';
   log.info({ event: 'hub.started', url, store: hubDb.kind }, 'hub node running');
 
@@ -251,6 +294,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
         await links.stop();
         await app.close().catch(() => undefined);
         await adminEndpoint.close().catch(() => undefined);
+        await delivery.stop().catch(() => undefined);
         rmSync(adminFile, { force: true });
         await hubDb.db
           .deleteFrom('hub_nodes')

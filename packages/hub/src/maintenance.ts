@@ -83,7 +83,11 @@ export class Maintenance {
     const rows = await this.ctx.hubDb.db
       .selectFrom('hub_nodes')
       .select('id')
-      .where('heartbeat_at', '>', new Date(this.ctx.now().getTime() - 3 * this.intervals.heartbeatMs))
+      .where(
+        'heartbeat_at',
+        '>',
+        new Date(this.ctx.now().getTime() - 3 * this.intervals.heartbeatMs).toISOString(),
+      )
       .execute();
     const nodes = new Set(rows.map((r) => r.id));
     nodes.add(this.ctx.nodeId);

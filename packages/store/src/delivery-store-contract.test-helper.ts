@@ -234,6 +234,82 @@ export function describeDeliveryStoreContract(
       expect(await store.deliveries.count({})).toBe(1);
     });
 
+    it("enqueueFromLog copies another log's events once per event id and routes them to the given routes only", async () => {
+      // Opened with no routes: only the routes handed in count (the hub's subscriptions, read at run time).
+      const store = await fresh([]);
+      const logged = (
+        position: number,
+        id: string,
+        resource: string,
+        sequence: number,
+        type = 'patient.updated',
+      ) => ({
+        position,
+        event: {
+          envelope: {
+            id,
+            type,
+            occurredAt: '2025-01-20T14:05:00.000Z',
+            connectionId: 'site-a-conn',
+            resourceType: type.startsWith('site.') ? 'Site' : 'Patient',
+            resourceId: resource,
+            sequence,
+            data: { resourceType: 'Patient', id: resource },
+          },
+          kind: 'updated',
+          sourceId: resource,
+          connectorId: 'open-dental',
+          refs: {},
+        } as unknown as StoredEvent,
+      });
+      const routes: DeliveryRoute[] = [
+        { subscriptionId: 'v1', connectionIds: [], resourceTypes: [], eventTypes: [] },
+        { subscriptionId: 'v1-site', connectionIds: [], resourceTypes: [], eventTypes: ['site.*'] },
+      ];
+      // Agent sequences (large) and the log's own positions (small) never meet: the copy is keyed by position.
+      const batch = [
+        logged(1, 'e1', 'p1', 9_000_001),
+        logged(2, 'e2', 'p1', 9_000_002),
+        logged(3, 'e3', 'st_1', 3, 'site.online'),
+      ];
+      expect(
+        await store.deliveries.enqueueFromLog({ stream: 'site:st_1', events: batch, routes, nowMs: T0 }),
+      ).toEqual({ events: 3, deliveries: 4 });
+      // Handed in again (a worker that died before saving its position, or a second worker): nothing new.
+      expect(
+        await store.deliveries.enqueueFromLog({
+          stream: 'site:st_1',
+          events: [...batch, logged(4, 'e4', 'p2', 9_000_003)],
+          routes,
+          nowMs: T0,
+        }),
+      ).toEqual({ events: 1, deliveries: 1 });
+      const v1 = await store.deliveries.list({ subscriptionId: 'v1', limit: 10 });
+      expect(v1.map((d) => [d.eventId, d.sequence])).toEqual([
+        ['e1', 9_000_001],
+        ['e2', 9_000_002],
+        ['e3', 3],
+        ['e4', 9_000_003],
+      ]);
+      expect(
+        (await store.deliveries.list({ subscriptionId: 'v1-site', limit: 10 })).map((d) => d.eventId),
+      ).toEqual(['e3']);
+      // Leased with the event as relayed, per resource in order: p1's second event waits behind its first.
+      const leased = await store.deliveries.lease({
+        owner: 'w',
+        nowMs: T0,
+        leaseMs: LEASE,
+        limit: 10,
+        subscriptionIds: ['v1'],
+      });
+      expect(leased.map((d) => d.eventId).sort()).toEqual(['e1', 'e3', 'e4']);
+      expect(leased.find((d) => d.eventId === 'e1')!.event.envelope).toMatchObject({
+        id: 'e1',
+        connectionId: 'site-a-conn',
+        sequence: 9_000_001,
+      });
+    });
+
     it('leases only the head of each key, oldest first, and each delivery to one worker until its lease expires', async () => {
       const store = await fresh();
       await store.commitPage(

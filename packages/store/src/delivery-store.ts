@@ -27,10 +27,12 @@ import {
   type DeliveryRoute,
   type DeliveryStore,
   type LeasedDelivery,
+  type LoggedEventInput,
   type SubscriptionRunState,
   type SubscriptionStateRecord,
   type ThrottleTake,
 } from './delivery-types.js';
+import { insertLoggedEvents } from './outbox.js';
 import { Batch, Prepared, type BatchRows, type QueryParts } from './prepared.js';
 import type { StoreRuntime } from './runtime.js';
 import type { StoreTables } from './tables.js';
@@ -567,10 +569,20 @@ export class DeliveryStoreImpl implements DeliveryStore {
     events: readonly StoredEvent[],
     onlySubscriptionIds?: ReadonlySet<string>,
   ): Promise<void> {
-    if (this.#routes.length === 0 || events.length === 0) return;
+    await this.#insertRouted(db, events, this.#routes, onlySubscriptionIds);
+  }
+
+  /** One pending delivery per (event, matching route), each key's first row leading it if free. */
+  async #insertRouted(
+    db: Kysely<StoreTables>,
+    events: readonly StoredEvent[],
+    routes: readonly DeliveryRoute[],
+    onlySubscriptionIds?: ReadonlySet<string>,
+  ): Promise<number> {
+    if (routes.length === 0 || events.length === 0) return 0;
     const rows = [];
     for (const { envelope: e } of events) {
-      for (const route of this.#routes) {
+      for (const route of routes) {
         if (onlySubscriptionIds && !onlySubscriptionIds.has(route.subscriptionId)) continue;
         if (!routeMatches(route, e)) continue;
         rows.push({
@@ -587,10 +599,36 @@ export class DeliveryStoreImpl implements DeliveryStore {
         });
       }
     }
-    if (rows.length === 0) return;
+    if (rows.length === 0) return 0;
     const keys = uniqueKeys(rows);
     await this.#d.lockNames(db, keys.map(keyLock));
     await INSERT_DELIVERIES.run(db, this.#d, withLeads(rows), { now: this.#rt.nowMs() });
+    return rows.length;
+  }
+
+  async enqueueFromLog(input: {
+    stream: string;
+    events: readonly LoggedEventInput[];
+    routes: readonly DeliveryRoute[];
+    nowMs: number;
+  }): Promise<{ events: number; deliveries: number }> {
+    return this.#rt.guard('enqueueFromLog', async () => {
+      const now = toMs(input.nowMs, 'nowMs');
+      if (input.events.length === 0) return { events: 0, deliveries: 0 };
+      return this.#rt.transaction(async (db) => {
+        const inserted = await insertLoggedEvents(
+          db,
+          this.#d,
+          input.stream,
+          input.events,
+          new Date(now).toISOString(),
+        );
+        // Only events this transaction inserted: a copy handed in again (or by another worker) gets nothing.
+        const fresh = input.events.filter((e) => inserted.has(e.event.envelope.id)).map((e) => e.event);
+        const deliveries = await this.#insertRouted(db, fresh, input.routes);
+        return { events: fresh.length, deliveries };
+      });
+    });
   }
 
   async lease(input: {

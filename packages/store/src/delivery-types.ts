@@ -175,7 +175,28 @@ export interface BackloadPage {
  * pending row with the lowest queue position — can be leased; queue position is the event's
  * sequence, except that a manual replay queues behind the key's pending rows.
  */
+/** One event of another log (the hub's event log) handed to {@link DeliveryStore.enqueueFromLog}. */
+export interface LoggedEventInput {
+  /** Its position in that log: unique within the log's stream, rising in the log's order. */
+  readonly position: number;
+  readonly event: StoredEvent;
+}
+
 export interface DeliveryStore {
+  /**
+   * Webhook delivery of events kept in another log (the hub's, docs/hub.md, "Webhooks from the hub"):
+   * in one transaction, copies each event into the outbox under that log's `stream` and
+   * `position` (so that deliveries reference it as they reference the agent's own events), and
+   * writes one pending delivery per matching route, ordered per resource by the event's own
+   * `sequence`. An event id already in the outbox gets nothing (exactly once per event id, even
+   * when two workers hand in the same events at once). Returns how many deliveries were written.
+   */
+  enqueueFromLog(input: {
+    stream: string;
+    events: readonly LoggedEventInput[];
+    routes: readonly DeliveryRoute[];
+    nowMs: number;
+  }): Promise<{ events: number; deliveries: number }>;
   /**
    * Takes up to `limit` due head deliveries of the given subscriptions (oldest due first) for
    * `leaseMs`. A lease that expires (its worker died) makes the delivery available again.

@@ -1,9 +1,12 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resourceId, sourceIdOf } from '@tendril/core';
 import { silentHubLogger, startHubNode, validateHubConfig, type HubNode } from '@tendril/hub';
 import type { SqlClient } from '@tendril/sql';
 import { pino } from 'pino';
+import { Webhook } from 'standardwebhooks';
 import { validateRawConfig } from '../config-file.js';
 import { createAgentContainer } from '../container.js';
 import { previewEnrollment, spendEnrollment } from './enroll.js';
@@ -11,6 +14,66 @@ import { startAgentHubLink } from './start-link.js';
 
 const DEVELOPER_KEY = 'demoDeveloperKey';
 const CUSTOMER_KEY = 'demoCustomerKey';
+
+/**
+ * The vendor's webhook endpoint in the demo: a plain HTTP server that does what a real receiver
+ * must (docs/delivery.md, "Guarantees and receiver duties"): verify the signature over the raw
+ * body with the `standardwebhooks` library before parsing anything, reject what does not verify,
+ * and drop repeats of a `webhook-id`. It prints what it accepted.
+ */
+async function startVendorReceiver(out: (text: string) => void) {
+  const seen = new Set<string>();
+  const events: Record<string, unknown>[] = [];
+  let webhook: Webhook | undefined;
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const id = String(request.headers['webhook-id'] ?? '');
+      let event: Record<string, unknown>;
+      try {
+        if (!webhook) throw new Error('no secret yet');
+        event = webhook.verify(body, {
+          'webhook-id': id,
+          'webhook-timestamp': String(request.headers['webhook-timestamp'] ?? ''),
+          'webhook-signature': String(request.headers['webhook-signature'] ?? ''),
+        }) as Record<string, unknown>;
+      } catch {
+        out(indent(`vendor webhook ✗ rejected a request whose signature did not verify (${id})`));
+        response.writeHead(400).end();
+        return;
+      }
+      response.writeHead(204).end();
+      if (seen.has(id)) return;
+      seen.add(id);
+      events.push(event);
+      const data = (event['data'] ?? {}) as Record<string, unknown>;
+      const about =
+        typeof data['idempotencyKey'] === 'string'
+          ? ` idempotencyKey ${data['idempotencyKey']}`
+          : typeof data['siteId'] === 'string'
+            ? ` site ${data['siteId']}`
+            : '';
+      out(
+        indent(
+          `vendor webhook ← ${String(event['type'])}${about} (signature verified with standardwebhooks)`,
+        ),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/webhooks/tendril`,
+    events,
+    /** The subscription's secret, as the hub returned it once. */
+    useSecret(secret: string) {
+      webhook = new Webhook(secret);
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 function indent(text: string): string {
   return text
@@ -40,6 +103,7 @@ export async function demoHub(options: {
   });
   if (!hubConfig.ok) throw new Error('demo hub config');
   let hub: HubNode | undefined;
+  let receiver: Awaited<ReturnType<typeof startVendorReceiver>> | undefined;
   const logger = pino({ level: 'warn' }, pino.destination(2));
   try {
     hub = await startHubNode({ config: hubConfig.config, logger: silentHubLogger, version: 'demo' });
@@ -84,6 +148,33 @@ export async function demoHub(options: {
       ],
       hub: { url: hub.url, siteId: enrolled.siteId, credential: enrolled.credential },
     });
+    const key = (await hub.admin.run('api-key.create', { vendor: 'demo-vendor', sites: '*' })) as {
+      key: string;
+    };
+    const headers = { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' };
+    // The vendor subscribes its webhook endpoint before the site links: site events and writeback
+    // results (a real vendor may take everything; the demo keeps its output short).
+    receiver = await startVendorReceiver(options.out);
+    const subscribed = await fetch(`${hub.url}/v1/subscriptions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        url: receiver.url,
+        allowInsecure: true,
+        eventTypes: ['site.*', 'appointment.writeback.*'],
+      }),
+    });
+    const subscription = (await subscribed.json()) as { id: string; secret: string };
+    if (subscribed.status !== 201)
+      throw new Error(
+        `the demo's subscription was refused (${subscribed.status}): ${JSON.stringify(subscription)}`,
+      );
+    receiver.useSecret(subscription.secret);
+    out(
+      indent(
+        `vendor → hub: POST /v1/subscriptions (site.*, appointment.writeback.*) → ${subscribed.status} ${subscription.id}, secret whsec_… shown once`,
+      ),
+    );
     const container = await createAgentContainer(config, logger);
     const runtime = container.cradle.agentRuntime;
     try {
@@ -91,10 +182,6 @@ export async function demoHub(options: {
       const link = startAgentHubLink(container.cradle, runtime, {});
       try {
         await link!.whenLinked(30_000);
-        const key = (await hub.admin.run('api-key.create', { vendor: 'demo-vendor', sites: '*' })) as {
-          key: string;
-        };
-        const headers = { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' };
         const get = async (path: string) =>
           (await (await fetch(`${hub!.url}${path}`, { headers })).json()) as Record<string, unknown>;
         const held = async () => {
@@ -202,11 +289,23 @@ export async function demoHub(options: {
           }
           if (!next['more']) await sleep(100);
         }
-        out(
-          indent(
-            'NOTE: webhooks from the hub to vendors are not built yet; vendors pull the log (docs/hub.md "Not yet").',
-          ),
-        );
+        // The same result reaches the vendor's webhook endpoint, signed by the hub.
+        for (let i = 0; i < 200; i++) {
+          const got = receiver.events.find(
+            (e) =>
+              e['type'] === 'appointment.writeback.written' &&
+              (e['data'] as Record<string, unknown> | undefined)?.['id'] === result['id'],
+          );
+          if (got) {
+            out(
+              indent(
+                `vendor → hub → agent → EHR → hub → vendor webhook: the booking's result arrived, verified (${receiver.events.length} webhooks received)`,
+              ),
+            );
+            break;
+          }
+          await sleep(50);
+        }
       } finally {
         await link?.stop();
       }
@@ -216,6 +315,7 @@ export async function demoHub(options: {
     }
   } finally {
     await hub?.stop();
+    await receiver?.close();
     logger.flush();
   }
 }

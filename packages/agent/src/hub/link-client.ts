@@ -77,9 +77,10 @@ export function startHubLink(options: HubLinkOptions): HubLink {
   let lastRefusal: number | undefined;
 
   const relay = new Relay({ store: options.store, logger: log, batchEvents: options.hub.batchEvents });
-  const send = (frame: Record<string, unknown>): boolean => {
+  /** Sends a frame, or its JSON text when the caller already has it (the relay measures its batches). */
+  const send = (frame: Record<string, unknown> | string): boolean => {
     if (!ws || ws.readyState !== WebSocket.OPEN || state !== 'linked') return false;
-    ws.send(JSON.stringify(frame));
+    ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
     return true;
   };
   const writebacks = new HubWritebacks({ writeback: options.writeback, logger: log, send });

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 
 /** What the relay needs from the link: a way to send a frame, and the hub's limits from `welcome`. */
 export interface RelayLink {
-  send(frame: Record<string, unknown>): boolean;
+  /** A frame, or its JSON text (serialised once: the relay measures a batch before sending it). */
+  send(frame: Record<string, unknown> | string): boolean;
   readonly credit: number;
   readonly maxBatchEvents: number;
   readonly maxFrameBytes: number;
@@ -176,7 +177,8 @@ export class Relay {
           refs: e.refs,
         })),
       };
-      const bytes = Buffer.byteLength(JSON.stringify(frame));
+      const text = JSON.stringify(frame);
+      const bytes = Buffer.byteLength(text);
       if (bytes > link.maxFrameBytes * 0.9) {
         if (count === 1) {
           this.#stuck.add(connectionId);
@@ -192,7 +194,7 @@ export class Relay {
       const highest = batch[batch.length - 1]!.envelope.sequence;
       this.#inFlight.set(id, { connectionId, highest });
       this.#sent.set(connectionId, highest);
-      if (!link.send(frame)) {
+      if (!link.send(text)) {
         this.#inFlight.delete(id);
         return false;
       }

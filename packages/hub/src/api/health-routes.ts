@@ -20,6 +20,11 @@ const METRICS = [
   ],
   ['tendril_hub_writebacks_open', 'gauge', 'Writebacks not yet final, over the whole hub.'],
   ['tendril_hub_sites', 'gauge', 'Sites by presence, over the whole hub.'],
+  [
+    'tendril_hub_deliveries',
+    'gauge',
+    'Webhook deliveries waiting (pending) and dead-lettered (dead), over the whole hub.',
+  ],
 ] as const;
 
 /**
@@ -51,6 +56,7 @@ export function healthRoutes(ctx: HubContext, node: NodeState) {
       const counters = node.counters();
       let open = 0;
       const presence: Record<string, number> = { never: 0, online: 0, offline: 0 };
+      const deliveries: Record<string, number> = {};
       if (ready) {
         const row = await ctx.hubDb.db
           .selectFrom('hub_writebacks')
@@ -65,6 +71,9 @@ export function healthRoutes(ctx: HubContext, node: NodeState) {
           .groupBy('presence')
           .execute();
         for (const r of rows) presence[r.presence] = Number(r.n);
+        if (ctx.delivery)
+          for (const status of ['pending', 'dead'] as const)
+            deliveries[status] = await ctx.delivery.store.deliveries.count({ status });
       }
       const values: Record<string, string[]> = {
         tendril_hub_ready: [`tendril_hub_ready ${ready ? 1 : 0}`],
@@ -77,6 +86,9 @@ export function healthRoutes(ctx: HubContext, node: NodeState) {
         tendril_hub_sites: ready
           ? Object.entries(presence).map(([p, n]) => `tendril_hub_sites{presence="${p}"} ${n}`)
           : [],
+        tendril_hub_deliveries: Object.entries(deliveries).map(
+          ([status, n]) => `tendril_hub_deliveries{status="${status}"} ${n}`,
+        ),
       };
       const text = METRICS.flatMap(([name, type, help]) => [
         `# HELP ${name} ${help}`,

@@ -130,3 +130,157 @@ export const EventsPage = z
     more: z.boolean().describe('true when the page was full: ask again at once'),
   })
   .register(VENDOR_SCHEMAS, { id: 'EventsPage' });
+
+const Filter = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9_.-]+\*?|\*)$/, 'must be a type name, optionally ending in * (e.g. appointment.*)');
+const Sites = z
+  .union([z.literal('*'), z.array(z.string().min(1).max(200)).min(1).max(10_000)])
+  .describe("'*' for every site of the vendor (and new ones), or site ids; default: the key's sites");
+
+/** The fields of a subscription a vendor sets (docs/delivery.md, "Subscriptions"). */
+const subscriptionFields = {
+  url: z
+    .string()
+    .min(1)
+    .max(2048)
+    .describe('https:// (http:// only for a loopback host, with allowInsecure)'),
+  allowInsecure: z
+    .boolean()
+    .describe('allow http:// for a loopback host (tests, a receiver on the hub host)'),
+  format: z.enum(['json', 'fhir', 'flat']),
+  sites: Sites,
+  resourceTypes: z.array(Filter).max(100).describe('empty: all; a trailing * matches a prefix'),
+  eventTypes: z.array(Filter).max(100).describe('empty: all; e.g. appointment.*, site.*'),
+  apiKey: z
+    .object({
+      header: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name such as x-api-key'),
+      value: z.string().min(1).max(4096),
+    })
+    .strict()
+    .nullable()
+    .describe('a header sent with every request; stored sealed, never shown again'),
+  policy: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('SNS-shaped delivery policy (healthyRetryPolicy, throttlePolicy, requestPolicy)'),
+  timeoutSeconds: z.number().int().min(1).max(30),
+  enabled: z.boolean(),
+  disableOn410: z.boolean(),
+};
+
+export const SubscriptionCreateBody = z
+  .object({
+    url: subscriptionFields.url,
+    allowInsecure: subscriptionFields.allowInsecure.optional(),
+    format: subscriptionFields.format.optional(),
+    sites: subscriptionFields.sites.optional(),
+    resourceTypes: subscriptionFields.resourceTypes.optional(),
+    eventTypes: subscriptionFields.eventTypes.optional(),
+    apiKey: subscriptionFields.apiKey.optional(),
+    policy: subscriptionFields.policy.optional(),
+    timeoutSeconds: subscriptionFields.timeoutSeconds.optional(),
+    enabled: subscriptionFields.enabled.optional(),
+    disableOn410: subscriptionFields.disableOn410.optional(),
+  })
+  .strict()
+  .register(VENDOR_SCHEMAS, { id: 'SubscriptionCreate' });
+
+export const SubscriptionPatchBody = z
+  .object({
+    url: subscriptionFields.url.optional(),
+    allowInsecure: subscriptionFields.allowInsecure.optional(),
+    format: subscriptionFields.format.optional(),
+    sites: subscriptionFields.sites.optional(),
+    resourceTypes: subscriptionFields.resourceTypes.optional(),
+    eventTypes: subscriptionFields.eventTypes.optional(),
+    apiKey: subscriptionFields.apiKey.optional(),
+    policy: subscriptionFields.policy.optional(),
+    timeoutSeconds: subscriptionFields.timeoutSeconds.optional(),
+    enabled: subscriptionFields.enabled.optional(),
+    disableOn410: subscriptionFields.disableOn410.optional(),
+    rotateSecret: z
+      .boolean()
+      .optional()
+      .describe('add a new secret (returned once); the current ones keep signing for 24 hours'),
+  })
+  .strict()
+  .register(VENDOR_SCHEMAS, { id: 'SubscriptionPatch' });
+
+export const SubscriptionView = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    allowInsecure: z.boolean(),
+    format: z.enum(['json', 'fhir', 'flat']),
+    sites: z.union([z.literal('*'), z.array(z.string())]),
+    resourceTypes: z.array(z.string()),
+    eventTypes: z.array(z.string()),
+    apiKeyHeader: z.string().nullable(),
+    policy: z.record(z.string(), z.unknown()).nullable(),
+    timeoutSeconds: z.number(),
+    enabled: z.boolean(),
+    disableOn410: z.boolean(),
+    secrets: z.number().describe('signing secrets in use (two during a rotation)'),
+    state: z
+      .string()
+      .describe('active, or why nothing is sent: paused, disabled (410), unreachable (probing)'),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'Subscription' });
+
+export const SubscriptionWithSecret = SubscriptionView.extend({
+  secret: z.string().describe('whsec_…: shown this once; verify deliveries with it (Standard Webhooks)'),
+}).register(VENDOR_SCHEMAS, { id: 'SubscriptionWithSecret' });
+
+export const SubscriptionList = z
+  .object({ subscriptions: z.array(SubscriptionView) })
+  .register(VENDOR_SCHEMAS, { id: 'SubscriptionList' });
+
+export const DeliveriesQuery = z.object({
+  status: z.enum(['pending', 'delivered', 'dead']).optional().describe('dead: the dead letters'),
+  after: z.coerce.number().int().min(0).optional().describe('the last id of the previous page'),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+export const DeliveryView = z
+  .object({
+    id: z.number(),
+    eventId: z.string().describe('also the webhook-id of every attempt and replay'),
+    eventType: z.string(),
+    resourceType: z.string(),
+    resourceId: z.string(),
+    sequence: z.number(),
+    status: z.enum(['pending', 'delivered', 'dead']),
+    origin: z.string(),
+    attempts: z.number(),
+    lastStatus: z.number().nullable(),
+    lastError: z.string().nullable(),
+    deadReason: z.string().nullable(),
+    replayOf: z.number().nullable(),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .register(VENDOR_SCHEMAS, { id: 'Delivery' });
+
+export const DeliveryPage = z
+  .object({ deliveries: z.array(DeliveryView), next: z.number().nullable() })
+  .register(VENDOR_SCHEMAS, { id: 'DeliveryPage' });
+
+export const ReplayBody = z
+  .object({
+    deliveryIds: z
+      .array(z.number().int().min(1))
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('these deliveries of the subscription (dead or delivered)'),
+    dead: z.literal(true).optional().describe('every dead letter of the subscription (up to 1000)'),
+  })
+  .strict()
+  .register(VENDOR_SCHEMAS, { id: 'Replay' });
+
+export const ReplayAccepted = z
+  .object({ replayed: z.number(), deliveryIds: z.array(z.number()) })
+  .register(VENDOR_SCHEMAS, { id: 'ReplayAccepted' });

@@ -14,6 +14,7 @@ import { keySees, type VendorPrincipal } from '../store/api-keys.js';
 import type { SiteRecord } from '../store/sites.js';
 import { hubWritebackResult } from '../store/writebacks.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
+import { registerSubscriptionRoutes, SUBSCRIPTION_ROUTES } from './subscription-routes.js';
 import {
   ErrorBody,
   EventsPage,
@@ -204,7 +205,9 @@ export const VENDOR_ROUTES: readonly RouteDoc[] = [
 export function vendorRoutes(ctx: HubContext, extraDocs: readonly RouteDoc[] = []) {
   const perKey = createRateLimiter(ctx.config.api.rateLimit);
   const perAddress = createRateLimiter({ perSecond: 20, burst: 60 });
-  const openApi = buildOpenApi([...VENDOR_ROUTES, ...extraDocs], { version: ctx.version });
+  const openApi = buildOpenApi([...VENDOR_ROUTES, ...SUBSCRIPTION_ROUTES, ...extraDocs], {
+    version: ctx.version,
+  });
   const log = ctx.logger.child({ component: 'vendor-api' });
 
   async function authenticate(
@@ -291,6 +294,8 @@ export function vendorRoutes(ctx: HubContext, extraDocs: readonly RouteDoc[] = [
     app.get('/v1/openapi.json', async (_request, reply) =>
       reply.header('cache-control', 'no-store').send(openApi),
     );
+
+    registerSubscriptionRoutes(app, ctx, authenticate, problem);
 
     app.get('/v1/sites', async (request, reply) => {
       const principal = await authenticate(request, reply);

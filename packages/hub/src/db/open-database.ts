@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
+import { createPostgresKysely } from '@tendril/store';
 import { migrateHub } from './migrations.js';
-import { PgliteDialect } from './pglite-dialect.js';
 import type { HubDatabase } from './schema.js';
 
 /** Where the hub keeps its state: a PostgreSQL server, or PGlite in a local folder. */
@@ -16,14 +16,17 @@ export const HUB_CHANNEL = 'tendril_hub';
 export interface HubDb {
   readonly db: Kysely<HubDatabase>;
   readonly kind: 'postgres' | 'pglite';
+  /**
+   * Where the database is, for the store halves the hub reuses (the delivery store): they open on
+   * {@link HubDb.db} itself, so on PGlite every query of the process goes through its one session.
+   */
+  readonly source: string | PGlite;
   /** Sends a notice to every node (this one included), delivered after the sender's commit. */
   notify(payload: Readonly<Record<string, unknown>>): Promise<void>;
   /** Calls `listener` with each notice's payload. */
   listen(listener: (payload: Record<string, unknown>) => void): Promise<void>;
   close(): Promise<void>;
 }
-
-const INT8_OID = 20;
 
 function parse(text: string): Record<string, unknown> | undefined {
   try {
@@ -35,8 +38,10 @@ function parse(text: string): Record<string, unknown> | undefined {
 }
 
 /**
- * Opens (and migrates) the hub's database. Counters and sequences are `bigint` read back as JS
- * numbers: they stay below 2^53 (agent sequences are epoch microseconds plus a count).
+ * Opens (and migrates) the hub's database through the store's connection factory
+ * (`createPostgresKysely`, docs/hub.md, "Running a hub"): counters and sequences are `bigint` read back as JS
+ * numbers (they stay below 2^53: agent sequences are epoch microseconds plus a count) and
+ * `timestamptz` as ISO text.
  */
 export async function openHubDatabase(
   store: HubStoreConfig,
@@ -50,14 +55,15 @@ export async function openHubDatabase(
   let hub: HubDb;
   if ('pglite' in store) {
     mkdirSync(store.pglite, { recursive: true });
-    const database = await PGlite.create(store.pglite, {
-      parsers: { [INT8_OID]: (value: string) => Number(value) },
-    });
-    const db = new Kysely<HubDatabase>({ dialect: new PgliteDialect(database) });
+    const database = await PGlite.create(store.pglite);
+    // One pool over PGlite's one session, shared with the delivery store: a transaction of one is
+    // never interleaved with the other's statements.
+    const db = createPostgresKysely<HubDatabase>(database, { applicationName: 'tendril-hub' });
     let listening = false;
     hub = {
       db,
       kind: 'pglite',
+      source: database,
       async notify(payload) {
         await sql`SELECT pg_notify(${HUB_CHANNEL}, ${JSON.stringify(payload)})`.execute(db);
       },
@@ -74,28 +80,15 @@ export async function openHubDatabase(
       },
     };
   } else {
-    const types = {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        format !== 'binary' && oid === INT8_OID
-          ? (value: string) => Number(value)
-          : (pg.types.getTypeParser(oid, format ?? 'text') as (
-              value: string,
-            ) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
-    };
-    const pool = new pg.Pool({
-      connectionString: store.postgres,
-      max: options.poolSize ?? 10,
-      types,
-      application_name: 'tendril-hub',
-      idle_in_transaction_session_timeout: 60_000,
+    const db = createPostgresKysely<HubDatabase>(store.postgres, {
+      poolSize: options.poolSize ?? 10,
+      applicationName: 'tendril-hub',
     });
-    // A failing idle client (server restart) must not crash the process; the next query reconnects.
-    pool.on('error', () => undefined);
-    const db = new Kysely<HubDatabase>({ dialect: new PostgresDialect({ pool }) });
     let listener: pg.Client | undefined;
     hub = {
       db,
       kind: 'postgres',
+      source: store.postgres,
       async notify(payload) {
         await sql`SELECT pg_notify(${HUB_CHANNEL}, ${JSON.stringify(payload)})`.execute(db);
       },

@@ -1,18 +1,24 @@
 import type { ColumnType, Generated } from 'kysely';
 
 /**
+ * A `timestamptz` column: read back as ISO text (the store's type parsers, shared with the
+ * delivery store on the same connection), written as a Date or ISO text.
+ */
+export type Timestamp = ColumnType<string, Date | string, Date | string>;
+
+/**
  * The hub's tables as kysely sees them (db/migrations.ts creates them). One description for
  * PostgreSQL and PGlite: both are PostgreSQL, so the same SQL runs on either.
  */
 export interface HubDatabase {
-  hub_migrations: { version: number; name: string; applied_at: Date };
-  hub_vendors: { id: string; name: string; created_at: Date };
+  hub_migrations: { version: number; name: string; applied_at: Timestamp };
+  hub_vendors: { id: string; name: string; created_at: Timestamp };
   hub_sites: HubSiteTable;
   hub_connections: {
     id: string;
     site_id: string;
     connector: string;
-    created_at: Date;
+    created_at: Timestamp;
     /** Highest agent sequence of this connection held in the event log. */
     relay_sequence: ColumnType<number | null, number | null | undefined, number | null>;
   };
@@ -20,9 +26,9 @@ export interface HubDatabase {
     id: string;
     site_id: string;
     secret_hash: string;
-    created_at: Date;
-    expires_at: Date;
-    used_at: Date | null;
+    created_at: Timestamp;
+    expires_at: Timestamp;
+    used_at: Timestamp | null;
   };
   hub_agent_credentials: {
     id: string;
@@ -30,9 +36,9 @@ export interface HubDatabase {
     secret_hash: string;
     /** `active`: accepted at hello. `pending`: sent to the agent by a rotation, active once used. */
     state: 'active' | 'pending';
-    created_at: Date;
-    revoked_at: Date | null;
-    last_used_at: Date | null;
+    created_at: Timestamp;
+    revoked_at: Timestamp | null;
+    last_used_at: Timestamp | null;
   };
   hub_api_keys: {
     id: string;
@@ -41,24 +47,24 @@ export interface HubDatabase {
     secret_hash: string;
     all_sites: boolean;
     site_ids: ColumnType<string[], string, string>;
-    created_at: Date;
-    revoked_at: Date | null;
-    expires_at: Date | null;
+    created_at: Timestamp;
+    revoked_at: Timestamp | null;
+    expires_at: Timestamp | null;
   };
   hub_users: {
     id: string;
     vendor_id: string;
     email: string;
     password_hash: string;
-    created_at: Date;
-    revoked_at: Date | null;
+    created_at: Timestamp;
+    revoked_at: Timestamp | null;
   };
-  hub_event_keys: { site_id: string; event_id: string; received_at: Date };
+  hub_event_keys: { site_id: string; event_id: string; received_at: Timestamp };
   hub_events: HubEventTable;
   hub_writebacks: HubWritebackTable;
   hub_access_log: {
     id: Generated<number>;
-    at: Date;
+    at: Timestamp;
     vendor_id: string;
     key_id: string;
     site_id: string;
@@ -67,10 +73,13 @@ export interface HubDatabase {
     after_seq: number | null;
     last_seq: number | null;
   };
-  hub_nodes: { id: string; started_at: Date; heartbeat_at: Date };
+  hub_nodes: { id: string; started_at: Timestamp; heartbeat_at: Timestamp };
+  hub_subscriptions: HubSubscriptionTable;
+  /** The last position of each site's log handed to webhook delivery (docs/hub.md, "Webhooks from the hub"). */
+  hub_fanout: { site_id: string; seq: number };
   hub_audit: {
     id: Generated<number>;
-    at: Date;
+    at: Timestamp;
     actor: string;
     site_id: string | null;
     action: string;
@@ -88,16 +97,16 @@ export interface HubSiteTable {
   server: string | null;
   port: number | null;
   database_name: string | null;
-  created_at: Date;
-  revoked_at: Date | null;
-  purged_at: Date | null;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+  purged_at: Timestamp | null;
   /** The site's event-log counter: each stored event takes the next number (gapless, per site). */
   last_event_seq: ColumnType<number, number | undefined, number>;
   /** The node holding the site's link, while one is open. */
   link_node: string | null;
-  link_opened_at: Date | null;
-  link_closed_at: Date | null;
-  last_seen_at: Date | null;
+  link_opened_at: Timestamp | null;
+  link_closed_at: Timestamp | null;
+  last_seen_at: Timestamp | null;
   agent_version: string | null;
   /** The agent's last `status` frame (no PHI: counts, times, codes). */
   status_json: ColumnType<Record<string, unknown> | null, string | null, string | null>;
@@ -123,7 +132,7 @@ export interface HubEventTable {
   connector_id: string;
   refs: ColumnType<Record<string, unknown>, string, string>;
   envelope: ColumnType<Record<string, unknown>, string, string>;
-  received_at: Date;
+  received_at: Timestamp;
 }
 
 export interface HubWritebackTable {
@@ -140,12 +149,36 @@ export interface HubWritebackTable {
   status: 'accepted' | 'written' | 'failed' | 'timed_out';
   /** `queued` in the hub, `sent` down a link, then the agent's phases. */
   phase: 'queued' | 'sent' | 'executing' | 'verifying' | 'done';
-  accepted_at: Date;
-  deadline: Date;
-  sent_at: Date | null;
-  started_at: Date | null;
-  finished_at: Date | null;
+  accepted_at: Timestamp;
+  deadline: Timestamp;
+  sent_at: Timestamp | null;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
   /** The agent's result document (docs/writeback.md, "Lifecycle and guarantees"), translated to the vendor's view. */
   result: ColumnType<Record<string, unknown> | null, string | null, string | null>;
-  updated_at: Date;
+  updated_at: Timestamp;
+}
+
+/** A vendor's webhook subscription; its secrets and API key value are sealed (delivery/sealed.ts). */
+export interface HubSubscriptionTable {
+  id: string;
+  vendor_id: string;
+  /** The API key that created it (audit only: the subscription belongs to the vendor). */
+  key_id: string;
+  url: string;
+  allow_insecure: boolean;
+  format: 'json' | 'fhir' | 'flat';
+  all_sites: boolean;
+  site_ids: ColumnType<string[], string, string>;
+  resource_types: ColumnType<string[], string, string>;
+  event_types: ColumnType<string[], string, string>;
+  secrets_sealed: string;
+  api_key_sealed: string | null;
+  policy: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  timeout_seconds: number;
+  enabled: boolean;
+  disable_on_410: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: Timestamp | null;
 }

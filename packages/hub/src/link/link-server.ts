@@ -378,10 +378,14 @@ export class LinkServer {
         const connectionId = session.batches[0]!.connectionId;
         const group: EventsFrame[] = [];
         let size = 0;
+        // At most half the agent's window in one group: the agent keeps sending while the group
+        // commits, so its next frames are read and parsed meanwhile (docs/hub.md, "Performance").
+        const groupBatches = Math.max(1, Math.floor(this.#deps.settings.credit / 2));
         while (
           session.batches.length > 0 &&
           session.batches[0]!.connectionId === connectionId &&
-          (group.length === 0 || size + session.batches[0]!.events.length <= GROUP_EVENTS)
+          (group.length === 0 ||
+            (group.length < groupBatches && size + session.batches[0]!.events.length <= GROUP_EVENTS))
         ) {
           const next = session.batches.shift()!;
           group.push(next);
@@ -497,7 +501,7 @@ export class LinkServer {
         connectionId: row.connection_id,
         command: row.command,
         input: row.input,
-        deadline: row.deadline.toISOString(),
+        deadline: row.deadline,
       },
     });
   }

@@ -63,9 +63,9 @@ export class ApiKeyStore {
       vendor: row.vendor_name,
       name: row.name,
       sites: row.all_sites ? '*' : row.site_ids,
-      createdAt: row.created_at.toISOString(),
-      ...(row.revoked_at ? { revokedAt: row.revoked_at.toISOString() } : {}),
-      ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
+      createdAt: row.created_at,
+      ...(row.revoked_at ? { revokedAt: row.revoked_at } : {}),
+      ...(row.expires_at ? { expiresAt: row.expires_at } : {}),
     }));
   }
 
@@ -111,7 +111,7 @@ export class ApiKeyStore {
       .executeTakeFirst();
     const matches = secretMatches(parsed?.secret ?? '', row?.secret_hash);
     if (!row || !parsed || !matches || row.revoked_at) return undefined;
-    if (row.expires_at && row.expires_at.getTime() <= now.getTime()) return undefined;
+    if (row.expires_at && Date.parse(row.expires_at) <= now.getTime()) return undefined;
     return { keyId: row.id, vendorId: row.vendor_id, sites: row.all_sites ? '*' : row.site_ids };
   }
 
@@ -150,8 +150,8 @@ export class ApiKeyStore {
       id: r.id,
       vendor: r.name,
       email: r.email,
-      createdAt: r.created_at.toISOString(),
-      ...(r.revoked_at ? { revokedAt: r.revoked_at.toISOString() } : {}),
+      createdAt: r.created_at,
+      ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
     }));
   }
 

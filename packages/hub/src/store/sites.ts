@@ -58,7 +58,7 @@ export interface EnrollmentDetails {
 
 const ENROLLMENT_DAYS = 7;
 
-const iso = (d: Date | null | undefined) => (d ? d.toISOString() : undefined);
+const iso = (d: string | null | undefined) => d ?? undefined;
 
 /** `Smile Dental (Main)` → `smile-dental-main`, at most 40 characters (the suffix makes it unique). */
 export function slugOf(name: string): string {
@@ -94,7 +94,7 @@ function toSite(
     ...(row.port !== null ? { port: row.port } : {}),
     ...(row.database_name ? { database: row.database_name } : {}),
     connectionIds: connections,
-    createdAt: row.created_at.toISOString(),
+    createdAt: row.created_at,
     ...(row.revoked_at ? { revokedAt: iso(row.revoked_at)! } : {}),
     ...(row.purged_at ? { purgedAt: iso(row.purged_at)! } : {}),
     ...(row.link_node ? { linkNode: row.link_node } : {}),
@@ -308,7 +308,7 @@ export class SiteStore {
     const matches = secretMatches(parsed?.secret ?? '', row?.secret_hash);
     if (!row || !parsed || !matches) return { ok: false, reason: 'invalid' };
     if (row.used_at) return { ok: false, reason: 'used' };
-    if (row.expires_at.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
+    if (Date.parse(row.expires_at) <= now.getTime()) return { ok: false, reason: 'expired' };
     const site = await db
       .selectFrom('hub_sites')
       .select(['revoked_at', 'purged_at'])
@@ -514,7 +514,7 @@ export class SiteStore {
       .set({ link_node: null, link_closed_at: now, last_seen_at: now })
       .where('id', '=', siteId)
       .where('link_node', '=', node)
-      .where('link_opened_at', '=', openedAt)
+      .where('link_opened_at', '=', openedAt.toISOString())
       .execute();
   }
 
@@ -557,7 +557,9 @@ export class SiteStore {
       .select('id')
       .where('presence', '=', 'online')
       .where('purged_at', 'is', null)
-      .where((eb) => eb.or([eb('last_seen_at', '<', closedBefore), eb('last_seen_at', 'is', null)]));
+      .where((eb) =>
+        eb.or([eb('last_seen_at', '<', closedBefore.toISOString()), eb('last_seen_at', 'is', null)]),
+      );
     query =
       liveNodes.length > 0
         ? query.where((eb) => eb.or([eb('link_node', 'is', null), eb('link_node', 'not in', [...liveNodes])]))

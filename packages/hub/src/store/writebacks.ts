@@ -44,10 +44,10 @@ export function hubWritebackResult(row: HubWritebackRow): Record<string, unknown
     idempotencyKey: row.idempotency_key,
     status: row.status,
     ...(row.status === 'accepted' ? { phase: row.phase === 'sent' ? 'queued' : row.phase } : {}),
-    acceptedAt: row.accepted_at.toISOString(),
-    deadline: row.deadline.toISOString(),
-    startedAt: row.started_at?.toISOString() ?? null,
-    finishedAt: row.finished_at?.toISOString() ?? null,
+    acceptedAt: row.accepted_at,
+    deadline: row.deadline,
+    startedAt: row.started_at ?? null,
+    finishedAt: row.finished_at ?? null,
     resourceType: row.resource_type,
     resourceId: null,
     sourceId: null,
@@ -128,7 +128,7 @@ export class HubWritebackStore {
       .set({ phase: 'sent', sent_at: now, updated_at: now })
       .where('site_id', '=', siteId)
       .where('phase', '=', 'queued')
-      .where('deadline', '>', now)
+      .where('deadline', '>', now.toISOString())
       .returningAll()
       .execute();
     if (!resendSent) return fresh.sort(byAccepted);
@@ -149,7 +149,7 @@ export class HubWritebackStore {
       .select('site_id')
       .distinct()
       .where('phase', '=', 'queued')
-      .where('deadline', '>', now)
+      .where('deadline', '>', now.toISOString())
       .execute();
     return rows.map((r) => r.site_id);
   }
@@ -201,7 +201,7 @@ export class HubWritebackStore {
       .updateTable('hub_writebacks')
       .set({ status: 'timed_out', phase: 'done', finished_at: now, updated_at: now })
       .where('phase', '=', 'queued')
-      .where('deadline', '<=', now)
+      .where('deadline', '<=', now.toISOString())
       .returningAll()
       .execute();
   }
@@ -210,7 +210,7 @@ export class HubWritebackStore {
   async lastWrite(siteId: string): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('hub_writebacks')
-      .select(sql<Date>`max(finished_at)`.as('at'))
+      .select(sql<string | null>`max(finished_at)`.as('at'))
       .where('site_id', '=', siteId)
       .where('status', '=', 'written')
       .executeTakeFirst();
@@ -219,4 +219,4 @@ export class HubWritebackStore {
 }
 
 const byAccepted = (a: HubWritebackRow, b: HubWritebackRow) =>
-  a.accepted_at.getTime() - b.accepted_at.getTime() || a.id.localeCompare(b.id);
+  Date.parse(a.accepted_at) - Date.parse(b.accepted_at) || a.id.localeCompare(b.id);
