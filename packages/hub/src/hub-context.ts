@@ -6,6 +6,7 @@ import type { ApiKeyStore } from './store/api-keys.js';
 import type { EventLog, LoggedEvent } from './store/event-log.js';
 import type { SiteStore } from './store/sites.js';
 import type { HubWritebackStore } from './store/writebacks.js';
+import type { HubCommandStore } from './store/commands.js';
 
 /** What every part of a hub node shares: its config, its database and stores, its identity. */
 export interface HubContext {
@@ -17,6 +18,7 @@ export interface HubContext {
   readonly keys: ApiKeyStore;
   readonly events: EventLog;
   readonly writebacks: HubWritebackStore;
+  readonly commands: HubCommandStore;
   readonly presence: SitePresence;
   readonly logger: HubLogger;
   /** Nodes whose heartbeat is recent (a link on another node counts only if that node is alive). */

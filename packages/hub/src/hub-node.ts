@@ -18,10 +18,12 @@ import { LINK_CLOSE, LINK_PATH } from './link/protocol.js';
 import type { HubLogger } from './logger.js';
 import { DEFAULT_INTERVALS, Maintenance, type MaintenanceIntervals } from './maintenance.js';
 import { SitePresence } from './presence.js';
+import { runRemoteCommand } from './remote-commands.js';
 import { ApiKeyStore } from './store/api-keys.js';
 import { EventLog, type LoggedEvent } from './store/event-log.js';
 import { SiteStore } from './store/sites.js';
 import { HubWritebackStore } from './store/writebacks.js';
+import { HubCommandStore } from './store/commands.js';
 
 /** Files in the hub's data folder. */
 export const HUB_FILES = {
@@ -83,6 +85,7 @@ export function hubStores(hubDb: HubDb) {
     keys: new ApiKeyStore(hubDb.db),
     events: new EventLog(hubDb.db),
     writebacks: new HubWritebackStore(hubDb.db),
+    commands: new HubCommandStore(hubDb.db),
   };
 }
 
@@ -131,6 +134,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     sites: stores.sites,
     events: stores.events,
     writebacks: stores.writebacks,
+    commands: stores.commands,
     presence,
     notify: (payload) => hubDb.notify(payload),
     logger: log,
@@ -149,6 +153,18 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
       if (!site?.linkNode) return 'not-linked';
       await hubDb.notify({ kind: 'rotate', siteId, node: nodeId });
       return 'requested';
+    },
+    runCommand(request) {
+      return runRemoteCommand(
+        {
+          sites: stores.sites,
+          commands: stores.commands,
+          pushLocal: (siteId) => links.pushCommands(siteId),
+          notify: (payload) => hubDb.notify({ ...payload, node: nodeId }),
+          now,
+        },
+        request,
+      );
     },
   };
   const admin = createHubAdmin(context, hooks);
@@ -204,6 +220,9 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
             'a newer link of this site opened on another node',
             Number(payload['at']),
           );
+        return;
+      case 'command':
+        void links.pushCommands(siteId).catch(() => undefined);
         return;
       case 'rotate':
         if (payload['node'] !== nodeId) void links.rotateCredential(siteId).catch(() => undefined);

@@ -12,4 +12,6 @@ export * from './store/sites.js';
 export * from './store/api-keys.js';
 export * from './store/event-log.js';
 export * from './store/writebacks.js';
+export * from './store/commands.js';
+export * from './remote-commands.js';
 export { VENDOR_ROUTES, encodeCursor, decodeCursor } from './api/vendor-routes.js';

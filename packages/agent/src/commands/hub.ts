@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { TendrilError } from '@tendril/core';
-import { startHubNode, type HubLogger, type SiteRecord } from '@tendril/hub';
+import { startHubNode, type HubLogger, type RemoteCommandRecord, type SiteRecord } from '@tendril/hub';
 import type { Command } from 'commander';
 import type { CliContext, CommandRegistrar } from '../cli-context.js';
 import { loadHubConfigFile } from '../hub/hub-config-file.js';
@@ -191,6 +191,90 @@ function registerSiteCommands(hub: Command, ctx: CliContext): void {
       };
       ctx.write(
         `purged ${siteId}: ${result.events} events, ${result.writebacks} writebacks deleted; the site is revoked`,
+      );
+    });
+  const remote = (
+    name: 'restart' | 'reload-config' | 'logs' | 'support-bundle' | 'upgrade',
+    description: string,
+  ) =>
+    site
+      .command(`${name} <siteId>`)
+      .description(description)
+      .requiredOption('--config <file>', CONFIG_HELP)
+      .option('--json', 'print the command record as JSON');
+  const runRemote = async (
+    name: 'restart' | 'reload-config' | 'logs' | 'support-bundle' | 'upgrade',
+    siteId: string,
+    opts: { config: string; json?: boolean },
+    args: Record<string, unknown> = {},
+  ) => {
+    const { command } = (await admin(ctx, opts.config, 'site.command', {
+      siteId,
+      command: name,
+      ...(Object.keys(args).length > 0 ? { args } : {}),
+    })) as { command: RemoteCommandRecord };
+    if (opts.json) ctx.write(JSON.stringify(command));
+    else if (command.status === 'ok') {
+      const lines = command.output?.['lines'];
+      const bundle = command.output?.['bundle'];
+      ctx.write(
+        Array.isArray(lines)
+          ? lines.join('\n')
+          : bundle
+            ? JSON.stringify(bundle, null, 2)
+            : `${siteId}: ${name}: ${command.message ?? 'done'}`,
+      );
+    } else {
+      ctx.io.stderr.write(
+        `tendril: ${siteId}: ${name} ${command.status.replace('_', ' ')}: ${command.message ?? ''}\n`,
+      );
+    }
+    // docs/cli.md, "Exit codes": 3 when the practice refused or the site is offline, 1 when it failed.
+    if (command.status !== 'ok')
+      ctx.setExitCode(
+        command.status === 'refused' || (command.status === 'failed' && !command.sentAt) ? 3 : 1,
+      );
+  };
+  remote('restart', "restart the site's agent (its supervisor starts a fresh process)").action(
+    (siteId: string, opts: { config: string; json?: boolean }) => runRemote('restart', siteId, opts),
+  );
+  remote(
+    'reload-config',
+    'the agent re-reads its own tendril.yaml; a bad one is refused with every problem and the running config stays',
+  ).action((siteId: string, opts: { config: string; json?: boolean }) =>
+    runRemote('reload-config', siteId, opts),
+  );
+  remote('logs', "the agent's newest log lines (PHI already redacted by the agent)")
+    .option('--lines <n>', 'how many of the newest lines (1-2000)', '200')
+    .action((siteId: string, opts: { config: string; json?: boolean; lines: string }) =>
+      runRemote('logs', siteId, opts, { lines: Number(opts.lines) }),
+    );
+  remote(
+    'support-bundle',
+    "the agent's support bundle: schema metadata only, as tendril discover builds it",
+  ).action((siteId: string, opts: { config: string; json?: boolean }) =>
+    runRemote('support-bundle', siteId, opts),
+  );
+  remote('upgrade', 'not yet: remote upgrade with rollback (docs/hub.md, "Not yet")').action(
+    (siteId: string, opts: { config: string; json?: boolean }) => runRemote('upgrade', siteId, opts),
+  );
+  site
+    .command('commands <siteId>')
+    .description('the remote commands asked of a site: who, when, and how each ended')
+    .requiredOption('--config <file>', CONFIG_HELP)
+    .option('--limit <n>', 'newest entries', '50')
+    .option('--json', 'print JSON')
+    .action(async (siteId: string, opts: { config: string; limit: string; json?: boolean }) => {
+      const result = (await admin(ctx, opts.config, 'site.commands', {
+        siteId,
+        limit: Number(opts.limit),
+      })) as { commands: RemoteCommandRecord[] };
+      ctx.write(
+        opts.json
+          ? JSON.stringify(result)
+          : result.commands
+              .map((c) => `${c.requestedAt}  ${c.actor}  ${c.name}  ${c.status}  ${c.message ?? ''}`)
+              .join('\n') || '(no commands)',
       );
     });
   site

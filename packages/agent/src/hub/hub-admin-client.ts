@@ -9,6 +9,7 @@ import {
   hubStores,
   openHubDatabase,
   pgliteLockFile,
+  runRemoteCommand,
   type HubConfig,
 } from '@tendril/hub';
 
@@ -39,7 +40,7 @@ export async function runHubAdmin(
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           body: JSON.stringify(args),
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.timeout(90_000),
         });
       } catch {
         response = undefined; // nothing listens there: a hub that stopped without cleaning up
@@ -80,6 +81,19 @@ export async function runHubAdmin(
             if (!site?.linkNode) return 'not-linked';
             await hubDb.notify({ kind: 'rotate', siteId, node: 'admin' });
             return 'requested';
+          },
+          runCommand(request) {
+            // No hub answers on this machine: a node elsewhere (PostgreSQL) may hold the link.
+            return runRemoteCommand(
+              {
+                sites: stores.sites,
+                commands: stores.commands,
+                pushLocal: () => Promise.resolve(false),
+                notify: (payload) => hubDb.notify({ ...payload, node: 'admin' }),
+                now: () => new Date(),
+              },
+              request,
+            );
           },
         },
       );

@@ -183,6 +183,30 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
       );
     `,
   },
+  // Version 2 belongs to vendor webhook subscriptions (built beside this); the runner applies
+  // whatever is missing in version order, so a database at 1 and 3 takes 2 when it arrives.
+  {
+    version: 3,
+    name: 'remote commands and their history',
+    sql: `
+      CREATE TABLE hub_commands (
+        id           TEXT PRIMARY KEY,
+        site_id      TEXT NOT NULL REFERENCES hub_sites (id),
+        actor        TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        args         JSONB NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'ok', 'refused', 'failed', 'timed_out')),
+        message      TEXT,
+        output       JSONB,
+        requested_at TIMESTAMPTZ NOT NULL,
+        sent_at      TIMESTAMPTZ,
+        finished_at  TIMESTAMPTZ
+      );
+      CREATE INDEX hub_commands_site ON hub_commands (site_id, requested_at);
+      CREATE INDEX hub_commands_open ON hub_commands (site_id) WHERE status IN ('queued', 'sent');
+      CREATE INDEX hub_sites_vendor_name ON hub_sites (vendor_id, name);
+    `,
+  },
 ];
 
 /** Advisory lock key of hub migrations ("tendrilh" as bytes), so nodes starting together migrate once. */

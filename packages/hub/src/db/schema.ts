@@ -68,6 +68,7 @@ export interface HubDatabase {
     last_seq: number | null;
   };
   hub_nodes: { id: string; started_at: Date; heartbeat_at: Date };
+  hub_commands: HubCommandTable;
   hub_audit: {
     id: Generated<number>;
     at: Date;
@@ -148,4 +149,21 @@ export interface HubWritebackTable {
   /** The agent's result document (docs/writeback.md, "Lifecycle and guarantees"), translated to the vendor's view. */
   result: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   updated_at: Date;
+}
+
+export interface HubCommandTable {
+  id: string;
+  site_id: string;
+  /** Who asked: `admin` (the CLI), `user:<e-mail>` (the console). */
+  actor: string;
+  name: string;
+  args: ColumnType<Record<string, unknown>, string, string>;
+  /** `queued` in the hub, `sent` down a link, then the agent's answer or `timed_out`. */
+  status: 'queued' | 'sent' | 'ok' | 'refused' | 'failed' | 'timed_out';
+  message: string | null;
+  /** `logs`: `{ lines }`; `support-bundle`: `{ bundle }`. PHI-free (the agent redacts). */
+  output: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  requested_at: Date;
+  sent_at: Date | null;
+  finished_at: Date | null;
 }

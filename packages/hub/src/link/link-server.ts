@@ -6,6 +6,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { HubLogger } from '../logger.js';
 import type { SitePresence } from '../presence.js';
 import type { EventLog, LoggedEvent } from '../store/event-log.js';
+import type { HubCommandStore } from '../store/commands.js';
 import type { SiteStore } from '../store/sites.js';
 import { hubWritebackResult, type HubWritebackRow, type HubWritebackStore } from '../store/writebacks.js';
 import {
@@ -14,6 +15,7 @@ import {
   LINK_CLOSE,
   LINK_PROTOCOL_VERSION,
   parseFrame,
+  type CommandResultFrame,
   type EventsFrame,
   type HelloConnection,
   type WritebackUpdateFrame,
@@ -37,6 +39,7 @@ export interface LinkServerDeps {
   readonly sites: SiteStore;
   readonly events: EventLog;
   readonly writebacks: HubWritebackStore;
+  readonly commands: HubCommandStore;
   readonly presence: SitePresence;
   /** Tells every node (through PostgreSQL); the payload carries ids only. */
   readonly notify: (payload: Record<string, unknown>) => Promise<void>;
@@ -321,6 +324,9 @@ export class LinkServer {
       case 'writeback.update':
         await this.#writebackUpdate(session, frame);
         return;
+      case 'command.result':
+        await this.#commandResult(session, frame);
+        return;
       case 'credential.saved':
         if (session.pendingCredential?.frameId === frame.replyTo) {
           session.pendingCredential = undefined;
@@ -497,6 +503,51 @@ export class LinkServer {
         deadline: row.deadline.toISOString(),
       },
     });
+  }
+
+  /** Sends the site's queued remote commands down its link; false when the link is not on this node. */
+  async pushCommands(siteId: string): Promise<boolean> {
+    const session = this.#sessions.get(siteId);
+    if (!session) return false;
+    for (const command of await this.#deps.commands.takeQueued(siteId, this.#now()))
+      this.#send(session, {
+        type: 'command',
+        id: frameId(),
+        command: { id: command.id, name: command.name, args: command.args },
+      });
+    return true;
+  }
+
+  async #commandResult(session: Session, frame: CommandResultFrame): Promise<void> {
+    const now = this.#now();
+    const row = await this.#deps.commands.complete(
+      frame.commandId,
+      session.siteId,
+      {
+        status: frame.status,
+        message: frame.message,
+        ...(frame.output ? { output: frame.output } : {}),
+      },
+      now,
+    );
+    if (!row) return;
+    await this.#deps.sites.audit(
+      'agent',
+      `command.${row.name}.${frame.status}`,
+      session.siteId,
+      { commandId: row.id },
+      now,
+    );
+    this.#log.info(
+      {
+        event: 'link.command_result',
+        siteId: session.siteId,
+        commandId: row.id,
+        name: row.name,
+        status: frame.status,
+      },
+      'remote command answered',
+    );
   }
 
   /** Sends a rotated credential to the site's agent if its link is on this node; false otherwise. */
