@@ -1,6 +1,8 @@
 import { TendrilError } from '@tendril/core';
 import { z } from 'zod';
 import type { HubContext } from './hub-context.js';
+import { seal } from './console/secret-box.js';
+import { newTotpSecret, otpauthUri } from './console/totp.js';
 import { REMOTE_COMMANDS, RemoteCommandArgs, type RemoteCommandName } from './link/protocol.js';
 import type { RemoteCommandRecord } from './store/commands.js';
 import { unknownSite } from './store/sites.js';
@@ -91,7 +93,7 @@ export interface AdminHooks {
  * running hub's loopback admin endpoint, or directly on the store when no hub holds it.
  */
 export function createHubAdmin(
-  ctx: Pick<HubContext, 'config' | 'sites' | 'keys' | 'events' | 'commands' | 'now'>,
+  ctx: Pick<HubContext, 'config' | 'sites' | 'keys' | 'events' | 'commands' | 'consoleKey' | 'now'>,
   hooks: AdminHooks,
 ) {
   const actor = 'admin';
@@ -232,12 +234,23 @@ export function createHubAdmin(
       return { id: rotated.id, key: rotated.key, replaces: args.keyId, oldExpiresAt: rotated.oldExpiresAt };
     },
     async 'user.create'(args) {
-      const vendor = await vendorNamed(args.vendor);
+      const now = ctx.now();
+      // A vendor's staff may log in before its first site exists.
+      const vendor = await ctx.sites.ensureVendor(args.vendor, now);
+      const totpSecret = newTotpSecret();
+      const email = args.email.toLowerCase();
       const id = await ctx.keys.createUser(
-        { vendorId: vendor.id, email: args.email, password: args.password },
-        ctx.now(),
+        {
+          vendorId: vendor.id,
+          email,
+          password: args.password,
+          totpSecretSealed: seal(ctx.consoleKey, totpSecret),
+        },
+        now,
       );
-      return { id, vendor: vendor.name, email: args.email.toLowerCase() };
+      await ctx.sites.audit(actor, 'user.create', null, { userId: id, vendor: vendor.name }, now);
+      // The TOTP secret is shown this once, for the user's authenticator app.
+      return { id, vendor: vendor.name, email, totpSecret, otpauthUri: otpauthUri(totpSecret, email) };
     },
     async 'user.list'() {
       return { users: await ctx.keys.listUsers() };

@@ -7,6 +7,7 @@ import type { EventLog, LoggedEvent } from './store/event-log.js';
 import type { SiteStore } from './store/sites.js';
 import type { HubWritebackStore } from './store/writebacks.js';
 import type { HubCommandStore } from './store/commands.js';
+import type { ConsoleStore } from './store/console-store.js';
 
 /** What every part of a hub node shares: its config, its database and stores, its identity. */
 export interface HubContext {
@@ -19,6 +20,9 @@ export interface HubContext {
   readonly events: EventLog;
   readonly writebacks: HubWritebackStore;
   readonly commands: HubCommandStore;
+  readonly console: ConsoleStore;
+  /** Seals console users' TOTP secrets (console/secret-box.ts). */
+  readonly consoleKey: Buffer;
   readonly presence: SitePresence;
   readonly logger: HubLogger;
   /** Nodes whose heartbeat is recent (a link on another node counts only if that node is alive). */

@@ -6,10 +6,12 @@ import { TendrilError } from '@tendril/core';
 import { createHubAdmin, type AdminHooks, type HubAdmin } from './admin.js';
 import { startAdminEndpoint } from './api/admin-endpoint.js';
 import { enrollRoutes } from './api/enroll-routes.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { healthRoutes } from './api/health-routes.js';
 import { vendorRoutes } from './api/vendor-routes.js';
 import type { HubConfig } from './config.js';
 import { generateAdminToken } from './credentials.js';
+import { ensureConsoleKey } from './console/secret-box.js';
 import { openHubDatabase, type HubDb, type HubStoreConfig } from './db/open-database.js';
 import { acquireFolderLock, type FolderLock } from './folder-lock.js';
 import type { HubContext } from './hub-context.js';
@@ -24,6 +26,7 @@ import { EventLog, type LoggedEvent } from './store/event-log.js';
 import { SiteStore } from './store/sites.js';
 import { HubWritebackStore } from './store/writebacks.js';
 import { HubCommandStore } from './store/commands.js';
+import { ConsoleStore } from './store/console-store.js';
 
 /** Files in the hub's data folder. */
 export const HUB_FILES = {
@@ -64,6 +67,8 @@ export interface HubNodeOptions {
   /** Called with every batch of new log entries (webhook delivery). */
   readonly onStored?: (events: readonly LoggedEvent[]) => void;
   readonly now?: () => Date;
+  /** Connector ids the console's enrollment form offers (the agent's registry). */
+  readonly connectors?: readonly string[];
 }
 
 export interface HubNode {
@@ -86,6 +91,7 @@ export function hubStores(hubDb: HubDb) {
     events: new EventLog(hubDb.db),
     writebacks: new HubWritebackStore(hubDb.db),
     commands: new HubCommandStore(hubDb.db),
+    console: new ConsoleStore(hubDb.db),
   };
 }
 
@@ -111,6 +117,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     throw error;
   }
   const token = ensureAdminToken(config.dataDir);
+  const consoleKey = ensureConsoleKey(config.dataDir);
   const stores = hubStores(hubDb);
   let state: 'starting' | 'running' | 'stopping' = 'starting';
   const onStored = options.onStored ?? (() => undefined);
@@ -123,6 +130,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     version: options.version,
     hubDb,
     ...stores,
+    consoleKey,
     presence,
     logger: log,
     liveNodes: async () => (jobs.maintenance ? jobs.maintenance.liveNodes() : new Set([nodeId])),
@@ -135,6 +143,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     events: stores.events,
     writebacks: stores.writebacks,
     commands: stores.commands,
+    console: stores.console,
     presence,
     notify: (payload) => hubDb.notify(payload),
     logger: log,
@@ -195,6 +204,10 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   );
   void app.register(vendorRoutes(context));
   void app.register(enrollRoutes(context, hooks));
+  if (config.console.enabled)
+    void app.register(
+      consoleRoutes(context, { connectors: options.connectors ?? [], runCommand: hooks.runCommand }),
+    );
   app.server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '').split('?')[0];
     if (path === LINK_PATH) links.handleUpgrade(request, socket, head);

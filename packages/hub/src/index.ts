@@ -15,3 +15,5 @@ export * from './store/writebacks.js';
 export * from './store/commands.js';
 export * from './remote-commands.js';
 export { VENDOR_ROUTES, encodeCursor, decodeCursor } from './api/vendor-routes.js';
+export { ensureConsoleKey } from './console/secret-box.js';
+export { totpCode, totpStep } from './console/totp.js';

@@ -6,6 +6,7 @@ import type { CliContext, CommandRegistrar } from '../cli-context.js';
 import { loadHubConfigFile } from '../hub/hub-config-file.js';
 import { runHubAdmin } from '../hub/hub-admin-client.js';
 import { createRootLogger } from '../logger.js';
+import { CONNECTOR_LOADERS } from '../registry.js';
 import { waitForStopSignal } from './run.js';
 
 function packageVersion(): string {
@@ -392,7 +393,7 @@ function registerKeyCommands(hub: Command, ctx: CliContext): void {
 function registerUserCommands(hub: Command, ctx: CliContext): void {
   const users = hub
     .command('user')
-    .description('console users of a vendor (for the hub console; not yet built)');
+    .description('console users of a vendor: e-mail, password (scrypt) and a TOTP second factor');
   users
     .command('create')
     .requiredOption('--config <file>', CONFIG_HELP)
@@ -400,7 +401,7 @@ function registerUserCommands(hub: Command, ctx: CliContext): void {
     .requiredOption('--email <email>', 'login e-mail')
     .option('--password-env <VAR>', 'read the password from this environment variable')
     .option('--password-stdin', 'read the password from standard input')
-    .option('--json', 'print {id, vendor, email}')
+    .option('--json', 'print {id, vendor, email, totpSecret, otpauthUri}')
     .action(
       async (opts: {
         config: string;
@@ -424,8 +425,19 @@ function registerUserCommands(hub: Command, ctx: CliContext): void {
           vendor: opts.vendor,
           email: opts.email,
           password,
-        })) as { id: string };
-        ctx.write(opts.json ? JSON.stringify(result) : `created user ${result.id}`);
+        })) as { id: string; totpSecret: string; otpauthUri: string };
+        ctx.write(
+          opts.json
+            ? JSON.stringify(result)
+            : [
+                `created user ${result.id}`,
+                '',
+                'TOTP SECRET (shown only this once; add it to an authenticator app):',
+                '',
+                `  ${result.totpSecret}`,
+                `  ${result.otpauthUri}`,
+              ].join('\n'),
+        );
       },
     );
   users
@@ -470,9 +482,10 @@ export const registerHubCommand: CommandRegistrar = (program, ctx) => {
         config,
         logger: logger as unknown as HubLogger,
         version: packageVersion(),
+        connectors: Object.keys(CONNECTOR_LOADERS),
       });
       ctx.write(
-        `tendril: hub node ${node.nodeId} running on ${node.url} (admin endpoint ${node.adminUrl}, loopback only)`,
+        `tendril: hub node ${node.nodeId} running on ${node.url} (admin endpoint ${node.adminUrl}, loopback only)${config.console.enabled ? `; console ${node.url}/console` : ''}`,
       );
       const signal = await stopRequested;
       logger.info({ event: 'hub.stop_requested', signal }, 'stop requested');

@@ -4,6 +4,7 @@ import { TendrilError } from '@tendril/core';
 import {
   acquireFolderLock,
   createHubAdmin,
+  ensureConsoleKey,
   HUB_FILES,
   hubStoreOf,
   hubStores,
@@ -70,7 +71,7 @@ export async function runHubAdmin(
     try {
       const stores = hubStores(hubDb);
       const admin = createHubAdmin(
-        { config, ...stores, now: () => new Date() },
+        { config, ...stores, consoleKey: ensureConsoleKey(config.dataDir), now: () => new Date() },
         {
           // Another node may hold the link (PostgreSQL): it closes it on this notice.
           async siteRevoked(siteId) {

@@ -187,7 +187,7 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
   // whatever is missing in version order, so a database at 1 and 3 takes 2 when it arrives.
   {
     version: 3,
-    name: 'remote commands and their history',
+    name: 'remote commands and their history; console sessions, TOTP, freshness samples',
     sql: `
       CREATE TABLE hub_commands (
         id           TEXT PRIMARY KEY,
@@ -205,6 +205,26 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
       CREATE INDEX hub_commands_site ON hub_commands (site_id, requested_at);
       CREATE INDEX hub_commands_open ON hub_commands (site_id) WHERE status IN ('queued', 'sent');
       CREATE INDEX hub_sites_vendor_name ON hub_sites (vendor_id, name);
+
+      ALTER TABLE hub_users ADD COLUMN totp_secret TEXT;
+      ALTER TABLE hub_users ADD COLUMN totp_last_step BIGINT;
+
+      CREATE TABLE hub_console_sessions (
+        id         TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES hub_users (id),
+        csrf_token TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX hub_console_sessions_user ON hub_console_sessions (user_id);
+
+      CREATE TABLE hub_site_freshness (
+        site_id           TEXT NOT NULL,
+        at                TIMESTAMPTZ NOT NULL,
+        freshness_seconds INTEGER,
+        health            TEXT NOT NULL,
+        PRIMARY KEY (site_id, at)
+      );
     `,
   },
 ];

@@ -52,6 +52,10 @@ export interface HubDatabase {
     password_hash: string;
     created_at: Date;
     revoked_at: Date | null;
+    /** The TOTP secret, sealed with the console key (console/secret-box.ts). */
+    totp_secret: ColumnType<string | null, string | null | undefined, string | null>;
+    /** The last TOTP time step accepted (a code is never accepted twice). */
+    totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
   };
   hub_event_keys: { site_id: string; event_id: string; received_at: Date };
   hub_events: HubEventTable;
@@ -69,6 +73,21 @@ export interface HubDatabase {
   };
   hub_nodes: { id: string; started_at: Date; heartbeat_at: Date };
   hub_commands: HubCommandTable;
+  hub_console_sessions: {
+    /** SHA-256 of the session token (the cookie holds the token). */
+    id: string;
+    user_id: string;
+    csrf_token: string;
+    created_at: Date;
+    expires_at: Date;
+  };
+  hub_site_freshness: {
+    site_id: string;
+    at: Date;
+    /** Seconds since the oldest last successful read across the site's streams; null: a stream never read. */
+    freshness_seconds: number | null;
+    health: string;
+  };
   hub_audit: {
     id: Generated<number>;
     at: Date;

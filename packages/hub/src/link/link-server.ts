@@ -6,7 +6,9 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { HubLogger } from '../logger.js';
 import type { SitePresence } from '../presence.js';
 import type { EventLog, LoggedEvent } from '../store/event-log.js';
+import { freshnessSeconds } from '../console/site-view.js';
 import type { HubCommandStore } from '../store/commands.js';
+import type { ConsoleStore } from '../store/console-store.js';
 import type { SiteStore } from '../store/sites.js';
 import { hubWritebackResult, type HubWritebackRow, type HubWritebackStore } from '../store/writebacks.js';
 import {
@@ -40,6 +42,8 @@ export interface LinkServerDeps {
   readonly events: EventLog;
   readonly writebacks: HubWritebackStore;
   readonly commands: HubCommandStore;
+  /** Freshness samples for the console's 7-day chart. */
+  readonly console: ConsoleStore;
   readonly presence: SitePresence;
   /** Tells every node (through PostgreSQL); the payload carries ids only. */
   readonly notify: (payload: Record<string, unknown>) => Promise<void>;
@@ -62,7 +66,12 @@ interface Session {
   batches: EventsFrame[];
   storing: boolean;
   pendingCredential?: { frameId: string };
+  /** When this link last stored a freshness sample. */
+  lastSampleAt?: number;
 }
+
+/** One freshness sample per site this often (the console's chart covers 7 days). */
+const FRESHNESS_SAMPLE_MS = 5 * 60_000;
 
 const frameId = () => randomBytes(8).toString('hex');
 
@@ -319,6 +328,18 @@ export class LinkServer {
           now,
         );
         await this.#deps.presence.health(session.siteId, frame.status.health, frame.status.problems, now);
+        if (
+          session.lastSampleAt === undefined ||
+          now.getTime() - session.lastSampleAt >= FRESHNESS_SAMPLE_MS
+        ) {
+          session.lastSampleAt = now.getTime();
+          await this.#deps.console.recordFreshness(
+            session.siteId,
+            freshnessSeconds(frame.status, now),
+            frame.status.health,
+            now,
+          );
+        }
         return;
       }
       case 'writeback.update':
