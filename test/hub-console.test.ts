@@ -270,6 +270,15 @@ describe('hub console', () => {
   }, 30_000);
 
   it("never shows vendor A's sites to a user of vendor B", async () => {
+    // An alert of vendor A's site (how alerts open is tested in packages/hub/src/alerts.test.ts).
+    const client = new pg.Client({ connectionString: `${POSTGRES}/${hubDbName}` });
+    await client.connect();
+    await client.query(
+      `INSERT INTO hub_alerts (site_id, kind, subject, message, opened_at)
+       VALUES ($1, 'stream-unhealthy', 'x/patients', 'stream patients has had no successful read for more than 30 minutes', now())`,
+      [siteId],
+    );
+    await client.end();
     const context = await browser!.newContext();
     const page = await context.newPage();
     await logIn(page, users.b);
@@ -279,8 +288,20 @@ describe('hub console', () => {
     expect(direct!.status()).toBe(404);
     const confirm = await page.goto(`${hub!.url}/console/sites/${siteId}/confirm/restart`);
     expect(confirm!.status()).toBe(404);
+    await page.goto(`${hub!.url}/console/alerts`);
+    expect(await page.textContent('#alerts')).not.toContain('Sunny Smiles Dental');
     await context.close();
   }, 60_000);
+
+  it("lists the vendor's alerts, and the site page shows its open ones", async () => {
+    await pageA.click('nav >> text=Alerts');
+    const table = (await pageA.textContent('#alerts')) ?? '';
+    expect(table).toContain('Sunny Smiles Dental');
+    expect(table).toContain('stream-unhealthy');
+    await shot(pageA, '9-alerts');
+    await pageA.click('#alerts >> text=Sunny Smiles Dental');
+    expect(await pageA.textContent('#site-alerts')).toContain('no successful read for more than 30 minutes');
+  }, 30_000);
 
   it('pages 10,000 sites on the server: sorted, filtered, 50 a page', async () => {
     const client = new pg.Client({ connectionString: `${POSTGRES}/${hubDbName}` });

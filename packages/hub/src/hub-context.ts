@@ -1,3 +1,4 @@
+import type { HubAlerts } from './alerts.js';
 import type { HubConfig } from './config.js';
 import type { HubDb } from './db/open-database.js';
 import type { HubLogger } from './logger.js';
@@ -24,6 +25,7 @@ export interface HubContext {
   /** Seals console users' TOTP secrets (console/secret-box.ts). */
   readonly consoleKey: Buffer;
   readonly presence: SitePresence;
+  readonly alerts: HubAlerts;
   readonly logger: HubLogger;
   /** Nodes whose heartbeat is recent (a link on another node counts only if that node is alive). */
   liveNodes(): Promise<ReadonlySet<string>>;

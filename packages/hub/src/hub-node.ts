@@ -20,6 +20,7 @@ import { LINK_CLOSE, LINK_PATH } from './link/protocol.js';
 import type { HubLogger } from './logger.js';
 import { DEFAULT_INTERVALS, Maintenance, type MaintenanceIntervals } from './maintenance.js';
 import { SitePresence } from './presence.js';
+import { HubAlerts } from './alerts.js';
 import { runRemoteCommand } from './remote-commands.js';
 import { ApiKeyStore } from './store/api-keys.js';
 import { EventLog, type LoggedEvent } from './store/event-log.js';
@@ -123,7 +124,8 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   const onStored = options.onStored ?? (() => undefined);
   // Set once the node listens; until then only this node counts as alive.
   const jobs: { maintenance?: Maintenance } = {};
-  const presence = new SitePresence(stores.sites, stores.events, (events) => onStored(events));
+  const alerts = new HubAlerts(hubDb.db, stores.events, (events) => onStored(events));
+  const presence = new SitePresence(stores.sites, stores.events, (events) => onStored(events), alerts);
   const context: HubContext = {
     config,
     nodeId,
@@ -131,6 +133,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     hubDb,
     ...stores,
     consoleKey,
+    alerts,
     presence,
     logger: log,
     liveNodes: async () => (jobs.maintenance ? jobs.maintenance.liveNodes() : new Set([nodeId])),

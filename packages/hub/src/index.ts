@@ -17,3 +17,4 @@ export * from './remote-commands.js';
 export { VENDOR_ROUTES, encodeCursor, decodeCursor } from './api/vendor-routes.js';
 export { ensureConsoleKey } from './console/secret-box.js';
 export { totpCode, totpStep } from './console/totp.js';
+export * from './alerts.js';

@@ -508,7 +508,8 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
       const startedAt =
         typeof status?.['agentStartedAt'] === 'string' ? (status['agentStartedAt'] as string) : undefined;
       const online = !!site.linkNode;
-      const [writebacks, commands, samples] = await Promise.all([
+      const [alerts, writebacks, commands, samples] = await Promise.all([
+        ctx.alerts.list({ vendorId: site.vendorId, siteId: site.id, since: now, limit: 50 }),
         ctx.console.recentWritebacks(site.id, 20),
         ctx.commands.history(site.id, 20),
         ctx.console.freshness(site.id, new Date(now.getTime() - 7 * 86_400_000)),
@@ -580,6 +581,16 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
                 <strong>Problems:</strong>
                 <ul>
                   ${(status['problems'] as string[]).map((p) => html`<li>${p}</li>`)}
+                </ul>
+              </div>`
+            : ''
+        }
+        ${
+          alerts.length > 0
+            ? html`<div class="alert" role="status" id="site-alerts">
+                <strong>Open alerts:</strong>
+                <ul>
+                  ${alerts.map((a) => html`<li>${a.kind}: ${a.message} (since ${when(a.openedAt)})</li>`)}
                 </ul>
               </div>`
             : ''
@@ -840,6 +851,60 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
         user,
       );
     };
+
+    app.get('/console/alerts', async (request, reply) => {
+      const auth = await requireUser(request, reply);
+      if (!auth) return reply;
+      const now = ctx.now();
+      const alerts = await ctx.alerts.list({
+        vendorId: auth.session.user.vendorId,
+        since: new Date(now.getTime() - 7 * 86_400_000),
+        limit: 500,
+      });
+      const open = alerts.filter((a) => !a.resolvedAt).length;
+      const body = html`<h1>Alerts</h1>
+        <table id="alerts">
+          <caption>
+            ${open} open; resolved ones of the last 7 days below them
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">State</th>
+              <th scope="col">Site</th>
+              <th scope="col">Alert</th>
+              <th scope="col">What</th>
+              <th scope="col">Opened</th>
+              <th scope="col">Resolved</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${
+              alerts.length > 0
+                ? alerts.map(
+                    (a) =>
+                      html`<tr>
+                        <td>
+                          ${a.resolvedAt ? html`<span class="badge ok">resolved</span>` : html`<span class="badge bad">open</span>`}
+                        </td>
+                        <td>
+                          <a href="/console/sites/${encodeURIComponent(a.siteId)}"
+                            >${a.siteName ?? a.siteId}</a
+                          >
+                        </td>
+                        <td>${a.kind}</td>
+                        <td>${a.message}</td>
+                        <td>${when(a.openedAt)}</td>
+                        <td>${a.resolvedAt ? when(a.resolvedAt) : ''}</td>
+                      </tr>`,
+                  )
+                : html`<tr>
+                    <td colspan="6" class="muted">No alerts in the last 7 days.</td>
+                  </tr>`
+            }
+          </tbody>
+        </table>`;
+      return send(reply, 200, page('Alerts', body, auth.user));
+    });
 
     app.get('/console/enroll', async (request, reply) => {
       const auth = await requireUser(request, reply);

@@ -61,7 +61,8 @@ export function page(title: string, body: Html, user?: PageUser): string {
           ${
             user
               ? html`<nav aria-label="Main">
-                    <a href="/console/sites">Sites</a> <a href="/console/enroll">Enroll a practice</a>
+                    <a href="/console/sites">Sites</a> <a href="/console/alerts">Alerts</a>
+                    <a href="/console/enroll">Enroll a practice</a>
                   </nav>
                   <span class="who">${user.vendor} · ${user.email}</span>
                   <form method="post" action="/console/logout" class="inline">

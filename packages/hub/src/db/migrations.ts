@@ -187,7 +187,7 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
   // whatever is missing in version order, so a database at 1 and 3 takes 2 when it arrives.
   {
     version: 3,
-    name: 'remote commands and their history; console sessions, TOTP, freshness samples',
+    name: 'remote commands and their history; console sessions, TOTP, freshness samples, alerts',
     sql: `
       CREATE TABLE hub_commands (
         id           TEXT PRIMARY KEY,
@@ -223,8 +223,21 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
         at                TIMESTAMPTZ NOT NULL,
         freshness_seconds INTEGER,
         health            TEXT NOT NULL,
+        quarantined       INTEGER,
         PRIMARY KEY (site_id, at)
       );
+
+      CREATE TABLE hub_alerts (
+        id          BIGSERIAL PRIMARY KEY,
+        site_id     TEXT NOT NULL REFERENCES hub_sites (id),
+        kind        TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        opened_at   TIMESTAMPTZ NOT NULL,
+        resolved_at TIMESTAMPTZ
+      );
+      CREATE UNIQUE INDEX hub_alerts_open ON hub_alerts (site_id, kind, subject) WHERE resolved_at IS NULL;
+      CREATE INDEX hub_alerts_site ON hub_alerts (site_id, opened_at);
     `,
   },
 ];

@@ -87,6 +87,19 @@ export interface HubDatabase {
     /** Seconds since the oldest last successful read across the site's streams; null: a stream never read. */
     freshness_seconds: number | null;
     health: string;
+    /** Rows in the agent's quarantine at that time (null: not counted by that agent). */
+    quarantined: ColumnType<number | null, number | null | undefined, number | null>;
+  };
+  hub_alerts: {
+    id: Generated<number>;
+    site_id: string;
+    /** One of ALERT_KINDS (alerts.ts). */
+    kind: string;
+    /** What in the site: a stream (`<connection>/<stream>`), a writeback id, or '' for the site. */
+    subject: string;
+    message: string;
+    opened_at: Date;
+    resolved_at: Date | null;
   };
   hub_audit: {
     id: Generated<number>;

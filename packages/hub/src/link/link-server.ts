@@ -6,7 +6,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { HubLogger } from '../logger.js';
 import type { SitePresence } from '../presence.js';
 import type { EventLog, LoggedEvent } from '../store/event-log.js';
-import { freshnessSeconds } from '../console/site-view.js';
+import { freshnessSeconds, quarantinedOf } from '../console/site-view.js';
 import type { HubCommandStore } from '../store/commands.js';
 import type { ConsoleStore } from '../store/console-store.js';
 import type { SiteStore } from '../store/sites.js';
@@ -337,6 +337,7 @@ export class LinkServer {
             session.siteId,
             freshnessSeconds(frame.status, now),
             frame.status.health,
+            quarantinedOf(frame.status),
             now,
           );
         }

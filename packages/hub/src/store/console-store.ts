@@ -246,11 +246,12 @@ export class ConsoleStore {
     siteId: string,
     freshnessSeconds: number | null,
     health: string,
+    quarantined: number | null,
     now: Date,
   ): Promise<void> {
     await this.db
       .insertInto('hub_site_freshness')
-      .values({ site_id: siteId, at: now, freshness_seconds: freshnessSeconds, health })
+      .values({ site_id: siteId, at: now, freshness_seconds: freshnessSeconds, health, quarantined })
       .onConflict((oc) => oc.doNothing())
       .execute();
     await this.db
