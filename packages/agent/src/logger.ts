@@ -79,7 +79,8 @@ function keepingRecent(destination: DestinationStream): DestinationStream {
   const tee = {
     write(line: string) {
       recent.push(line.endsWith('\n') ? line.slice(0, -1) : line);
-      if (recent.length > RECENT_LOG_LINES) recent.splice(0, recent.length - RECENT_LOG_LINES);
+      // Trimmed in bulk, so a log line costs no array shift.
+      if (recent.length >= RECENT_LOG_LINES * 2) recent.splice(0, recent.length - RECENT_LOG_LINES);
       return target.write(line);
     },
     flush: target.flush ? (cb?: (error?: Error) => void) => target.flush!(cb) : undefined,
