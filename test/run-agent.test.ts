@@ -218,8 +218,8 @@ describe('tendril run: agent, status page, health and metrics', () => {
     expect(figures.deadLetters).toBe(settled.agent.deliveries.dead);
     expect(figures.pendingWritebacks).toBe(0);
     expect(figures.outbox.undelivered! + figures.deadLetters!).toBe(livePatients);
-    // The place for row quarantine (a later version): not counted yet, so null, never 0.
-    expect(figures.quarantined).toBeNull();
+    // Counted by the store (docs/quarantine.md): 0 here, never n/a.
+    expect(figures.quarantined).toBe(0);
     const patientsFreshness = figures.streams.find((s) => s.stream === 'patients')!.freshness;
     expect(patientsFreshness).toMatchObject({ state: 'fresh', expectedEverySeconds: 600 });
 
@@ -328,7 +328,7 @@ describe('tendril run: agent, status page, health and metrics', () => {
       current.connections[0]!.outbox.undelivered!.toLocaleString('en-US'),
     );
     expect((await section.locator('[data-metric="pending-writebacks"]').textContent())?.trim()).toBe('0');
-    expect((await section.locator('span[data-metric="quarantined"]').textContent())?.trim()).toBe('n/a');
+    expect((await section.locator('span[data-metric="quarantined"]').textContent())?.trim()).toBe('0');
     expect(await page.locator('[data-metric="uptime"]').textContent()).toMatch(/\d+ (s|min)/);
     // Every stream of the connection has a row.
     expect(await section.locator('tbody tr').count()).toBe(connection.streams.length);

@@ -276,6 +276,8 @@ describe('writeback: Dentrix Enterprise on the MariaDB form of its schema (fixtu
       connectorFor,
       readClient: () => read,
       writeClient: () => write,
+      // Side by side: the race tests below prove the EHR's lock alone, as with two agents on one EHR.
+      queueBookings: false,
     });
     ({ api, base } = await startWritebackApi({
       store,

@@ -139,6 +139,8 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       readClient: () => read,
       writeClient: () => write,
       concurrency: 8,
+      // Side by side: the race tests below prove the EHR's lock alone, as with two agents on one EHR.
+      queueBookings: false,
     });
     ({ api, base } = await startWritebackApi({
       store,

@@ -25,6 +25,10 @@ export const ERROR_CATALOG = {
   TENDRIL_E_CLOCK: { retryable: true, summary: 'The database clock could not be read or parsed.' },
   TENDRIL_E_MAPPING: { retryable: false, summary: 'A row could not be mapped to the standard model.' },
   TENDRIL_E_VALIDATION: { retryable: false, summary: 'A mapped resource failed standard-model validation.' },
+  TENDRIL_E_QUARANTINE_SHARE: {
+    retryable: false,
+    summary: "More than the allowed share of a page's rows failed mapping or validation; the stream stopped.",
+  },
   TENDRIL_E_STORE: { retryable: true, summary: 'The agent store failed.' },
   TENDRIL_E_STORE_SCHEMA: { retryable: false, summary: 'The agent store was written by a newer Tendril.' },
   TENDRIL_E_FORMAT: { retryable: false, summary: 'An event could not be rendered in the requested format.' },
@@ -110,6 +114,13 @@ export const WARNING_CATALOG = {
   TENDRIL_W_IMPOSSIBLE_DATE: {
     summary:
       'A date or time built from parts (year/month/day, hour/minute) does not exist; the field was omitted.',
+  },
+  TENDRIL_W_INVALID_VALUE: {
+    summary:
+      'The mapped value of an optional field (or one element of an optional list) failed validation; it was omitted and the row kept.',
+  },
+  TENDRIL_W_PHONE_UNPARSEABLE: {
+    summary: 'A phone number is not a full number (e.g. 7 digits without an area code); it was omitted.',
   },
 } as const;
 

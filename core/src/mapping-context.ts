@@ -16,5 +16,5 @@ export interface MappingContext {
    * "Warning codes"). `mapRow` supplies it and attributes the warning to the field; outside
    * `mapRow` it may be absent. Never pass the value: only the code.
    */
-  warn?(code: WarningCode): void;
+  warn?(code: WarningCode, field?: string): void;
 }

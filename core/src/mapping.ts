@@ -1,4 +1,4 @@
-import { TendrilError } from './errors.js';
+import { TendrilError, type WarningCode } from './errors.js';
 import { resourceHash, TOMBSTONE_HASH } from './hash.js';
 import { resourceId, sourceIdOf } from './ids.js';
 import type { MappingContext } from './mapping-context.js';
@@ -6,6 +6,7 @@ import { publishMappingWarning, type MappingWarning } from './mapping-warnings.j
 import { RESOURCE_SCHEMAS, type ResourceType } from './model/index.js';
 import type { FieldMapping, RowCondition, TableDefinition } from './sdk.js';
 import { localTextToInstant, utcTextToInstant } from './time.js';
+import { cellText } from './cell-text.js';
 
 export type Row = Readonly<Record<string, unknown>>;
 /** Source ids of the references a resource holds, by field name (the `flat` format needs them). */
@@ -30,7 +31,7 @@ export function matchesCondition(row: Row, condition: RowCondition | undefined):
   if (!condition) return false;
   return Object.entries(condition).every(([column, expected]) => {
     const actual = row[column];
-    const text = actual === null || actual === undefined ? '' : String(actual);
+    const text = cellText(actual);
     if (typeof expected === 'object') {
       const list = 'in' in expected ? expected.in : expected.notIn;
       const found = list.some((e) => String(e) === text);
@@ -41,7 +42,8 @@ export function matchesCondition(row: Row, condition: RowCondition | undefined):
 }
 
 function noReference(value: unknown): boolean {
-  return value === null || value === undefined || String(value).trim() === '' || String(value).trim() === '0';
+  const text = cellText(value).trim();
+  return text === '' || text === '0';
 }
 
 export function rowSourceId(table: TableDefinition, row: Row): string {
@@ -52,7 +54,7 @@ export function rowSourceId(table: TableDefinition, row: Row): string {
         details: { table: table.table, column },
       });
     }
-    return String(value).trim();
+    return cellText(value).trim();
   });
   return sourceIdOf(table.sourceIdPrefix ? [table.sourceIdPrefix, ...parts] : parts);
 }
@@ -109,8 +111,7 @@ function fieldValue(
   // One key component, or undefined for "no reference". With `zeroMeans`, the vendor's 0 is a
   // real record (Open Dental's default office), not "none".
   const component = (v: unknown): string | undefined => {
-    if (mapping.zeroMeans !== undefined && v !== null && v !== undefined && String(v).trim() === '0')
-      return mapping.zeroMeans;
+    if (mapping.zeroMeans !== undefined && cellText(v).trim() === '0') return mapping.zeroMeans;
     return noReference(v) ? undefined : String(v).trim();
   };
   if (mapping.many) {
@@ -156,7 +157,22 @@ export function mapFields(
  * Maps one vendor row to a validated standard-model resource and its content hash. Errors name
  * the table, field and rule, never the value: values can be PHI.
  */
-export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, syncedAt: string): MappedRow {
+/** How {@link mapRow} treats an invalid value of an optional field. */
+export interface MapRowOptions {
+  /**
+   * Fail the row instead of dropping the value with a warning: for `tendril map`, where a value
+   * failing validation means the proposed column is wrong.
+   */
+  readonly strict?: boolean;
+}
+
+export function mapRow(
+  table: TableDefinition,
+  row: Row,
+  ctx: MappingContext,
+  syncedAt: string,
+  options: MapRowOptions = {},
+): MappedRow {
   const sourceId = rowSourceId(table, row);
   if (matchesCondition(row, table.excludeWhen)) return { kind: 'absent', sourceId };
   if (matchesCondition(row, table.deletedWhen)) return { kind: 'deleted', sourceId };
@@ -167,20 +183,18 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
   // Transforms report dropped values through `warn`; each is attributed to the field being mapped.
   let warnings: MappingWarning[] | undefined;
   let currentField = '';
-  const rowCtx: MappingContext = {
-    ...ctx,
-    warn: (code) => {
-      (warnings ??= []).push({ code, field: currentField });
-      publishMappingWarning({
-        code,
-        field: currentField,
-        connectionId: ctx.connectionId,
-        connectorId: ctx.connectorId,
-        table: table.table,
-        resourceType: table.resourceType,
-      });
-    },
+  const warn = (code: WarningCode, field = currentField): void => {
+    (warnings ??= []).push({ code, field });
+    publishMappingWarning({
+      code,
+      field,
+      connectionId: ctx.connectionId,
+      connectorId: ctx.connectorId,
+      table: table.table,
+      resourceType: table.resourceType,
+    });
   };
+  const rowCtx: MappingContext = { ...ctx, warn };
   for (const [path, value] of Object.entries(table.constants ?? {})) setPath(resource, path, value);
   for (const [path, mapping] of Object.entries(table.fields)) {
     currentField = path;
@@ -198,15 +212,40 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
     if (!isEmpty(value)) setPath(resource, path, value);
   }
 
-  const parsed = RESOURCE_SCHEMAS[table.resourceType].safeParse(resource);
+  const schema = RESOURCE_SCHEMAS[table.resourceType];
+  let parsed = schema.safeParse(resource);
+  if (!parsed.success && options.strict !== true) {
+    // Field-level tolerance (docs/quarantine.md, "Field-level tolerance"): a value of an optional
+    // field that fails validation is dropped with a warning; the row fails only when a required
+    // field is wrong, and then it is quarantined by the engine, not mapped.
+    if (dropInvalidOptionalValues(resource, parsed.error.issues, schema.shape, warn)) {
+      parsed = schema.safeParse(resource);
+    }
+  }
   if (!parsed.success) {
-    const issues = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-    );
+    // Paths and zod issue codes only: a zod message can quote the value ("received '99'").
+    const issues = parsed.error.issues.map((issue) => ({
+      field: issue.path.map(String).join('.') || '(root)',
+      reason: issue.code,
+    }));
+    const first = issues[0]!;
     throw new TendrilError(
       'TENDRIL_E_VALIDATION',
-      `table ${table.table}: the mapped ${table.resourceType} is not valid (${issues.join('; ')}). Fix the table file's field mapping.`,
-      { details: { table: table.table, resourceType: table.resourceType, sourceId, issues } },
+      `table ${table.table}: the mapped ${table.resourceType} is not valid (${issues
+        .map((i) => `${i.field}: ${i.reason}`)
+        .join(
+          '; ',
+        )}); the row is skipped into quarantine (docs/quarantine.md). If most rows fail, the table's field mapping is wrong.`,
+      {
+        details: {
+          table: table.table,
+          resourceType: table.resourceType,
+          sourceId,
+          field: first.field,
+          reason: first.reason,
+          issues,
+        },
+      },
     );
   }
   const hash = resourceHash(resource);
@@ -220,11 +259,54 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
   return {
     kind: 'live',
     sourceId,
-    resource: resource as MappedRow & never,
+    // The schema just parsed it: it is a resource of this table's type, with its id.
+    resource: resource as Extract<MappedRow, { kind: 'live' }>['resource'],
     hash,
     refs,
     ...(warnings ? { warnings } : {}),
   };
+}
+
+/** What {@link dropInvalidOptionalValues} needs of a zod issue and of a resource schema's fields. */
+interface FieldIssue {
+  readonly path: readonly PropertyKey[];
+}
+type FieldShape = Readonly<Record<string, { isOptional(): boolean }>>;
+
+/**
+ * Drops the values that make these issues, where the model allows it: an element of an optional
+ * list (the list goes when it is left empty) or an optional field; each with the warning
+ * `TENDRIL_W_INVALID_VALUE` on the top-level field. True when something was dropped; an issue on
+ * a required field is left for validation to report.
+ */
+function dropInvalidOptionalValues(
+  resource: Record<string, unknown>,
+  issues: readonly FieldIssue[],
+  shape: FieldShape,
+  warn: (code: 'TENDRIL_W_INVALID_VALUE', field?: string) => void,
+): boolean {
+  const fields = new Map<string, Set<number> | 'whole'>();
+  for (const issue of issues) {
+    const [key, index] = issue.path;
+    if (typeof key !== 'string' || !shape[key]?.isOptional() || !(key in resource)) return false;
+    const list = resource[key];
+    if (Array.isArray(list) && typeof index === 'number') {
+      const known = fields.get(key);
+      if (known !== 'whole') fields.set(key, (known ?? new Set()).add(index));
+    } else fields.set(key, 'whole');
+  }
+  for (const [key, drop] of fields) {
+    warn('TENDRIL_W_INVALID_VALUE', key);
+    const list = resource[key];
+    if (drop === 'whole' || !Array.isArray(list)) {
+      delete resource[key];
+      continue;
+    }
+    const kept = list.filter((_, i) => !drop.has(i));
+    if (kept.length > 0) resource[key] = kept;
+    else delete resource[key];
+  }
+  return fields.size > 0;
 }
 
 /** A tombstone resource for a deleted record (docs/standard-model.md, "Conventions"). */

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { cellText } from './cell-text.js';
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 const SQL_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?/;
@@ -50,6 +51,32 @@ export function utcTextToInstant(value: unknown): string | undefined {
   return p.millisecond === 0 ? `${base}Z` : `${base}.${String(p.millisecond).padStart(3, '0')}Z`;
 }
 
+/** Offsets are looked up per quarter hour of UTC time: every zone's changes fall on a quarter hour. */
+const OFFSET_BUCKET_MS = 15 * 60_000;
+/** Per zone, a bucket's offset in minutes; cleared when it grows past this many buckets (about 30 years). */
+const OFFSET_CACHE_LIMIT = 1_000_000;
+const offsetCache = new Map<string, Map<number, number>>();
+
+/**
+ * The zone's UTC offset in minutes at an instant, as luxon gives it. Asking luxon (Intl) is the
+ * slow part of converting a wall time, so the answer is kept per quarter hour, and only for a
+ * quarter hour whose first and last millisecond have the same offset (no change inside it; a
+ * historical change at an odd second is then looked up exactly, every time).
+ */
+function offsetMinutes(zone: string, instantMs: number): number {
+  const bucket = Math.floor(instantMs / OFFSET_BUCKET_MS);
+  let buckets = offsetCache.get(zone);
+  if (buckets === undefined) offsetCache.set(zone, (buckets = new Map<number, number>()));
+  const cached = buckets.get(bucket);
+  if (cached !== undefined) return cached;
+  const first = DateTime.fromMillis(bucket * OFFSET_BUCKET_MS, { zone }).offset;
+  const last = DateTime.fromMillis((bucket + 1) * OFFSET_BUCKET_MS - 1, { zone }).offset;
+  if (first !== last) return DateTime.fromMillis(instantMs, { zone }).offset;
+  if (buckets.size >= OFFSET_CACHE_LIMIT) buckets.clear();
+  buckets.set(bucket, first);
+  return first;
+}
+
 /**
  * Converts an office-local wall time to a UTC instant. In a DST gap the time moves forward; in an
  * overlap the earlier instant wins (docs/sync-semantics.md, "Precision and time-zone traps").
@@ -59,29 +86,33 @@ export function localTextToInstant(value: unknown, zone: string): string | undef
   if (text === undefined || isSentinelDate(text)) return undefined;
   const p = parts(text);
   if (!p) return undefined;
-  const local = DateTime.fromObject(p, { zone });
-  if (!local.isValid) return undefined;
-  // Luxon resolves an ambiguous wall time to one of its two offsets (the later instant in
-  // Luxon 3), so try the offsets in force a day either side and keep the earliest instant whose
-  // wall time matches. No match means a gap: Luxon's forward shift is the rule there.
   const wallAsUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second, p.millisecond);
+  const check = new Date(wallAsUtc);
+  // Reject impossible wall times (2025-02-30, 24:00) instead of letting them roll over.
+  if (
+    check.getUTCDate() !== p.day ||
+    check.getUTCMonth() !== p.month - 1 ||
+    check.getUTCHours() !== p.hour ||
+    check.getUTCMinutes() !== p.minute ||
+    check.getUTCSeconds() !== p.second
+  )
+    return undefined;
+  // The offsets in force a day either side are the wall time's candidates; a candidate is right
+  // when the instant it gives has that same offset (its wall time is this one). Both right: an
+  // overlap, and the earlier instant wins. Neither: a gap, where luxon's forward shift is the rule.
   let earliest: number | undefined;
   for (const probe of [wallAsUtc - 86_400_000, wallAsUtc + 86_400_000]) {
-    const offset = DateTime.fromMillis(probe, { zone }).offset;
+    const offset = offsetMinutes(zone, probe);
     const instant = wallAsUtc - offset * 60_000;
-    const back = DateTime.fromMillis(instant, { zone });
-    const sameWall =
-      back.year === p.year &&
-      back.month === p.month &&
-      back.day === p.day &&
-      back.hour === p.hour &&
-      back.minute === p.minute &&
-      back.second === p.second;
-    if (sameWall && (earliest === undefined || instant < earliest)) earliest = instant;
+    if (offsetMinutes(zone, instant) === offset && (earliest === undefined || instant < earliest))
+      earliest = instant;
   }
-  return formatInstant(
-    earliest === undefined ? local.toUTC() : DateTime.fromMillis(earliest, { zone: 'utc' }),
-  );
+  if (earliest === undefined) {
+    const local = DateTime.fromObject(p, { zone });
+    return local.isValid ? formatInstant(local.toUTC()) : undefined;
+  }
+  const iso = new Date(earliest).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
 
 /** `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, built by hand: luxon's token formatter is the slow part of a backload. */
@@ -97,7 +128,7 @@ function textOf(value: unknown): string | undefined {
     if (Number.isNaN(value.getTime())) return undefined;
     return value.toISOString().replace('T', ' ').replace('Z', '');
   }
-  const text = String(value).trim();
+  const text = cellText(value).trim();
   return text === '' ? undefined : text;
 }
 

@@ -115,3 +115,76 @@ describe('defineTable staticRows', () => {
     ).toThrow(/snapshot/);
   });
 });
+
+describe('field-level tolerance (docs/quarantine.md, "Field-level tolerance")', () => {
+  const appointments = defineTable({
+    resourceType: 'Appointment',
+    table: 'appointment',
+    key: ['AptNum'],
+    columns: { AptNum: 'bigint(20)', Status: 'varchar(20)', Minutes: 'int' },
+    cursor: { mode: 'snapshot' },
+    fields: {
+      status: t.col('Status', t.str()),
+      minutesDuration: t.col('Minutes', t.int()),
+    },
+  });
+  const patients = defineTable({
+    resourceType: 'Patient',
+    table: 'patient',
+    key: ['PatNum'],
+    columns: { PatNum: 'bigint(20)', LName: 'varchar(100)', FName: 'varbinary(100)', HmPhone: 'varchar(30)' },
+    cursor: { mode: 'snapshot' },
+    fields: {
+      name: t.humanName({ family: 'LName', given: ['FName'] }),
+      telecom: t.contactPoints([{ column: 'HmPhone', system: 'phone', use: 'home' }]),
+    },
+  });
+
+  it('drops an invalid optional value with TENDRIL_W_INVALID_VALUE and keeps the row', () => {
+    const mapped = mapRow(appointments, { AptNum: 1, Status: 'booked', Minutes: -30 }, ctx, SYNCED_AT);
+    expect(mapped.kind).toBe('live');
+    if (mapped.kind !== 'live') return;
+    expect('minutesDuration' in mapped.resource).toBe(false);
+    expect(mapped.warnings).toEqual([{ code: 'TENDRIL_W_INVALID_VALUE', field: 'minutesDuration' }]);
+  });
+
+  it('fails a required field with the path and the zod issue code, never the value', () => {
+    let failure: unknown;
+    try {
+      mapRow(appointments, { AptNum: 1, Status: 'Q99-unknown', Minutes: 30 }, ctx, SYNCED_AT);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toMatchObject({
+      code: 'TENDRIL_E_VALIDATION',
+      details: { sourceId: '1', field: 'status', reason: 'invalid_value' },
+    });
+    expect(String((failure as Error).message)).not.toContain('Q99');
+    expect(JSON.stringify((failure as { details: unknown }).details)).not.toContain('Q99');
+  });
+
+  it('is strict for tendril map: an invalid optional value fails the row', () => {
+    expect(() =>
+      mapRow(appointments, { AptNum: 1, Status: 'booked', Minutes: -30 }, ctx, SYNCED_AT, { strict: true }),
+    ).toThrow(/minutesDuration: too_small/);
+  });
+
+  it('treats an empty binary first name as no value, and warns about a 7-digit phone number', () => {
+    const mapped = mapRow(
+      patients,
+      { PatNum: 1, LName: 'Rivera', FName: Buffer.alloc(0), HmPhone: '555-1234' },
+      ctx,
+      SYNCED_AT,
+    );
+    expect(mapped.kind === 'live' && mapped.resource['name']).toEqual({ family: 'Rivera' });
+    expect(mapped.kind === 'live' && 'telecom' in mapped.resource).toBe(false);
+    expect(mapped.kind === 'live' && mapped.warnings).toEqual([
+      { code: 'TENDRIL_W_PHONE_UNPARSEABLE', field: 'telecom' },
+    ]);
+    const named = mapRow(patients, { PatNum: 2, LName: 'Rivera', FName: Buffer.from('Ana') }, ctx, SYNCED_AT);
+    expect(named.kind === 'live' && named.resource['name']).toEqual({ family: 'Rivera', given: ['Ana'] });
+    const warned: unknown[] = [];
+    t.phone()('555-1234', { ...ctx, warn: (code) => warned.push(code) });
+    expect(warned).toEqual(['TENDRIL_W_PHONE_UNPARSEABLE']);
+  });
+});

@@ -12,7 +12,11 @@ import { dateOfParts, timeOfParts, type PartsOutcome } from './date-parts.js';
 export type Transform = (value: unknown, ctx: MappingContext) => unknown;
 
 function present(value: unknown): boolean {
-  return value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'string') return value.trim() !== '';
+  // A binary-collated column comes back from the driver as bytes: empty (or blank) bytes are no value.
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8').trim() !== '';
+  return true;
 }
 
 /** Trimmed text; empty text is unknown. */
@@ -146,7 +150,12 @@ export function toE164(raw: string): string | undefined {
   if (digits.length >= 8 && digits.length <= 15 && raw.trim().startsWith('+')) return `+${digits}`;
   return undefined;
 }
-export const phone = (): Transform => (v) => (present(v) ? toE164(String(v)) : undefined);
+export const phone = (): Transform => (v, ctx) => {
+  if (!present(v)) return undefined;
+  const e164 = toE164(String(v));
+  if (e164 === undefined) ctx.warn?.('TENDRIL_W_PHONE_UNPARSEABLE');
+  return e164;
+};
 
 /** Runs transforms left to right, stopping at the first unknown. */
 export function pipe(value: unknown, transforms: readonly Transform[], ctx: MappingContext): unknown {
@@ -320,7 +329,7 @@ export interface ContactColumn {
  */
 export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
   const read = columns.flatMap((c) => (c.ext ? [c.column, c.ext] : [c.column]));
-  const spec = compute(read, (values) => {
+  const spec = compute(read, (values, ctx) => {
     const out: ContactPoint[] = [];
     const seen = new Set<string>();
     let i = 0;
@@ -329,6 +338,7 @@ export function contactPoints(columns: readonly ContactColumn[]): FieldSpec {
       const extRaw = spec.ext ? values[i++] : undefined;
       if (!present(raw)) continue;
       const value = spec.system === 'email' ? String(raw).trim().toLowerCase() : toE164(String(raw));
+      if (!value) ctx.warn?.('TENDRIL_W_PHONE_UNPARSEABLE');
       if (!value || seen.has(`${spec.system}:${value}`)) continue;
       seen.add(`${spec.system}:${value}`);
       const ext = spec.system !== 'email' && present(extRaw) ? String(extRaw).trim() : undefined;

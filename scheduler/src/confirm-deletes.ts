@@ -1,7 +1,7 @@
 import type { Row } from '@tendril/core';
 import { lookupByKeysQuery } from '@tendril/sql';
 import type { StreamState } from '@tendril/store';
-import { commitMapped, mapRows } from './stream-page.js';
+import { commitMapped, mapRows, readSourceIds } from './stream-page.js';
 import { keyOf, query, type StreamRun } from './stream-run.js';
 
 /**
@@ -29,7 +29,7 @@ export async function confirmCandidates(
     run.deps.sql.execute(lookupByKeysQuery(run.deps.sql, run.table, keys)),
   )) as Row[];
   const page = mapRows(run, rows, seenAt);
-  const found = new Set(page.mapped.map((m) => m.sourceId));
+  const found = new Set(readSourceIds(page));
   const absent = sourceIds.filter((id) => !found.has(id));
   if (!dryRun) {
     run.counts.read += rows.length;
@@ -128,7 +128,7 @@ export async function confirmStaleDeletes(
   for (let i = 0; i < confirmed.length; i += run.pageSize) {
     await commitMapped(
       run,
-      { mapped: [] },
+      { mapped: [], quarantined: [] },
       { confirmedAbsent: confirmed.slice(i, i + run.pageSize), state: run.state, seenAt },
     );
   }

@@ -1,15 +1,23 @@
 import {
   classify,
   classifyConfirmedAbsent,
+  isTendrilError,
   mapRow,
+  TendrilError,
   tombstone,
   TOMBSTONE_HASH,
   type MappedRow,
   type Row,
+  type ShadowEntry,
 } from '@tendril/core';
 import { businessDateOf } from '@tendril/sql';
-import type { PendingChange, SeenRecord, StreamState } from '@tendril/store';
+import type { PendingChange, QuarantinedRow, SeenRecord, StreamState } from '@tendril/store';
 import type { StreamRun } from './stream-run.js';
+
+/** Default of `sync.quarantineMaxShare` (docs/quarantine.md, "When the stream stops"). */
+export const DEFAULT_QUARANTINE_MAX_SHARE = 0.5;
+/** The share is judged on pages of at least this many rows: one bad row alone never stops a stream. */
+export const QUARANTINE_SHARE_MIN_ROWS = 10;
 
 /**
  * The per-row path every change-detection strategy sends its rows through, in one place:
@@ -26,6 +34,33 @@ export type BusinessDates = ReadonlyMap<string, string>;
 export interface MappedPage {
   readonly mapped: readonly MappedRow[];
   readonly businessDates?: BusinessDates;
+  /** Rows that failed mapping or validation: skipped into quarantine (docs/quarantine.md). */
+  readonly quarantined: readonly QuarantinedRow[];
+}
+
+/** Source ids the page read (mapped or quarantined): they exist in the EHR, whatever their content. */
+export function readSourceIds(page: MappedPage): string[] {
+  return [...page.mapped.map((m) => m.sourceId), ...page.quarantined.map((q) => q.sourceId)];
+}
+
+/**
+ * The quarantine entry of a row whose mapping failed, or undefined when the failure is not the
+ * row's (then the stream fails as before). Names and codes only, never the row's values.
+ */
+function quarantineEntry(run: StreamRun, error: unknown): QuarantinedRow | undefined {
+  if (!isTendrilError(error)) return undefined;
+  if (error.code !== 'TENDRIL_E_MAPPING' && error.code !== 'TENDRIL_E_VALIDATION') return undefined;
+  const sourceId = error.details?.['sourceId'];
+  if (typeof sourceId !== 'string') return undefined;
+  const field = error.details?.['field'];
+  const reason = error.details?.['reason'];
+  return {
+    resourceType: run.table.resourceType,
+    sourceId,
+    errorCode: error.code,
+    ...(typeof field === 'string' ? { field } : {}),
+    reason: typeof reason === 'string' ? reason : 'mapping-failed',
+  };
 }
 
 /**
@@ -40,16 +75,27 @@ export function mapRows(
   withBusinessDates = false,
 ): MappedPage {
   const mapped: MappedRow[] = [];
+  const quarantined: QuarantinedRow[] = [];
   const dates = withBusinessDates ? new Map<string, string>() : undefined;
   for (const row of rows) {
-    const one = mapRow(run.table, row, run.ctx, syncedAt);
+    let one: MappedRow;
+    try {
+      one = mapRow(run.table, row, run.ctx, syncedAt);
+    } catch (error) {
+      const entry = quarantineEntry(run, error);
+      if (!entry) throw error;
+      quarantined.push(entry);
+      continue;
+    }
+    if (one.kind === 'live' && one.warnings)
+      run.counts.warnings = (run.counts.warnings ?? 0) + one.warnings.length;
     mapped.push(one);
     if (dates) {
       const day = businessDateOf(row);
       if (day) dates.set(one.sourceId, day);
     }
   }
-  return dates ? { mapped, businessDates: dates } : { mapped };
+  return dates ? { mapped, businessDates: dates, quarantined } : { mapped, quarantined };
 }
 
 /** What is committed with a page besides its rows. */
@@ -86,12 +132,15 @@ export async function commitRows(
 export async function commitMapped(run: StreamRun, page: MappedPage, commit: PageCommit): Promise<void> {
   const { store } = run.deps;
   const { connection, connector, stream } = run.input;
-  const { mapped, businessDates } = page;
+  const { mapped, businessDates, quarantined } = page;
   const { state, seenAt } = commit;
   const confirmedAbsent = commit.confirmedAbsent ?? [];
   const resourceType = run.table.resourceType;
+  await refuseMostlyFailingPage(run, page, seenAt);
   const ids = [...mapped.map((m) => m.sourceId), ...confirmedAbsent];
-  const shadow = ids.length ? await store.getShadow(connection.id, resourceType, ids) : new Map();
+  const shadow = ids.length
+    ? await store.getShadow(connection.id, resourceType, ids)
+    : new Map<string, ShadowEntry>();
   const changes: PendingChange[] = [];
   const seen: SeenRecord[] = [...(commit.alsoSeen ?? [])];
   const syncedAt = seenAt;
@@ -128,6 +177,13 @@ export async function commitMapped(run: StreamRun, page: MappedPage, commit: Pag
       changes.push(deletion(run, sourceId, syncedAt));
     }
   }
+  // A quarantined row exists in the EHR: it is seen (never a delete candidate), its last good
+  // version stays in the shadow, and nothing is emitted for it until it maps again.
+  for (const row of quarantined) seen.push({ resourceType, sourceId: row.sourceId });
+  if (quarantined.length > 0) {
+    run.counts.quarantined = (run.counts.quarantined ?? 0) + quarantined.length;
+    run.quarantineSeen = true;
+  }
   await store.commitPage({
     connectionId: connection.id,
     connectorId: connector.id,
@@ -136,11 +192,39 @@ export async function commitMapped(run: StreamRun, page: MappedPage, commit: Pag
     seen,
     state,
     seenAt,
+    ...(quarantined.length > 0 ? { quarantined } : {}),
+    // Rows that map again (or are gone) leave quarantine; skipped while the stream has none.
+    ...(run.quarantineSeen
+      ? { released: { resourceType, sourceIds: [...mapped.map((m) => m.sourceId), ...confirmedAbsent] } }
+      : {}),
   });
   run.state = state;
   run.pages++;
   run.input.onProgress?.(run.counts.read);
   await run.input.afterPageCommit?.(run.pages);
+}
+
+/**
+ * Stops the stream when more than `sync.quarantineMaxShare` of a page's rows failed (pages of at
+ * least {@link QUARANTINE_SHARE_MIN_ROWS} rows): then the mapping, not the data, is wrong
+ * (docs/quarantine.md, "When the stream stops"). The failing rows are still recorded, so
+ * `tendril quarantine list` names their fields; the page and the cursor are not committed.
+ */
+async function refuseMostlyFailingPage(run: StreamRun, page: MappedPage, seenAt: string): Promise<void> {
+  const failed = page.quarantined.length;
+  const total = failed + page.mapped.length;
+  if (failed === 0 || total < QUARANTINE_SHARE_MIN_ROWS) return;
+  const share = run.input.connection.sync.quarantineMaxShare ?? DEFAULT_QUARANTINE_MAX_SHARE;
+  if (failed <= share * total) return;
+  const { connection, stream } = run.input;
+  await run.deps.store.recordQuarantine(connection.id, stream, page.quarantined, seenAt);
+  const fields = [...new Set(page.quarantined.map((q) => q.field ?? '(row)'))].slice(0, 5);
+  const percent = (n: number) => `${Math.round(n * 100)} %`;
+  throw new TendrilError(
+    'TENDRIL_E_QUARANTINE_SHARE',
+    `stream ${stream}: ${failed} of ${total} rows of a page (${percent(failed / total)}) failed mapping or validation, more than sync.quarantineMaxShare (${percent(share)}); the stream stopped because its mapping, not its data, looks wrong. Failing fields: ${fields.join(', ')}. See tendril quarantine list --connection ${connection.id} and fix the connector's table file or the connection's tableMap (docs/quarantine.md).`,
+    { details: { connectionId: connection.id, stream, failed, total, share, fields } },
+  );
 }
 
 /** The `deleted` change of a source id: its tombstone (docs/standard-model.md, "Conventions"). */

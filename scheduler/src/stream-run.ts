@@ -1,4 +1,5 @@
 import {
+  cellText,
   sourceIdComponents,
   TendrilError,
   type ConnectionConfig,
@@ -84,6 +85,11 @@ export interface StreamRun {
   guardTripped: boolean;
   /** Rows this run's full scan read from the vendor table itself (not static rows or lookups). */
   tableRowsScanned: number;
+  /**
+   * The stream has rows in quarantine (at the start of the run, or quarantined by it): pages then
+   * release the rows that map again (docs/quarantine.md, "Leaving quarantine").
+   */
+  quarantineSeen: boolean;
   keysScanned?: number;
   rehashSlice?: { slice: number; slices: number };
 }
@@ -99,7 +105,7 @@ export function isoNow(now: () => Date): string {
 export function positionOf(table: TableDefinition, row: Row, withCursor: boolean): CursorPosition {
   const key = table.key.map((column) => String(row[column]));
   const cursor = row['__cursor'];
-  return withCursor && cursor !== undefined && cursor !== null ? { cursor: String(cursor), key } : { key };
+  return withCursor && cursor !== undefined && cursor !== null ? { cursor: cellText(cursor), key } : { key };
 }
 
 /** Key components of a source id, without the table's constant prefix. */

@@ -62,6 +62,7 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
     pages: 0,
     guardTripped: false,
     tableRowsScanned: 0,
+    quarantineSeen: (await deps.store.countQuarantine(input.connection.id, input.stream)) > 0,
   };
   const runId = await deps.store.startRun({
     connectionId: input.connection.id,

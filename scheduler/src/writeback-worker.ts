@@ -38,6 +38,12 @@ export interface WritebackWorkerOptions {
   readonly vendorApi?: (connection: ConnectionConfig) => VendorApi | undefined;
   /** Commands run at once (each in its own transaction). Default 8. */
   readonly concurrency?: number;
+  /**
+   * Bookings of one connection and day run one after another ({@link byContention}). Default true;
+   * false sends them side by side, as two agents or fleet workers would, leaving the EHR's lock alone
+   * to keep the slot (the race tests use it to prove that lock).
+   */
+  readonly queueBookings?: boolean;
   /** Runs of a transaction the engine aborted for a lock conflict (deadlock). Default 8. */
   readonly conflictAttempts?: number;
   readonly now?: () => Date;
@@ -92,6 +98,31 @@ function driverCode(error: unknown): Record<string, string | number> {
 }
 
 /** The worker that drains the writeback queue (docs/writeback.md, "Lifecycle and guarantees"). */
+/** Commands that book a slot: two of them on one connection and day contend for the same rows. */
+const SLOT_COMMANDS: ReadonlySet<string> = new Set(['Appointment.book', 'Appointment.reschedule']);
+
+/**
+ * Claimed commands, grouped into queues that may run side by side: bookings of one connection and
+ * day share a queue (docs/writeback.md, "Concurrent bookings"), every other command is alone in its
+ * own. The EHR's lock serialises such bookings anyway; queueing them here keeps InnoDB from
+ * deadlocking them on neighbouring index ranges and retrying with backoff. The lock stays, and
+ * still decides: this only orders what one worker sends.
+ */
+export function byContention(claimed: readonly WritebackRecord[]): WritebackRecord[][] {
+  const queues = new Map<string, WritebackRecord[]>();
+  for (const record of claimed) {
+    const start = record.input['start'];
+    const key =
+      SLOT_COMMANDS.has(record.command) && typeof start === 'string'
+        ? `${record.connectionId}\u0000${start.slice(0, 10)}`
+        : `\u0001${record.id}`;
+    const queue = queues.get(key);
+    if (queue) queue.push(record);
+    else queues.set(key, [record]);
+  }
+  return [...queues.values()];
+}
+
 export function createWritebackWorker(options: WritebackWorkerOptions): WritebackWorker {
   const { store, logger } = options;
   const now = options.now ?? (() => new Date());
@@ -213,7 +244,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     const journal: WritebackAuditEntry[] = [];
     const base: Omit<DeclaredCommandInput, 'sql' | 'api'> = {
       command: record.command,
-      declaration: declaration as DeclaredCommandInput['declaration'],
+      declaration: declaration,
       connector,
       connection,
       settings,
@@ -362,7 +393,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     }
     const warnings = Object.entries(outcome.asserted ?? {})
       .filter(
-        ([field, expected]) => canonicalJson(resource![field] ?? null) !== canonicalJson(expected ?? null),
+        ([field, expected]) => canonicalJson(resource[field] ?? null) !== canonicalJson(expected ?? null),
       )
       .map(([field]) => `${field} differs from the request after saving (the EHR changed it)`);
     await finish(
@@ -414,25 +445,30 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
           const connection = connections.get(record.connectionId);
           await finish(record, connection?.connector ?? 'unknown', { status: 'timed_out' });
         }
-        await Promise.all(
-          claimed.map((record) =>
-            execute(record).catch(async (error: unknown) => {
-              // A failure of the worker itself (store down): leave the command executing; recovery reports it.
-              logger.error(
-                {
-                  event: 'writeback.worker_failed',
-                  writebackId: record.id,
-                  code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL',
-                },
-                'writeback worker failed',
-              );
-            }),
-          ),
-        );
+        const queues =
+          options.queueBookings === false ? claimed.map((record) => [record]) : byContention(claimed);
+        await Promise.all(queues.map((queue) => runInTurn(queue)));
         done += claimed.length + expired.length;
       }
     } while (again);
     return done;
+  }
+
+  /** Runs commands that contend for the same slots one after another, each as {@link execute}. */
+  async function runInTurn(queue: readonly WritebackRecord[]): Promise<void> {
+    for (const record of queue) {
+      await execute(record).catch(async (error: unknown) => {
+        // A failure of the worker itself (store down): leave the command executing; recovery reports it.
+        logger.error(
+          {
+            event: 'writeback.worker_failed',
+            writebackId: record.id,
+            code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL',
+          },
+          'writeback worker failed',
+        );
+      });
+    }
   }
 
   function drain(signal?: AbortSignal): Promise<number> {

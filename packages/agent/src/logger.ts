@@ -86,7 +86,7 @@ function keepingRecent(destination: DestinationStream): DestinationStream {
     flush: target.flush ? (cb?: (error?: Error) => void) => target.flush!(cb) : undefined,
     flushSync: target.flushSync ? () => target.flushSync!() : undefined,
   };
-  return tee as DestinationStream;
+  return tee;
 }
 
 /** The one root logger; callers derive `child({ connectionId })` and `child({ run })` from it. */

@@ -108,7 +108,7 @@ export function createAgentMetrics(): AgentMetrics {
   );
   const quarantined = gauge(
     'tendril_stream_quarantined_rows',
-    'Rows of the stream in quarantine (absent until this version counts them).',
+    'Rows of the stream in quarantine (docs/quarantine.md).',
     ['connection', 'stream'],
   );
   const outbox = gauge('tendril_outbox_events', 'Events in the outbox of the connection.', ['connection']);

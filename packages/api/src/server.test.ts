@@ -41,6 +41,7 @@ function snapshot(
     storeOk?: boolean;
     subscriptions?: SubscriptionStatus[];
     dead?: number | null;
+    quarantined?: number | null;
   } = {},
 ): StatusSnapshot {
   return {
@@ -77,7 +78,7 @@ function snapshot(
         outbox: { events: 31337, undelivered: 17 },
         deadLetters: 0,
         pendingWritebacks: 4,
-        quarantined: null,
+        quarantined: overrides.quarantined ?? null,
         scripts: [],
         streams: overrides.streams ?? [stream()],
       },
@@ -178,6 +179,50 @@ describe('GET /readyz (readiness)', () => {
       'subscription lab: paused: fix the receiver, then tendril deliveries resume (--subscription lab)',
       '2 dead letters: tendril deliveries list --status dead, then retry or replay',
     ]);
+  });
+
+  it('counts quarantined rows: per stream and connection, in the last run, and as a problem naming the command', async () => {
+    const base = await serve(async () =>
+      snapshot({
+        quarantined: 2,
+        streams: [
+          stream({
+            quarantined: 2,
+            lastRun: {
+              kind: 'poll',
+              status: 'succeeded',
+              startedAt: '2025-06-01T11:57:59.000Z',
+              finishedAt: '2025-06-01T11:58:00.000Z',
+              counts: {
+                read: 12,
+                created: 9,
+                updated: 0,
+                deleted: 0,
+                unchanged: 0,
+                quarantined: 2,
+                warnings: 3,
+              },
+            },
+          }),
+        ],
+      }),
+    );
+    const ready = (await (await fetch(`${base}/readyz`)).json()) as { status: string; problems: string[] };
+    expect(ready.status).toBe('degraded');
+    expect(ready.problems).toEqual([
+      'smile-dental-main: 2 rows in quarantine: tendril quarantine list --connection smile-dental-main',
+    ]);
+    const html = await (await fetch(`${base}/`)).text();
+    expect(html).toContain('<td class="num" data-metric="quarantined">2</td>');
+    expect(html).toContain('<span data-metric="quarantined">2</span>');
+    expect(html).toContain('poll, succeeded, 2 quarantined, 3 values dropped (warnings)');
+    const status = (await (await fetch(`${base}/v1/status`)).json()) as StatusSnapshot;
+    expect(status.connections[0]!.quarantined).toBe(2);
+    expect(status.connections[0]!.streams[0]!.lastRun!.counts).toMatchObject({ quarantined: 2, warnings: 3 });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain(
+      'tendril_stream_quarantined_rows{connection="smile-dental-main",stream="patients"} 2',
+    );
   });
 
   it('is 503 down when stopping, when the store fails, or when the status cannot be built', async () => {
@@ -295,7 +340,7 @@ describe('GET / and /v1/status', () => {
     expect(html).toContain('<span data-metric="dead-letters">0</span>');
     expect(html).toContain('<span data-metric="pending-writebacks">4</span>');
     expect(html).toMatch(
-      /data-metric="quarantined"><span class="na" title="row quarantine is not in this version[^"]*">n\/a</,
+      /data-metric="quarantined"><span class="na" title="the store could not be read[^"]*">n\/a</,
     );
     // Connection times in the office's zone, UTC on hover.
     expect(html).toContain(

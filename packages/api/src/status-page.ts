@@ -124,7 +124,15 @@ function streamRow(s: StreamStatus, now: number, timeZone: string): string {
   const counts = run
     ? `${run.counts.read.toLocaleString('en-US')} / ${run.counts.created.toLocaleString('en-US')} / ${run.counts.updated.toLocaleString('en-US')} / ${run.counts.deleted.toLocaleString('en-US')} / ${run.counts.unchanged.toLocaleString('en-US')}`
     : '<span class="na">no run yet</span>';
-  const runLabel = run ? `<div class="sub">${escapeHtml(run.kind)}, ${escapeHtml(run.status)}</div>` : '';
+  const extra = run
+    ? [
+        run.counts.quarantined ? `${run.counts.quarantined.toLocaleString('en-US')} quarantined` : '',
+        run.counts.warnings ? `${run.counts.warnings.toLocaleString('en-US')} values dropped (warnings)` : '',
+      ].filter(Boolean)
+    : [];
+  const runLabel = run
+    ? `<div class="sub">${escapeHtml([run.kind, run.status, ...extra].join(', '))}</div>`
+    : '';
   const error = s.lastError
     ? `<code>${escapeHtml(s.lastError.code)}</code> ${escapeHtml(s.lastError.message)}<div class="sub">${time(s.lastError.at, now, timeZone)}</div>`
     : '<span class="na">none</span>';
@@ -142,8 +150,8 @@ function streamRow(s: StreamStatus, now: number, timeZone: string): string {
 </tr>`;
 }
 
-/** Why the quarantine count is "n/a" until a version quarantines bad rows. */
-const QUARANTINE_NOT_YET = 'row quarantine is not in this version: a bad row still stops its stream';
+/** Why the quarantine count is "n/a": the store could not count it (docs/quarantine.md). */
+const QUARANTINE_NOT_YET = 'the store could not be read: quarantined rows not counted';
 
 function connectionSection(c: ConnectionStatus, now: number): string {
   const tz = c.timezone;

@@ -1,7 +1,7 @@
 /**
  * What the status page, `/v1/status`, `/readyz` and `/metrics` show. The agent builds it from the
  * store and the scheduler on every request; the API only renders it. A number Tendril cannot know
- * (the store failed, or a feature of a later version such as row quarantine) is `null` and shown
+ * (the store failed) is `null` and shown
  * as "n/a", never as 0.
  *
  * Nothing here may carry patient data: counts, times, stream names, error codes and the
@@ -67,6 +67,10 @@ export interface RunCountsStatus {
   readonly updated: number;
   readonly deleted: number;
   readonly unchanged: number;
+  /** Rows the run skipped into quarantine (docs/quarantine.md). */
+  readonly quarantined?: number;
+  /** Values the run dropped with a warning code (docs/errors.md, "Warning codes"). */
+  readonly warnings?: number;
 }
 
 export interface StreamStatus {
@@ -86,8 +90,8 @@ export interface StreamStatus {
   /** The age of the last successful read against the stream's schedule. */
   readonly freshness: Freshness;
   /**
-   * Rows held back from this stream because they could not be mapped (row quarantine). Null:
-   * not counted by this version (a later version quarantines bad rows instead of stopping).
+   * Rows of this stream in quarantine: they failed mapping or validation and are skipped until
+   * they change and map (docs/quarantine.md). Null: the store could not be read.
    */
   readonly quarantined: number | null;
   /** The cursor as the store holds it, in the column's own clock domain. */
@@ -145,7 +149,7 @@ export interface ConnectionStatus {
   readonly deadLetters: number | null;
   /** Writeback commands of this connection accepted and not yet finished. */
   readonly pendingWritebacks: number | null;
-  /** Rows of this connection in quarantine (sum of its streams); null: not counted by this version. */
+  /** Rows of this connection in quarantine (sum of its streams); null: the store could not be read. */
   readonly quarantined: number | null;
   readonly scripts: readonly {
     readonly name: string;
@@ -204,7 +208,9 @@ export function healthOf(snapshot: StatusSnapshot): HealthVerdict {
         );
     }
     if (connection.quarantined !== null && connection.quarantined > 0)
-      problems.push(`${connection.id}: ${plural(connection.quarantined, 'row')} in quarantine`);
+      problems.push(
+        `${connection.id}: ${plural(connection.quarantined, 'row')} in quarantine: tendril quarantine list --connection ${connection.id}`,
+      );
   }
   for (const sub of snapshot.agent.subscriptions) {
     if (!sub.enabled) continue;

@@ -14,6 +14,7 @@ import {
   verifiedByLibrary,
   type FakeClock,
 } from './dispatcher.test-support.js';
+import { resumeSubscription } from './resume.js';
 import { startLoopbackReceiver, type LoopbackReceiver, type ReceiverAnswer } from './loopback-receiver.js';
 
 interface Harness {
@@ -168,6 +169,47 @@ describe('dispatcher against a real HTTP receiver', () => {
     await h.dispatcher.drainOnce();
     expect(h.receiver.requests.length).toBe(sentBeforeDisable);
     expect(await h.store.deliveries.count({ status: 'pending' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a 410 with 8 requests in flight: resume re-sends every one, in order, once each (issue 11, defect 5)', async () => {
+    let gone = true;
+    const waiting: (() => void)[] = [];
+    const h = await harness({}, () => ({ status: 200 }), { concurrency: 8 });
+    // The receiver holds requests until 8 are in flight, then answers all of them 410.
+    h.receiver.answer(async () => {
+      if (!gone) return { status: 200 };
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === 8) for (const release of waiting.splice(0)) release();
+      });
+      return { status: 410 };
+    });
+    const ids = ['1', '2', '3', '4', '5', '6', '7', '8'];
+    const first = await commit(
+      h.store,
+      ids.map((id) => patientChange(id, 1)),
+    );
+    await h.dispatcher.drainOnce();
+    expect(h.receiver.requests).toHaveLength(8);
+    expect(await h.store.deliveries.count({ status: 'dead' })).toBe(8);
+    expect(await h.store.deliveries.subscriptionStates()).toMatchObject([{ state: 'disabled' }]);
+    // Changes keep coming while it is disabled: queued, not sent.
+    const later = await commit(h.store, [patientChange('1', 2), patientChange('9', 1)]);
+
+    // "Fix the URL, then tendril deliveries resume."
+    gone = false;
+    expect(await resumeSubscription(h.store, 'sub', h.clock.now())).toBe(8);
+    await runUntilIdle(h.store, h.dispatcher, h.clock, ['sub']);
+
+    const delivered = h.receiver.requests.slice(8).map((r) => r.headers['webhook-id']);
+    const expected = [...first, ...later].map((e) => e.envelope.id);
+    expect([...delivered].sort()).toEqual([...expected].sort()); // each event once: no loss, no duplicate
+    // Per-resource order: patient 1's first version before its second.
+    expect(delivered.indexOf(first[0]!.envelope.id)).toBeLessThan(delivered.indexOf(later[0]!.envelope.id));
+    expect(await h.store.deliveries.count({ status: 'pending' })).toBe(0);
+    expect(await h.store.deliveries.subscriptionStates()).toMatchObject([{ state: 'active' }]);
+    // A second resume finds nothing left to redrive.
+    expect(await resumeSubscription(h.store, 'sub', h.clock.now())).toBe(0);
   });
 
   it('pauses a subscription after a run of permanent failures, with an event saying so', async () => {

@@ -312,7 +312,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         resolution = { kind: 'delivered' };
         break;
       case 'permanent':
-        resolution = { kind: 'dead', reason: record.status === 410 ? 'gone' : 'permanent', redrive: false };
+        // A 410 that disables the subscription leaves its dead letters redrivable: every request
+        // in flight when it came is re-sent by `tendril deliveries resume` once the URL is fixed
+        // (docs/delivery.md, "How it works").
+        resolution =
+          record.status === 410
+            ? { kind: 'dead', reason: 'gone', redrive: subscription.disableOn410 }
+            : { kind: 'dead', reason: 'permanent', redrive: false };
         break;
       case 'retryable': {
         const end = attemptEndMs({

@@ -7,3 +7,4 @@ export * from './schedule.js';
 export * from './signing.js';
 export * from './subscriptions.js';
 export * from './token-bucket.js';
+export * from './resume.js';

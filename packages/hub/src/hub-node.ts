@@ -209,7 +209,10 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   void app.register(enrollRoutes(context, hooks));
   if (config.console.enabled)
     void app.register(
-      consoleRoutes(context, { connectors: options.connectors ?? [], runCommand: hooks.runCommand }),
+      consoleRoutes(context, {
+        connectors: options.connectors ?? [],
+        runCommand: (request) => hooks.runCommand(request),
+      }),
     );
   app.server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '').split('?')[0];

@@ -22,6 +22,9 @@ import type {
   EventQuery,
   PageCommit,
   PendingChange,
+  QuarantinedRow,
+  QuarantineQuery,
+  QuarantineRecord,
   RunCounts,
   RunKind,
   RunQuery,
@@ -135,6 +138,50 @@ const TOUCH_SEEN = new Batch(
       .whereRef('shadow.source_id', '=', 'u.sid')
       .where('shadow.connection_id', '=', q.param('connectionId'))
       .where('shadow.last_seen_at', '<', q.param('seenAt')),
+);
+
+/**
+ * A row into quarantine, or a known one seen failing again: the latest failure's code, field and
+ * reason replace the old ones, `count` goes up (docs/quarantine.md).
+ */
+const UPSERT_QUARANTINE = new Batch(
+  { rt: 'text', sid: 'text', code: 'text', field: 'text', reason: 'text' },
+  (_db, rows, q: QueryParts<{ connectionId: string; stream: string; seenAt: string }>) =>
+    rows
+      .insert('quarantine', {
+        connection_id: q.param('connectionId'),
+        resource_type: rows.col.rt,
+        source_id: rows.col.sid,
+        stream: q.param('stream'),
+        error_code: rows.col.code,
+        field: rows.col.field,
+        reason: rows.col.reason,
+        first_seen_at: q.param('seenAt'),
+        last_seen_at: q.param('seenAt'),
+        count: sql.lit(1),
+      })
+      .onConflict((oc) =>
+        oc.columns(['connection_id', 'resource_type', 'source_id']).doUpdateSet((eb) => ({
+          stream: eb.ref('excluded.stream'),
+          error_code: eb.ref('excluded.error_code'),
+          field: eb.ref('excluded.field'),
+          reason: eb.ref('excluded.reason'),
+          last_seen_at: eb.ref('excluded.last_seen_at'),
+          count: sql<number>`${eb.ref('quarantine.count')} + 1`,
+        })),
+      ),
+);
+
+/** Rows that mapped (or are gone) leave quarantine. */
+const RELEASE_QUARANTINE = new Prepared<
+  { connectionId: string; resourceType: string; sourceIds: readonly string[] },
+  never
+>((db, q) =>
+  db
+    .deleteFrom('quarantine')
+    .where('connection_id', '=', q.param('connectionId'))
+    .where('resource_type', '=', q.param('resourceType'))
+    .where(q.inList('source_id', 'sourceIds', 'text')),
 );
 
 const EXISTING_EVENTS = new Prepared<{ ids: readonly string[] }, { id: string }>((db, q) =>
@@ -359,11 +406,114 @@ export class CoreStore implements Store {
           newEvents = events.filter((event) => !existing.has(event.envelope.id));
         }
         await this.#touchSeen(db, commit.connectionId, commit.seen, seenAt);
+        // Quarantine moves with the page: a row skipped now, or mapped now, with the cursor that passed it.
+        if (commit.released && commit.released.sourceIds.length > 0) {
+          await RELEASE_QUARANTINE.run(db, this.#d, {
+            connectionId: commit.connectionId,
+            resourceType: commit.released.resourceType,
+            sourceIds: commit.released.sourceIds,
+          });
+        }
+        await this.#upsertQuarantine(
+          db,
+          commit.connectionId,
+          commit.stream,
+          commit.quarantined ?? [],
+          seenAt,
+        );
         // Delivery rows: one per matching subscription, in this same transaction (docs/sync-semantics.md, "The commit rule" step 3).
         await this.deliveries.insertLive(db, newEvents);
         await this.#saveState(db, commit.connectionId, commit.stream, commit.state);
         return events;
       });
+    });
+  }
+
+  async #upsertQuarantine(
+    db: Kysely<StoreTables>,
+    connectionId: string,
+    stream: string,
+    rows: readonly QuarantinedRow[],
+    seenAt: string,
+  ): Promise<void> {
+    // A source id twice in one page counts once: the last failure wins.
+    const latest = new Map<string, QuarantinedRow>();
+    for (const row of rows) latest.set(`${row.resourceType}\u0000${row.sourceId}`, row);
+    await UPSERT_QUARANTINE.run(
+      db,
+      this.#d,
+      [...latest.values()].map((r) => ({
+        rt: r.resourceType,
+        sid: r.sourceId,
+        code: r.errorCode,
+        field: r.field ?? null,
+        reason: r.reason,
+      })),
+      { connectionId, stream, seenAt },
+    );
+  }
+
+  async recordQuarantine(
+    connectionId: string,
+    stream: string,
+    rows: readonly QuarantinedRow[],
+    seenAt: string,
+  ): Promise<void> {
+    return this.#rt.guard('recordQuarantine', async () => {
+      const at = toInstant(seenAt, 'seenAt');
+      if (rows.length === 0) return;
+      await this.#rt.transaction(async (db) => this.#upsertQuarantine(db, connectionId, stream, rows, at));
+    });
+  }
+
+  async listQuarantine(query: QuarantineQuery): Promise<QuarantineRecord[]> {
+    return this.#rt.guard('listQuarantine', async (db) => {
+      let select = db
+        .selectFrom('quarantine')
+        .select([
+          'connection_id',
+          'resource_type',
+          'source_id',
+          'stream',
+          'error_code',
+          'field',
+          'reason',
+          'first_seen_at',
+          'last_seen_at',
+          'count',
+        ]);
+      if (query.connectionId !== undefined) select = select.where('connection_id', '=', query.connectionId);
+      if (query.stream !== undefined) select = select.where('stream', '=', query.stream);
+      if (query.sourceId !== undefined) select = select.where('source_id', '=', query.sourceId);
+      const rows = await select
+        .orderBy('connection_id')
+        .orderBy('stream')
+        .orderBy('source_id')
+        .limit(toLimit(query.limit))
+        .execute();
+      return rows.map((row) => ({
+        connectionId: row.connection_id,
+        stream: row.stream,
+        resourceType: row.resource_type as ResourceType,
+        sourceId: row.source_id,
+        errorCode: row.error_code,
+        ...(row.field === null ? {} : { field: row.field }),
+        reason: row.reason,
+        firstSeenAt: toInstant(row.first_seen_at, 'first_seen_at'),
+        lastSeenAt: toInstant(row.last_seen_at, 'last_seen_at'),
+        count: Number(row.count),
+      }));
+    });
+  }
+
+  async countQuarantine(connectionId: string, stream?: string): Promise<number> {
+    return this.#rt.guard('countQuarantine', async (db) => {
+      let query = db
+        .selectFrom('quarantine')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('connection_id', '=', connectionId);
+      if (stream !== undefined) query = query.where('stream', '=', stream);
+      return Number((await query.executeTakeFirst())?.n ?? 0);
     });
   }
 

@@ -31,6 +31,8 @@ export const DECLARED_POSTGRES_TYPES: Readonly<Record<string, string>> = {
   'runs.counts_json': 'jsonb',
   'runs.error_json': 'jsonb',
   'relay_cursor.updated_at': 'timestamp with time zone',
+  'quarantine.first_seen_at': 'timestamp with time zone',
+  'quarantine.last_seen_at': 'timestamp with time zone',
   'deliveries.head': 'boolean',
   'deliveries.redrive': 'boolean',
   'delivery_attempts.probe': 'boolean',

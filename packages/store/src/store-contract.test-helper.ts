@@ -598,6 +598,53 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       await expect(store.saveRelayCursor('c1', -1)).rejects.toMatchObject({ code: 'TENDRIL_E_STORE' });
     });
 
+    it('keeps quarantined rows with the page: recorded, counted again, released when they map', async () => {
+      const bad = {
+        resourceType: 'Appointment' as const,
+        sourceId: '17',
+        errorCode: 'TENDRIL_E_VALIDATION',
+        field: 'status',
+        reason: 'invalid_value',
+      };
+      await store.commitPage(
+        page('c1', [patientChange('c1', '1', 'created')], {
+          stream: 'appointments',
+          quarantined: [bad, { ...bad, sourceId: '18', field: 'start', reason: 'invalid_string' }],
+        }),
+      );
+      expect(await store.countQuarantine('c1')).toBe(2);
+      expect(await store.countQuarantine('c1', 'appointments')).toBe(2);
+      expect(await store.countQuarantine('c1', 'patients')).toBe(0);
+      expect(await store.countQuarantine('c2')).toBe(0);
+      // Seen failing again (by a refused page, outside a commit): the count goes up, first seen stays.
+      await store.recordQuarantine('c1', 'appointments', [{ ...bad, field: 'end' }], '2025-01-21T08:00:00Z');
+      const [first] = await store.listQuarantine({ connectionId: 'c1', sourceId: '17', limit: 10 });
+      expect(first).toEqual({
+        connectionId: 'c1',
+        stream: 'appointments',
+        resourceType: 'Appointment',
+        sourceId: '17',
+        errorCode: 'TENDRIL_E_VALIDATION',
+        field: 'end',
+        reason: 'invalid_value',
+        firstSeenAt: '2025-01-20T14:05:00.000Z',
+        lastSeenAt: '2025-01-21T08:00:00.000Z',
+        count: 2,
+      });
+      // Mapped on a later page: it leaves quarantine; the other row stays.
+      await store.commitPage(
+        page('c1', [], {
+          stream: 'appointments',
+          released: { resourceType: 'Appointment', sourceIds: ['17', '99'] },
+        }),
+      );
+      const left = await store.listQuarantine({ connectionId: 'c1', limit: 10 });
+      expect(left.map((r) => r.sourceId)).toEqual(['18']);
+      // Same source id of another resource type is another row.
+      await store.commitPage(page('c1', [], { released: { resourceType: 'Patient', sourceIds: ['18'] } }));
+      expect(await store.countQuarantine('c1')).toBe(1);
+    });
+
     it('refuses work once closed', async () => {
       await store.close();
       await expect(store.countEvents()).rejects.toMatchObject({ code: 'TENDRIL_E_STORE' });

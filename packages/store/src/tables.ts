@@ -72,6 +72,20 @@ export interface RunsTable {
   error_json: NullableJson;
 }
 
+/** Rows skipped because they failed mapping or validation (docs/quarantine.md). No field values. */
+export interface QuarantineTable {
+  connection_id: string;
+  resource_type: string;
+  source_id: string;
+  stream: string;
+  error_code: string;
+  field: string | null;
+  reason: string;
+  first_seen_at: string;
+  last_seen_at: string;
+  count: number;
+}
+
 export interface RelayCursorTable {
   connection_id: string;
   last_sequence: number;
@@ -226,6 +240,7 @@ export interface StoreTables {
   connection_sequence: ConnectionSequenceTable;
   runs: RunsTable;
   relay_cursor: RelayCursorTable;
+  quarantine: QuarantineTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
   subscription_state: SubscriptionStateTable;

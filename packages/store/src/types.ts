@@ -130,12 +130,49 @@ export interface SeenRecord {
   readonly businessDate?: string;
 }
 
+/**
+ * A row that failed mapping or validation and was skipped (docs/quarantine.md). Names and codes
+ * only: the model field path and the kind of problem, never the value.
+ */
+export interface QuarantinedRow {
+  readonly resourceType: ResourceType;
+  readonly sourceId: string;
+  /** `TENDRIL_E_MAPPING` or `TENDRIL_E_VALIDATION`. */
+  readonly errorCode: string;
+  /** The model field path that failed (`status`, `name.given.0`), when known. */
+  readonly field?: string;
+  /** The kind of problem, a fixed word (`invalid_value`, `too_small`, `mapping-failed`), never a value. */
+  readonly reason: string;
+}
+
+/** A row in quarantine, as `tendril quarantine list|show` shows it. */
+export interface QuarantineRecord extends QuarantinedRow {
+  readonly connectionId: string;
+  readonly stream: string;
+  readonly firstSeenAt: string;
+  readonly lastSeenAt: string;
+  /** How many reads found it failing. */
+  readonly count: number;
+}
+
+/** Filters of {@link Store.listQuarantine}; every given field must match. */
+export interface QuarantineQuery {
+  readonly connectionId?: string;
+  readonly stream?: string;
+  readonly sourceId?: string;
+  readonly limit: number;
+}
+
 export interface PageCommit {
   readonly connectionId: string;
   readonly connectorId: string;
   readonly stream: string;
   readonly changes: readonly PendingChange[];
   readonly seen: readonly SeenRecord[];
+  /** Rows of this page that failed mapping or validation: recorded (or their count raised) in quarantine. */
+  readonly quarantined?: readonly QuarantinedRow[];
+  /** Rows of this page that mapped (or are gone): they leave quarantine if they were in it. */
+  readonly released?: { readonly resourceType: ResourceType; readonly sourceIds: readonly string[] };
   /** Stream state after this page. */
   readonly state: StreamState;
   /** Time of the read, ISO instant; becomes `lastSeenAt` of changed and seen rows. */
@@ -186,6 +223,10 @@ export interface RunCounts {
   updated: number;
   deleted: number;
   unchanged: number;
+  /** Rows skipped into quarantine by this run (docs/quarantine.md); absent in runs of older versions. */
+  quarantined?: number;
+  /** Values dropped with a warning code by this run (docs/errors.md, "Warning codes"). */
+  warnings?: number;
 }
 
 export interface RunRecord {
@@ -250,6 +291,21 @@ export interface Store {
    * events as committed.
    */
   commitPage(commit: PageCommit): Promise<StoredEvent[]>;
+
+  /**
+   * Records rows in quarantine outside a page commit (a page refused because too many of its rows
+   * failed): new rows are inserted, known ones get `lastSeenAt` and `count` moved on.
+   */
+  recordQuarantine(
+    connectionId: string,
+    stream: string,
+    rows: readonly QuarantinedRow[],
+    seenAt: string,
+  ): Promise<void>;
+  /** Rows in quarantine, by connection, stream and source id. */
+  listQuarantine(query: QuarantineQuery): Promise<QuarantineRecord[]>;
+  /** How many rows are in quarantine for a connection (and stream). */
+  countQuarantine(connectionId: string, stream?: string): Promise<number>;
 
   listEvents(query: EventQuery): Promise<StoredEvent[]>;
   countEvents(connectionId?: string): Promise<number>;

@@ -3,7 +3,7 @@ import { windowBounds, windowLookupQuery, windowPageQuery } from '@tendril/sql';
 import { confirmStaleDeletes } from '../confirm-deletes.js';
 import { comparePosition } from '../key-order.js';
 import { readPages } from '../page-reader.js';
-import { commitRows } from '../stream-page.js';
+import { commitRows, readSourceIds } from '../stream-page.js';
 import { isoNow, keyOf, nowInClockDomain, positionOf, query, type StreamRun } from '../stream-run.js';
 import type { ChangeDetectionStrategy } from './strategy.js';
 
@@ -23,9 +23,7 @@ async function lookUpWindowCandidates(
   )) as Row[];
   run.counts.read += rows.length;
   const found = new Set(
-    rows.length > 0
-      ? (await commitRows(run, rows, { state: run.state, seenAt }, true)).mapped.map((m) => m.sourceId)
-      : [],
+    rows.length > 0 ? readSourceIds(await commitRows(run, rows, { state: run.state, seenAt }, true)) : [],
   );
   return sourceIds.filter((id) => !found.has(id));
 }
@@ -61,7 +59,7 @@ async function scanWindow(run: StreamRun): Promise<void> {
             limit: run.pageSize,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       pageSize: run.pageSize,
       positionOf: (row) => positionOf(table, row, false),

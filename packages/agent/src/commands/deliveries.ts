@@ -6,7 +6,7 @@ import {
   type DeliveryStatus,
   type Store,
 } from '@tendril/store';
-import { findSubscription, resolveSubscriptions } from '@tendril/delivery';
+import { findSubscription, resolveSubscriptions, resumeSubscription } from '@tendril/delivery';
 import type { Command } from 'commander';
 import type { Cradle } from '../container.js';
 import type { CommandRegistrar } from '../cli-context.js';
@@ -259,24 +259,7 @@ export const registerDeliveriesCommand: CommandRegistrar = (program, ctx) => {
     .action(async (opts: { config: string; subscription: string }) => {
       await ctx.withStore(opts.config, async (cradle) => {
         const subscription = findSubscription(resolveSubscriptions(cradle.config), opts.subscription);
-        let redriven = 0;
-        for (;;) {
-          const batch = await cradle.store.deliveries.redrivable(subscription.id, 500);
-          if (batch.length === 0) break;
-          await cradle.store.deliveries.enqueue({
-            subscriptionId: subscription.id,
-            items: batch.map((d) => ({ eventId: d.eventId, replayOf: d.id })),
-            origin: 'redrive',
-            nowMs: Date.now(),
-          });
-          redriven += batch.length;
-        }
-        await cradle.store.deliveries.setSubscriptionState({
-          subscriptionId: subscription.id,
-          state: 'active',
-          nowMs: Date.now(),
-          resetFailures: true,
-        });
+        const redriven = await resumeSubscription(cradle.store, subscription.id, Date.now());
         ctx.write(
           `subscription ${subscription.id} is active${redriven > 0 ? `; ${redriven} dead letters redriven` : ''}`,
         );

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { TendrilError } from '@tendril/core';
-import { startHubNode, type HubLogger, type RemoteCommandRecord, type SiteRecord } from '@tendril/hub';
+import { startHubNode, type RemoteCommandRecord, type SiteRecord } from '@tendril/hub';
 import type { Command } from 'commander';
 import type { CliContext, CommandRegistrar } from '../cli-context.js';
 import { loadHubConfigFile } from '../hub/hub-config-file.js';
@@ -480,7 +480,7 @@ export const registerHubCommand: CommandRegistrar = (program, ctx) => {
       const stopRequested = waitForStopSignal();
       const node = await startHubNode({
         config,
-        logger: logger as unknown as HubLogger,
+        logger: logger,
         version: packageVersion(),
         connectors: Object.keys(CONNECTOR_LOADERS),
       });

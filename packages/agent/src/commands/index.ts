@@ -21,6 +21,7 @@ import { registerSecretsCommand } from './secrets.js';
 import { registerNewCommand } from './new.js';
 import { registerMapCommand } from './map.js';
 import { registerHubCommand } from './hub.js';
+import { registerQuarantineCommand } from './quarantine.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -37,6 +38,7 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerGrantsCommand,
   registerDeliverCommand,
   registerDeliveriesCommand,
+  registerQuarantineCommand,
   registerBackloadCommand,
   registerReconcileCommand,
   registerApiKeyCommand,

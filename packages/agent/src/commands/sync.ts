@@ -1,5 +1,5 @@
 import { connectorForSite, isTendrilError, TendrilError } from '@tendril/core';
-import { streamsOf, syncConnection, type Logger as EngineLogger } from '@tendril/scheduler';
+import { streamsOf, syncConnection } from '@tendril/scheduler';
 import type { Cradle } from '../container.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { createProgress } from '../progress.js';
@@ -22,6 +22,8 @@ export interface StreamReport {
   updated: number;
   deleted: number;
   unchanged: number;
+  /** Rows this run skipped into quarantine (docs/quarantine.md); `tendril quarantine list` names them. */
+  quarantined: number;
   error?: { code: string; message: string };
   /** Set when `tendril discover` paused the stream (schema drift): it was not read. */
   paused?: string;
@@ -73,7 +75,7 @@ export async function runSyncOnce(
         })
       : new Map<string, number>();
     const { result, errors, paused, warnings } = await syncConnection(
-      { sql: sqlClients.get(connection), store, logger: logger as unknown as EngineLogger },
+      { sql: sqlClients.get(connection), store, logger: logger },
       {
         connection,
         connector,
@@ -107,12 +109,22 @@ export async function runSyncOnce(
         updated: s.updated,
         deleted: s.deleted,
         unchanged: s.unchanged,
+        quarantined: s.quarantined ?? 0,
         ...(dropped.length > 0 ? { warnings: dropped } : {}),
         ...(heldBack ? { heldBack } : {}),
       });
     }
     for (const { stream, reason } of paused ?? []) {
-      streams.push({ stream, read: 0, created: 0, updated: 0, deleted: 0, unchanged: 0, paused: reason });
+      streams.push({
+        stream,
+        read: 0,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        unchanged: 0,
+        quarantined: 0,
+        paused: reason,
+      });
     }
     for (const { stream, error } of errors) {
       failed = true;
@@ -125,6 +137,7 @@ export async function runSyncOnce(
         updated: 0,
         deleted: 0,
         unchanged: 0,
+        quarantined: 0,
         error: { code, message },
       });
     }
@@ -155,6 +168,10 @@ export function renderSyncReport(report: SyncReport, now: Date = new Date()): st
       );
       for (const w of s.warnings ?? [])
         lines.push(`      ${w.code}: ${w.field} omitted in ${w.count} row(s) of ${w.table}`);
+      if (s.quarantined > 0)
+        lines.push(
+          `      ${s.quarantined} row(s) failed mapping or validation and were skipped into quarantine: tendril quarantine list --connection ${connection.id}`,
+        );
     }
   }
   for (const connection of report.connections) {

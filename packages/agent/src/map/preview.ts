@@ -1,4 +1,5 @@
 import {
+  cellText,
   applyTableOverrides,
   isTendrilError,
   mapRow,
@@ -44,7 +45,7 @@ export function maskResource(value: unknown, key = ''): unknown {
   // A reference holds a framework id (a UUID): say that it is one, not which.
   if (/Ids?$/.test(key)) return '(ref)';
   if (VOCABULARY_KEYS.has(key)) return value;
-  return String(value).replace(/[A-Z]/g, 'X').replace(/[a-z]/g, 'x').replace(/[0-9]/g, '9');
+  return cellText(value).replace(/[A-Z]/g, 'X').replace(/[a-z]/g, 'x').replace(/[0-9]/g, '9');
 }
 
 export interface MappingPreview {
@@ -81,7 +82,7 @@ export async function previewMapping(
   let failedRows = 0;
   for (const row of rows) {
     try {
-      const mapped = mapRow(table, row, ctx, options.syncedAt);
+      const mapped = mapRow(table, row, ctx, options.syncedAt, { strict: true });
       if (mapped.kind !== 'live') continue;
       for (const w of mapped.warnings ?? []) {
         const key = `${w.code} ${w.field}`;

@@ -40,8 +40,8 @@ export function freshnessOf(
 /**
  * Builds the status snapshot from the store (durable: cursors, last runs, counts per connection
  * and per subscription) and the scheduler (this process: health, backoff, next runs). A store that
- * fails is reported as such and its numbers become null ("n/a"), never zeros. Row quarantine is
- * not in this version: its counts are null until it is (the fields are the place for them).
+ * fails is reported as such and its numbers become null ("n/a"), never zeros. Quarantined rows
+ * are counted per stream and per connection (docs/quarantine.md).
  */
 export async function buildStatusSnapshot(sources: SnapshotSources): Promise<StatusSnapshot> {
   const { store, scheduler, now } = sources;
@@ -79,7 +79,7 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
         ...(finished ? { lastPollFinishedAt: finished } : {}),
         lagSeconds: finished ? Math.max(0, Math.round((now.getTime() - Date.parse(finished)) / 1000)) : null,
         freshness: freshnessOf(finished, c.pollIntervalSeconds, h.stale, now),
-        quarantined: null,
+        quarantined: (await guard(() => store.countQuarantine(c.id, h.stream))) ?? null,
         ...(state?.watermark ? { watermark: state.watermark } : {}),
         consecutiveFailures: h.consecutiveFailures,
         ...(h.nextRetryAt ? { nextRetryAt: h.nextRetryAt } : {}),
@@ -122,7 +122,7 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
       outbox: { events: events ?? null, undelivered: undelivered ?? null },
       deadLetters: dead ?? null,
       pendingWritebacks: writebacks ?? null,
-      quarantined: null,
+      quarantined: (await guard(() => store.countQuarantine(c.id))) ?? null,
       scripts: c.scripts,
       streams,
     });

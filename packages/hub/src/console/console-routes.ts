@@ -505,8 +505,7 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
       if (!site) return reply;
       const now = ctx.now();
       const status = site.status ?? null;
-      const startedAt =
-        typeof status?.['agentStartedAt'] === 'string' ? (status['agentStartedAt'] as string) : undefined;
+      const startedAt = typeof status?.['agentStartedAt'] === 'string' ? status['agentStartedAt'] : undefined;
       const online = !!site.linkNode;
       const [alerts, writebacks, commands, samples] = await Promise.all([
         ctx.alerts.list({ vendorId: site.vendorId, siteId: site.id, since: now, limit: 50 }),
@@ -563,7 +562,7 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
           <dl class="facts">
             <dt>Health</dt>
             <dd>
-              ${status ? healthBadge(String(status['health'] ?? 'ok')) : html`<span class="muted">no report yet</span>`}
+              ${status ? healthBadge(typeof status['health'] === 'string' ? status['health'] : 'ok') : html`<span class="muted">no report yet</span>`}
             </dd>
             <dt>Last seen</dt>
             <dd>${when(site.lastSeenAt)}</dd>
@@ -639,7 +638,7 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
             ${
               writebacks.length > 0
                 ? writebacks.map((w) => {
-                    const result = (w.result ?? {}) as Record<string, unknown>;
+                    const result = w.result ?? {};
                     const error = result['error'] as { code?: string; message?: string } | undefined;
                     return html`<tr>
                       <td>${when(w.accepted_at)}</td>

@@ -9,7 +9,7 @@ export class Html {
   }
 }
 
-export function esc(value: unknown): string {
+export function esc(value: string | number | null | undefined): string {
   return String(value ?? '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -23,7 +23,8 @@ type Part = Html | string | number | null | undefined | false | readonly Part[];
 function render(part: Part): string {
   if (part === null || part === undefined || part === false) return '';
   if (part instanceof Html) return part.text;
-  if (Array.isArray(part)) return (part as readonly Part[]).map(render).join('');
+  // What is left of the objects is a list of parts (Array.isArray does not narrow a readonly array).
+  if (typeof part === 'object') return part.map(render).join('');
   return esc(part);
 }
 

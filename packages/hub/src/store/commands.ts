@@ -32,7 +32,7 @@ function toRecord(row: Selectable<HubCommandTable>, withOutput: boolean): Remote
     siteId: row.site_id,
     actor: row.actor,
     name: row.name as RemoteCommandName,
-    args: row.args as RemoteCommandArgs,
+    args: row.args,
     status: row.status,
     ...(row.message !== null ? { message: row.message } : {}),
     ...(withOutput && row.output ? { output: row.output } : {}),

@@ -272,6 +272,26 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'row quarantine',
+    sql: `
+      CREATE TABLE quarantine (
+        connection_id TEXT COLLATE "C" NOT NULL,
+        resource_type TEXT COLLATE "C" NOT NULL,
+        source_id     TEXT COLLATE "C" NOT NULL,
+        stream        TEXT COLLATE "C" NOT NULL,
+        error_code    TEXT NOT NULL,
+        field         TEXT,
+        reason        TEXT NOT NULL,
+        first_seen_at TIMESTAMPTZ NOT NULL,
+        last_seen_at  TIMESTAMPTZ NOT NULL,
+        count         INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, resource_type, source_id)
+      );
+      CREATE INDEX quarantine_stream ON quarantine (connection_id, stream, source_id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

@@ -105,6 +105,28 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'row quarantine',
+    sql: `
+      -- Rows that failed mapping or validation, skipped so the rest of the stream goes on
+      -- (docs/quarantine.md). Names and codes only: never a field value.
+      CREATE TABLE quarantine (
+        connection_id TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        source_id     TEXT NOT NULL,
+        stream        TEXT NOT NULL,
+        error_code    TEXT NOT NULL,
+        field         TEXT,
+        reason        TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        last_seen_at  TEXT NOT NULL,
+        count         INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, resource_type, source_id)
+      );
+      CREATE INDEX quarantine_stream ON quarantine (connection_id, stream, source_id);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */
