@@ -32,6 +32,18 @@ export const HubLinkConfig = z
       .min(1, 'the agent credential is empty; enroll with tendril init --hub <url> --enroll <key>'),
     /** Events per `events` frame (the hub's own limit applies too). */
     batchEvents: z.number().int().min(1).max(5000).default(500),
+    /**
+     * What the hub may ask of this agent (docs/hub.md, "Remote commands"): the practice decides.
+     * `restart` also covers reload-config, `logs` also covers the support bundle.
+     */
+    remote: z
+      .object({
+        restart: z.boolean().default(true),
+        logs: z.boolean().default(true),
+        upgrade: z.boolean().default(true),
+      })
+      .strict()
+      .default({ restart: true, logs: true, upgrade: true }),
   })
   .strict();
 export type HubLinkConfig = z.infer<typeof HubLinkConfig>;

@@ -170,9 +170,17 @@ export async function enrollAgent(options: {
   return { configFile, siteKey: init.siteKey, connectionId: init.connectionId, siteId: init.siteId };
 }
 
-/** `tendril run --no-supervise` for an enrolled agent; resolves once its API listens. */
-export async function startAgent(agent: EnrolledAgent, env: NodeJS.ProcessEnv = {}): Promise<TestProcess> {
-  const proc = startProcess(['run', '--config', agent.configFile, '--no-supervise'], {
+/**
+ * `tendril run --no-supervise` for an enrolled agent (or supervised, as a service runs it, with
+ * `supervise`); resolves once its API listens.
+ */
+export async function startAgent(
+  agent: EnrolledAgent,
+  env: NodeJS.ProcessEnv = {},
+  options: { supervise?: boolean } = {},
+): Promise<TestProcess> {
+  const args = ['run', '--config', agent.configFile, ...(options.supervise ? [] : ['--no-supervise'])];
+  const proc = startProcess(args, {
     TENDRIL_SITE_KEY: agent.siteKey,
     ...env,
   });

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createRootLogger } from './logger.js';
+import { createRootLogger, RECENT_LOG_LINES, recentLogLines } from './logger.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -36,5 +36,21 @@ describe('root logger redaction', () => {
     expect(line['url']).toBe('[redacted]');
     expect(line['nested']).toEqual({ url: '[redacted]', name: '[redacted]', password: '[redacted]' });
     expect(JSON.stringify(line)).not.toMatch(/Ann|Bob|s3cret|abc/);
+  });
+});
+
+describe('recent log lines (the hub `logs` command)', () => {
+  it('keeps the newest lines as written, already censored, and no more than the limit', () => {
+    const { logger } = capture();
+    logger.info({ name: 'Zelda Patient', event: 'test.phi' }, 'a line with a name field');
+    const newest = recentLogLines(1);
+    expect(newest).toHaveLength(1);
+    expect(newest[0]).toContain('"event":"test.phi"');
+    expect(newest[0]).not.toContain('Zelda');
+    for (let i = 0; i < RECENT_LOG_LINES * 2 + 10; i += 1) logger.info({ i }, 'filler');
+    const all = recentLogLines(RECENT_LOG_LINES * 3);
+    expect(all).toHaveLength(RECENT_LOG_LINES);
+    expect(all[all.length - 1]).toContain(`"i":${RECENT_LOG_LINES * 2 + 9}`);
+    expect(recentLogLines(3)).toHaveLength(3);
   });
 });

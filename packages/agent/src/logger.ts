@@ -58,6 +58,37 @@ export function censor(value: unknown, path: readonly string[]): unknown {
   return CENSORED;
 }
 
+/** Log lines kept in memory for the hub's `logs` command (docs/hub.md, "Remote commands"). */
+export const RECENT_LOG_LINES = 2000;
+const recent: string[] = [];
+
+/**
+ * The newest log lines of this process (at most `limit`), as written: pino has already censored
+ * PHI and secret fields (redactionPaths), so what the hub receives is what the journal holds.
+ */
+export function recentLogLines(limit: number): string[] {
+  return recent.slice(-Math.max(0, Math.min(limit, RECENT_LOG_LINES)));
+}
+
+/** Passes every line on to `destination` and keeps the newest in memory. */
+function keepingRecent(destination: DestinationStream): DestinationStream {
+  const target = destination as DestinationStream & {
+    flush?: (cb?: (error?: Error) => void) => void;
+    flushSync?: () => void;
+  };
+  const tee = {
+    write(line: string) {
+      recent.push(line.endsWith('\n') ? line.slice(0, -1) : line);
+      // Trimmed in bulk, so a log line costs no array shift.
+      if (recent.length >= RECENT_LOG_LINES * 2) recent.splice(0, recent.length - RECENT_LOG_LINES);
+      return target.write(line);
+    },
+    flush: target.flush ? (cb?: (error?: Error) => void) => target.flush!(cb) : undefined,
+    flushSync: target.flushSync ? () => target.flushSync!() : undefined,
+  };
+  return tee;
+}
+
 /** The one root logger; callers derive `child({ connectionId })` and `child({ run })` from it. */
 export function createRootLogger(
   options: { level?: LoggerOptions['level']; destination?: DestinationStream } = {},
@@ -70,7 +101,9 @@ export function createRootLogger(
       base: { pid: process.pid },
     },
     // On a terminal, log lines go around the progress line (progress.ts), never onto it.
-    options.destination ?? (process.stderr.isTTY ? terminalLogDestination() : pino.destination(2)),
+    keepingRecent(
+      options.destination ?? (process.stderr.isTTY ? terminalLogDestination() : pino.destination(2)),
+    ),
   );
 }
 

@@ -1,6 +1,10 @@
 import { TendrilError } from '@tendril/core';
 import { z } from 'zod';
 import type { HubContext } from './hub-context.js';
+import { seal } from './console/secret-box.js';
+import { newTotpSecret, otpauthUri } from './console/totp.js';
+import { REMOTE_COMMANDS, RemoteCommandArgs, type RemoteCommandName } from './link/protocol.js';
+import type { RemoteCommandRecord } from './store/commands.js';
 import { unknownSite } from './store/sites.js';
 
 const SiteId = z.string().min(1).max(200);
@@ -31,6 +35,11 @@ export const ADMIN_ARGS = {
   'site.access-log': z
     .object({ siteId: SiteId.optional(), limit: z.number().int().min(1).max(10_000).optional() })
     .strict(),
+  'site.command': z
+    .object({ siteId: SiteId, command: z.enum(REMOTE_COMMANDS), args: RemoteCommandArgs.optional() })
+    .strict(),
+  'site.commands': z.object({ siteId: SiteId, limit: z.number().int().min(1).max(1000).optional() }).strict(),
+  'site.command-output': z.object({ commandId: z.string().min(1).max(64) }).strict(),
   'api-key.create': z
     .object({
       vendor: z.string().min(1).max(200),
@@ -70,6 +79,13 @@ export interface AdminHooks {
   siteRevoked(siteId: string): Promise<void>;
   /** Send a new credential down the site's link; false when no node holds one. */
   rotateCredential(siteId: string): Promise<'sent' | 'requested' | 'not-linked'>;
+  /** Asks the site's agent to run a remote command and waits for its answer (stored with who asked). */
+  runCommand(request: {
+    siteId: string;
+    actor: string;
+    name: RemoteCommandName;
+    args?: RemoteCommandArgs;
+  }): Promise<RemoteCommandRecord>;
 }
 
 /**
@@ -77,7 +93,7 @@ export interface AdminHooks {
  * running hub's loopback admin endpoint, or directly on the store when no hub holds it.
  */
 export function createHubAdmin(
-  ctx: Pick<HubContext, 'config' | 'sites' | 'keys' | 'events' | 'now'>,
+  ctx: Pick<HubContext, 'config' | 'sites' | 'keys' | 'events' | 'commands' | 'consoleKey' | 'now'>,
   hooks: AdminHooks,
 ) {
   const actor = 'admin';
@@ -160,6 +176,26 @@ export function createHubAdmin(
     async 'site.access-log'(args) {
       return { entries: await ctx.events.accessLog(args.siteId, args.limit ?? 100) };
     },
+    async 'site.command'(args) {
+      await siteOf(args.siteId);
+      return {
+        command: await hooks.runCommand({
+          siteId: args.siteId,
+          actor,
+          name: args.command,
+          ...(args.args ? { args: args.args } : {}),
+        }),
+      };
+    },
+    async 'site.commands'(args) {
+      await siteOf(args.siteId);
+      return { commands: await ctx.commands.history(args.siteId, args.limit ?? 50) };
+    },
+    async 'site.command-output'(args) {
+      const command = await ctx.commands.get(args.commandId, { withOutput: true });
+      if (!command) throw new TendrilError('TENDRIL_E_USAGE', `no command has the id ${args.commandId}`);
+      return { command };
+    },
     async 'api-key.create'(args) {
       const vendor = await vendorNamed(args.vendor);
       if (args.sites !== '*') {
@@ -198,12 +234,23 @@ export function createHubAdmin(
       return { id: rotated.id, key: rotated.key, replaces: args.keyId, oldExpiresAt: rotated.oldExpiresAt };
     },
     async 'user.create'(args) {
-      const vendor = await vendorNamed(args.vendor);
+      const now = ctx.now();
+      // A vendor's staff may log in before its first site exists.
+      const vendor = await ctx.sites.ensureVendor(args.vendor, now);
+      const totpSecret = newTotpSecret();
+      const email = args.email.toLowerCase();
       const id = await ctx.keys.createUser(
-        { vendorId: vendor.id, email: args.email, password: args.password },
-        ctx.now(),
+        {
+          vendorId: vendor.id,
+          email,
+          password: args.password,
+          totpSecretSealed: seal(ctx.consoleKey, totpSecret),
+        },
+        now,
       );
-      return { id, vendor: vendor.name, email: args.email.toLowerCase() };
+      await ctx.sites.audit(actor, 'user.create', null, { userId: id, vendor: vendor.name }, now);
+      // The TOTP secret is shown this once, for the user's authenticator app.
+      return { id, vendor: vendor.name, email, totpSecret, otpauthUri: otpauthUri(totpSecret, email) };
     },
     async 'user.list'() {
       return { users: await ctx.keys.listUsers() };

@@ -94,6 +94,38 @@ export const HubConfigSchema = z
     })
       .strict()
       .default({ ...DEFAULT_DELIVERY_CONFIG, fanoutMs: 1000 }),
+    /** The console (docs/hub.md, "The console"): vendor staff and operators in a browser. */
+    console: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** A session ends this long after log-in. */
+        sessionHours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .default(12),
+        /** Failed log-ins allowed per e-mail address, and per client address, in the window. */
+        login: z
+          .object({
+            maxFailures: z.number().int().min(1).max(1000).default(5),
+            maxFailuresPerAddress: z.number().int().min(1).max(100_000).default(50),
+            windowMinutes: z
+              .number()
+              .positive()
+              .max(24 * 60)
+              .default(15),
+          })
+          .strict()
+          .default({ maxFailures: 5, maxFailuresPerAddress: 50, windowMinutes: 15 }),
+        /** Mark the session cookie Secure (default: when the hub serves TLS or publicUrl is https). */
+        secureCookies: z.boolean().optional(),
+      })
+      .strict()
+      .default({
+        enabled: true,
+        sessionHours: 12,
+        login: { maxFailures: 5, maxFailuresPerAddress: 50, windowMinutes: 15 },
+      }),
     /** The vendor an operator's `hub site create` uses when `--vendor` is not given. */
     defaultVendor: z.string().min(1).default('default'),
   })

@@ -1,3 +1,4 @@
+import type { HubAlerts } from './alerts.js';
 import type { HubConfig } from './config.js';
 import type { HubDb } from './db/open-database.js';
 import type { HubLogger } from './logger.js';
@@ -8,6 +9,8 @@ import type { HubDelivery } from './delivery/hub-delivery.js';
 import type { SiteStore } from './store/sites.js';
 import type { SubscriptionStore } from './store/subscriptions.js';
 import type { HubWritebackStore } from './store/writebacks.js';
+import type { HubCommandStore } from './store/commands.js';
+import type { ConsoleStore } from './store/console-store.js';
 
 /** What every part of a hub node shares: its config, its database and stores, its identity. */
 export interface HubContext {
@@ -19,10 +22,15 @@ export interface HubContext {
   readonly keys: ApiKeyStore;
   readonly events: EventLog;
   readonly writebacks: HubWritebackStore;
+  readonly commands: HubCommandStore;
+  readonly console: ConsoleStore;
+  /** Seals console users' TOTP secrets (console/secret-box.ts). */
+  readonly consoleKey: Buffer;
   readonly presence: SitePresence;
   readonly subscriptions: SubscriptionStore;
   /** Webhook delivery of this node (absent until the node runs). */
   readonly delivery?: HubDelivery;
+  readonly alerts: HubAlerts;
   readonly logger: HubLogger;
   /** Nodes whose heartbeat is recent (a link on another node counts only if that node is alive). */
   liveNodes(): Promise<ReadonlySet<string>>;

@@ -6,10 +6,12 @@ import { TendrilError } from '@tendril/core';
 import { createHubAdmin, type AdminHooks, type HubAdmin } from './admin.js';
 import { startAdminEndpoint } from './api/admin-endpoint.js';
 import { enrollRoutes } from './api/enroll-routes.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { healthRoutes } from './api/health-routes.js';
 import { vendorRoutes } from './api/vendor-routes.js';
 import type { HubConfig } from './config.js';
 import { generateAdminToken } from './credentials.js';
+import { ensureConsoleKey } from './console/secret-box.js';
 import { openHubDatabase, type HubDb, type HubStoreConfig } from './db/open-database.js';
 import { acquireFolderLock, type FolderLock } from './folder-lock.js';
 import type { HubContext } from './hub-context.js';
@@ -18,6 +20,8 @@ import { LINK_CLOSE, LINK_PATH } from './link/protocol.js';
 import type { HubLogger } from './logger.js';
 import { DEFAULT_INTERVALS, Maintenance, type MaintenanceIntervals } from './maintenance.js';
 import { SitePresence } from './presence.js';
+import { HubAlerts } from './alerts.js';
+import { runRemoteCommand } from './remote-commands.js';
 import { ApiKeyStore } from './store/api-keys.js';
 import { EventLog, type LoggedEvent } from './store/event-log.js';
 import { SiteStore } from './store/sites.js';
@@ -25,6 +29,8 @@ import { SubscriptionStore } from './store/subscriptions.js';
 import { HubDelivery } from './delivery/hub-delivery.js';
 import { deliveryKey } from './delivery/sealed.js';
 import { HubWritebackStore } from './store/writebacks.js';
+import { HubCommandStore } from './store/commands.js';
+import { ConsoleStore } from './store/console-store.js';
 
 /** Files in the hub's data folder. */
 export const HUB_FILES = {
@@ -65,6 +71,8 @@ export interface HubNodeOptions {
   /** Called with every batch of new log entries (webhook delivery). */
   readonly onStored?: (events: readonly LoggedEvent[]) => void;
   readonly now?: () => Date;
+  /** Connector ids the console's enrollment form offers (the agent's registry). */
+  readonly connectors?: readonly string[];
 }
 
 export interface HubNode {
@@ -86,6 +94,8 @@ export function hubStores(hubDb: HubDb) {
     keys: new ApiKeyStore(hubDb.db),
     events: new EventLog(hubDb.db),
     writebacks: new HubWritebackStore(hubDb.db),
+    commands: new HubCommandStore(hubDb.db),
+    console: new ConsoleStore(hubDb.db),
   };
 }
 
@@ -111,6 +121,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     throw error;
   }
   const token = ensureAdminToken(config.dataDir);
+  const consoleKey = ensureConsoleKey(config.dataDir);
   const stores = hubStores(hubDb);
   let state: 'starting' | 'running' | 'stopping' = 'starting';
   let sealingKey: Buffer;
@@ -138,13 +149,16 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   };
   // Set once the node listens; until then only this node counts as alive.
   const jobs: { maintenance?: Maintenance } = {};
-  const presence = new SitePresence(stores.sites, stores.events, (events) => onStored(events));
+  const alerts = new HubAlerts(hubDb.db, stores.events, (events) => onStored(events));
+  const presence = new SitePresence(stores.sites, stores.events, (events) => onStored(events), alerts);
   const context: HubContext = {
     config,
     nodeId,
     version: options.version,
     hubDb,
     ...stores,
+    consoleKey,
+    alerts,
     presence,
     subscriptions,
     delivery,
@@ -158,6 +172,8 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     sites: stores.sites,
     events: stores.events,
     writebacks: stores.writebacks,
+    commands: stores.commands,
+    console: stores.console,
     presence,
     notify: (payload) => hubDb.notify(payload),
     logger: log,
@@ -176,6 +192,18 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
       if (!site?.linkNode) return 'not-linked';
       await hubDb.notify({ kind: 'rotate', siteId, node: nodeId });
       return 'requested';
+    },
+    runCommand(request) {
+      return runRemoteCommand(
+        {
+          sites: stores.sites,
+          commands: stores.commands,
+          pushLocal: (siteId) => links.pushCommands(siteId),
+          notify: (payload) => hubDb.notify({ ...payload, node: nodeId }),
+          now,
+        },
+        request,
+      );
     },
   };
   const admin = createHubAdmin(context, hooks);
@@ -206,6 +234,13 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   );
   void app.register(vendorRoutes(context));
   void app.register(enrollRoutes(context, hooks));
+  if (config.console.enabled)
+    void app.register(
+      consoleRoutes(context, {
+        connectors: options.connectors ?? [],
+        runCommand: (request) => hooks.runCommand(request),
+      }),
+    );
   app.server.on('upgrade', (request, socket, head) => {
     const path = (request.url ?? '').split('?')[0];
     if (path === LINK_PATH) links.handleUpgrade(request, socket, head);
@@ -235,6 +270,9 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
             'a newer link of this site opened on another node',
             Number(payload['at']),
           );
+        return;
+      case 'command':
+        void links.pushCommands(siteId).catch(() => undefined);
         return;
       case 'rotate':
         if (payload['node'] !== nodeId) void links.rotateCredential(siteId).catch(() => undefined);

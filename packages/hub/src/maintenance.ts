@@ -15,6 +15,8 @@ export interface MaintenanceIntervals {
   readonly presenceMs: number;
   /** Partitions ahead, retention behind. */
   readonly retentionMs: number;
+  /** Alerts that come from data: streams unhealthy, quarantine growing, writebacks stuck. */
+  readonly alertsMs: number;
 }
 
 export const DEFAULT_INTERVALS: MaintenanceIntervals = {
@@ -23,6 +25,7 @@ export const DEFAULT_INTERVALS: MaintenanceIntervals = {
   heartbeatMs: 10_000,
   presenceMs: 15_000,
   retentionMs: 3_600_000,
+  alertsMs: 60_000,
 };
 
 /**
@@ -48,6 +51,7 @@ export class Maintenance {
     this.#every('heartbeat', this.intervals.heartbeatMs, () => this.heartbeat());
     this.#every('presence', this.intervals.presenceMs, () => this.presence());
     this.#every('retention', this.intervals.retentionMs, () => this.retention());
+    this.#every('alerts', this.intervals.alertsMs, () => this.ctx.alerts.evaluate(this.ctx.now()));
   }
 
   stop(): void {

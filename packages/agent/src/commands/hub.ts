@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { TendrilError } from '@tendril/core';
-import { startHubNode, type SiteRecord } from '@tendril/hub';
+import { startHubNode, type RemoteCommandRecord, type SiteRecord } from '@tendril/hub';
 import type { Command } from 'commander';
 import type { CliContext, CommandRegistrar } from '../cli-context.js';
 import { loadHubConfigFile } from '../hub/hub-config-file.js';
 import { runHubAdmin } from '../hub/hub-admin-client.js';
 import { createRootLogger } from '../logger.js';
+import { CONNECTOR_LOADERS } from '../registry.js';
 import { waitForStopSignal } from './run.js';
 
 function packageVersion(): string {
@@ -193,6 +194,90 @@ function registerSiteCommands(hub: Command, ctx: CliContext): void {
         `purged ${siteId}: ${result.events} events, ${result.writebacks} writebacks deleted; the site is revoked`,
       );
     });
+  const remote = (
+    name: 'restart' | 'reload-config' | 'logs' | 'support-bundle' | 'upgrade',
+    description: string,
+  ) =>
+    site
+      .command(`${name} <siteId>`)
+      .description(description)
+      .requiredOption('--config <file>', CONFIG_HELP)
+      .option('--json', 'print the command record as JSON');
+  const runRemote = async (
+    name: 'restart' | 'reload-config' | 'logs' | 'support-bundle' | 'upgrade',
+    siteId: string,
+    opts: { config: string; json?: boolean },
+    args: Record<string, unknown> = {},
+  ) => {
+    const { command } = (await admin(ctx, opts.config, 'site.command', {
+      siteId,
+      command: name,
+      ...(Object.keys(args).length > 0 ? { args } : {}),
+    })) as { command: RemoteCommandRecord };
+    if (opts.json) ctx.write(JSON.stringify(command));
+    else if (command.status === 'ok') {
+      const lines = command.output?.['lines'];
+      const bundle = command.output?.['bundle'];
+      ctx.write(
+        Array.isArray(lines)
+          ? lines.join('\n')
+          : bundle
+            ? JSON.stringify(bundle, null, 2)
+            : `${siteId}: ${name}: ${command.message ?? 'done'}`,
+      );
+    } else {
+      ctx.io.stderr.write(
+        `tendril: ${siteId}: ${name} ${command.status.replace('_', ' ')}: ${command.message ?? ''}\n`,
+      );
+    }
+    // docs/cli.md, "Exit codes": 3 when the practice refused or the site is offline, 1 when it failed.
+    if (command.status !== 'ok')
+      ctx.setExitCode(
+        command.status === 'refused' || (command.status === 'failed' && !command.sentAt) ? 3 : 1,
+      );
+  };
+  remote('restart', "restart the site's agent (its supervisor starts a fresh process)").action(
+    (siteId: string, opts: { config: string; json?: boolean }) => runRemote('restart', siteId, opts),
+  );
+  remote(
+    'reload-config',
+    'the agent re-reads its own tendril.yaml; a bad one is refused with every problem and the running config stays',
+  ).action((siteId: string, opts: { config: string; json?: boolean }) =>
+    runRemote('reload-config', siteId, opts),
+  );
+  remote('logs', "the agent's newest log lines (PHI already redacted by the agent)")
+    .option('--lines <n>', 'how many of the newest lines (1-2000)', '200')
+    .action((siteId: string, opts: { config: string; json?: boolean; lines: string }) =>
+      runRemote('logs', siteId, opts, { lines: Number(opts.lines) }),
+    );
+  remote(
+    'support-bundle',
+    "the agent's support bundle: schema metadata only, as tendril discover builds it",
+  ).action((siteId: string, opts: { config: string; json?: boolean }) =>
+    runRemote('support-bundle', siteId, opts),
+  );
+  remote('upgrade', 'not yet: remote upgrade with rollback (docs/hub.md, "Not yet")').action(
+    (siteId: string, opts: { config: string; json?: boolean }) => runRemote('upgrade', siteId, opts),
+  );
+  site
+    .command('commands <siteId>')
+    .description('the remote commands asked of a site: who, when, and how each ended')
+    .requiredOption('--config <file>', CONFIG_HELP)
+    .option('--limit <n>', 'newest entries', '50')
+    .option('--json', 'print JSON')
+    .action(async (siteId: string, opts: { config: string; limit: string; json?: boolean }) => {
+      const result = (await admin(ctx, opts.config, 'site.commands', {
+        siteId,
+        limit: Number(opts.limit),
+      })) as { commands: RemoteCommandRecord[] };
+      ctx.write(
+        opts.json
+          ? JSON.stringify(result)
+          : result.commands
+              .map((c) => `${c.requestedAt}  ${c.actor}  ${c.name}  ${c.status}  ${c.message ?? ''}`)
+              .join('\n') || '(no commands)',
+      );
+    });
   site
     .command('access-log [siteId]')
     .description("who read which site's events, when (no event contents)")
@@ -308,7 +393,7 @@ function registerKeyCommands(hub: Command, ctx: CliContext): void {
 function registerUserCommands(hub: Command, ctx: CliContext): void {
   const users = hub
     .command('user')
-    .description('console users of a vendor (for the hub console; not yet built)');
+    .description('console users of a vendor: e-mail, password (scrypt) and a TOTP second factor');
   users
     .command('create')
     .requiredOption('--config <file>', CONFIG_HELP)
@@ -316,7 +401,7 @@ function registerUserCommands(hub: Command, ctx: CliContext): void {
     .requiredOption('--email <email>', 'login e-mail')
     .option('--password-env <VAR>', 'read the password from this environment variable')
     .option('--password-stdin', 'read the password from standard input')
-    .option('--json', 'print {id, vendor, email}')
+    .option('--json', 'print {id, vendor, email, totpSecret, otpauthUri}')
     .action(
       async (opts: {
         config: string;
@@ -340,8 +425,19 @@ function registerUserCommands(hub: Command, ctx: CliContext): void {
           vendor: opts.vendor,
           email: opts.email,
           password,
-        })) as { id: string };
-        ctx.write(opts.json ? JSON.stringify(result) : `created user ${result.id}`);
+        })) as { id: string; totpSecret: string; otpauthUri: string };
+        ctx.write(
+          opts.json
+            ? JSON.stringify(result)
+            : [
+                `created user ${result.id}`,
+                '',
+                'TOTP SECRET (shown only this once; add it to an authenticator app):',
+                '',
+                `  ${result.totpSecret}`,
+                `  ${result.otpauthUri}`,
+              ].join('\n'),
+        );
       },
     );
   users
@@ -386,9 +482,10 @@ export const registerHubCommand: CommandRegistrar = (program, ctx) => {
         config,
         logger: logger,
         version: packageVersion(),
+        connectors: Object.keys(CONNECTOR_LOADERS),
       });
       ctx.write(
-        `tendril: hub node ${node.nodeId} running on ${node.url} (admin endpoint ${node.adminUrl}, loopback only)`,
+        `tendril: hub node ${node.nodeId} running on ${node.url} (admin endpoint ${node.adminUrl}, loopback only)${config.console.enabled ? `; console ${node.url}/console` : ''}`,
       );
       const signal = await stopRequested;
       logger.info({ event: 'hub.stop_requested', signal }, 'stop requested');

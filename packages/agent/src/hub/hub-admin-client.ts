@@ -4,11 +4,13 @@ import { TendrilError } from '@tendril/core';
 import {
   acquireFolderLock,
   createHubAdmin,
+  ensureConsoleKey,
   HUB_FILES,
   hubStoreOf,
   hubStores,
   openHubDatabase,
   pgliteLockFile,
+  runRemoteCommand,
   type HubConfig,
 } from '@tendril/hub';
 
@@ -39,7 +41,7 @@ export async function runHubAdmin(
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
           body: JSON.stringify(args),
-          signal: AbortSignal.timeout(30_000),
+          signal: AbortSignal.timeout(90_000),
         });
       } catch {
         response = undefined; // nothing listens there: a hub that stopped without cleaning up
@@ -69,7 +71,7 @@ export async function runHubAdmin(
     try {
       const stores = hubStores(hubDb);
       const admin = createHubAdmin(
-        { config, ...stores, now: () => new Date() },
+        { config, ...stores, consoleKey: ensureConsoleKey(config.dataDir), now: () => new Date() },
         {
           // Another node may hold the link (PostgreSQL): it closes it on this notice.
           async siteRevoked(siteId) {
@@ -80,6 +82,19 @@ export async function runHubAdmin(
             if (!site?.linkNode) return 'not-linked';
             await hubDb.notify({ kind: 'rotate', siteId, node: 'admin' });
             return 'requested';
+          },
+          runCommand(request) {
+            // No hub answers on this machine: a node elsewhere (PostgreSQL) may hold the link.
+            return runRemoteCommand(
+              {
+                sites: stores.sites,
+                commands: stores.commands,
+                pushLocal: () => Promise.resolve(false),
+                notify: (payload) => hubDb.notify({ ...payload, node: 'admin' }),
+                now: () => new Date(),
+              },
+              request,
+            );
           },
         },
       );

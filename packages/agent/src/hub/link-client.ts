@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { storeRotatedCredential } from './credential-store.js';
 import { HubWritebacks } from './hub-writebacks.js';
 import { Relay } from './relay.js';
+import { runRemoteCommand, type RemoteCommandContext } from './remote-commands.js';
 import { statusReport } from './status-report.js';
 
 export interface HubLinkOptions {
@@ -33,6 +34,8 @@ export interface HubLinkOptions {
   /** A status frame goes out on change (checked this often) and at least every minute. */
   readonly statusCheckMs?: number;
   readonly random?: () => number;
+  /** What remote commands act on (docs/hub.md, "Remote commands"); without it every command is refused. */
+  readonly commands?: RemoteCommandContext;
 }
 
 export type HubLinkState = 'connecting' | 'linked' | 'waiting' | 'stopped';
@@ -301,6 +304,34 @@ export function startHubLink(options: HubLinkOptions): HubLink {
       case 'writeback':
         await writebacks.receive(frame);
         return;
+      case 'command': {
+        const answer = options.commands
+          ? await runRemoteCommand(frame, options.commands)
+          : ({ status: 'refused', message: 'this agent takes no remote commands' } as const);
+        log.info(
+          {
+            event: 'hub.command',
+            command: frame.command.name,
+            commandId: frame.command.id,
+            status: answer.status,
+          },
+          'remote command from the hub',
+        );
+        const text = JSON.stringify({
+          type: 'command.result',
+          id: frameId(),
+          commandId: frame.command.id,
+          status: answer.status,
+          message: answer.message,
+          ...('output' in answer && answer.output ? { output: answer.output } : {}),
+        });
+        if (socket.readyState !== WebSocket.OPEN) return;
+        // The answer leaves before a restart cuts the link.
+        socket.send(text, () => {
+          if ('after' in answer && answer.after) answer.after();
+        });
+        return;
+      }
       case 'credential':
         try {
           await storeRotatedCredential({

@@ -9,6 +9,7 @@ export function statusReport(snapshot: StatusSnapshot): AgentStatusReport {
   const verdict = healthOf(snapshot);
   return {
     health: verdict.status,
+    agentStartedAt: snapshot.agent.startedAt,
     problems: [...verdict.problems],
     connections: snapshot.connections.map((c) => ({
       id: c.id,
@@ -21,6 +22,7 @@ export function statusReport(snapshot: StatusSnapshot): AgentStatusReport {
         lastErrorCode: s.lastError?.code ?? null,
       })),
       pendingWritebacks: c.pendingWritebacks,
+      quarantined: c.quarantined,
       outboxEvents: c.outbox.events,
     })),
   };

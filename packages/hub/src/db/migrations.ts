@@ -224,6 +224,61 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
       CREATE INDEX hub_event_keys_received ON hub_event_keys USING brin (received_at);
     `,
   },
+  {
+    version: 3,
+    name: 'remote commands and their history; console sessions, TOTP, freshness samples, alerts',
+    sql: `
+      CREATE TABLE hub_commands (
+        id           TEXT PRIMARY KEY,
+        site_id      TEXT NOT NULL REFERENCES hub_sites (id),
+        actor        TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        args         JSONB NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'ok', 'refused', 'failed', 'timed_out')),
+        message      TEXT,
+        output       JSONB,
+        requested_at TIMESTAMPTZ NOT NULL,
+        sent_at      TIMESTAMPTZ,
+        finished_at  TIMESTAMPTZ
+      );
+      CREATE INDEX hub_commands_site ON hub_commands (site_id, requested_at);
+      CREATE INDEX hub_commands_open ON hub_commands (site_id) WHERE status IN ('queued', 'sent');
+      CREATE INDEX hub_sites_vendor_name ON hub_sites (vendor_id, name);
+
+      ALTER TABLE hub_users ADD COLUMN totp_secret TEXT;
+      ALTER TABLE hub_users ADD COLUMN totp_last_step BIGINT;
+
+      CREATE TABLE hub_console_sessions (
+        id         TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES hub_users (id),
+        csrf_token TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX hub_console_sessions_user ON hub_console_sessions (user_id);
+
+      CREATE TABLE hub_site_freshness (
+        site_id           TEXT NOT NULL,
+        at                TIMESTAMPTZ NOT NULL,
+        freshness_seconds INTEGER,
+        health            TEXT NOT NULL,
+        quarantined       INTEGER,
+        PRIMARY KEY (site_id, at)
+      );
+
+      CREATE TABLE hub_alerts (
+        id          BIGSERIAL PRIMARY KEY,
+        site_id     TEXT NOT NULL REFERENCES hub_sites (id),
+        kind        TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        opened_at   TIMESTAMPTZ NOT NULL,
+        resolved_at TIMESTAMPTZ
+      );
+      CREATE UNIQUE INDEX hub_alerts_open ON hub_alerts (site_id, kind, subject) WHERE resolved_at IS NULL;
+      CREATE INDEX hub_alerts_site ON hub_alerts (site_id, opened_at);
+    `,
+  },
 ];
 
 /** Advisory lock key of hub migrations ("tendrilh" as bytes), so nodes starting together migrate once. */

@@ -58,6 +58,10 @@ export interface HubDatabase {
     password_hash: string;
     created_at: Timestamp;
     revoked_at: Timestamp | null;
+    /** The TOTP secret, sealed with the console key (console/secret-box.ts). */
+    totp_secret: ColumnType<string | null, string | null | undefined, string | null>;
+    /** The last TOTP time step accepted (a code is never accepted twice). */
+    totp_last_step: ColumnType<number | null, number | null | undefined, number | null>;
   };
   hub_event_keys: { site_id: string; event_id: string; received_at: Timestamp };
   hub_events: HubEventTable;
@@ -77,6 +81,35 @@ export interface HubDatabase {
   hub_subscriptions: HubSubscriptionTable;
   /** The last position of each site's log handed to webhook delivery (docs/hub.md, "Webhooks from the hub"). */
   hub_fanout: { site_id: string; seq: number };
+  hub_commands: HubCommandTable;
+  hub_console_sessions: {
+    /** SHA-256 of the session token (the cookie holds the token). */
+    id: string;
+    user_id: string;
+    csrf_token: string;
+    created_at: Timestamp;
+    expires_at: Timestamp;
+  };
+  hub_site_freshness: {
+    site_id: string;
+    at: Timestamp;
+    /** Seconds since the oldest last successful read across the site's streams; null: a stream never read. */
+    freshness_seconds: number | null;
+    health: string;
+    /** Rows in the agent's quarantine at that time (null: not counted by that agent). */
+    quarantined: ColumnType<number | null, number | null | undefined, number | null>;
+  };
+  hub_alerts: {
+    id: Generated<number>;
+    site_id: string;
+    /** One of ALERT_KINDS (alerts.ts). */
+    kind: string;
+    /** What in the site: a stream (`<connection>/<stream>`), a writeback id, or '' for the site. */
+    subject: string;
+    message: string;
+    opened_at: Timestamp;
+    resolved_at: Timestamp | null;
+  };
   hub_audit: {
     id: Generated<number>;
     at: Timestamp;
@@ -181,4 +214,21 @@ export interface HubSubscriptionTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: Timestamp | null;
+}
+
+export interface HubCommandTable {
+  id: string;
+  site_id: string;
+  /** Who asked: `admin` (the CLI), `user:<e-mail>` (the console). */
+  actor: string;
+  name: string;
+  args: ColumnType<Record<string, unknown>, string, string>;
+  /** `queued` in the hub, `sent` down a link, then the agent's answer or `timed_out`. */
+  status: 'queued' | 'sent' | 'ok' | 'refused' | 'failed' | 'timed_out';
+  message: string | null;
+  /** `logs`: `{ lines }`; `support-bundle`: `{ bundle }`. PHI-free (the agent redacts). */
+  output: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  requested_at: Timestamp;
+  sent_at: Timestamp | null;
+  finished_at: Timestamp | null;
 }

@@ -6,6 +6,9 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { HubLogger } from '../logger.js';
 import type { SitePresence } from '../presence.js';
 import type { EventLog, LoggedEvent } from '../store/event-log.js';
+import { freshnessSeconds, quarantinedOf } from '../console/site-view.js';
+import type { HubCommandStore } from '../store/commands.js';
+import type { ConsoleStore } from '../store/console-store.js';
 import type { SiteStore } from '../store/sites.js';
 import { hubWritebackResult, type HubWritebackRow, type HubWritebackStore } from '../store/writebacks.js';
 import {
@@ -14,6 +17,7 @@ import {
   LINK_CLOSE,
   LINK_PROTOCOL_VERSION,
   parseFrame,
+  type CommandResultFrame,
   type EventsFrame,
   type HelloConnection,
   type WritebackUpdateFrame,
@@ -37,6 +41,9 @@ export interface LinkServerDeps {
   readonly sites: SiteStore;
   readonly events: EventLog;
   readonly writebacks: HubWritebackStore;
+  readonly commands: HubCommandStore;
+  /** Freshness samples for the console's 7-day chart. */
+  readonly console: ConsoleStore;
   readonly presence: SitePresence;
   /** Tells every node (through PostgreSQL); the payload carries ids only. */
   readonly notify: (payload: Record<string, unknown>) => Promise<void>;
@@ -59,7 +66,12 @@ interface Session {
   batches: EventsFrame[];
   storing: boolean;
   pendingCredential?: { frameId: string };
+  /** When this link last stored a freshness sample. */
+  lastSampleAt?: number;
 }
+
+/** One freshness sample per site this often (the console's chart covers 7 days). */
+const FRESHNESS_SAMPLE_MS = 5 * 60_000;
 
 const frameId = () => randomBytes(8).toString('hex');
 
@@ -319,10 +331,26 @@ export class LinkServer {
           now,
         );
         await this.#deps.presence.health(session.siteId, frame.status.health, frame.status.problems, now);
+        if (
+          session.lastSampleAt === undefined ||
+          now.getTime() - session.lastSampleAt >= FRESHNESS_SAMPLE_MS
+        ) {
+          session.lastSampleAt = now.getTime();
+          await this.#deps.console.recordFreshness(
+            session.siteId,
+            freshnessSeconds(frame.status, now),
+            frame.status.health,
+            quarantinedOf(frame.status),
+            now,
+          );
+        }
         return;
       }
       case 'writeback.update':
         await this.#writebackUpdate(session, frame);
+        return;
+      case 'command.result':
+        await this.#commandResult(session, frame);
         return;
       case 'credential.saved':
         if (session.pendingCredential?.frameId === frame.replyTo) {
@@ -504,6 +532,51 @@ export class LinkServer {
         deadline: row.deadline,
       },
     });
+  }
+
+  /** Sends the site's queued remote commands down its link; false when the link is not on this node. */
+  async pushCommands(siteId: string): Promise<boolean> {
+    const session = this.#sessions.get(siteId);
+    if (!session) return false;
+    for (const command of await this.#deps.commands.takeQueued(siteId, this.#now()))
+      this.#send(session, {
+        type: 'command',
+        id: frameId(),
+        command: { id: command.id, name: command.name, args: command.args },
+      });
+    return true;
+  }
+
+  async #commandResult(session: Session, frame: CommandResultFrame): Promise<void> {
+    const now = this.#now();
+    const row = await this.#deps.commands.complete(
+      frame.commandId,
+      session.siteId,
+      {
+        status: frame.status,
+        message: frame.message,
+        ...(frame.output ? { output: frame.output } : {}),
+      },
+      now,
+    );
+    if (!row) return;
+    await this.#deps.sites.audit(
+      'agent',
+      `command.${row.name}.${frame.status}`,
+      session.siteId,
+      { commandId: row.id },
+      now,
+    );
+    this.#log.info(
+      {
+        event: 'link.command_result',
+        siteId: session.siteId,
+        commandId: row.id,
+        name: row.name,
+        status: frame.status,
+      },
+      'remote command answered',
+    );
   }
 
   /** Sends a rotated credential to the site's agent if its link is on this node; false otherwise. */

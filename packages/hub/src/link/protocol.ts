@@ -149,6 +149,8 @@ export const Pong = z.object({ type: z.literal('pong'), id: FrameId, replyTo: Fr
 export const AgentStatusReport = z
   .object({
     health: z.enum(['ok', 'degraded', 'down']),
+    /** When the agent process started (its uptime; a remote restart resets it). */
+    agentStartedAt: z.string().max(64).optional(),
     problems: z.array(z.string().max(500)).max(200).default([]),
     connections: z
       .array(
@@ -170,6 +172,8 @@ export const AgentStatusReport = z
               )
               .max(200),
             pendingWritebacks: z.number().int().nullable(),
+            /** Rows set aside by the mapping (quarantine), when the agent counts them. */
+            quarantined: z.number().int().nullable().optional(),
             outboxEvents: z.number().int().nullable(),
           })
           .strip(),
@@ -222,6 +226,53 @@ export const CredentialSaved = z
   .object({ type: z.literal('credential.saved'), id: FrameId, replyTo: FrameId })
   .strict();
 
+/**
+ * Remote commands (docs/hub.md, "Remote commands"): what an operator or vendor can ask of an agent
+ * over its link. The practice turns each off in its own config (`hub.remote`).
+ */
+export const REMOTE_COMMANDS = ['restart', 'reload-config', 'logs', 'support-bundle', 'upgrade'] as const;
+export type RemoteCommandName = (typeof REMOTE_COMMANDS)[number];
+
+/** Most log lines one `logs` command returns. */
+export const MAX_LOG_LINES = 2000;
+
+export const RemoteCommandArgs = z
+  .object({
+    /** `logs`: how many of the newest lines. */
+    lines: z.number().int().min(1).max(MAX_LOG_LINES).optional(),
+  })
+  .strict();
+export type RemoteCommandArgs = z.infer<typeof RemoteCommandArgs>;
+
+export const CommandFrame = z
+  .object({
+    type: z.literal('command'),
+    id: FrameId,
+    command: z
+      .object({ id: Id, name: z.enum(REMOTE_COMMANDS), args: RemoteCommandArgs.default({}) })
+      .strict(),
+  })
+  .strict();
+export type CommandFrame = z.infer<typeof CommandFrame>;
+
+/** How an agent answered a command: done, refused by the practice's config, or failed. */
+export const COMMAND_OUTCOMES = ['ok', 'refused', 'failed'] as const;
+export type CommandOutcome = (typeof COMMAND_OUTCOMES)[number];
+
+export const CommandResultFrame = z
+  .object({
+    type: z.literal('command.result'),
+    id: FrameId,
+    commandId: Id,
+    status: z.enum(COMMAND_OUTCOMES),
+    /** In plain words, PHI-free: what happened, or why not (every config problem for reload-config). */
+    message: z.string().max(20_000),
+    /** `logs`: `{ lines }`; `support-bundle`: `{ bundle }` (schema metadata only). */
+    output: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type CommandResultFrame = z.infer<typeof CommandResultFrame>;
+
 export const ErrorFrame = z
   .object({
     type: z.literal('error'),
@@ -241,6 +292,7 @@ export const AGENT_FRAMES = {
   status: StatusFrame,
   'writeback.update': WritebackUpdateFrame,
   'credential.saved': CredentialSaved,
+  'command.result': CommandResultFrame,
   error: ErrorFrame,
 } as const;
 
@@ -252,6 +304,7 @@ export const HUB_FRAMES = {
   pong: Pong,
   writeback: WritebackCommandFrame,
   credential: CredentialFrame,
+  command: CommandFrame,
   error: ErrorFrame,
 } as const;
 

@@ -115,7 +115,10 @@ export class ApiKeyStore {
     return { keyId: row.id, vendorId: row.vendor_id, sites: row.all_sites ? '*' : row.site_ids };
   }
 
-  async createUser(input: { vendorId: string; email: string; password: string }, now: Date): Promise<string> {
+  async createUser(
+    input: { vendorId: string; email: string; password: string; totpSecretSealed: string },
+    now: Date,
+  ): Promise<string> {
     const id = `usr_${randomBytes(8).toString('hex')}`;
     await this.db
       .insertInto('hub_users')
@@ -126,6 +129,7 @@ export class ApiKeyStore {
         password_hash: hashPassword(input.password),
         created_at: now,
         revoked_at: null,
+        totp_secret: input.totpSecretSealed,
       })
       .execute();
     return id;
