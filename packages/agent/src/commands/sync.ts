@@ -29,6 +29,8 @@ export interface StreamReport {
   heldBack?: HeldBack;
   /** Values dropped with a warning code while mapping (docs/errors.md, "Warning codes"). */
   warnings?: { code: string; table: string; field: string; count: number }[];
+  /** Rows stamped more than 60 s ahead of the database clock, not read yet (`TENDRIL_W_CLOCK_SKEW`). */
+  rowsAhead?: number;
 }
 
 export interface SyncReport {
@@ -108,6 +110,7 @@ export async function runSyncOnce(
         deleted: s.deleted,
         unchanged: s.unchanged,
         ...(dropped.length > 0 ? { warnings: dropped } : {}),
+        ...(s.rowsAhead ? { rowsAhead: s.rowsAhead } : {}),
         ...(heldBack ? { heldBack } : {}),
       });
     }
@@ -155,6 +158,11 @@ export function renderSyncReport(report: SyncReport, now: Date = new Date()): st
       );
       for (const w of s.warnings ?? [])
         lines.push(`      ${w.code}: ${w.field} omitted in ${w.count} row(s) of ${w.table}`);
+      if (s.rowsAhead) {
+        lines.push(
+          `      TENDRIL_W_CLOCK_SKEW: ${s.rowsAhead} row(s) stamped more than 60 s ahead of the database clock, not read until it catches up (docs/errors.md)`,
+        );
+      }
     }
   }
   for (const connection of report.connections) {
