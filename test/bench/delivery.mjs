@@ -1,12 +1,15 @@
-// `pnpm bench delivery [--events N] [--concurrency C]`: raw undici POSTs to a loopback receiver vs
-// Tendril's dispatcher (outbox read + lease, format, sign, send, record the attempt) at equal
-// concurrency, in one run. The receiver runs in its own process so both sides share it equally.
+// `pnpm bench delivery [--events N] [--concurrency C] [--no-profile] [--json]`: raw undici POSTs to a
+// loopback receiver vs Tendril's dispatcher (outbox read + lease, format, sign, send, record the
+// attempt) at equal concurrency, in one run. The receiver runs in its own process so both sides
+// share it equally. Then where the dispatcher's time goes, stage by stage, from a CPU profile of an
+// extra run (the measured runs are not profiled). `--json` prints one JSON line last.
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inUrl, named, printStages, profiled, stageTimes } from './stage-profile.mjs';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dist = (pkg) => join(root, pkg, 'dist/index.js');
@@ -14,27 +17,6 @@ const dist = (pkg) => join(root, pkg, 'dist/index.js');
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
-}
-
-if (process.argv.includes('--receiver')) {
-  // Child: answer every POST with 204 after reading the body.
-  let count = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      count++;
-      res.writeHead(204);
-      res.end();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-  process.on('message', (m) => {
-    if (m === 'count') process.send({ count });
-    if (m === 'stop') server.close(() => process.exit(0));
-  });
-} else {
-  await main();
 }
 
 function startReceiver() {
@@ -69,7 +51,28 @@ async function rawUndici(url, events, concurrency, body) {
   return { seconds, perSecond: events / seconds };
 }
 
-async function tendrilDispatcher(url, events, concurrency, dir) {
+/** Stages of a delivery: lease → render → sign → send → record the attempt. */
+const DELIVERY_STAGES = [
+  ['sign (HMAC)', named(/signWebhook/)],
+  ['render (format the event)', named(/render|formatEvent/)],
+  ['lease', named(/lease/i, 'packages/store')],
+  ['record the attempt', named(/complete/i, 'packages/store')],
+  ['send (undici, HTTP)', inUrl('/undici/', 'http-sender.js', 'node:net', 'node:_http')],
+  // Native frames have no url: undici's parser and the socket's writes, SQLite's statement calls.
+  [
+    'send (undici, HTTP)',
+    ({ url, functionName }) =>
+      url === '' && /^(dispatch|writev|writeUtf8String|writeBuffer)$/.test(functionName),
+  ],
+  [
+    'store (SQLite statements)',
+    ({ url, functionName }) => url === '' && /^(run|all|get|iterate|exec)$/.test(functionName),
+  ],
+  ['store (other)', inUrl('packages/store/dist', '/kysely/', 'better-sqlite3'), { weak: true }],
+  ['dispatcher', inUrl('packages/delivery/dist'), { weak: true }],
+];
+
+async function tendrilDispatcher(url, events, concurrency, dir, { profile = false } = {}) {
   const core = await import(dist('core'));
   const { openSqliteStore } = await import(dist('packages/store'));
   const delivery = await import(dist('packages/delivery'));
@@ -131,7 +134,13 @@ async function tendrilDispatcher(url, events, concurrency, dir) {
     settings: config.delivery,
   });
   const started = process.hrtime.bigint();
-  const report = await dispatcher.drainOnce();
+  const drained = profile
+    ? await profiled(() => dispatcher.drainOnce())
+    : { result: await dispatcher.drainOnce() };
+  const report = drained.result;
+  // BENCH_CPUPROFILE=<file>: keep the profile, for Chrome DevTools or a closer look.
+  if (drained.profile && process.env.BENCH_CPUPROFILE)
+    writeFileSync(process.env.BENCH_CPUPROFILE, JSON.stringify(drained.profile));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await dispatcher.stop();
   const delivered = await store.deliveries.count({ status: 'delivered' });
@@ -142,6 +151,7 @@ async function tendrilDispatcher(url, events, concurrency, dir) {
     seconds,
     perSecond: report.delivered / seconds,
     sampleBody: JSON.stringify(core.formatEvent(sample, 'json')),
+    ...(drained.profile ? { stages: stageTimes(drained.profile, DELIVERY_STAGES) } : {}),
   };
 }
 
@@ -168,9 +178,52 @@ async function main() {
     console.log(
       `tendril dispatcher            ${Math.round(tendril2.perSecond).toLocaleString('en-US')} deliveries/s   (lease from outbox → format → sign → send → record attempt)`,
     );
-    console.log(`ratio tendril / raw           ${ratio.toFixed(2)}   (target ≥ 0.7)`);
+    console.log(`ratio tendril / raw           ${ratio.toFixed(2)}   (target ≥ 0.8)`);
+    let stages;
+    if (!process.argv.includes('--no-profile')) {
+      for (const file of ['store.db', 'store.db-wal', 'store.db-shm'])
+        rmSync(join(dir, file), { force: true });
+      stages = (await tendrilDispatcher(url, events, concurrency, dir, { profile: true })).stages;
+      console.log('');
+      printStages('where a delivery spends its time', stages, events);
+    }
+    if (process.argv.includes('--json'))
+      console.log(
+        JSON.stringify({
+          ratio: Number(ratio.toFixed(3)),
+          deliveriesPerSecond: Math.round(tendril2.perSecond),
+          rawPerSecond: Math.round(raw.perSecond),
+          events,
+          concurrency,
+          ...(stages
+            ? { stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(v)])) }
+            : {}),
+        }),
+      );
   } finally {
     child.send('stop');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Entry point, last: the constants above are initialised by now.
+if (process.argv.includes('--receiver')) {
+  // Child: answer every POST with 204 after reading the body.
+  let count = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      count++;
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+  process.on('message', (m) => {
+    if (m === 'count') process.send({ count });
+    if (m === 'stop') server.close(() => process.exit(0));
+  });
+} else {
+  await main();
 }

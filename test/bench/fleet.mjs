@@ -1,6 +1,7 @@
-// `pnpm bench fleet [--connections N] [--patients P] [--rounds R] [--workers 1,2,4] [--concurrency C]`:
-// one fleet of N small Open Dental–shaped MariaDB databases, run by 1, 2 and 4 `tendril run --worker`
-// processes (pg-boss on one PostgreSQL store) in one run. For each worker count, on a fresh store:
+// `pnpm bench fleet [--connections N[,N…]] [--patients P] [--rounds R] [--workers 1,2,4] [--concurrency C] [--json]`:
+// a fleet of N small Open Dental–shaped MariaDB databases, run by 1, 2 and 4 `tendril run --worker`
+// processes (pg-boss on one PostgreSQL store) in one run; with several N (`--connections 50,200,1000`)
+// the same for each fleet size, and the CPU per poll as the fleet grows. For each worker count, on a fresh store:
 //   backload — every connection's first poll (all rows → events): events/s and polls/s;
 //   polls    — R rounds of "poll every connection now" with nothing changed: polls/s (the steady state
 //              of a fleet at a 10-minute interval is almost all such polls).
@@ -24,7 +25,13 @@ function arg(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
-const N = Number(arg('connections', '200'));
+const SIZES = String(arg('connections', '200')).split(',').map(Number);
+if (SIZES.some((n) => !Number.isInteger(n) || n <= 0)) {
+  console.error('--connections takes a positive whole number or a comma-separated list of them');
+  process.exit(2);
+}
+/** The fleet size being measured. */
+let N = SIZES[0];
 const PATIENTS = Number(arg('patients', '5'));
 const ROUNDS = Number(arg('rounds', '5'));
 const WORKER_COUNTS = String(arg('workers', '1,2,4')).split(',').map(Number);
@@ -264,35 +271,60 @@ async function measure(workers, dbs, dir) {
   }
 }
 
-const run = randomBytes(3).toString('hex');
-const dir = mkdtempSync(join(tmpdir(), 'tendril-bench-fleet-'));
-console.log(
-  `fleet benchmark: ${N} connections × ${PATIENTS} patients, workers ${WORKER_COUNTS.join('/')}, concurrency ${CONCURRENCY} per worker, ${ROUNDS} poll rounds; ${cpus().length} cores shared by MariaDB, PostgreSQL and the workers`,
-);
-const started = Date.now();
-const dbs = await createDatabases(run);
-console.log(`created ${N} databases in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-const results = [];
-try {
-  for (const workers of WORKER_COUNTS) {
-    const result = await measure(workers, dbs, dir);
-    results.push(result);
+const bySize = [];
+for (const size of SIZES) {
+  N = size;
+  const run = randomBytes(3).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'tendril-bench-fleet-'));
+  console.log(
+    `fleet benchmark: ${N} connections × ${PATIENTS} patients, workers ${WORKER_COUNTS.join('/')}, concurrency ${CONCURRENCY} per worker, ${ROUNDS} poll rounds; ${cpus().length} cores shared by MariaDB, PostgreSQL and the workers`,
+  );
+  const started = Date.now();
+  const dbs = await createDatabases(run);
+  console.log(`created ${N} databases in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const results = [];
+  try {
+    for (const workers of WORKER_COUNTS) {
+      const result = await measure(workers, dbs, dir);
+      results.push(result);
+      console.log(
+        `${workers} worker${workers === 1 ? ' ' : 's'}: backload ${result.events} events in ${result.backloadSeconds.toFixed(1)} s = ${result.eventsPerSecond.toFixed(0)} events/s (${result.backloadPollsPerSecond.toFixed(1)} first polls/s); ` +
+          `incremental ${result.pollsPerSecond.toFixed(1)} polls/s (mean poll ${result.meanPollMs.toFixed(0)} ms; CPU ms per poll: workers ${result.cpuMsPerPoll.workers.toFixed(1)}, PostgreSQL ${result.cpuMsPerPoll.postgres.toFixed(1)}, MariaDB ${result.cpuMsPerPoll.mariadb.toFixed(1)}); failed runs ${result.failed}; events in idle rounds ${result.newEventsInRounds}`,
+      );
+    }
+  } finally {
+    await dropDatabases(dbs);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const base = results[0];
+  console.log('\nscaling vs 1 worker:');
+  for (const r of results) {
     console.log(
-      `${workers} worker${workers === 1 ? ' ' : 's'}: backload ${result.events} events in ${result.backloadSeconds.toFixed(1)} s = ${result.eventsPerSecond.toFixed(0)} events/s (${result.backloadPollsPerSecond.toFixed(1)} first polls/s); ` +
-        `incremental ${result.pollsPerSecond.toFixed(1)} polls/s (mean poll ${result.meanPollMs.toFixed(0)} ms; CPU ms per poll: workers ${result.cpuMsPerPoll.workers.toFixed(1)}, PostgreSQL ${result.cpuMsPerPoll.postgres.toFixed(1)}, MariaDB ${result.cpuMsPerPoll.mariadb.toFixed(1)}); failed runs ${result.failed}; events in idle rounds ${result.newEventsInRounds}`,
+      `  ${r.workers} workers: events/s ×${(r.eventsPerSecond / base.eventsPerSecond).toFixed(2)}, polls/s ×${(r.pollsPerSecond / base.pollsPerSecond).toFixed(2)}`,
     );
   }
-} finally {
-  await dropDatabases(dbs);
-  rmSync(dir, { recursive: true, force: true });
+  console.log('');
+  bySize.push({ connections: N, results });
 }
-const base = results[0];
-console.log('\nscaling vs 1 worker:');
-for (const r of results) {
+
+/** CPU per idle poll, all processes together, with the first worker count. */
+const cpuPerPoll = ({ results }) => {
+  const c = results[0].cpuMsPerPoll;
+  return c.workers + c.postgres + c.mariadb;
+};
+if (bySize.length > 1) {
   console.log(
-    `  ${r.workers} workers: events/s ×${(r.eventsPerSecond / base.eventsPerSecond).toFixed(2)}, polls/s ×${(r.pollsPerSecond / base.pollsPerSecond).toFixed(2)}`,
+    `CPU per idle poll as the fleet grows (${WORKER_COUNTS[0]} worker(s); workers + PostgreSQL + MariaDB):`,
   );
+  for (const entry of bySize)
+    console.log(
+      `  ${String(entry.connections).padStart(6)} connections  ${cpuPerPoll(entry).toFixed(1).padStart(6)} ms/poll  ×${(cpuPerPoll(entry) / cpuPerPoll(bySize[0])).toFixed(2)} of the first size`,
+    );
 }
-console.log(
-  `\nJSON ${JSON.stringify({ connections: N, patients: PATIENTS, concurrency: CONCURRENCY, cores: cpus().length, results })}`,
-);
+const summary = {
+  patients: PATIENTS,
+  concurrency: CONCURRENCY,
+  cores: cpus().length,
+  sizes: bySize.map((entry) => ({ ...entry, cpuMsPerPoll: Number(cpuPerPoll(entry).toFixed(2)) })),
+};
+console.log(process.argv.includes('--json') ? JSON.stringify(summary) : `\nJSON ${JSON.stringify(summary)}`);

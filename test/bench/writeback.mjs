@@ -1,4 +1,4 @@
-// `pnpm bench writeback [--requests N]`: latency of Appointment.book on OpenEMR's real schema in
+// `pnpm bench writeback [--json] [--requests N]`: latency of Appointment.book on OpenEMR's real schema in
 // MariaDB, from HTTP accept (202) to a committed, read-back row (`finishedAt − acceptedAt` of the
 // command, and the client-observed time until GET shows `written`), at 1 and at 16 concurrent
 // clients. Baseline in the same run: the raw driver doing the same INSERT in its own transaction.
@@ -206,17 +206,26 @@ async function main() {
     console.log(
       `baseline raw INSERT+COMMIT (mysql2): p50 ${fmt(raw.p50)}  p95 ${fmt(raw.p95)}  p99 ${fmt(raw.p99)}`,
     );
+    const measured = [];
     for (const clients of [1, 16]) {
       slotCounter = clients === 1 ? 2000 : 4000;
       const { results, seconds } = await run(clients);
       const server = summary(results.map((r) => r.server));
       const client = summary(results.map((r) => r.client));
+      measured.push({
+        clients,
+        p95Ms: Number(server.p95.toFixed(1)),
+        p50Ms: Number(server.p50.toFixed(1)),
+        perSecond: Number((results.length / seconds).toFixed(1)),
+      });
       console.log(
         `${String(clients).padStart(2)} client(s): accept→committed+read-back p50 ${fmt(server.p50)}  p95 ${fmt(server.p95)}  p99 ${fmt(server.p99)}  ` +
           `(client sees written: p95 ${fmt(client.p95)}; ${(results.length / seconds).toFixed(0)} bookings/s; p50 ${(server.p50 / raw.p50).toFixed(1)}× raw)  ` +
           `target p95 ≤ 250 ms: ${server.p95 <= 250 ? 'met' : 'MISSED'}`,
       );
     }
+    if (process.argv.includes('--json'))
+      console.log(JSON.stringify({ clients: measured, rawP95Ms: Number(raw.p95.toFixed(1)) }));
   } finally {
     await api?.close();
     await store?.close();

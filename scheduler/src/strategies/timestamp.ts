@@ -1,4 +1,4 @@
-import type { Row, WarningCode } from '@tendril/core';
+import type { WarningCode } from '@tendril/core';
 import {
   minCursor,
   ROWS_AHEAD_ALIAS,
@@ -38,9 +38,7 @@ async function warnOfStampsAhead(run: StreamRun, clock: 'db-utc' | 'db-local' | 
     shiftCursor(await nowInClockDomain(run, clock), SKEW_WARNING_SECONDS, 6),
     precision,
   );
-  const [row] = (await query(() =>
-    run.deps.sql.execute(timestampAheadQuery(run.deps.sql, table, from)),
-  )) as Row[];
+  const [row] = await query(() => run.deps.sql.execute(timestampAheadQuery(run.deps.sql, table, from)));
   const ahead = Number(row?.[ROWS_AHEAD_ALIAS] ?? 0);
   if (ahead === 0) return;
   run.rowsAhead = ahead;
@@ -115,7 +113,7 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
             order: paging,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       ...(after ? { start: after } : {}),
       pageSize: run.pageSize,

@@ -365,7 +365,7 @@ export function generateDentrixEnterprise(options: DentrixEnterpriseSeedOptions)
       primaryCoverage: primary,
       secondaryCoverage: secondary,
       rowsByTable: Object.fromEntries(
-        Object.entries(rows).map(([table, list]) => [table, list.length]),
+        (Object.entries(rows) as [string, readonly unknown[]][]).map(([table, list]) => [table, list.length]),
       ) as Record<keyof DentrixEnterpriseRows, number>,
     },
   };
@@ -383,7 +383,7 @@ export async function seedDentrixEnterprise(
   options: DentrixEnterpriseSeedOptions,
 ): Promise<DentrixEnterpriseCounts> {
   const { rows, counts } = generateDentrixEnterprise(options);
-  const tables: [string, Record<string, unknown>[]][] = Object.entries(rows);
+  const tables = Object.entries(rows) as [string, Record<string, unknown>[]][];
   for (const [table, list] of tables) {
     const info = await knex(table).columnInfo();
     const columns = [...new Set(list.flatMap((row) => Object.keys(row)))].filter((c) => c in info);
