@@ -4,7 +4,7 @@
 //   1. `tendril new connector <id> --dialect mysql` (files, registry, package and tsconfig references)
 //   2. `tsc -b` of the whole workspace
 //   3. the scaffold's own tests, untouched, with the registry and config-schema tests
-//   4. a MariaDB database with the scaffold's schema fixture, filled by `seedFromDeclarations`
+//   4. a MariaDB database with the scaffold's schema fixture, filled by `tendril seed --from-declarations`
 //   5. `tendril sync --once` of a connection on it: the first sync
 // Prints the wall time of each step and the total; exits non-zero if a step fails. Needs a built
 // checkout (`pnpm build`) and MariaDB on 127.0.0.1:3306 (TENDRIL_TEST_MARIADB_URL overrides it).
@@ -119,23 +119,22 @@ try {
     await admin.query(`USE \`${database}\``);
     await admin.query(readFileSync(join(root, `connectors/${ID}/fixtures/schema.mariadb.sql`), 'utf8'));
     await admin.end();
-    const { createSqlClient } = await import(pathToFileURL(join(root, 'packages/sql/dist/index.js')).href);
-    const { seedFromDeclarations } = await import(
-      pathToFileURL(join(root, 'packages/testing/dist/index.js')).href
+    // The CLI's generic seeder: the scaffold has no generator of its own.
+    const r = check(
+      await run(root, node, [
+        'packages/agent/dist/bin.js',
+        'seed',
+        '--connector',
+        ID,
+        '--url',
+        `${SERVER}/${database}`,
+        '--patients',
+        String(ROWS),
+        '--from-declarations',
+      ]),
+      'seed',
     );
-    const connector = (await import(pathToFileURL(join(root, `connectors/${ID}/dist/index.js`)).href))
-      .default;
-    const client = createSqlClient({ url: `${SERVER}/${database}` });
-    try {
-      const written = await seedFromDeclarations(client.knex, Object.values(connector.streams), {
-        rows: ROWS,
-      });
-      return Object.entries(written)
-        .map(([table, n]) => `${n} ${table}`)
-        .join(', ');
-    } finally {
-      await client.close();
-    }
+    return r.stdout.trim().split('\n').pop();
   });
   await step('5. tendril sync --once (first sync)', async () => {
     const config = join(root, 'tendril.yaml');

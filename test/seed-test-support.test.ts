@@ -122,6 +122,60 @@ describe('tendril seed --connector dentrix-enterprise', () => {
   });
 });
 
+/**
+ * `--from-declarations`: a connector without a generator (Dolphin's provisional map here, a
+ * just-scaffolded one alike) gets its declared tables and placeholder rows, and a first sync reads
+ * rows in every stream.
+ */
+describe('tendril seed --from-declarations', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('tendril_decl_seed');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('creates and fills the declared tables; the first sync reads every stream', async () => {
+    const seeded = await runCli([
+      'seed',
+      '--connector',
+      'dolphin',
+      '--url',
+      db.url,
+      '--patients',
+      '12',
+      '--from-declarations',
+    ]);
+    expect(seeded.stderr).toBe('');
+    expect(seeded.code).toBe(0);
+    expect(seeded.stdout).toContain('created tables: ');
+    expect(seeded.stdout).toMatch(/seeded 12 \w+/);
+    const dir = mkdtempSync(join(tmpdir(), 'tendril-decl-seed-'));
+    const configFile = join(dir, 'tendril.yaml');
+    writeFileSync(
+      configFile,
+      [
+        `store: { sqlite: ${join(dir, 'tendril.db')} }`,
+        'logLevel: warn',
+        'connections:',
+        '  - id: declared',
+        '    connector: dolphin',
+        '    timezone: America/Denver',
+        `    database: { url: "${db.url}" }`,
+        '    sync: { settleSeconds: 0 }',
+        '',
+      ].join('\n'),
+    );
+    const synced = await runCli(['sync', '--config', configFile, '--once', '--json']);
+    expect(synced.code, synced.stderr).toBe(0);
+    const streams = (JSON.parse(synced.stdout) as { connections: { streams: StreamCounts[] }[] })
+      .connections[0]!.streams;
+    expect(streams.length).toBeGreaterThan(0);
+    for (const s of streams) expect(s.created, s.stream).toBeGreaterThan(0);
+  });
+});
+
 /** The demo loads Open Dental's generator, patient edits and API fake from the connector's test support. */
 describe('tendril demo', () => {
   it('runs the read flow and the writeback on an embedded database', async () => {
