@@ -68,8 +68,8 @@ async function step(name, work) {
 
 function check(result, what) {
   if (result.code !== 0) {
-    console.error(`${what} failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
-    process.exit(1);
+    // Thrown, not process.exit: the `finally` below still drops the database and the copy.
+    throw new Error(`${what} failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
   }
   return result;
 }
@@ -159,8 +159,7 @@ try {
     const streams = JSON.parse(r.stdout).connections[0].streams;
     const created = streams.reduce((n, s) => n + s.created, 0);
     if (created !== ROWS) {
-      console.error(`first sync created ${created} records, expected ${ROWS}:\n${r.stdout}\n${r.stderr}`);
-      process.exit(1);
+      throw new Error(`first sync created ${created} records, expected ${ROWS}:\n${r.stdout}\n${r.stderr}`);
     }
     return `${created} records created (${streams.map((s) => `${s.stream} ${s.created}`).join(', ')})`;
   });
