@@ -20,13 +20,10 @@ describe('the JSON Schema of tendril.yaml', () => {
       };
     };
     const connection = schema.properties.connections.items;
-    expect(connection.properties['connector']!.enum).toEqual([
-      'open-dental',
-      'dolphin',
-      'orthotrac',
-      'openemr',
-      'dentrix-enterprise',
-    ]);
+    // Every installed connector, in the registry's order (a scaffolded one included, untouched).
+    const installed = JSON.parse((await runCli(['connectors', '--json'])).stdout) as { id: string }[];
+    expect(installed.map((c) => c.id)).toEqual(expect.arrayContaining(['open-dental', 'dentrix-enterprise']));
+    expect(connection.properties['connector']!.enum).toEqual(installed.map((c) => c.id));
     const openDental = connection.allOf.find(
       (rule) =>
         (rule as { if: { properties: { connector: { const: string } } } }).if.properties.connector.const ===

@@ -9,15 +9,13 @@ import { seedDentrixEnterprise } from '@tendril/connector-dentrix-enterprise/tes
 import { createTablesFromDeclarations, seedFromDeclarations } from '@tendril/testing';
 import { describeConnectorContract } from '@tendril/testing/test-support/connector-contract';
 import { createFixtureDatabase as createDentrixDatabase } from '../connectors/dentrix-enterprise/src/fixture-database.test-support.js';
-import { seedPublicQueryRows } from '../connectors/dentrix-enterprise/src/public-query-rows.test-support.js';
 import { createTestDatabase, loadOpenDentalSchema } from './support/mariadb.js';
 
 /*
  * Issue 3: every connector passes the contract suite.
  * - open-dental: the real Open Dental 24.3 schema on MariaDB, filled by the data generator.
  * - dentrix-enterprise: the replica of six Dentrix Enterprise 11 tables plus the connector's
- *   public-query tables (`connectors/dentrix-enterprise/fixtures`), filled by the generator and,
- *   for the tables it does not cover yet, by the connector's test rows.
+ *   public-query tables (`connectors/dentrix-enterprise/fixtures`), filled by the generator.
  * - dolphin / orthotrac: NO real schema exists. Their tables are created from their own
  *   provisional declarations and filled generically, so this proves only internal consistency
  *   (declarations, queries, mappings and the model agree with each other) — nothing about a real
@@ -55,8 +53,7 @@ describeConnectorContract({
   makeDatabase: async () => {
     const db = await createDentrixDatabase('contract');
     const client = createSqlClient({ url: db.url });
-    const counts = await seedDentrixEnterprise(client.knex, { patients: 40, seed: 'contract' });
-    await seedPublicQueryRows(client, counts.patients, '2025-03-01 09:30:00.000');
+    await seedDentrixEnterprise(client.knex, { patients: 40, seed: 'contract' });
     return {
       client,
       drop: async () => {

@@ -6,7 +6,7 @@ import { createScratchWorkspace, type ScratchWorkspace } from './support/scratch
 /*
  * `tendril new connector <id> --dialect <d>` in a scratch copy of this workspace: for every dialect
  * the scaffolded connector is registered everywhere (registry, the agent's dependency, both
- * tsconfig references, the pnpm lockfile), the whole workspace builds with `tsc -b`, the
+ * tsconfig references, the config schema, the pnpm lockfile), the whole workspace builds with `tsc -b`, the
  * connector's own schema and golden tests pass untouched on real MariaDB / PostgreSQL / SQLite,
  * its files are lint- and Prettier-clean, and the built CLI lists it.
  */
@@ -100,7 +100,8 @@ describe('tendril new connector (scratch copy of the workspace)', () => {
     expect(tests.code, tests.stdout + tests.stderr).toBe(0);
     // 2 tests per connector (schema + golden), the mssql T-SQL test, the registry test.
     expect(tests.stdout).toMatch(/Tests\s+10 passed \(10\)/);
-  });
+    // A whole-workspace build and four connectors' tests in child processes: minutes on a busy machine.
+  }, 300_000);
 
   it('writes lint- and Prettier-clean files, and the built CLI lists the new connectors', async () => {
     const files = DIALECTS.map((d) => `connectors/acme-${d}`);
@@ -122,5 +123,11 @@ describe('tendril new connector (scratch copy of the workspace)', () => {
       c.id.startsWith('acme-'),
     );
     expect(ids.map((c) => [c.id, c.verification])).toEqual(DIALECTS.map((d) => [`acme-${d}`, 'provisional']));
+    // The checked-in config schema already names them, as the built CLI prints it (test/config-schema.test.ts).
+    const schema = await cli('config', 'schema');
+    expect(schema.code).toBe(0);
+    expect(schema.stdout.trimEnd()).toBe(
+      readFileSync(join(scratch.root, 'packages/agent/tendril.schema.json'), 'utf8').trimEnd(),
+    );
   });
 });

@@ -97,6 +97,7 @@ describe('package boundaries', () => {
       'packages/agent/src/connector-test-support.ts import() @tendril/connector-open-dental/testing',
       'packages/agent/src/connector-test-support.ts import() @tendril/connector-openemr/testing',
       'packages/agent/src/connector-test-support.ts import() @tendril/connector-dentrix-enterprise/testing',
+      'packages/agent/src/connector-test-support.ts import() @tendril/testing',
     ]);
     const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'packages/agent/package.json'), 'utf8')) as {
       dependencies: Record<string, string>;

@@ -24,7 +24,8 @@ const PATIENTS = 40;
 /**
  * `tendril seed` loads a connector's generator from its test support
  * (`@tendril/connector-<id>/testing`), creating the tables from the connector's declarations.
- * Dentrix Enterprise: the MariaDB form of its tables, then a sync reads back what was seeded.
+ * Dentrix Enterprise: the MariaDB form of its tables (replica and public-query ones alike), then a
+ * sync reads back every seeded row of every stream.
  */
 describe('tendril seed --connector dentrix-enterprise', () => {
   let db: TestDatabase;
@@ -84,9 +85,23 @@ describe('tendril seed --connector dentrix-enterprise', () => {
       offices: await count('SELECT COUNT(*) AS n FROM DDB_RSC_BASE WHERE RSCTYPE = 0'),
       operatories: await count('SELECT COUNT(*) AS n FROM DDB_RSC_BASE WHERE RSCTYPE = 3'),
       appointments: await count('SELECT COUNT(*) AS n FROM DDB_APPT_BASE'),
+      'appointment-types': await count('SELECT COUNT(*) AS n FROM DDB_PROC_CODE_BASE'),
+      'appointment-procedures': await count(
+        'SELECT COUNT(*) AS n FROM DDB_APPT_PROCCODE_BASE p JOIN DDB_APPT_BASE a ON a.APPTID = p.APPTID AND a.APPTDB = p.APPTDB WHERE a.PATID <> 0',
+      ),
+      procedures: await count('SELECT COUNT(*) AS n FROM DDB_PROC_LOG_BASE WHERE CHART_STATUS = 102'),
+      charges: await count(
+        "SELECT COUNT(*) AS n FROM DDB_PROC_LOG_BASE l JOIN DDB_PROC_CODE_BASE c ON c.PROC_CODEID = l.PROC_CODEID AND c.PROC_CODEDB = l.PROC_CODEDB WHERE l.CHART_STATUS = 102 AND c.ADACODE <> ''",
+      ),
+      payments: await count(
+        'SELECT COUNT(*) AS n FROM DDB_PROC_LOG_BASE WHERE CHART_STATUS = 90 AND CLASS IN (1, 3)',
+      ),
+      'coverage-primary': await count('SELECT COUNT(*) AS n FROM DDB_PAT_BASE WHERE PRINSUREDID <> 0'),
+      'coverage-secondary': await count('SELECT COUNT(*) AS n FROM DDB_PAT_BASE WHERE SCINSUREDID <> 0'),
     };
     expect(expected).toMatchObject({ patients: PATIENTS, practitioners: 4, offices: 2, operatories: 3 });
-    expect(expected['appointments']).toBeGreaterThan(0);
+    // Every stream has rows to read: the generator fills the public-query tables too.
+    for (const [stream, n] of Object.entries(expected)) expect(n, stream).toBeGreaterThan(0);
 
     await sleep(1100); // the poll's upper bound excludes the current second
     const synced = await runCli(['sync', '--config', configFile, '--once', '--json']);
@@ -104,6 +119,60 @@ describe('tendril seed --connector dentrix-enterprise', () => {
     expect(result.stderr).toContain(
       'connector dolphin has no data generator yet; generators exist for: open-dental, openemr, dentrix-enterprise',
     );
+  });
+});
+
+/**
+ * `--from-declarations`: a connector without a generator (Dolphin's provisional map here, a
+ * just-scaffolded one alike) gets its declared tables and placeholder rows, and a first sync reads
+ * rows in every stream.
+ */
+describe('tendril seed --from-declarations', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('tendril_decl_seed');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('creates and fills the declared tables; the first sync reads every stream', async () => {
+    const seeded = await runCli([
+      'seed',
+      '--connector',
+      'dolphin',
+      '--url',
+      db.url,
+      '--patients',
+      '12',
+      '--from-declarations',
+    ]);
+    expect(seeded.stderr).toBe('');
+    expect(seeded.code).toBe(0);
+    expect(seeded.stdout).toContain('created tables: ');
+    expect(seeded.stdout).toMatch(/seeded 12 \w+/);
+    const dir = mkdtempSync(join(tmpdir(), 'tendril-decl-seed-'));
+    const configFile = join(dir, 'tendril.yaml');
+    writeFileSync(
+      configFile,
+      [
+        `store: { sqlite: ${join(dir, 'tendril.db')} }`,
+        'logLevel: warn',
+        'connections:',
+        '  - id: declared',
+        '    connector: dolphin',
+        '    timezone: America/Denver',
+        `    database: { url: "${db.url}" }`,
+        '    sync: { settleSeconds: 0 }',
+        '',
+      ].join('\n'),
+    );
+    const synced = await runCli(['sync', '--config', configFile, '--once', '--json']);
+    expect(synced.code, synced.stderr).toBe(0);
+    const streams = (JSON.parse(synced.stdout) as { connections: { streams: StreamCounts[] }[] })
+      .connections[0]!.streams;
+    expect(streams.length).toBeGreaterThan(0);
+    for (const s of streams) expect(s.created, s.stream).toBeGreaterThan(0);
   });
 });
 

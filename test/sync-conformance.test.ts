@@ -6,7 +6,7 @@ import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDental } from '@tendril/connector-open-dental';
 import { ConnectionConfig, type StoredEvent } from '@tendril/core';
-import { silentLogger, syncStream } from '@tendril/scheduler';
+import { silentLogger, syncStream, type Logger } from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
 import { openSqliteStore, type Store } from '@tendril/store';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
@@ -129,6 +129,56 @@ describe('sync conformance (timestamp cursor) on real MariaDB', () => {
     expect(result.created).toBe(2500);
     const created = await events('patient.created');
     expect(new Set(created.map((e) => e.envelope.resourceId)).size).toBe(2500);
+  });
+
+  it('3. stamps behind and ahead of the database clock: the row behind once; the row ahead warns TENDRIL_W_CLOCK_SKEW', async () => {
+    // A logger that keeps what the engine warns (names and counts only).
+    const warned: Record<string, unknown>[] = [];
+    const recording: Logger = {
+      ...silentLogger,
+      warn: (obj) => void warned.push({ ...obj }),
+      child: () => recording,
+    };
+    const pollRecorded = () =>
+      syncStream(
+        { sql, store, logger: recording },
+        { connection: connection(), connector: openDental, stream: 'patients' },
+      );
+    await insertPatient(30);
+    await ehr.query(
+      'UPDATE patient SET DateTStamp = CURRENT_TIMESTAMP - INTERVAL 5 MINUTE WHERE PatNum = 30',
+    );
+    // A writer whose clock runs 5 hours fast (or a stamp in the wrong clock domain).
+    await insertPatient(31);
+    await ehr.query('UPDATE patient SET DateTStamp = CURRENT_TIMESTAMP + INTERVAL 5 HOUR WHERE PatNum = 31');
+    await nextSecond();
+    const first = await pollRecorded();
+    expect(first.created).toBe(1);
+    expect(first.rowsAhead).toBe(1);
+    const skew = warned.filter((w) => w['code'] === 'TENDRIL_W_CLOCK_SKEW');
+    expect(skew).toHaveLength(1);
+    expect(skew[0]).toMatchObject({
+      event: 'sync.clock_skew',
+      stream: 'patients',
+      table: 'patient',
+      column: 'DateTStamp',
+      clock: 'db-utc',
+      rowsAhead: 1,
+    });
+    // The next poll: the row behind is not read again; the row ahead is still waiting, and says so.
+    await nextSecond();
+    const second = await pollRecorded();
+    expect(second.created).toBe(0);
+    expect(second.rowsAhead).toBe(1);
+    expect(await events('patient.created')).toHaveLength(1);
+    // Once its stamp is no longer ahead (here: the clock "caught up" by restamping it), it is read once.
+    await ehr.query(
+      'UPDATE patient SET DateTStamp = CURRENT_TIMESTAMP - INTERVAL 1 SECOND WHERE PatNum = 31',
+    );
+    await nextSecond();
+    const caughtUp = await pollRecorded();
+    expect(caughtUp.created).toBe(1);
+    expect(caughtUp.rowsAhead).toBeUndefined();
   });
 
   it('4. a row updated twice within one poll interval gives one update with the final content', async () => {

@@ -106,9 +106,10 @@ export const ERROR_CATALOG = {
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
 /**
- * Warning codes: a value was dropped, the row was still mapped. A warning names the table and the
- * model field, never the value (it can be PHI); the engine counts and logs it (docs/errors.md,
- * "Warning codes"). Adding a code means adding its row to that page: a test checks it.
+ * Warning codes: a value was dropped, the row was still mapped — or rows were left for a later
+ * poll. A warning names the table and the model field or column, never the value (it can be PHI);
+ * the engine counts and logs it (docs/errors.md, "Warning codes"). Adding a code means adding its
+ * row to that page: a test checks it.
  */
 export const WARNING_CATALOG = {
   TENDRIL_W_IMPOSSIBLE_DATE: {
@@ -121,6 +122,10 @@ export const WARNING_CATALOG = {
   },
   TENDRIL_W_PHONE_UNPARSEABLE: {
     summary: 'A phone number is not a full number (e.g. 7 digits without an area code); it was omitted.',
+  },
+  TENDRIL_W_CLOCK_SKEW: {
+    summary:
+      'Rows are stamped more than 60 s ahead of the database clock; a poll reads them only once the clock catches up.',
   },
 } as const;
 

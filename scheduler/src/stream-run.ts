@@ -58,6 +58,11 @@ export interface StreamSyncResult extends RunCounts {
   readonly keysScanned?: number;
   /** Keys-only reconciliation: the re-hash slice read in full tonight, of `rehashSlices`. */
   readonly rehashSlice?: { readonly slice: number; readonly slices: number };
+  /**
+   * `timestamp` polls: rows stamped more than 60 s ahead of the database clock, not read yet
+   * (logged as `TENDRIL_W_CLOCK_SKEW`; docs/sync-semantics.md, "Timestamp cursors").
+   */
+  readonly rowsAhead?: number;
 }
 
 /**
@@ -92,6 +97,7 @@ export interface StreamRun {
   quarantineSeen: boolean;
   keysScanned?: number;
   rehashSlice?: { slice: number; slices: number };
+  rowsAhead?: number;
 }
 
 /** The agent clock as ISO-8601 UTC, milliseconds only when there are some. */

@@ -90,6 +90,7 @@ export async function syncStream(deps: StreamSyncDeps, input: StreamSyncInput): 
       ...run.counts,
       ...(run.keysScanned !== undefined ? { keysScanned: run.keysScanned } : {}),
       ...(run.rehashSlice ? { rehashSlice: run.rehashSlice } : {}),
+      ...(run.rowsAhead ? { rowsAhead: run.rowsAhead } : {}),
     };
   } catch (error) {
     // A foreign error's message may carry row values, so it travels only as `cause`.

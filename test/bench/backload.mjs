@@ -216,7 +216,13 @@ async function measureSize(m, patients, { profile }) {
   await admin.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb3`);
   await admin.query(`USE ${db}`);
   await admin.query(
-    readFileSync(resolve(root, '../shared/fixtures/opendental/opendental_24.3_schema.sql'), 'utf8'),
+    readFileSync(
+      (await import(join(root, 'packages/testing/dist/index.js'))).fixturePath(
+        'opendental',
+        'opendental_24.3_schema.sql',
+      ),
+      'utf8',
+    ),
   );
   try {
     console.log(

@@ -456,7 +456,9 @@ async function linksBench() {
 
 // (c) ------------------------------------------------------------------------------------------
 async function writebackBench() {
-  const FIXTURES = resolve(root, '../shared/fixtures/openemr');
+  // The shared fixtures by the one rule (docs/testing.md, "Fixture schemas").
+  const { fixturePath } = await import(join(root, 'packages/testing/dist/index.js'));
+  const FIXTURES = fixturePath('openemr');
   const name = `tendril_hub_wb_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection(MARIADB);
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);

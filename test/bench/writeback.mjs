@@ -23,7 +23,9 @@ function arg(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 const REQUESTS = Number(arg('requests', '160'));
-const FIXTURES = resolve(root, '../shared/fixtures/openemr');
+// The shared fixtures by the one rule (docs/testing.md, "Fixture schemas").
+const { fixturePath } = await import(dist('packages/testing'));
+const FIXTURES = fixturePath('openemr');
 const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
 const CONNECTION = 'bench-emr';
 

@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
+import { fixturePath, fixturesDir } from '@tendril/testing';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-/** Real vendor schemas, read at test time from the checkout's sibling `shared/` (never copied in). */
-export const FIXTURES = resolve(REPO_ROOT, '../shared/fixtures');
+/** Real vendor schemas, read at test time by the one rule of `fixturesDir()` (never copied in). */
+export const FIXTURES = fixturesDir();
 export const OPEN_DENTAL_SCHEMA = resolve(FIXTURES, 'opendental/opendental_24.3_schema.sql');
 export const CLI = resolve(REPO_ROOT, 'packages/agent/dist/bin.js');
 
+/** `path` (inside {@link FIXTURES}) when it exists; else the error that names the rule and the fix. */
 export function requireFixture(path: string): string {
-  if (!existsSync(path))
-    throw new Error(`fixture missing: ${path} (tests read ../shared/fixtures beside the checkout)`);
-  return path;
+  return fixturePath(relative(FIXTURES, path));
 }

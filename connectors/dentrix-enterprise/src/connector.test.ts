@@ -7,6 +7,7 @@ import {
   lookupByKeysQuery,
   rowversionPageQuery,
   snapshotPageQuery,
+  timestampAheadQuery,
   timestampPageQuery,
 } from '@tendril/sql';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -229,6 +230,8 @@ describe('T-SQL of every stream (knex mssql dialect; snapshots, not run against 
         }),
       ) as { sql: string; bindings: unknown[] };
       queries['timestampNextPage'] = next;
+      // After each poll: the rows stamped more than 60 s ahead of the clock (TENDRIL_W_CLOCK_SKEW).
+      queries['timestampAhead'] = sqlOf(timestampAheadQuery(mssql, table, '2025-03-01 10:09:05.123'));
       // DDB_LAST_MOD compares as datetime (1/300 s values round-trip through the style-121 text),
       // keys as int; the cursor comes back as text, never a Date.
       const fallback = table.cursor.fallback;

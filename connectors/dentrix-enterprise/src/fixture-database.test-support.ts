@@ -10,8 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
+import { fixturesDir } from '@tendril/testing';
 
-export const FIXTURES_DIR = process.env['TENDRIL_FIXTURES_DIR'] ?? '/work/shared/fixtures';
+/** Where the vendor fixtures live (the one rule: `fixturesDir()`); read at test time, never copied into the repo. */
+export const FIXTURES_DIR = fixturesDir();
 export const MARIADB_SCHEMA_FILE = join(
   FIXTURES_DIR,
   'dentrix-enterprise',

@@ -8,7 +8,6 @@ import { openSqliteStore, type Store } from '@tendril/store';
 import { seedDentrixEnterprise, type DentrixEnterpriseCounts } from './testing/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixtureDatabase, type FixtureDatabase } from './fixture-database.test-support.js';
-import { seedPublicQueryRows, type ExtraCounts } from './public-query-rows.test-support.js';
 import { dentrixEnterprise } from './index.js';
 
 const ZONE = 'America/Chicago';
@@ -40,7 +39,6 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
   let store: Store;
   let storeDir: string;
   let counts: DentrixEnterpriseCounts;
-  let extra: ExtraCounts;
 
   const connection = () =>
     ConnectionConfig.parse({
@@ -69,7 +67,6 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
     db = await createFixtureDatabase('sync');
     sql = createSqlClient({ url: db.url });
     counts = await seedDentrixEnterprise(sql.knex, { patients: 60, seed: 'dxe-e2e' });
-    extra = await seedPublicQueryRows(sql, counts.patients, '2025-03-01 09:30:00.000');
     storeDir = mkdtempSync(join(tmpdir(), 'tendril-dxe-'));
     store = openSqliteStore(join(storeDir, 'store.db'));
     await store.migrate();
@@ -92,13 +89,13 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
       offices: created(counts.clinics),
       operatories: created(counts.operatories),
       appointments: created(counts.appointments),
-      'appointment-types': created(extra.procedureCodes),
-      'appointment-procedures': created(extra.appointmentProcedures),
-      procedures: created(extra.procedures),
-      charges: created(extra.charges),
-      payments: created(extra.payments),
-      'coverage-primary': created(extra.primaryCoverage),
-      'coverage-secondary': created(extra.secondaryCoverage),
+      'appointment-types': created(counts.procedureCodes),
+      'appointment-procedures': created(counts.appointmentProcedures),
+      procedures: created(counts.procedures),
+      charges: created(counts.charges),
+      payments: created(counts.payments),
+      'coverage-primary': created(counts.primaryCoverage),
+      'coverage-secondary': created(counts.secondaryCoverage),
     });
     // Every stream emitted records that validate (the engine refuses invalid ones); spot-check the
     // definitions join and the money.
@@ -119,7 +116,7 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
       offices: quiet(counts.clinics),
       operatories: quiet(counts.operatories),
       appointments: quiet(0),
-      'appointment-types': quiet(extra.procedureCodes),
+      'appointment-types': quiet(counts.procedureCodes),
       'appointment-procedures': quiet(0),
       procedures: quiet(0),
       charges: quiet(0),
@@ -133,13 +130,13 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
       offices: quiet(counts.clinics),
       operatories: quiet(counts.operatories),
       appointments: quiet(counts.appointments),
-      'appointment-types': quiet(extra.procedureCodes),
-      'appointment-procedures': quiet(extra.appointmentProcedures),
-      procedures: quiet(extra.procedures),
-      charges: quiet(extra.charges),
-      payments: quiet(extra.payments),
-      'coverage-primary': quiet(extra.primaryCoverage),
-      'coverage-secondary': quiet(extra.secondaryCoverage),
+      'appointment-types': quiet(counts.procedureCodes),
+      'appointment-procedures': quiet(counts.appointmentProcedures),
+      procedures: quiet(counts.procedures),
+      charges: quiet(counts.charges),
+      payments: quiet(counts.payments),
+      'coverage-primary': quiet(counts.primaryCoverage),
+      'coverage-secondary': quiet(counts.secondaryCoverage),
     });
   });
 
@@ -162,7 +159,7 @@ describe('Dentrix Enterprise sync on real MariaDB', () => {
     expect(after['appointments']).toEqual({ read: 1, created: 0, updated: 1, deleted: 0, unchanged: 0 });
     expect(after['payments']).toEqual({ read: 1, created: 0, updated: 1, deleted: 0, unchanged: 0 });
     // The coverage streams follow the patient stamp: the edited patients that have one are re-read, unchanged.
-    const insured = [3, 17, 42].filter((p) => p <= extra.primaryCoverage).length;
+    const insured = [3, 17, 42].filter((p) => p <= counts.primaryCoverage).length;
     expect(insured).toBe(2);
     expect(after['coverage-primary']).toEqual({
       read: insured,

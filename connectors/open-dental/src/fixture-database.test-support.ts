@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { fixturesDir } from '@tendril/testing';
 
-/** Where the vendor fixtures live; read at test time, never copied into the repo. */
-export const FIXTURES_DIR = process.env['TENDRIL_FIXTURES_DIR'] ?? '/work/shared/fixtures';
+/** Where the vendor fixtures live (the one rule: `fixturesDir()`); read at test time, never copied into the repo. */
+export const FIXTURES_DIR = fixturesDir();
 export const SCHEMA_FILE = join(FIXTURES_DIR, 'opendental', 'opendental_24.3_schema.sql');
 
 /** Server of the real-database tests: `TENDRIL_TEST_MARIADB_URL`, default root on localhost. */

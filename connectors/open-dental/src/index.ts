@@ -14,7 +14,7 @@ import { openDentalWriteback } from './writeback.js';
 /**
  * Open Dental (MySQL/MariaDB). Stream names key the cursors in the store: never rename them.
  * Verified against the official 24.3 schema documentation loaded into MariaDB
- * (`/work/shared/fixtures/opendental`, see `schema.int.test.ts`).
+ * (the shared fixtures' `opendental` folder, see `schema.int.test.ts`).
  */
 export const openDental = defineConnector({
   id: 'open-dental',

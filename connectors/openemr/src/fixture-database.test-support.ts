@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { fixturesDir } from '@tendril/testing';
 
-/** Where the vendor fixtures live; read at test time, never copied into the repo. */
-export const FIXTURES_DIR = process.env['TENDRIL_FIXTURES_DIR'] ?? '/work/shared/fixtures';
+/** Where the vendor fixtures live (the one rule: `fixturesDir()`); read at test time, never copied into the repo. */
+export const FIXTURES_DIR = fixturesDir();
 export const SCHEMA_FILE = join(FIXTURES_DIR, 'openemr', 'database.sql');
 export const EXAMPLE_PATIENTS_FILE = join(FIXTURES_DIR, 'openemr', 'example_patient_data.sql');
 export const EXAMPLE_USERS_FILE = join(FIXTURES_DIR, 'openemr', 'example_patient_users.sql');

@@ -14,7 +14,7 @@ import { openEmrWriteback } from './writeback.js';
 /**
  * OpenEMR (MySQL/MariaDB, InnoDB). Stream names key the cursors in the store: never rename them.
  * Verified against OpenEMR's own `sql/database.sql` (8.2.0-dev) loaded into MariaDB
- * (`/work/shared/fixtures/openemr`, see `schema.int.test.ts`).
+ * (the shared fixtures' `openemr` folder, see `schema.int.test.ts`).
  */
 export const openEmr = defineConnector({
   id: 'openemr',

@@ -45,6 +45,24 @@ export async function loadTestSupport<Id extends ConnectorWithTestSupport>(
   }
 }
 
+/**
+ * The generic seeder of `@tendril/testing` (tables and placeholder rows from a connector's own
+ * declarations), for `tendril seed --from-declarations`: any connector, a new one included. Loaded
+ * like the connectors' test support, and absent from a release build the same way.
+ */
+export async function loadGenericSeeding(command: string) {
+  try {
+    return await import('@tendril/testing');
+  } catch (error) {
+    if (!isAbsentModule(error)) throw error;
+    throw new TendrilError(
+      'TENDRIL_E_NOT_AVAILABLE',
+      `${command} needs @tendril/testing (the generic seeder), and this build does not include it: release builds leave test support out. Run ${command} from a source checkout (pnpm install && pnpm build).`,
+      { cause: error },
+    );
+  }
+}
+
 /** Whether a connector has test support in this source tree (it may still be absent from a build). */
 export function hasTestSupport(connectorId: string): connectorId is ConnectorWithTestSupport {
   return Object.hasOwn(TEST_SUPPORT_LOADERS, connectorId);

@@ -308,6 +308,53 @@ export function timestampPageQuery(
   return qb.limit(page.limit);
 }
 
+/** Alias of the row count {@link timestampAheadQuery} returns. */
+export const ROWS_AHEAD_ALIAS = 'rows_ahead';
+
+/**
+ * How many rows of a `timestamp` stream (`table.where` applied) carry a stamp at or after `from`:
+ * the database clock in the cursor's clock domain plus a margin. A poll's window ends at the
+ * database clock, so such rows are not read until the clock catches up; the engine counts them to
+ * warn of clock skew or a wrong clock domain (docs/sync-semantics.md, "Timestamp cursors"). With a
+ * fallback, `c >= from OR (c IS NULL AND f >= from)`, index-friendly like the window.
+ */
+export function timestampAheadQuery(
+  client: SqlClient,
+  table: TableDefinition,
+  from: string,
+): Knex.QueryBuilder {
+  if (table.cursor.mode !== 'timestamp') {
+    throw new TendrilError(
+      'TENDRIL_E_CONNECTOR_DEFINITION',
+      `table ${table.table} has no timestamp cursor; only timestamp streams have stamps ahead`,
+      { details: { table: table.table, mode: table.cursor.mode } },
+    );
+  }
+  const columns = columnsOf(client, table);
+  const cursor = cursorOf(client, table, columns);
+  const qb = client.knex(table.table);
+  addJoins(qb, client, table, columns);
+  applyCondition(qb, columns, table.where);
+  qb.andWhere((ahead) => {
+    if (cursor.coalesced) {
+      const [stamp, fallback] = cursor.coalesced;
+      ahead
+        .where((stamped) => {
+          compare(stamped, stamp.ref, '>=', bindCursor(client, stamp.type, stamp.name, from));
+        })
+        .orWhere((unstamped) => {
+          compare(
+            unstamped.whereNull(stamp.ref),
+            fallback.ref,
+            '>=',
+            bindCursor(client, fallback.type, fallback.name, from),
+          );
+        });
+    } else compare(ahead, cursor.ref, '>=', bindCursor(client, cursor.type, cursor.name, from));
+  });
+  return qb.count({ [ROWS_AHEAD_ALIAS]: '*' });
+}
+
 /** One page of a full scan in key order (`snapshot` mode, baselines), `table.where` applied. */
 export function snapshotPageQuery(
   client: SqlClient,

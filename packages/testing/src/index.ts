@@ -10,3 +10,4 @@ export * from './batch-writer.js';
 export * from './test-databases.js';
 export * from './declared-seed.js';
 export * from './connector-seeding.js';
+export * from './fixtures.js';

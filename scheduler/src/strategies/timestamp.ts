@@ -1,5 +1,12 @@
-import { cellText } from '@tendril/core';
-import { compareCursor, minCursor, shiftCursor, timestampPageQuery, truncateCursor } from '@tendril/sql';
+import type { WarningCode } from '@tendril/core';
+import {
+  minCursor,
+  ROWS_AHEAD_ALIAS,
+  shiftCursor,
+  timestampAheadQuery,
+  timestampPageQuery,
+  truncateCursor,
+} from '@tendril/sql';
 import type { CursorPosition, StreamState } from '@tendril/store';
 import { confirmStaleDeletes } from '../confirm-deletes.js';
 import { readPages } from '../page-reader.js';
@@ -16,8 +23,38 @@ import { pollDeleteLog } from './delete-log.js';
 import { reconcileKeys } from './key-reconcile.js';
 import type { ChangeDetectionStrategy } from './strategy.js';
 
-/** A `client` stamp more than this far ahead of the database clock is a skew worth a warning. */
+/** A stamp more than this far ahead of the database clock is a skew worth a warning. */
 const SKEW_WARNING_SECONDS = 60;
+
+/**
+ * Counts the rows stamped more than {@link SKEW_WARNING_SECONDS} ahead of the database clock (in
+ * the cursor's clock domain) and warns `TENDRIL_W_CLOCK_SKEW` when there are any. The window ends
+ * at the database clock, so those rows are never among the rows a poll reads: only a query of its
+ * own can see them (docs/sync-semantics.md, "Timestamp cursors"). Names and counts only, no values.
+ */
+async function warnOfStampsAhead(run: StreamRun, clock: 'db-utc' | 'db-local' | 'client', precision: number) {
+  const { table } = run;
+  const from = truncateCursor(
+    shiftCursor(await nowInClockDomain(run, clock), SKEW_WARNING_SECONDS, 6),
+    precision,
+  );
+  const [row] = await query(() => run.deps.sql.execute(timestampAheadQuery(run.deps.sql, table, from)));
+  const ahead = Number(row?.[ROWS_AHEAD_ALIAS] ?? 0);
+  if (ahead === 0) return;
+  run.rowsAhead = ahead;
+  run.log.warn(
+    {
+      event: 'sync.clock_skew',
+      code: 'TENDRIL_W_CLOCK_SKEW' satisfies WarningCode,
+      stream: run.input.stream,
+      table: table.table,
+      column: table.cursor.mode === 'timestamp' ? table.cursor.column : undefined,
+      clock,
+      rowsAhead: ahead,
+    },
+    `${ahead} row(s) stamped more than ${SKEW_WARNING_SECONDS} s ahead of the database clock are not read until the clock catches up (see docs/errors.md)`,
+  );
+}
 
 /**
  * `timestamp` (docs/sync.md, "One poll of a `timestamp` stream"): reads `lower <= stamp < upper`,
@@ -64,11 +101,6 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
   };
   await run.deps.store.saveStreamState(run.input.connection.id, run.input.stream, run.state);
 
-  let skewWarned = false;
-  const skewLimit =
-    cursor.clock === 'client'
-      ? shiftCursor(await nowInClockDomain(run, 'client'), SKEW_WARNING_SECONDS, 6)
-      : undefined;
   const pages = readPages(
     (position) =>
       query(() =>
@@ -90,18 +122,6 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
     },
   );
   for await (const { rows, last } of pages) {
-    if (skewLimit && !skewWarned) {
-      const ahead = rows.some(
-        (r) => r['__cursor'] != null && compareCursor(cellText(r['__cursor']), skewLimit) > 0,
-      );
-      if (ahead) {
-        skewWarned = true;
-        run.log.warn(
-          { stream: run.input.stream, table: table.table },
-          'client clock ahead of the database clock by more than 60 s',
-        );
-      }
-    }
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
     const state: StreamState = {
@@ -111,6 +131,7 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
     await commitRows(run, rows, { state, seenAt });
   }
 
+  await warnOfStampsAhead(run, cursor.clock, precision);
   if (table.deleteLog) await pollDeleteLog(run, seenAt);
   if (run.full) await confirmStaleDeletes(run, scanStartedAt, seenAt);
   const { inProgress: _done, ...rest } = run.state;

@@ -1,5 +1,5 @@
-// Test support for Dentrix Enterprise: a small deterministic data set for its resource, patient
-// and appointment tables. Exported as `@tendril/connector-dentrix-enterprise/testing` for tests
+// Test support for Dentrix Enterprise: a small deterministic data set for every table its streams
+// read (the replica's and the public-query tables). Exported as `@tendril/connector-dentrix-enterprise/testing` for tests
 // and `tendril seed`; the connector's main entry never imports it.
 import { connectorSeeding } from '@tendril/testing';
 import { dentrixEnterprise } from '../index.js';
@@ -28,11 +28,9 @@ export const seeding = connectorSeeding({
       stamp: `${yesterday} 09:30:00.000`,
     });
     request.onProgress?.(request.patients, request.patients);
-    const rows = {
-      DDB_RSC_BASE: counts.clinics + counts.providers + counts.operatories,
-      DDB_PAT_BASE: counts.patients,
-      DDB_APPT_BASE: counts.appointments,
-    };
+    // Resources, patients and appointments first: the report reads `seeded 9 DDB_RSC_BASE, 40 DDB_PAT_BASE, …`.
+    const { DDB_RSC_BASE, DDB_PAT_BASE, DDB_APPT_BASE, ...rest } = counts.rowsByTable;
+    const rows = { DDB_RSC_BASE, DDB_PAT_BASE, DDB_APPT_BASE, ...rest };
     return { seed: request.seed, rows, durationMs: Date.now() - started };
   },
 });

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import { TendrilError } from '@tendril/core';
 import {
@@ -8,6 +7,7 @@ import {
   CITIES,
   EMAIL_DOMAINS,
   FEMALE_FIRST_NAMES,
+  fixturesDir,
   GENERATOR_DIALECTS,
   type GeneratorDialect,
   InsertSession,
@@ -49,8 +49,8 @@ export interface SeedOpenEmrOptions {
   readonly batchSize?: number;
   /**
    * Folder of the Synthea CSV sample (`conditions.csv`), whose SNOMED problems are mixed into the
-   * problem lists. Default: `$TENDRIL_FIXTURES_DIR/synthea`, else `shared/fixtures/synthea` beside
-   * the checkout, used only when present; without it built-in ICD-10 problems are used alone.
+   * problem lists. Default: `synthea` in the shared fixtures (`fixturesDir()` of @tendril/testing,
+   * docs/testing.md, "Fixture schemas"), used only when present; without it built-in ICD-10 problems are used alone.
    * `false` never reads it.
    */
   readonly syntheaDir?: string | false;
@@ -123,17 +123,20 @@ const CATEGORIES: readonly (readonly [id: number, constant: string, name: string
   [10, 'new_patient', 'New Patient', 0],
 ];
 
-function defaultSyntheaDir(): string {
-  const fixtures = process.env['TENDRIL_FIXTURES_DIR'];
-  if (fixtures) return join(fixtures, 'synthea');
-  // connectors/openemr/{src,dist}/testing/ → the checkout's parent, where `shared/` sits beside it.
-  return fileURLToPath(new URL('../../../../../shared/fixtures/synthea/', import.meta.url));
+/** `synthea` in the shared fixtures (the one rule: `fixturesDir()`); none outside a checkout. */
+function defaultSyntheaDir(): string | false {
+  try {
+    return join(fixturesDir(), 'synthea');
+  } catch {
+    return false;
+  }
 }
 
 /** SNOMED problems (code, title) from Synthea's `conditions.csv`, or none when it is absent. */
 export function syntheaProblems(dir: string | false | undefined): (readonly [code: string, title: string])[] {
-  if (dir === false) return [];
-  const file = join(dir ?? defaultSyntheaDir(), 'conditions.csv');
+  const folder = dir ?? defaultSyntheaDir();
+  if (folder === false) return [];
+  const file = join(folder, 'conditions.csv');
   if (!existsSync(file)) return [];
   const seen = new Map<string, string>();
   const [header, ...lines] = readFileSync(file, 'utf8').split(/\r?\n/);

@@ -31,6 +31,7 @@ export function renderNewConnector(id: string, result: NewConnectorResult): stri
     '',
     'Next:',
     `  pnpm build && npx vitest run connectors/${id}      # builds, and the scaffold's tests pass as they are`,
+    `  tendril seed --connector ${id} --url <db-url> --patients 50 --from-declarations   # rows for a first sync`,
     `  replace connectors/${id}/fixtures/ with the vendor's DDL and src/tables/ with its tables`,
     '  (docs/adding-a-connector.md, docs/mapping-language.md); tendril map helps on a live schema.',
   ].join('\n');

@@ -1,6 +1,11 @@
-import { isTendrilError, TendrilError } from '@tendril/core';
+import { isTendrilError, TendrilError, type TableDefinition } from '@tendril/core';
 import { classifyDbError, createSqlClient } from '@tendril/sql';
-import { hasTestSupport, loadTestSupport, TEST_SUPPORT_LOADERS } from '../connector-test-support.js';
+import {
+  hasTestSupport,
+  loadGenericSeeding,
+  loadTestSupport,
+  TEST_SUPPORT_LOADERS,
+} from '../connector-test-support.js';
 import { loadConnector } from '../registry.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
@@ -12,6 +17,8 @@ export interface SeedOptions {
   url: string;
   patients: number;
   seed: string;
+  /** Fill the connector's declared tables with placeholder rows (`seedFromDeclarations`) instead of its generator. */
+  fromDeclarations?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -30,11 +37,12 @@ export interface SeedResult {
  * The generator is the connector's test support, loaded only here (and by the demo).
  */
 export async function runSeed(options: SeedOptions): Promise<SeedResult> {
-  await loadConnector(options.connector); // an unknown id fails here, naming the installed connectors
+  const connector = await loadConnector(options.connector); // an unknown id fails here, naming the installed connectors
+  if (options.fromDeclarations) return seedFromOwnDeclarations(options, Object.values(connector.streams));
   if (!hasTestSupport(options.connector)) {
     throw new TendrilError(
       'TENDRIL_E_USAGE',
-      `connector ${options.connector} has no data generator yet; generators exist for: ${Object.keys(TEST_SUPPORT_LOADERS).join(', ')}`,
+      `connector ${options.connector} has no data generator yet; generators exist for: ${Object.keys(TEST_SUPPORT_LOADERS).join(', ')}; --from-declarations fills its declared tables with placeholder rows`,
     );
   }
   const { seeding } = await loadTestSupport(options.connector, 'tendril seed');
@@ -54,6 +62,35 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     return { createdTables, summary };
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * `tendril seed --from-declarations`: the connector's tables from its declarations (where missing)
+ * and `patients` placeholder rows in every one of them (`seedFromDeclarations`, @tendril/testing:
+ * keys unique within the live widths, joins consistent). Any connector, a just-scaffolded one
+ * included; enough for a first sync, not realistic data.
+ */
+async function seedFromOwnDeclarations(
+  options: SeedOptions,
+  tables: readonly TableDefinition[],
+): Promise<SeedResult> {
+  const { createTablesFromDeclarations, seedFromDeclarations } = await loadGenericSeeding('tendril seed');
+  const client = createSqlClient({ url: options.url });
+  try {
+    if (client.dialect !== 'mysql' && client.dialect !== 'sqlite' && client.dialect !== 'postgres') {
+      throw new TendrilError(
+        'TENDRIL_E_USAGE',
+        `seeding ${client.dialect} is not supported; use a mysql://, postgres:// or sqlite: URL`,
+      );
+    }
+    const started = Date.now();
+    const createdTables = await createTablesFromDeclarations(client.knex, tables, client.dialect);
+    const rows = await seedFromDeclarations(client.knex, tables, { rows: options.patients });
+    options.onProgress?.(options.patients, options.patients);
+    return { createdTables, summary: { seed: 'declarations', rows, durationMs: Date.now() - started } };
   } finally {
     await client.close();
   }
@@ -96,19 +133,31 @@ export const registerSeedCommand: CommandRegistrar = (program, ctx) => {
     )
     .requiredOption('--patients <n>', 'number of patients', positiveInt)
     .option('--seed <s>', 'generator seed (same seed, same rows)', 'tendril')
-    .action(async (opts: { connector: string; url: string; patients: number; seed: string }) => {
-      const progress = createProgress(ctx.io.stderr, 'seeding patients');
-      try {
-        const { createdTables, summary } = await runSeed({ ...opts, onProgress: progress.update }).catch(
-          (error: unknown) => {
-            throw seedFailure(error, opts.url);
-          },
-        );
-        progress.stop();
-        if (createdTables.length) ctx.write(`created tables: ${createdTables.join(', ')}`);
-        ctx.write(`seeded ${renderSeedRows(summary)} in ${summary.durationMs} ms (seed "${summary.seed}")`);
-      } finally {
-        progress.stop();
-      }
-    });
+    .option(
+      '--from-declarations',
+      "no generator: fill the connector's declared tables with <n> placeholder rows each (any connector, a new one included)",
+    )
+    .action(
+      async (opts: {
+        connector: string;
+        url: string;
+        patients: number;
+        seed: string;
+        fromDeclarations?: boolean;
+      }) => {
+        const progress = createProgress(ctx.io.stderr, 'seeding patients');
+        try {
+          const { createdTables, summary } = await runSeed({ ...opts, onProgress: progress.update }).catch(
+            (error: unknown) => {
+              throw seedFailure(error, opts.url);
+            },
+          );
+          progress.stop();
+          if (createdTables.length) ctx.write(`created tables: ${createdTables.join(', ')}`);
+          ctx.write(`seeded ${renderSeedRows(summary)} in ${summary.durationMs} ms (seed "${summary.seed}")`);
+        } finally {
+          progress.stop();
+        }
+      },
+    );
 };

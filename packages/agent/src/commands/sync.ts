@@ -31,6 +31,8 @@ export interface StreamReport {
   heldBack?: HeldBack;
   /** Values dropped with a warning code while mapping (docs/errors.md, "Warning codes"). */
   warnings?: { code: string; table: string; field: string; count: number }[];
+  /** Rows stamped more than 60 s ahead of the database clock, not read yet (`TENDRIL_W_CLOCK_SKEW`). */
+  rowsAhead?: number;
 }
 
 export interface SyncReport {
@@ -111,6 +113,7 @@ export async function runSyncOnce(
         unchanged: s.unchanged,
         quarantined: s.quarantined ?? 0,
         ...(dropped.length > 0 ? { warnings: dropped } : {}),
+        ...(s.rowsAhead ? { rowsAhead: s.rowsAhead } : {}),
         ...(heldBack ? { heldBack } : {}),
       });
     }
@@ -172,6 +175,11 @@ export function renderSyncReport(report: SyncReport, now: Date = new Date()): st
         lines.push(
           `      ${s.quarantined} row(s) failed mapping or validation and were skipped into quarantine: tendril quarantine list --connection ${connection.id}`,
         );
+      if (s.rowsAhead) {
+        lines.push(
+          `      TENDRIL_W_CLOCK_SKEW: ${s.rowsAhead} row(s) stamped more than 60 s ahead of the database clock, not read until it catches up (docs/errors.md)`,
+        );
+      }
     }
   }
   for (const connection of report.connections) {

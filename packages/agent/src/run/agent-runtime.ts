@@ -6,7 +6,7 @@ import {
   type StatusSnapshot,
   type WritebackApiOptions,
 } from '@tendril/api';
-import { connectorForSite, streamVerification, TendrilError, type ConnectorDefinition } from '@tendril/core';
+import { connectorForSite, TendrilError, type ConnectorDefinition } from '@tendril/core';
 import {
   createScheduler,
   reconcileStream,
@@ -22,7 +22,7 @@ import {
 import type { AgentServices } from '../agent-services.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
-import { buildStatusSnapshot } from './status-snapshot.js';
+import { buildStatusSnapshot, configuredStreamVerification } from './status-snapshot.js';
 import { instrumentedStore, pageTimer } from './instruments.js';
 import { createRestartEndpoint } from '../supervisor/restart-endpoint.js';
 import { agentVersion } from '../version.js';
@@ -173,13 +173,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
       scheduler: scheduler.snapshot(),
       agent: { version, pid: process.pid, startedAt, state },
       subscriptions: subscriptions.map((sub) => ({ id: sub.id, enabled: sub.enabled })),
-      streamVerification: (connectionId, stream) => {
-        const connection = config.connections.find((c) => c.id === connectionId);
-        const connector = connection ? connectors.get(connection.connector) : undefined;
-        return connector && connection
-          ? streamVerification(connector, stream, connection.tableMap)
-          : undefined;
-      },
+      streamVerification: configuredStreamVerification(config.connections, connectors),
       now: new Date(),
     });
 

@@ -5,7 +5,12 @@ import type {
   StreamStatus,
   SubscriptionStatus,
 } from '@tendril/api';
-import { isTendrilError } from '@tendril/core';
+import {
+  isTendrilError,
+  streamVerification,
+  type ConnectionConfig,
+  type ConnectorDefinition,
+} from '@tendril/core';
 import type { SchedulerSnapshot } from '@tendril/scheduler';
 import type { Store } from '@tendril/store';
 
@@ -18,6 +23,23 @@ export interface SnapshotSources {
   /** What a stream is verified against at this site (core `streamVerification`). */
   readonly streamVerification?: (connectionId: string, stream: string) => string | undefined;
   readonly now: Date;
+}
+
+/**
+ * What each configured stream is verified against at this site, for the status snapshot: "verified
+ * at install (…)" once `tendril map` confirmed its mapping (the connection's `tableMap`), else the
+ * stream's own evidence ("replica DDL", "public queries — confirm with discover") or the
+ * connector's `verification.against`. Unknown connection or connector: undefined.
+ */
+export function configuredStreamVerification(
+  connections: readonly ConnectionConfig[],
+  connectors: ReadonlyMap<string, ConnectorDefinition>,
+): (connectionId: string, stream: string) => string | undefined {
+  return (connectionId, stream) => {
+    const connection = connections.find((c) => c.id === connectionId);
+    const connector = connection ? connectors.get(connection.connector) : undefined;
+    return connector && connection ? streamVerification(connector, stream, connection.tableMap) : undefined;
+  };
 }
 
 /**

@@ -16,6 +16,17 @@ export interface ConnectorScaffold {
   readonly dialect: ScaffoldDialect;
 }
 
+/**
+ * The JSON Schema `tendril config schema` makes of the scaffold's `optionsSchema`
+ * (`z.object({}).strict()`, below): the scaffold adds it to `packages/agent/tendril.schema.json`
+ * before anything is built (`test/new-connector.test.ts` checks the two agree).
+ */
+export const SCAFFOLD_OPTIONS_JSON_SCHEMA = {
+  type: 'object',
+  properties: {},
+  additionalProperties: false,
+} as const;
+
 /** Per dialect: the sample table's declared types, its fixture DDL, and the engine its tests run on. */
 interface DialectSample {
   readonly types: { key: string; name: string; date: string; phone: string; stamp: string };

@@ -2,7 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { TendrilError } from '@tendril/core';
-import { connectorConstName, connectorFiles, type ConnectorScaffold } from './connector-template.js';
+import {
+  connectorConstName,
+  connectorFiles,
+  SCAFFOLD_OPTIONS_JSON_SCHEMA,
+  type ConnectorScaffold,
+} from './connector-template.js';
 
 /**
  * `tendril new connector`: writes a connector's files and registers it everywhere the workspace
@@ -12,7 +17,9 @@ import { connectorConstName, connectorFiles, type ConnectorScaffold } from './co
  * 2. `CONNECTOR_LOADERS` in `packages/agent/src/registry.ts`;
  * 3. the dependency in `packages/agent/package.json` (without it every `tendril` command fails);
  * 4. the project references in the root `tsconfig.json` and `packages/agent/tsconfig.json`;
- * 5. the workspace links pnpm would make (`node_modules` of the new package and of the agent), so
+ * 5. the connector in the checked-in JSON Schema of tendril.yaml (`packages/agent/tendril.schema.json`:
+ *    its id, its name, its options), as `tendril config schema` would print it once built;
+ * 6. the workspace links pnpm would make (`node_modules` of the new package and of the agent), so
  *    it builds at once, offline; then `pnpm install --lockfile-only --offline` records the new
  *    package in `pnpm-lock.yaml` (skipped with `lockfile: false`).
  */
@@ -76,6 +83,35 @@ function addLoader(registryFile: string, id: string): void {
   writeFileSync(registryFile, `${text.slice(0, end)}${line}${text.slice(end)}`);
 }
 
+/**
+ * Adds the connector to the checked-in config schema the way `configJsonSchema` (core) lays it
+ * out: its id at the end of the `connector` enum and description, and an `if`/`then` block for its
+ * options. Edited in place rather than regenerated, so it needs no build and keeps connectors
+ * scaffolded before it that are not built yet.
+ */
+function addToConfigSchema(file: string, scaffold: ConnectorScaffold): void {
+  const fail = () =>
+    new TendrilError(
+      'TENDRIL_E_INTERNAL',
+      `${file}: not the layout tendril config schema writes; after pnpm build, regenerate it: node packages/agent/dist/bin.js config schema --output packages/agent/tendril.schema.json`,
+    );
+  const schema = readJson(file) as {
+    properties?: { connections?: { items?: { properties?: Record<string, unknown>; allOf?: unknown[] } } };
+  };
+  const connection = schema.properties?.connections?.items;
+  const connector = connection?.properties?.['connector'] as
+    { enum?: string[]; description?: string } | undefined;
+  if (!connection || !Array.isArray(connection.allOf) || !connector?.enum || !connector.description)
+    throw fail();
+  connector.enum.push(scaffold.id);
+  connector.description = `${connector.description}; ${scaffold.id} = ${scaffold.displayName}`;
+  connection.allOf.push({
+    if: { properties: { connector: { const: scaffold.id } }, required: ['connector'] },
+    then: { properties: { options: SCAFFOLD_OPTIONS_JSON_SCHEMA } },
+  });
+  writeJson(file, schema);
+}
+
 /** A relative symlink `link` → `target`, as pnpm lays out workspace packages. */
 function linkPackage(link: string, target: string): void {
   if (existsSync(link)) return;
@@ -119,8 +155,10 @@ export function newConnector(
   writeJson(agentPackage, agent);
   addReference(join(root, 'tsconfig.json'), `connectors/${id}`);
   addReference(join(root, 'packages/agent/tsconfig.json'), `../../connectors/${id}`);
+  // 5. The config schema.
+  addToConfigSchema(join(root, 'packages/agent/tendril.schema.json'), scaffold);
 
-  // 5. Links, as pnpm makes them for a workspace package: its own dependencies, and the agent's link to it.
+  // 6. Links, as pnpm makes them for a workspace package: its own dependencies, and the agent's link to it.
   linkPackage(join(dir, 'node_modules/@tendril/core'), join(root, 'core'));
   const zod = join(root, 'core/node_modules/zod');
   if (existsSync(zod)) linkPackage(join(dir, 'node_modules/zod'), linkTargetOf(zod));
@@ -142,6 +180,7 @@ export function newConnector(
       'packages/agent/package.json',
       'tsconfig.json',
       'packages/agent/tsconfig.json',
+      'packages/agent/tendril.schema.json',
     ],
     lockfile,
   };
