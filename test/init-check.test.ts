@@ -162,12 +162,15 @@ describe('tendril init, secrets and tendril check on real MariaDB', () => {
     expect(config).toMatch(/practiceName: Smile Dental/);
     expect(config).not.toContain(key);
     expect(statSync(join(dir, 'secrets.enc')).mode & 0o777).toBe(0o600);
+    // The store's folder is made owner-only by init, the store file owner-only by the first sync.
+    expect(statSync(join(dir, '.tendril')).mode & 0o777).toBe(0o700);
 
     settleNow(configFile);
     const synced = await runCli(['sync', '--config', configFile, '--once', '--json'], {
       env: { TENDRIL_SITE_KEY: key },
     });
     expect(synced.code, synced.stderr).toBe(0);
+    expect(statSync(join(dir, '.tendril', 'tendril.db')).mode & 0o777).toBe(0o600);
     const report = JSON.parse(synced.stdout) as {
       connections: {
         streams: { stream: string; read: number; created: number; unchanged: number; error?: unknown }[];

@@ -27,6 +27,15 @@ export const ERROR_CATALOG = {
   TENDRIL_E_VALIDATION: { retryable: false, summary: 'A mapped resource failed standard-model validation.' },
   TENDRIL_E_STORE: { retryable: true, summary: 'The agent store failed.' },
   TENDRIL_E_STORE_SCHEMA: { retryable: false, summary: 'The agent store was written by a newer Tendril.' },
+  TENDRIL_E_STORE_PERMISSIONS: {
+    retryable: false,
+    summary: 'The agent store file or folder is readable by others and the agent may not tighten it.',
+  },
+  TENDRIL_E_STORE_KEY: {
+    retryable: false,
+    summary:
+      'The agent store is encrypted and the site key is missing or is not the one it was encrypted with.',
+  },
   TENDRIL_E_FORMAT: { retryable: false, summary: 'An event could not be rendered in the requested format.' },
   TENDRIL_E_DELIVERY_POLICY: {
     retryable: false,

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { TendrilError, type TendrilConfig } from '@tendril/core';
 import { openSqlClient, type SqlClient } from '@tendril/sql';
 import { openPostgresStore, openSqliteStore, type Store } from '@tendril/store';
@@ -18,7 +16,7 @@ export interface Cradle extends AgentServices {
 function openStore(config: TendrilConfig): Store {
   const store = config.store;
   if ('sqlite' in store) {
-    if (store.sqlite !== ':memory:') mkdirSync(dirname(store.sqlite), { recursive: true });
+    // openSqliteStore makes the folder 0700 and the file 0600 (docs/security.md, "PHI at rest").
     // Enabled subscriptions' filters: commitPage writes their delivery rows in the page's transaction.
     return openSqliteStore(store.sqlite, { deliveryRoutes: deliveryRoutesFromConfig(config) });
   }
