@@ -120,6 +120,9 @@ export const WARNING_CATALOG = {
     summary:
       'A date or time built from parts (year/month/day, hour/minute) does not exist; the field was omitted.',
   },
+  TENDRIL_W_STORE_PLAINTEXT: {
+    summary: 'No site key: the agent store keeps patient data (outbox, writeback payloads) in plain text.',
+  },
 } as const;
 
 export type WarningCode = keyof typeof WARNING_CATALOG;

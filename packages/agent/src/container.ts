@@ -13,15 +13,17 @@ export interface Cradle extends AgentServices {
   agentRuntime: AgentRuntime;
 }
 
-function openStore(config: TendrilConfig): Store {
+function openStore(config: TendrilConfig, siteKey: Buffer | undefined): Store {
   const store = config.store;
+  // With a site key the store seals its payloads (docs/security.md, "PHI at rest").
+  const sealing = siteKey === undefined ? {} : { siteKey };
   if ('sqlite' in store) {
     // openSqliteStore makes the folder 0700 and the file 0600 (docs/security.md, "PHI at rest").
     // Enabled subscriptions' filters: commitPage writes their delivery rows in the page's transaction.
-    return openSqliteStore(store.sqlite, { deliveryRoutes: deliveryRoutesFromConfig(config) });
+    return openSqliteStore(store.sqlite, { deliveryRoutes: deliveryRoutesFromConfig(config), ...sealing });
   }
   // Shared by any number of workers on any number of hosts (docs/postgres-store.md).
-  return openPostgresStore(store.postgres, { deliveryRoutes: deliveryRoutesFromConfig(config) });
+  return openPostgresStore(store.postgres, { deliveryRoutes: deliveryRoutesFromConfig(config), ...sealing });
 }
 
 /**
@@ -34,6 +36,8 @@ export async function createAgentContainer(
   options: {
     /** False for commands that only read the local store: their config's EHR credentials are unresolved. */
     ehr?: boolean;
+    /** The site key's bytes (TENDRIL_SITE_KEY / TENDRIL_SITE_KEY_FILE); none: the store stays plain text. */
+    siteKey?: Buffer;
   } = {},
 ): Promise<AwilixContainer<Cradle>> {
   const ehr = options.ehr ?? true;
@@ -43,7 +47,7 @@ export async function createAgentContainer(
     config: asValue(config),
     logger: asValue(logger),
     connectors: asValue(connectors),
-    store: asFunction(({ config: c }: Cradle) => openStore(c))
+    store: asFunction(({ config: c }: Cradle) => openStore(c, options.siteKey))
       .singleton()
       .disposer((store) => store.close()),
     sqlClients: asFunction(({ logger }: Cradle): SqlClientPool => {

@@ -97,6 +97,15 @@ export interface StoreDialect {
   /** Inside the migration transaction, before steps are read: take the migration lock, create the bookkeeping table. */
   beginMigration(db: Kysely<StoreTables>): Promise<void>;
 
+  /** The store's size on disk in bytes: SQLite's pages; PostgreSQL's tables with their indexes and TOAST. */
+  sizeBytes(db: Kysely<StoreTables>): Promise<number>;
+  /**
+   * After a prune, outside any transaction: gives space back when it is worth it. SQLite: `VACUUM`
+   * when free pages are over a quarter of the file (docs/store.md, "Retention and pruning"), then a WAL
+   * truncate; PostgreSQL: nothing, autovacuum reclaims dead rows.
+   */
+  reclaim(db: Kysely<StoreTables>): Promise<'vacuum' | 'none' | 'autovacuum'>;
+
   /** A token bucket in the store shared by every worker (PostgreSQL, docs/delivery.md, "Throttling"); absent on SQLite. */
   takeThrottleToken?(
     db: Kysely<StoreTables>,

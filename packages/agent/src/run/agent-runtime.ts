@@ -19,6 +19,8 @@ import {
   type SchedulerClock,
   type StreamJob,
 } from '@tendril/scheduler';
+import type { Store } from '@tendril/store';
+import type { Logger } from 'pino';
 import type { AgentServices } from '../agent-services.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
@@ -213,6 +215,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
       dispatcher.start();
       state = 'running';
       logger.info({ event: 'agent.started', connections: config.connections.length, url }, 'agent running');
+      await reportStoreProtection(store, logger);
       return { url };
     },
     stop(stopOptions = {}) {
@@ -230,4 +233,23 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
       return stopping;
     },
   };
+}
+
+/**
+ * Says once at start whether patient data is encrypted at rest (docs/security.md, "PHI at rest"):
+ * a warning with its code without a site key, a note when a plain store was just sealed.
+ */
+async function reportStoreProtection(store: Store, logger: Logger): Promise<void> {
+  const report = await store.payloadProtection();
+  if (report.protection === 'plaintext') {
+    logger.warn(
+      { event: 'store.plaintext', code: 'TENDRIL_W_STORE_PLAINTEXT' },
+      'no site key: the agent store keeps patient data in plain text; set TENDRIL_SITE_KEY or TENDRIL_SITE_KEY_FILE (tendril init makes one) and it is encrypted at the next start',
+    );
+  } else if (report.converted > 0) {
+    logger.info(
+      { event: 'store.sealed', rows: report.converted },
+      'the agent store was encrypted in place with the site key',
+    );
+  }
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import { CoreStore } from '../core-store.js';
 import type { DeliveryRoute } from '../delivery-types.js';
+import { plainPayloads, sealedPayloads } from '../payloads.js';
 import { StoreRuntime } from '../runtime.js';
 import type { StoreTables } from '../tables.js';
 import type { Store } from '../types.js';
@@ -19,6 +20,12 @@ export interface SqliteStoreOptions {
    * subscription in the page's transaction (docs/sync-semantics.md, "The commit rule" step 3). None: no delivery rows.
    */
   readonly deliveryRoutes?: readonly DeliveryRoute[];
+  /**
+   * The site key's 32 bytes: the outbox's and the writeback queue's payloads are sealed with a key
+   * derived from it, and a plain store is sealed in place at its first open with a key
+   * (docs/security.md, "PHI at rest"). None: payloads stay plain text.
+   */
+  readonly siteKey?: Buffer;
 }
 
 const OPEN_FIX = 'Check that the data directory exists, is writable and has free space.';
@@ -70,6 +77,7 @@ export function openSqliteStore(source: string | SqliteDatabase, options: Sqlite
       kyselyDialect.leave();
       database.close();
     },
+    options.siteKey === undefined ? plainPayloads() : sealedPayloads(options.siteKey),
   );
   return new CoreStore(runtime, options.deliveryRoutes ?? []);
 }
