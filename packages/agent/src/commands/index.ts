@@ -21,6 +21,7 @@ import { registerSecretsCommand } from './secrets.js';
 import { registerNewCommand } from './new.js';
 import { registerMapCommand } from './map.js';
 import { registerHubCommand } from './hub.js';
+import { registerStoreCommand } from './store.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -42,6 +43,7 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerApiKeyCommand,
   registerConnectionsCommand,
   registerConfigCommand,
+  registerStoreCommand,
   registerSecretsCommand,
   registerNewCommand,
   registerMapCommand,

@@ -25,6 +25,7 @@ import type { AgentServices } from '../agent-services.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
 import { buildStatusSnapshot } from './status-snapshot.js';
+import { pruneStore } from './store-prune.js';
 import { instrumentedStore, pageTimer } from './instruments.js';
 import { createRestartEndpoint } from '../supervisor/restart-endpoint.js';
 import { agentVersion } from '../version.js';
@@ -164,6 +165,12 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
     // The 1 s pick-up (never overlapping): commands left over, retried after a restart, or accepted
     // by another process. Accepted commands are also started at once through the API's kick.
     runWritebacks: (signal) => writeback.worker.drain(signal),
+    // The nightly prune of the store (docs/store.md, "Retention and pruning").
+    storeMaintenance: {
+      at: config.retention.pruneAt,
+      timezone: config.connections[0]?.timezone ?? 'UTC',
+      run: () => pruneStore(store, config, logger),
+    },
   });
 
   // Delivery drains the outbox on its own (docs/delivery.md): started with the API, stopped after the scheduler.
