@@ -105,6 +105,12 @@ export interface StoreDialect {
    * truncate; PostgreSQL: nothing, autovacuum reclaims dead rows.
    */
   reclaim(db: Kysely<StoreTables>): Promise<'vacuum' | 'none' | 'autovacuum'>;
+  /**
+   * After a plain store was sealed in place, outside any transaction: leaves no plain value behind in
+   * free pages or the WAL. SQLite: `VACUUM` (the file is rebuilt from live rows) and a WAL truncate;
+   * PostgreSQL: nothing (old row versions go with vacuum; docs/security.md, "PHI at rest").
+   */
+  scrub(db: Kysely<StoreTables>): Promise<void>;
 
   /** A token bucket in the store shared by every worker (PostgreSQL, docs/delivery.md, "Throttling"); absent on SQLite. */
   takeThrottleToken?(

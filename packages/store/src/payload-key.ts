@@ -20,6 +20,7 @@ export async function settlePayloadKey(
   db: Kysely<StoreTables>,
   codec: PayloadCodec,
   transaction: <T>(fn: (db: Kysely<StoreTables>) => Promise<T>) => Promise<T>,
+  scrub: (db: Kysely<StoreTables>) => Promise<void>,
 ): Promise<PayloadKeyReport> {
   const recorded = (
     await db.selectFrom('store_settings').select('value').where('name', '=', KEY_SETTING).executeTakeFirst()
@@ -47,6 +48,8 @@ export async function settlePayloadKey(
   let converted = 0;
   converted += await sealTable(transaction, codec, 'outbox');
   converted += await sealTable(transaction, codec, 'writebacks');
+  // The plain values' old bytes must not stay behind in free pages or the WAL.
+  if (converted > 0) await scrub(db);
   await transaction(async (tx) => {
     await tx
       .insertInto('store_settings')

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -27,7 +27,16 @@ function patientPage(count: number, offset = 0): PageCommit {
     changes: Array.from({ length: count }, (_, i) => {
       const sourceId = String(offset + i + 1);
       const id = resourceId('c1', 'Patient', sourceId);
-      const resource = { resourceType: 'Patient', id, sourceId, name: { family: FAMILY }, phone: PHONE };
+      // A long note: the envelope spills onto overflow pages, which SQLite frees (not rewrites) on update.
+      const note = `${FAMILY} `.repeat(400);
+      const resource = {
+        resourceType: 'Patient',
+        id,
+        sourceId,
+        name: { family: FAMILY },
+        phone: PHONE,
+        note,
+      };
       const hash = resourceHash(resource);
       return {
         resourceType: 'Patient' as const,
@@ -60,6 +69,8 @@ const writeback = (n: number) => ({
 
 interface Backend {
   open(siteKey?: Buffer): Store;
+  /** The bytes on disk (SQLite: the file and its WAL), or undefined where the test cannot see them. */
+  fileBytes?(): string;
   /** Every payload column's text, read under the store. */
   rawPayloads(): Promise<string[]>;
   /** The raw outbox envelopes, parsed. */
@@ -132,6 +143,8 @@ function describePayloadSealing(name: string, backend: () => Promise<Backend>): 
         await sealed.close();
       }
       expect((await b.rawPayloads()).join('\n')).not.toContain(FAMILY);
+      // Nor do the plain values linger in the file's free pages or its WAL after the conversion.
+      if (b.fileBytes) expect(b.fileBytes()).not.toContain(FAMILY);
 
       const again = b.open(key);
       expect(await again.payloadProtection()).toEqual({ protection: 'sealed', converted: 0 });
@@ -181,6 +194,11 @@ describePayloadSealing('SQLite file', async () => {
   const path = join(dir, `store-${(counter += 1)}.db`);
   return {
     open: (siteKey) => openSqliteStore(path, siteKey === undefined ? {} : { siteKey }),
+    fileBytes: () =>
+      ['', '-wal']
+        .filter((suffix) => existsSync(`${path}${suffix}`))
+        .map((suffix) => readFileSync(`${path}${suffix}`).toString('latin1'))
+        .join(''),
     rawPayloads: async () =>
       sqliteRows<{ t: string | null }>(
         path,

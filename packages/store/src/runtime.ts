@@ -68,7 +68,14 @@ export class StoreRuntime {
    */
   #ready(): Promise<PayloadKeyReport> {
     this.#migrated ??= this.transaction((db) => migrate(db, this.dialect, this.nowIso()))
-      .then(() => settlePayloadKey(this.db, this.payloads, (fn) => this.transaction(fn)))
+      .then(() =>
+        settlePayloadKey(
+          this.db,
+          this.payloads,
+          (fn) => this.transaction(fn),
+          (db) => this.dialect.scrub(db),
+        ),
+      )
       .catch((error: unknown) => {
         this.#migrated = undefined;
         throw error;

@@ -73,6 +73,7 @@ export function postgresDialect(schema: string | undefined): StoreDialect {
     },
     // Autovacuum reclaims the dead rows of a prune; a VACUUM FULL would lock the tables.
     reclaim: async () => 'autovacuum',
+    scrub: async () => undefined,
     beginMigration: async (db) => {
       // Workers starting together wait here for the first, then find its steps recorded.
       await sql.raw(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`).execute(db);

@@ -68,6 +68,10 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
       await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
       return 'vacuum';
     },
+    scrub: async (db) => {
+      await sql`VACUUM`.execute(db);
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    },
     beginMigration: async (db) => {
       await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`.execute(db);
