@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TendrilError } from './errors.js';
 import { isValidTimeZone } from './time.js';
 import type { TableDefinition } from './sdk.js';
-import { tableOverrideProblems, type TableOverride } from './table-overrides.js';
+import { tableOverrideProblems } from './table-overrides.js';
 import {
   DEFAULT_DELIVERY_CONFIG,
   DeliveryConfig,
@@ -14,6 +14,7 @@ import { WritebackConnectionConfig } from './writeback-config.js';
 import { FleetSetting } from './fleet-config.js';
 import type { ConfigProblem } from './config-problem.js';
 import { HubLinkConfig } from './hub-config.js';
+import { cellText } from './cell-text.js';
 
 const Slug = z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be 1–64 characters of a-z, 0-9 and -');
 
@@ -345,7 +346,7 @@ function databaseTlsProblems(database: unknown, at: string): ConfigProblem[] {
   const dialect =
     typeof db['url'] === 'string'
       ? (/^([a-z][a-z0-9+.-]*):/i.exec(db['url'])?.[1] ?? '').toLowerCase()
-      : String(db['dialect'] ?? '');
+      : cellText(db['dialect']);
   if (!['mysql', 'mariadb'].includes(dialect)) {
     problems.push({
       path: at,
@@ -447,7 +448,7 @@ export function validateConfig(
             const shape = TableOverrideConfig.safeParse(override);
             // Shape problems are already reported by the schema parse above.
             if (table && shape.success) {
-              for (const p of tableOverrideProblems(table, shape.data as TableOverride))
+              for (const p of tableOverrideProblems(table, shape.data))
                 problems.push({ path: `${at}.${p.path}`, message: p.message });
             }
           }
@@ -464,10 +465,7 @@ export function validateConfig(
   ) {
     problems.push({ path: 'connections', message: 'add at least one connection' });
   }
-  if (
-    fleet &&
-    !(root['store'] && typeof root['store'] === 'object' && 'postgres' in (root['store'] as object))
-  ) {
+  if (fleet && !(root['store'] && typeof root['store'] === 'object' && 'postgres' in root['store'])) {
     problems.push({
       path: 'fleet',
       message: 'a fleet needs a shared store; set store: { postgres: <url> } (docs/fleet.md)',

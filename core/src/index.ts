@@ -1,4 +1,5 @@
 export * from './canonical-json.js';
+export * from './cell-text.js';
 export * from './classify.js';
 export * from './config.js';
 export * from './errors.js';

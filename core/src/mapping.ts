@@ -6,6 +6,7 @@ import { publishMappingWarning, type MappingWarning } from './mapping-warnings.j
 import { RESOURCE_SCHEMAS, type ResourceType } from './model/index.js';
 import type { FieldMapping, RowCondition, TableDefinition } from './sdk.js';
 import { localTextToInstant, utcTextToInstant } from './time.js';
+import { cellText } from './cell-text.js';
 
 export type Row = Readonly<Record<string, unknown>>;
 /** Source ids of the references a resource holds, by field name (the `flat` format needs them). */
@@ -30,7 +31,7 @@ export function matchesCondition(row: Row, condition: RowCondition | undefined):
   if (!condition) return false;
   return Object.entries(condition).every(([column, expected]) => {
     const actual = row[column];
-    const text = actual === null || actual === undefined ? '' : String(actual);
+    const text = cellText(actual);
     if (typeof expected === 'object') {
       const list = 'in' in expected ? expected.in : expected.notIn;
       const found = list.some((e) => String(e) === text);
@@ -41,7 +42,8 @@ export function matchesCondition(row: Row, condition: RowCondition | undefined):
 }
 
 function noReference(value: unknown): boolean {
-  return value === null || value === undefined || String(value).trim() === '' || String(value).trim() === '0';
+  const text = cellText(value).trim();
+  return text === '' || text === '0';
 }
 
 export function rowSourceId(table: TableDefinition, row: Row): string {
@@ -52,7 +54,7 @@ export function rowSourceId(table: TableDefinition, row: Row): string {
         details: { table: table.table, column },
       });
     }
-    return String(value).trim();
+    return cellText(value).trim();
   });
   return sourceIdOf(table.sourceIdPrefix ? [table.sourceIdPrefix, ...parts] : parts);
 }
@@ -109,8 +111,7 @@ function fieldValue(
   // One key component, or undefined for "no reference". With `zeroMeans`, the vendor's 0 is a
   // real record (Open Dental's default office), not "none".
   const component = (v: unknown): string | undefined => {
-    if (mapping.zeroMeans !== undefined && v !== null && v !== undefined && String(v).trim() === '0')
-      return mapping.zeroMeans;
+    if (mapping.zeroMeans !== undefined && cellText(v).trim() === '0') return mapping.zeroMeans;
     return noReference(v) ? undefined : String(v).trim();
   };
   if (mapping.many) {
@@ -220,7 +221,8 @@ export function mapRow(table: TableDefinition, row: Row, ctx: MappingContext, sy
   return {
     kind: 'live',
     sourceId,
-    resource: resource as MappedRow & never,
+    // The schema just parsed it: it is a resource of this table's type, with its id.
+    resource: resource as Extract<MappedRow, { kind: 'live' }>['resource'],
     hash,
     refs,
     ...(warnings ? { warnings } : {}),

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { cellText } from './cell-text.js';
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 const SQL_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?/;
@@ -97,7 +98,7 @@ function textOf(value: unknown): string | undefined {
     if (Number.isNaN(value.getTime())) return undefined;
     return value.toISOString().replace('T', ' ').replace('Z', '');
   }
-  const text = String(value).trim();
+  const text = cellText(value).trim();
   return text === '' ? undefined : text;
 }
 

@@ -1,6 +1,7 @@
 import { TendrilError } from './errors.js';
 import type { FieldShape, TableDefinition } from './sdk.js';
 import type { WritebackInput } from './writeback-inputs.js';
+import { cellText } from './cell-text.js';
 
 /**
  * Model values laid out in vendor columns, derived from the read declaration of the stream that
@@ -182,7 +183,7 @@ export function modelColumns(
       const codes = options.codes?.[field];
       const column = mapping.columns.length === 1 ? mapping.columns[0]! : undefined;
       if (column === undefined || (!codes && shape !== 'column')) continue;
-      values[column] = value === null ? null : codes ? codes[String(value)] : String(value);
+      values[column] = value === null ? null : codes ? codes[cellText(value)] : cellText(value);
     }
   }
   return values;

@@ -346,12 +346,12 @@ export function defineWriteback(declaration: WritebackDeclaration): WritebackDef
   checkTables(declaration);
   checkSlotAndMatch(declaration);
   for (const [command, spec] of Object.entries(declaration.commands))
-    checkCommand(declaration, command, spec as CommandDeclaration | undefined);
+    checkCommand(declaration, command, spec);
   const { path, commands, ...rest } = declaration;
   const normalised = Object.fromEntries(
     Object.entries(commands).map(([command, spec]) => [command, { paths: { [path]: spec } }]),
   );
-  return Object.freeze({ ...rest, commands: normalised }) as WritebackDefinition;
+  return Object.freeze({ ...rest, commands: normalised });
 }
 
 /** The table name of a declared write table on a site (its stream's table, renamed by tableMap). */

@@ -316,7 +316,7 @@ export function parseWritebackInput<C extends WritebackCommand>(
     };
   }
   const parsed = result.data as WritebackInput<C>;
-  const errors = limits ? relativeErrors(command, parsed as Record<string, unknown>, limits) : [];
+  const errors = limits ? relativeErrors(command, parsed, limits) : [];
   return errors.length > 0 ? { ok: false, errors } : { ok: true, input: parsed };
 }
 

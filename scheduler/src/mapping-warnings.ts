@@ -34,7 +34,11 @@ export function trackMappingWarnings(logger: Logger, only?: ReadonlySet<string>)
     const total = (totals.get(key) ?? 0) + 1;
     totals.set(key, total);
     let forConnection = pending.get(message.connectionId);
-    if (!forConnection) pending.set(message.connectionId, (forConnection = new Map()));
+    if (!forConnection)
+      pending.set(
+        message.connectionId,
+        (forConnection = new Map<string, { message: MappingWarningMessage; count: number }>()),
+      );
     const entry = forConnection.get(key);
     if (entry) entry.count += 1;
     else forConnection.set(key, { message, count: 1 });

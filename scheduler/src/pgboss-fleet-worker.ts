@@ -237,7 +237,7 @@ export function createFleetWorker<C>(options: FleetWorkerOptions<C>): FleetWorke
       current.add(job.id);
       try {
         const output = await runJob(kind, job);
-        await boss!.complete(queue, job.id, (output ?? {}) as object);
+        await boss!.complete(queue, job.id, output ?? {});
       } catch (error) {
         log.warn(
           { event: 'fleet.job_failed', connectionId: job.data.connectionId, job: kind, code: codeOf(error) },

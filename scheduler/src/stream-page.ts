@@ -6,6 +6,7 @@ import {
   TOMBSTONE_HASH,
   type MappedRow,
   type Row,
+  type ShadowEntry,
 } from '@tendril/core';
 import { businessDateOf } from '@tendril/sql';
 import type { PendingChange, SeenRecord, StreamState } from '@tendril/store';
@@ -91,7 +92,9 @@ export async function commitMapped(run: StreamRun, page: MappedPage, commit: Pag
   const confirmedAbsent = commit.confirmedAbsent ?? [];
   const resourceType = run.table.resourceType;
   const ids = [...mapped.map((m) => m.sourceId), ...confirmedAbsent];
-  const shadow = ids.length ? await store.getShadow(connection.id, resourceType, ids) : new Map();
+  const shadow = ids.length
+    ? await store.getShadow(connection.id, resourceType, ids)
+    : new Map<string, ShadowEntry>();
   const changes: PendingChange[] = [];
   const seen: SeenRecord[] = [...(commit.alsoSeen ?? [])];
   const syncedAt = seenAt;

@@ -1,4 +1,5 @@
 import {
+  cellText,
   sourceIdComponents,
   TendrilError,
   type ConnectionConfig,
@@ -99,7 +100,7 @@ export function isoNow(now: () => Date): string {
 export function positionOf(table: TableDefinition, row: Row, withCursor: boolean): CursorPosition {
   const key = table.key.map((column) => String(row[column]));
   const cursor = row['__cursor'];
-  return withCursor && cursor !== undefined && cursor !== null ? { cursor: String(cursor), key } : { key };
+  return withCursor && cursor !== undefined && cursor !== null ? { cursor: cellText(cursor), key } : { key };
 }
 
 /** Key components of a source id, without the table's constant prefix. */

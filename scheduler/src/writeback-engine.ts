@@ -1,4 +1,5 @@
 import {
+  cellText,
   checkRules,
   checkSlotTime,
   declaredColumns,
@@ -211,7 +212,7 @@ export async function runDeclaredCommand(run: DeclaredCommandInput): Promise<Wri
     if (!present(table, row))
       return writebackFailure('not_found', `${field}: the record no longer exists in the EHR`, { field });
     const resource = mapFields(table, row, mapping);
-    const current = String(resource['status'] ?? '');
+    const current = cellText(resource['status']);
     if (
       status &&
       ((status.in && !(status.in as string[]).includes(current)) ||
@@ -254,7 +255,7 @@ export async function runDeclaredCommand(run: DeclaredCommandInput): Promise<Wri
     const value = input[field];
     if (value === undefined || value === null) continue;
     const resolved: ResolvedRef[] = [];
-    for (const id of Array.isArray(value) ? (value as string[]) : [String(value)]) {
+    for (const id of Array.isArray(value) ? (value as string[]) : [cellText(value)]) {
       const found = await resolve(field, name, id);
       if (isWritebackFailure(found)) return found;
       resolved.push(found);
@@ -398,7 +399,7 @@ function writebackDb(run: DeclaredCommandInput, sql: WritebackSql): WritebackDb 
         lock: true,
       });
       const max = row?.['NEXTID'];
-      return String(BigInt(max === null || max === undefined ? 0 : String(max)) + 1n);
+      return String(BigInt(max === null || max === undefined ? 0 : cellText(max)) + 1n);
     },
   };
 }

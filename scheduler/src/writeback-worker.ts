@@ -213,7 +213,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     const journal: WritebackAuditEntry[] = [];
     const base: Omit<DeclaredCommandInput, 'sql' | 'api'> = {
       command: record.command,
-      declaration: declaration as DeclaredCommandInput['declaration'],
+      declaration: declaration,
       connector,
       connection,
       settings,
@@ -362,7 +362,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     }
     const warnings = Object.entries(outcome.asserted ?? {})
       .filter(
-        ([field, expected]) => canonicalJson(resource![field] ?? null) !== canonicalJson(expected ?? null),
+        ([field, expected]) => canonicalJson(resource[field] ?? null) !== canonicalJson(expected ?? null),
       )
       .map(([field]) => `${field} differs from the request after saving (the EHR changed it)`);
     await finish(

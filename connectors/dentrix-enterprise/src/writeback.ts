@@ -1,4 +1,5 @@
 import {
+  cellText,
   defineWriteback,
   modelColumns,
   optionalRef,
@@ -213,7 +214,7 @@ export const dentrixEnterpriseWriteback = defineWriteback({
           (await db.select('patients', { aggregate: { fn: 'min', column: 'PATDB', as: 'PATDB' } }))[0]?.[
             'PATDB'
           ];
-        const patDb = String(
+        const patDb = cellText(
           optionalRef(resolved, 'primaryLocationId')?.key[1] ??
             optionalRef(resolved, 'primaryPractitionerId')?.key[1] ??
             (await lowest()) ??

@@ -1,4 +1,5 @@
 import {
+  cellText,
   TendrilError,
   writebackFailure,
   type VendorSources,
@@ -109,6 +110,6 @@ export const openDentalSources: VendorSources = {
     const path = `/patients/Simple?${search.toString()}`;
     const found = await apiCall(ctx, 'the patient search (match before create)', 'GET', path);
     if (!('body' in found)) return found;
-    return list(found.body).filter((patient) => String(patient['PatStatus'] ?? '') !== 'Deleted');
+    return list(found.body).filter((patient) => cellText(patient['PatStatus']) !== 'Deleted');
   },
 };

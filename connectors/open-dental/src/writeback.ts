@@ -1,4 +1,5 @@
 import {
+  cellText,
   blankColumns,
   defineWriteback,
   modelColumns,
@@ -67,7 +68,7 @@ function patientBody(input: Readonly<Record<string, unknown>>, refs: Resolved['r
 const written = (sourceId: unknown, what: string): WritebackOutcome =>
   sourceId === undefined || sourceId === null
     ? writebackFailure('vendor_error', `the Open Dental API did not return the new ${what}`)
-    : { ok: true, sourceId: String(sourceId) };
+    : { ok: true, sourceId: cellText(sourceId) };
 
 export const openDentalWriteback = defineWriteback({
   path: 'vendor-api',

@@ -1,4 +1,5 @@
 import {
+  cellText,
   blankColumns,
   defineWriteback,
   modelColumns,
@@ -111,7 +112,7 @@ export const openEmrWriteback = defineWriteback({
         const { insertId } = await db.insert('appointments', {
           pc_aid: refList(resolved, 'practitionerIds')[0]!.key[0]!,
           pc_pid: ref(resolved, 'patientId').key[0]!,
-          pc_title: String(category?.['pc_catname'] ?? 'Office Visit'),
+          pc_title: cellText(category?.['pc_catname'] ?? 'Office Visit'),
           pc_time: OFFICE_NOW,
           pc_hometext: input.note,
           pc_informant: ctx.settings.informant,
@@ -175,7 +176,7 @@ export const openEmrWriteback = defineWriteback({
       refs: { practitionerIds: 'practitioners' },
       slot: true,
       async run(ctx, _input, { target, slot, refs }) {
-        const userId = refList({ refs }, 'practitionerIds')[0]?.key[0] ?? String(target!.row['pc_aid'] ?? '');
+        const userId = refList({ refs }, 'practitionerIds')[0]?.key[0] ?? cellText(target!.row['pc_aid']);
         await sqlDb(ctx).update(
           'appointments',
           {

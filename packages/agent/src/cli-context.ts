@@ -17,8 +17,8 @@ export interface CliIo {
 /** What every command gets: its streams, a way to set the exit code, and the agent's services. */
 export interface CliContext {
   readonly io: CliIo;
-  /** Writes a line (or block) to standard output. */
-  write(text: string): void;
+  /** Writes a line (or block) to standard output; a property, so that it can be handed on as a callback. */
+  readonly write: (text: string) => void;
   setExitCode(code: ExitCode): void;
   /** {@link CliContext.withAgent} for commands that only read the local store (scope `store`). */
   withStore<T>(configFile: string, work: (cradle: Cradle) => Promise<T>): Promise<T>;

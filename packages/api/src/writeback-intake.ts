@@ -104,12 +104,7 @@ export async function acceptWritebackRequest(
       message: `this connection cannot run ${cmd}: ${capability.reason ?? capability.state}`,
     };
   }
-  const due = writebackDeadline(
-    envelope,
-    parsed.input as Record<string, unknown>,
-    accepted.getTime(),
-    settings.defaultDeadlineSeconds,
-  );
+  const due = writebackDeadline(envelope, parsed.input, accepted.getTime(), settings.defaultDeadlineSeconds);
   if (!due.ok) return invalid('the deadline (or the appointment start) has already passed', [due.error]);
   const result = await options.store.writebacks.accept({
     id: extras.id ?? uuidV7(accepted.getTime()),
@@ -118,7 +113,7 @@ export async function acceptWritebackRequest(
     command: cmd,
     idempotencyKey: envelope.idempotencyKey,
     payloadHash: writebackPayloadHash(envelope),
-    input: parsed.input as Record<string, unknown>,
+    input: parsed.input,
     resourceType: commandResource(cmd),
     acceptedAt: accepted.toISOString(),
     deadline: new Date(due.deadlineMs).toISOString(),

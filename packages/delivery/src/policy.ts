@@ -123,7 +123,7 @@ class Reader {
     const path = this.path(field);
     if (typeof value !== 'number' || !Number.isInteger(value)) {
       this.errors.push(
-        `${path} must be an integer, not ${Number.isFinite(value) ? String(value) : describe(value)}`,
+        `${path} must be an integer, not ${typeof value === 'number' && Number.isFinite(value) ? String(value) : describe(value)}`,
       );
       return undefined;
     }

@@ -19,7 +19,7 @@ export interface FolderLock {
 /** The process holding a lock file, when one does and it still runs. */
 export function lockHolder(file: string): number | undefined {
   try {
-    const pid = Number(JSON.parse(readFileSync(file, 'utf8')).pid);
+    const pid = Number((JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown }).pid);
     return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
   } catch {
     return undefined;

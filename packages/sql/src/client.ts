@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TendrilError, type DatabaseConfig, type DatabaseTlsConfig } from '@tendril/core';
+import { cellText, TendrilError, type DatabaseConfig, type DatabaseTlsConfig } from '@tendril/core';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { knexLog, type SqlLogger } from './knex-log.js';
@@ -284,7 +284,7 @@ function knexConfigOf(parts: DatabaseParts): Knex.Config {
           ...(parts.database === undefined ? {} : { database: parts.database }),
           ...(parts.domain ? { domain: parts.domain, type: 'ntlm' } : {}),
           options,
-        } as Knex.MsSqlConnectionConfig,
+        },
       };
     }
     default:
@@ -470,11 +470,12 @@ export function classifyDbError(err: unknown): TendrilError {
   }
   const label = [details['code'], details['errno'], details['sqlState']]
     .filter((v) => v !== undefined)
+    .map(cellText)
     .join(' ');
   const where =
     details['host'] === undefined
       ? ''
-      : ` at ${String(details['host'])}${details['port'] === undefined ? '' : `:${String(details['port'])}`}`;
+      : ` at ${cellText(details['host'])}${details['port'] === undefined ? '' : `:${cellText(details['port'])}`}`;
   const make = (
     code: 'TENDRIL_E_DB_CONNECT' | 'TENDRIL_E_DB_AUTH' | 'TENDRIL_E_DB_PERMISSION' | 'TENDRIL_E_DB_QUERY',
     message: string,

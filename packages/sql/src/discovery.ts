@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  cellText,
   canonicalJson,
   TendrilError,
   type ColumnType,
@@ -91,7 +92,7 @@ export interface DiscoveryReport {
 type Row = Record<string, unknown>;
 
 const str = (value: unknown): string | undefined =>
-  value === null || value === undefined ? undefined : String(value);
+  value === null || value === undefined ? undefined : cellText(value);
 const int = (value: unknown): number | undefined => {
   const n = Number(value);
   return value === null || value === undefined || !Number.isFinite(n) ? undefined : n;
@@ -147,7 +148,7 @@ function attachKeys(
   return [...grouped.entries()].map(([id, t]) => ({
     ...t,
     primaryKey: keys.get(id) ?? [],
-    ...(counts.has(id) ? { approximateRows: counts.get(id) as number } : {}),
+    ...(counts.has(id) ? { approximateRows: counts.get(id) } : {}),
   }));
 }
 

@@ -1,4 +1,4 @@
-import { TendrilError, type TableDefinition } from '@tendril/core';
+import { cellText, TendrilError, type TableDefinition } from '@tendril/core';
 import type { Knex } from 'knex';
 import type { SqlClient } from './client.js';
 import {
@@ -188,7 +188,7 @@ export function changeTrackingRowKey(
         },
       );
     }
-    return String(value).trim();
+    return cellText(value).trim();
   });
   const present = table.key.every((column) => row[column] !== null && row[column] !== undefined);
   return { key, present };

@@ -1,4 +1,4 @@
-import { TendrilError } from '@tendril/core';
+import { cellText, TendrilError } from '@tendril/core';
 import type { Knex } from 'knex';
 import { classifyDbError, type SqlClient } from './client.js';
 import { checkIdentifier, objectName, requireMssql } from './mssql-paging.js';
@@ -83,12 +83,12 @@ function typeOf(row: Row): string {
   const precision = row['DATETIME_PRECISION'];
   const length = row['CHARACTER_MAXIMUM_LENGTH'];
   if ((dataType === 'datetime2' || dataType === 'datetimeoffset' || dataType === 'time') && precision != null)
-    return `${dataType}(${String(precision)})`;
+    return `${dataType}(${cellText(precision)})`;
   if (
     (dataType === 'varchar' || dataType === 'nvarchar' || dataType === 'char' || dataType === 'nchar') &&
     length != null
   )
-    return `${dataType}(${Number(length) === -1 ? 'max' : String(length)})`;
+    return `${dataType}(${Number(length) === -1 ? 'max' : cellText(length)})`;
   // INFORMATION_SCHEMA names rowversion by its old synonym.
   return dataType === 'timestamp' ? 'rowversion' : dataType;
 }

@@ -88,11 +88,11 @@ export function rowversionPageQuery(
   selectTableColumns(qb, client, table);
   qb.select({ [CURSOR_ALIAS]: knex.raw('CONVERT(varchar(18), ??, 1)', [rv]) });
   applyRowCondition(qb, client, table, table.where);
-  qb.andWhere((window) =>
+  qb.andWhere((window) => {
     window
       .where(rv, '>=', bindRowversion(client, page.lower))
-      .andWhere(rv, '<', bindRowversion(client, page.upper)),
-  );
+      .andWhere(rv, '<', bindRowversion(client, page.upper));
+  });
   if (page.after) {
     const after = page.after;
     qb.andWhere((next) =>

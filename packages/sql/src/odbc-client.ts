@@ -382,7 +382,7 @@ export function createOdbcClient(db: OdbcDatabase, options: OdbcClientOptions = 
         return await withConnection(async (connection) => {
           const result = (await (parameters.length > 0
             ? connection.query(sql, parameters as (string | number)[])
-            : connection.query(sql))) as unknown as OdbcRows;
+            : connection.query(sql))) as OdbcRows;
           return normaliseRows(dialect, result);
         });
       } catch (error) {

@@ -194,9 +194,9 @@ function inWindow(
     qb.where((either) => {
       either
         .where((stamped) => inWindow(stamped, client, stamp, lower, upper))
-        .orWhere((unstamped) =>
-          unstamped.whereNull(stamp.ref).andWhere((rest) => inWindow(rest, client, fallback, lower, upper)),
-        );
+        .orWhere((unstamped) => {
+          unstamped.whereNull(stamp.ref).andWhere((rest) => inWindow(rest, client, fallback, lower, upper));
+        });
     });
     return;
   }
@@ -362,9 +362,9 @@ export function lookupByKeysQuery(
   return qb.andWhere((any) => {
     for (const key of keys) {
       any.orWhere((match) => {
-        keyColumns.forEach((column, i) =>
-          match.where(column.ref, '=', bindKey(client, column.type, column.name, key[i] as string)),
-        );
+        keyColumns.forEach((column, i) => {
+          match.where(column.ref, '=', bindKey(client, column.type, column.name, key[i] as string));
+        });
       });
     }
   });
@@ -448,14 +448,16 @@ export function settlingRowsQuery(
   // The cursor as the polls compare it (with its fallback, COALESCE), then each `also` stamp.
   const stamps = [cursorOf(client, table, columns), ...(table.cursor.also ?? []).map((c) => columns.get(c))];
   const qb = knex(table.table).select(knex.raw('COUNT(*) AS ??', ['rows']));
-  stamps.forEach((stamp, i) =>
-    qb.select(knex.raw('MAX(?) AS ??', [cursorText(client, stamp.ref), `newest_${i}`])),
-  );
+  stamps.forEach((stamp, i) => {
+    qb.select(knex.raw('MAX(?) AS ??', [cursorText(client, stamp.ref), `newest_${i}`]));
+  });
   if ((table.cursor.also?.length ?? 0) > 0) addJoins(qb, client, table, columns);
   applyCondition(qb, columns, table.where);
   qb.andWhere((any) => {
     for (const stamp of stamps)
-      any.orWhere((one) => compare(one, stamp.ref, '>=', bindCursor(client, stamp.type, stamp.name, from)));
+      any.orWhere((one) => {
+        compare(one, stamp.ref, '>=', bindCursor(client, stamp.type, stamp.name, from));
+      });
   });
   return qb;
 }

@@ -1,4 +1,10 @@
-import { TendrilError, WINDOW_DEFAULTS, type ColumnType, type TableDefinition } from '@tendril/core';
+import {
+  cellText,
+  TendrilError,
+  WINDOW_DEFAULTS,
+  type ColumnType,
+  type TableDefinition,
+} from '@tendril/core';
 import type { Knex } from 'knex';
 import type { SqlClient } from './client.js';
 import { bindCursor, bindKey, checkDeclaredType, cursorText } from './column-binding.js';
@@ -159,11 +165,11 @@ export function windowPageQuery(
   if (newKeysAfter) {
     qb.andWhere((either) => {
       either
-        .where((inside) =>
+        .where((inside) => {
           inside
             .where(date.ref, '>=', bindCursor(client, date.type, date.name, page.from))
-            .andWhere(date.ref, '<', bindCursor(client, date.type, date.name, page.until)),
-        )
+            .andWhere(date.ref, '<', bindCursor(client, date.type, date.name, page.until));
+        })
         .orWhere((fresh) => keyAbove(client, fresh, table, newKeysAfter));
     });
   }
@@ -188,6 +194,6 @@ export function windowLookupQuery(
 export function businessDateOf(row: Readonly<Record<string, unknown>>): string | undefined {
   const value = row[BUSINESS_DATE_ALIAS];
   if (value === null || value === undefined) return undefined;
-  const day = String(value).trim().slice(0, 10);
+  const day = cellText(value).trim().slice(0, 10);
   return DAY.test(day) ? day : undefined;
 }

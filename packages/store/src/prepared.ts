@@ -149,7 +149,7 @@ function batchRows<C extends RowColumns>(
 function queryParts<P>(dialect: StoreDialect): QueryParts<P> {
   return {
     param: (name) => sql`${new Slot(name, 'value')}`,
-    inList: (ref, name, type) => dialect.inList(ref, new Slot(name as string, 'list'), type),
+    inList: (ref, name, type) => dialect.inList(ref, new Slot(name, 'list'), type),
     yes: dialect.flagLiteral(true),
     no: dialect.flagLiteral(false),
     dialect,

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { TendrilError } from '@tendril/core';
+import { cellText, TendrilError } from '@tendril/core';
 
 /** Databases the data generator writes to. */
 export const GENERATOR_DIALECTS = ['mysql', 'sqlite'] as const;
@@ -29,9 +29,17 @@ function quote(dialect: GeneratorDialect, name: string): string {
   }
 }
 
+/** The parts of knex's (untyped) client this file uses: its config and its connection pool. */
+interface KnexClient {
+  readonly config?: { readonly client?: unknown };
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<void>;
+}
+const clientOf = (knex: Knex): KnexClient => knex.client as KnexClient;
+
 /** Which dialect a knex instance speaks, from its client name. */
 export function generatorDialectOf(knex: Knex): GeneratorDialect {
-  const client: unknown = knex.client.config?.client;
+  const client: unknown = clientOf(knex).config?.client;
   const name = typeof client === 'string' ? client : typeof client === 'function' ? String(client.name) : '';
   if (/mysql|maria/i.test(name)) return 'mysql';
   if (/sqlite/i.test(name)) return 'sqlite';
@@ -67,16 +75,14 @@ export class InsertSession {
 
   /** Pins a connection; on SQLite also opens the transaction every batch runs in. */
   static async start(knex: Knex, dialect: GeneratorDialect): Promise<InsertSession> {
-    const connection: unknown = await knex.client.acquireConnection();
+    const connection: unknown = await clientOf(knex).acquireConnection();
     const session = new InsertSession(knex, dialect, connection);
     if (dialect === 'sqlite') await session.run('BEGIN');
     return session;
   }
 
   run(sql: string, bindings: readonly SqlValue[] = []): Promise<unknown> {
-    return this.knex
-      .raw(sql, bindings as SqlValue[])
-      .connection(this.connection) as unknown as Promise<unknown>;
+    return this.knex.raw(sql, bindings as SqlValue[]).connection(this.connection);
   }
 
   /**
@@ -120,7 +126,7 @@ export class InsertSession {
             [table],
           )
         : await this.query('SELECT name FROM pragma_table_info(?)', [table]);
-    const names = rows.map((r) => String(r.name ?? r.NAME ?? ''));
+    const names = rows.map((r) => cellText(r.name ?? r.NAME));
     return names.length === 0 ? undefined : names;
   }
 
@@ -168,7 +174,7 @@ export class InsertSession {
       else await this.settle().catch(() => undefined);
       if (this.dialect === 'sqlite') await this.run(success ? 'COMMIT' : 'ROLLBACK');
     } finally {
-      await this.knex.client.releaseConnection(this.connection);
+      await clientOf(this.knex).releaseConnection(this.connection);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { sourceIdOf, TendrilError, type Row } from '@tendril/core';
+import { cellText, sourceIdOf, TendrilError, type Row } from '@tendril/core';
 import {
   changeTrackingNeedsBaseline,
   changeTrackingPageQuery,
@@ -55,17 +55,17 @@ async function pollChangeTracking(run: StreamRun): Promise<void> {
       ? run.state.changeInProgress
       : undefined;
   const since = resume?.lower ?? run.state.changeTrackingVersion;
-  if (since === undefined || run.full || changeTrackingNeedsBaseline(since, String(minValid))) {
+  if (since === undefined || run.full || changeTrackingNeedsBaseline(since, cellText(minValid))) {
     if (since !== undefined && !run.full) {
       run.log.warn(
         { stream, table: table.table, event: 'change_tracking.version_expired' },
         'the stored change-tracking version is older than the minimum valid version: running a baseline',
       );
     }
-    await runBaseline(run, { changeTrackingVersion: String(current) });
+    await runBaseline(run, { changeTrackingVersion: cellText(current) });
     return;
   }
-  const upper = resume?.upper ?? String(current);
+  const upper = resume?.upper ?? cellText(current);
   const inProgress = (after?: CursorPosition): ChangeInProgress => ({
     mode: 'change-tracking',
     lower: since,
@@ -86,7 +86,7 @@ async function pollChangeTracking(run: StreamRun): Promise<void> {
             limit: run.pageSize,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       ...(resume?.after ? { start: resume.after } : {}),
       pageSize: run.pageSize,

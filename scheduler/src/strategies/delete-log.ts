@@ -1,4 +1,3 @@
-import type { Row } from '@tendril/core';
 import { deleteLogPageQuery, minCursor, shiftCursor, truncateCursor } from '@tendril/sql';
 import { confirmCandidates } from '../confirm-deletes.js';
 import { readPages } from '../page-reader.js';
@@ -30,7 +29,7 @@ export async function pollDeleteLog(run: StreamRun, seenAt: string): Promise<voi
             limit: run.pageSize,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       pageSize: run.pageSize,
       positionOf: (row) => ({ cursor: String(row['__cursor']), key: log.key.map((k) => String(row[k])) }),

@@ -51,7 +51,7 @@ export async function reconcileKeys(run: StreamRun): Promise<void> {
             limit: run.pageSize,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       pageSize: run.pageSize,
       positionOf: (row) => positionOf(table, row, false),
@@ -71,7 +71,7 @@ export async function reconcileKeys(run: StreamRun): Promise<void> {
     }
     let found: Row[] = [];
     if (readInFull.length > 0) {
-      found = (await query(() =>
+      found = await query(() =>
         run.deps.sql.execute(
           lookupByKeysQuery(
             run.deps.sql,
@@ -79,7 +79,7 @@ export async function reconcileKeys(run: StreamRun): Promise<void> {
             readInFull.map((id) => keyOf(table, id)),
           ),
         ),
-      )) as Row[];
+      );
       run.counts.read += found.length;
     }
     // A key read in full but gone by now (deleted between the two queries) is left to the stale check below.

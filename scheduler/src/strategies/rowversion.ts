@@ -1,4 +1,4 @@
-import { TendrilError, type Row } from '@tendril/core';
+import { cellText, TendrilError } from '@tendril/core';
 import { compareRowversion, ROWVERSION_ZERO, rowversionPageQuery, rowversionUpperQuery } from '@tendril/sql';
 import type { ChangeInProgress, CursorPosition } from '@tendril/store';
 import { comparePosition } from '../key-order.js';
@@ -50,7 +50,7 @@ async function pollRowversion(run: StreamRun): Promise<void> {
         `stream ${stream}: MIN_ACTIVE_ROWVERSION() returned nothing; check the connection's database`,
       );
     }
-    upper = String(read);
+    upper = cellText(read);
     const watermark = run.state.rowversionWatermark;
     if (watermark === undefined || run.full || compareRowversion(upper, watermark) < 0) {
       if (watermark !== undefined && !run.full) {
@@ -85,7 +85,7 @@ async function pollRowversion(run: StreamRun): Promise<void> {
             limit: run.pageSize,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       ...(resume?.after ? { start: resume.after } : {}),
       pageSize: run.pageSize,

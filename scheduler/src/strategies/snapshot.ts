@@ -1,4 +1,4 @@
-import type { CursorMode, Row } from '@tendril/core';
+import type { CursorMode } from '@tendril/core';
 import { snapshotPageQuery } from '@tendril/sql';
 import { confirmStaleDeletes } from '../confirm-deletes.js';
 import { readPages } from '../page-reader.js';
@@ -25,7 +25,7 @@ export async function scanSnapshot(run: StreamRun, mode: CursorMode = 'snapshot'
             limit: run.pageSize,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       pageSize: run.pageSize,
       positionOf: (row) => positionOf(table, row, false),

@@ -1,4 +1,4 @@
-import type { Row } from '@tendril/core';
+import { cellText } from '@tendril/core';
 import { compareCursor, minCursor, shiftCursor, timestampPageQuery, truncateCursor } from '@tendril/sql';
 import type { CursorPosition, StreamState } from '@tendril/store';
 import { confirmStaleDeletes } from '../confirm-deletes.js';
@@ -81,7 +81,7 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
             order: paging,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       ...(after ? { start: after } : {}),
       pageSize: run.pageSize,
@@ -92,7 +92,7 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
   for await (const { rows, last } of pages) {
     if (skewLimit && !skewWarned) {
       const ahead = rows.some(
-        (r) => r['__cursor'] != null && compareCursor(String(r['__cursor']), skewLimit) > 0,
+        (r) => r['__cursor'] != null && compareCursor(cellText(r['__cursor']), skewLimit) > 0,
       );
       if (ahead) {
         skewWarned = true;

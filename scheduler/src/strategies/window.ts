@@ -61,7 +61,7 @@ async function scanWindow(run: StreamRun): Promise<void> {
             limit: run.pageSize,
           }),
         ),
-      ) as Promise<Row[]>,
+      ),
     {
       pageSize: run.pageSize,
       positionOf: (row) => positionOf(table, row, false),

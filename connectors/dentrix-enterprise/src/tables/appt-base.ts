@@ -1,4 +1,4 @@
-import { defineTable, sourceIdOf, t, type ColumnDeclarations } from '@tendril/core';
+import { cellText, defineTable, sourceIdOf, t, type ColumnDeclarations } from '@tendril/core';
 import { appointmentEnd, appointmentMinutes, appointmentStart } from '../appointment-time.js';
 import { optionsOf } from '../options.js';
 import { APPT_STATUS, appointmentStatus, LOOKUPS } from '../vocabularies.js';
@@ -6,7 +6,7 @@ import { EVIDENCE } from '../evidence.js';
 import { DDB_LAST_MOD_CURSOR } from './pat-base.js';
 
 function providerKey(id: unknown, db: unknown): string | undefined {
-  const parts = [id, db].map((v) => (v === null || v === undefined ? '' : String(v).trim()));
+  const parts = [id, db].map((v) => cellText(v).trim());
   // An ID of 0 or blank is "no provider" (docs/standard-model.md, "Conventions").
   if (parts[0] === '' || parts[0] === '0' || parts[1] === '') return undefined;
   return sourceIdOf(parts);

@@ -1,4 +1,4 @@
-import { defineTable, t } from '@tendril/core';
+import { cellText, defineTable, t } from '@tendril/core';
 import { EVIDENCE } from '../evidence.js';
 import { CHART_STATUS } from '../vocabularies.js';
 import { procedureConcept } from './procedure-code.js';
@@ -15,7 +15,7 @@ const SURFACES = ['M', 'O', 'D', 'B', 'F', 'L', 'I'] as const;
 export function singleTooth(start: unknown, end: unknown): string | undefined {
   const first = Number(start);
   if (!Number.isInteger(first) || first <= 0) return undefined;
-  const last = end === null || end === undefined || String(end).trim() === '' ? 0 : Number(end);
+  const last = cellText(end).trim() === '' ? 0 : Number(end);
   return last === 0 || last === first ? String(first) : undefined;
 }
 

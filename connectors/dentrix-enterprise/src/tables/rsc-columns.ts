@@ -1,4 +1,4 @@
-import type { ColumnDeclarations } from '@tendril/core';
+import { cellText, type ColumnDeclarations } from '@tendril/core';
 
 /**
  * The `DDB_RSC_BASE` columns the three resource streams read, with their T-SQL types from the
@@ -38,7 +38,7 @@ export function resourceName(nameLast: unknown, code: unknown): string | undefin
 
 /** `ActiveFlag` as a Location status (A: 1 active, 0 inactive; other values unknown). */
 export function activeStatus(flag: unknown): 'active' | 'inactive' | undefined {
-  const text = flag === null || flag === undefined ? '' : String(flag).trim();
+  const text = cellText(flag).trim();
   if (text === '1') return 'active';
   if (text === '0') return 'inactive';
   return undefined;

@@ -223,7 +223,7 @@ export async function seedDentrixEnterprise(
   options: DentrixEnterpriseSeedOptions,
 ): Promise<DentrixEnterpriseCounts> {
   const { rows, counts } = generateDentrixEnterprise(options);
-  const tables: [string, Record<string, unknown>[]][] = Object.entries(rows);
+  const tables = Object.entries(rows) as [string, Record<string, unknown>[]][];
   for (const [table, list] of tables) {
     const info = await knex(table).columnInfo();
     const columns = [...new Set(list.flatMap((row) => Object.keys(row)))].filter((c) => c in info);

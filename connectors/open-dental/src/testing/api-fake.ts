@@ -18,6 +18,7 @@
  *   the fake is stricter than the real API so a mistyped field fails a test instead of vanishing.
  * Behaviour the documentation left open is marked "unconfirmed" where it is implemented.
  */
+import { cellText } from '@tendril/core';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
@@ -182,7 +183,7 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     table: string,
     key: string,
     value: number,
-    extra?: (q: Knex.QueryBuilder) => void,
+    extra?: (q: Knex.QueryBuilder) => unknown,
   ): Promise<boolean> {
     if (!(await knex.schema.hasTable(table))) return false;
     const q = knex(table).where(key, value).first(key);
@@ -195,18 +196,18 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
       AptNum: Number(row['AptNum']),
       PatNum: Number(row['PatNum']),
       AptStatus: APT_STATUS_NAMES[Number(row['AptStatus'])] ?? 'None',
-      Pattern: String(row['Pattern'] ?? ''),
+      Pattern: cellText(row['Pattern']),
       Confirmed: Number(row['Confirmed'] ?? 0),
       Op: Number(row['Op']),
-      Note: String(row['Note'] ?? ''),
+      Note: cellText(row['Note']),
       ProvNum: Number(row['ProvNum'] ?? 0),
       ProvHyg: Number(row['ProvHyg'] ?? 0),
       AptDateTime: String(row['AptDateTime']),
       IsNewPatient: Number(row['IsNewPatient'] ?? 0) === 1 ? 'true' : 'false',
       ClinicNum: Number(row['ClinicNum'] ?? 0),
-      DateTStamp: String(row['DateTStamp'] ?? ''),
+      DateTStamp: cellText(row['DateTStamp']),
       AppointmentTypeNum: Number(row['AppointmentTypeNum'] ?? 0),
-      DateTimeArrived: String(row['DateTimeArrived'] ?? '0001-01-01 00:00:00'),
+      DateTimeArrived: cellText(row['DateTimeArrived'] ?? '0001-01-01 00:00:00'),
     };
   }
 
@@ -214,22 +215,22 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     const gender = Object.entries(GENDERS).find(([, n]) => n === Number(row['Gender']))?.[0] ?? 'Unknown';
     return {
       PatNum: Number(row['PatNum']),
-      LName: String(row['LName'] ?? ''),
-      FName: String(row['FName'] ?? ''),
-      MiddleI: String(row['MiddleI'] ?? ''),
-      Preferred: String(row['Preferred'] ?? ''),
+      LName: cellText(row['LName']),
+      FName: cellText(row['FName']),
+      MiddleI: cellText(row['MiddleI']),
+      Preferred: cellText(row['Preferred']),
       PatStatus: PAT_STATUS_NAMES[Number(row['PatStatus'])] ?? 'Patient',
       Gender: gender,
-      Birthdate: String(row['Birthdate'] ?? '0001-01-01'),
-      Address: String(row['Address'] ?? ''),
-      Address2: String(row['Address2'] ?? ''),
-      City: String(row['City'] ?? ''),
-      State: String(row['State'] ?? ''),
-      Zip: String(row['Zip'] ?? ''),
-      HmPhone: String(row['HmPhone'] ?? ''),
-      WkPhone: String(row['WkPhone'] ?? ''),
-      WirelessPhone: String(row['WirelessPhone'] ?? ''),
-      Email: String(row['Email'] ?? ''),
+      Birthdate: cellText(row['Birthdate'] ?? '0001-01-01'),
+      Address: cellText(row['Address']),
+      Address2: cellText(row['Address2']),
+      City: cellText(row['City']),
+      State: cellText(row['State']),
+      Zip: cellText(row['Zip']),
+      HmPhone: cellText(row['HmPhone']),
+      WkPhone: cellText(row['WkPhone']),
+      WirelessPhone: cellText(row['WirelessPhone']),
+      Email: cellText(row['Email']),
       Guarantor: Number(row['Guarantor'] ?? 0),
       PriProv: Number(row['PriProv'] ?? 0),
       ClinicNum: Number(row['ClinicNum'] ?? 0),
@@ -311,9 +312,9 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     for (const required of ['PatNum', 'Op', 'AptDateTime'])
       if (!(required in body)) throw bad(`${required} is required.`);
     const patNum = wholeNumber(body['PatNum'], 'PatNum');
-    const patient = (await knex('patient')
+    const patient = await knex('patient')
       .where('PatNum', patNum)
-      .first('PatNum', 'PatStatus', 'PriProv')) as Record<string, unknown> | undefined;
+      .first<Record<string, unknown> | undefined>('PatNum', 'PatStatus', 'PriProv');
     if (!patient || Number(patient['PatStatus']) === 4) throw bad('PatNum is invalid.');
     if ('AptStatus' in body && body['AptStatus'] !== 'Scheduled')
       throw bad('AptStatus must be "Scheduled" for a new appointment through this API.');
@@ -329,14 +330,14 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
           .where({ Category: DEF_CAT_APPT_CONFIRMED, IsHidden: 0 })
           .orderBy('ItemOrder')
           .limit(1)
-          .select('DefNum')
+          .select<{ DefNum: unknown }[]>('DefNum')
       : [];
     const now = wallNow(zone);
     const row = await present('appointment', {
       PatNum: patNum,
       AptStatus: 1,
       Pattern: '//XX//', // unconfirmed default when Pattern is omitted
-      Confirmed: firstConfirm ? Number((firstConfirm as { DefNum: unknown }).DefNum) : 0,
+      Confirmed: firstConfirm ? Number(firstConfirm.DefNum) : 0,
       ClinicNum: Number(op['ClinicNum'] ?? 0),
       ProvHyg: 0,
       Note: '',
@@ -400,16 +401,17 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
         .where({ Category: DEF_CAT_APPT_CONFIRMED, IsHidden: 0 })
         .orderBy('ItemOrder')
         .limit(1)
-        .select('DefNum');
+        .select<{ DefNum: unknown }[]>('DefNum');
       if (!first) throw bad('No ApptConfirmed definitions exist.');
-      defNum = Number((first as { DefNum: unknown }).DefNum);
+      defNum = Number(first.DefNum);
     } else {
       const pref = CONFIRM_PREFERENCES[String(body['confirmVal'])];
       if (!pref)
         throw bad('confirmVal must be either "None", "Sent", "Confirmed", "Not Accepted", or "Failed".');
       const row = (await knex.schema.hasTable('preference'))
-        ? ((await knex('preference').where('PrefName', pref).first('ValueString')) as
-            { ValueString?: unknown } | undefined)
+        ? await knex('preference')
+            .where('PrefName', pref)
+            .first<{ ValueString?: unknown } | undefined>('ValueString')
         : undefined;
       defNum = Number(row?.ValueString ?? 0);
       if (!defNum) throw bad(`The office has not set ${pref} (eServices Setup, Automated Messaging).`);
@@ -519,8 +521,9 @@ export async function startOpenDentalApiFake(options: OpenDentalApiFakeOptions):
     let priProv = fields['PriProv'];
     if (priProv === undefined) {
       // Unconfirmed default: the practice's default provider; the fake takes the first active provider.
-      const first = (await knex('provider').orderBy('ProvNum').first('ProvNum')) as
-        { ProvNum?: unknown } | undefined;
+      const first = await knex('provider')
+        .orderBy('ProvNum')
+        .first<{ ProvNum?: unknown } | undefined>('ProvNum');
       priProv = Number(first?.ProvNum ?? 0);
     }
     const row = await present('patient', {

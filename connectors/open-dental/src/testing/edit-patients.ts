@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { TendrilError } from '@tendril/core';
+import { cellText, TendrilError } from '@tendril/core';
 import {
   type GeneratorDialect,
   generatorDialectOf,
@@ -97,7 +97,7 @@ export async function editPatients(knex: Knex, options: EditPatientsOptions): Pr
 
     const edited: string[] = [];
     for (const row of chosen) {
-      const current = row.v === null || row.v === undefined ? null : String(row.v);
+      const current = row.v === null || row.v === undefined ? null : cellText(row.v);
       let value = newValue(rng, editable);
       while (value === current) value = newValue(rng, editable);
       const sets = [`${q(target)} = ?`];

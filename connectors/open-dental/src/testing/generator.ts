@@ -854,7 +854,7 @@ function generateFamily(g: Generation, ref: Reference, firstPatNum: number, last
       PatNum: patNum,
       LName: lname,
       FName: fname,
-      MiddleI: rng.chance(0.45) ? (rng.pick([...MIDDLE_INITIALS]) as string) : '',
+      MiddleI: rng.chance(0.45) ? rng.pick<string>([...MIDDLE_INITIALS]) : '',
       Preferred: nickname !== undefined && rng.chance(0.3) ? nickname : '',
       PatStatus: status,
       Gender: gender,
@@ -1201,7 +1201,7 @@ export async function seedOpenDental(knex: Knex, options: SeedOpenDentalOptions)
     const present = OPEN_DENTAL_SEED_TABLES.filter((t) => !missing.includes(t));
     disabledKeys = await session.disableKeys(present);
 
-    const g = new Generation(new Random(seed), writers as unknown as Writers, now, options.stamp);
+    const g = new Generation(new Random(seed), writers, now, options.stamp);
     const ref = buildReference(g, patients, clinicCount);
     for (const table of OPEN_DENTAL_SEED_TABLES) await writers[table].flush();
 

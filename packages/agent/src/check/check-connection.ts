@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import {
+  cellText,
   tablesRead,
   type ConnectionConfig,
   type ConnectorDefinition,
@@ -73,7 +74,10 @@ function factsOf(error: unknown): DriverFacts {
   const d = coded.details ?? {};
   const code = typeof d['code'] === 'string' ? d['code'] : undefined;
   const errno = typeof d['errno'] === 'number' ? d['errno'] : undefined;
-  const label = [code, errno, d['sqlState']].filter((v) => v !== undefined).join(' ');
+  const label = [code, errno, d['sqlState']]
+    .filter((v) => v !== undefined)
+    .map(cellText)
+    .join(' ');
   // Only classified here, never printed: driver messages can quote values.
   let looksLikeTls = false;
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -187,7 +191,7 @@ async function mysqlVisibleDatabases(client: SqlClient): Promise<string[] | unde
   try {
     const rows = await client.execute(client.knex.raw('SHOW DATABASES'));
     return rows
-      .map((r) => String(r['Database'] ?? Object.values(r)[0] ?? ''))
+      .map((r) => cellText(r['Database'] ?? Object.values(r)[0]))
       .filter(
         (name) => name !== '' && !['information_schema', 'performance_schema', 'mysql', 'sys'].includes(name),
       );

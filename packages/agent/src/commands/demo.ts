@@ -124,7 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         .knex('appointment')
         .where('AptStatus', 1)
         .orderBy('AptNum')
-        .first('AptNum');
+        .first<{ AptNum: number } | undefined>('AptNum');
       if (appointment)
         await ehr
           .knex('appointment')
@@ -135,7 +135,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         .where('PatStatus', 0)
         .whereNotIn('PatNum', edited)
         .orderBy('PatNum', 'desc')
-        .first('PatNum');
+        .first<{ PatNum: number } | undefined>('PatNum');
       if (victim)
         await ehr.knex('patient').where('PatNum', victim.PatNum).update({ PatStatus: 4, DateTStamp: stamp });
       await sleep(1100); // cursor columns have 1 s precision: let the edits' second close
@@ -262,8 +262,12 @@ async function demoWriteback(
       .knex('patient')
       .where('PatStatus', 0)
       .orderBy('PatNum')
-      .first('PatNum', 'PriProv');
-    const op = await ehr.knex('operatory').where('IsHidden', 0).orderBy('OperatoryNum').first('OperatoryNum');
+      .first<{ PatNum: number; PriProv: number } | undefined>('PatNum', 'PriProv');
+    const op = await ehr
+      .knex('operatory')
+      .where('IsHidden', 0)
+      .orderBy('OperatoryNum')
+      .first<{ OperatoryNum: number } | undefined>('OperatoryNum');
     if (!patient || !op) {
       out(indent('no active patient or operatory in the demo database; writeback step skipped'));
       return;

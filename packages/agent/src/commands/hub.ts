@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { TendrilError } from '@tendril/core';
-import { startHubNode, type HubLogger, type SiteRecord } from '@tendril/hub';
+import { startHubNode, type SiteRecord } from '@tendril/hub';
 import type { Command } from 'commander';
 import type { CliContext, CommandRegistrar } from '../cli-context.js';
 import { loadHubConfigFile } from '../hub/hub-config-file.js';
@@ -384,7 +384,7 @@ export const registerHubCommand: CommandRegistrar = (program, ctx) => {
       const stopRequested = waitForStopSignal();
       const node = await startHubNode({
         config,
-        logger: logger as unknown as HubLogger,
+        logger: logger,
         version: packageVersion(),
       });
       ctx.write(

@@ -77,7 +77,7 @@ export const registerMapCommand: CommandRegistrar = (program, ctx) => {
         let answers: MapAnswers = {};
         if (flags.answers && connector)
           answers = parseMapAnswers(flags.answers, readAnswers(flags.answers), connector.streams);
-        const rl = interactive ? createInterface({ input: stdin!, output: ctx.io.stdout }) : undefined;
+        const rl = interactive ? createInterface({ input: stdin, output: ctx.io.stdout }) : undefined;
         try {
           const result = await runMap(cradle, {
             configFile: flags.config,

@@ -1,5 +1,5 @@
 import { connectorForSite, isTendrilError, TendrilError } from '@tendril/core';
-import { streamsOf, syncConnection, type Logger as EngineLogger } from '@tendril/scheduler';
+import { streamsOf, syncConnection } from '@tendril/scheduler';
 import type { Cradle } from '../container.js';
 import type { CommandRegistrar } from '../cli-context.js';
 import { createProgress } from '../progress.js';
@@ -73,7 +73,7 @@ export async function runSyncOnce(
         })
       : new Map<string, number>();
     const { result, errors, paused, warnings } = await syncConnection(
-      { sql: sqlClients.get(connection), store, logger: logger as unknown as EngineLogger },
+      { sql: sqlClients.get(connection), store, logger: logger },
       {
         connection,
         connector,

@@ -138,12 +138,12 @@ export async function demoHub(options: {
           .knex('patient')
           .where('PatStatus', 0)
           .orderBy('PatNum', 'desc')
-          .first('PatNum', 'PriProv');
+          .first<{ PatNum: number; PriProv: number } | undefined>('PatNum', 'PriProv');
         const op = await options.ehr
           .knex('operatory')
           .where('IsHidden', 0)
           .orderBy('OperatoryNum')
-          .first('OperatoryNum');
+          .first<{ OperatoryNum: number } | undefined>('OperatoryNum');
         if (!patient || !op) return;
         let result: Record<string, unknown> | undefined;
         for (let attempt = 0; attempt < 12 && result?.['status'] !== 'written'; attempt++) {
@@ -190,7 +190,7 @@ export async function demoHub(options: {
           cursor = String(next['next']);
           const events = next['events'] as { type: string; data: Record<string, unknown> }[];
           const back = events.find(
-            (e) => e.type === 'appointment.writeback.written' && e.data['id'] === result!['id'],
+            (e) => e.type === 'appointment.writeback.written' && e.data['id'] === result['id'],
           );
           if (back) {
             out(

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { isValidTimeZone, TendrilError } from '@tendril/core';
+import { cellText, isValidTimeZone, TendrilError } from '@tendril/core';
 import type { CliContext } from '../cli-context.js';
 import { checkConnection } from '../check/check-connection.js';
 import { DEFAULT_PORTS } from '../check/target.js';
@@ -142,7 +142,7 @@ export async function runEnrollInit(opts: EnrollInitOptions, ctx: CliContext): P
         extra: Parameters<typeof prompter.ask>[1] = {},
       ) =>
         (prefilled[key] as string | number | undefined) !== undefined
-          ? String(prefilled[key])
+          ? cellText(prefilled[key])
           : prompter.ask(question, extra);
       const contactName = await ask('contactName', 'Contact name (who can restart the agent on site)');
       const contactEmail = await ask('contactEmail', 'Contact e-mail', {

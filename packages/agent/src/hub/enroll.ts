@@ -1,4 +1,4 @@
-import { TendrilError } from '@tendril/core';
+import { cellText, TendrilError } from '@tendril/core';
 import type { EnrollmentDetails } from '@tendril/hub';
 
 /** Where a hub is, checked the same way as `hub.url` in tendril.yaml. */
@@ -40,7 +40,7 @@ async function call(base: string, key: string, method: 'GET' | 'POST'): Promise<
   if (!response.ok) {
     throw new TendrilError(
       'TENDRIL_E_HUB_REFUSED',
-      `the hub refused the enrollment key (${String(body['code'] ?? response.status)}): ${String(body['message'] ?? 'no reason given')}`,
+      `the hub refused the enrollment key (${cellText(body['code'] ?? response.status)}): ${cellText(body['message'] ?? 'no reason given')}`,
     );
   }
   return body;

@@ -183,7 +183,10 @@ export function startHubLink(options: HubLinkOptions): HubLink {
     });
     socket.on('message', (data, isBinary) => {
       if (isBinary) return;
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
+      // ws hands over a Buffer, a list of fragments, or an ArrayBuffer (whose toString is not its text).
+      const text = (
+        Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data
+      ).toString('utf8');
       if (!welcomed) {
         const parsed = parseFrame({ welcome: Welcome }, text);
         if (!parsed.ok || parsed.frame.replyTo !== helloId) {

@@ -1,4 +1,5 @@
 import {
+  cellText,
   applyTableOverrides,
   isTendrilError,
   mapRow,
@@ -44,7 +45,7 @@ export function maskResource(value: unknown, key = ''): unknown {
   // A reference holds a framework id (a UUID): say that it is one, not which.
   if (/Ids?$/.test(key)) return '(ref)';
   if (VOCABULARY_KEYS.has(key)) return value;
-  return String(value).replace(/[A-Z]/g, 'X').replace(/[a-z]/g, 'x').replace(/[0-9]/g, '9');
+  return cellText(value).replace(/[A-Z]/g, 'X').replace(/[a-z]/g, 'x').replace(/[0-9]/g, '9');
 }
 
 export interface MappingPreview {

@@ -20,7 +20,7 @@ export interface HeartbeatChannel {
 export function startHeartbeat(
   options: { intervalMs?: number; channel?: HeartbeatChannel; onSupervisorGone?: () => void } = {},
 ): () => void {
-  const channel = options.channel ?? (process as HeartbeatChannel);
+  const channel = options.channel ?? process;
   if (typeof channel.send !== 'function') return () => undefined;
   // The supervisor died (SIGKILL, crash): stop gracefully instead of running on unsupervised, so a
   // restarted supervisor never finds a second agent working on the same store.
@@ -58,7 +58,7 @@ export function startHeartbeat(
  * then nothing would start it again.
  */
 export function requestRestart(options: { reason?: string; channel?: HeartbeatChannel } = {}): void {
-  const channel = options.channel ?? (process as HeartbeatChannel);
+  const channel = options.channel ?? process;
   if (typeof channel.send !== 'function' || channel.connected === false) {
     throw new TendrilError(
       'TENDRIL_E_SUPERVISOR',

@@ -30,7 +30,7 @@ function siteKeyBytes(env: NodeJS.ProcessEnv): Buffer | undefined {
  */
 export function createRestartEndpoint(
   env: NodeJS.ProcessEnv = process.env,
-  channel: HeartbeatChannel = process as HeartbeatChannel,
+  channel: HeartbeatChannel = process,
 ): AgentRestartEndpoint | undefined {
   if (env[SUPERVISED_ENV] !== '1' || typeof channel.send !== 'function') return undefined;
   const key = siteKeyBytes(env);

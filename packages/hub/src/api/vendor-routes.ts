@@ -360,7 +360,7 @@ export function vendorRoutes(ctx: HubContext, extraDocs: readonly RouteDoc[] = [
         const accepted = ctx.now();
         const due = writebackDeadline(
           envelope,
-          input.input as Record<string, unknown>,
+          input.input,
           accepted.getTime(),
           connection?.defaultDeadlineSeconds ?? DEFAULT_DEADLINE_SECONDS,
         );
@@ -381,7 +381,7 @@ export function vendorRoutes(ctx: HubContext, extraDocs: readonly RouteDoc[] = [
           command: envelope.command,
           idempotencyKey: envelope.idempotencyKey,
           payloadHash: writebackPayloadHash(envelope),
-          input: input.input as Record<string, unknown>,
+          input: input.input,
           resourceType: commandResource(envelope.command),
           acceptedAt: accepted,
           deadline: new Date(due.deadlineMs),

@@ -78,7 +78,9 @@ export async function openHubDatabase(
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         format !== 'binary' && oid === INT8_OID
           ? (value: string) => Number(value)
-          : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+          : (pg.types.getTypeParser(oid, format ?? 'text') as (
+              value: string,
+            ) => unknown)) as pg.CustomTypesConfig['getTypeParser'],
     };
     const pool = new pg.Pool({
       connectionString: store.postgres,

@@ -155,7 +155,10 @@ export class LinkServer {
         ws.close(LINK_CLOSE.protocolError, 'binary frames are not part of the protocol');
         return;
       }
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
+      // ws hands over a Buffer, a list of fragments, or an ArrayBuffer (whose toString is not its text).
+      const text = (
+        Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data
+      ).toString('utf8');
       if (!helloSeen) {
         helloSeen = true;
         clearTimeout(helloTimer);

@@ -300,5 +300,5 @@ export function parseFrame<S extends Record<string, z.ZodType>>(
       ...(frameId ? { id: frameId } : {}),
     };
   }
-  return { ok: true, frame: parsed.data as z.infer<S[keyof S]>, type: type as keyof S & string };
+  return { ok: true, frame: parsed.data as z.infer<S[keyof S]>, type: type };
 }

@@ -26,7 +26,7 @@ const STORE_TYPES: pg.CustomTypesConfig = {
       if (oid === INT8_OID) return int8;
       if (oid === TIMESTAMPTZ_OID) return timestamptz;
     }
-    return pg.types.getTypeParser(oid, format ?? 'text');
+    return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
