@@ -108,7 +108,8 @@ describe('an existing plain store, first opened by the agent with a site key', (
 
     for (const env of [{ TENDRIL_SITE_KEY: '' }, { TENDRIL_SITE_KEY: siteKey() }]) {
       const refused = await runCli(['events', '--config', configFile, '--json'], { env });
-      expect(refused.code).not.toBe(0);
+      // Exit 2: a restart cannot fix it, so the supervisor does not loop on it (docs/cli.md).
+      expect(refused.code).toBe(2);
       expect(refused.stderr).toContain('TENDRIL_E_STORE_KEY');
       expect(`${refused.stdout}${refused.stderr}`).not.toContain(FAMILY);
     }
