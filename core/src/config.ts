@@ -209,8 +209,8 @@ export const RetentionConfig = z
     deadLetterDays: retentionDays(14),
     /** Outbox events superseded by a newer event of the same resource, with no delivery left. */
     outboxDays: retentionDays(30),
-    /** Finished writebacks and their audit rows. */
-    auditDays: retentionDays(90),
+    /** Finished writebacks and their audit rows: six years, a HIPAA documentation period (docs/writeback.md). */
+    auditDays: retentionDays(2190),
     /** Run history (the newest run of each stream stays) and the fleet's run log. */
     runDays: retentionDays(30),
     /** When `tendril run` prunes: HH:MM in the first connection's time zone (UTC without one). */
@@ -226,7 +226,7 @@ export const DEFAULT_RETENTION: RetentionConfig = {
   deliveredDays: 7,
   deadLetterDays: 14,
   outboxDays: 30,
-  auditDays: 90,
+  auditDays: 2190,
   runDays: 30,
   pruneAt: '03:30',
 };
