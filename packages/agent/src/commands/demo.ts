@@ -197,7 +197,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await demoWriteback(container.cradle, ehr, odApi.url, out);
       await demoHub({ dir, ehrFile, ehr, odApiUrl: odApi.url, out });
 
-      out(`\nDone. The agent store is ${join(dir, 'tendril.db')}; try:`);
+      out(
+        `\nDone. The agent store is ${join(dir, 'tendril.db')} (plain text: the demo has no site key; docs/security.md); try:`,
+      );
       out(`  bin/tendril events --config <your tendril.yaml> --format flat --limit 5`);
       out(`  bin/tendril deliveries list --config <your tendril.yaml> --status dead`);
     } finally {
