@@ -38,6 +38,8 @@ export async function createAgentContainer(
     ehr?: boolean;
     /** The site key's bytes (TENDRIL_SITE_KEY / TENDRIL_SITE_KEY_FILE); none: the store stays plain text. */
     siteKey?: Buffer;
+    /** False for `tendril demo`: its output says the store is plain text, so the runtime does not warn. */
+    plaintextStoreWarning?: boolean;
   } = {},
 ): Promise<AwilixContainer<Cradle>> {
   const ehr = options.ehr ?? true;
@@ -81,7 +83,12 @@ export async function createAgentContainer(
       .disposer((pool) => pool.closeAll()),
     // Disposal runs in parallel, so `run` stops the runtime itself before the store and pools close;
     // this disposer is only the safety net.
-    agentRuntime: asFunction((cradle: Cradle) => createAgentRuntime(cradle))
+    agentRuntime: asFunction((cradle: Cradle) =>
+      createAgentRuntime(
+        cradle,
+        options.plaintextStoreWarning === false ? { plaintextStoreWarning: false } : {},
+      ),
+    )
       .singleton()
       .disposer((runtime) => runtime.stop({ graceMs: 0 }).then(() => undefined)),
   });

@@ -84,7 +84,7 @@ export async function demoHub(options: {
       ],
       hub: { url: hub.url, siteId: enrolled.siteId, credential: enrolled.credential },
     });
-    const container = await createAgentContainer(config, logger);
+    const container = await createAgentContainer(config, logger, { plaintextStoreWarning: false });
     const runtime = container.cradle.agentRuntime;
     try {
       await runtime.start(); // catch-up polls: the backload fills the outbox

@@ -40,6 +40,11 @@ export interface AgentRuntimeOptions {
   readonly onHealthEvent?: (event: HealthEvent) => void;
   /** The metrics to observe into; default a fresh set (tests read them back). */
   readonly metrics?: AgentMetrics;
+  /**
+   * False: no TENDRIL_W_STORE_PLAINTEXT warning at start, for `tendril demo`, which says so in its
+   * own output (docs/security.md, "PHI at rest"). Default true.
+   */
+  readonly plaintextStoreWarning?: boolean;
 }
 
 /** The long-running agent: scheduler + webhook dispatcher + local API. */
@@ -222,7 +227,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
       dispatcher.start();
       state = 'running';
       logger.info({ event: 'agent.started', connections: config.connections.length, url }, 'agent running');
-      await reportStoreProtection(store, logger);
+      await reportStoreProtection(store, logger, options.plaintextStoreWarning ?? true);
       return { url };
     },
     stop(stopOptions = {}) {
@@ -246,9 +251,10 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
  * Says once at start whether patient data is encrypted at rest (docs/security.md, "PHI at rest"):
  * a warning with its code without a site key, a note when a plain store was just sealed.
  */
-async function reportStoreProtection(store: Store, logger: Logger): Promise<void> {
+async function reportStoreProtection(store: Store, logger: Logger, warnPlaintext: boolean): Promise<void> {
   const report = await store.payloadProtection();
   if (report.protection === 'plaintext') {
+    if (!warnPlaintext) return;
     logger.warn(
       { event: 'store.plaintext', code: 'TENDRIL_W_STORE_PLAINTEXT' },
       'no site key: the agent store keeps patient data in plain text; set TENDRIL_SITE_KEY or TENDRIL_SITE_KEY_FILE (tendril init makes one) and it is encrypted at the next start',
