@@ -84,7 +84,10 @@ async function startProxy(target: { host: string; port: number }) {
 /** Every outbox event id of an agent's connection, read from its SQLite store. */
 async function outboxIds(agent: EnrolledAgent): Promise<string[]> {
   const file = (parse(readFileSync(agent.configFile, 'utf8')) as { store: { sqlite: string } }).store.sqlite;
-  const store = openSqliteStore(file);
+  // The agent runs with its site key, so its store's payloads are sealed with it (docs/security.md, "PHI at rest").
+  const store = openSqliteStore(file, {
+    siteKey: Buffer.from(agent.siteKey.slice('tsk_'.length), 'base64url'),
+  });
   try {
     const ids: string[] = [];
     let after = 0;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,12 +162,15 @@ describe('tendril init, secrets and tendril check on real MariaDB', () => {
     expect(config).toMatch(/practiceName: Smile Dental/);
     expect(config).not.toContain(key);
     expect(statSync(join(dir, 'secrets.enc')).mode & 0o777).toBe(0o600);
+    // The store's folder is made owner-only by init, the store file owner-only by the first sync.
+    expect(statSync(join(dir, '.tendril')).mode & 0o777).toBe(0o700);
 
     settleNow(configFile);
     const synced = await runCli(['sync', '--config', configFile, '--once', '--json'], {
       env: { TENDRIL_SITE_KEY: key },
     });
     expect(synced.code, synced.stderr).toBe(0);
+    expect(statSync(join(dir, '.tendril', 'tendril.db')).mode & 0o777).toBe(0o600);
     const report = JSON.parse(synced.stdout) as {
       connections: {
         streams: { stream: string; read: number; created: number; unchanged: number; error?: unknown }[];
@@ -180,6 +183,20 @@ describe('tendril init, secrets and tendril check on real MariaDB', () => {
     expect(patients.created + patients.unchanged).toBe(PATIENTS);
     expect(patients.created).toBeGreaterThan(0);
     expect(`${synced.stdout}${synced.stderr}`).not.toContain(PASSWORD);
+    // With the site key the events' payloads are sealed: no patient's name is readable in the file.
+    const connection = await db.connect();
+    const [names] = (await connection.query(
+      'SELECT DISTINCT LName AS name FROM patient WHERE CHAR_LENGTH(LName) >= 5 LIMIT 20',
+    )) as unknown as [{ name: string }[]];
+    await connection.end();
+    expect(names.length).toBeGreaterThan(0);
+    const storeBytes = ['', '-wal']
+      .map((suffix) => join(dir, '.tendril', `tendril.db${suffix}`))
+      .filter((file) => existsSync(file))
+      .map((file) => readFileSync(file).toString('latin1'))
+      .join('');
+    expect(storeBytes).toContain('tendril_sealed');
+    for (const { name } of names) expect(storeBytes).not.toContain(name);
 
     const noKey = await runCli(['sync', '--config', configFile, '--once'], { env: { TENDRIL_SITE_KEY: '' } });
     expect(noKey.code).toBe(2);
@@ -247,6 +264,9 @@ describe('tendril init, secrets and tendril check on real MariaDB', () => {
     ]);
     expect(steps.find((s) => s.step === 'read-rights')!.message).toMatch(/SELECT allowed on all 13 tables/);
     expect(text.stdout).toContain('all checks passed');
+    // With the site key the store is encrypted at rest, and check says so (docs/security.md, "PHI at rest").
+    expect((json as unknown as { store: { encryption: string } }).store.encryption).toBe('site-key');
+    expect(text.stdout).toContain('encrypts patient data at rest with the site key');
   });
 
   it('check: a wrong password is explained, exit 11', async () => {

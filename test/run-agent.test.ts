@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -330,6 +330,17 @@ describe('tendril run: agent, status page, health and metrics', () => {
     expect((await section.locator('[data-metric="pending-writebacks"]').textContent())?.trim()).toBe('0');
     expect((await section.locator('span[data-metric="quarantined"]').textContent())?.trim()).toBe('0');
     expect(await page.locator('[data-metric="uptime"]').textContent()).toMatch(/\d+ (s|min)/);
+    // No site key here: the store is plain text, said plainly on the page, in /v1/status and in the
+    // log with its code; its size is shown (docs/security.md, "PHI at rest").
+    const store = (current as unknown as { store: { encryption: string; sizeBytes: number } }).store;
+    expect(store.encryption).toBe('none');
+    expect(store.sizeBytes).toBeGreaterThan(0);
+    expect(await page.locator('[data-metric="store-encryption"]').textContent()).toContain(
+      'patient data is stored in plain text',
+    );
+    expect(await page.locator('[data-metric="store-size"]').textContent()).toMatch(/^\d+(\.\d)? (B|kB|MB)$/);
+    expect(stderr).toContain('"event":"store.plaintext","code":"TENDRIL_W_STORE_PLAINTEXT"');
+    expect(statSync(join(dir, 'tendril.db')).mode & 0o777).toBe(0o600);
     // Every stream of the connection has a row.
     expect(await section.locator('tbody tr').count()).toBe(connection.streams.length);
     await page.screenshot({ path: '/tmp/tendril-status-page.png', fullPage: true });

@@ -27,9 +27,12 @@ function freePort(): Promise<number> {
   });
 }
 
+/** A site key's 32 bytes: the agent run with it seals its store (docs/security.md, "PHI at rest"). */
+const keyBytes = (siteKey: string): Buffer => Buffer.from(siteKey.slice('tsk_'.length), 'base64url');
+
 /** Every event as (type, source id, kind), counted: equal multisets mean nothing lost and nothing doubled. */
-async function eventTally(storeFile: string): Promise<Map<string, number>> {
-  const store = openSqliteStore(storeFile);
+async function eventTally(storeFile: string, siteKey?: string): Promise<Map<string, number>> {
+  const store = openSqliteStore(storeFile, siteKey === undefined ? {} : { siteKey: keyBytes(siteKey) });
   try {
     const events = await store.listEvents({ limit: 1_000_000 });
     const tally = new Map<string, number>();
@@ -43,8 +46,8 @@ async function eventTally(storeFile: string): Promise<Map<string, number>> {
   }
 }
 
-async function eventCount(storeFile: string): Promise<number> {
-  const store = openSqliteStore(storeFile);
+async function eventCount(storeFile: string, siteKey: string): Promise<number> {
+  const store = openSqliteStore(storeFile, { siteKey: keyBytes(siteKey) });
   try {
     return await store.countEvents();
   } catch {
@@ -185,9 +188,9 @@ describe('tendril run (supervised) on real MariaDB', () => {
       await until('the first agent child', () => childPids(stderr).length >= 1);
       const first = childPids(stderr)[0]!;
       // Kill it as soon as the backload has committed something: mid-run.
-      await until('the first committed page', async () => (await eventCount(storeFile)) > 0);
+      await until('the first committed page', async () => (await eventCount(storeFile, siteKey)) > 0);
       process.kill(first, 'SIGKILL');
-      const atKill = await eventCount(storeFile);
+      const atKill = await eventCount(storeFile, siteKey);
       await until('a restarted agent child', () => childPids(stderr).length >= 2);
       const second = childPids(stderr)[1]!;
       expect(second).not.toBe(first);
@@ -196,9 +199,9 @@ describe('tendril run (supervised) on real MariaDB', () => {
       // The restarted agent finishes the backload: same events as the oracle, none lost, none doubled.
       const total = [...expected.values()].reduce((a, b) => a + b, 0);
       expect(atKill).toBeLessThan(total); // the kill landed mid-backload
-      await until('the backload to finish', async () => (await eventCount(storeFile)) >= total);
+      await until('the backload to finish', async () => (await eventCount(storeFile, siteKey)) >= total);
       await sleep(500);
-      expect(await eventTally(storeFile)).toEqual(expected);
+      expect(await eventTally(storeFile, siteKey)).toEqual(expected);
 
       // Authenticated restart through the API.
       await until('the API', async () => {

@@ -204,6 +204,39 @@ export const StoreConfig = z.union([
   z.object({ postgres: z.string().min(1) }).strict(),
 ]);
 
+const retentionDays = (fallback: number) => z.number().int().min(1).max(3650).default(fallback);
+
+/** How long the store keeps what it no longer needs, and when `tendril run` prunes it (docs/configuration.md, "Retention"). */
+export const RetentionConfig = z
+  .object({
+    /** Delivered delivery rows and their attempts. */
+    deliveredDays: retentionDays(7),
+    /** Dead letters and their attempts (not those queued for a redrive). */
+    deadLetterDays: retentionDays(14),
+    /** Outbox events superseded by a newer event of the same resource, with no delivery left. */
+    outboxDays: retentionDays(30),
+    /** Finished writebacks and their audit rows: six years, a HIPAA documentation period (docs/writeback.md). */
+    auditDays: retentionDays(2190),
+    /** Run history (the newest run of each stream stays) and the fleet's run log. */
+    runDays: retentionDays(30),
+    /** When `tendril run` prunes: HH:MM in the first connection's time zone (UTC without one). */
+    pruneAt: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day HH:MM such as 03:30')
+      .default('03:30'),
+  })
+  .strict();
+export type RetentionConfig = z.infer<typeof RetentionConfig>;
+
+export const DEFAULT_RETENTION: RetentionConfig = {
+  deliveredDays: 7,
+  deadLetterDays: 14,
+  outboxDays: 30,
+  auditDays: 2190,
+  runDays: 30,
+  pruneAt: '03:30',
+};
+
 export const TendrilConfig = z
   .object({
     store: StoreConfig.default({ sqlite: './.tendril/tendril.db' }),
@@ -265,6 +298,8 @@ export const TendrilConfig = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8787 }),
+    /** Retention and the nightly prune of the store (docs/store.md, "Retention and pruning"). */
+    retention: RetentionConfig.default(DEFAULT_RETENTION),
     /** When a stream counts as stale (`agent.health.degraded`): no successful read for this long. */
     health: z
       .object({

@@ -31,6 +31,15 @@ export const ERROR_CATALOG = {
   },
   TENDRIL_E_STORE: { retryable: true, summary: 'The agent store failed.' },
   TENDRIL_E_STORE_SCHEMA: { retryable: false, summary: 'The agent store was written by a newer Tendril.' },
+  TENDRIL_E_STORE_PERMISSIONS: {
+    retryable: false,
+    summary: 'The agent store file or folder is readable by others and the agent may not tighten it.',
+  },
+  TENDRIL_E_STORE_KEY: {
+    retryable: false,
+    summary:
+      'The agent store is encrypted and the site key is missing or is not the one it was encrypted with.',
+  },
   TENDRIL_E_FORMAT: { retryable: false, summary: 'An event could not be rendered in the requested format.' },
   TENDRIL_E_DELIVERY_POLICY: {
     retryable: false,
@@ -126,6 +135,9 @@ export const WARNING_CATALOG = {
   TENDRIL_W_CLOCK_SKEW: {
     summary:
       'Rows are stamped more than 60 s ahead of the database clock; a poll reads them only once the clock catches up.',
+  },
+  TENDRIL_W_STORE_PLAINTEXT: {
+    summary: 'No site key: the agent store keeps patient data (outbox, writeback payloads) in plain text.',
   },
 } as const;
 

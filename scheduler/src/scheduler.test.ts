@@ -201,6 +201,44 @@ describe('nightly schedule across DST (America/New_York)', () => {
   });
 });
 
+describe('the store\'s nightly prune (docs/store.md, "Retention and pruning")', () => {
+  it('runs once a night at pruneAt in its zone, never overlapping itself, and a failure waits for the next night', async () => {
+    vi.useFakeTimers({ now: new Date('2025-03-07T12:00:00Z') });
+    const runs: string[] = [];
+    const hung = deferred();
+    let calls = 0;
+    scheduler = createScheduler({
+      connections: [connection({ streams: ['patients'], schedule: { poll: '0 0 1 1 *', nightly: '02:00' } })],
+      connectors,
+      runPoll: async () => undefined,
+      runNightly: async () => undefined,
+      storeMaintenance: {
+        at: '03:30',
+        timezone: 'America/New_York',
+        run: async () => {
+          calls += 1;
+          runs.push(new Date().toISOString());
+          if (calls === 1) throw new TendrilError('TENDRIL_E_STORE', 'the store failed');
+          if (calls === 2) await hung.promise;
+        },
+      },
+      logger: silentLogger,
+    });
+    await scheduler.start();
+    expect(scheduler.snapshot().nextStorePruneAt).toBe('2025-03-08T08:30:00.000Z');
+    await vi.advanceTimersByTimeAsync(3 * 86_400_000);
+    // Night 1 failed, night 2 hangs through night 3 (skipped, not queued); spring-forward on night 2.
+    expect(runs).toEqual(['2025-03-08T08:30:00.000Z', '2025-03-09T07:30:00.000Z']);
+    hung.resolve();
+    await vi.advanceTimersByTimeAsync(86_400_000);
+    expect(runs).toEqual([
+      '2025-03-08T08:30:00.000Z',
+      '2025-03-09T07:30:00.000Z',
+      '2025-03-11T07:30:00.000Z',
+    ]);
+  });
+});
+
 describe('scheduler', () => {
   it('polls every stream on each tick at the connection offset', async () => {
     vi.useFakeTimers({ now: new Date('2025-06-01T12:00:00Z') });

@@ -76,6 +76,15 @@ export interface SchedulerOptions {
    * overlapping. Writeback does not exist yet: the agent passes nothing and the status says so.
    */
   readonly runWritebacks?: (signal: AbortSignal) => Promise<unknown>;
+  /**
+   * The store's nightly prune (docs/store.md, "Retention and pruning"): run once a day at `at`
+   * (HH:MM) in `timezone`, never overlapping itself; a failure is logged and tried the next night.
+   */
+  readonly storeMaintenance?: {
+    readonly at: string;
+    readonly timezone: string;
+    readonly run: (signal: AbortSignal) => Promise<unknown>;
+  };
   /** Where the last poll / reconciliation of each stream is read at start (catch-up). */
   readonly store?: Pick<Store, 'getStreamState' | 'listRuns'>;
   readonly clock?: SchedulerClock;
@@ -118,6 +127,8 @@ export interface SchedulerSnapshot {
   readonly readStaleMinutes: number;
   /** `not-yet` until writeback exists (docs/writeback.md); then `running`. */
   readonly writebackWorker: 'running' | 'not-yet';
+  /** The next nightly prune of the store, when one is scheduled. */
+  readonly nextStorePruneAt?: string;
   readonly connections: readonly ConnectionScheduleSnapshot[];
 }
 
@@ -259,6 +270,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let healthTimer: unknown;
   let writebackTimer: unknown;
   let writebackRunning: Promise<void> | undefined;
+  const maintenance = options.storeMaintenance;
+  const maintenanceSchedule =
+    maintenance && nightlySchedule(maintenance.at, maintenance.timezone, 'retention.pruneAt');
+  let maintenanceTimer: unknown;
+  let maintenanceRunning: Promise<void> | undefined;
+  let nextStorePruneAt: Date | undefined;
   // Dropped values (warning codes) of this scheduler's connections are logged while it runs.
   let warnings: MappingWarningTracker | undefined;
 
@@ -574,6 +591,35 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }, options.writebackIntervalMs ?? 1000);
   }
 
+  /** Arms the store's nightly prune, waking at least hourly to re-check the clock. */
+  function armMaintenance(from: Date): void {
+    if (!maintenance || !maintenanceSchedule) return;
+    const at = maintenanceSchedule.next(from);
+    nextStorePruneAt = at;
+    const wake = () => {
+      if (!active()) return;
+      const delay = at.getTime() - clock.now().getTime();
+      if (delay > 0) {
+        maintenanceTimer = clock.setTimeout(wake, Math.min(delay, MAX_SLEEP_MS));
+        return;
+      }
+      armMaintenance(new Date(Math.max(at.getTime(), clock.now().getTime())));
+      if (maintenanceRunning) return;
+      maintenanceRunning = maintenance
+        .run(abort.signal)
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          const failure = failureOf(error);
+          log.warn(
+            { code: failure.code, event: 'store.prune_failed' },
+            `the nightly store prune failed: ${failure.message}`,
+          );
+        })
+        .finally(() => (maintenanceRunning = undefined));
+    };
+    wake();
+  }
+
   /** Whether a nightly run was due while the agent was down (and the connection had been synced before it). */
   async function missedNightly(slot: Slot, now: Date): Promise<boolean> {
     const store = options.store;
@@ -639,6 +685,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       armHealth();
       armWritebacks();
+      armMaintenance(now);
     },
 
     async stop(stopOptions = {}) {
@@ -651,9 +698,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       if (healthTimer !== undefined) clock.clearTimeout(healthTimer);
       if (writebackTimer !== undefined) clock.clearTimeout(writebackTimer);
+      if (maintenanceTimer !== undefined) clock.clearTimeout(maintenanceTimer);
       abort.abort();
       const running = [...slots.values()].flatMap((slot) => [...slot.running.values()]);
       if (writebackRunning) running.push(writebackRunning);
+      if (maintenanceRunning) running.push(maintenanceRunning);
       let abandoned = 0;
       if (running.length > 0) {
         let timer: unknown;
@@ -682,6 +731,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         ...(startedAt ? { startedAt: iso(startedAt) } : {}),
         readStaleMinutes,
         writebackWorker: options.runWritebacks ? 'running' : 'not-yet',
+        ...(nextStorePruneAt ? { nextStorePruneAt: iso(nextStorePruneAt) } : {}),
         connections: [...slots.values()].map((slot) => ({
           id: slot.connection.id,
           connector: slot.connector.id,

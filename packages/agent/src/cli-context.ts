@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createAgentContainer, type Cradle } from './container.js';
 import { loadConfigFile, type SecretScope } from './config-file.js';
+import { loadSiteKey } from './secrets/site-key.js';
 import type { ExitCode } from './exit-codes.js';
 import { createConfiguredLogger } from './logger.js';
 
@@ -51,7 +52,11 @@ export function createCliContext(io: CliIo, onExitCode: (code: ExitCode) => void
       const scope = options.scope ?? 'all';
       const config = await loadConfigFile(configFile, io.env, { scope });
       const logger = await createConfiguredLogger(config);
-      const container = await createAgentContainer(config, logger, { ehr: scope === 'all' });
+      const siteKey = (await loadSiteKey(io.env))?.key;
+      const container = await createAgentContainer(config, logger, {
+        ehr: scope === 'all',
+        ...(siteKey === undefined ? {} : { siteKey }),
+      });
       try {
         return await work(container.cradle);
       } finally {

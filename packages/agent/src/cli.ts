@@ -15,6 +15,9 @@ const INPUT_ERRORS: readonly ErrorCode[] = [
   'TENDRIL_E_CONNECTOR_UNKNOWN',
   'TENDRIL_E_STREAM_UNKNOWN',
   'TENDRIL_E_HUB_REFUSED',
+  // The store refuses to open until the operator acts (the site key, a chmod): a restart cannot fix it.
+  'TENDRIL_E_STORE_KEY',
+  'TENDRIL_E_STORE_PERMISSIONS',
 ];
 
 /** Runs the CLI and returns the exit code (docs/cli.md). Never calls process.exit itself. */

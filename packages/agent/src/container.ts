@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { TendrilError, type TendrilConfig } from '@tendril/core';
 import { openSqlClient, type SqlClient } from '@tendril/sql';
 import { openPostgresStore, openSqliteStore, type Store } from '@tendril/store';
@@ -15,15 +13,17 @@ export interface Cradle extends AgentServices {
   agentRuntime: AgentRuntime;
 }
 
-function openStore(config: TendrilConfig): Store {
+function openStore(config: TendrilConfig, siteKey: Buffer | undefined): Store {
   const store = config.store;
+  // With a site key the store seals its payloads (docs/security.md, "PHI at rest").
+  const sealing = siteKey === undefined ? {} : { siteKey };
   if ('sqlite' in store) {
-    if (store.sqlite !== ':memory:') mkdirSync(dirname(store.sqlite), { recursive: true });
+    // openSqliteStore makes the folder 0700 and the file 0600 (docs/security.md, "PHI at rest").
     // Enabled subscriptions' filters: commitPage writes their delivery rows in the page's transaction.
-    return openSqliteStore(store.sqlite, { deliveryRoutes: deliveryRoutesFromConfig(config) });
+    return openSqliteStore(store.sqlite, { deliveryRoutes: deliveryRoutesFromConfig(config), ...sealing });
   }
   // Shared by any number of workers on any number of hosts (docs/postgres-store.md).
-  return openPostgresStore(store.postgres, { deliveryRoutes: deliveryRoutesFromConfig(config) });
+  return openPostgresStore(store.postgres, { deliveryRoutes: deliveryRoutesFromConfig(config), ...sealing });
 }
 
 /**
@@ -36,6 +36,10 @@ export async function createAgentContainer(
   options: {
     /** False for commands that only read the local store: their config's EHR credentials are unresolved. */
     ehr?: boolean;
+    /** The site key's bytes (TENDRIL_SITE_KEY / TENDRIL_SITE_KEY_FILE); none: the store stays plain text. */
+    siteKey?: Buffer;
+    /** False for `tendril demo`: its output says the store is plain text, so the runtime does not warn. */
+    plaintextStoreWarning?: boolean;
   } = {},
 ): Promise<AwilixContainer<Cradle>> {
   const ehr = options.ehr ?? true;
@@ -45,7 +49,7 @@ export async function createAgentContainer(
     config: asValue(config),
     logger: asValue(logger),
     connectors: asValue(connectors),
-    store: asFunction(({ config: c }: Cradle) => openStore(c))
+    store: asFunction(({ config: c }: Cradle) => openStore(c, options.siteKey))
       .singleton()
       .disposer((store) => store.close()),
     sqlClients: asFunction(({ logger }: Cradle): SqlClientPool => {
@@ -79,7 +83,12 @@ export async function createAgentContainer(
       .disposer((pool) => pool.closeAll()),
     // Disposal runs in parallel, so `run` stops the runtime itself before the store and pools close;
     // this disposer is only the safety net.
-    agentRuntime: asFunction((cradle: Cradle) => createAgentRuntime(cradle))
+    agentRuntime: asFunction((cradle: Cradle) =>
+      createAgentRuntime(
+        cradle,
+        options.plaintextStoreWarning === false ? { plaintextStoreWarning: false } : {},
+      ),
+    )
       .singleton()
       .disposer((runtime) => runtime.stop({ graceMs: 0 }).then(() => undefined)),
   });

@@ -374,3 +374,25 @@ describe('GET / and /v1/status', () => {
     expect(body).not.toContain('555-0142');
   });
 });
+
+describe('the store on the status page (docs/security.md, "PHI at rest")', () => {
+  it('says plainly whether patient data is encrypted at rest, and shows the store size', async () => {
+    const sealed = {
+      ...snapshot(),
+      store: { ok: true, encryption: 'site-key', sizeBytes: 193_456_789 },
+    } as const;
+    const plain = { ...snapshot(), store: { ok: true, encryption: 'none', sizeBytes: 812 } } as const;
+    let current: StatusSnapshot = sealed;
+    const base = await serve(async () => current);
+    const page = await (await fetch(`${base}/`)).text();
+    expect(page).toContain('encrypted at rest with the site key');
+    expect(page).toContain('<span data-metric="store-size">193.5 MB</span>');
+    expect(page).not.toContain('plain text');
+    current = plain;
+    const plainPage = await (await fetch(`${base}/`)).text();
+    expect(plainPage).toContain('no site key: patient data is stored in plain text');
+    expect(plainPage).toContain('<span data-metric="store-size">812 B</span>');
+    const json = (await (await fetch(`${base}/v1/status`)).json()) as StatusSnapshot;
+    expect(json.store).toEqual({ ok: true, encryption: 'none', sizeBytes: 812 });
+  });
+});

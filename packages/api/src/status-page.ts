@@ -283,6 +283,19 @@ footer { color: var(--muted); font-size: .85rem; }
  * external assets, no favicon request), reloaded every {@link STATUS_PAGE_REFRESH_SECONDS} s by a
  * meta refresh. Health is written out as text, never shown by colour alone.
  */
+/** Bytes as a reader takes them in: 0 B, 12.3 kB, 193.0 MB (powers of 1000). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'] as const;
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
 export function renderStatusPage(snapshot: StatusSnapshot): string {
   const now = Date.parse(snapshot.generatedAt);
   const verdict = healthOf(snapshot);
@@ -324,6 +337,18 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
       snapshot.store.ok
         ? 'ok'
         : `failing: <code>${escapeHtml(snapshot.store.error?.code ?? 'unknown')}</code>`,
+    ],
+    [
+      'Store encryption',
+      snapshot.store.encryption === 'site-key'
+        ? '<span data-metric="store-encryption">encrypted at rest with the site key</span>'
+        : snapshot.store.encryption === 'none'
+          ? `${badge('warn', 'not encrypted')} <span data-metric="store-encryption">no site key: patient data is stored in plain text</span>`
+          : '<span class="na">n/a</span>',
+    ],
+    [
+      'Store size',
+      `<span data-metric="store-size">${snapshot.store.sizeBytes === undefined || snapshot.store.sizeBytes === null ? 'n/a' : formatBytes(snapshot.store.sizeBytes)}</span>`,
     ],
   ];
   const problems = verdict.problems.length

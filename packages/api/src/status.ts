@@ -13,6 +13,13 @@ export interface StatusSnapshot {
   readonly store: {
     readonly ok: boolean;
     readonly error?: { readonly code: string; readonly message: string };
+    /**
+     * Whether the store's payloads are encrypted at rest with the site key, or plain text (no site
+     * key: the demo, a trial). Null when unknown (docs/security.md, "PHI at rest").
+     */
+    readonly encryption?: 'site-key' | 'none' | null;
+    /** The store's size on disk in bytes (SQLite: file and WAL; PostgreSQL: its tables). Null when unknown. */
+    readonly sizeBytes?: number | null;
   };
   readonly connections: readonly ConnectionStatus[];
 }

@@ -16,7 +16,12 @@ import { Batch, Prepared, type QueryParts } from './prepared.js';
 import type { StoreRuntime } from './runtime.js';
 import { allocateSequences } from './sequences.js';
 import type { StoreTables } from './tables.js';
+import { pruneStore } from './retention.js';
 import type {
+  PayloadKeyReport,
+  PruneOptions,
+  PruneReport,
+  RetentionPolicy,
   CustomEventsAppend,
   CustomEventsAppended,
   EventQuery,
@@ -270,6 +275,18 @@ export class CoreStore implements Store {
     return this.#rt.guard('migrate', async () => undefined);
   }
 
+  payloadProtection(): Promise<PayloadKeyReport> {
+    return this.#rt.payloadProtection();
+  }
+
+  prune(policy: RetentionPolicy, options?: PruneOptions): Promise<PruneReport> {
+    return pruneStore(this.#rt, policy, options);
+  }
+
+  sizeBytes(): Promise<number> {
+    return this.#rt.guard('sizeBytes', (db) => this.#d.sizeBytes(db));
+  }
+
   async close(): Promise<void> {
     return this.#rt.close();
   }
@@ -402,7 +419,15 @@ export class CoreStore implements Store {
                 ),
               )
             : new Set<string>();
-          await insertEvents(db, this.#d, commit.connectionId, commit.connectorId, events, createdAt);
+          await insertEvents(
+            db,
+            this.#d,
+            this.#rt.payloads,
+            commit.connectionId,
+            commit.connectorId,
+            events,
+            createdAt,
+          );
           newEvents = events.filter((event) => !existing.has(event.envelope.id));
         }
         await this.#touchSeen(db, commit.connectionId, commit.seen, seenAt);
@@ -571,7 +596,7 @@ export class CoreStore implements Store {
         .limit(toLimit(query.limit))
         .execute();
       return rows.map((row) => ({
-        envelope: parsed<EventEnvelope>(row.envelope_json),
+        envelope: this.#rt.payloads.read<EventEnvelope>('outbox.envelope_json', row.envelope_json),
         kind: row.kind as StoredEvent['kind'],
         sourceId: row.source_id,
         connectorId: row.connector_id,
@@ -612,7 +637,15 @@ export class CoreStore implements Store {
         }
         if (inserted.length > 0) {
           await allocateSequences(db, this.#d, append.connectionId, inserted.length, nowMs);
-          await insertEvents(db, this.#d, append.connectionId, append.connectorId, inserted, createdAt);
+          await insertEvents(
+            db,
+            this.#d,
+            this.#rt.payloads,
+            append.connectionId,
+            append.connectorId,
+            inserted,
+            createdAt,
+          );
           await this.deliveries.insertLive(db, inserted);
         }
         return { inserted, existing };

@@ -1,3 +1,4 @@
+import type { PayloadCodec } from './payloads.js';
 import type { ChangeKind, EventEnvelope, ReferenceSourceIds, ResourceType, StoredEvent } from '@tendril/core';
 import type {
   DeadReason,
@@ -107,9 +108,9 @@ export function toRecord(row: DeliveryRow): DeliveryRecord {
   };
 }
 
-export function toEvent(row: EventRow): StoredEvent {
+export function toEvent(row: EventRow, payloads: PayloadCodec): StoredEvent {
   return {
-    envelope: parsed<EventEnvelope>(row.envelope_json),
+    envelope: payloads.read<EventEnvelope>('outbox.envelope_json', row.envelope_json),
     kind: row.kind as ChangeKind,
     sourceId: row.source_id,
     connectorId: row.connector_id,

@@ -652,7 +652,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
         await TAKE_LEASES.run(db, this.#d, { owner: input.owner, expires, now, ids: rows.map((r) => r.id) });
         return rows.map((row) => ({
           ...toRecord({ ...row, eligible_at_ms: row.eligible_at_ms ?? now }),
-          event: toEvent(row),
+          event: toEvent(row, this.#rt.payloads),
           leaseOwner: input.owner,
           leaseExpiresMs: expires,
         }));
@@ -915,7 +915,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
   ): Promise<(DeliveryRecord & { event: StoredEvent }) | undefined> {
     return this.#rt.guard('oldestRedrivable', async (db) => {
       const row = (await OLDEST_REDRIVABLE.run(db, this.#d, { subscriptionId })).rows[0];
-      return row === undefined ? undefined : { ...toRecord(row), event: toEvent(row) };
+      return row === undefined ? undefined : { ...toRecord(row), event: toEvent(row, this.#rt.payloads) };
     });
   }
 

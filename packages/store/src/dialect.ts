@@ -97,6 +97,21 @@ export interface StoreDialect {
   /** Inside the migration transaction, before steps are read: take the migration lock, create the bookkeeping table. */
   beginMigration(db: Kysely<StoreTables>): Promise<void>;
 
+  /** The store's size on disk in bytes: SQLite's pages; PostgreSQL's tables with their indexes and TOAST. */
+  sizeBytes(db: Kysely<StoreTables>): Promise<number>;
+  /**
+   * After a prune, outside any transaction: gives space back when it is worth it. SQLite: `VACUUM`
+   * when free pages are over a quarter of the file (docs/store.md, "Retention and pruning"), then a WAL
+   * truncate; PostgreSQL: nothing, autovacuum reclaims dead rows.
+   */
+  reclaim(db: Kysely<StoreTables>): Promise<'vacuum' | 'none' | 'autovacuum'>;
+  /**
+   * After a plain store was sealed in place, outside any transaction: leaves no plain value behind in
+   * free pages or the WAL. SQLite: `VACUUM` (the file is rebuilt from live rows) and a WAL truncate;
+   * PostgreSQL: nothing (old row versions go with vacuum; docs/security.md, "PHI at rest").
+   */
+  scrub(db: Kysely<StoreTables>): Promise<void>;
+
   /** A token bucket in the store shared by every worker (PostgreSQL, docs/delivery.md, "Throttling"); absent on SQLite. */
   takeThrottleToken?(
     db: Kysely<StoreTables>,

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { StoredEvent } from '@tendril/core';
 import type { StoreDialect } from './dialect.js';
+import { sealEnvelope } from './payload-key.js';
+import type { PayloadCodec } from './payloads.js';
 import { Batch, type QueryParts } from './prepared.js';
 import type { StoreTables } from './tables.js';
 
@@ -111,6 +113,7 @@ export async function insertLoggedEvents(
 export async function insertEvents(
   db: Kysely<StoreTables>,
   dialect: StoreDialect,
+  payloads: PayloadCodec,
   connectionId: string,
   connectorId: string,
   events: readonly StoredEvent[],
@@ -127,8 +130,9 @@ export async function insertEvents(
       rid: e.envelope.resourceId,
       sid: e.sourceId,
       kind: e.kind,
-      // Serialised here, inside the transaction: a value JSON cannot carry rolls the page back.
-      env: JSON.stringify(e.envelope),
+      // Serialised (and sealed, with a site key: docs/security.md, "PHI at rest") here, inside the
+      // transaction: a value JSON cannot carry rolls the page back.
+      env: sealEnvelope(payloads, e.envelope),
       refs: JSON.stringify(e.refs),
     })),
     { connectionId, connectorId, createdAt },

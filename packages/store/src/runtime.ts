@@ -2,7 +2,10 @@ import type { Kysely } from 'kysely';
 import { TendrilError } from '@tendril/core';
 import type { StoreDialect } from './dialect.js';
 import { migrate } from './migrations.js';
+import { settlePayloadKey } from './payload-key.js';
+import { plainPayloads, type PayloadCodec } from './payloads.js';
 import type { StoreTables } from './tables.js';
+import type { PayloadKeyReport } from './types.js';
 
 /**
  * What the three halves of a store share: the database, its dialect, the clock, and the guard every
@@ -12,8 +15,10 @@ export class StoreRuntime {
   readonly db: Kysely<StoreTables>;
   readonly dialect: StoreDialect;
   readonly now: () => Date;
+  /** How payload columns are written and read: sealed with a site key, or plain (docs/security.md, "PHI at rest"). */
+  readonly payloads: PayloadCodec;
   readonly #release: () => Promise<void>;
-  #migrated: Promise<void> | undefined;
+  #migrated: Promise<PayloadKeyReport> | undefined;
   #closed = false;
 
   constructor(
@@ -22,10 +27,12 @@ export class StoreRuntime {
     now: () => Date,
     /** Frees what the store opened (its database, its pool). */
     release: () => Promise<void>,
+    payloads: PayloadCodec = plainPayloads(),
   ) {
     this.db = db;
     this.dialect = dialect;
     this.now = now;
+    this.payloads = payloads;
     this.#release = release;
   }
 
@@ -47,17 +54,41 @@ export class StoreRuntime {
       );
     }
     try {
-      // A failed migration (server down at start, a newer schema) is tried again by the next call.
-      this.#migrated ??= this.transaction((db) => migrate(db, this.dialect, this.nowIso())).catch(
-        (error: unknown) => {
-          this.#migrated = undefined;
-          throw error;
-        },
-      );
-      await this.#migrated;
+      await this.#ready();
       return await fn(this.db);
     } catch (error) {
       throw this.dialect.storeError(operation, error);
+    }
+  }
+
+  /**
+   * Migrates, then checks the payload key against the store and seals a plain store's payloads
+   * when a key is given for the first time, before any other call runs. A failure (server down at
+   * start, a newer schema, the wrong key) is tried again by the next call.
+   */
+  #ready(): Promise<PayloadKeyReport> {
+    this.#migrated ??= this.transaction((db) => migrate(db, this.dialect, this.nowIso()))
+      .then(() =>
+        settlePayloadKey(
+          this.db,
+          this.payloads,
+          (fn) => this.transaction(fn),
+          (db) => this.dialect.scrub(db),
+        ),
+      )
+      .catch((error: unknown) => {
+        this.#migrated = undefined;
+        throw error;
+      });
+    return this.#migrated;
+  }
+
+  /** What the payload key check found at open (after migrating, if that has not happened yet). */
+  async payloadProtection(): Promise<PayloadKeyReport> {
+    try {
+      return await this.#ready();
+    } catch (error) {
+      throw this.dialect.storeError('payloadProtection', error);
     }
   }
 

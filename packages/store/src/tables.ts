@@ -227,6 +227,12 @@ export interface FleetRunsTable {
   error_code: string | null;
 }
 
+/** Settings of the store itself (payload_key_id: docs/security.md, "PHI at rest"). */
+export interface StoreSettingsTable {
+  name: string;
+  value: string;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -251,5 +257,6 @@ export interface StoreTables {
   writeback_audit: WritebackAuditTable;
   fleet_connections: FleetConnectionsTable;
   fleet_runs: FleetRunsTable;
+  store_settings: StoreSettingsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -252,6 +252,52 @@ export interface RunQuery {
   readonly limit: number;
 }
 
+/** What the store's payload key check (payload-key.ts) found and did. */
+export interface PayloadKeyReport {
+  /** `sealed`: payloads are encrypted with the given site key; `plaintext`: no site key. */
+  readonly protection: 'sealed' | 'plaintext';
+  /** Rows sealed now: a store kept in plain text until this start with a key. */
+  readonly converted: number;
+}
+
+/** How long the store keeps what it no longer needs, in days (docs/configuration.md, "Retention"). */
+export interface RetentionPolicy {
+  /** Delivered delivery rows and their attempts. */
+  readonly deliveredDays: number;
+  /** Dead letters and their attempts (not those queued for a redrive). */
+  readonly deadLetterDays: number;
+  /** Outbox events superseded by a newer event of the same resource, with no delivery row left. */
+  readonly outboxDays: number;
+  /** Finished writebacks and their audit rows. */
+  readonly auditDays: number;
+  /** Run history (the newest run of each stream and kind stays) and the fleet's run log. */
+  readonly runDays: number;
+}
+
+export interface PruneOptions {
+  /** Count what would go; delete nothing. */
+  readonly dryRun?: boolean;
+  /** A hub is configured: an outbox event stays until the hub has acknowledged it (relay cursor). */
+  readonly keepUnrelayed?: boolean;
+}
+
+/** What a prune deleted (or, dry, would delete), per kind of row, and the store's size around it. */
+export interface PruneReport {
+  readonly dryRun: boolean;
+  readonly deliveries: number;
+  readonly deadLetters: number;
+  readonly attempts: number;
+  readonly outbox: number;
+  readonly writebacks: number;
+  readonly audit: number;
+  readonly runs: number;
+  readonly fleetRuns: number;
+  /** How space was given back: `vacuum` (SQLite, after a large prune), `autovacuum` (PostgreSQL). */
+  readonly reclaimed: 'vacuum' | 'none' | 'autovacuum' | 'dry-run';
+  readonly sizeBytesBefore: number;
+  readonly sizeBytesAfter: number;
+}
+
 /**
  * The agent's own state. SQLite is the embedded default; a PostgreSQL implementation drops in
  * behind the same interface (async throughout for that reason).
@@ -259,6 +305,19 @@ export interface RunQuery {
 export interface Store {
   /** Creates or upgrades the schema; refuses a store written by a newer Tendril. */
   migrate(): Promise<void>;
+  /**
+   * Whether the payload columns are sealed with a site key or plain, and how many rows were sealed
+   * at this open (a plain store's first start with a key). Refuses (TENDRIL_E_STORE_KEY) a sealed
+   * store opened without its key (docs/security.md, "PHI at rest").
+   */
+  payloadProtection(): Promise<PayloadKeyReport>;
+  /** The store's size on disk in bytes (for the status page; docs/store.md, "Retention and pruning"). */
+  sizeBytes(): Promise<number>;
+  /**
+   * Deletes what the retention policy lets go (docs/store.md, "Retention and pruning"), in short
+   * transactions, then gives space back (SQLite `VACUUM` after a large prune). `dryRun`: counts only.
+   */
+  prune(policy: RetentionPolicy, options?: PruneOptions): Promise<PruneReport>;
   close(): Promise<void>;
 
   getStreamState(connectionId: string, stream: string): Promise<StreamState | undefined>;

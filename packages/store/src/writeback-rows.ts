@@ -1,3 +1,4 @@
+import type { PayloadCodec } from './payloads.js';
 import type { ResourceType, WritebackCommand } from '@tendril/core';
 import type { Selectable } from 'kysely';
 import type { ApiKeysTable, WritebacksTable } from './tables.js';
@@ -46,7 +47,7 @@ export const API_KEY_COLUMNS = [
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 
-export function toWritebackRecord(row: WritebackRow): WritebackRecord {
+export function toWritebackRecord(row: WritebackRow, payloads: PayloadCodec): WritebackRecord {
   return {
     id: row.id,
     clientId: row.client_id,
@@ -54,7 +55,7 @@ export function toWritebackRecord(row: WritebackRow): WritebackRecord {
     command: row.command as WritebackCommand,
     idempotencyKey: row.idempotency_key,
     payloadHash: row.payload_hash,
-    input: parsed<Record<string, unknown>>(row.input_json),
+    input: payloads.read<Record<string, unknown>>('writebacks.input_json', row.input_json),
     status: row.status as WritebackRecord['status'],
     phase: row.phase as WritebackRecord['phase'],
     acceptedAt: row.accepted_at,
@@ -66,7 +67,7 @@ export function toWritebackRecord(row: WritebackRow): WritebackRecord {
     ...(row.resource_id === null ? {} : { resourceId: row.resource_id }),
     ...(row.resource_json === null || row.resource_json === undefined
       ? {}
-      : { resource: parsed<Record<string, unknown>>(row.resource_json) }),
+      : { resource: payloads.read<Record<string, unknown>>('writebacks.resource_json', row.resource_json) }),
     ...(row.matched === null ? {} : { matched: flag(row.matched) }),
     warnings: parsed<string[]>(row.warnings_json),
     ...(row.error_json === null || row.error_json === undefined

@@ -135,7 +135,7 @@ export class WritebackStoreImpl implements WritebackStore {
             command: input.command,
             idempotency_key: input.idempotencyKey,
             payload_hash: input.payloadHash,
-            input_json: JSON.stringify(input.input),
+            input_json: this.#rt.payloads.write('writebacks.input_json', input.input),
             status: 'accepted',
             phase: 'queued',
             accepted_at: input.acceptedAt,
@@ -157,7 +157,7 @@ export class WritebackStoreImpl implements WritebackStore {
             command: input.command,
             payloadHash: input.payloadHash,
           });
-          return { kind: 'created', record: toWritebackRecord(row) };
+          return { kind: 'created', record: toWritebackRecord(row, this.#rt.payloads) };
         }
         await this.#audit(db, row.id, input.acceptedAt, 'replayed', {
           clientId: input.clientId,
@@ -165,7 +165,7 @@ export class WritebackStoreImpl implements WritebackStore {
         });
         return {
           kind: row.payload_hash === input.payloadHash ? 'existing' : 'key-reused',
-          record: toWritebackRecord(row),
+          record: toWritebackRecord(row, this.#rt.payloads),
         };
       }),
     );
@@ -189,7 +189,7 @@ export class WritebackStoreImpl implements WritebackStore {
   async get(id: string): Promise<WritebackRecord | undefined> {
     return this.#rt.guard('getWriteback', async (db) => {
       const row = (await BY_ID.run(db, this.#d, { id })).rows[0];
-      return row === undefined ? undefined : toWritebackRecord(row);
+      return row === undefined ? undefined : toWritebackRecord(row, this.#rt.payloads);
     });
   }
 
@@ -217,7 +217,7 @@ export class WritebackStoreImpl implements WritebackStore {
         const expired: WritebackRecord[] = [];
         for (const row of rows) {
           if (Date.parse(row.deadline) <= Date.parse(input.now)) {
-            expired.push(toWritebackRecord(row));
+            expired.push(toWritebackRecord(row, this.#rt.payloads));
             continue;
           }
           await db
@@ -227,7 +227,11 @@ export class WritebackStoreImpl implements WritebackStore {
             .where('phase', '=', 'queued')
             .execute();
           await this.#audit(db, row.id, input.now, 'executing');
-          claimed.push({ ...toWritebackRecord(row), phase: 'executing', startedAt: input.now });
+          claimed.push({
+            ...toWritebackRecord(row, this.#rt.payloads),
+            phase: 'executing',
+            startedAt: input.now,
+          });
         }
         return { claimed, expired };
       }),
@@ -272,7 +276,10 @@ export class WritebackStoreImpl implements WritebackStore {
             started_at: eb.fn.coalesce(sql<string | null>`${result.startedAt ?? null}`, 'started_at'),
             source_id: result.sourceId ?? null,
             resource_id: result.resourceId ?? null,
-            resource_json: result.resource === undefined ? null : JSON.stringify(result.resource),
+            resource_json:
+              result.resource === undefined
+                ? null
+                : this.#rt.payloads.write('writebacks.resource_json', result.resource),
             matched: result.matched === undefined ? null : bit(result.matched),
             warnings_json: JSON.stringify(result.warnings ?? []),
             error_json: result.error === undefined ? null : JSON.stringify(result.error),
@@ -292,7 +299,7 @@ export class WritebackStoreImpl implements WritebackStore {
             },
           );
         }
-        const record = toWritebackRecord(row);
+        const record = toWritebackRecord(row, this.#rt.payloads);
         // Already final (another worker finished it): nothing more to record or emit.
         if (changed.numUpdatedRows === 0n) return record;
         await this.#audit(db, record.id, result.finishedAt, result.status, {
@@ -340,7 +347,15 @@ export class WritebackStoreImpl implements WritebackStore {
       connectorId,
       refs: {},
     };
-    await insertEvents(db, this.#d, record.connectionId, connectorId, [event], new Date(nowMs).toISOString());
+    await insertEvents(
+      db,
+      this.#d,
+      this.#rt.payloads,
+      record.connectionId,
+      connectorId,
+      [event],
+      new Date(nowMs).toISOString(),
+    );
     const key = await db
       .selectFrom('api_keys')
       .select('subscriptions_json')
@@ -358,7 +373,7 @@ export class WritebackStoreImpl implements WritebackStore {
         .where('phase', 'in', ['executing', 'verifying'])
         .orderBy('accepted_at')
         .execute();
-      return rows.map(toWritebackRecord);
+      return rows.map((row) => toWritebackRecord(row, this.#rt.payloads));
     });
   }
 

@@ -11,6 +11,7 @@ import {
   type ConnectionCheck,
 } from '../check/check-connection.js';
 import { fingerprintFile } from '../check/schema-fingerprint.js';
+import { loadSiteKey, SITE_KEY_ENV, SITE_KEY_FILE_ENV } from '../secrets/site-key.js';
 
 /** The exit code of a failed step (docs/cli.md): one per kind of fix. */
 export function exitCodeForStep(step: CheckStepName): ExitCode {
@@ -47,7 +48,7 @@ export function checkExitCode(results: readonly ConnectionCheck[]): ExitCode {
 const MARK: Record<CheckStatus, string> = { ok: 'ok  ', warning: 'WARN', failed: 'FAIL', skipped: '  - ' };
 
 /** The report a practice's IT reads: one line per step, and for a failure what is wrong and the fix. */
-export function renderCheck(results: readonly ConnectionCheck[]): string {
+export function renderCheck(results: readonly ConnectionCheck[], store?: StoreProtectionCheck): string {
   const lines: string[] = [];
   for (const r of results) {
     const t = r.target;
@@ -66,8 +67,38 @@ export function renderCheck(results: readonly ConnectionCheck[]): string {
       }
     }
   }
+  if (store) lines.push(renderStoreProtection(store));
   const code = checkExitCode(results);
   lines.push(code === EXIT.ok ? 'all checks passed' : `check failed (exit code ${code}; see docs/cli.md)`);
+  return lines.join('\n');
+}
+
+/** What `check` says about the store's encryption at rest (docs/security.md, "PHI at rest"). */
+export interface StoreProtectionCheck {
+  readonly encryption: 'site-key' | 'none';
+  readonly message: string;
+  readonly code?: 'TENDRIL_W_STORE_PLAINTEXT';
+  readonly fix?: string;
+}
+
+const STORE_SEALED: StoreProtectionCheck = {
+  encryption: 'site-key',
+  message: 'the agent store encrypts patient data at rest with the site key',
+};
+
+const STORE_PLAINTEXT: StoreProtectionCheck = {
+  encryption: 'none',
+  code: 'TENDRIL_W_STORE_PLAINTEXT',
+  message: 'no site key: the agent store keeps patient data in plain text',
+  fix: `set ${SITE_KEY_ENV} (or ${SITE_KEY_FILE_ENV}) to the site key \`tendril init\` showed; the store is encrypted at the next start`,
+};
+
+export function renderStoreProtection(store: StoreProtectionCheck): string {
+  const lines = [
+    `store (encryption at rest)`,
+    `  ${store.code ? 'WARN' : 'ok  '} ${'encryption'.padEnd(11)} ${store.message}`,
+  ];
+  if (store.fix) lines.push(`       ${''.padEnd(11)} fix: ${store.fix} (${store.code})`);
   return lines.join('\n');
 }
 
@@ -106,7 +137,13 @@ export const registerCheckCommand: CommandRegistrar = (program, ctx) => {
         );
       }
       const code = checkExitCode(results);
-      ctx.write(opts.json ? JSON.stringify({ connections: results, exitCode: code }) : renderCheck(results));
+      // Not a connection step and never a failure: whether patient data is encrypted at rest.
+      const store = (await loadSiteKey(ctx.io.env)) === undefined ? STORE_PLAINTEXT : STORE_SEALED;
+      ctx.write(
+        opts.json
+          ? JSON.stringify({ connections: results, store, exitCode: code })
+          : renderCheck(results, store),
+      );
       ctx.setExitCode(code);
     });
 };

@@ -109,7 +109,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         },
       ],
     });
-    const container = await createAgentContainer(config, pino({ level: 'warn' }, pino.destination(2)));
+    // No site key in the demo: its output says the store is plain text, the log need not.
+    const container = await createAgentContainer(config, pino({ level: 'warn' }, pino.destination(2)), {
+      plaintextStoreWarning: false,
+    });
     try {
       out('\n2. Backload: every row read, mapped to the standard model, hashed and written to the outbox');
       const backload = await runSyncOnce(container.cradle, {});
@@ -197,7 +200,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await demoWriteback(container.cradle, ehr, odApi.url, out);
       await demoHub({ dir, ehrFile, ehr, odApiUrl: odApi.url, out });
 
-      out(`\nDone. The agent store is ${join(dir, 'tendril.db')}; try:`);
+      out(
+        `\nDone. The agent store is ${join(dir, 'tendril.db')} (plain text: the demo has no site key; docs/security.md); try:`,
+      );
       out(`  bin/tendril events --config <your tendril.yaml> --format flat --limit 5`);
       out(`  bin/tendril deliveries list --config <your tendril.yaml> --status dead`);
     } finally {

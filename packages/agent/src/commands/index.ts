@@ -22,6 +22,7 @@ import { registerNewCommand } from './new.js';
 import { registerMapCommand } from './map.js';
 import { registerHubCommand } from './hub.js';
 import { registerQuarantineCommand } from './quarantine.js';
+import { registerStoreCommand } from './store.js';
 
 /** Every `tendril` command, in help order. A new command adds its registrar here. */
 export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
@@ -44,6 +45,7 @@ export const COMMAND_REGISTRARS: readonly CommandRegistrar[] = [
   registerApiKeyCommand,
   registerConnectionsCommand,
   registerConfigCommand,
+  registerStoreCommand,
   registerSecretsCommand,
   registerNewCommand,
   registerMapCommand,

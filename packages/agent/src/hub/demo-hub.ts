@@ -175,7 +175,7 @@ export async function demoHub(options: {
         `vendor → hub: POST /v1/subscriptions (site.*, appointment.writeback.*) → ${subscribed.status} ${subscription.id}, secret whsec_… shown once`,
       ),
     );
-    const container = await createAgentContainer(config, logger);
+    const container = await createAgentContainer(config, logger, { plaintextStoreWarning: false });
     const runtime = container.cradle.agentRuntime;
     try {
       await runtime.start(); // catch-up polls: the backload fills the outbox

@@ -184,7 +184,11 @@ export async function initSite(answers: InitAnswers, target: InitTarget): Promis
   ].join('\n');
   const written: string[] = [];
   try {
-    await mkdir(dirname(configFile), { recursive: true });
+    // A folder made here holds secrets.enc: owner only. The store's folder is made now too, so it
+    // is 0700 before anything lands in it (docs/security.md, "PHI at rest").
+    await mkdir(dirname(configFile), { recursive: true, mode: 0o700 });
+    await mkdir(dirname(storeFile), { recursive: true, mode: 0o700 });
+    if (process.platform !== 'win32') await chmod(dirname(storeFile), 0o700);
     await writeSecretsFile(secretsFile, parseSiteKey(siteKey), {
       [passwordSecretName(answers.connectionId)]: answers.password,
       ...(answers.hub ? { [HUB_CREDENTIAL_SECRET]: answers.hub.credential } : {}),

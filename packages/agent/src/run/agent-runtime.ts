@@ -19,10 +19,13 @@ import {
   type SchedulerClock,
   type StreamJob,
 } from '@tendril/scheduler';
+import type { Store } from '@tendril/store';
+import type { Logger } from 'pino';
 import type { AgentServices } from '../agent-services.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
 import { buildStatusSnapshot, configuredStreamVerification } from './status-snapshot.js';
+import { pruneStore } from './store-prune.js';
 import { instrumentedStore, pageTimer } from './instruments.js';
 import { createRestartEndpoint } from '../supervisor/restart-endpoint.js';
 import { agentVersion } from '../version.js';
@@ -37,6 +40,11 @@ export interface AgentRuntimeOptions {
   readonly onHealthEvent?: (event: HealthEvent) => void;
   /** The metrics to observe into; default a fresh set (tests read them back). */
   readonly metrics?: AgentMetrics;
+  /**
+   * False: no TENDRIL_W_STORE_PLAINTEXT warning at start, for `tendril demo`, which says so in its
+   * own output (docs/security.md, "PHI at rest"). Default true.
+   */
+  readonly plaintextStoreWarning?: boolean;
 }
 
 /** The long-running agent: scheduler + webhook dispatcher + local API. */
@@ -162,6 +170,12 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
     // The 1 s pick-up (never overlapping): commands left over, retried after a restart, or accepted
     // by another process. Accepted commands are also started at once through the API's kick.
     runWritebacks: (signal) => writeback.worker.drain(signal),
+    // The nightly prune of the store (docs/store.md, "Retention and pruning").
+    storeMaintenance: {
+      at: config.retention.pruneAt,
+      timezone: config.connections[0]?.timezone ?? 'UTC',
+      run: () => pruneStore(store, config, logger),
+    },
   });
 
   // Delivery drains the outbox on its own (docs/delivery.md): started with the API, stopped after the scheduler.
@@ -207,6 +221,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
       dispatcher.start();
       state = 'running';
       logger.info({ event: 'agent.started', connections: config.connections.length, url }, 'agent running');
+      await reportStoreProtection(store, logger, options.plaintextStoreWarning ?? true);
       return { url };
     },
     stop(stopOptions = {}) {
@@ -224,4 +239,24 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
       return stopping;
     },
   };
+}
+
+/**
+ * Says once at start whether patient data is encrypted at rest (docs/security.md, "PHI at rest"):
+ * a warning with its code without a site key, a note when a plain store was just sealed.
+ */
+async function reportStoreProtection(store: Store, logger: Logger, warnPlaintext: boolean): Promise<void> {
+  const report = await store.payloadProtection();
+  if (report.protection === 'plaintext') {
+    if (!warnPlaintext) return;
+    logger.warn(
+      { event: 'store.plaintext', code: 'TENDRIL_W_STORE_PLAINTEXT' },
+      'no site key: the agent store keeps patient data in plain text; set TENDRIL_SITE_KEY or TENDRIL_SITE_KEY_FILE (tendril init makes one) and it is encrypted at the next start',
+    );
+  } else if (report.converted > 0) {
+    logger.info(
+      { event: 'store.sealed', rows: report.converted },
+      'the agent store was encrypted in place with the site key',
+    );
+  }
 }

@@ -172,6 +172,8 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
       });
     }
   }
+  const protection = await guard(() => store.payloadProtection());
+  const sizeBytes = await guard(() => store.sizeBytes());
   const pending = await guard(() => store.deliveries.count({ status: 'pending' }));
   const dead = await guard(() => store.deliveries.count({ status: 'dead' }));
   return {
@@ -192,7 +194,11 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
       subscriptions,
       writebackWorker: scheduler.writebackWorker,
     },
-    store: storeError ? { ok: false, error: storeError } : { ok: true },
+    store: {
+      ...(storeError ? { ok: false, error: storeError } : { ok: true }),
+      encryption: protection === undefined ? null : protection.protection === 'sealed' ? 'site-key' : 'none',
+      sizeBytes: sizeBytes ?? null,
+    },
     connections,
   };
 }

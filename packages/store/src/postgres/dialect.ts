@@ -64,6 +64,16 @@ export function postgresDialect(schema: string | undefined): StoreDialect {
     storeError: postgresStoreError,
     migrations: POSTGRES_MIGRATIONS,
     schemaVersion: POSTGRES_SCHEMA_VERSION,
+    sizeBytes: async (db) => {
+      const row = await sql<{ bytes: string | number | null }>`
+        SELECT sum(pg_total_relation_size(c.oid)) AS bytes
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relkind = 'r'`.execute(db);
+      return Number(row.rows[0]?.bytes ?? 0);
+    },
+    // Autovacuum reclaims the dead rows of a prune; a VACUUM FULL would lock the tables.
+    reclaim: async () => 'autovacuum',
+    scrub: async () => undefined,
     beginMigration: async (db) => {
       // Workers starting together wait here for the first, then find its steps recorded.
       await sql.raw(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`).execute(db);

@@ -292,6 +292,22 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX quarantine_stream ON quarantine (connection_id, stream, source_id);
     `,
   },
+  {
+    version: 8,
+    name: 'store settings (payload key id), prune indexes',
+    sql: `
+      CREATE TABLE store_settings (
+        name  TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      -- What the nightly prune walks (docs/store.md, "Retention and pruning").
+      CREATE INDEX deliveries_finished ON deliveries (status, finished_at_ms);
+      CREATE INDEX outbox_created ON outbox (created_at);
+      CREATE INDEX writeback_audit_at ON writeback_audit (at);
+      CREATE INDEX deliveries_replay_of ON deliveries (replay_of) WHERE replay_of IS NOT NULL;
+      CREATE INDEX fleet_runs_started ON fleet_runs (started_at);
+    `,
+  },
 ];
 
 /** The schema version this code writes. */

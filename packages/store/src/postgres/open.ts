@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { TendrilError } from '@tendril/core';
 import { CoreStore } from '../core-store.js';
 import type { DeliveryRoute } from '../delivery-types.js';
+import { plainPayloads, sealedPayloads } from '../payloads.js';
 import { StoreRuntime } from '../runtime.js';
 import type { StoreTables } from '../tables.js';
 import type { Store } from '../types.js';
@@ -24,6 +25,12 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Connections in this process's pool. Default 10. */
   readonly poolSize?: number;
+  /**
+   * The site key's 32 bytes: the outbox's and the writeback queue's payloads are sealed with a key
+   * derived from it, and a plain store is sealed in place at its first open with a key
+   * (docs/security.md, "PHI at rest"). None: payloads stay plain text.
+   */
+  readonly siteKey?: Buffer;
 }
 
 /**
@@ -79,6 +86,7 @@ export function openPostgresStore(
     postgresDialect(options.schema),
     options.now ?? (() => new Date()),
     release,
+    options.siteKey === undefined ? plainPayloads() : sealedPayloads(options.siteKey),
   );
   return new CoreStore(runtime, options.deliveryRoutes ?? []);
 }

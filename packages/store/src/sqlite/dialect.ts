@@ -49,6 +49,29 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
     storeError: (operation, error) => sqliteStoreError(operation, error),
     migrations: SQLITE_MIGRATIONS,
     schemaVersion: SQLITE_SCHEMA_VERSION,
+    sizeBytes: async (db) => {
+      const row = await sql<{
+        bytes: number;
+      }>`SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()`.execute(db);
+      return Number(row.rows[0]?.bytes ?? 0);
+    },
+    reclaim: async (db) => {
+      const row = await sql<{
+        free: number;
+        pages: number;
+      }>`SELECT f.freelist_count AS free, p.page_count AS pages FROM pragma_freelist_count() f, pragma_page_count() p`.execute(
+        db,
+      );
+      const { free = 0, pages = 0 } = row.rows[0] ?? {};
+      if (pages === 0 || free * 4 < pages) return 'none';
+      await sql`VACUUM`.execute(db);
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+      return 'vacuum';
+    },
+    scrub: async (db) => {
+      await sql`VACUUM`.execute(db);
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    },
     beginMigration: async (db) => {
       await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`.execute(db);

@@ -92,7 +92,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
   // Writeback queue, audit log and API keys: sqlite/writeback-migration.ts.
   WRITEBACK_MIGRATION,
-  // Version 5 is PostgreSQL's fleet tables; SQLite never has them.
+  // Version 5 is PostgreSQL's fleet tables; SQLite never has them. Version 7 is the quarantine.
   {
     version: 6,
     name: 'hub relay cursors',
@@ -125,6 +125,23 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (connection_id, resource_type, source_id)
       );
       CREATE INDEX quarantine_stream ON quarantine (connection_id, stream, source_id);
+    `,
+  },
+  {
+    version: 8,
+    name: 'store settings (payload key id), prune indexes',
+    sql: `
+      -- One row per setting; payload_key_id: the site key the payloads are sealed with
+      -- (docs/security.md, "PHI at rest").
+      CREATE TABLE store_settings (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      -- What the nightly prune walks (docs/store.md, "Retention and pruning").
+      CREATE INDEX deliveries_finished ON deliveries (status, finished_at_ms);
+      CREATE INDEX outbox_created ON outbox (created_at);
+      CREATE INDEX writeback_audit_at ON writeback_audit (at);
+      CREATE INDEX deliveries_replay_of ON deliveries (replay_of) WHERE replay_of IS NOT NULL;
     `,
   },
 ];

@@ -1,14 +1,14 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import { CoreStore } from '../core-store.js';
 import type { DeliveryRoute } from '../delivery-types.js';
+import { plainPayloads, sealedPayloads } from '../payloads.js';
 import { StoreRuntime } from '../runtime.js';
 import type { StoreTables } from '../tables.js';
 import type { Store } from '../types.js';
 import { sqliteDialect, sqliteStoreError } from './dialect.js';
 import { SqliteStoreDialect, type SqliteDatabase } from './driver.js';
+import { secureSideFiles, secureStoreFile } from './file-modes.js';
 
 export interface SqliteStoreOptions {
   /** Clock for stored timestamps, run ids and the first sequence of a connection. Tests pin it. */
@@ -20,6 +20,12 @@ export interface SqliteStoreOptions {
    * subscription in the page's transaction (docs/sync-semantics.md, "The commit rule" step 3). None: no delivery rows.
    */
   readonly deliveryRoutes?: readonly DeliveryRoute[];
+  /**
+   * The site key's 32 bytes: the outbox's and the writeback queue's payloads are sealed with a key
+   * derived from it, and a plain store is sealed in place at its first open with a key
+   * (docs/security.md, "PHI at rest"). None: payloads stay plain text.
+   */
+  readonly siteKey?: Buffer;
 }
 
 const OPEN_FIX = 'Check that the data directory exists, is writable and has free space.';
@@ -36,10 +42,12 @@ const OPEN_FIX = 'Check that the data directory exists, is writable and has free
  */
 export function openSqliteStore(source: string | SqliteDatabase, options: SqliteStoreOptions = {}): Store {
   let database: SqliteDatabase;
+  const file =
+    typeof source === 'string' && source !== ':memory:' && !source.startsWith('file:') ? source : undefined;
   try {
     if (typeof source === 'string') {
-      if (source !== ':memory:' && !source.startsWith('file:'))
-        mkdirSync(dirname(resolve(source)), { recursive: true });
+      // 0700 folder, 0600 file, before SQLite creates anything (docs/security.md, "PHI at rest").
+      if (file !== undefined) secureStoreFile(file);
       database = new Database(source);
     } else {
       database = source;
@@ -53,6 +61,7 @@ export function openSqliteStore(source: string | SqliteDatabase, options: Sqlite
     database.pragma('journal_mode = WAL');
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
+    if (file !== undefined) secureSideFiles(file);
   } catch (error) {
     database.close();
     throw sqliteStoreError('open', error, OPEN_FIX);
@@ -68,6 +77,7 @@ export function openSqliteStore(source: string | SqliteDatabase, options: Sqlite
       kyselyDialect.leave();
       database.close();
     },
+    options.siteKey === undefined ? plainPayloads() : sealedPayloads(options.siteKey),
   );
   return new CoreStore(runtime, options.deliveryRoutes ?? []);
 }

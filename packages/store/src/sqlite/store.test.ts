@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,10 @@ afterAll(() => {
 
 describeStoreContract('sqlite file', async () => openSqliteStore(freshPath()));
 describeStoreContract('sqlite :memory:', async () => openSqliteStore(':memory:'));
+// The same contract with the payloads sealed by a site key (docs/security.md, "PHI at rest").
+describeStoreContract('sqlite file, sealed payloads', async () =>
+  openSqliteStore(freshPath(), { siteKey: randomBytes(32) }),
+);
 
 function patient(connectionId: string, sourceId: string, family: string): PendingChange {
   const id = resourceId(connectionId, 'Patient', sourceId);
