@@ -48,7 +48,10 @@ async function seeded(prefix: string): Promise<TestDatabase> {
 }
 
 async function outboxCount(agent: EnrolledAgent, file: string): Promise<number> {
-  const store = openSqliteStore(file);
+  // The agent runs with its site key, so its store's payloads are sealed with it (docs/security.md, "PHI at rest").
+  const store = openSqliteStore(file, {
+    siteKey: Buffer.from(agent.siteKey.slice('tsk_'.length), 'base64url'),
+  });
   try {
     return await store.countEvents(agent.connectionId);
   } finally {
