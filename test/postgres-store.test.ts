@@ -146,6 +146,7 @@ describe('PostgreSQL store: tendril sync --once and tendril run', () => {
         updated: 0,
         deleted: 0,
         unchanged: s.read,
+        quarantined: 0,
       })),
     );
 
