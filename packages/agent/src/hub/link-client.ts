@@ -5,6 +5,7 @@ import {
   HUB_FRAMES,
   LINK_PATH,
   LINK_PROTOCOL_VERSION,
+  frameText,
   parseFrame,
   Welcome,
   type HelloConnection,
@@ -187,10 +188,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
     });
     socket.on('message', (data, isBinary) => {
       if (isBinary) return;
-      // ws hands over a Buffer, a list of fragments, or an ArrayBuffer (whose toString is not its text).
-      const text = (
-        Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data
-      ).toString('utf8');
+      const text = frameText(data);
       if (!welcomed) {
         const parsed = parseFrame({ welcome: Welcome }, text);
         if (!parsed.ok || parsed.frame.replyTo !== helloId) {

@@ -16,6 +16,7 @@ import {
   Hello,
   LINK_CLOSE,
   LINK_PROTOCOL_VERSION,
+  frameText,
   parseFrame,
   type CommandResultFrame,
   type EventsFrame,
@@ -167,10 +168,7 @@ export class LinkServer {
         ws.close(LINK_CLOSE.protocolError, 'binary frames are not part of the protocol');
         return;
       }
-      // ws hands over a Buffer, a list of fragments, or an ArrayBuffer (whose toString is not its text).
-      const text = (
-        Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data
-      ).toString('utf8');
+      const text = frameText(data);
       if (!helloSeen) {
         helloSeen = true;
         clearTimeout(helloTimer);

@@ -309,6 +309,16 @@ export const HUB_FRAMES = {
 } as const;
 
 /**
+ * The text of a received frame. ws hands over a Buffer, a list of fragments, or an ArrayBuffer
+ * (whose toString is not its text); both ends of the link read frames through this.
+ */
+export function frameText(data: Buffer | ArrayBuffer | Buffer[]): string {
+  return (
+    Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data
+  ).toString('utf8');
+}
+
+/**
  * Parses one text frame against a set of frame schemas. `unknown-type` is a well-formed frame of a
  * type this side does not know (answered, not fatal); `malformed` is anything else.
  */
