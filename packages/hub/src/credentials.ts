@@ -55,7 +55,8 @@ export function generateAdminToken(): string {
   return `thadm_${randomBytes(32).toString('base64url')}`;
 }
 
-export function adminTokenMatches(presented: string, expected: string): boolean {
+/** Constant-time comparison of two tokens (hashed first, so their lengths are not compared either). */
+export function tokensMatch(presented: string, expected: string): boolean {
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);

@@ -1,6 +1,6 @@
 import { isTendrilError } from '@tendril/core';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { adminTokenMatches } from '../credentials.js';
+import { tokensMatch } from '../credentials.js';
 import type { HubAdmin } from '../admin.js';
 import type { HubLogger } from '../logger.js';
 
@@ -19,7 +19,7 @@ export async function startAdminEndpoint(options: {
     const address = request.socket.remoteAddress ?? '';
     const loopback = address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
     const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    if (!loopback || !token || !adminTokenMatches(token, options.token)) {
+    if (!loopback || !token || !tokensMatch(token, options.token)) {
       options.logger.warn({ event: 'hub.admin_unauthorized', ip: address }, 'admin call refused');
       return reply
         .code(401)

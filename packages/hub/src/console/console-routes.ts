@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { tokensMatch } from '../credentials.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AdminHooks } from '../admin.js';
@@ -77,12 +77,6 @@ const EnrollForm = z.object({
     .optional(),
   database: z.string().trim().max(255).optional(),
 });
-
-function constantEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 function cookies(request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
@@ -191,7 +185,7 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
       }
       if (post) {
         const token = (request.body as Record<string, string> | undefined)?.['_csrf'] ?? '';
-        if (!sameOrigin(request) || !constantEqual(token, session.csrfToken)) {
+        if (!sameOrigin(request) || !tokensMatch(token, session.csrfToken)) {
           log.warn(
             { event: 'console.csrf_refused', userId: session.user.id },
             'a form without a valid CSRF token was refused',

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { passwordMatches } from '../credentials.js';
+import { hashSecret, passwordMatches } from '../credentials.js';
 import type { HubDatabase } from '../db/schema.js';
 
 /** A console user who logged in, as every page sees them. */
@@ -43,8 +43,6 @@ export interface SiteListRow {
 
 /** A `timestamptz` the store's connection reads back as ISO text, as a Date. */
 const dateOrNull = (value: string | null): Date | null => (value === null ? null : new Date(value));
-
-const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** A stand-in hash so an unknown e-mail costs one scrypt like a known one. */
 const DECOY_PASSWORD_HASH = 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -103,7 +101,7 @@ export class ConsoleStore {
     await this.db
       .insertInto('hub_console_sessions')
       .values({
-        id: hashToken(token),
+        id: hashSecret(token),
         user_id: userId,
         csrf_token: csrfToken,
         created_at: now,
@@ -129,7 +127,7 @@ export class ConsoleStore {
         'hub_console_sessions.csrf_token',
         'hub_console_sessions.expires_at',
       ])
-      .where('hub_console_sessions.id', '=', hashToken(token))
+      .where('hub_console_sessions.id', '=', hashSecret(token))
       .executeTakeFirst();
     if (!row || row.revoked_at || Date.parse(row.expires_at) <= now.getTime()) return undefined;
     return {
@@ -140,7 +138,7 @@ export class ConsoleStore {
   }
 
   async endSession(token: string): Promise<void> {
-    await this.db.deleteFrom('hub_console_sessions').where('id', '=', hashToken(token)).execute();
+    await this.db.deleteFrom('hub_console_sessions').where('id', '=', hashSecret(token)).execute();
   }
 
   /** One page of a vendor's sites, filtered and sorted in the database (10,000 sites stay cheap). */
