@@ -145,9 +145,37 @@ export const Credit = z
 export const Ping = z.object({ type: z.literal('ping'), id: FrameId }).strict();
 export const Pong = z.object({ type: z.literal('pong'), id: FrameId, replyTo: FrameId }).strict();
 
+/** A release version as `pnpm release` stamps it (semver, optional pre-release). */
+export const ReleaseVersion = z
+  .string()
+  .max(64)
+  .regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'a release version like 0.2.0 or 0.2.0-rc.1');
+
+export const UPGRADE_OUTCOMES = ['upgraded', 'upgrade_failed'] as const;
+export type UpgradeOutcome = (typeof UPGRADE_OUTCOMES)[number];
+
+/**
+ * How the agent's last remote upgrade ended, as its supervisor recorded it (docs/hub.md, "Remote
+ * upgrade"). Reported in every status until the next upgrade; the hub turns a new one into
+ * `agent.upgraded` / `agent.upgrade_failed` once, keyed by `commandId`.
+ */
+export const LastUpgradeReport = z
+  .object({
+    commandId: Id,
+    fromVersion: z.string().max(64),
+    toVersion: z.string().max(64),
+    outcome: z.enum(UPGRADE_OUTCOMES),
+    /** Plain words, PHI-free: why it failed (signature, hash, download, not healthy in time…). */
+    reason: z.string().max(2000).optional(),
+    at: z.string().max(64),
+  })
+  .strict();
+export type LastUpgradeReport = z.infer<typeof LastUpgradeReport>;
+
 /** The agent's status in brief (no PHI: states, times, codes, counts). */
 export const AgentStatusReport = z
   .object({
+    lastUpgrade: LastUpgradeReport.optional(),
     health: z.enum(['ok', 'degraded', 'down']),
     /** When the agent process started (its uptime; a remote restart resets it). */
     agentStartedAt: z.string().max(64).optional(),
@@ -233,6 +261,24 @@ export const CredentialSaved = z
 export const REMOTE_COMMANDS = ['restart', 'reload-config', 'logs', 'support-bundle', 'upgrade'] as const;
 export type RemoteCommandName = (typeof REMOTE_COMMANDS)[number];
 
+/**
+ * The release an `upgrade` command installs, as the hub stores it (`tendril hub release add`). The
+ * agent downloads `path` from the hub's HTTP address with Basic auth (site id : link credential),
+ * then checks the SHA-256 and the Ed25519 signature against the release key it shipped with.
+ */
+export const UpgradeRelease = z
+  .object({
+    version: ReleaseVersion,
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256'),
+    /** The detached Ed25519 signature of the tarball's bytes, base64 (the `.sig` file of `pnpm release`). */
+    signature: z.string().min(1).max(200),
+    bytes: z.number().int().positive(),
+    /** Where on the hub's HTTP address the tarball is: `/agent/v1/releases/<version>/artifact`. */
+    path: z.string().startsWith('/').max(300),
+  })
+  .strict();
+export type UpgradeRelease = z.infer<typeof UpgradeRelease>;
+
 /** Most log lines one `logs` command returns. */
 export const MAX_LOG_LINES = 2000;
 
@@ -240,6 +286,8 @@ export const RemoteCommandArgs = z
   .object({
     /** `logs`: how many of the newest lines. */
     lines: z.number().int().min(1).max(MAX_LOG_LINES).optional(),
+    /** `upgrade`: the release to install; the hub fills it from its release store. */
+    release: UpgradeRelease.optional(),
   })
   .strict();
 export type RemoteCommandArgs = z.infer<typeof RemoteCommandArgs>;
