@@ -1,4 +1,4 @@
-// `pnpm release -- --key <ed25519-private-key.pem> [--out <folder>]`: builds the release tarball
+// `pnpm release -- --key <ed25519-private-key.pem> [--out <folder>] [--version <v>]`: builds the release tarball
 // of the agent for this machine's platform (linux-x64 only), its SHA-256 and a detached Ed25519
 // signature. docs/release.md describes the artefact; test/release.test.ts runs it with Node alone.
 import { spawnSync } from 'node:child_process';
@@ -36,6 +36,9 @@ const { values } = parseArgs({
   options: {
     key: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'release') },
+    // Stamps another version than packages/agent/package.json's into the artefact (its package.json
+    // and RELEASE.json): how test/remote-upgrade.test.ts builds a second version to upgrade to.
+    version: { type: 'string' },
   },
 });
 const keyFile = values.key ?? process.env['TENDRIL_RELEASE_KEY_FILE'];
@@ -56,7 +59,10 @@ if (privateKey.asymmetricKeyType !== 'ed25519')
 if (process.platform !== 'linux' || process.arch !== 'x64')
   fail(`releases are built on linux-x64 for linux-x64; this is ${process.platform}-${process.arch}`);
 const platform = 'linux-x64';
-const version = JSON.parse(readFileSync(join(ROOT, 'packages/agent/package.json'), 'utf8')).version;
+const version =
+  values.version ?? JSON.parse(readFileSync(join(ROOT, 'packages/agent/package.json'), 'utf8')).version;
+if (!/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(version))
+  fail(`--version must be a release version like 0.2.0 or 0.2.0-rc.1, not ${version}`);
 const name = `tendril-${version}-${platform}`;
 const out = resolve(values.out);
 const stage = join(out, name);
@@ -132,6 +138,16 @@ for (const manifest of readdirSync(join(stage, 'lib/node_modules/.pnpm'))
     rmSync(manifest);
     writeFileSync(manifest, `${JSON.stringify(pkg, null, 2)}\n`);
   }
+}
+
+// The packaged agent's own version (`tendril --version`, /v1/status, the hub's site list).
+{
+  const manifest = join(stage, 'lib/package.json');
+  const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
+  pkg.version = version;
+  // pnpm deploy hard-links files from the workspace: unlink first, or this would edit the source.
+  rmSync(manifest);
+  writeFileSync(manifest, `${JSON.stringify(pkg, null, 2)}\n`);
 }
 
 // 4. The public half of the release key, for the agent to verify later releases (remote upgrade).

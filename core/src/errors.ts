@@ -71,6 +71,18 @@ export const ERROR_CATALOG = {
     retryable: false,
     summary: 'The agent kept crashing or hanging; the supervisor stopped restarting it.',
   },
+  TENDRIL_E_UPGRADE_DOWNLOAD: {
+    retryable: true,
+    summary: 'The release of a remote upgrade could not be downloaded from the hub.',
+  },
+  TENDRIL_E_UPGRADE_VERIFY: {
+    retryable: false,
+    summary: "A downloaded release's size, SHA-256 or Ed25519 signature did not match; nothing was unpacked.",
+  },
+  TENDRIL_E_UPGRADE_UNHEALTHY: {
+    retryable: false,
+    summary: 'The upgraded agent did not report healthy in time; the supervisor rolled back.',
+  },
   TENDRIL_E_SERVICE: { retryable: false, summary: 'The service definition could not be written or removed.' },
   TENDRIL_E_UNAUTHORIZED: { retryable: false, summary: 'An API call lacked the right credentials.' },
   TENDRIL_E_SHUTDOWN: {

@@ -41,9 +41,14 @@ export const HubLinkConfig = z
         restart: z.boolean().default(true),
         logs: z.boolean().default(true),
         upgrade: z.boolean().default(true),
+        /**
+         * How long an upgraded agent has to report healthy (store open, scheduler started) before
+         * its supervisor rolls back to the previous version (docs/hub.md, "Remote upgrade").
+         */
+        upgradeHealthSeconds: z.number().int().min(1).max(3600).default(120),
       })
       .strict()
-      .default({ restart: true, logs: true, upgrade: true }),
+      .default({ restart: true, logs: true, upgrade: true, upgradeHealthSeconds: 120 }),
   })
   .strict();
 export type HubLinkConfig = z.infer<typeof HubLinkConfig>;

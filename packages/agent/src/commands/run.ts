@@ -2,7 +2,7 @@ import { TendrilError } from '@tendril/core';
 import type { CommandRegistrar } from '../cli-context.js';
 import { positiveInt } from '../cli-context.js';
 import type { Cradle } from '../container.js';
-import { startHeartbeat } from '../supervisor/heartbeat.js';
+import { reportHealthy, startHeartbeat } from '../supervisor/heartbeat.js';
 import { runSupervised } from '../supervisor/run-supervised.js';
 import { runFleetWorker } from '../fleet/run-fleet-worker.js';
 import { Option } from 'commander';
@@ -58,6 +58,8 @@ export async function runAgent(cradle: Cradle, options: RunAgentOptions): Promis
   }
   options.onListening?.(url);
   const stopHeartbeat = startHeartbeat();
+  // Store open, API listening, scheduler started: what an upgraded child must reach in time.
+  reportHealthy();
   // The hub link (docs/hub.md), when configured: it never holds the agent up; polls go on without it.
   const link = startAgentHubLink(cradle, runtime, options);
   try {
@@ -114,6 +116,7 @@ export const registerRunCommand: CommandRegistrar = (program, ctx) => {
                 String(opts.grace),
                 ...(opts.worker ? ['--worker'] : []),
               ],
+              configFile: opts.config,
               env: ctx.io.env,
               stderr: ctx.io.stderr,
               stopRequested,

@@ -9,6 +9,7 @@ import {
   parseFrame,
   Welcome,
   type HelloConnection,
+  type LastUpgradeReport,
 } from '@tendril/hub';
 import type { Store } from '@tendril/store';
 import type { Logger } from 'pino';
@@ -37,6 +38,8 @@ export interface HubLinkOptions {
   readonly random?: () => number;
   /** What remote commands act on (docs/hub.md, "Remote commands"); without it every command is refused. */
   readonly commands?: RemoteCommandContext;
+  /** How the last remote upgrade ended, for `status.lastUpgrade` (docs/hub.md, "Remote upgrade"). */
+  readonly lastUpgrade?: () => LastUpgradeReport | undefined;
 }
 
 export type HubLinkState = 'connecting' | 'linked' | 'waiting' | 'stopped';
@@ -239,7 +242,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
     let lastStatus = '';
     let lastStatusAt = 0;
     const sendStatus = async () => {
-      const report = statusReport(await options.status());
+      const report = statusReport(await options.status(), options.lastUpgrade?.());
       // Lag grows every second by itself: a change means a change of state, not of the clock.
       const text = JSON.stringify(report, (key, value: unknown) =>
         key === 'lagSeconds' ? undefined : value,
@@ -304,7 +307,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
         return;
       case 'command': {
         const answer = options.commands
-          ? await runRemoteCommand(frame, options.commands)
+          ? await runRemoteCommand(frame, options.commands, { credential })
           : ({ status: 'refused', message: 'this agent takes no remote commands' } as const);
         log.info(
           {

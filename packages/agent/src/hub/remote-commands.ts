@@ -1,5 +1,5 @@
 import { isTendrilError, type HubLinkConfig } from '@tendril/core';
-import { MAX_LOG_LINES, type CommandFrame, type CommandOutcome } from '@tendril/hub';
+import { MAX_LOG_LINES, type CommandFrame, type CommandOutcome, type UpgradeRelease } from '@tendril/hub';
 
 /** What a remote command needs from the running agent. */
 export interface RemoteCommandContext {
@@ -15,6 +15,27 @@ export interface RemoteCommandContext {
   recentLogs(lines: number): string[];
   /** Schema metadata per connection, as `tendril discover` writes it (never row values). */
   supportBundle(): Promise<Record<string, unknown>>;
+  /** This agent's version. */
+  readonly version: string;
+  /**
+   * The release key this install shipped with (`lib/release-public-key.pem`, written by
+   * `pnpm release`); undefined in a development checkout, which has none.
+   */
+  releasePublicKey(): string | undefined;
+  /**
+   * Downloads, verifies and stages the release, then hands it to the supervisor; runs after the
+   * answer went out. Reports failures itself (log and `status.lastUpgrade`).
+   */
+  upgrade(request: {
+    readonly commandId: string;
+    readonly release: UpgradeRelease;
+    readonly credential: string;
+  }): Promise<void>;
+}
+
+/** What the link knows that a command may need: the credential it is linked with now. */
+export interface RemoteCommandLink {
+  readonly credential: string;
 }
 
 export interface RemoteCommandAnswer {
@@ -54,6 +75,7 @@ function failure(error: unknown, fallback: string): RemoteCommandAnswer {
 export async function runRemoteCommand(
   frame: CommandFrame,
   ctx: RemoteCommandContext,
+  link: RemoteCommandLink,
 ): Promise<RemoteCommandAnswer> {
   const { name, args } = frame.command;
   switch (name) {
@@ -109,12 +131,38 @@ export async function runRemoteCommand(
         return failure(error, 'the support bundle could not be built');
       }
     }
-    case 'upgrade':
+    case 'upgrade': {
       if (!ctx.remote.upgrade) return refused('upgrade', 'remote upgrade');
+      if (!ctx.supervised)
+        return {
+          status: 'failed',
+          message:
+            'this agent runs without the supervisor (tendril run --no-supervise), and only the supervisor can switch versions and roll back; upgrade it on site',
+        };
+      const release = args.release;
+      if (!release)
+        return {
+          status: 'failed',
+          message:
+            'the upgrade command came without its release (version, SHA-256, signature); the hub must fill args.release',
+        };
+      if (release.version === ctx.version)
+        return {
+          status: 'refused',
+          message: `this agent already runs version ${release.version}; nothing to do`,
+        };
+      if (ctx.releasePublicKey() === undefined)
+        return {
+          status: 'failed',
+          message:
+            'this install has no release key (lib/release-public-key.pem), so no release can be verified: it is a development checkout, not a release from `pnpm release`. Install a release to upgrade remotely',
+        };
       return {
-        status: 'failed',
-        message: 'remote upgrade is not yet available in this agent version (docs/hub.md, "Not yet")',
+        status: 'ok',
+        message: `downloading and verifying ${release.version}; the outcome follows as agent.upgraded or agent.upgrade_failed`,
+        after: () => void ctx.upgrade({ commandId: frame.command.id, release, credential: link.credential }),
       };
+    }
     default:
       name satisfies never;
       return { status: 'failed', message: 'unknown command' };

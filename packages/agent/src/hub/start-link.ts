@@ -8,16 +8,38 @@ import type { Cradle } from '../container.js';
 import type { AgentRuntime } from '../run/agent-runtime.js';
 import { requestRestart } from '../supervisor/heartbeat.js';
 import { SUPERVISED_ENV } from '../supervisor/messages.js';
+import { releasePublicKey, startUpgrade } from '../upgrade/start-upgrade.js';
+import { readLastUpgrade, upgradesDir } from '../upgrade/upgrade-state.js';
+import { resolve } from 'node:path';
 import { startHubLink, type HubLink, type HubLinkOptions } from './link-client.js';
 import type { RemoteCommandContext } from './remote-commands.js';
 
 /** What the hub's remote commands act on in a running agent (docs/hub.md, "Remote commands"). */
 function remoteCommandContext(
-  cradle: Pick<Cradle, 'config' | 'connectors' | 'sqlClients'>,
+  cradle: Pick<Cradle, 'config' | 'connectors' | 'sqlClients' | 'logger'>,
   configFile: string | undefined,
   env: NodeJS.ProcessEnv,
+  version: string,
 ): RemoteCommandContext {
+  const store = cradle.config.store;
   return {
+    version,
+    releasePublicKey,
+    async upgrade({ commandId, release, credential }) {
+      const publicKeyPem = releasePublicKey();
+      if (!configFile || !publicKeyPem) return;
+      await startUpgrade({
+        commandId,
+        release,
+        credential,
+        hub: cradle.config.hub!,
+        dir: upgradesDir(configFile, env),
+        storeFile: 'sqlite' in store ? resolve(store.sqlite) : null,
+        version,
+        publicKeyPem,
+        logger: cradle.logger,
+      });
+    },
     remote: cradle.config.hub!.remote,
     supervised: env[SUPERVISED_ENV] === '1' && typeof process.send === 'function',
     restart: (reason) => requestRestart({ reason }),
@@ -62,6 +84,9 @@ export function startAgentHubLink(
     env,
     ...(options.backoff ? { backoff: options.backoff } : {}),
     ...(options.statusCheckMs ? { statusCheckMs: options.statusCheckMs } : {}),
-    commands: remoteCommandContext(cradle, options.configFile, env),
+    commands: remoteCommandContext(cradle, options.configFile, env, runtime.version),
+    ...(options.configFile
+      ? { lastUpgrade: () => readLastUpgrade(upgradesDir(options.configFile!, env)) }
+      : {}),
   });
 }

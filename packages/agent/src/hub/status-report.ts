@@ -1,13 +1,16 @@
 import { healthOf, type StatusSnapshot } from '@tendril/api';
-import type { AgentStatusReport } from '@tendril/hub';
+import type { AgentStatusReport, LastUpgradeReport } from '@tendril/hub';
 
 /**
  * The agent's status in brief for the hub's `status` frame: health, PHI-free problems, and per
- * stream its state, staleness, lag and last successful read. Counts and codes only.
+ * stream its state, staleness, lag and last successful read. Counts and codes only. With
+ * `lastUpgrade` (the supervisor's record, upgrade/upgrade-state.ts) the hub learns how the last
+ * remote upgrade ended, also when the agent that reports it is the rolled-back one.
  */
-export function statusReport(snapshot: StatusSnapshot): AgentStatusReport {
+export function statusReport(snapshot: StatusSnapshot, lastUpgrade?: LastUpgradeReport): AgentStatusReport {
   const verdict = healthOf(snapshot);
   return {
+    ...(lastUpgrade ? { lastUpgrade } : {}),
     health: verdict.status,
     agentStartedAt: snapshot.agent.startedAt,
     problems: [...verdict.problems],

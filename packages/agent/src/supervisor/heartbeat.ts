@@ -67,3 +67,18 @@ export function requestRestart(options: { reason?: string; channel?: HeartbeatCh
   }
   channel.send({ type: SUPERVISOR_MESSAGE.restartRequest, reason: options.reason ?? 'api' });
 }
+
+/**
+ * Tells the supervisor this agent is healthy: its store is open, the API listens and the scheduler
+ * started (commands/run.ts calls it once, after `runtime.start()`). After a remote upgrade the
+ * supervisor keeps the new version only once this arrives (supervisor/upgrade-launcher.ts). Does
+ * nothing when not supervised.
+ */
+export function reportHealthy(channel: HeartbeatChannel = process): void {
+  if (typeof channel.send !== 'function' || channel.connected === false) return;
+  try {
+    channel.send({ type: SUPERVISOR_MESSAGE.healthy });
+  } catch {
+    // The supervisor went away; the disconnect handler stops this agent.
+  }
+}

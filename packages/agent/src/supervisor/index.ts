@@ -5,3 +5,4 @@ export * from './messages.js';
 export * from './supervise.js';
 export * from './restart-endpoint.js';
 export * from './run-supervised.js';
+export * from './upgrade-launcher.js';

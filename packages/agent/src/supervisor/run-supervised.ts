@@ -4,8 +4,11 @@ import { createRootLogger } from '../logger.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { DEFAULT_CRASH_LOOP, type CrashLoopPolicy } from './crash-loop.js';
-import { SUPERVISED_ENV } from './messages.js';
-import { superviseAgent, type SupervisorOutcome } from './supervise.js';
+import { agentVersion } from '../version.js';
+import { upgradesDir } from '../upgrade/upgrade-state.js';
+import { SUPERVISED_ENV, SUPERVISOR_MESSAGE, UPGRADES_DIR_ENV } from './messages.js';
+import { superviseAgent, type Supervisor, type SupervisorOutcome } from './supervise.js';
+import { createUpgradeLauncher } from './upgrade-launcher.js';
 
 /** Defaults for `tendril run`: a hang is 60 s without a heartbeat (beats every 5 s). */
 export const RUN_SUPERVISION = {
@@ -18,6 +21,8 @@ export const RUN_SUPERVISION = {
 export interface RunSupervisedOptions {
   /** Arguments after `tendril run` for the child, without `--child` (added here). */
   readonly childArgs: readonly string[];
+  /** The config file; the upgrades folder is beside it (upgrade/upgrade-state.ts). */
+  readonly configFile: string;
   readonly env: NodeJS.ProcessEnv;
   readonly stderr: NodeJS.WritableStream;
   readonly heartbeatTimeoutMs?: number;
@@ -58,19 +63,33 @@ export function exitCodeOfOutcome(outcome: SupervisorOutcome): ExitCode {
  */
 export async function runSupervised(options: RunSupervisedOptions): Promise<ExitCode> {
   const logger = createRootLogger({ level: 'info' }).child({ component: 'supervisor' });
-  const entry = cliEntryPath();
+  const dir = upgradesDir(options.configFile, options.env);
+  // The supervisor stays this installed version; its child runs the version launch.json names.
+  const launcher = createUpgradeLauncher({
+    dir,
+    installed: { version: agentVersion(), entry: cliEntryPath() },
+    logger,
+    // Called from timers and IPC messages only, after `supervisor` is assigned below.
+    restartChild: (reason) => supervisor.requestRestart(reason),
+  });
   const spawnChild = (): ChildProcess =>
-    fork(entry, ['run', '--child', ...options.childArgs], {
-      env: { ...options.env, [SUPERVISED_ENV]: '1' },
+    fork(launcher.nextEntry(), ['run', '--child', ...options.childArgs], {
+      env: { ...options.env, [SUPERVISED_ENV]: '1', [UPGRADES_DIR_ENV]: dir },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-  const supervisor = superviseAgent({
+  const supervisor: Supervisor = superviseAgent({
     spawnChild,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? RUN_SUPERVISION.heartbeatTimeoutMs,
     startupTimeoutMs: options.startupTimeoutMs ?? RUN_SUPERVISION.startupTimeoutMs,
     backoff: options.backoff ?? RUN_SUPERVISION.backoff,
     crashLoop: options.crashLoop ?? RUN_SUPERVISION.crashLoop,
     logger,
+    onChildMessage: (message) => {
+      if (message.type === SUPERVISOR_MESSAGE.healthy) launcher.onHealthy();
+      else if (message.type === SUPERVISOR_MESSAGE.upgrade && message.upgrade)
+        launcher.onUpgrade(message.upgrade);
+    },
+    onUnplannedEnd: (end) => launcher.onUnplannedEnd(end),
   });
   void options.stopRequested.then(() => supervisor.stop());
   const outcome = await supervisor.done;

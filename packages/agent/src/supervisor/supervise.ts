@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { TendrilError } from '@tendril/core';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { CrashLoopDetector, DEFAULT_CRASH_LOOP, type CrashLoopPolicy } from './crash-loop.js';
-import { isSupervisorMessage, SUPERVISOR_MESSAGE } from './messages.js';
+import { isSupervisorMessage, SUPERVISOR_MESSAGE, type SupervisorMessage } from './messages.js';
 
 /** Timers and time, injectable so tests can drive the supervisor without waiting. */
 export interface SupervisorClock {
@@ -70,6 +70,17 @@ export interface SuperviseOptions {
   fatalExitCodes?: readonly number[];
   clock?: SupervisorClock;
   onEvent?: (event: SupervisorEvent) => void;
+  /** The child's `healthy` and `upgrade` messages (the upgrade launcher, supervisor/upgrade-launcher.ts). */
+  onChildMessage?: (message: SupervisorMessage) => void;
+  /**
+   * Asked when a child crashed, hung or exited on its own. `restart-now` starts the next child at
+   * once, without backoff and without counting towards the crash-loop limit: an upgraded child that
+   * dies before it reported healthy is rolled back, not restarted (supervisor/upgrade-launcher.ts).
+   */
+  onUnplannedEnd?: (end: {
+    readonly reason: ChildEndReason;
+    readonly code: number | null;
+  }) => 'restart-now' | undefined;
 }
 
 export interface Supervisor {
@@ -191,6 +202,10 @@ export function superviseAgent(options: SuperviseOptions): Supervisor {
         case SUPERVISOR_MESSAGE.restartRequest:
           api.requestRestart(message.reason ?? 'child');
           return;
+        case SUPERVISOR_MESSAGE.healthy:
+        case SUPERVISOR_MESSAGE.upgrade:
+          options.onChildMessage?.(message);
+          return;
         default:
           message.type satisfies never;
       }
@@ -228,6 +243,16 @@ export function superviseAgent(options: SuperviseOptions): Supervisor {
     if (planned === 'restart-request') {
       emit({ type: 'ended', pid, code, signal, reason: 'restart-request' });
       log.info({ childPid: pid, code, signal }, 'agent stopped for the requested restart; starting it again');
+      consecutiveFailures = 0;
+      start();
+      return;
+    }
+    if (options.onUnplannedEnd?.({ reason: planned === 'hang' ? 'hang' : 'crash', code }) === 'restart-now') {
+      emit({ type: 'ended', pid, code, signal, reason: planned === 'hang' ? 'hang' : 'crash' });
+      log.warn(
+        { childPid: pid, code, signal },
+        'agent ended before it reported healthy; starting the previous version',
+      );
       consecutiveFailures = 0;
       start();
       return;
