@@ -6,3 +6,4 @@ export * from './supervise.js';
 export * from './restart-endpoint.js';
 export * from './run-supervised.js';
 export * from './upgrade-launcher.js';
+export * from './supervise-versions.js';

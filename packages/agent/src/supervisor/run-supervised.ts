@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createRootLogger } from '../logger.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -6,9 +6,9 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { DEFAULT_CRASH_LOOP, type CrashLoopPolicy } from './crash-loop.js';
 import { agentVersion } from '../version.js';
 import { upgradesDir } from '../upgrade/upgrade-state.js';
-import { SUPERVISED_ENV, SUPERVISOR_MESSAGE, UPGRADES_DIR_ENV } from './messages.js';
-import { superviseAgent, type Supervisor, type SupervisorOutcome } from './supervise.js';
-import { createUpgradeLauncher } from './upgrade-launcher.js';
+import { SUPERVISED_ENV, UPGRADES_DIR_ENV } from './messages.js';
+import type { SupervisorOutcome } from './supervise.js';
+import { superviseVersions } from './supervise-versions.js';
 
 /** Defaults for `tendril run`: a hang is 60 s without a heartbeat (beats every 5 s). */
 export const RUN_SUPERVISION = {
@@ -65,31 +65,19 @@ export async function runSupervised(options: RunSupervisedOptions): Promise<Exit
   const logger = createRootLogger({ level: 'info' }).child({ component: 'supervisor' });
   const dir = upgradesDir(options.configFile, options.env);
   // The supervisor stays this installed version; its child runs the version launch.json names.
-  const launcher = createUpgradeLauncher({
+  const { supervisor } = superviseVersions({
     dir,
     installed: { version: agentVersion(), entry: cliEntryPath() },
-    logger,
-    // Called from timers and IPC messages only, after `supervisor` is assigned below.
-    restartChild: (reason) => supervisor.requestRestart(reason),
-  });
-  const spawnChild = (): ChildProcess =>
-    fork(launcher.nextEntry(), ['run', '--child', ...options.childArgs], {
-      env: { ...options.env, [SUPERVISED_ENV]: '1', [UPGRADES_DIR_ENV]: dir },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-  const supervisor: Supervisor = superviseAgent({
-    spawnChild,
+    forkEntry: (entry) =>
+      fork(entry, ['run', '--child', ...options.childArgs], {
+        env: { ...options.env, [SUPERVISED_ENV]: '1', [UPGRADES_DIR_ENV]: dir },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? RUN_SUPERVISION.heartbeatTimeoutMs,
     startupTimeoutMs: options.startupTimeoutMs ?? RUN_SUPERVISION.startupTimeoutMs,
     backoff: options.backoff ?? RUN_SUPERVISION.backoff,
     crashLoop: options.crashLoop ?? RUN_SUPERVISION.crashLoop,
     logger,
-    onChildMessage: (message) => {
-      if (message.type === SUPERVISOR_MESSAGE.healthy) launcher.onHealthy();
-      else if (message.type === SUPERVISOR_MESSAGE.upgrade && message.upgrade)
-        launcher.onUpgrade(message.upgrade);
-    },
-    onUnplannedEnd: (end) => launcher.onUnplannedEnd(end),
   });
   void options.stopRequested.then(() => supervisor.stop());
   const outcome = await supervisor.done;

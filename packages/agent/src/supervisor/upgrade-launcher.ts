@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import type { LastUpgradeReport } from '@tendril/hub';
 import {
   readLaunchState,
@@ -253,8 +253,12 @@ export function createUpgradeLauncher(options: UpgradeLauncherOptions): UpgradeL
         );
         return;
       }
-      if (!existsSync(dirname(handover.entry))) {
-        refuse(handover, `the staged release ${handover.toVersion} is missing; nothing was switched`);
+      // Checked before the running child is stopped: a bad handover changes nothing.
+      if (!isInside(dir, handover.entry) || !existsSync(handover.entry)) {
+        refuse(
+          handover,
+          `the staged release ${handover.toVersion} is not in the upgrades folder; nothing was switched`,
+        );
         return;
       }
       wanted = handover;
