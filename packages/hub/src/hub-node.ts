@@ -6,6 +6,7 @@ import { TendrilError } from '@tendril/core';
 import { createHubAdmin, type AdminHooks, type HubAdmin } from './admin.js';
 import { startAdminEndpoint } from './api/admin-endpoint.js';
 import { enrollRoutes } from './api/enroll-routes.js';
+import { releaseRoutes } from './api/release-routes.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { healthRoutes } from './api/health-routes.js';
 import { vendorRoutes } from './api/vendor-routes.js';
@@ -31,6 +32,7 @@ import { deliveryKey } from './delivery/sealed.js';
 import { HubWritebackStore } from './store/writebacks.js';
 import { HubCommandStore } from './store/commands.js';
 import { ConsoleStore } from './store/console-store.js';
+import { ReleaseStore } from './store/releases.js';
 
 /** Files in the hub's data folder. */
 export const HUB_FILES = {
@@ -96,6 +98,7 @@ export function hubStores(hubDb: HubDb) {
     writebacks: new HubWritebackStore(hubDb.db),
     commands: new HubCommandStore(hubDb.db),
     console: new ConsoleStore(hubDb.db),
+    releases: new ReleaseStore(hubDb.db),
   };
 }
 
@@ -234,6 +237,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   );
   void app.register(vendorRoutes(context));
   void app.register(enrollRoutes(context, hooks));
+  void app.register(releaseRoutes(context));
   if (config.console.enabled)
     void app.register(
       consoleRoutes(context, {
