@@ -21,6 +21,7 @@ import { LINK_CLOSE, LINK_PATH } from './link/protocol.js';
 import type { HubLogger } from './logger.js';
 import { DEFAULT_INTERVALS, Maintenance, type MaintenanceIntervals } from './maintenance.js';
 import { SitePresence } from './presence.js';
+import { UpgradeOutcomes } from './upgrade-outcomes.js';
 import { HubAlerts } from './alerts.js';
 import { runRemoteCommand } from './remote-commands.js';
 import { ApiKeyStore } from './store/api-keys.js';
@@ -178,6 +179,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     commands: stores.commands,
     console: stores.console,
     presence,
+    upgrades: new UpgradeOutcomes(hubDb.db, stores.events, alerts, (events) => onStored(events)),
     notify: (payload) => hubDb.notify(payload),
     logger: log,
     settings: config.link,

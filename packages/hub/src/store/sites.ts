@@ -545,10 +545,19 @@ export class SiteStore {
       .execute();
   }
 
-  async saveStatus(siteId: string, status: Record<string, unknown>, now: Date): Promise<void> {
+  /**
+   * Keeps the agent's last status, and the oldest last successful read across its streams as a
+   * column of its own (null: a stream never read), which the console's list sorts by.
+   */
+  async saveStatus(
+    siteId: string,
+    status: Record<string, unknown>,
+    oldestSuccessAt: Date | null,
+    now: Date,
+  ): Promise<void> {
     await this.db
       .updateTable('hub_sites')
-      .set({ status_json: JSON.stringify(status), last_seen_at: now })
+      .set({ status_json: JSON.stringify(status), last_seen_at: now, oldest_success_at: oldestSuccessAt })
       .where('id', '=', siteId)
       .execute();
   }
