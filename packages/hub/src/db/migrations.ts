@@ -349,3 +349,17 @@ export async function migrateHub(db: Kysely<HubDatabase>): Promise<void> {
     }
   });
 }
+
+/**
+ * The hub's own indexes on the delivery store's tables, made once those tables exist (the delivery
+ * store migrates after the hub): the console counts waiting and dead-lettered deliveries per site
+ * (console-store.ts, `openDeliveries`) over a partial index of those rows only, by the connection,
+ * which maps to one site. Under the migration lock, so nodes starting together do not race.
+ */
+export async function ensureHubDeliveryIndexes(db: Kysely<HubDatabase>): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`SELECT pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK.toString())}::bigint)`.execute(tx);
+    await sql`CREATE INDEX IF NOT EXISTS hub_deliveries_open_connection
+      ON deliveries (connection_id, status) WHERE status IN ('pending', 'dead')`.execute(tx);
+  });
+}
