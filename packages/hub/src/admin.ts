@@ -3,8 +3,15 @@ import { z } from 'zod';
 import type { HubContext } from './hub-context.js';
 import { seal } from './console/secret-box.js';
 import { newTotpSecret, otpauthUri } from './console/totp.js';
-import { REMOTE_COMMANDS, RemoteCommandArgs, type RemoteCommandName } from './link/protocol.js';
+import {
+  REMOTE_COMMANDS,
+  ReleaseVersion,
+  RemoteCommandArgs,
+  type RemoteCommandName,
+} from './link/protocol.js';
 import type { RemoteCommandRecord } from './store/commands.js';
+import { readReleaseFile } from './release-file.js';
+import { ReleaseStore } from './store/releases.js';
 import { unknownSite } from './store/sites.js';
 
 const SiteId = z.string().min(1).max(200);
@@ -38,6 +45,10 @@ export const ADMIN_ARGS = {
   'site.command': z
     .object({ siteId: SiteId, command: z.enum(REMOTE_COMMANDS), args: RemoteCommandArgs.optional() })
     .strict(),
+  'site.upgrade': z.object({ siteId: SiteId, version: ReleaseVersion }).strict(),
+  'release.add': z.object({ path: z.string().min(1).max(4096) }).strict(),
+  'release.list': z.object({}).strict(),
+  'release.remove': z.object({ version: ReleaseVersion }).strict(),
   'site.commands': z.object({ siteId: SiteId, limit: z.number().int().min(1).max(1000).optional() }).strict(),
   'site.command-output': z.object({ commandId: z.string().min(1).max(64) }).strict(),
   'api-key.create': z
@@ -93,7 +104,10 @@ export interface AdminHooks {
  * running hub's loopback admin endpoint, or directly on the store when no hub holds it.
  */
 export function createHubAdmin(
-  ctx: Pick<HubContext, 'config' | 'sites' | 'keys' | 'events' | 'commands' | 'consoleKey' | 'now'>,
+  ctx: Pick<
+    HubContext,
+    'config' | 'sites' | 'keys' | 'events' | 'commands' | 'releases' | 'consoleKey' | 'now'
+  >,
   hooks: AdminHooks,
 ) {
   const actor = 'admin';
@@ -112,6 +126,19 @@ export function createHubAdmin(
     const site = await ctx.sites.getSite(siteId);
     if (!site) throw unknownSite(siteId);
     return site;
+  };
+
+  /** A stored release, or the refusal an operator can act on (before anything is sent to an agent). */
+  const releaseOf = async (version: string) => {
+    const release = await ctx.releases.get(version);
+    if (!release) {
+      const stored = (await ctx.releases.list()).map((r) => r.version);
+      throw new TendrilError(
+        'TENDRIL_E_USAGE',
+        `no release ${version} is stored on this hub; stored: ${stored.join(', ') || '(none yet)'}. Add it with tendril hub release add <tarball>`,
+      );
+    }
+    return release;
   };
 
   const operations: { [K in AdminOperation]: (args: z.infer<(typeof ADMIN_ARGS)[K]>) => Promise<unknown> } = {
@@ -178,6 +205,12 @@ export function createHubAdmin(
     },
     async 'site.command'(args) {
       await siteOf(args.siteId);
+      // An upgrade names a stored release, which the hub puts into the command itself.
+      if (args.command === 'upgrade')
+        throw new TendrilError(
+          'TENDRIL_E_USAGE',
+          'an upgrade names a release: tendril hub site upgrade <site> --version <v> (tendril hub release list shows them)',
+        );
       return {
         command: await hooks.runCommand({
           siteId: args.siteId,
@@ -186,6 +219,39 @@ export function createHubAdmin(
           ...(args.args ? { args: args.args } : {}),
         }),
       };
+    },
+    async 'site.upgrade'(args) {
+      await siteOf(args.siteId);
+      const release = await releaseOf(args.version);
+      return {
+        command: await hooks.runCommand({
+          siteId: args.siteId,
+          actor,
+          name: 'upgrade',
+          args: { release: ReleaseStore.commandRelease(release) },
+        }),
+      };
+    },
+    async 'release.add'(args) {
+      const file = readReleaseFile(args.path, ctx.config.releases.publicKey);
+      const now = ctx.now();
+      const added = await ctx.releases.add({ ...file, addedBy: actor }, now);
+      if (!added)
+        throw new TendrilError(
+          'TENDRIL_E_USAGE',
+          `release ${file.version} is stored already; a version is never replaced (tendril hub release remove ${file.version} first if this one is wrong)`,
+        );
+      await ctx.sites.audit(actor, 'release.add', null, { version: file.version, sha256: file.sha256 }, now);
+      return { release: await ctx.releases.get(file.version) };
+    },
+    async 'release.list'() {
+      return { releases: await ctx.releases.list() };
+    },
+    async 'release.remove'(args) {
+      await releaseOf(args.version);
+      await ctx.releases.remove(args.version);
+      await ctx.sites.audit(actor, 'release.remove', null, { version: args.version }, ctx.now());
+      return { version: args.version, removed: true };
     },
     async 'site.commands'(args) {
       await siteOf(args.siteId);

@@ -78,6 +78,7 @@ describe.each(HUB_BACKENDS)('hub alerts on $name', (backend) => {
         { stream: 'patients', status: 'unhealthy', stale: true, lastSuccessAt: lastRead },
         { stream: 'appointments', status: 'healthy', stale: false, lastSuccessAt: at(29).toISOString() },
       ]),
+      at(0),
       at(29),
     );
     await alerts.evaluate(at(20));
@@ -98,6 +99,7 @@ describe.each(HUB_BACKENDS)('hub alerts on $name', (backend) => {
         { stream: 'patients', status: 'healthy', stale: false, lastSuccessAt: at(41).toISOString() },
         { stream: 'appointments', status: 'healthy', stale: false, lastSuccessAt: at(41).toISOString() },
       ]),
+      at(41),
       at(41),
     );
     await alerts.evaluate(at(42));

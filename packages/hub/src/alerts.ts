@@ -15,6 +15,8 @@ export const ALERT_KINDS = {
   streamUnhealthy: 'stream-unhealthy',
   quarantineGrowing: 'quarantine-growing',
   writebackStuck: 'writeback-stuck',
+  /** The agent reported that a remote upgrade failed (upgrade-outcomes.ts); a later success resolves it. */
+  upgradeFailed: 'upgrade-failed',
 } as const;
 export type AlertKind = (typeof ALERT_KINDS)[keyof typeof ALERT_KINDS];
 

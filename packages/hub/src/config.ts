@@ -126,6 +126,14 @@ export const HubConfigSchema = z
         sessionHours: 12,
         login: { maxFailures: 5, maxFailuresPerAddress: 50, windowMinutes: 15 },
       }),
+    /**
+     * Agent releases (`tendril hub release add`, docs/hub.md, "Remote upgrade"). With `publicKey` (a
+     * PEM file, relative to hub.yaml) a release whose `.sig` does not verify is refused when added.
+     */
+    releases: z
+      .object({ publicKey: z.string().min(1).optional() })
+      .strict()
+      .default({}),
     /** The vendor an operator's `hub site create` uses when `--vendor` is not given. */
     defaultVendor: z.string().min(1).default('default'),
   })

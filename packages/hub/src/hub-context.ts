@@ -11,6 +11,7 @@ import type { SubscriptionStore } from './store/subscriptions.js';
 import type { HubWritebackStore } from './store/writebacks.js';
 import type { HubCommandStore } from './store/commands.js';
 import type { ConsoleStore } from './store/console-store.js';
+import type { ReleaseStore } from './store/releases.js';
 
 /** What every part of a hub node shares: its config, its database and stores, its identity. */
 export interface HubContext {
@@ -24,6 +25,8 @@ export interface HubContext {
   readonly writebacks: HubWritebackStore;
   readonly commands: HubCommandStore;
   readonly console: ConsoleStore;
+  /** Agent releases this hub serves for remote upgrades. */
+  readonly releases: ReleaseStore;
   /** Seals console users' TOTP secrets (console/secret-box.ts). */
   readonly consoleKey: Buffer;
   readonly presence: SitePresence;

@@ -6,6 +6,7 @@ import { TendrilError } from '@tendril/core';
 import { createHubAdmin, type AdminHooks, type HubAdmin } from './admin.js';
 import { startAdminEndpoint } from './api/admin-endpoint.js';
 import { enrollRoutes } from './api/enroll-routes.js';
+import { releaseRoutes } from './api/release-routes.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { healthRoutes } from './api/health-routes.js';
 import { vendorRoutes } from './api/vendor-routes.js';
@@ -20,6 +21,7 @@ import { LINK_CLOSE, LINK_PATH } from './link/protocol.js';
 import type { HubLogger } from './logger.js';
 import { DEFAULT_INTERVALS, Maintenance, type MaintenanceIntervals } from './maintenance.js';
 import { SitePresence } from './presence.js';
+import { UpgradeOutcomes } from './upgrade-outcomes.js';
 import { HubAlerts } from './alerts.js';
 import { runRemoteCommand } from './remote-commands.js';
 import { ApiKeyStore } from './store/api-keys.js';
@@ -31,6 +33,7 @@ import { deliveryKey } from './delivery/sealed.js';
 import { HubWritebackStore } from './store/writebacks.js';
 import { HubCommandStore } from './store/commands.js';
 import { ConsoleStore } from './store/console-store.js';
+import { ReleaseStore } from './store/releases.js';
 
 /** Files in the hub's data folder. */
 export const HUB_FILES = {
@@ -96,6 +99,7 @@ export function hubStores(hubDb: HubDb) {
     writebacks: new HubWritebackStore(hubDb.db),
     commands: new HubCommandStore(hubDb.db),
     console: new ConsoleStore(hubDb.db),
+    releases: new ReleaseStore(hubDb.db),
   };
 }
 
@@ -175,6 +179,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
     commands: stores.commands,
     console: stores.console,
     presence,
+    upgrades: new UpgradeOutcomes(hubDb.db, stores.events, alerts, (events) => onStored(events)),
     notify: (payload) => hubDb.notify(payload),
     logger: log,
     settings: config.link,
@@ -234,6 +239,7 @@ export async function startHubNode(options: HubNodeOptions): Promise<HubNode> {
   );
   void app.register(vendorRoutes(context));
   void app.register(enrollRoutes(context, hooks));
+  void app.register(releaseRoutes(context));
   if (config.console.enabled)
     void app.register(
       consoleRoutes(context, {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { TendrilError } from '@tendril/core';
-import { startHubNode, type RemoteCommandRecord, type SiteRecord } from '@tendril/hub';
+import { startHubNode, type ReleaseRecord, type RemoteCommandRecord, type SiteRecord } from '@tendril/hub';
 import type { Command } from 'commander';
 import type { CliContext, CommandRegistrar } from '../cli-context.js';
 import { loadHubConfigFile } from '../hub/hub-config-file.js';
@@ -194,10 +195,7 @@ function registerSiteCommands(hub: Command, ctx: CliContext): void {
         `purged ${siteId}: ${result.events} events, ${result.writebacks} writebacks deleted; the site is revoked`,
       );
     });
-  const remote = (
-    name: 'restart' | 'reload-config' | 'logs' | 'support-bundle' | 'upgrade',
-    description: string,
-  ) =>
+  const remote = (name: 'restart' | 'reload-config' | 'logs' | 'support-bundle', description: string) =>
     site
       .command(`${name} <siteId>`)
       .description(description)
@@ -214,6 +212,14 @@ function registerSiteCommands(hub: Command, ctx: CliContext): void {
       command: name,
       ...(Object.keys(args).length > 0 ? { args } : {}),
     })) as { command: RemoteCommandRecord };
+    reportRemote(name, siteId, opts, command);
+  };
+  const reportRemote = (
+    name: 'restart' | 'reload-config' | 'logs' | 'support-bundle' | 'upgrade',
+    siteId: string,
+    opts: { json?: boolean },
+    command: RemoteCommandRecord,
+  ) => {
     if (opts.json) ctx.write(JSON.stringify(command));
     else if (command.status === 'ok') {
       const lines = command.output?.['lines'];
@@ -256,9 +262,21 @@ function registerSiteCommands(hub: Command, ctx: CliContext): void {
   ).action((siteId: string, opts: { config: string; json?: boolean }) =>
     runRemote('support-bundle', siteId, opts),
   );
-  remote('upgrade', 'not yet: remote upgrade with rollback (docs/hub.md, "Not yet")').action(
-    (siteId: string, opts: { config: string; json?: boolean }) => runRemote('upgrade', siteId, opts),
-  );
+  site
+    .command('upgrade <siteId>')
+    .description(
+      "install a stored release on the site's agent (tendril hub release list); the agent verifies it, switches, and rolls back when the new version is not healthy",
+    )
+    .requiredOption('--config <file>', CONFIG_HELP)
+    .requiredOption('--version <v>', 'the release to install, as tendril hub release list shows it')
+    .option('--json', 'print the command record as JSON')
+    .action(async (siteId: string, opts: { config: string; version: string; json?: boolean }) => {
+      const { command } = (await admin(ctx, opts.config, 'site.upgrade', {
+        siteId,
+        version: opts.version,
+      })) as { command: RemoteCommandRecord };
+      reportRemote('upgrade', siteId, opts, command);
+    });
   site
     .command('commands <siteId>')
     .description('the remote commands asked of a site: who, when, and how each ended')
@@ -296,6 +314,55 @@ function registerSiteCommands(hub: Command, ctx: CliContext): void {
               .map((e) => `${e.at}  key=${e.keyId}  site=${e.siteId}  ${e.action}  events=${e.events}`)
               .join('\n') || '(no reads)',
       );
+    });
+}
+
+function registerReleaseCommands(hub: Command, ctx: CliContext): void {
+  const releases = hub
+    .command('release')
+    .description('agent releases the hub serves for remote upgrades: add, list, remove');
+  releases
+    .command('add <tarball>')
+    .description(
+      'store a release built by pnpm release: tendril-<version>-<platform>.tar.gz with its .sha256 and .sig beside it (refused when the bytes do not match)',
+    )
+    .requiredOption('--config <file>', CONFIG_HELP)
+    .option('--json', 'print the stored release as JSON')
+    .action(async (tarball: string, opts: { config: string; json?: boolean }) => {
+      const { release } = (await admin(ctx, opts.config, 'release.add', { path: resolve(tarball) })) as {
+        release: ReleaseRecord;
+      };
+      ctx.write(
+        opts.json
+          ? JSON.stringify(release)
+          : `stored release ${release.version} (${release.platform}, ${release.bytes} bytes, sha256 ${release.sha256})`,
+      );
+    });
+  releases
+    .command('list')
+    .description('the stored releases, newest first')
+    .requiredOption('--config <file>', CONFIG_HELP)
+    .option('--json', 'print JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const result = (await admin(ctx, opts.config, 'release.list', {})) as { releases: ReleaseRecord[] };
+      ctx.write(
+        opts.json
+          ? JSON.stringify(result)
+          : result.releases
+              .map(
+                (r) =>
+                  `${r.version}  ${r.platform}  ${r.bytes} bytes  sha256=${r.sha256}  added ${r.addedAt}`,
+              )
+              .join('\n') || '(no releases)',
+      );
+    });
+  releases
+    .command('remove <version>')
+    .description('remove a stored release (agents can no longer download it)')
+    .requiredOption('--config <file>', CONFIG_HELP)
+    .action(async (version: string, opts: { config: string }) => {
+      await admin(ctx, opts.config, 'release.remove', { version });
+      ctx.write(`removed release ${version}`);
     });
 }
 
@@ -494,5 +561,6 @@ export const registerHubCommand: CommandRegistrar = (program, ctx) => {
     });
   registerSiteCommands(hub, ctx);
   registerKeyCommands(hub, ctx);
+  registerReleaseCommands(hub, ctx);
   registerUserCommands(hub, ctx);
 };

@@ -47,5 +47,6 @@ export async function loadHubConfigFile(
     dataDir: at(config.dataDir),
     ...(config.store && 'pglite' in config.store ? { store: { pglite: at(config.store.pglite) } } : {}),
     ...(config.tls ? { tls: { cert: at(config.tls.cert), key: at(config.tls.key) } } : {}),
+    ...(config.releases.publicKey ? { releases: { publicKey: at(config.releases.publicKey) } } : {}),
   });
 }

@@ -3,7 +3,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AdminHooks } from '../admin.js';
 import type { HubContext } from '../hub-context.js';
-import { REMOTE_COMMANDS, MAX_LOG_LINES, type RemoteCommandName } from '../link/protocol.js';
+import {
+  REMOTE_COMMANDS,
+  MAX_LOG_LINES,
+  type RemoteCommandArgs,
+  type RemoteCommandName,
+} from '../link/protocol.js';
+import { ReleaseStore } from '../store/releases.js';
 import type { RemoteCommandRecord } from '../store/commands.js';
 import { SITE_SORTS, type ConsoleSession, type SiteSort } from '../store/console-store.js';
 import type { SiteRecord } from '../store/sites.js';
@@ -55,9 +61,10 @@ const COMMAND_WORDS: Record<RemoteCommandName, { title: string; button: string; 
       'Schema metadata only (tables, columns, types), as tendril discover builds it; never a row of data.',
   },
   upgrade: {
-    title: 'Upgrade the agent',
-    button: 'Upgrade',
-    explain: 'Remote upgrade is not yet available.',
+    title: 'Upgrade to a version',
+    button: 'Yes, upgrade the agent',
+    explain:
+      'The agent downloads the release from this hub, checks its SHA-256 and signature, installs it beside the running version and switches; if the new version is not healthy in time it goes back to the old one. The outcome appears in the command history below and, if it failed, as an alert.',
   },
 };
 
@@ -91,6 +98,13 @@ function healthBadge(state: string): Html {
   const cls =
     state === 'ok' || state === 'healthy' ? 'ok' : state === 'down' || state === 'unhealthy' ? 'bad' : 'warn';
   return html`<span class="badge ${cls}">${state}</span>`;
+}
+
+/** How a remote upgrade ended, once the agent reported it (upgrade-outcomes.ts). */
+function outcomeBadge(outcome: 'upgraded' | 'upgrade_failed'): Html {
+  return html`<span class="badge ${outcome === 'upgraded' ? 'ok' : 'bad'}"
+    >${outcome.replace('_', ' ')}</span
+  >`;
 }
 
 function commandBadge(status: string): Html {
@@ -375,9 +389,10 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
       const now = ctx.now();
       const ids = result.rows.map((r) => r.id);
       const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-      const [eventsToday, openWritebacks] = await Promise.all([
+      const [eventsToday, openWritebacks, deliveries] = await Promise.all([
         ctx.console.eventsSince(ids, today),
         ctx.console.openWritebacks(ids),
+        ctx.console.openDeliveries(ids),
       ]);
       const link = (changes: Record<string, string | number | undefined>) => {
         const params = new URLSearchParams();
@@ -435,6 +450,10 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
           <td class="num">${eventsToday.get(r.id) ?? 0}</td>
           <td class="num">${openWritebacks.get(r.id) ?? 0}</td>
           <td class="num">${quarantined ?? html`<span class="muted">—</span>`}</td>
+          <td class="num">${deliveries.get(r.id)?.pending ?? 0}</td>
+          <td class="num">
+            ${(deliveries.get(r.id)?.dead ?? 0) > 0 ? html`<span class="badge bad">${deliveries.get(r.id)!.dead}</span>` : '0'}
+          </td>
         </tr>`;
       });
       const body = html`<h1>Sites</h1>
@@ -466,10 +485,12 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
           <thead>
             <tr>
               ${header('name', 'Practice')}${header('ehr', 'EHR')}${header('version', 'Agent version')}${header('state', 'Online / offline since')}${header('health', 'Worst stream')}
-              <th scope="col" class="num">Freshness</th>
+              ${header('freshness', 'Freshness')}
               <th scope="col" class="num">Events today</th>
               <th scope="col" class="num">Open writebacks</th>
               <th scope="col" class="num">Quarantined</th>
+              <th scope="col" class="num">Webhooks waiting</th>
+              <th scope="col" class="num">Webhooks dead</th>
             </tr>
           </thead>
           <tbody>
@@ -477,7 +498,7 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
               rows.length > 0
                 ? rows
                 : html`<tr>
-                    <td colspan="9" class="muted">
+                    <td colspan="11" class="muted">
                       No sites${search || state ? ' match' : ' yet: enroll a practice'}.
                     </td>
                   </tr>`
@@ -523,7 +544,7 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
           </tr>`;
         }),
       );
-      const actions = (['restart', 'reload-config', 'logs', 'support-bundle'] as const).map(
+      const actions = (['restart', 'reload-config', 'logs', 'support-bundle', 'upgrade'] as const).map(
         (name) =>
           html`<a
             class="button${name === 'restart' ? '' : ' secondary'}"
@@ -676,9 +697,9 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
                     html`<tr>
                       <td><a href="/console/commands/${c.id}">${when(c.requestedAt)}</a></td>
                       <td>${c.actor}</td>
-                      <td>${c.name}</td>
-                      <td>${commandBadge(c.status)}</td>
-                      <td>${(c.message ?? '').slice(0, 300)}</td>
+                      <td>${c.name}${c.args.release ? ` ${c.args.release.version}` : ''}</td>
+                      <td>${commandBadge(c.status)}${c.outcome ? html` ${outcomeBadge(c.outcome)}` : ''}</td>
+                      <td>${(c.outcomeReason ?? c.message ?? '').slice(0, 300)}</td>
                     </tr>`,
                 )
               : html`<tr>
@@ -689,8 +710,8 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
       </table>`;
     }
 
-    const isCommand = (name: string): name is Exclude<RemoteCommandName, 'upgrade'> =>
-      (REMOTE_COMMANDS as readonly string[]).includes(name) && name !== 'upgrade';
+    const isCommand = (name: string): name is RemoteCommandName =>
+      (REMOTE_COMMANDS as readonly string[]).includes(name);
 
     app.get<{ Params: { site: string; name: string } }>(
       '/console/sites/:site/confirm/:name',
@@ -702,6 +723,22 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
         const name = request.params.name;
         if (!isCommand(name)) return send(reply, 404, page('Not found', html`<h1>Not found</h1>`, auth.user));
         const words = COMMAND_WORDS[name];
+        const releases = name === 'upgrade' ? await ctx.releases.list() : [];
+        if (name === 'upgrade' && releases.length === 0)
+          return send(
+            reply,
+            200,
+            page(
+              words.title,
+              html`<p><a href="/console/sites/${encodeURIComponent(site.id)}">← ${site.name}</a></p>
+                <h1>${words.title}: ${site.name}</h1>
+                <p class="alert" role="status" id="no-releases">
+                  This hub holds no release yet. The hub operator adds one with
+                  <code>tendril hub release add &lt;tarball&gt;</code>.
+                </p>`,
+              auth.user,
+            ),
+          );
         const body = html`<p><a href="/console/sites/${encodeURIComponent(site.id)}">← ${site.name}</a></p>
           <div class="stack">
             <h1>${words.title}: ${site.name}?</h1>
@@ -710,8 +747,25 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
               <input type="hidden" name="_csrf" value="${auth.user.csrfToken}" />
               <input type="hidden" name="command" value="${name}" />
               ${name === 'logs' ? html`<div class="field"><label for="lines">How many of the newest lines</label><input id="lines" name="lines" type="number" min="1" max="${MAX_LOG_LINES}" value="200" /></div>` : ''}
+              ${
+                name === 'upgrade'
+                  ? html`<p>
+                        The agent runs
+                        <strong id="current-version">${site.agentVersion ?? 'an unknown version'}</strong>.
+                      </p>
+                      <div class="field">
+                        <label for="version">Version to install</label
+                        ><select id="version" name="version" required>
+                          ${releases.map((r) => html`<option value="${r.version}">${r.version} (${r.platform}, added ${when(r.addedAt)})</option>`)}
+                        </select>
+                      </div>`
+                  : ''
+              }
               <div class="actions">
-                <button type="submit" ${name === 'restart' ? raw(' class="danger"') : ''}>
+                <button
+                  type="submit"
+                  ${name === 'restart' || name === 'upgrade' ? raw(' class="danger"') : ''}
+                >
                   ${words.button}
                 </button>
                 <a class="button secondary" href="/console/sites/${encodeURIComponent(site.id)}">Cancel</a>
@@ -736,11 +790,33 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
       if (!isCommand(name))
         return send(reply, 400, page('Refused', html`<h1>Unknown command</h1>`, auth.user));
       const lines = Math.min(MAX_LOG_LINES, Math.max(1, Math.floor(Number(body['lines'] ?? '200')) || 200));
+      let args: RemoteCommandArgs | undefined = name === 'logs' ? { lines } : undefined;
+      if (name === 'upgrade') {
+        // Only a stored release: an unknown version is refused before anything is sent.
+        const release = await ctx.releases.get(String(body['version'] ?? ''));
+        if (!release)
+          return send(
+            reply,
+            400,
+            page(
+              'Refused',
+              html`<h1>No such release</h1>
+                <p>
+                  This hub holds no release of that version.
+                  <a href="/console/sites/${encodeURIComponent(site.id)}/confirm/upgrade"
+                    >Choose a stored one</a
+                  >.
+                </p>`,
+              auth.user,
+            ),
+          );
+        args = { release: ReleaseStore.commandRelease(release) };
+      }
       const record = await options.runCommand({
         siteId: site.id,
         actor: `user:${auth.session.user.email}`,
         name,
-        ...(name === 'logs' ? { args: { lines } } : {}),
+        ...(args ? { args } : {}),
       });
       return reply.redirect(`/console/commands/${record.id}`, 303);
     });
@@ -772,6 +848,21 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
           <dd>${when(command.requestedAt)} by ${command.actor}</dd>
           <dt>Answered</dt>
           <dd>${when(command.finishedAt)}</dd>
+          ${
+            command.args.release
+              ? html`<dt>Release</dt>
+                  <dd>${command.args.release.version}</dd>`
+              : ''
+          }
+          ${
+            command.outcome
+              ? html`<dt>Outcome</dt>
+                  <dd id="command-outcome">
+                    ${outcomeBadge(command.outcome)}
+                    ${when(command.outcomeAt)}${command.outcomeReason ? html`: ${command.outcomeReason}` : ''}
+                  </dd>`
+              : ''
+          }
         </dl>
         ${
           Array.isArray(lines)

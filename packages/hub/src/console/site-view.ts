@@ -36,6 +36,16 @@ export function freshnessSeconds(
   status: Readonly<Record<string, unknown>> | null | undefined,
   now: Date,
 ): number | null {
+  const oldest = oldestSuccessAt(status);
+  return oldest === null ? null : Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 1000));
+}
+
+/**
+ * The oldest last successful read across the site's streams (what freshness counts from); null
+ * when a stream has never been read or no status came yet. Stored as `hub_sites.oldest_success_at`
+ * with each status so the sites list can sort by freshness in the database.
+ */
+export function oldestSuccessAt(status: Readonly<Record<string, unknown>> | null | undefined): Date | null {
   const streams = connectionsOf(status).flatMap((c) => c.streams);
   if (streams.length === 0) return null;
   let oldest = Infinity;
@@ -44,7 +54,7 @@ export function freshnessSeconds(
     if (Number.isNaN(at)) return null;
     oldest = Math.min(oldest, at);
   }
-  return Math.max(0, Math.round((now.getTime() - oldest) / 1000));
+  return new Date(oldest);
 }
 
 /** How bad each stream state is (the agent reports `unknown` before a stream's first poll). */

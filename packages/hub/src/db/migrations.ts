@@ -279,6 +279,38 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
       CREATE INDEX hub_alerts_site ON hub_alerts (site_id, opened_at);
     `,
   },
+  {
+    version: 4,
+    name: 'release store; upgrade outcomes; the freshness column of the sites list',
+    sql: `
+      -- Agent releases any node can serve (docs/hub.md, "Remote upgrade"). The tarball is kept whole
+      -- in the row (about 20 MB); the download route reads it in slices, so no node holds it all.
+      CREATE TABLE hub_releases (
+        version    TEXT PRIMARY KEY,
+        platform   TEXT NOT NULL,
+        file_name  TEXT NOT NULL,
+        sha256     TEXT NOT NULL,
+        signature  TEXT NOT NULL,
+        bytes      BIGINT NOT NULL,
+        content    BYTEA NOT NULL,
+        added_at   TIMESTAMPTZ NOT NULL,
+        added_by   TEXT NOT NULL
+      );
+
+      -- How an upgrade command ended, as the agent's status reported it after the switch.
+      ALTER TABLE hub_commands ADD COLUMN outcome TEXT CHECK (outcome IN ('upgraded', 'upgrade_failed'));
+      ALTER TABLE hub_commands ADD COLUMN outcome_reason TEXT;
+      ALTER TABLE hub_commands ADD COLUMN outcome_at TIMESTAMPTZ;
+
+      -- The last upgrade outcome announced for the site ('<commandId>:<outcome>'): a status repeats
+      -- it on every tick, and only the update that changes this column announces it, once.
+      ALTER TABLE hub_sites ADD COLUMN last_upgrade_key TEXT;
+      -- The oldest last successful read across the site's streams (null: one never read), written
+      -- with each status so the sites list sorts by freshness in the database.
+      ALTER TABLE hub_sites ADD COLUMN oldest_success_at TIMESTAMPTZ;
+      CREATE INDEX hub_sites_vendor_freshness ON hub_sites (vendor_id, oldest_success_at);
+    `,
+  },
 ];
 
 /** Advisory lock key of hub migrations ("tendrilh" as bytes), so nodes starting together migrate once. */
@@ -315,5 +347,19 @@ export async function migrateHub(db: Kysely<HubDatabase>): Promise<void> {
         .values({ version: migration.version, name: migration.name, applied_at: new Date() })
         .execute();
     }
+  });
+}
+
+/**
+ * The hub's own indexes on the delivery store's tables, made once those tables exist (the delivery
+ * store migrates after the hub): the console counts waiting and dead-lettered deliveries per site
+ * (console-store.ts, `openDeliveries`) over a partial index of those rows only, by the connection,
+ * which maps to one site. Under the migration lock, so nodes starting together do not race.
+ */
+export async function ensureHubDeliveryIndexes(db: Kysely<HubDatabase>): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`SELECT pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK.toString())}::bigint)`.execute(tx);
+    await sql`CREATE INDEX IF NOT EXISTS hub_deliveries_open_connection
+      ON deliveries (connection_id, status) WHERE status IN ('pending', 'dead')`.execute(tx);
   });
 }

@@ -82,6 +82,7 @@ export interface HubDatabase {
   /** The last position of each site's log handed to webhook delivery (docs/hub.md, "Webhooks from the hub"). */
   hub_fanout: { site_id: string; seq: number };
   hub_commands: HubCommandTable;
+  hub_releases: HubReleaseTable;
   hub_console_sessions: {
     /** SHA-256 of the session token (the cookie holds the token). */
     id: string;
@@ -149,6 +150,25 @@ export interface HubSiteTable {
   presence: ColumnType<'never' | 'online' | 'offline', 'never' | 'online' | 'offline' | undefined>;
   /** What vendors were last told: `site.degraded` / `site.recovered`. */
   health: ColumnType<'ok' | 'degraded', 'ok' | 'degraded' | undefined>;
+  /** The last upgrade outcome announced (`<commandId>:<outcome>`), so a repeated status announces nothing. */
+  last_upgrade_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Oldest last successful read across the streams of the last status (the sites list sorts by it). */
+  oldest_success_at: ColumnType<string | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** An agent release the hub serves to upgrading agents (`tendril hub release add`). */
+export interface HubReleaseTable {
+  version: string;
+  platform: string;
+  file_name: string;
+  /** Lowercase hex SHA-256 of the tarball, checked against its `.sha256` file when added. */
+  sha256: string;
+  /** The detached Ed25519 signature (base64) from the `.sig` file; the agent verifies it. */
+  signature: string;
+  bytes: number;
+  content: Buffer;
+  added_at: Timestamp;
+  added_by: string;
 }
 
 export interface HubEventTable {
@@ -231,4 +251,8 @@ export interface HubCommandTable {
   requested_at: Timestamp;
   sent_at: Timestamp | null;
   finished_at: Timestamp | null;
+  /** `upgrade`: how it ended once the agent reported (`upgraded` / `upgrade_failed`). */
+  outcome: ColumnType<'upgraded' | 'upgrade_failed' | null, 'upgraded' | 'upgrade_failed' | null | undefined>;
+  outcome_reason: ColumnType<string | null, string | null | undefined>;
+  outcome_at: ColumnType<string | null, Date | string | null | undefined, Date | string | null>;
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
+import { ensureHubDeliveryIndexes } from '../db/migrations.js';
 import type { ChangeKind, ReferenceSourceIds, StoredEvent } from '@tendril/core';
 import { createDispatcher, resolveSubscriptions, type Dispatcher } from '@tendril/delivery';
 import { openPostgresStore, type Store, type StoreTables } from '@tendril/store';
@@ -72,6 +73,7 @@ export class HubDelivery {
   /** Creates the delivery tables if needed, reads the subscriptions and starts sending. */
   async start(): Promise<void> {
     await this.store.migrate();
+    await ensureHubDeliveryIndexes(this.#options.hubDb.db);
     await this.reload();
     const settings = this.#options.config.delivery;
     this.#dispatcher = createDispatcher({

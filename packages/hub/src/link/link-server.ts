@@ -6,10 +6,11 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { HubLogger } from '../logger.js';
 import type { SitePresence } from '../presence.js';
 import type { EventLog, LoggedEvent } from '../store/event-log.js';
-import { freshnessSeconds, quarantinedOf } from '../console/site-view.js';
+import { freshnessSeconds, oldestSuccessAt, quarantinedOf } from '../console/site-view.js';
 import type { HubCommandStore } from '../store/commands.js';
 import type { ConsoleStore } from '../store/console-store.js';
 import type { SiteStore } from '../store/sites.js';
+import { upgradeKey, type UpgradeOutcomes } from '../upgrade-outcomes.js';
 import { hubWritebackResult, type HubWritebackRow, type HubWritebackStore } from '../store/writebacks.js';
 import {
   AGENT_FRAMES,
@@ -46,6 +47,8 @@ export interface LinkServerDeps {
   /** Freshness samples for the console's 7-day chart. */
   readonly console: ConsoleStore;
   readonly presence: SitePresence;
+  /** Records the outcome of a remote upgrade the agent reports in its status, once. */
+  readonly upgrades: UpgradeOutcomes;
   /** Tells every node (through PostgreSQL); the payload carries ids only. */
   readonly notify: (payload: Record<string, unknown>) => Promise<void>;
   readonly logger: HubLogger;
@@ -69,6 +72,8 @@ interface Session {
   pendingCredential?: { frameId: string };
   /** When this link last stored a freshness sample. */
   lastSampleAt?: number;
+  /** The last upgrade outcome this link saw recorded: a repeated status skips even the read. */
+  lastUpgradeKey?: string;
 }
 
 /** One freshness sample per site this often (the console's chart covers 7 days). */
@@ -326,8 +331,25 @@ export class LinkServer {
         await this.#deps.sites.saveStatus(
           session.siteId,
           { ...frame.status, reportedAt: now.toISOString() },
+          oldestSuccessAt(frame.status),
           now,
         );
+        const upgrade = frame.status.lastUpgrade;
+        if (upgrade && session.lastUpgradeKey !== upgradeKey(upgrade)) {
+          if (await this.#deps.upgrades.record(session.siteId, upgrade, now))
+            this.#log.info(
+              {
+                event: 'link.upgrade_outcome',
+                siteId: session.siteId,
+                commandId: upgrade.commandId,
+                outcome: upgrade.outcome,
+                fromVersion: upgrade.fromVersion,
+                toVersion: upgrade.toVersion,
+              },
+              'the agent reported how an upgrade ended',
+            );
+          session.lastUpgradeKey = upgradeKey(upgrade);
+        }
         await this.#deps.presence.health(session.siteId, frame.status.health, frame.status.problems, now);
         if (
           session.lastSampleAt === undefined ||

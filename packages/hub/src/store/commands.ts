@@ -16,6 +16,10 @@ export interface RemoteCommandRecord {
   readonly requestedAt: string;
   readonly sentAt?: string;
   readonly finishedAt?: string;
+  /** `upgrade`: how it ended, as the agent reported it after the switch (upgrade-outcomes.ts). */
+  readonly outcome?: 'upgraded' | 'upgrade_failed';
+  readonly outcomeReason?: string;
+  readonly outcomeAt?: string;
 }
 
 /** Statuses after which a command never changes again. */
@@ -39,6 +43,9 @@ function toRecord(row: Selectable<HubCommandTable>, withOutput: boolean): Remote
     requestedAt: row.requested_at,
     ...(row.sent_at ? { sentAt: row.sent_at } : {}),
     ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
+    ...(row.outcome ? { outcome: row.outcome } : {}),
+    ...(row.outcome_reason ? { outcomeReason: row.outcome_reason } : {}),
+    ...(row.outcome_at ? { outcomeAt: row.outcome_at } : {}),
   };
 }
 

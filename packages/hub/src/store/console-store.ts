@@ -25,8 +25,13 @@ export const SITE_SORTS = {
   state: 'hub_sites.link_node',
   since: 'hub_sites.last_seen_at',
   health: 'hub_sites.health',
+  /** Time since the oldest last successful read: ascending is freshest first, so the column runs backwards. */
+  freshness: 'hub_sites.oldest_success_at',
 } as const;
 export type SiteSort = keyof typeof SITE_SORTS;
+
+/** Sorts whose column runs the other way round from what the page shows (freshness is now minus the column). */
+const REVERSED_SORTS: ReadonlySet<SiteSort> = new Set(['freshness']);
 
 export interface SiteListRow {
   readonly id: string;
@@ -170,7 +175,7 @@ export class ConsoleStore {
     const total = Number(
       (await base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n,
     );
-    const direction = query.descending ? 'desc' : 'asc';
+    const direction = query.descending !== REVERSED_SORTS.has(query.sort) ? 'desc' : 'asc';
     const rows = await base
       .select([
         'hub_sites.id',
@@ -230,6 +235,25 @@ export class ConsoleStore {
       .groupBy('site_id')
       .execute();
     return new Map(rows.map((r) => [r.site_id, Number(r.n)]));
+  }
+
+  /**
+   * Webhook deliveries waiting (`pending`) and dead-lettered (`dead`) per site, from the delivery
+   * tables the hub shares its database with: a delivery carries the hub connection id of its event,
+   * and a connection belongs to one site. One grouped query per page of the list, over the
+   * partial index `hub_deliveries_open_connection` (hub-delivery.ts), so delivered rows are never read.
+   */
+  async openDeliveries(siteIds: readonly string[]): Promise<Map<string, { pending: number; dead: number }>> {
+    if (siteIds.length === 0) return new Map();
+    const rows = await sql<{ site_id: string; pending: string; dead: string }>`
+      SELECT c.site_id,
+             count(*) FILTER (WHERE d.status = 'pending') AS pending,
+             count(*) FILTER (WHERE d.status = 'dead') AS dead
+        FROM hub_connections c
+        JOIN deliveries d ON d.connection_id = c.id AND d.status IN ('pending', 'dead')
+       WHERE c.site_id IN (${sql.join([...siteIds])})
+       GROUP BY c.site_id`.execute(this.db);
+    return new Map(rows.rows.map((r) => [r.site_id, { pending: Number(r.pending), dead: Number(r.dead) }]));
   }
 
   async recentWritebacks(siteId: string, limit: number) {

@@ -393,21 +393,9 @@ export class SiteStore {
     token: string,
     now: Date,
   ): Promise<{ ok: true; credentialId: string } | { ok: false; reason: CredentialRefusal }> {
-    const parsed = parseToken('agentCredential', token);
-    const row = await this.db
-      .selectFrom('hub_agent_credentials')
-      .selectAll()
-      .where('id', '=', parsed?.id ?? '-')
-      .executeTakeFirst();
-    const matches = secretMatches(parsed?.secret ?? '', row?.secret_hash);
-    if (!row || !parsed || !matches || row.site_id !== siteId) return { ok: false, reason: 'bad-credential' };
-    if (row.revoked_at) return { ok: false, reason: 'revoked' };
-    const site = await this.db
-      .selectFrom('hub_sites')
-      .select(['revoked_at', 'purged_at'])
-      .where('id', '=', siteId)
-      .executeTakeFirst();
-    if (!site || site.revoked_at || site.purged_at) return { ok: false, reason: 'revoked' };
+    const checked = await this.checkAgentCredential(siteId, token);
+    if (!checked.ok) return checked;
+    const row = checked.row;
     await this.db.transaction().execute(async (tx) => {
       if (row.state === 'pending') {
         await tx
@@ -425,6 +413,36 @@ export class SiteStore {
         .execute();
     });
     return { ok: true, credentialId: row.id };
+  }
+
+  /**
+   * The credential check of `hello` without its side effects (a pending credential stays pending):
+   * what the release download route asks of an agent's Basic credentials. The id finds the row,
+   * the secret is compared in constant time (a decoy when the id is unknown).
+   */
+  async checkAgentCredential(
+    siteId: string,
+    token: string,
+  ): Promise<
+    | { ok: true; row: Selectable<HubDatabase['hub_agent_credentials']> }
+    | { ok: false; reason: CredentialRefusal }
+  > {
+    const parsed = parseToken('agentCredential', token);
+    const row = await this.db
+      .selectFrom('hub_agent_credentials')
+      .selectAll()
+      .where('id', '=', parsed?.id ?? '-')
+      .executeTakeFirst();
+    const matches = secretMatches(parsed?.secret ?? '', row?.secret_hash);
+    if (!row || !parsed || !matches || row.site_id !== siteId) return { ok: false, reason: 'bad-credential' };
+    if (row.revoked_at) return { ok: false, reason: 'revoked' };
+    const site = await this.db
+      .selectFrom('hub_sites')
+      .select(['revoked_at', 'purged_at'])
+      .where('id', '=', siteId)
+      .executeTakeFirst();
+    if (!site || site.revoked_at || site.purged_at) return { ok: false, reason: 'revoked' };
+    return { ok: true, row };
   }
 
   /** A new credential for a linked agent (rotation): stored `pending`, returned once to send down the link. */
@@ -527,10 +545,19 @@ export class SiteStore {
       .execute();
   }
 
-  async saveStatus(siteId: string, status: Record<string, unknown>, now: Date): Promise<void> {
+  /**
+   * Keeps the agent's last status, and the oldest last successful read across its streams as a
+   * column of its own (null: a stream never read), which the console's list sorts by.
+   */
+  async saveStatus(
+    siteId: string,
+    status: Record<string, unknown>,
+    oldestSuccessAt: Date | null,
+    now: Date,
+  ): Promise<void> {
     await this.db
       .updateTable('hub_sites')
-      .set({ status_json: JSON.stringify(status), last_seen_at: now })
+      .set({ status_json: JSON.stringify(status), last_seen_at: now, oldest_success_at: oldestSuccessAt })
       .where('id', '=', siteId)
       .execute();
   }
