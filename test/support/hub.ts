@@ -18,8 +18,8 @@ export interface TestProcess {
   readonly exited: Promise<number | null>;
 }
 
-function startProcess(args: readonly string[], env: NodeJS.ProcessEnv = {}): TestProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+function startProcess(args: readonly string[], env: NodeJS.ProcessEnv = {}, entry = CLI): TestProcess {
+  const child = spawn(process.execPath, [entry, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -172,18 +172,23 @@ export async function enrollAgent(options: {
 
 /**
  * `tendril run --no-supervise` for an enrolled agent (or supervised, as a service runs it, with
- * `supervise`); resolves once its API listens.
+ * `supervise`); resolves once its API listens. `entry` runs another agent than this checkout's,
+ * such as an unpacked release's `lib/dist/bin.js` (test/remote-upgrade.test.ts).
  */
 export async function startAgent(
   agent: EnrolledAgent,
   env: NodeJS.ProcessEnv = {},
-  options: { supervise?: boolean } = {},
+  options: { supervise?: boolean; entry?: string } = {},
 ): Promise<TestProcess> {
   const args = ['run', '--config', agent.configFile, ...(options.supervise ? [] : ['--no-supervise'])];
-  const proc = startProcess(args, {
-    TENDRIL_SITE_KEY: agent.siteKey,
-    ...env,
-  });
+  const proc = startProcess(
+    args,
+    {
+      TENDRIL_SITE_KEY: agent.siteKey,
+      ...env,
+    },
+    options.entry,
+  );
   await until(
     'the agent to run',
     () => {
