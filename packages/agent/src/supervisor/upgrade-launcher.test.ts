@@ -78,10 +78,10 @@ function setup() {
     storeFile: files.store,
     healthSeconds,
   });
-  const start = () => {
+  const start = (installedVersion = installed.version) => {
     const { supervisor } = superviseVersions({
       dir,
-      installed,
+      installed: { ...installed, version: installedVersion },
       forkEntry: (entry) =>
         fork(entry, [], {
           env: { ...process.env, LOG: files.log, STORE: files.store, TRIGGER: files.trigger },
@@ -98,7 +98,8 @@ function setup() {
   };
   const versions = () => (existsSync(files.log) ? readFileSync(files.log, 'utf8').trim().split('\n') : []);
   const send = (h: UpgradeHandover) => writeFileSync(files.trigger, JSON.stringify(h));
-  return { root, dir, files, stage, handover, start, versions, send };
+  const latest = () => running.at(-1)!;
+  return { root, dir, files, stage, handover, start, versions, send, running: latest };
 }
 
 describe('upgrade launcher (real supervisor, fake agent children)', () => {
@@ -129,6 +130,11 @@ describe('upgrade launcher (real supervisor, fake agent children)', () => {
     t.start();
     await until(() => t.versions().length === 3, 'the relaunch');
     expect(t.versions()[2]).toBe('0.2.0');
+    await t.running().stop();
+    // The install replaced by hand (another installed version): its supervisor launches itself.
+    t.start('0.6.0');
+    await until(() => t.versions().length === 4, 'the manual install');
+    expect(t.versions()[3]).toBe('0.1.0');
     rmSync(t.root, { recursive: true, force: true });
   }, 30_000);
 

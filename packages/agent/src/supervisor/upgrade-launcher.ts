@@ -60,7 +60,13 @@ function isInside(dir: string, file: string): boolean {
 export function createUpgradeLauncher(options: UpgradeLauncherOptions): UpgradeLauncher {
   const { dir, logger: log } = options;
   const clock = options.clock ?? REAL_CLOCK;
-  let state: LaunchState = readLaunchState(dir) ?? { current: options.installed };
+  const installedVersion = options.installed.version;
+  const stored = readLaunchState(dir);
+  // A state written under another installed version is stale: the install was replaced by hand.
+  let state: LaunchState =
+    stored && stored.installedVersion === installedVersion
+      ? stored
+      : { installedVersion, current: options.installed };
   let wanted: UpgradeHandover | undefined;
   let rollback: string | undefined = state.pending
     ? `the supervisor restarted before version ${state.pending.to.version} reported healthy`
@@ -203,7 +209,11 @@ export function createUpgradeLauncher(options: UpgradeLauncherOptions): UpgradeL
     const pending = state.pending;
     if (!pending) return state.current.entry;
     restore(pending);
-    state = { current: pending.from, ...(state.previous ? { previous: state.previous } : {}) };
+    state = {
+      installedVersion,
+      current: pending.from,
+      ...(state.previous ? { previous: state.previous } : {}),
+    };
     writeLaunchState(dir, state);
     report(pending, 'upgrade_failed', reason);
     return state.current.entry;
@@ -233,7 +243,7 @@ export function createUpgradeLauncher(options: UpgradeLauncherOptions): UpgradeL
       const pending = state.pending;
       if (!pending) return;
       clock.clearTimeout(healthTimer);
-      state = { current: pending.to, previous: pending.from };
+      state = { installedVersion, current: pending.to, previous: pending.from };
       writeLaunchState(dir, state);
       if (pending.backupFile)
         for (const file of [pending.backupFile, ...SIDE_FILES.map((s) => `${pending.backupFile}${s}`)])

@@ -26,6 +26,11 @@ export interface PendingUpgrade {
  * means "the installed version".
  */
 export interface LaunchState {
+  /**
+   * The installed version that wrote this state. A supervisor of another installed version (the
+   * install was replaced by hand) ignores the state and launches itself: a manual upgrade wins.
+   */
+  readonly installedVersion: string;
   readonly current: LaunchTarget;
   /** The version before the last successful upgrade (kept on disk; everything older is removed). */
   readonly previous?: LaunchTarget;
