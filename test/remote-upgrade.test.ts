@@ -265,6 +265,17 @@ describe('remote upgrade with rollback', () => {
     });
     expect(agent!.child.exitCode).toBeNull();
     expect(agent!.stderr).toContain('"event":"agent.upgrade_failed"');
+    // The rolled-back agent shows it on its own status: /v1/status and the status page.
+    const pages = [...agent!.stdout.matchAll(/status page (http:\/\/127\.0\.0\.1:\d+)\//g)];
+    const base = pages.at(-1)![1]!;
+    const status = (await (await fetch(`${base}/v1/status`)).json()) as {
+      agent: { version: string; lastUpgrade?: { outcome: string; toVersion: string } };
+    };
+    expect(status.agent.version).toBe(NEXT);
+    expect(status.agent.lastUpgrade).toMatchObject({ outcome: 'upgrade_failed', toVersion: BROKEN });
+    const page = await (await fetch(`${base}/`)).text();
+    expect(page).toContain('Last upgrade');
+    expect(page).toContain('upgrade failed');
     // The site key never reaches a log line.
     expect(agent!.stdout + agent!.stderr).not.toContain(enrolled.siteKey);
   }, 240_000);

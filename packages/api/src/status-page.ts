@@ -314,6 +314,14 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
     ['Started', time(a.startedAt, now)],
     ['State', escapeHtml(a.state)],
     ['Version', escapeHtml(a.version)],
+    ...(a.lastUpgrade
+      ? [
+          [
+            'Last upgrade',
+            `${a.lastUpgrade.outcome === 'upgraded' ? badge('ok', 'upgraded') : badge('bad', 'upgrade failed')} ${escapeHtml(a.lastUpgrade.fromVersion)} → ${escapeHtml(a.lastUpgrade.toVersion)}, ${time(a.lastUpgrade.at, now)}${a.lastUpgrade.reason ? `: ${escapeHtml(a.lastUpgrade.reason)}` : ''}`,
+          ] as [string, string],
+        ]
+      : []),
     ['PID', String(a.pid)],
     [
       'Delivery',

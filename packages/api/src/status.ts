@@ -27,8 +27,21 @@ export interface StatusSnapshot {
 export const AGENT_STATES = ['starting', 'running', 'stopping'] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
 
+/** How the last remote upgrade ended, as the supervisor recorded it (docs/hub.md, "Remote upgrade"). */
+export interface LastUpgradeStatus {
+  readonly commandId: string;
+  readonly fromVersion: string;
+  readonly toVersion: string;
+  readonly outcome: 'upgraded' | 'upgrade_failed';
+  /** Plain words, PHI-free. */
+  readonly reason?: string;
+  readonly at: string;
+}
+
 export interface AgentStatus {
   readonly version: string;
+  /** The last remote upgrade, when this agent ever had one. */
+  readonly lastUpgrade?: LastUpgradeStatus;
   readonly pid: number;
   readonly startedAt: string;
   readonly uptimeSeconds: number;

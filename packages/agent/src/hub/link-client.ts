@@ -9,7 +9,6 @@ import {
   parseFrame,
   Welcome,
   type HelloConnection,
-  type LastUpgradeReport,
 } from '@tendril/hub';
 import type { Store } from '@tendril/store';
 import type { Logger } from 'pino';
@@ -38,8 +37,6 @@ export interface HubLinkOptions {
   readonly random?: () => number;
   /** What remote commands act on (docs/hub.md, "Remote commands"); without it every command is refused. */
   readonly commands?: RemoteCommandContext;
-  /** How the last remote upgrade ended, for `status.lastUpgrade` (docs/hub.md, "Remote upgrade"). */
-  readonly lastUpgrade?: () => LastUpgradeReport | undefined;
 }
 
 export type HubLinkState = 'connecting' | 'linked' | 'waiting' | 'stopped';
@@ -242,7 +239,7 @@ export function startHubLink(options: HubLinkOptions): HubLink {
     let lastStatus = '';
     let lastStatusAt = 0;
     const sendStatus = async () => {
-      const report = statusReport(await options.status(), options.lastUpgrade?.());
+      const report = statusReport(await options.status());
       // Lag grows every second by itself: a change means a change of state, not of the clock.
       const text = JSON.stringify(report, (key, value: unknown) =>
         key === 'lagSeconds' ? undefined : value,

@@ -9,7 +9,7 @@ import type { AgentRuntime } from '../run/agent-runtime.js';
 import { requestRestart } from '../supervisor/heartbeat.js';
 import { SUPERVISED_ENV } from '../supervisor/messages.js';
 import { releasePublicKey, startUpgrade } from '../upgrade/start-upgrade.js';
-import { readLastUpgrade, upgradesDir } from '../upgrade/upgrade-state.js';
+import { upgradesDir } from '../upgrade/upgrade-state.js';
 import { resolve } from 'node:path';
 import { startHubLink, type HubLink, type HubLinkOptions } from './link-client.js';
 import type { RemoteCommandContext } from './remote-commands.js';
@@ -85,8 +85,5 @@ export function startAgentHubLink(
     ...(options.backoff ? { backoff: options.backoff } : {}),
     ...(options.statusCheckMs ? { statusCheckMs: options.statusCheckMs } : {}),
     commands: remoteCommandContext(cradle, options.configFile, env, runtime.version),
-    ...(options.configFile
-      ? { lastUpgrade: () => readLastUpgrade(upgradesDir(options.configFile!, env)) }
-      : {}),
   });
 }

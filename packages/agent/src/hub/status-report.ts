@@ -1,5 +1,5 @@
 import { healthOf, type StatusSnapshot } from '@tendril/api';
-import type { AgentStatusReport, LastUpgradeReport } from '@tendril/hub';
+import type { AgentStatusReport } from '@tendril/hub';
 
 /**
  * The agent's status in brief for the hub's `status` frame: health, PHI-free problems, and per
@@ -7,8 +7,9 @@ import type { AgentStatusReport, LastUpgradeReport } from '@tendril/hub';
  * `lastUpgrade` (the supervisor's record, upgrade/upgrade-state.ts) the hub learns how the last
  * remote upgrade ended, also when the agent that reports it is the rolled-back one.
  */
-export function statusReport(snapshot: StatusSnapshot, lastUpgrade?: LastUpgradeReport): AgentStatusReport {
+export function statusReport(snapshot: StatusSnapshot): AgentStatusReport {
   const verdict = healthOf(snapshot);
+  const lastUpgrade = snapshot.agent.lastUpgrade;
   return {
     ...(lastUpgrade ? { lastUpgrade } : {}),
     health: verdict.status,

@@ -28,6 +28,7 @@ import { buildStatusSnapshot, configuredStreamVerification } from './status-snap
 import { pruneStore } from './store-prune.js';
 import { instrumentedStore, pageTimer } from './instruments.js';
 import { createRestartEndpoint } from '../supervisor/restart-endpoint.js';
+import { lastUpgradeOf } from '../upgrade/upgrade-state.js';
 import { agentVersion } from '../version.js';
 
 /** Tuning for tests; production uses the defaults. */
@@ -185,7 +186,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
     buildStatusSnapshot({
       store,
       scheduler: scheduler.snapshot(),
-      agent: { version, pid: process.pid, startedAt, state },
+      agent: { version, pid: process.pid, startedAt, state, ...lastUpgradeOf(process.env) },
       subscriptions: subscriptions.map((sub) => ({ id: sub.id, enabled: sub.enabled })),
       streamVerification: configuredStreamVerification(config.connections, connectors),
       now: new Date(),

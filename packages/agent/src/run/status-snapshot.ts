@@ -17,7 +17,13 @@ import type { Store } from '@tendril/store';
 export interface SnapshotSources {
   readonly store: Store;
   readonly scheduler: SchedulerSnapshot;
-  readonly agent: { version: string; pid: number; startedAt: Date; state: StatusSnapshot['agent']['state'] };
+  readonly agent: {
+    version: string;
+    pid: number;
+    startedAt: Date;
+    state: StatusSnapshot['agent']['state'];
+    lastUpgrade?: StatusSnapshot['agent']['lastUpgrade'];
+  };
   /** The configured subscriptions (id, enabled); undefined when no dispatcher runs in this process. */
   readonly subscriptions?: readonly { readonly id: string; readonly enabled: boolean }[];
   /** What a stream is verified against at this site (core `streamVerification`). */
@@ -180,6 +186,7 @@ export async function buildStatusSnapshot(sources: SnapshotSources): Promise<Sta
     generatedAt: now.toISOString(),
     agent: {
       version: sources.agent.version,
+      ...(sources.agent.lastUpgrade ? { lastUpgrade: sources.agent.lastUpgrade } : {}),
       pid: sources.agent.pid,
       startedAt: sources.agent.startedAt.toISOString(),
       uptimeSeconds: Math.max(0, Math.round((now.getTime() - sources.agent.startedAt.getTime()) / 1000)),

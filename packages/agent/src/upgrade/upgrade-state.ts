@@ -94,3 +94,14 @@ export function readLastUpgrade(dir: string): LastUpgradeReport | undefined {
 export function writeLastUpgrade(dir: string, report: LastUpgradeReport): void {
   writeJson(join(dir, LAST_UPGRADE_FILE), report);
 }
+
+/**
+ * The last upgrade for the agent's status (`/v1/status`, the status page, the hub's
+ * `status.lastUpgrade`): read from the upgrades folder the supervisor named in
+ * TENDRIL_UPGRADES_DIR. An agent not started by the supervisor has none.
+ */
+export function lastUpgradeOf(env: NodeJS.ProcessEnv): { lastUpgrade?: LastUpgradeReport } {
+  const dir = env[UPGRADES_DIR_ENV];
+  const last = dir ? readLastUpgrade(dir) : undefined;
+  return last ? { lastUpgrade: last } : {};
+}
