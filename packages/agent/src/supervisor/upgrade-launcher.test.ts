@@ -172,6 +172,26 @@ describe('upgrade launcher (real supervisor, fake agent children)', () => {
     rmSync(t.root, { recursive: true, force: true });
   }, 30_000);
 
+  it('rolls back when the supervisor restarts before the new version reported healthy', async () => {
+    const t = setup();
+    const first = t.start();
+    await until(() => t.versions().length === 1, 'the installed version');
+    t.send(t.handover('0.3.0', t.stage('0.3.0', 'silent'), 60));
+    await until(() => t.versions().length === 2, 'the new version');
+    await until(() => readFileSync(t.files.store, 'utf8') !== 'original', 'the migration');
+    expect(readLaunchState(t.dir)?.pending?.to.version).toBe('0.3.0');
+    await first.stop(); // the service restarts while the health wait runs
+    t.start();
+    await until(() => readLastUpgrade(t.dir) !== undefined, 'the upgrade outcome');
+    expect(readLastUpgrade(t.dir)).toMatchObject({ toVersion: '0.3.0', outcome: 'upgrade_failed' });
+    expect(readLastUpgrade(t.dir)?.reason).toContain('the supervisor restarted before version 0.3.0');
+    await until(() => t.versions().length === 3, 'the previous version again');
+    expect(t.versions()).toEqual(['0.1.0', '0.3.0', '0.1.0']);
+    expect(readFileSync(t.files.store, 'utf8')).toBe('original');
+    expect(readLaunchState(t.dir)?.pending).toBeUndefined();
+    rmSync(t.root, { recursive: true, force: true });
+  }, 30_000);
+
   it('refuses a staged entry outside the upgrades folder: nothing backed up, nothing switched', async () => {
     const t = setup();
     const supervisor = t.start();
