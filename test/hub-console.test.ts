@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { totpCode, totpStep } from '@tendril/hub';
@@ -262,6 +263,61 @@ describe('hub console', () => {
     await shot(pageA, '7-logs');
   }, 120_000);
 
+  it('offers an upgrade to a stored release behind a labelled select and a confirmation; shows an upgrade outcome in the history', async () => {
+    // A stand-in tarball with its .sha256 and .sig (a throwaway key): this hub names no release
+    // key, so it checks the bytes against the .sha256 only. Installing it is the agent's part.
+    const content = randomBytes(64 * 1024);
+    const tarball = join(dir, 'tendril-0.9.0-linux-x64.tar.gz');
+    writeFileSync(tarball, content);
+    writeFileSync(`${tarball}.sha256`, `${createHash('sha256').update(content).digest('hex')}  x\n`);
+    const key = generateKeyPairSync('ed25519');
+    writeFileSync(`${tarball}.sig`, sign(null, content, key.privateKey).toString('base64'));
+    const added = await runCli(['hub', 'release', 'add', tarball, '--config', hub!.configFile]);
+    expect(added.code).toBe(0);
+
+    await pageA.goto(`${hub!.url}/console/sites/${siteId}`);
+    await pageA.click('text=Upgrade to a version');
+    expect(await pageA.textContent('h1')).toContain('Upgrade to a version: Sunny Smiles Dental?');
+    const unlabelled = await pageA.$$eval(
+      'input:not([type=hidden]), select',
+      (els) => els.filter((e) => (e as HTMLInputElement).labels?.length === 0).length,
+    );
+    expect(unlabelled).toBe(0);
+    expect(await pageA.textContent('label[for=version]')).toBe('Version to install');
+    expect(
+      await pageA.$$eval('#version option', (els) => els.map((e) => (e as HTMLOptionElement).value)),
+    ).toEqual(['0.9.0']);
+    expect(await pageA.locator('button:has-text("Yes, upgrade the agent")').count()).toBe(1);
+    expect(await pageA.locator('text=Cancel').count()).toBe(1);
+    await shot(pageA, '7b-confirm-upgrade');
+    // A version the hub does not hold is refused before anything is sent (the form's own token).
+    const csrf = await pageA.inputValue('input[name=_csrf]');
+    const refused = await pageA.request.post(`${hub!.url}/console/sites/${siteId}/commands`, {
+      form: { command: 'upgrade', version: '9.9.9', _csrf: csrf },
+      headers: { origin: hub!.url },
+    });
+    expect(refused.status()).toBe(400);
+    const client = new pg.Client({ connectionString: `${POSTGRES}/${hubDbName}` });
+    await client.connect();
+    expect(
+      (await client.query(`SELECT count(*)::int AS n FROM hub_commands WHERE name = 'upgrade'`)).rows[0].n,
+    ).toBe(0);
+    // How an upgrade that failed shows in the history, once the agent reported it (recording it is
+    // tested end to end in test/hub-releases.test.ts; the agent here predates remote upgrade).
+    await client.query(
+      `INSERT INTO hub_commands (id, site_id, actor, name, args, status, message, requested_at, sent_at, finished_at, outcome, outcome_reason, outcome_at)
+       VALUES ('cmd_seeded_upgrade', $1, 'user:ops@acme.example', 'upgrade', '{"release":{"version":"0.9.0"}}', 'ok', 'upgrading', now(), now(), now(),
+               'upgrade_failed', 'the new version was not healthy in time; rolled back', now())`,
+      [siteId],
+    );
+    await client.end();
+    await pageA.goto(`${hub!.url}/console/sites/${siteId}`);
+    const first = (await pageA.locator('#commands tbody tr').first().textContent()) ?? '';
+    expect(first).toContain('upgrade 0.9.0');
+    expect(first).toContain('upgrade failed');
+    expect(first).toContain('rolled back');
+  }, 60_000);
+
   it('refuses a form without the CSRF token', async () => {
     const response = await pageA.request.post(`${hub!.url}/console/sites/${siteId}/commands`, {
       form: { command: 'restart', _csrf: 'forged' },
@@ -327,6 +383,30 @@ describe('hub console', () => {
     expect(await caption(pageA)).toContain('10 sites matching');
     await pageA.goto(`${hub!.url}/console/sites?state=online`);
     expect(await caption(pageA)).toContain('1 site matching');
+
+    // Freshness and webhook deliveries are columns of the list; freshness sorts in the database,
+    // by the oldest last successful read the link stores with each status (seeded here: hours ago).
+    const seed = new pg.Client({ connectionString: `${POSTGRES}/${hubDbName}` });
+    await seed.connect();
+    await seed.query(
+      `UPDATE hub_sites SET oldest_success_at = now() - make_interval(hours => substr(id, 8)::int)
+       WHERE id LIKE 'st_bulk%'`,
+    );
+    await seed.end();
+    await pageA.goto(`${hub!.url}/console/sites`);
+    const headers = await pageA.$$eval('thead th', (els) => els.map((e) => (e.textContent ?? '').trim()));
+    expect(headers).toEqual(expect.arrayContaining(['Freshness', 'Webhooks waiting', 'Webhooks dead']));
+    await pageA.click('thead >> text=Freshness');
+    expect(pageA.url()).toContain('sort=freshness');
+    expect(await pageA.getAttribute('th[aria-sort=ascending]', 'aria-sort')).toBe('ascending');
+    const freshest = await pageA.locator('tbody tr').allTextContents();
+    const bulk = freshest.filter((row) => row.includes('Bulk Practice')).slice(0, 3);
+    expect(bulk.map((row) => /Bulk Practice (\d+)/.exec(row)![1])).toEqual(['00001', '00002', '00003']);
+    expect(bulk[0]).toContain('1 h 0 min');
+    await pageA.click('thead >> text=Freshness');
+    expect(pageA.url()).toContain('dir=desc');
+    expect(await pageA.locator('tbody tr').first().textContent()).toContain('Bulk Practice 10000');
+    await shot(pageA, '10-sites-by-freshness');
   }, 90_000);
 
   it('stops a log-in brute force', async () => {

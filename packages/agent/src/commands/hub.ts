@@ -292,7 +292,10 @@ function registerSiteCommands(hub: Command, ctx: CliContext): void {
         opts.json
           ? JSON.stringify(result)
           : result.commands
-              .map((c) => `${c.requestedAt}  ${c.actor}  ${c.name}  ${c.status}  ${c.message ?? ''}`)
+              .map(
+                (c) =>
+                  `${c.requestedAt}  ${c.actor}  ${c.name}${c.args.release ? ` ${c.args.release.version}` : ''}  ${c.status}${c.outcome ? ` → ${c.outcome}` : ''}  ${c.outcomeReason ?? c.message ?? ''}`,
+              )
               .join('\n') || '(no commands)',
       );
     });

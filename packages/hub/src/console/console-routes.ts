@@ -20,7 +20,6 @@ import { unseal } from './secret-box.js';
 import {
   connectionsOf,
   duration,
-  freshnessSeconds,
   plainError,
   quarantinedOf,
   SCHEDULE_SECONDS,
@@ -422,7 +421,10 @@ export function consoleRoutes(ctx: HubContext, options: ConsoleOptions) {
       };
       const rows = result.rows.map((r) => {
         const worst = worstStream(r.status);
-        const fresh = freshnessSeconds(r.status, now);
+        // The stored column, so the number shown is the one the list sorts by.
+        const fresh = r.oldestSuccessAt
+          ? Math.max(0, Math.round((now.getTime() - r.oldestSuccessAt.getTime()) / 1000))
+          : null;
         const quarantined = quarantinedOf(r.status);
         const since = r.online ? r.linkOpenedAt : (r.linkClosedAt ?? null);
         const stateText = r.revoked

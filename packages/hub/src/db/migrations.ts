@@ -308,7 +308,8 @@ export const HUB_MIGRATIONS: readonly HubMigration[] = [
       -- The oldest last successful read across the site's streams (null: one never read), written
       -- with each status so the sites list sorts by freshness in the database.
       ALTER TABLE hub_sites ADD COLUMN oldest_success_at TIMESTAMPTZ;
-      CREATE INDEX hub_sites_vendor_freshness ON hub_sites (vendor_id, oldest_success_at);
+      -- In the order of the list sorted freshest first (the column descending, never-read sites last).
+      CREATE INDEX hub_sites_vendor_freshness ON hub_sites (vendor_id, oldest_success_at DESC NULLS LAST, id DESC);
     `,
   },
 ];

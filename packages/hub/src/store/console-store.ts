@@ -43,6 +43,8 @@ export interface SiteListRow {
   readonly linkClosedAt: Date | null;
   readonly lastSeenAt: Date | null;
   readonly status: Record<string, unknown> | null;
+  /** What freshness counts from (stored with each status; what the list sorts by). */
+  readonly oldestSuccessAt: Date | null;
   readonly revoked: boolean;
 }
 
@@ -187,6 +189,7 @@ export class ConsoleStore {
         'hub_sites.link_closed_at',
         'hub_sites.last_seen_at',
         'hub_sites.status_json',
+        'hub_sites.oldest_success_at',
         'hub_sites.revoked_at',
       ])
       .orderBy(sql.ref(SITE_SORTS[query.sort]), sql.raw(`${direction} nulls last`))
@@ -206,6 +209,7 @@ export class ConsoleStore {
         linkClosedAt: dateOrNull(r.link_closed_at),
         lastSeenAt: dateOrNull(r.last_seen_at),
         status: r.status_json,
+        oldestSuccessAt: dateOrNull(r.oldest_success_at),
         revoked: r.revoked_at !== null,
       })),
     };
