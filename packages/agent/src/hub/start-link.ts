@@ -27,7 +27,13 @@ function remoteCommandContext(
     releasePublicKey,
     async upgrade({ commandId, release, credential }) {
       const publicKeyPem = releasePublicKey();
-      if (!configFile || !publicKeyPem) return;
+      if (!configFile || !publicKeyPem) {
+        cradle.logger.error(
+          { event: 'agent.upgrade_failed', commandId, toVersion: release.version },
+          'upgrade not started: this agent has no config file or no release key (lib/release-public-key.pem)',
+        );
+        return;
+      }
       await startUpgrade({
         commandId,
         release,

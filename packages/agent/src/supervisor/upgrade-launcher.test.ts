@@ -152,6 +152,8 @@ describe('upgrade launcher (real supervisor, fake agent children)', () => {
     expect(t.versions()).toEqual(['0.1.0', '0.3.0', '0.1.0']);
     expect(readFileSync(t.files.store, 'utf8')).toBe('original');
     expect(readLaunchState(t.dir)).toMatchObject({ current: { version: '0.1.0' } });
+    // The failed release and its store copy are removed once the copy is back.
+    expect(existsSync(join(t.dir, '0.3.0'))).toBe(false);
     expect(readLaunchState(t.dir)?.pending).toBeUndefined();
     expect(supervisor.restarts).toBe(0);
     rmSync(t.root, { recursive: true, force: true });

@@ -208,14 +208,29 @@ export function createUpgradeLauncher(options: UpgradeLauncherOptions): UpgradeL
   const rollBack = (reason: string): string => {
     const pending = state.pending;
     if (!pending) return state.current.entry;
-    restore(pending);
+    let why = reason;
+    let restored = true;
+    try {
+      restore(pending);
+    } catch (error) {
+      // The previous version may refuse the store now (TENDRIL_E_STORE_SCHEMA); say where the copy is.
+      restored = false;
+      why = `${reason}; the store copy could not be put back (${(error as NodeJS.ErrnoException).code ?? 'error'}): copy ${pending.backupFile} over ${pending.storeFile} with the agent stopped`;
+    }
     state = {
       installedVersion,
       current: pending.from,
       ...(state.previous ? { previous: state.previous } : {}),
     };
     writeLaunchState(dir, state);
-    report(pending, 'upgrade_failed', reason);
+    report(pending, 'upgrade_failed', why);
+    // The failed release's folder (and the store copy in it, once put back) is of no more use.
+    if (restored)
+      try {
+        prune();
+      } catch (error) {
+        log.warn({ err: (error as Error).message }, 'could not remove the failed release');
+      }
     return state.current.entry;
   };
 
