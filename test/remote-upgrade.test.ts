@@ -265,6 +265,10 @@ describe('remote upgrade with rollback', () => {
     });
     expect(agent!.child.exitCode).toBeNull();
     expect(agent!.stderr).toContain('"event":"agent.upgrade_failed"');
+    // Back on 0.2.0 with the store copy put back; the failed release is removed.
+    const upgrades = join(work, 'agent', '.tendril', 'upgrades');
+    expect(existsSync(join(upgrades, BROKEN))).toBe(false);
+    expect(existsSync(join(upgrades, NEXT))).toBe(true);
     // The rolled-back agent shows it on its own status: /v1/status and the status page.
     const pages = [...agent!.stdout.matchAll(/status page (http:\/\/127\.0\.0\.1:\d+)\//g)];
     const base = pages.at(-1)![1]!;
