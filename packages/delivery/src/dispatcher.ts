@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -148,6 +149,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let subscriptions = new Map(options.subscriptions.filter((s) => s.enabled).map((s) => [s.id, s]));
   const throttles = new Map<string, Throttle>();
   const stopController = new AbortController();
+  // Every request in flight listens for the stop (http-sender.ts): up to `concurrency` listeners.
+  setMaxListeners(concurrency + 10, stopController.signal);
   const inflight = new Set<Promise<void>>();
   /** Subscriptions not active (as last read, or as this dispatcher just set them): nothing is sent to them. */
   const held = new Set<string>();

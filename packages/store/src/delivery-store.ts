@@ -282,9 +282,13 @@ const INSERT_ATTEMPT = new Prepared<
     ),
 );
 
+/** The key of a row a guarded update applied to (the update holds its row lock). */
+type KeyRow = Pick<DeliveryRow, 'id' | 'subscription_id' | 'resource_type' | 'resource_id'>;
+const KEY_RETURNING = ['id', 'subscription_id', 'resource_type', 'resource_id'] as const;
+
 const MARK_RETRY = new Prepared<
-  { id: number; status: number | null; error: string | null; dueAtMs: number },
-  never
+  { id: number; owner: string; status: number | null; error: string | null; dueAtMs: number },
+  KeyRow
 >((db, q) =>
   db
     .updateTable('deliveries')
@@ -296,12 +300,16 @@ const MARK_RETRY = new Prepared<
       lease_owner: null,
       lease_expires_ms: null,
     }))
-    .where('id', '=', q.param('id')),
+    .where('id', '=', q.param('id'))
+    .where('status', '=', sql.lit('pending'))
+    .where('lease_owner', '=', q.param('owner'))
+    .returning(KEY_RETURNING),
 );
 
 const MARK_FINAL = new Prepared<
   {
     id: number;
+    owner: string;
     outcome: string;
     status: number | null;
     error: string | null;
@@ -309,7 +317,7 @@ const MARK_FINAL = new Prepared<
     reason: string | null;
     redrive: number;
   },
-  never
+  KeyRow
 >((db, q) =>
   db
     .updateTable('deliveries')
@@ -325,7 +333,10 @@ const MARK_FINAL = new Prepared<
       lease_owner: null,
       lease_expires_ms: null,
     }))
-    .where('id', '=', q.param('id')),
+    .where('id', '=', q.param('id'))
+    .where('status', '=', sql.lit('pending'))
+    .where('lease_owner', '=', q.param('owner'))
+    .returning(KEY_RETURNING),
 );
 
 const RESET_FAILURES = new Prepared<{ subscriptionId: string }, never>((db, q) =>
@@ -529,6 +540,12 @@ type Completion = {
   resolution: AttemptResolution;
 };
 
+const keyOf = (row: KeyRow): Key => ({
+  sub: row.subscription_id,
+  rt: row.resource_type,
+  rid: row.resource_id,
+});
+
 type CompletionResult = { applied: boolean; consecutivePermanentFailures: number };
 
 type LeaseInput = Parameters<DeliveryStore['lease']>[0];
@@ -704,11 +721,13 @@ export class DeliveryStoreImpl implements DeliveryStore {
     const known = this.#d.explicitLocks ? undefined : new Map<string, number>();
     const results: CompletionResult[] = [];
     for (const input of inputs) {
-      const row = (await LOCK_DELIVERY.run(db, this.#d, { id: input.deliveryId })).rows[0];
+      // The resolution's update applies only to a pending row under this owner's lease, and locks
+      // it; only when it did not apply (the lease was lost, or no such row) is the row read.
+      let row: KeyRow | undefined = await this.#resolve(db, input, known);
+      const applied = row !== undefined;
+      row ??= (await LOCK_DELIVERY.run(db, this.#d, { id: input.deliveryId })).rows[0];
       if (row === undefined) throw badInput('No delivery has this id.', { deliveryId: input.deliveryId });
       await this.#insertAttempt(db, input.deliveryId, input.attempt);
-      const applied = row.status === 'pending' && row.lease_owner === input.owner;
-      if (applied) await this.#resolve(db, row, input.attempt, input.resolution, known);
       let failures = known?.get(row.subscription_id);
       if (failures === undefined) {
         const state = (await FAILURES_OF.run(db, this.#d, { subscriptionId: row.subscription_id })).rows[0];
@@ -736,42 +755,53 @@ export class DeliveryStoreImpl implements DeliveryStore {
     });
   }
 
+  /**
+   * Applies a resolution to a pending row under `input.owner`'s lease; the row's key when it did,
+   * undefined when it did not (nothing written then).
+   */
   async #resolve(
     db: Kysely<StoreTables>,
-    row: DeliveryRow,
-    attempt: DeliveryAttemptInput,
-    resolution: AttemptResolution,
+    input: Completion,
     /** Failure runs this transaction knows (0 after a reset); a bump forgets the subscription's. */
     known: Map<string, number> | undefined,
-  ): Promise<void> {
+  ): Promise<KeyRow | undefined> {
+    const { attempt, resolution, owner } = input;
     const status = attempt.status ?? null;
     const error = attempt.error ?? null;
-    const key: Key = { sub: row.subscription_id, rt: row.resource_type, rid: row.resource_id };
-    const final = { id: row.id, status, error, finishedAtMs: attempt.endedAtMs };
+    const final = { id: input.deliveryId, owner, status, error, finishedAtMs: attempt.endedAtMs };
     switch (resolution.kind) {
       case 'retry':
-        await MARK_RETRY.run(db, this.#d, {
-          id: row.id,
-          status,
-          error,
-          dueAtMs: toMs(resolution.dueAtMs, 'dueAtMs'),
-        });
-        return;
-      case 'delivered':
-        await MARK_FINAL.run(db, this.#d, { ...final, outcome: 'delivered', reason: null, redrive: 0 });
+        return (
+          await MARK_RETRY.run(db, this.#d, {
+            id: input.deliveryId,
+            owner,
+            status,
+            error,
+            dueAtMs: toMs(resolution.dueAtMs, 'dueAtMs'),
+          })
+        ).rows[0];
+      case 'delivered': {
+        const row = (
+          await MARK_FINAL.run(db, this.#d, { ...final, outcome: 'delivered', reason: null, redrive: 0 })
+        ).rows[0];
+        if (row === undefined) return undefined;
         if (known?.get(row.subscription_id) !== 0) {
           await RESET_FAILURES.run(db, this.#d, { subscriptionId: row.subscription_id });
           known?.set(row.subscription_id, 0);
         }
-        await PROMOTE_NEXT.run(db, this.#d, key);
-        return;
-      case 'dead':
-        await MARK_FINAL.run(db, this.#d, {
-          ...final,
-          outcome: 'dead',
-          reason: resolution.reason,
-          redrive: bit(resolution.redrive),
-        });
+        await PROMOTE_NEXT.run(db, this.#d, keyOf(row));
+        return row;
+      }
+      case 'dead': {
+        const row = (
+          await MARK_FINAL.run(db, this.#d, {
+            ...final,
+            outcome: 'dead',
+            reason: resolution.reason,
+            redrive: bit(resolution.redrive),
+          })
+        ).rows[0];
+        if (row === undefined) return undefined;
         if (resolution.reason === 'permanent' || resolution.reason === 'gone') {
           await BUMP_FAILURES.run(db, this.#d, {
             subscriptionId: row.subscription_id,
@@ -779,10 +809,11 @@ export class DeliveryStoreImpl implements DeliveryStore {
           });
           known?.delete(row.subscription_id);
         }
-        await PROMOTE_NEXT.run(db, this.#d, key);
-        return;
+        await PROMOTE_NEXT.run(db, this.#d, keyOf(row));
+        return row;
+      }
       default:
-        resolution satisfies never;
+        return resolution satisfies never;
     }
   }
 
