@@ -231,10 +231,25 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return throttle;
   };
 
-  const render = (subscription: ResolvedSubscription, event: StoredEvent): string =>
-    JSON.stringify(
-      formatEvent(event, subscription.format, { clientId: clientIdOf(event.envelope.connectionId) }),
-    );
+  /**
+   * Bodies rendered lately, by event, format and client id: an event routed to several subscriptions
+   * of one format is rendered once (their deliveries are leased together, one after the other). A
+   * body depends on nothing else, so a cached one is byte for byte what rendering again would give.
+   * Signing stays per attempt: the timestamp and the secrets are the attempt's and the subscription's.
+   */
+  const rendered = new Map<string, string>();
+  const renderedLimit = 4 * concurrency;
+  const render = (subscription: ResolvedSubscription, event: StoredEvent): string => {
+    const clientId = clientIdOf(event.envelope.connectionId);
+    const key = `${event.envelope.id}\u0000${subscription.format}\u0000${clientId}`;
+    let body = rendered.get(key);
+    if (body === undefined) {
+      body = JSON.stringify(formatEvent(event, subscription.format, { clientId }));
+      if (rendered.size >= renderedLimit) rendered.delete(rendered.keys().next().value!);
+      rendered.set(key, body);
+    }
+    return body;
+  };
 
   /** Builds and sends one signed request; undefined when no secret can sign (the subscription is paused). */
   const attempt = async (
