@@ -176,7 +176,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * the next deliveries are leased in that same transaction (one commit instead of two; on SQLite
    * the commit is the dearest part of a small transaction, docs/performance.md). Each caller still
    * gets its own result, only after the transaction committed: an attempt is recorded before its
-   * delivery counts as done (docs/delivery.md, "Delivery guarantees").
+   * delivery counts as done (docs/delivery.md, "Guarantees and receiver duties").
    */
   const completeBatched = (input: CompleteInput): Promise<CompleteResult> =>
     new Promise<CompleteResult>((resolve, reject) => {
