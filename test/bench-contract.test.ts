@@ -54,6 +54,10 @@ describe('benchmarks print one JSON line last with --json', () => {
       (result['deliveriesPerSecond'] as number) / (result['rawPerSecond'] as number),
       1,
     );
+    expect(result['cpuRatio']).toBeCloseTo(
+      (result['rawCpuMsPer1k'] as number) / (result['cpuMsPer1k'] as number),
+      1,
+    );
     expect(Object.keys(result['stagesMs'] as object)).toEqual(
       expect.arrayContaining(['send (undici, HTTP)']),
     );

@@ -30,6 +30,7 @@ async function rawUndici(url, events, concurrency, body) {
   const { Agent, request } = await import(join(root, 'test/node_modules/undici/index.js'));
   const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -47,8 +48,18 @@ async function rawUndici(url, events, concurrency, body) {
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuMs = cpuMsSince(cpu);
   await agent.close();
-  return { seconds, perSecond: events / seconds };
+  return { seconds, perSecond: events / seconds, cpuMsPer1k: (cpuMs / events) * 1000 };
+}
+
+/**
+ * CPU milliseconds this process used since `start` (user + system). On a shared machine the CPU a
+ * delivery costs is steadier than the wall-clock rate: neighbours slow the rate, not the work.
+ */
+function cpuMsSince(start) {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1000;
 }
 
 /** Stages of a delivery: lease → render → sign → send → record the attempt. */
@@ -133,6 +144,7 @@ async function tendrilDispatcher(url, events, concurrency, dir, { profile = fals
     concurrency,
     settings: config.delivery,
   });
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   const drained = profile
     ? await profiled(() => dispatcher.drainOnce())
@@ -142,6 +154,7 @@ async function tendrilDispatcher(url, events, concurrency, dir, { profile = fals
   if (drained.profile && process.env.BENCH_CPUPROFILE)
     writeFileSync(process.env.BENCH_CPUPROFILE, JSON.stringify(drained.profile));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuMs = cpuMsSince(cpu);
   await dispatcher.stop();
   const delivered = await store.deliveries.count({ status: 'delivered' });
   const sample = (await store.listEvents({ limit: 1 }))[0];
@@ -150,6 +163,7 @@ async function tendrilDispatcher(url, events, concurrency, dir, { profile = fals
   return {
     seconds,
     perSecond: report.delivered / seconds,
+    cpuMsPer1k: (cpuMs / events) * 1000,
     sampleBody: JSON.stringify(core.formatEvent(sample, 'json')),
     ...(drained.profile ? { stages: stageTimes(drained.profile, DELIVERY_STAGES) } : {}),
   };
@@ -179,6 +193,11 @@ async function main() {
       `tendril dispatcher            ${Math.round(tendril2.perSecond).toLocaleString('en-US')} deliveries/s   (lease from outbox → format → sign → send → record attempt)`,
     );
     console.log(`ratio tendril / raw           ${ratio.toFixed(2)}   (target ≥ 0.8)`);
+    // The same comparison by CPU: this process's CPU per 1,000 requests, raw ÷ tendril.
+    const cpuRatio = raw.cpuMsPer1k / tendril2.cpuMsPer1k;
+    console.log(
+      `CPU per 1k requests           raw ${raw.cpuMsPer1k.toFixed(0)} ms, tendril ${tendril2.cpuMsPer1k.toFixed(0)} ms   ratio raw / tendril ${cpuRatio.toFixed(2)}`,
+    );
     let stages;
     if (!process.argv.includes('--no-profile')) {
       for (const file of ['store.db', 'store.db-wal', 'store.db-shm'])
@@ -193,6 +212,9 @@ async function main() {
           ratio: Number(ratio.toFixed(3)),
           deliveriesPerSecond: Math.round(tendril2.perSecond),
           rawPerSecond: Math.round(raw.perSecond),
+          cpuRatio: Number(cpuRatio.toFixed(3)),
+          cpuMsPer1k: Math.round(tendril2.cpuMsPer1k),
+          rawCpuMsPer1k: Math.round(raw.cpuMsPer1k),
           events,
           concurrency,
           ...(stages

@@ -47,13 +47,16 @@ export function stageTimes(profile, rules) {
     const own = rules.find(([, test]) => test(callFrame));
     if (own && own[2]?.weak) weak = own[0];
     else if (own) strong = own[0];
-    const result = { strong, weak, special: SPECIAL.get(callFrame.functionName) };
+    // The profiler's own stop (node:inspector serialising the profile) is not the measured code.
+    const profiler = up.profiler || callFrame.url === 'node:inspector';
+    const result = { strong, weak, profiler, special: SPECIAL.get(callFrame.functionName) };
     memo.set(id, result);
     return result;
   };
   const totals = {};
   profile.samples.forEach((id, i) => {
-    const { strong, weak, special } = matchOf(id);
+    const { strong, weak, special, profiler } = matchOf(id);
+    if (profiler) return;
     const stage = special ?? strong ?? weak ?? 'other';
     totals[stage] = (totals[stage] ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000;
   });

@@ -67,6 +67,8 @@ describe('delivered bodies in each format', () => {
       { id: 'as-json', format: 'json', url: url('json') },
       { id: 'as-fhir', format: 'fhir', url: url('fhir') },
       { id: 'as-flat', format: 'flat', url: url('flat') },
+      // A second json subscription: its bodies come from the dispatcher's render cache.
+      { id: 'as-json-too', format: 'json', url: url('json-too') },
     ]);
     const clock = fakeClock(Date.now());
     store = await storeFor(config, clock);
@@ -81,7 +83,7 @@ describe('delivered bodies in each format', () => {
     });
     const report = await dispatcher.drainOnce();
     await dispatcher.stop();
-    expect(report.delivered).toBe(committed.length * 3);
+    expect(report.delivered).toBe(committed.length * 4);
     for (const request of receiver.requests) {
       expect(verifiedByLibrary(request)).toBe(true);
       const format = new URL(request.path, 'http://x').searchParams.get('format')!;
@@ -101,6 +103,13 @@ describe('delivered bodies in each format', () => {
     for (const event of committed) {
       expect(bodies.find((b) => b['id'] === event.envelope.id)).toEqual(formatEvent(event, 'json'));
     }
+    // Rendered once per event and format: the second json subscription got the same bytes.
+    const sorted = (format: string) =>
+      byFormat
+        .get(format)!
+        .map((b) => b.toString('utf8'))
+        .sort();
+    expect(sorted('json-too')).toEqual(sorted('json'));
   });
 
   it('fhir: every live resource validates against base R4; a delete carries data null', () => {

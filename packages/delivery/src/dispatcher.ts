@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -148,6 +149,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let subscriptions = new Map(options.subscriptions.filter((s) => s.enabled).map((s) => [s.id, s]));
   const throttles = new Map<string, Throttle>();
   const stopController = new AbortController();
+  // Every request in flight listens for the stop (http-sender.ts): up to `concurrency` listeners.
+  setMaxListeners(concurrency + 10, stopController.signal);
   const inflight = new Set<Promise<void>>();
   /** Subscriptions not active (as last read, or as this dispatcher just set them): nothing is sent to them. */
   const held = new Set<string>();
@@ -163,8 +166,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let batch: { input: CompleteInput; resolve: (r: CompleteResult) => void; reject: (e: unknown) => void }[] =
     [];
   /**
+   * What the drain loop would lease next: the subscriptions it found active (empty when no drain
+   * runs), so a group commit can take the next deliveries in its own transaction.
+   */
+  let leaseTargets: readonly string[] = [];
+  /**
    * Group commit: the results of requests that finish in the same turn of the event loop are
-   * recorded in one store transaction. Each caller still gets its own result.
+   * recorded in one store transaction, and when the local queue would run short once they are done,
+   * the next deliveries are leased in that same transaction (one commit instead of two; on SQLite
+   * the commit is the dearest part of a small transaction, docs/performance.md). Each caller still
+   * gets its own result, only after the transaction committed: an attempt is recorded before its
+   * delivery counts as done (docs/delivery.md, "Guarantees and receiver duties").
    */
   const completeBatched = (input: CompleteInput): Promise<CompleteResult> =>
     new Promise<CompleteResult>((resolve, reject) => {
@@ -173,10 +185,40 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       setImmediate(() => {
         const items = batch;
         batch = [];
-        store.deliveries.completeMany(items.map((i) => i.input)).then(
-          (results) => items.forEach((item, i) => item.resolve(results[i]!)),
-          (error: unknown) => items.forEach((item) => item.reject(error)),
-        );
+        const inputs = items.map((i) => i.input);
+        // The slots these requests hold are free again once their results are recorded.
+        const free = concurrency - Math.max(0, inflight.size - items.length);
+        const targets = leaseTargets.filter((id) => !held.has(id));
+        const lease =
+          !stopping && targets.length > 0 && queue.length < free
+            ? {
+                owner,
+                nowMs: clock(),
+                leaseMs: settings.leaseSeconds * 1000,
+                limit: 2 * concurrency - queue.length,
+                subscriptionIds: targets,
+              }
+            : undefined;
+        const recorded =
+          lease === undefined
+            ? store.deliveries.completeMany(inputs).then((results) => ({ results, leased: [] }))
+            : store.deliveries.completeAndLease(inputs, lease);
+        recorded
+          .then(async ({ results, leased }) => {
+            // Stopping meanwhile: the drain loop may have given its queue back already, so these go
+            // back before the requests that brought them count as finished (stop() waits for those).
+            if (stopping) {
+              for (const delivery of leased)
+                await store.deliveries
+                  .release({ deliveryId: delivery.id, owner, dueAtMs: delivery.dueAtMs })
+                  .catch(() => undefined);
+            } else queue.push(...leased);
+            return results;
+          })
+          .then(
+            (results) => items.forEach((item, i) => item.resolve(results[i]!)),
+            (error: unknown) => items.forEach((item) => item.reject(error)),
+          );
       });
     });
 
@@ -189,10 +231,25 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return throttle;
   };
 
-  const render = (subscription: ResolvedSubscription, event: StoredEvent): string =>
-    JSON.stringify(
-      formatEvent(event, subscription.format, { clientId: clientIdOf(event.envelope.connectionId) }),
-    );
+  /**
+   * Bodies rendered lately, by event, format and client id: an event routed to several subscriptions
+   * of one format is rendered once (their deliveries are leased together, one after the other). A
+   * body depends on nothing else, so a cached one is byte for byte what rendering again would give.
+   * Signing stays per attempt: the timestamp and the secrets are the attempt's and the subscription's.
+   */
+  const rendered = new Map<string, string>();
+  const renderedLimit = 4 * concurrency;
+  const render = (subscription: ResolvedSubscription, event: StoredEvent): string => {
+    const clientId = clientIdOf(event.envelope.connectionId);
+    const key = `${event.envelope.id}\u0000${subscription.format}\u0000${clientId}`;
+    let body = rendered.get(key);
+    if (body === undefined) {
+      body = JSON.stringify(formatEvent(event, subscription.format, { clientId }));
+      if (rendered.size >= renderedLimit) rendered.delete(rendered.keys().next().value!);
+      rendered.set(key, body);
+    }
+    return body;
+  };
 
   /** Builds and sends one signed request; undefined when no secret can sign (the subscription is paused). */
   const attempt = async (
@@ -512,8 +569,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           }
         }
       }
+      leaseTargets = active;
       // Lease in batches of up to 2 × concurrency (one transaction each) and feed the free slots from
-      // that local queue: one lease per request would make the store the bottleneck.
+      // that local queue: one lease per request would make the store the bottleneck. Under load the
+      // group commit has usually leased already, in the transaction that recorded the last results.
       if (queue.length < concurrency - inflight.size && active.length > 0 && !stopping) {
         queue.push(
           ...(await store.deliveries.lease({
@@ -546,6 +605,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (inflight.size === 0 && queue.length === 0) break;
       if (inflight.size > 0) await Promise.race(inflight);
     }
+    leaseTargets = [];
     // Stopped with leased work not started: give it back at once rather than letting leases expire.
     for (const delivery of queue.splice(0)) {
       await store.deliveries.release({ deliveryId: delivery.id, owner, dueAtMs: delivery.dueAtMs });

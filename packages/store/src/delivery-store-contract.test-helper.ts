@@ -473,6 +473,61 @@ export function describeDeliveryStoreContract(
       expect(done.consecutivePermanentFailures).toBe(0);
     });
 
+    it('completeAndLease records a batch and leases in one transaction: both or neither', async () => {
+      const store = await fresh();
+      await store.commitPage(
+        page('c1', [
+          change('c1', 'Patient', '1', 'created'),
+          change('c1', 'Patient', '1', 'updated', 2),
+          change('c1', 'Patient', '2', 'created'),
+          change('c1', 'Patient', '3', 'created'),
+        ]),
+      );
+      const lease = { owner: 'w', leaseMs: LEASE, limit: 10, subscriptionIds: ['all'] };
+      const [p1, p2, p3] = await store.deliveries.lease({ ...lease, nowMs: T0 });
+      const delivered = (id: number, at: number) => ({
+        deliveryId: id,
+        owner: 'w',
+        attempt: attempt(at, 204, 'delivered'),
+        resolution: { kind: 'delivered' as const },
+      });
+      const dead = (id: number, at: number) => ({
+        deliveryId: id,
+        owner: 'w',
+        attempt: attempt(at, 400, 'permanent'),
+        resolution: { kind: 'dead' as const, reason: 'permanent' as const, redrive: false },
+      });
+      // One bad completion: nothing of the batch is recorded and nothing is leased.
+      await expect(
+        store.deliveries.completeAndLease([delivered(p1!.id, T0 + 1), delivered(987_654_321, T0 + 1)], {
+          ...lease,
+          nowMs: T0 + 2,
+        }),
+      ).rejects.toThrow();
+      expect((await store.deliveries.get(p1!.id))!.attempts).toEqual([]);
+      expect(await store.deliveries.lease({ ...lease, owner: 'x', nowMs: T0 + 3 })).toEqual([]);
+      // The run of permanent failures after each row of a mixed batch, and the lease sees the
+      // batch: patient 1's update became the head when its creation was delivered.
+      const { results, leased } = await store.deliveries.completeAndLease(
+        [dead(p2!.id, T0 + 4), delivered(p1!.id, T0 + 4), dead(p3!.id, T0 + 4), dead(p1!.id, T0 + 5)],
+        { ...lease, nowMs: T0 + 10 },
+      );
+      expect(results).toEqual([
+        { applied: true, consecutivePermanentFailures: 1 },
+        { applied: true, consecutivePermanentFailures: 0 },
+        { applied: true, consecutivePermanentFailures: 1 },
+        // p1 is no longer pending: recorded, not applied; the run is as the row before left it.
+        { applied: false, consecutivePermanentFailures: 1 },
+      ]);
+      expect(leased.map((d) => [d.resourceId, d.eventType, d.leaseOwner])).toEqual([
+        [resourceId('c1', 'Patient', '1'), 'patient.updated', 'w'],
+      ]);
+      expect((await store.deliveries.get(p1!.id))!.attempts.map((a) => a.number)).toEqual([1, 2]);
+      expect(await store.deliveries.subscriptionStates()).toMatchObject([
+        { subscriptionId: 'all', consecutivePermanentFailures: 1 },
+      ]);
+    });
+
     it('releases a lease without counting an attempt', async () => {
       const store = await fresh();
       await store.commitPage(page('c1', [change('c1', 'Patient', '1', 'created')]));

@@ -282,9 +282,13 @@ const INSERT_ATTEMPT = new Prepared<
     ),
 );
 
+/** The key of a row a guarded update applied to (the update holds its row lock). */
+type KeyRow = Pick<DeliveryRow, 'id' | 'subscription_id' | 'resource_type' | 'resource_id'>;
+const KEY_RETURNING = ['id', 'subscription_id', 'resource_type', 'resource_id'] as const;
+
 const MARK_RETRY = new Prepared<
-  { id: number; status: number | null; error: string | null; dueAtMs: number },
-  never
+  { id: number; owner: string; status: number | null; error: string | null; dueAtMs: number },
+  KeyRow
 >((db, q) =>
   db
     .updateTable('deliveries')
@@ -296,12 +300,16 @@ const MARK_RETRY = new Prepared<
       lease_owner: null,
       lease_expires_ms: null,
     }))
-    .where('id', '=', q.param('id')),
+    .where('id', '=', q.param('id'))
+    .where('status', '=', sql.lit('pending'))
+    .where('lease_owner', '=', q.param('owner'))
+    .returning(KEY_RETURNING),
 );
 
 const MARK_FINAL = new Prepared<
   {
     id: number;
+    owner: string;
     outcome: string;
     status: number | null;
     error: string | null;
@@ -309,7 +317,7 @@ const MARK_FINAL = new Prepared<
     reason: string | null;
     redrive: number;
   },
-  never
+  KeyRow
 >((db, q) =>
   db
     .updateTable('deliveries')
@@ -325,7 +333,10 @@ const MARK_FINAL = new Prepared<
       lease_owner: null,
       lease_expires_ms: null,
     }))
-    .where('id', '=', q.param('id')),
+    .where('id', '=', q.param('id'))
+    .where('status', '=', sql.lit('pending'))
+    .where('lease_owner', '=', q.param('owner'))
+    .returning(KEY_RETURNING),
 );
 
 const RESET_FAILURES = new Prepared<{ subscriptionId: string }, never>((db, q) =>
@@ -529,6 +540,16 @@ type Completion = {
   resolution: AttemptResolution;
 };
 
+const keyOf = (row: KeyRow): Key => ({
+  sub: row.subscription_id,
+  rt: row.resource_type,
+  rid: row.resource_id,
+});
+
+type CompletionResult = { applied: boolean; consecutivePermanentFailures: number };
+
+type LeaseInput = Parameters<DeliveryStore['lease']>[0];
+
 /**
  * The delivery half of the store (delivery-types.ts), written once for both backends. Every write
  * runs in one transaction. Concurrency comes from the dialect: on SQLite each transaction holds the
@@ -631,67 +652,90 @@ export class DeliveryStoreImpl implements DeliveryStore {
     });
   }
 
-  async lease(input: {
-    owner: string;
-    nowMs: number;
-    leaseMs: number;
-    limit: number;
-    subscriptionIds: readonly string[];
-  }): Promise<LeasedDelivery[]> {
+  async lease(input: LeaseInput): Promise<LeasedDelivery[]> {
     return this.#rt.guard('lease', async () => {
-      const now = toMs(input.nowMs, 'nowMs');
+      toMs(input.nowMs, 'nowMs');
       if (input.subscriptionIds.length === 0 || input.limit <= 0) return [];
-      const expires = now + toCount(input.leaseMs, 'leaseMs');
-      return this.#rt.transaction(async (db) => {
-        const { rows } = await LEASE_CANDIDATES.run(db, this.#d, {
-          now,
-          subscriptionIds: input.subscriptionIds,
-          limit: input.limit,
-        });
-        if (rows.length === 0) return [];
-        await TAKE_LEASES.run(db, this.#d, { owner: input.owner, expires, now, ids: rows.map((r) => r.id) });
-        return rows.map((row) => ({
-          ...toRecord({ ...row, eligible_at_ms: row.eligible_at_ms ?? now }),
-          event: toEvent(row, this.#rt.payloads),
-          leaseOwner: input.owner,
-          leaseExpiresMs: expires,
-        }));
-      });
+      return this.#rt.transaction(async (db) => this.#lease(db, input));
     });
   }
 
-  async complete(input: Completion): Promise<{ applied: boolean; consecutivePermanentFailures: number }> {
+  async #lease(db: Kysely<StoreTables>, input: LeaseInput): Promise<LeasedDelivery[]> {
+    const now = toMs(input.nowMs, 'nowMs');
+    const expires = now + toCount(input.leaseMs, 'leaseMs');
+    if (input.subscriptionIds.length === 0 || input.limit <= 0) return [];
+    const { rows } = await LEASE_CANDIDATES.run(db, this.#d, {
+      now,
+      subscriptionIds: input.subscriptionIds,
+      limit: input.limit,
+    });
+    if (rows.length === 0) return [];
+    await TAKE_LEASES.run(db, this.#d, { owner: input.owner, expires, now, ids: rows.map((r) => r.id) });
+    return rows.map((row) => ({
+      ...toRecord({ ...row, eligible_at_ms: row.eligible_at_ms ?? now }),
+      event: toEvent(row, this.#rt.payloads),
+      leaseOwner: input.owner,
+      leaseExpiresMs: expires,
+    }));
+  }
+
+  async complete(input: Completion): Promise<CompletionResult> {
     const [result] = await this.completeMany([input]);
     return result!;
   }
 
-  async completeMany(
-    inputs: readonly Completion[],
-  ): Promise<{ applied: boolean; consecutivePermanentFailures: number }[]> {
+  async completeMany(inputs: readonly Completion[]): Promise<CompletionResult[]> {
     return this.#rt.guard('complete', async () => {
       if (inputs.length === 0) return [];
+      return this.#rt.transaction(async (db) => this.#completeMany(db, inputs));
+    });
+  }
+
+  async completeAndLease(
+    inputs: readonly Completion[],
+    lease: LeaseInput,
+  ): Promise<{ results: CompletionResult[]; leased: LeasedDelivery[] }> {
+    return this.#rt.guard('complete', async () => {
+      if (inputs.length === 0 && (lease.subscriptionIds.length === 0 || lease.limit <= 0))
+        return { results: [], leased: [] };
       return this.#rt.transaction(async (db) => {
-        if (this.#d.explicitLocks) {
-          // Keys never change for a row, so they can be read before locking them.
-          const { rows: keyRows } = await KEYS_OF.run(db, this.#d, { ids: inputs.map((i) => i.deliveryId) });
-          await this.#d.lockNames(
-            db,
-            keyRows.map((r) => keyLock({ sub: r.subscription_id, rt: r.resource_type, rid: r.resource_id })),
-          );
-        }
-        const results: { applied: boolean; consecutivePermanentFailures: number }[] = [];
-        for (const input of inputs) {
-          const row = (await LOCK_DELIVERY.run(db, this.#d, { id: input.deliveryId })).rows[0];
-          if (row === undefined) throw badInput('No delivery has this id.', { deliveryId: input.deliveryId });
-          await this.#insertAttempt(db, input.deliveryId, input.attempt);
-          const applied = row.status === 'pending' && row.lease_owner === input.owner;
-          if (applied) await this.#resolve(db, row, input.attempt, input.resolution);
-          const state = (await FAILURES_OF.run(db, this.#d, { subscriptionId: row.subscription_id })).rows[0];
-          results.push({ applied, consecutivePermanentFailures: Number(state?.consecutive_failures ?? 0) });
-        }
-        return results;
+        const results = inputs.length === 0 ? [] : await this.#completeMany(db, inputs);
+        return { results, leased: await this.#lease(db, lease) };
       });
     });
+  }
+
+  async #completeMany(db: Kysely<StoreTables>, inputs: readonly Completion[]): Promise<CompletionResult[]> {
+    if (this.#d.explicitLocks) {
+      // Keys never change for a row, so they can be read before locking them.
+      const { rows: keyRows } = await KEYS_OF.run(db, this.#d, { ids: inputs.map((i) => i.deliveryId) });
+      await this.#d.lockNames(
+        db,
+        keyRows.map((r) => keyLock({ sub: r.subscription_id, rt: r.resource_type, rid: r.resource_id })),
+      );
+    }
+    // A subscription's failure run as this transaction last wrote it: after a reset it is 0 until a
+    // bump, so a batch of deliveries neither resets nor reads it again per row. Only where the
+    // transaction holds the whole store (SQLite): on PostgreSQL another worker may bump the run
+    // between two rows of this batch, and each row must then see (and reset) it as before.
+    const known = this.#d.explicitLocks ? undefined : new Map<string, number>();
+    const results: CompletionResult[] = [];
+    for (const input of inputs) {
+      // The resolution's update applies only to a pending row under this owner's lease, and locks
+      // it; only when it did not apply (the lease was lost, or no such row) is the row read.
+      let row: KeyRow | undefined = await this.#resolve(db, input, known);
+      const applied = row !== undefined;
+      row ??= (await LOCK_DELIVERY.run(db, this.#d, { id: input.deliveryId })).rows[0];
+      if (row === undefined) throw badInput('No delivery has this id.', { deliveryId: input.deliveryId });
+      await this.#insertAttempt(db, input.deliveryId, input.attempt);
+      let failures = known?.get(row.subscription_id);
+      if (failures === undefined) {
+        const state = (await FAILURES_OF.run(db, this.#d, { subscriptionId: row.subscription_id })).rows[0];
+        failures = Number(state?.consecutive_failures ?? 0);
+      }
+      results.push({ applied, consecutivePermanentFailures: failures });
+    }
+    return results;
   }
 
   async #insertAttempt(
@@ -711,47 +755,65 @@ export class DeliveryStoreImpl implements DeliveryStore {
     });
   }
 
+  /**
+   * Applies a resolution to a pending row under `input.owner`'s lease; the row's key when it did,
+   * undefined when it did not (nothing written then).
+   */
   async #resolve(
     db: Kysely<StoreTables>,
-    row: DeliveryRow,
-    attempt: DeliveryAttemptInput,
-    resolution: AttemptResolution,
-  ): Promise<void> {
+    input: Completion,
+    /** Failure runs this transaction knows (0 after a reset); a bump forgets the subscription's. */
+    known: Map<string, number> | undefined,
+  ): Promise<KeyRow | undefined> {
+    const { attempt, resolution, owner } = input;
     const status = attempt.status ?? null;
     const error = attempt.error ?? null;
-    const key: Key = { sub: row.subscription_id, rt: row.resource_type, rid: row.resource_id };
-    const final = { id: row.id, status, error, finishedAtMs: attempt.endedAtMs };
+    const final = { id: input.deliveryId, owner, status, error, finishedAtMs: attempt.endedAtMs };
     switch (resolution.kind) {
       case 'retry':
-        await MARK_RETRY.run(db, this.#d, {
-          id: row.id,
-          status,
-          error,
-          dueAtMs: toMs(resolution.dueAtMs, 'dueAtMs'),
-        });
-        return;
-      case 'delivered':
-        await MARK_FINAL.run(db, this.#d, { ...final, outcome: 'delivered', reason: null, redrive: 0 });
-        await RESET_FAILURES.run(db, this.#d, { subscriptionId: row.subscription_id });
-        await PROMOTE_NEXT.run(db, this.#d, key);
-        return;
-      case 'dead':
-        await MARK_FINAL.run(db, this.#d, {
-          ...final,
-          outcome: 'dead',
-          reason: resolution.reason,
-          redrive: bit(resolution.redrive),
-        });
+        return (
+          await MARK_RETRY.run(db, this.#d, {
+            id: input.deliveryId,
+            owner,
+            status,
+            error,
+            dueAtMs: toMs(resolution.dueAtMs, 'dueAtMs'),
+          })
+        ).rows[0];
+      case 'delivered': {
+        const row = (
+          await MARK_FINAL.run(db, this.#d, { ...final, outcome: 'delivered', reason: null, redrive: 0 })
+        ).rows[0];
+        if (row === undefined) return undefined;
+        if (known?.get(row.subscription_id) !== 0) {
+          await RESET_FAILURES.run(db, this.#d, { subscriptionId: row.subscription_id });
+          known?.set(row.subscription_id, 0);
+        }
+        await PROMOTE_NEXT.run(db, this.#d, keyOf(row));
+        return row;
+      }
+      case 'dead': {
+        const row = (
+          await MARK_FINAL.run(db, this.#d, {
+            ...final,
+            outcome: 'dead',
+            reason: resolution.reason,
+            redrive: bit(resolution.redrive),
+          })
+        ).rows[0];
+        if (row === undefined) return undefined;
         if (resolution.reason === 'permanent' || resolution.reason === 'gone') {
           await BUMP_FAILURES.run(db, this.#d, {
             subscriptionId: row.subscription_id,
             at: attempt.endedAtMs,
           });
+          known?.delete(row.subscription_id);
         }
-        await PROMOTE_NEXT.run(db, this.#d, key);
-        return;
+        await PROMOTE_NEXT.run(db, this.#d, keyOf(row));
+        return row;
+      }
       default:
-        resolution satisfies never;
+        return resolution satisfies never;
     }
   }
 

@@ -231,6 +231,31 @@ export interface DeliveryStore {
       resolution: AttemptResolution;
     }[],
   ): Promise<{ applied: boolean; consecutivePermanentFailures: number }[]>;
+  /**
+   * {@link completeMany}, then {@link lease}, in one transaction: a dispatcher under load records
+   * the finished attempts and takes the next deliveries with one commit instead of two (on SQLite
+   * the commit, not the statements, is the dearest part of a small transaction; docs/performance.md).
+   * The lease sees the completions (a key's next event, promoted to head by a completion, can be
+   * leased by it). Either both happen or neither does.
+   */
+  completeAndLease(
+    inputs: readonly {
+      deliveryId: number;
+      owner: string;
+      attempt: DeliveryAttemptInput;
+      resolution: AttemptResolution;
+    }[],
+    lease: {
+      owner: string;
+      nowMs: number;
+      leaseMs: number;
+      limit: number;
+      subscriptionIds: readonly string[];
+    },
+  ): Promise<{
+    results: { applied: boolean; consecutivePermanentFailures: number }[];
+    leased: LeasedDelivery[];
+  }>;
   /** Gives a leased delivery back without an attempt (throttle wait, shutdown); due again at `dueAtMs`. */
   release(input: { deliveryId: number; owner: string; dueAtMs: number }): Promise<void>;
   /** The earliest due time of a leasable head of these subscriptions, for sleeping until then. */

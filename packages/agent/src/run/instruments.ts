@@ -54,6 +54,14 @@ export function instrumentedStore(store: Store, metrics: AgentMetrics): Store {
             inputs.forEach((input, i) => observe(input, results[i]?.applied ?? false));
             return results;
           };
+        case 'completeAndLease':
+          return async (inputs: readonly Completion[], lease: Parameters<DeliveryStore['lease']>[0]) => {
+            const { results, leased: taken } = await target.completeAndLease(inputs, lease);
+            inputs.forEach((input, i) => observe(input, results[i]?.applied ?? false));
+            for (const d of taken)
+              leased.set(d.id, { subscriptionId: d.subscriptionId, createdAtMs: d.createdAtMs });
+            return { results, leased: taken };
+          };
         default: {
           const value: unknown = Reflect.get(target, property, receiver);
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
