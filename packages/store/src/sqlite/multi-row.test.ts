@@ -6,7 +6,7 @@ import { Slot } from '../slots.js';
 import type { PendingChange } from '../types.js';
 import { SqliteStatements } from './driver.js';
 import { insertShape, MAX_ROWS_PER_STATEMENT, runBatchRows } from './multi-row.js';
-import { openSqliteStore } from './open.js';
+import { openSqliteStore, WAL_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES } from './open.js';
 
 /** A batch INSERT as prepared.ts compiles one: column slots for the row, a value slot for the query. */
 function upsert(onConflict: string): CompiledQuery {
@@ -25,7 +25,7 @@ function table(): { db: Database.Database; statements: SqliteStatements } {
 /** Rows with repeated keys: which of a key's rows wins shows that rows are applied in order. */
 const rows = Array.from({ length: 1_000 }, (_, i) => ({ k: `key-${i % 97}`, v: i }));
 
-describe('SQLite multi-row batches', () => {
+describe('SQLite batches and checkpoints on the page-commit path', () => {
   it('finds the one VALUES tuple outside quotes, with its parameter counts', () => {
     const shape = insertShape(upsert('on conflict ("k") do nothing').sql, 3);
     expect(shape).toMatchObject({ tuple: "(?, ?, ?, 'a?b')", before: 0, width: 3 });
@@ -104,6 +104,16 @@ describe('SQLite multi-row batches', () => {
     const last = new Map(changes.map((c) => [c.sourceId, c.hash]));
     expect(shadow.size).toBe(last.size);
     for (const [sourceId, hash] of last) expect(shadow.get(sourceId)?.hash).toBe(hash);
+    await store.close();
+  });
+
+  // A checkpoint per page commit copied the same random-key index pages again and again.
+  it('opens the store with checkpoints spaced for page commits, and the WAL cut back after one', async () => {
+    const database = new Database(':memory:');
+    const store = openSqliteStore(database);
+    expect(database.pragma('wal_autocheckpoint', { simple: true })).toBe(WAL_AUTOCHECKPOINT_PAGES);
+    expect(database.pragma('journal_size_limit', { simple: true })).toBe(WAL_SIZE_LIMIT_BYTES);
+    expect(WAL_AUTOCHECKPOINT_PAGES).toBeGreaterThan(1_000);
     await store.close();
   });
 });
