@@ -6,7 +6,7 @@ import type { SqliteStatements } from './driver.js';
  * Runs a store batch (prepared.ts `Batch`) on SQLite as few statements as possible: an
  * `INSERT … VALUES (…)` compiled for one row is rewritten to carry many rows in one statement
  * (`VALUES (…), (…), …`), so a page of 1,000 events costs a handful of statement calls instead of
- * 1,000 (docs/performance.md, "Where the time goes"). Rows keep their order inside the statement,
+ * 1,000 (docs/performance.md, "Backload"). Rows keep their order inside the statement,
  * and SQLite applies them one after another, so `ON CONFLICT` sees earlier rows of the same
  * statement exactly as it saw earlier statements. Any other statement (an `UPDATE … FROM`), or one
  * whose text this module does not recognise, runs once per row as before.
