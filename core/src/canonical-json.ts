@@ -5,6 +5,34 @@
  * intermediate arrays.
  */
 export function canonicalJson(value: unknown): string {
+  return canonical(value, undefined);
+}
+
+/**
+ * The canonical JSON of an object without one of its top-level keys, as if the key were absent:
+ * the content hash leaves out `meta` (hash.ts) without copying the resource first.
+ */
+export function canonicalJsonWithout(record: Readonly<Record<string, unknown>>, skip: string): string {
+  return canonical(record, skip);
+}
+
+/**
+ * Object keys as JSON strings, each quoted once: the model's field names repeat on every row.
+ * Bounded, so odd keys (a vendor's extension names) cannot grow it without end.
+ */
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_LIMIT = 4_096;
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < QUOTED_KEYS_LIMIT) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
+function canonical(value: unknown, skip: string | undefined): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
@@ -20,7 +48,7 @@ export function canonicalJson(value: unknown): string {
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out += ',';
           const item: unknown = value[i];
-          out += item === undefined ? 'null' : canonicalJson(item);
+          out += item === undefined ? 'null' : canonical(item, undefined);
         }
         return `${out}]`;
       }
@@ -30,11 +58,12 @@ export function canonicalJson(value: unknown): string {
       let out = '{';
       let first = true;
       for (const key of keys) {
+        if (key === skip) continue;
         const item = record[key];
         if (item === undefined) continue;
         if (!first) out += ',';
         first = false;
-        out += `${JSON.stringify(key)}:${canonicalJson(item)}`;
+        out += `${quotedKey(key)}:${canonical(item, undefined)}`;
       }
       return `${out}}`;
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, canonicalJsonWithout } from './canonical-json.js';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -7,8 +7,7 @@ export function sha256Hex(text: string): string {
 
 /** `meta.hash`: SHA-256 of the canonical resource without `meta` (docs/standard-model.md, "Conventions"). */
 export function resourceHash(resource: Record<string, unknown>): string {
-  const { meta: _meta, ...content } = resource;
-  return sha256Hex(canonicalJson(content));
+  return sha256Hex(canonicalJsonWithout(resource, 'meta'));
 }
 
 /** Every tombstone has the same content hash, so a repeated delete is a no-op. */

@@ -60,14 +60,44 @@ export function rowSourceId(table: TableDefinition, row: Row): string {
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const segments = path.split('.');
+  setSegments(target, path.split('.'), value);
+}
+
+function setSegments(target: Record<string, unknown>, segments: readonly string[], value: unknown): void {
   let node = target;
-  for (const segment of segments.slice(0, -1)) {
+  const last = segments.length - 1;
+  for (let i = 0; i < last; i += 1) {
+    const segment = segments[i]!;
     const next = node[segment];
     if (next === undefined) node[segment] = {};
     node = node[segment] as Record<string, unknown>;
   }
-  node[segments[segments.length - 1]!] = value;
+  node[segments[last]!] = value;
+}
+
+/** A table's constants and field mappings with their paths split once: {@link mapRow} runs per row read. */
+interface TablePlan {
+  readonly constants: readonly (readonly [segments: readonly string[], value: unknown])[];
+  readonly fields: readonly (readonly [path: string, segments: readonly string[], mapping: FieldMapping])[];
+}
+
+/** Table definitions are never changed once built (overrides make new ones), so a plan per object holds. */
+const plans = new WeakMap<TableDefinition, TablePlan>();
+
+function tablePlan(table: TableDefinition): TablePlan {
+  let plan = plans.get(table);
+  if (plan === undefined) {
+    plan = {
+      constants: Object.entries(table.constants ?? {}).map(
+        ([path, value]) => [path.split('.'), value] as const,
+      ),
+      fields: Object.entries(table.fields).map(
+        ([path, mapping]) => [path, path.split('.'), mapping] as const,
+      ),
+    };
+    plans.set(table, plan);
+  }
+  return plan;
 }
 
 function isEmpty(value: unknown): boolean {
@@ -195,8 +225,9 @@ export function mapRow(
     });
   };
   const rowCtx: MappingContext = { ...ctx, warn };
-  for (const [path, value] of Object.entries(table.constants ?? {})) setPath(resource, path, value);
-  for (const [path, mapping] of Object.entries(table.fields)) {
+  const plan = tablePlan(table);
+  for (const [segments, value] of plan.constants) setSegments(resource, segments, value);
+  for (const [path, segments, mapping] of plan.fields) {
     currentField = path;
     let value: unknown;
     try {
@@ -209,7 +240,7 @@ export function mapRow(
         details: { table: table.table, field: path, sourceId },
       });
     }
-    if (!isEmpty(value)) setPath(resource, path, value);
+    if (!isEmpty(value)) setSegments(resource, segments, value);
   }
 
   const schema = RESOURCE_SCHEMAS[table.resourceType];
@@ -342,6 +373,28 @@ export function mappingContext(options: {
     timezone: options.timezone,
     currency: options.currency ?? 'USD',
     options: options.options ?? {},
-    refId: (resourceType, sourceId) => resourceId(options.connectionId, resourceType, sourceId),
+    refId: referenceIds(options.connectionId),
+  };
+}
+
+/** Referenced ids remembered per context, at most this many (then forgotten all at once). */
+const REFERENCE_IDS_LIMIT = 10_000;
+
+/**
+ * A context's `refId`: the same few practitioners, locations and guarantors are referenced by row
+ * after row, and each id is a SHA-1 (ids.ts), so the ids are remembered, a bounded number of them.
+ * The id is a pure function of its inputs: remembering it changes nothing but the time.
+ */
+function referenceIds(connectionId: string): MappingContext['refId'] {
+  const known = new Map<string, string>();
+  return (resourceType, sourceId) => {
+    const key = `${resourceType}\u0000${sourceId}`;
+    let id = known.get(key);
+    if (id === undefined) {
+      id = resourceId(connectionId, resourceType, sourceId);
+      if (known.size >= REFERENCE_IDS_LIMIT) known.clear();
+      known.set(key, id);
+    }
+    return id;
   };
 }

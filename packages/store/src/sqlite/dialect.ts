@@ -1,10 +1,11 @@
-import { sql, type CompiledQuery, type QueryResult, type Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { isTendrilError, TendrilError } from '@tendril/core';
 import type { StoreDialect } from '../dialect.js';
 import { Slot, type RowColumns, type RowValue } from '../slots.js';
 import type { DeliveriesTable } from '../tables.js';
 import type { SqliteStatements } from './driver.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';
+import { runBatchRows } from './multi-row.js';
 
 /** The fix a failure on the data directory suggests. */
 export const SQLITE_FIX = 'Check the data directory (free space, permissions), then retry.';
@@ -25,7 +26,7 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
     encodeList: (values) => JSON.stringify(values),
     jsonText: (ref, key) => sql<string>`json_extract(${sql.ref(ref)}, ${sql.lit(`$.${key}`)})`,
 
-    // One row of parameters; executeBatch runs the statement once per row.
+    // One row of parameters; executeBatch puts many rows in one INSERT (sqlite/multi-row.ts).
     execute: async (db, query) =>
       db.isTransaction ? statements.execute(query.sql, query.parameters) : db.executeQuery(query),
     batchRowsInline: true,
@@ -35,7 +36,7 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
       )})`.as('u'),
     executeBatch: async (db, query, parameters, rows) => {
       if (!db.isTransaction) throw new Error('A store batch runs inside a transaction.');
-      return runEachRow(statements, query, parameters, rows);
+      return runBatchRows(statements, query, parameters, rows);
     },
 
     lockRows: (query) => query,
@@ -77,29 +78,6 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`.execute(db);
     },
   };
-}
-
-/** The batch's statement once per row, synchronously, on the connection the transaction holds. */
-function runEachRow(
-  statements: SqliteStatements,
-  query: CompiledQuery,
-  parameters: readonly unknown[],
-  rows: readonly Readonly<Record<string, RowValue>>[],
-): QueryResult<unknown> {
-  const columns = parameters.map((p) => (p instanceof Slot && p.kind === 'column' ? p.name : undefined));
-  const bound = [...parameters];
-  const out: unknown[] = [];
-  let affected = 0n;
-  for (const row of rows) {
-    for (let i = 0; i < columns.length; i += 1) {
-      const column = columns[i];
-      if (column !== undefined) bound[i] = row[column];
-    }
-    const result = statements.execute(query.sql, bound);
-    for (const r of result.rows) out.push(r);
-    affected += result.numAffectedRows ?? 0n;
-  }
-  return { rows: out, numAffectedRows: affected };
 }
 
 /** Wraps a failure; SQLite's own errors (busy, full disk, I/O) are worth a retry, bad input is not. */

@@ -28,14 +28,19 @@ export interface SqliteStoreOptions {
   readonly siteKey?: Buffer;
 }
 
+/** WAL pages (4 KiB each) between automatic checkpoints: 64 MiB, where SQLite's default is 4 MiB. */
+export const WAL_AUTOCHECKPOINT_PAGES = 16_000;
+/** The WAL file is truncated back to this after a checkpoint, so it does not keep its largest size. */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 const OPEN_FIX = 'Check that the data directory exists, is writable and has free space.';
 
 /**
  * Opens (creating if needed) the embedded SQLite store at `path` (`:memory:` for a throwaway
  * store), or takes an already-opened database (better-sqlite3, or better-sqlite3-multiple-ciphers
  * after its key pragma); the store then owns it and `close()` closes it. WAL journal,
- * `synchronous = NORMAL`, a busy timeout so that several agent processes can share one file, and
- * foreign keys on.
+ * `synchronous = NORMAL`, a checkpoint every {@link WAL_AUTOCHECKPOINT_PAGES} pages, a busy
+ * timeout so that several agent processes can share one file, and foreign keys on.
  *
  * The schema is created or upgraded by {@link Store.migrate}; any other method migrates first if
  * that has not happened yet, so a forgotten `migrate()` cannot write into a missing table.
@@ -60,6 +65,12 @@ export function openSqliteStore(source: string | SqliteDatabase, options: Sqlite
     database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     database.pragma('journal_mode = WAL');
     database.pragma('synchronous = NORMAL');
+    // Checkpoint less often than SQLite's 1,000 pages: a page commit dirties index pages all over
+    // the random-keyed B-trees (event ids, resource ids), and each checkpoint copies every page
+    // dirtied since the last one, so a checkpoint per commit copies the same pages again and again
+    // (docs/performance.md, "Backload"). The WAL file is cut back to the same size after one.
+    database.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+    database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     database.pragma('foreign_keys = ON');
     if (file !== undefined) secureSideFiles(file);
   } catch (error) {
