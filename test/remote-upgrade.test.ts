@@ -3,6 +3,8 @@ import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { totpCode, totpStep } from '@tendril/hub';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runCli } from './support/cli.js';
@@ -25,6 +27,9 @@ const INSTALLED = (
 const NEXT = '0.2.0';
 const BROKEN = '0.3.0';
 const HEALTH_SECONDS = 25;
+/** Screenshots of the console's upgrade pages, for a person to look at (test-results is not committed). */
+const SHOTS = join(REPO_ROOT, 'test-results', 'console');
+const OPERATOR = { email: 'ops@upgradegrove.example', password: 'correct horse battery U' };
 
 interface CommandRecord {
   id: string;
@@ -83,19 +88,39 @@ describe('remote upgrade with rollback', () => {
     (
       await hubAdmin<{ commands: CommandRecord[] }>(hub!.configFile, ['site', 'commands', siteId])
     ).commands.find((c) => c.id === id);
+  let browser: Browser | undefined;
+  let page: Page;
+  let totpSecret = '';
+  const sitePage = () => page.goto(`${hub!.url}/console/sites/${siteId}`);
+  /**
+   * Asks for an upgrade the way an operator does: the site page of the hub console in Chromium,
+   * "Upgrade to a version", the release picked from the select, the confirmation. Returns the
+   * command as the hub recorded it, with the agent's answer.
+   */
   const upgrade = async (version: string) => {
-    const result = await runCli([
-      'hub',
-      'site',
-      'upgrade',
-      siteId,
-      '--version',
-      version,
-      '--config',
-      hub!.configFile,
-      '--json',
-    ]);
-    return { code: result.code, record: JSON.parse(result.stdout) as CommandRecord, stderr: result.stderr };
+    await sitePage();
+    await page.click('text=Upgrade to a version');
+    await page.selectOption('#version', version);
+    await page.screenshot({ path: join(SHOTS, `upgrade-confirm-${version}.png`), fullPage: true });
+    await page.click('button:has-text("Yes, upgrade the agent")');
+    const message = (await page.textContent('#command-message')) ?? '';
+    const commands = (
+      await hubAdmin<{ commands: (CommandRecord & { actor: string })[] }>(hub!.configFile, [
+        'site',
+        'commands',
+        siteId,
+      ])
+    ).commands.filter((c) => c.name === 'upgrade');
+    const record = commands.find((c) => c.message && message.includes(c.message)) ?? commands[0]!;
+    expect(record.actor).toBe(`user:${OPERATOR.email}`);
+    return { message, record };
+  };
+  /** The site page's "Agent version" and the newest upgrade row of its command history. */
+  const consoleShows = async () => {
+    await sitePage();
+    const version = await page.locator('dt:has-text("Agent version") + dd').textContent();
+    const newest = await page.locator('#commands tbody tr').first().textContent();
+    return { version: version?.trim(), newest: newest?.replace(/\s+/g, ' ') ?? '' };
   };
 
   beforeAll(async () => {
@@ -161,6 +186,8 @@ describe('remote upgrade with rollback', () => {
       'create',
       '--name',
       'Upgrade Grove Dental',
+      '--vendor',
+      'grove',
       '--connector',
       'open-dental',
       '--contact-name',
@@ -183,6 +210,36 @@ describe('remote upgrade with rollback', () => {
       {},
       { supervise: true, entry: join(install, `tendril-${INSTALLED}-linux-x64`, 'lib', 'dist', 'bin.js') },
     );
+    const user = await runCli(
+      [
+        'hub',
+        'user',
+        'create',
+        '--config',
+        hub.configFile,
+        '--vendor',
+        'grove',
+        '--email',
+        OPERATOR.email,
+        '--password-env',
+        'CONSOLE_PASSWORD',
+        '--json',
+      ],
+      { env: { CONSOLE_PASSWORD: OPERATOR.password } },
+    );
+    expect(user.code, user.stderr).toBe(0);
+    totpSecret = (JSON.parse(user.stdout) as { totpSecret: string }).totpSecret;
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await page.goto(`${hub.url}/console/login`);
+    await page.fill('#email', OPERATOR.email);
+    await page.fill('#password', OPERATOR.password);
+    await page.fill('#code', totpCode(totpSecret, totpStep(new Date())));
+    await Promise.all([page.waitForURL(/\/console\/sites/), page.click('button:has-text("Log in")')]);
     await until('the installed version on the hub', async () => {
       const site = (await shown()).site;
       return site.linkNode && site.agentVersion === INSTALLED ? true : undefined;
@@ -190,6 +247,7 @@ describe('remote upgrade with rollback', () => {
   }, 240_000);
 
   afterAll(async () => {
+    await browser?.close();
     await agent?.stop();
     await hub?.stop();
     await db?.drop();
@@ -197,10 +255,9 @@ describe('remote upgrade with rollback', () => {
   });
 
   it('upgrades to a signed release: the hub sees the new version and the outcome', async () => {
-    const { code, record, stderr } = await upgrade(NEXT);
-    expect(code, stderr).toBe(0);
+    const { message, record } = await upgrade(NEXT);
     expect(record).toMatchObject({ name: 'upgrade', status: 'ok' });
-    expect(record.message).toContain(`downloading and verifying ${NEXT}`);
+    expect(message).toContain(`downloading and verifying ${NEXT}`);
     const done = await until(
       'the upgrade outcome',
       async () => {
@@ -229,11 +286,16 @@ describe('remote upgrade with rollback', () => {
     expect(launch.current.version).toBe(NEXT);
     expect(existsSync(launch.current.entry)).toBe(true);
     expect(agent!.stderr).toContain('"event":"agent.upgraded"');
+    // The console's site page shows the new version and the outcome.
+    const shows = await consoleShows();
+    expect(shows.version).toBe(NEXT);
+    expect(shows.newest).toContain(`upgrade ${NEXT}`);
+    expect(shows.newest).toContain('upgraded');
+    await page.screenshot({ path: join(SHOTS, 'upgrade-done.png'), fullPage: true });
   }, 180_000);
 
   it('rolls back a release that never reports healthy: previous version running, store usable, outcome with its reason', async () => {
-    const { code, record, stderr } = await upgrade(BROKEN);
-    expect(code, stderr).toBe(0);
+    const { record } = await upgrade(BROKEN);
     expect(record.status).toBe('ok');
     const done = await until(
       'the rollback outcome',
@@ -277,9 +339,15 @@ describe('remote upgrade with rollback', () => {
     };
     expect(status.agent.version).toBe(NEXT);
     expect(status.agent.lastUpgrade).toMatchObject({ outcome: 'upgrade_failed', toVersion: BROKEN });
-    const page = await (await fetch(`${base}/`)).text();
-    expect(page).toContain('Last upgrade');
-    expect(page).toContain('upgrade failed');
+    const statusPage = await (await fetch(`${base}/`)).text();
+    expect(statusPage).toContain('Last upgrade');
+    expect(statusPage).toContain('upgrade failed');
+    // The console shows the version rolled back to and the failed upgrade with its reason.
+    const shows = await consoleShows();
+    expect(shows.version).toBe(NEXT);
+    expect(shows.newest).toContain(`upgrade ${BROKEN}`);
+    expect(shows.newest).toContain('upgrade failed');
+    await page.screenshot({ path: join(SHOTS, 'upgrade-rolled-back.png'), fullPage: true });
     // The site key never reaches a log line.
     expect(agent!.stdout + agent!.stderr).not.toContain(enrolled.siteKey);
   }, 240_000);
