@@ -213,19 +213,10 @@ export class HubAlerts {
   }
 
   private async announce(siteId: string, type: 'alert.opened' | 'alert.resolved', alert: Wanted, now: Date) {
-    const connections = await this.db
-      .selectFrom('hub_connections')
-      .select('id')
-      .where('site_id', '=', siteId)
-      .orderBy('id')
-      .execute();
-    const stored = await this.events.appendHubEvent(
+    const stored = await this.events.appendSiteEvent(
       siteId,
       {
         type,
-        connectionId: connections[0]?.id ?? '',
-        resourceType: 'Site',
-        resourceId: siteId,
         data: {
           siteId,
           kind: alert.kind,

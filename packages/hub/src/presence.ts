@@ -66,16 +66,9 @@ export class SitePresence {
   }
 
   private async announce(siteId: string, type: SiteEventType, data: Record<string, unknown>, now: Date) {
-    const connections = await this.sites.connectionIdsOf(siteId);
-    const stored = await this.events.appendHubEvent(
+    const stored = await this.events.appendSiteEvent(
       siteId,
-      {
-        type,
-        connectionId: connections[0] ?? '',
-        resourceType: 'Site',
-        resourceId: siteId,
-        data: { siteId, ...data, at: now.toISOString() },
-      },
+      { type, data: { siteId, ...data, at: now.toISOString() } },
       now,
     );
     if (stored) this.onStored([stored]);

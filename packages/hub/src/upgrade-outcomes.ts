@@ -44,20 +44,11 @@ export class UpgradeOutcomes {
       .where('id', '=', siteId)
       .executeTakeFirst();
     if (!site || site.last_upgrade_key === key) return false;
-    const connection = await this.db
-      .selectFrom('hub_connections')
-      .select('id')
-      .where('site_id', '=', siteId)
-      .orderBy('id')
-      .executeTakeFirst();
-    const stored = await this.events.appendHubEvent(
+    const stored = await this.events.appendSiteEvent(
       siteId,
       {
         id: uuidV5(JSON.stringify([siteId, 'upgrade', report.commandId, report.outcome]), EVENT_ID_NAMESPACE),
         type: UPGRADE_EVENT_TYPES[report.outcome],
-        connectionId: connection?.id ?? '',
-        resourceType: 'Site',
-        resourceId: siteId,
         data: {
           siteId,
           commandId: report.commandId,

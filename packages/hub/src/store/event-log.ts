@@ -154,6 +154,29 @@ export class EventLog {
   }
 
   /**
+   * Appends an event about the site itself (`site.*`, `alert.*`, `agent.upgraded`…): resource
+   * `Site`, under the site's first connection (a site's events all name one), or none when it has
+   * no connection yet. Returns it as stored; undefined when `id` was stored before.
+   */
+  async appendSiteEvent(
+    siteId: string,
+    input: { type: string; data: Record<string, unknown>; id?: string },
+    now: Date,
+  ): Promise<LoggedEvent | undefined> {
+    const connection = await this.db
+      .selectFrom('hub_connections')
+      .select('id')
+      .where('site_id', '=', siteId)
+      .orderBy('id')
+      .executeTakeFirst();
+    return this.appendHubEvent(
+      siteId,
+      { ...input, connectionId: connection?.id ?? '', resourceType: 'Site', resourceId: siteId },
+      now,
+    );
+  }
+
+  /**
    * Appends an event the hub itself raises (`site.online`, a writeback that timed out in the hub)
    * to a site's log. Returns it as stored.
    */

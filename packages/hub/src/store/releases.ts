@@ -1,5 +1,5 @@
-import { sql, type Kysely } from 'kysely';
-import type { HubDatabase } from '../db/schema.js';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { HubDatabase, HubReleaseTable } from '../db/schema.js';
 import type { UpgradeRelease } from '../link/protocol.js';
 
 /** A stored release without its bytes (what lists, the CLI and the console show). */
@@ -32,16 +32,7 @@ const META = [
   'added_by',
 ] as const;
 
-function toRecord(row: {
-  version: string;
-  platform: string;
-  file_name: string;
-  sha256: string;
-  signature: string;
-  bytes: number;
-  added_at: string;
-  added_by: string;
-}): ReleaseRecord {
+function toRecord(row: Omit<Selectable<HubReleaseTable>, 'content'>): ReleaseRecord {
   return {
     version: row.version,
     platform: row.platform,
