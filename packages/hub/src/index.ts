@@ -15,6 +15,7 @@ export * from './store/writebacks.js';
 export * from './store/commands.js';
 export * from './store/releases.js';
 export * from './release-file.js';
+export * from './release-signature.js';
 export * from './remote-commands.js';
 export { VENDOR_ROUTES, encodeCursor, decodeCursor } from './api/vendor-routes.js';
 export { ensureConsoleKey } from './console/secret-box.js';

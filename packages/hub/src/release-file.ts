@@ -1,8 +1,9 @@
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TendrilError } from '@tendril/core';
 import { ReleaseVersion } from './link/protocol.js';
+import { releaseSignatureValid } from './release-signature.js';
 
 /** A release tarball read from disk with its checksum and signature, checked and ready to store. */
 export interface ReleaseFile {
@@ -91,7 +92,7 @@ export function readReleaseFile(tarball: string, publicKeyFile?: string): Releas
         `releases.publicKey: ${publicKeyFile} is not a readable PEM public key; give the release key's public half (openssl pkey -pubout)`,
       );
     }
-    if (key.asymmetricKeyType !== 'ed25519' || !verify(null, content, key, signatureBytes))
+    if (!releaseSignatureValid(content, signature, key))
       throw new TendrilError(
         'TENDRIL_E_USAGE',
         `${signatureFile} does not verify with releases.publicKey (${publicKeyFile}): the tarball was not signed with the release key; use the release pnpm release built and signed`,

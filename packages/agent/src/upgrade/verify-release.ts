@@ -1,6 +1,6 @@
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { TendrilError } from '@tendril/core';
-import type { UpgradeRelease } from '@tendril/hub';
+import { releaseSignatureValid, type UpgradeRelease } from '@tendril/hub';
 
 /**
  * Checks downloaded release bytes against what the hub announced and the release key this install
@@ -26,14 +26,7 @@ export function verifyRelease(bytes: Buffer, release: UpgradeRelease, publicKeyP
   } catch {
     throw fail("this install's release key (lib/release-public-key.pem) cannot be read");
   }
-  const signature = Buffer.from(release.signature.trim(), 'base64');
-  let valid = false;
-  try {
-    valid = verify(null, bytes, key, signature);
-  } catch {
-    valid = false;
-  }
-  if (!valid)
+  if (!releaseSignatureValid(bytes, release.signature, key))
     throw fail(
       "the Ed25519 signature does not verify against this install's release key (lib/release-public-key.pem)",
     );
