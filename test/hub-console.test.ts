@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { totpCode, totpStep } from '@tendril/hub';
 import pg from 'pg';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
+import { createConsoleUser, launchChromium, logInToConsole } from './support/console.js';
 import { enrollAgent, startAgent, startHub, until, type TestHub, type TestProcess } from './support/hub.js';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
 import { REPO_ROOT } from './support/paths.js';
@@ -60,13 +61,8 @@ describe('hub console', () => {
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
-  async function logIn(page: Page, user: ConsoleUser): Promise<void> {
-    await page.goto(`${hub!.url}/console/login`);
-    await page.fill('#email', user.email);
-    await page.fill('#password', user.password);
-    await page.fill('#code', await freshCode(user));
-    await Promise.all([page.waitForURL(/\/console\/sites/), page.click('button:has-text("Log in")')]);
-  }
+  const logIn = async (page: Page, user: ConsoleUser) =>
+    logInToConsole(page, hub!.url, user, await freshCode(user));
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tendril-hub-console-'));
@@ -95,38 +91,9 @@ describe('hub console', () => {
       ['a', 'acme'],
       ['b', 'bluebird'],
     ] as const) {
-      const created = await runCli(
-        [
-          'hub',
-          'user',
-          'create',
-          '--config',
-          hub.configFile,
-          '--vendor',
-          vendor,
-          '--email',
-          users[key].email,
-          '--password-env',
-          'CONSOLE_PASSWORD',
-          '--json',
-        ],
-        { env: { CONSOLE_PASSWORD: users[key].password } },
-      );
-      if (created.code !== 0) throw new Error(created.stderr);
-      users[key].totpSecret = (JSON.parse(created.stdout) as { totpSecret: string }).totpSecret;
+      users[key].totpSecret = await createConsoleUser(hub.configFile, { vendor, ...users[key] });
     }
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     contextA = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     pageA = await contextA.newPage();
   }, 180_000);

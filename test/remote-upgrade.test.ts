@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { totpCode, totpStep } from '@tendril/hub';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { runCli } from './support/cli.js';
+import { createConsoleUser, launchChromium, logInToConsole } from './support/console.js';
 import {
   enrollAgent,
   hubAdmin,
@@ -90,7 +90,6 @@ describe('remote upgrade with rollback', () => {
     ).commands.find((c) => c.id === id);
   let browser: Browser | undefined;
   let page: Page;
-  let totpSecret = '';
   const sitePage = () => page.goto(`${hub!.url}/console/sites/${siteId}`);
   /**
    * Asks for an upgrade the way an operator does: the site page of the hub console in Chromium,
@@ -210,36 +209,11 @@ describe('remote upgrade with rollback', () => {
       {},
       { supervise: true, entry: join(install, `tendril-${INSTALLED}-linux-x64`, 'lib', 'dist', 'bin.js') },
     );
-    const user = await runCli(
-      [
-        'hub',
-        'user',
-        'create',
-        '--config',
-        hub.configFile,
-        '--vendor',
-        'grove',
-        '--email',
-        OPERATOR.email,
-        '--password-env',
-        'CONSOLE_PASSWORD',
-        '--json',
-      ],
-      { env: { CONSOLE_PASSWORD: OPERATOR.password } },
-    );
-    expect(user.code, user.stderr).toBe(0);
-    totpSecret = (JSON.parse(user.stdout) as { totpSecret: string }).totpSecret;
+    const totpSecret = await createConsoleUser(hub.configFile, { vendor: 'grove', ...OPERATOR });
     mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-    await page.goto(`${hub.url}/console/login`);
-    await page.fill('#email', OPERATOR.email);
-    await page.fill('#password', OPERATOR.password);
-    await page.fill('#code', totpCode(totpSecret, totpStep(new Date())));
-    await Promise.all([page.waitForURL(/\/console\/sites/), page.click('button:has-text("Log in")')]);
+    await logInToConsole(page, hub.url, OPERATOR, totpCode(totpSecret, totpStep(new Date())));
     await until('the installed version on the hub', async () => {
       const site = (await shown()).site;
       return site.linkNode && site.agentVersion === INSTALLED ? true : undefined;
