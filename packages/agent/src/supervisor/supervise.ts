@@ -247,8 +247,9 @@ export function superviseAgent(options: SuperviseOptions): Supervisor {
       start();
       return;
     }
-    if (options.onUnplannedEnd?.({ reason: planned === 'hang' ? 'hang' : 'crash', code }) === 'restart-now') {
-      emit({ type: 'ended', pid, code, signal, reason: planned === 'hang' ? 'hang' : 'crash' });
+    const reason: ChildEndReason = planned === 'hang' ? 'hang' : 'crash';
+    if (options.onUnplannedEnd?.({ reason, code }) === 'restart-now') {
+      emit({ type: 'ended', pid, code, signal, reason });
       log.warn(
         { childPid: pid, code, signal },
         'agent ended before it reported healthy; starting the previous version',
@@ -268,7 +269,6 @@ export function superviseAgent(options: SuperviseOptions): Supervisor {
       finish({ kind: 'child-exited', exitCode: code });
       return;
     }
-    const reason: ChildEndReason = planned === 'hang' ? 'hang' : 'crash';
     emit({ type: 'ended', pid, code, signal, reason });
     const upMs = now - childStartedAt;
     consecutiveFailures = upMs >= (backoff.resetAfterMs ?? 60_000) ? 1 : consecutiveFailures + 1;
