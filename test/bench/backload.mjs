@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inUrl, named, printStages, profiled, stageTimes } from './stage-profile.mjs';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -190,7 +190,18 @@ async function tendrilBackload({ storeFile, idlePolls = 5 } = {}) {
   const { ConnectionConfig } = await import(dist('core', codeRoot));
   const { createSqlClient } = await import(dist('packages/sql', codeRoot));
   const { openSqliteStore } = await import(dist('packages/store', codeRoot));
-  const { syncStream, silentLogger } = await import(dist('scheduler', codeRoot));
+  const scheduler = await import(dist('scheduler', codeRoot));
+  const { syncStream, silentLogger } = scheduler;
+  // The map pool as the agent sizes it (off with BENCH_MAP_POOL=0; code without one maps inline).
+  const mapThreads =
+    process.env.BENCH_MAP_POOL === '0' || !scheduler.createMapPool ? 0 : scheduler.defaultMapThreads();
+  const mapPool =
+    mapThreads > 0
+      ? scheduler.createMapPool({
+          connectorModule: pathToFileURL(join(codeRoot, 'packages/agent/dist/registry.js')).href,
+          threads: mapThreads,
+        })
+      : undefined;
   const sql = createSqlClient({ url: `mysql://root@127.0.0.1:3306/${process.env.BENCH_DB}` });
   // BENCH_SEALED: the payloads sealed with a site key (docs/security.md, "PHI at rest"), in a store of its own.
   const sealed = process.env.BENCH_SEALED === '1';
@@ -209,9 +220,10 @@ async function tendrilBackload({ storeFile, idlePolls = 5 } = {}) {
     database: { url: 'unused' },
   });
   const input = { connection, connector: openDental, stream: 'patients' };
+  const deps = { sql, store, logger: silentLogger, ...(mapPool ? { mapPool } : {}) };
   const started = process.hrtime.bigint();
   const cpuBefore = process.cpuUsage();
-  const result = await syncStream({ sql, store, logger: silentLogger }, input);
+  const result = await syncStream(deps, input);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   // The whole process, every thread: user + system CPU of the backload.
   const cpu = process.cpuUsage(cpuBefore);
@@ -220,9 +232,10 @@ async function tendrilBackload({ storeFile, idlePolls = 5 } = {}) {
   const idle = [];
   for (let i = 0; i < idlePolls; i++) {
     const t = process.hrtime.bigint();
-    const poll = await syncStream({ sql, store, logger: silentLogger }, input);
+    const poll = await syncStream(deps, input);
     idle.push({ ms: Number(process.hrtime.bigint() - t) / 1e6, read: poll.read });
   }
+  await mapPool?.close();
   await store.close();
   await sql.close();
   const idleMs = idle.map((p) => p.ms).sort((a, b) => a - b);
@@ -232,6 +245,7 @@ async function tendrilBackload({ storeFile, idlePolls = 5 } = {}) {
     seconds,
     rowsPerSecond: result.read / seconds,
     cpuMsPer1k,
+    mapThreads,
     peakRssMb: peakRssMb(),
     idlePollMedianMs: idleMs[Math.floor(idleMs.length / 2)],
     idlePollRowsRead: idle[0]?.read,
