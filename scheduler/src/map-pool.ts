@@ -105,9 +105,14 @@ export interface MapPoolOptions {
   readonly idleMs?: number;
 }
 
-/** One thread per core beyond the engine's own, at most 4; 0 (no pool) on a single core. */
+/**
+ * Threads when `mapThreads` is not set: one per core beyond two (the engine's thread, and the
+ * database and SQLite's own work), at most 4; none below 4 cores. On the 2-core build machine the
+ * pool cost more CPU than it took off the engine's thread and raised the peak RSS by 40–75 MB
+ * (docs/performance.md, "The pipeline"), so small machines map inline unless told otherwise.
+ */
 export function defaultMapThreads(cores = availableParallelism()): number {
-  return Math.max(0, Math.min(cores - 1, 4));
+  return cores < 4 ? 0 : Math.min(cores - 2, 4);
 }
 
 /**
