@@ -1,4 +1,5 @@
-// `pnpm bench backload [--patients N[,N…]] [--no-profile] [--json] [--against <dir> [--rounds N]]`:
+// `pnpm bench backload [--patients N[,N…]] [--no-profile] [--json] [--map-threads N]
+//   [--against <dir> [--rounds N]]`:
 // raw mysql2 streaming vs Tendril's backload of the same rows, at each size in one invocation.
 // Prints rates measured in the same run against the raw driver and the raw driver + SQLite outbox
 // (plain, and sealed with the store's own sealing for the sealed store), as ratios, plus peak RSS;
@@ -7,6 +8,7 @@
 // `--against <dir>`: an A/B run instead, on one seeded database: the backload of the built code in
 // <dir> (another checkout, `pnpm build` done there) and of this checkout in turns, `--rounds` times
 // (default 3), each with its rows/s and CPU per 1,000 rows, and the ratio this ÷ that per round.
+// `--map-threads N`: the map pool's threads (0: off); default as `tendril run` sizes it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -192,9 +194,13 @@ async function tendrilBackload({ storeFile, idlePolls = 5 } = {}) {
   const { openSqliteStore } = await import(dist('packages/store', codeRoot));
   const scheduler = await import(dist('scheduler', codeRoot));
   const { syncStream, silentLogger } = scheduler;
-  // The map pool as the agent sizes it (off with BENCH_MAP_POOL=0; code without one maps inline).
-  const mapThreads =
-    process.env.BENCH_MAP_POOL === '0' || !scheduler.createMapPool ? 0 : scheduler.defaultMapThreads();
+  // The map pool as `tendril run` sizes it, or `--map-threads N` (BENCH_MAP_THREADS); code without
+  // one maps inline.
+  const mapThreads = !scheduler.createMapPool
+    ? 0
+    : process.env.BENCH_MAP_THREADS !== undefined
+      ? Number(process.env.BENCH_MAP_THREADS)
+      : scheduler.defaultMapThreads();
   const mapPool =
     mapThreads > 0
       ? scheduler.createMapPool({
@@ -416,6 +422,8 @@ async function compareAgainst(m, patients, against, rounds) {
 }
 
 async function backloadBench() {
+  const mapThreads = arg('map-threads', undefined);
+  if (mapThreads !== undefined) process.env.BENCH_MAP_THREADS = String(Number(mapThreads));
   const sizes = String(arg('patients', '200000')).split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) {
     console.error('--patients takes a positive whole number or a comma-separated list of them');
