@@ -400,8 +400,19 @@ async function compareAgainst(m, patients, against, rounds) {
   return withSeededDatabase(m, patients, async (env) => {
     const rows = [];
     for (let round = 1; round <= rounds; round++) {
-      const before = await child('tendril', { ...env, BENCH_ROUND: `b${round}`, BENCH_CODE_ROOT: against });
-      const after = await child('tendril', { ...env, BENCH_ROUND: `a${round}` });
+      // Which goes first alternates, so a drift of the machine's load does not favour one side.
+      const runBefore = () =>
+        child('tendril', { ...env, BENCH_ROUND: `b${round}`, BENCH_CODE_ROOT: against });
+      const runAfter = () => child('tendril', { ...env, BENCH_ROUND: `a${round}` });
+      let before;
+      let after;
+      if (round % 2 === 1) {
+        before = await runBefore();
+        after = await runAfter();
+      } else {
+        after = await runAfter();
+        before = await runBefore();
+      }
       const line = {
         round,
         beforeRowsPerSecond: Math.round(before.rowsPerSecond),
@@ -411,9 +422,10 @@ async function compareAgainst(m, patients, against, rounds) {
         afterCpuMsPer1k: Math.round(after.cpuMsPer1k),
         beforePeakRssMb: before.peakRssMb,
         afterPeakRssMb: after.peakRssMb,
+        afterMapThreads: after.mapThreads,
       };
       console.log(
-        `round ${round}: before ${rate(before.rowsPerSecond)} rows/s (CPU ${line.beforeCpuMsPer1k} ms/1k, RSS ${before.peakRssMb} MB)   after ${rate(after.rowsPerSecond)} rows/s (CPU ${line.afterCpuMsPer1k} ms/1k, RSS ${after.peakRssMb} MB)   after ÷ before ${line.ratio.toFixed(2)}`,
+        `round ${round}: before ${rate(before.rowsPerSecond)} rows/s (CPU ${line.beforeCpuMsPer1k} ms/1k, RSS ${before.peakRssMb} MB)   after ${rate(after.rowsPerSecond)} rows/s (CPU ${line.afterCpuMsPer1k} ms/1k, RSS ${after.peakRssMb} MB, ${after.mapThreads} map threads)   after ÷ before ${line.ratio.toFixed(2)}`,
       );
       rows.push(line);
     }
