@@ -5,12 +5,20 @@ import { seedOpenDental } from '@tendril/connector-open-dental/testing';
 import {
   ConnectionConfig,
   subscribeMappingWarnings,
+  TendrilError,
   type ConnectorDefinition,
   type MappingWarningMessage,
 } from '@tendril/core';
-import { createMapPool, silentLogger, syncStream, type MapPool } from '@tendril/scheduler';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  createMapPool,
+  silentLogger,
+  syncStream,
+  type MapPool,
+  type PoolMappedPage,
+} from '@tendril/scheduler';
 import { createSqlClient, type SqlClient } from '@tendril/sql';
-import { openSqliteStore } from '@tendril/store';
+import { openSqliteStore, type Store } from '@tendril/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, loadOpenDentalSchema, type TestDatabase } from './support/mariadb.js';
 import { REPO_ROOT } from './support/paths.js';
@@ -92,9 +100,13 @@ describe('map pool', () => {
     await db?.drop();
   });
 
-  async function backload(connector: ConnectorDefinition, mapPool?: MapPool): Promise<Written> {
-    const store = openSqliteStore(':memory:', { now: () => NOW });
-    await store.migrate();
+  async function backload(
+    connector: ConnectorDefinition,
+    mapPool?: MapPool,
+    given?: { store: Store; afterPageCommit?: (page: number) => void },
+  ): Promise<Written> {
+    const store = given?.store ?? openSqliteStore(':memory:', { now: () => NOW });
+    if (!given) await store.migrate();
     const warnings: MappingWarningMessage[] = [];
     const stop = subscribeMappingWarnings((message) => warnings.push(message));
     try {
@@ -107,6 +119,7 @@ describe('map pool', () => {
           stream,
           full: true,
           now: () => NOW,
+          ...(given?.afterPageCommit ? { afterPageCommit: given.afterPageCommit } : {}),
         });
         results.push(result);
       }
@@ -125,8 +138,19 @@ describe('map pool', () => {
       };
     } finally {
       stop();
-      await store.close();
+      if (!given) await store.close();
     }
+  }
+
+  /** The pool, with `onPage` run on each page's mapping (the first page is page 1). */
+  function steered(
+    onPage: (page: number, mapping: Promise<PoolMappedPage>) => Promise<PoolMappedPage>,
+  ): MapPool {
+    let pages = 0;
+    return {
+      ...pool,
+      mapPage: (table, rows, syncedAt) => onPage(++pages, pool.mapPage(table, rows, syncedAt)),
+    };
   }
 
   it('maps a backload in worker threads into exactly the events, shadow, quarantine and counts of the inline path', async () => {
@@ -143,6 +167,57 @@ describe('map pool', () => {
     expect(pooled.quarantine).toEqual(inline.quarantine);
     expect(inline.warnings.map((w) => w.code)).toContain('TENDRIL_W_PHONE_UNPARSEABLE');
     expect(pooled.warnings).toEqual(inline.warnings);
+  });
+
+  it('commits pages in read order when a later page is mapped first', async () => {
+    const inline = await backload(openDental);
+    // Page 1's mapping comes back after page 2's: page 1 must still commit first.
+    const pooled = await backload(
+      openDental,
+      steered(async (page, mapping) => {
+        if (page === 1) await sleep(300);
+        return mapping;
+      }),
+    );
+    expect(pooled.envelopes).toEqual(inline.envelopes);
+    expect(pooled.results).toEqual(inline.results);
+  });
+
+  it("surfaces a page's mapping failure after the pages before it committed, and a rerun completes the backload", async () => {
+    const inline = await backload(openDental);
+    const store = openSqliteStore(':memory:', { now: () => NOW });
+    await store.migrate();
+    try {
+      const committed: number[] = [];
+      const failing = steered(async (page, mapping) => {
+        if (page !== 2) return mapping;
+        await mapping;
+        throw new TendrilError('TENDRIL_E_INTERNAL', 'a map pool thread stopped while mapping a page');
+      });
+      await expect(
+        backload(openDental, failing, { store, afterPageCommit: (page) => void committed.push(page) }),
+      ).rejects.toMatchObject({ code: 'TENDRIL_E_INTERNAL' });
+      // Page 1 (mapped first) committed; page 2 (whose mapping failed) and what follows did not.
+      expect(committed).toEqual([1]);
+      // Exactly the inline backload's first page of events: same ids, sequences and bodies.
+      const firstPage = (await store.listEvents({ connectionId: connection.id, limit: 100_000 })).map((e) =>
+        JSON.stringify(e.envelope),
+      );
+      expect(firstPage.length).toBeGreaterThan(PAGE_SIZE / 2);
+      expect(firstPage.length).toBeLessThanOrEqual(PAGE_SIZE);
+      expect(firstPage).toEqual(inline.envelopes.slice(0, firstPage.length));
+      const rerun = await backload(openDental, pool, { store });
+      const key = (envelope: string) => {
+        const { resourceId, data } = JSON.parse(envelope) as {
+          resourceId: string;
+          data: { meta: { hash: string } };
+        };
+        return `${resourceId} ${data.meta.hash}`;
+      };
+      expect(rerun.envelopes.map(key).sort()).toEqual(inline.envelopes.map(key).sort());
+    } finally {
+      await store.close();
+    }
   });
 
   it('maps a table its connector registry does not give (built by hand) on the engine thread', async () => {
