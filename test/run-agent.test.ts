@@ -139,6 +139,9 @@ describe('tendril run: agent, status page, health and metrics', () => {
         `store: { sqlite: ${join(dir, 'tendril.db')} }`,
         'logLevel: info',
         `api: { host: 127.0.0.1, port: ${port} }`,
+        // The map pool on, whatever the machine's cores: the backload's pages are mapped in a
+        // worker thread, and SIGTERM must still stop the process (docs/sync.md, "The map pool").
+        'mapThreads: 1',
         'connections:',
         `  - id: ${CONNECTION}`,
         '    connector: open-dental',

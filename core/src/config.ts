@@ -300,6 +300,11 @@ export const TendrilConfig = z
       .default({ host: '127.0.0.1', port: 8787 }),
     /** Retention and the nightly prune of the store (docs/store.md, "Retention and pruning"). */
     retention: RetentionConfig.default(DEFAULT_RETENTION),
+    /**
+     * Worker threads that map backload pages while the engine commits (docs/sync.md, "The map
+     * pool"); 0 turns the pool off. Absent: one per core beyond two, at most 4 (none below 4 cores).
+     */
+    mapThreads: z.number().int().min(0).max(16).optional(),
     /** When a stream counts as stale (`agent.health.degraded`): no successful read for this long. */
     health: z
       .object({

@@ -123,19 +123,21 @@ export function sourceUpdatedAt(table: TableDefinition, row: Row, ctx: MappingCo
   return table.cursor.clock === 'db-utc' ? utcTextToInstant(value) : localTextToInstant(value, ctx.timezone);
 }
 
-/** One field's value from a row, and for a reference the source key(s) it holds. Throws what the mapping throws. */
-function fieldValue(
-  mapping: FieldMapping,
+/** The cells a mapping reads, in its column order. */
+function cells(columns: readonly string[], row: Row): unknown[] {
+  const values = new Array<unknown>(columns.length);
+  for (let i = 0; i < columns.length; i++) values[i] = row[columns[i]!];
+  return values;
+}
+
+type RefMapping = Extract<FieldMapping, { kind: 'ref' }>;
+
+/** A reference field's value (framework id or ids) and the source key(s) it holds. */
+function refValue(
+  mapping: RefMapping,
   row: Row,
   ctx: MappingContext,
 ): { value: unknown; ref?: string | string[] } {
-  if (mapping.kind !== 'ref')
-    return {
-      value: mapping.apply(
-        mapping.columns.map((c) => row[c]),
-        ctx,
-      ),
-    };
   const keyOf = (parts: unknown[]) =>
     sourceIdOf(mapping.prefix ? [mapping.prefix, ...(parts as string[])] : (parts as string[]));
   // One key component, or undefined for "no reference". With `zeroMeans`, the vendor's 0 is a
@@ -155,6 +157,17 @@ function fieldValue(
   if (parts.some((p) => p === undefined)) return { value: undefined };
   const key = keyOf(parts);
   return { value: ctx.refId(mapping.resourceType, key), ref: key };
+}
+
+/** One field's value from a row, and for a reference the source key(s) it holds. Throws what the mapping throws. */
+function fieldValue(
+  mapping: FieldMapping,
+  row: Row,
+  ctx: MappingContext,
+): { value: unknown; ref?: string | string[] } {
+  return mapping.kind === 'ref'
+    ? refValue(mapping, row, ctx)
+    : { value: mapping.apply(cells(mapping.columns, row), ctx) };
 }
 
 /**
@@ -184,6 +197,47 @@ export function mapFields(
 }
 
 /**
+ * The row being mapped, as its transforms see it: the context with a `warn` that attributes each
+ * dropped value to the field being mapped. One per mapping context, reset for each row — not a
+ * copy of the context and a closure per row (their garbage was a fifth of mapping's CPU, in GC;
+ * docs/performance.md, "The pipeline"). `mapRow` is synchronous and never re-entered, so one
+ * scope per context is enough.
+ */
+interface RowScope {
+  readonly rowCtx: MappingContext;
+  readonly warn: (code: WarningCode, field?: string) => void;
+  table: TableDefinition;
+  field: string;
+  warnings: MappingWarning[] | undefined;
+}
+
+const rowScopes = new WeakMap<MappingContext, RowScope>();
+
+function rowScope(ctx: MappingContext, table: TableDefinition): RowScope {
+  let scope = rowScopes.get(ctx);
+  if (scope === undefined) {
+    const warn = (code: WarningCode, field = created.field): void => {
+      (created.warnings ??= []).push({ code, field });
+      publishMappingWarning({
+        code,
+        field,
+        connectionId: ctx.connectionId,
+        connectorId: ctx.connectorId,
+        table: created.table.table,
+        resourceType: created.table.resourceType,
+      });
+    };
+    const created: RowScope = { rowCtx: { ...ctx, warn }, warn, table, field: '', warnings: undefined };
+    rowScopes.set(ctx, created);
+    scope = created;
+  }
+  scope.table = table;
+  scope.field = '';
+  scope.warnings = undefined;
+  return scope;
+}
+
+/**
  * Maps one vendor row to a validated standard-model resource and its content hash. Errors name
  * the table, field and rule, never the value: values can be PHI.
  */
@@ -210,30 +264,20 @@ export function mapRow(
   const id = resourceId(ctx.connectionId, table.resourceType, sourceId);
   const resource: Record<string, unknown> = { resourceType: table.resourceType, id, sourceId };
   const refs: ReferenceSourceIds = {};
-  // Transforms report dropped values through `warn`; each is attributed to the field being mapped.
-  let warnings: MappingWarning[] | undefined;
-  let currentField = '';
-  const warn = (code: WarningCode, field = currentField): void => {
-    (warnings ??= []).push({ code, field });
-    publishMappingWarning({
-      code,
-      field,
-      connectionId: ctx.connectionId,
-      connectorId: ctx.connectorId,
-      table: table.table,
-      resourceType: table.resourceType,
-    });
-  };
-  const rowCtx: MappingContext = { ...ctx, warn };
+  const scope = rowScope(ctx, table);
+  const { rowCtx, warn } = scope;
   const plan = tablePlan(table);
   for (const [segments, value] of plan.constants) setSegments(resource, segments, value);
   for (const [path, segments, mapping] of plan.fields) {
-    currentField = path;
+    scope.field = path;
     let value: unknown;
     try {
-      const mapped = fieldValue(mapping, row, rowCtx);
-      value = mapped.value;
-      if (mapped.ref !== undefined) refs[path] = mapped.ref;
+      if (mapping.kind !== 'ref') value = mapping.apply(cells(mapping.columns, row), rowCtx);
+      else {
+        const mapped = refValue(mapping, row, rowCtx);
+        value = mapped.value;
+        if (mapped.ref !== undefined) refs[path] = mapped.ref;
+      }
     } catch (cause) {
       throw new TendrilError('TENDRIL_E_MAPPING', `table ${table.table}: field ${path} could not be mapped`, {
         cause: cause instanceof TendrilError ? cause : undefined,
@@ -294,7 +338,7 @@ export function mapRow(
     resource: resource as Extract<MappedRow, { kind: 'live' }>['resource'],
     hash,
     refs,
-    ...(warnings ? { warnings } : {}),
+    ...(scope.warnings ? { warnings: scope.warnings } : {}),
   };
 }
 

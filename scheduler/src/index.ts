@@ -14,3 +14,4 @@ export * from './change-strategy-state.js';
 export * from './vendor-api-http.js';
 export * from './pgboss-queues.js';
 export * from './pgboss-fleet-worker.js';
+export * from './map-pool.js';

@@ -1,17 +1,15 @@
 import {
   classify,
   classifyConfirmedAbsent,
-  isTendrilError,
-  mapRow,
   TendrilError,
   tombstone,
   TOMBSTONE_HASH,
-  type MappedRow,
   type Row,
   type ShadowEntry,
 } from '@tendril/core';
 import { businessDateOf } from '@tendril/sql';
-import type { PendingChange, QuarantinedRow, SeenRecord, StreamState } from '@tendril/store';
+import type { PendingChange, SeenRecord, StreamState } from '@tendril/store';
+import { mapPageRows, tableSignature, type MappedPage, type MappedPageResult } from './map-page.js';
 import type { StreamRun } from './stream-run.js';
 
 /** Default of `sync.quarantineMaxShare` (docs/quarantine.md, "When the stream stops"). */
@@ -21,52 +19,30 @@ export const QUARANTINE_SHARE_MIN_ROWS = 10;
 
 /**
  * The per-row path every change-detection strategy sends its rows through, in one place:
- * map → validate → hash (core's `mapRow`), then classify against the shadow store and commit with
+ * map → validate → hash (map-page.ts, inline or in the map pool), then classify against the shadow store and commit with
  * the page's stream state in one local transaction (docs/sync.md, "One poll of a `timestamp`
  * stream", steps 4–5). Row-level concerns (quarantining a row that fails to map, timing each
  * stage) belong here, not in a strategy.
  */
 
-/** A source id's business date, for `window` streams (the shadow keeps it). */
-export type BusinessDates = ReadonlyMap<string, string>;
-
-/** A page of rows mapped to the standard model, with their business dates for window streams. */
-export interface MappedPage {
-  readonly mapped: readonly MappedRow[];
-  readonly businessDates?: BusinessDates;
-  /** Rows that failed mapping or validation: skipped into quarantine (docs/quarantine.md). */
-  readonly quarantined: readonly QuarantinedRow[];
-}
+export type { BusinessDates, MappedPage } from './map-page.js';
 
 /** Source ids the page read (mapped or quarantined): they exist in the EHR, whatever their content. */
 export function readSourceIds(page: MappedPage): string[] {
   return [...page.mapped.map((m) => m.sourceId), ...page.quarantined.map((q) => q.sourceId)];
 }
 
-/**
- * The quarantine entry of a row whose mapping failed, or undefined when the failure is not the
- * row's (then the stream fails as before). Names and codes only, never the row's values.
- */
-function quarantineEntry(run: StreamRun, error: unknown): QuarantinedRow | undefined {
-  if (!isTendrilError(error)) return undefined;
-  if (error.code !== 'TENDRIL_E_MAPPING' && error.code !== 'TENDRIL_E_VALIDATION') return undefined;
-  const sourceId = error.details?.['sourceId'];
-  if (typeof sourceId !== 'string') return undefined;
-  const field = error.details?.['field'];
-  const reason = error.details?.['reason'];
-  return {
-    resourceType: run.table.resourceType,
-    sourceId,
-    errorCode: error.code,
-    ...(typeof field === 'string' ? { field } : {}),
-    reason: typeof reason === 'string' ? reason : 'mapping-failed',
-  };
+/** Counts a mapped page's warnings into the run. */
+function counted(run: StreamRun, page: MappedPageResult): MappedPage {
+  if (page.warnings > 0) run.counts.warnings = (run.counts.warnings ?? 0) + page.warnings;
+  const { warnings: _counted, ...mapped } = page;
+  return mapped;
 }
 
 /**
  * Maps each row read to the standard model: the connector's field mapping, validation against the
- * model, and the content hash. With `withBusinessDates` (window streams) each row's business date
- * is collected by source id as well.
+ * model, and the content hash (map-page.ts). With `withBusinessDates` (window streams) each row's
+ * business date is collected by source id as well.
  */
 export function mapRows(
   run: StreamRun,
@@ -74,28 +50,10 @@ export function mapRows(
   syncedAt: string,
   withBusinessDates = false,
 ): MappedPage {
-  const mapped: MappedRow[] = [];
-  const quarantined: QuarantinedRow[] = [];
-  const dates = withBusinessDates ? new Map<string, string>() : undefined;
-  for (const row of rows) {
-    let one: MappedRow;
-    try {
-      one = mapRow(run.table, row, run.ctx, syncedAt);
-    } catch (error) {
-      const entry = quarantineEntry(run, error);
-      if (!entry) throw error;
-      quarantined.push(entry);
-      continue;
-    }
-    if (one.kind === 'live' && one.warnings)
-      run.counts.warnings = (run.counts.warnings ?? 0) + one.warnings.length;
-    mapped.push(one);
-    if (dates) {
-      const day = businessDateOf(row);
-      if (day) dates.set(one.sourceId, day);
-    }
-  }
-  return dates ? { mapped, businessDates: dates, quarantined } : { mapped, quarantined };
+  return counted(
+    run,
+    mapPageRows(run.table, run.ctx, rows, syncedAt, withBusinessDates ? businessDateOf : undefined),
+  );
 }
 
 /** What is committed with a page besides its rows. */
@@ -123,6 +81,82 @@ export async function commitRows(
   const page = mapRows(run, rows, commit.seenAt, withBusinessDates);
   await commitMapped(run, page, commit);
   return page;
+}
+
+/** Pages smaller than this are mapped inline: the hop to a worker thread costs more than it saves. */
+const POOL_MIN_ROWS = 64;
+
+/** Commits a stream's pages in order, each mapped while the page before it commits. */
+export interface PageCommitter {
+  /**
+   * Starts mapping `rows` (in the map pool when the run has one) and commits the page added before
+   * it; the caller reads the next page meanwhile. Resolves when that earlier page is committed.
+   */
+  add(rows: readonly Row[], commit: PageCommit): Promise<void>;
+  /** Commits the page added last. Call it once the last page is added. */
+  finish(): Promise<void>;
+}
+
+/**
+ * The pipeline of a stream's full reads (docs/sync.md, "The map pool"): page n is mapped in a
+ * worker while page n − 1 is classified and committed on this thread and page n + 1 is read, so at
+ * most two pages are held beyond the one being read. Pages commit one after another, in order,
+ * each in its own transaction, exactly as {@link commitRows} commits them; a page's mapping error
+ * (a non-row failure) surfaces after the pages before it committed. Without a pool (or for a
+ * page of a few rows) a page is mapped inline, still one page behind.
+ */
+export function pageCommitter(run: StreamRun): PageCommitter {
+  const pool = run.deps.mapPool;
+  if (!pool) {
+    return {
+      add: async (rows, commit) => void (await commitRows(run, rows, commit)),
+      finish: async () => undefined,
+    };
+  }
+  const { connection, connector, stream } = run.input;
+  const spec = {
+    connectorId: connector.id,
+    stream,
+    ...(connection.tableMap ? { tableMap: connection.tableMap } : {}),
+    context: {
+      connectionId: connection.id,
+      connectorId: connector.id,
+      timezone: connection.timezone,
+      ...(connection.currency !== undefined ? { currency: connection.currency } : {}),
+      ...(connection.options !== undefined ? { options: connection.options } : {}),
+    },
+  };
+  const signature = tableSignature(run.table);
+  let usePool = true;
+  const map = async (rows: readonly Row[], syncedAt: string): Promise<MappedPage> => {
+    if (!usePool || rows.length < POOL_MIN_ROWS) return mapRows(run, rows, syncedAt);
+    const mapped = await pool.mapPage(spec, rows, syncedAt);
+    if (mapped.signature === signature) return counted(run, mapped.page);
+    // The pool's connector module does not give this run's table (a connector not in the
+    // registry, a table built by hand): map inline from now on, as without a pool.
+    usePool = false;
+    run.log.warn(
+      { event: 'sync.map_pool_mismatch', stream, table: run.table.table },
+      "the map pool does not know this stream's table; its pages are mapped on the engine thread",
+    );
+    return mapRows(run, rows, syncedAt);
+  };
+  let previous: { mapping: Promise<MappedPage>; commit: PageCommit } | undefined;
+  return {
+    async add(rows, commit) {
+      const mapping = map(rows, commit.seenAt);
+      // Surfaced when its turn to commit comes, not before the pages ahead of it are committed.
+      mapping.catch(() => undefined);
+      const before = previous;
+      previous = { mapping, commit };
+      if (before) await commitMapped(run, await before.mapping, before.commit);
+    },
+    async finish() {
+      const last = previous;
+      previous = undefined;
+      if (last) await commitMapped(run, await last.mapping, last.commit);
+    },
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
 import { classifyDbError, dbNowUtc, utcToZoneCursor, type SqlClient } from '@tendril/sql';
 import type { CursorPosition, RunCounts, RunKind, Store, StreamState } from '@tendril/store';
 import type { Logger } from './logger.js';
+import type { MapPool } from './map-pool.js';
 
 /** Lower bound of a first read: older than any real change stamp, and valid in every engine. */
 export const BEGINNING_OF_TIME = '1000-01-01 00:00:00';
@@ -19,6 +20,11 @@ export interface StreamSyncDeps {
   readonly sql: SqlClient;
   readonly store: Store;
   readonly logger: Logger;
+  /**
+   * Worker threads that map full reads' pages while this thread commits (docs/sync.md, "The map
+   * pool"); without it every page is mapped on this thread.
+   */
+  readonly mapPool?: MapPool;
 }
 
 export interface StreamSyncInput {

@@ -15,6 +15,14 @@ export const CONNECTOR_LOADERS = {
 
 export type ConnectorId = keyof typeof CONNECTOR_LOADERS;
 
+/**
+ * This module, for the map pool's worker threads (they load connectors with its `loadConnector`).
+ * A worker thread cannot run TypeScript: from the sources (tests) it is the built module.
+ */
+export const CONNECTOR_REGISTRY_MODULE = import.meta.url.endsWith('.ts')
+  ? new URL('../dist/registry.js', import.meta.url).href
+  : import.meta.url;
+
 export function isConnectorId(id: string): id is ConnectorId {
   return Object.hasOwn(CONNECTOR_LOADERS, id);
 }

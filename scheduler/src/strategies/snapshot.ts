@@ -2,7 +2,7 @@ import type { CursorMode } from '@tendril/core';
 import { snapshotPageQuery } from '@tendril/sql';
 import { confirmStaleDeletes } from '../confirm-deletes.js';
 import { readPages } from '../page-reader.js';
-import { commitRows } from '../stream-page.js';
+import { commitRows, pageCommitter } from '../stream-page.js';
 import { isoNow, positionOf, query, type StreamRun } from '../stream-run.js';
 import type { ChangeDetectionStrategy } from './strategy.js';
 
@@ -32,11 +32,14 @@ export async function scanSnapshot(run: StreamRun, mode: CursorMode = 'snapshot'
       describe: `stream ${run.input.stream} (snapshot of ${table.table})`,
     },
   );
+  // Each page is mapped while the one before it commits (stream-page.ts, `pageCommitter`).
+  const committer = pageCommitter(run);
   for await (const { rows } of pages) {
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
-    await commitRows(run, rows, { state: { ...run.state, mode }, seenAt });
+    await committer.add(rows, { state: { ...run.state, mode }, seenAt });
   }
+  await committer.finish();
   const staticRows = table.staticRows ?? [];
   if (staticRows.length) {
     run.counts.read += staticRows.length;

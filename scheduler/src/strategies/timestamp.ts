@@ -10,7 +10,7 @@ import {
 import type { CursorPosition, StreamState } from '@tendril/store';
 import { confirmStaleDeletes } from '../confirm-deletes.js';
 import { readPages } from '../page-reader.js';
-import { commitRows } from '../stream-page.js';
+import { pageCommitter } from '../stream-page.js';
 import {
   BEGINNING_OF_TIME,
   isoNow,
@@ -121,6 +121,8 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
       describe: `stream ${run.input.stream} (table ${table.table})`,
     },
   );
+  // Each page is mapped while the one before it commits (stream-page.ts, `pageCommitter`).
+  const committer = pageCommitter(run);
   for await (const { rows, last } of pages) {
     run.counts.read += rows.length;
     run.tableRowsScanned += rows.length;
@@ -128,8 +130,9 @@ async function pollTimestamp(run: StreamRun): Promise<void> {
       ...run.state,
       inProgress: { lower, upper, after: last, scanStartedAt, paging },
     };
-    await commitRows(run, rows, { state, seenAt });
+    await committer.add(rows, { state, seenAt });
   }
+  await committer.finish();
 
   await warnOfStampsAhead(run, cursor.clock, precision);
   if (table.deleteLog) await pollDeleteLog(run, seenAt);

@@ -8,7 +8,9 @@ import {
 } from '@tendril/api';
 import { connectorForSite, TendrilError, type ConnectorDefinition } from '@tendril/core';
 import {
+  createMapPool,
   createScheduler,
+  defaultMapThreads,
   reconcileStream,
   deliverNightlyScript,
   syncStream,
@@ -23,6 +25,7 @@ import type { Store } from '@tendril/store';
 import type { Logger } from 'pino';
 import type { AgentServices } from '../agent-services.js';
 import { dispatcherFor } from '../delivery/dispatcher-factory.js';
+import { CONNECTOR_REGISTRY_MODULE } from '../registry.js';
 import { writebackFor } from '../writeback/writeback-factory.js';
 import { buildStatusSnapshot, configuredStreamVerification } from './status-snapshot.js';
 import { pruneStore } from './store-prune.js';
@@ -91,10 +94,17 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
   let state: StatusSnapshot['agent']['state'] = 'starting';
   const version = agentVersion();
 
+  // Backload pages mapped in worker threads while the engine commits (docs/sync.md, "The map pool").
+  const mapThreads = config.mapThreads ?? defaultMapThreads();
+  const mapPool =
+    mapThreads > 0
+      ? createMapPool({ connectorModule: CONNECTOR_REGISTRY_MODULE, threads: mapThreads })
+      : undefined;
   const deps = (job: StreamJob) => ({
     sql: sqlClients.get(job.connection),
     store,
     logger: engineLogger.child({ connectionId: job.connection.id }),
+    ...(mapPool ? { mapPool } : {}),
   });
   // This site's table names (connections[].tableMap), as `tendril sync` uses them.
   const siteConnectors = new Map<string, ConnectorDefinition>();
@@ -230,6 +240,8 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
         state = 'stopping';
         logger.info({ event: 'agent.stopping' }, 'stopping: finishing the current pages');
         const result = await scheduler.stop(stopOptions);
+        // No page is mapped once the scheduler has stopped; the threads go with it.
+        await mapPool?.close();
         // After the scheduler: no new events now; in-flight webhooks finish or are released, due again at the next start.
         await dispatcher.stop({ graceMs: Math.min(stopOptions.graceMs ?? 10_000, 10_000) });
         await api?.close();
