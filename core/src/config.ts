@@ -302,7 +302,7 @@ export const TendrilConfig = z
     retention: RetentionConfig.default(DEFAULT_RETENTION),
     /**
      * Worker threads that map backload pages while the engine commits (docs/sync.md, "The map
-     * pool"); 0 turns the pool off. Absent: one per core beyond two, at most 4 (none below 4 cores).
+     * pool"); absent or 0: off (opt-in until measured where a core is free, docs/performance.md).
      */
     mapThreads: z.number().int().min(0).max(16).optional(),
     /** When a stream counts as stale (`agent.health.degraded`): no successful read for this long. */

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import {
   publishMappingWarning,
@@ -99,21 +98,18 @@ export interface MapPool {
 export interface MapPoolOptions {
   /** A module (file URL) exporting `loadConnector(id)`, as the agent's registry does. */
   readonly connectorModule: string;
-  /** Worker threads at most; default {@link defaultMapThreads}. */
+  /** Worker threads at most (at least 1); default 1. */
   readonly threads?: number;
   /** A thread idle this long is stopped (ms); default 60 s. */
   readonly idleMs?: number;
 }
 
 /**
- * Threads when `mapThreads` is not set: one per core beyond two (the engine's thread, and the
- * database and SQLite's own work), at most 4; none below 4 cores. On the 2-core build machine the
- * pool cost more CPU than it took off the engine's thread and raised the peak RSS by 40–75 MB
- * (docs/performance.md, "The pipeline"), so small machines map inline unless told otherwise.
+ * Threads when `mapThreads` is not set: none, the pool is opt-in. On the 2-core build machine it
+ * cost more CPU than it took off the engine's thread and raised the peak RSS by 40–75 MB
+ * (docs/performance.md, "The pipeline"); its gain on a machine with spare cores is not measured yet.
  */
-export function defaultMapThreads(cores = availableParallelism()): number {
-  return cores < 4 ? 0 : Math.min(cores - 2, 4);
-}
+export const DEFAULT_MAP_THREADS = 0;
 
 /**
  * The worker's script. Tests run the engine from its TypeScript sources, and a worker thread
@@ -153,7 +149,7 @@ function rebuiltError(error: MapPageError): Error {
 }
 
 export function createMapPool(options: MapPoolOptions): MapPool {
-  const threads = Math.max(1, options.threads ?? defaultMapThreads());
+  const threads = Math.max(1, options.threads ?? 1);
   const idleMs = options.idleMs ?? 60_000;
   const running: PoolThread[] = [];
   const waiting: { readonly request: MapPageRequest; readonly page: Omit<PendingPage, 'id'> }[] = [];

@@ -200,7 +200,7 @@ async function tendrilBackload({ storeFile, idlePolls = 5 } = {}) {
     ? 0
     : process.env.BENCH_MAP_THREADS !== undefined
       ? Number(process.env.BENCH_MAP_THREADS)
-      : scheduler.defaultMapThreads();
+      : (scheduler.DEFAULT_MAP_THREADS ?? scheduler.defaultMapThreads?.() ?? 0);
   const mapPool =
     mapThreads > 0
       ? scheduler.createMapPool({

@@ -10,7 +10,7 @@ import { connectorForSite, TendrilError, type ConnectorDefinition } from '@tendr
 import {
   createMapPool,
   createScheduler,
-  defaultMapThreads,
+  DEFAULT_MAP_THREADS,
   reconcileStream,
   deliverNightlyScript,
   syncStream,
@@ -95,7 +95,7 @@ export function createAgentRuntime(cradle: AgentServices, options: AgentRuntimeO
   const version = agentVersion();
 
   // Backload pages mapped in worker threads while the engine commits (docs/sync.md, "The map pool").
-  const mapThreads = config.mapThreads ?? defaultMapThreads();
+  const mapThreads = config.mapThreads ?? DEFAULT_MAP_THREADS;
   const mapPool =
     mapThreads > 0
       ? createMapPool({ connectorModule: CONNECTOR_REGISTRY_MODULE, threads: mapThreads })
