@@ -118,6 +118,34 @@ export function toEvent(row: EventRow, payloads: PayloadCodec): StoredEvent {
   };
 }
 
+/**
+ * A leased delivery's event, and its envelope's JSON text where the store keeps text (SQLite):
+ * the envelope is then parsed only when something reads it, since the `json` format sends the
+ * text as it is (docs/performance.md, "Delivery: where it stands"). Sealed values are opened here,
+ * so a wrong key or a damaged value still fails the lease, as {@link toEvent} does.
+ */
+export function toLeasedEvent(
+  row: EventRow,
+  payloads: PayloadCodec,
+): { event: StoredEvent; envelopeJson?: string } {
+  const text = payloads.readText('outbox.envelope_json', row.envelope_json);
+  if (text === undefined) return { event: toEvent(row, payloads) };
+  let envelope: EventEnvelope | undefined;
+  return {
+    event: {
+      get envelope(): EventEnvelope {
+        envelope ??= JSON.parse(text) as EventEnvelope;
+        return envelope;
+      },
+      kind: row.kind as ChangeKind,
+      sourceId: row.source_id,
+      connectorId: row.connector_id,
+      refs: parsed<ReferenceSourceIds>(row.refs_json),
+    },
+    envelopeJson: text,
+  };
+}
+
 export function toAttempt(row: AttemptRow): DeliveryAttempt {
   return {
     deliveryId: row.delivery_id,

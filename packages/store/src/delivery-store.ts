@@ -7,6 +7,7 @@ import {
   STATE_COLUMNS,
   toAttempt,
   toEvent,
+  toLeasedEvent,
   toRecord,
   toState,
   type AttemptRow,
@@ -673,7 +674,7 @@ export class DeliveryStoreImpl implements DeliveryStore {
     await TAKE_LEASES.run(db, this.#d, { owner: input.owner, expires, now, ids: rows.map((r) => r.id) });
     return rows.map((row) => ({
       ...toRecord({ ...row, eligible_at_ms: row.eligible_at_ms ?? now }),
-      event: toEvent(row, this.#rt.payloads),
+      ...toLeasedEvent(row, this.#rt.payloads),
       leaseOwner: input.owner,
       leaseExpiresMs: expires,
     }));
