@@ -283,6 +283,40 @@ const INSERT_ATTEMPT = new Prepared<
     ),
 );
 
+const ATTEMPT_ROW = {
+  did: 'bigint',
+  started: 'bigint',
+  ended: 'bigint',
+  status: 'integer',
+  error: 'text',
+  bytes: 'bigint',
+  outcome: 'text',
+  probe: 'flag',
+} as const;
+
+/**
+ * A batch's attempts in one statement (SQLite: one multi-row INSERT, sqlite/multi-row.ts;
+ * PostgreSQL: one INSERT over arrays). Each row's number is counted from the attempts before the
+ * statement, so a batch never carries two attempts of one delivery (completeMany then inserts them
+ * one by one).
+ */
+const INSERT_ATTEMPTS = new Batch(ATTEMPT_ROW, (db, rows) =>
+  rows.insert('delivery_attempts', {
+    delivery_id: rows.col.did,
+    number: sql`(${db
+      .selectFrom('delivery_attempts as a')
+      .select(sql`COALESCE(MAX(a.number), 0) + 1`.as('n'))
+      .where('a.delivery_id', '=', rows.col.did as never)})`,
+    started_at_ms: rows.col.started,
+    ended_at_ms: rows.col.ended,
+    status: rows.col.status,
+    error: rows.col.error,
+    response_bytes: rows.col.bytes,
+    outcome: rows.col.outcome,
+    probe: rows.col.probe,
+  }),
+);
+
 /** The key of a row a guarded update applied to (the update holds its row lock). */
 type KeyRow = Pick<DeliveryRow, 'id' | 'subscription_id' | 'resource_type' | 'resource_id'>;
 const KEY_RETURNING = ['id', 'subscription_id', 'resource_type', 'resource_id'] as const;
@@ -541,6 +575,19 @@ type Completion = {
   resolution: AttemptResolution;
 };
 
+/** An attempt's column values, checked. */
+function attemptColumns(attempt: DeliveryAttemptInput) {
+  return {
+    started: toMs(attempt.startedAtMs, 'startedAtMs'),
+    ended: toMs(attempt.endedAtMs, 'endedAtMs'),
+    status: attempt.status ?? null,
+    error: attempt.error ?? null,
+    bytes: attempt.responseBytes ?? null,
+    outcome: attempt.outcome,
+    probe: bit(attempt.probe === true),
+  };
+}
+
 const keyOf = (row: KeyRow): Key => ({
   sub: row.subscription_id,
   rt: row.resource_type,
@@ -728,13 +775,24 @@ export class DeliveryStoreImpl implements DeliveryStore {
       const applied = row !== undefined;
       row ??= (await LOCK_DELIVERY.run(db, this.#d, { id: input.deliveryId })).rows[0];
       if (row === undefined) throw badInput('No delivery has this id.', { deliveryId: input.deliveryId });
-      await this.#insertAttempt(db, input.deliveryId, input.attempt);
       let failures = known?.get(row.subscription_id);
       if (failures === undefined) {
         const state = (await FAILURES_OF.run(db, this.#d, { subscriptionId: row.subscription_id })).rows[0];
         failures = Number(state?.consecutive_failures ?? 0);
       }
       results.push({ applied, consecutivePermanentFailures: failures });
+    }
+    // Every delivery is locked by now; its attempts follow in input order, all in one statement
+    // unless one delivery has two of them here (each then counts the one before).
+    if (new Set(inputs.map((i) => i.deliveryId)).size === inputs.length) {
+      await INSERT_ATTEMPTS.run(
+        db,
+        this.#d,
+        inputs.map(({ deliveryId, attempt }) => ({ did: deliveryId, ...attemptColumns(attempt) })),
+        {},
+      );
+    } else {
+      for (const input of inputs) await this.#insertAttempt(db, input.deliveryId, input.attempt);
     }
     return results;
   }
@@ -744,15 +802,16 @@ export class DeliveryStoreImpl implements DeliveryStore {
     deliveryId: number,
     attempt: DeliveryAttemptInput,
   ): Promise<void> {
+    const a = attemptColumns(attempt);
     await INSERT_ATTEMPT.run(db, this.#d, {
       deliveryId,
-      startedAtMs: toMs(attempt.startedAtMs, 'startedAtMs'),
-      endedAtMs: toMs(attempt.endedAtMs, 'endedAtMs'),
-      status: attempt.status ?? null,
-      error: attempt.error ?? null,
-      responseBytes: attempt.responseBytes ?? null,
-      outcome: attempt.outcome,
-      probe: bit(attempt.probe === true),
+      startedAtMs: a.started,
+      endedAtMs: a.ended,
+      status: a.status,
+      error: a.error,
+      responseBytes: a.bytes,
+      outcome: a.outcome,
+      probe: a.probe,
     });
   }
 
