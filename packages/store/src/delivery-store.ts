@@ -4,6 +4,8 @@ import {
   ATTEMPT_COLUMNS,
   DELIVERY_COLUMNS,
   EVENT_COLUMNS,
+  LEASE_COLUMNS,
+  leaseRow,
   STATE_COLUMNS,
   toAttempt,
   toEvent,
@@ -176,7 +178,7 @@ const LEASE_CANDIDATES = new Prepared<
     db
       .selectFrom(q.dialect.dueHeads())
       .innerJoin('outbox as o', 'o.id', 'd.event_id')
-      .select([...DELIVERY_COLUMNS, ...EVENT_COLUMNS])
+      .select(LEASE_COLUMNS)
       .where('d.status', '=', sql.lit('pending'))
       .where('d.head', '=', q.yes)
       .where('d.due_at_ms', '<=', q.param('now'))
@@ -712,15 +714,18 @@ export class DeliveryStoreImpl implements DeliveryStore {
     const now = toMs(input.nowMs, 'nowMs');
     const expires = now + toCount(input.leaseMs, 'leaseMs');
     if (input.subscriptionIds.length === 0 || input.limit <= 0) return [];
-    const { rows } = await LEASE_CANDIDATES.run(db, this.#d, {
-      now,
-      subscriptionIds: input.subscriptionIds,
-      limit: input.limit,
-    });
+    const rows = (
+      await LEASE_CANDIDATES.runArrays(db, this.#d, {
+        now,
+        subscriptionIds: input.subscriptionIds,
+        limit: input.limit,
+      })
+    ).map(leaseRow);
     if (rows.length === 0) return [];
     await TAKE_LEASES.run(db, this.#d, { owner: input.owner, expires, now, ids: rows.map((r) => r.id) });
     return rows.map((row) => ({
-      ...toRecord({ ...row, eligible_at_ms: row.eligible_at_ms ?? now }),
+      // TAKE_LEASES set it to now where it was unset; the row (built by leaseRow) is this call's own.
+      ...toRecord(Object.assign(row, { eligible_at_ms: row.eligible_at_ms ?? now })),
       ...toLeasedEvent(row, this.#rt.payloads),
       leaseOwner: input.owner,
       leaseExpiresMs: expires,
