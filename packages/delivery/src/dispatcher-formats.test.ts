@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLAT_COLUMNS, formatEvent, type StoredEvent } from '@tendril/core';
-import type { Store } from '@tendril/store';
+import { openSqliteStore, type Store } from '@tendril/store';
 // Core's realistic sample events (produced by its own mapRow); test support, not exported by core.
 import { everyResourceEvent, deletedEvent } from '@tendril/core/test-support/formats/sample-events';
 import { createDispatcher } from './dispatcher.js';
@@ -12,9 +13,11 @@ import {
   memoryLogger,
   storeFor,
   subscriptionsFor,
+  type FakeClock,
   verifiedByLibrary,
 } from './dispatcher.test-support.js';
 import { startLoopbackReceiver, type LoopbackReceiver } from './loopback-receiver.js';
+import { deliveryRoutesFromConfig } from './subscriptions.js';
 
 type Json = Record<string, unknown>;
 
@@ -147,4 +150,77 @@ describe('delivered bodies in each format', () => {
       expect(body.data.split('\n')[0]).toBe(columns.join('|'));
     }
   });
+});
+
+/**
+ * The `json` body is the outbox's stored text as it is (no parse, no serialise again): it must be
+ * byte for byte what rendering the envelope gives, on a plain and on a sealed store, for events whose
+ * JSON is easy to get subtly wrong (escapes, line separators, astral characters, integer-like keys,
+ * numbers in exponent form).
+ */
+describe('json bodies are the rendered envelope, byte for byte', () => {
+  const awkward = (): StoredEvent => {
+    const [event] = everyResourceEvent();
+    const data = {
+      ...event!.envelope.data,
+      note: 'quote " backslash \\ tab \t line\u2028para\u2029 nul \u0000 emoji \ud83e\uddb7 é',
+      extension: { '10': 'ten', '2': 'two', b: 1e21, c: 0.1, d: -0, e: 5e-7, f: [null, true, {}] },
+    };
+    return { ...event!, envelope: { ...event!.envelope, id: `${event!.envelope.id}-awkward`, data } };
+  };
+  const sealedStore = async (config: Parameters<typeof storeFor>[0], clock: FakeClock): Promise<Store> => {
+    const store = openSqliteStore(':memory:', {
+      deliveryRoutes: deliveryRoutesFromConfig(config),
+      now: () => new Date(clock.now()),
+      siteKey: randomBytes(32),
+    });
+    await store.migrate();
+    return store;
+  };
+
+  for (const [name, open] of [
+    ['plain', storeFor],
+    ['sealed', sealedStore],
+  ] as const) {
+    it(`${name} store`, async () => {
+      const receiver = await startLoopbackReceiver(() => ({ status: 204 }));
+      const { resolved, config } = subscriptionsFor([{ id: 'as-json', format: 'json', url: receiver.url }]);
+      const clock = fakeClock(Date.now());
+      const store = await open(config, clock);
+      try {
+        const committed = await commitEvents(store, [
+          ...everyResourceEvent(),
+          deletedEvent('Patient', '78'),
+          awkward(),
+        ]);
+        // The leased delivery carries the stored text, and it is what the formatter renders.
+        const [leased] = await store.deliveries.lease({
+          owner: 'probe',
+          nowMs: clock.now(),
+          leaseMs: 1000,
+          limit: 1,
+          subscriptionIds: ['as-json'],
+        });
+        expect(leased!.envelopeJson).toBe(JSON.stringify(formatEvent(leased!.event, 'json')));
+        await store.deliveries.release({ deliveryId: leased!.id, owner: 'probe', dueAtMs: clock.now() });
+        const dispatcher = createDispatcher({
+          store,
+          subscriptions: resolved,
+          logger: memoryLogger(),
+          clock: clock.now,
+          settings: { jitter: 0 },
+        });
+        const report = await dispatcher.drainOnce();
+        await dispatcher.stop();
+        expect(report.delivered).toBe(committed.length);
+        const bodies = receiver.requests.map((r) => r.body.toString('utf8')).sort();
+        const expected = committed.map((e) => JSON.stringify(formatEvent(e, 'json'))).sort();
+        expect(bodies).toEqual(expected);
+        expect(receiver.requests.every((r) => verifiedByLibrary(r))).toBe(true);
+      } finally {
+        await receiver.close();
+        await store.close();
+      }
+    });
+  }
 });

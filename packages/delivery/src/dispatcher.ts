@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatEvent, isTendrilError, type StoredEvent } from '@tendril/core';
+import { formatEvent, isTendrilError } from '@tendril/core';
 import type {
   AttemptResolution,
   DeliveryAttemptInput,
@@ -113,6 +113,9 @@ const emptyReport = (): DrainReport => ({
   probes: 0,
   redriven: 0,
 });
+
+/** A delivery with its event: leased (with the envelope's text, where the store keeps it) or a dead letter probed. */
+type DeliveryToSend = DeliveryRecord & Pick<LeasedDelivery, 'event' | 'envelopeJson'>;
 
 /** The state of a subscription with no row yet. */
 const ACTIVE = 'active';
@@ -236,15 +239,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * of one format is rendered once (their deliveries are leased together, one after the other). A
    * body depends on nothing else, so a cached one is byte for byte what rendering again would give.
    * Signing stays per attempt: the timestamp and the secrets are the attempt's and the subscription's.
+   *
+   * The `json` format is the envelope as stored, and the outbox stored `JSON.stringify(envelope)`:
+   * where the store hands that text back (`envelopeJson`, SQLite) it is the body as it is, without
+   * parsing and serialising the envelope again (dispatcher-formats.test.ts proves the bytes equal).
    */
   const rendered = new Map<string, string>();
   const renderedLimit = 4 * concurrency;
-  const render = (subscription: ResolvedSubscription, event: StoredEvent): string => {
-    const clientId = clientIdOf(event.envelope.connectionId);
-    const key = `${event.envelope.id}\u0000${subscription.format}\u0000${clientId}`;
+  const render = (subscription: ResolvedSubscription, delivery: DeliveryToSend): string => {
+    if (subscription.format === 'json' && delivery.envelopeJson !== undefined) return delivery.envelopeJson;
+    const clientId = clientIdOf(delivery.connectionId);
+    const key = `${delivery.eventId}\u0000${subscription.format}\u0000${clientId}`;
     let body = rendered.get(key);
     if (body === undefined) {
-      body = JSON.stringify(formatEvent(event, subscription.format, { clientId }));
+      body = JSON.stringify(formatEvent(delivery.event, subscription.format, { clientId }));
       if (rendered.size >= renderedLimit) rendered.delete(rendered.keys().next().value!);
       rendered.set(key, body);
     }
@@ -254,9 +262,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   /** Builds and sends one signed request; undefined when no secret can sign (the subscription is paused). */
   const attempt = async (
     subscription: ResolvedSubscription,
-    delivery: DeliveryRecord & { event: StoredEvent },
+    delivery: DeliveryToSend,
   ): Promise<{ result: SendResult; startedAtMs: number; endedAtMs: number } | undefined> => {
-    const body = render(subscription, delivery.event);
+    const body = render(subscription, delivery);
     const startedAtMs = clock();
     let signature;
     try {

@@ -41,6 +41,34 @@ describe('http sender', () => {
     expect(listeners(stop.signal)).toBe(0);
   });
 
+  it('passes Retry-After on, and counts a large body only up to its limit without keeping it', async () => {
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    receiver = await startLoopbackReceiver(() => ({
+      status: 503,
+      headers: { 'retry-after': '120' },
+      body: big,
+    }));
+    sender = createHttpSender();
+    const stop = new AbortController();
+    const result = await sender(request(receiver.url, 5000, stop.signal));
+    expect(result).toMatchObject({ kind: 'response', status: 503, retryAfter: '120' });
+    const bytes = (result as { responseBytes: number }).responseBytes;
+    expect(bytes).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(bytes).toBeLessThan(big.length);
+    expect(listeners(stop.signal)).toBe(0);
+    // The connection the cut-off body was on is gone; the next request gets a fresh one.
+    expect(await sender(request(receiver.url, 5000, stop.signal))).toMatchObject({ status: 503 });
+  });
+
+  it('classifies a refused connection as a connection error', async () => {
+    receiver = await startLoopbackReceiver(() => ({ status: 204 }));
+    const url = receiver.url;
+    await receiver.close();
+    receiver = undefined;
+    sender = createHttpSender();
+    expect(await sender(request(url, 5000))).toMatchObject({ kind: 'error', error: 'connection' });
+  });
+
   it('ends a request with no answer as a timeout, after the timeout', async () => {
     receiver = await startLoopbackReceiver(() => ({ status: 200, hold: true }));
     sender = createHttpSender();

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { TransportError } from './failure-class.js';
 
 /** One webhook request, fully built and signed. */
@@ -83,8 +83,13 @@ export interface HttpSender extends WebhookSender {
 
 /**
  * The production sender: undici with a keep-alive pool sized for the dispatcher's concurrency.
- * Redirects are never followed (undici's `request` does not follow them; a 3xx is then a permanent
- * failure). The timeout covers the whole request, connect to last body byte.
+ * Redirects are never followed (a 3xx is then a permanent failure). The timeout covers the whole
+ * request, connect to last body byte.
+ *
+ * It drives undici's dispatch handler directly rather than `request()` with an `AbortSignal`: the
+ * handler's controller ends the request on the timeout or the dispatcher's stop, and the response
+ * body is counted as it arrives, never buffered. A signal per request (an `AbortController`, undici's
+ * listener on it, the body stream) cost about a quarter of a bare POST (docs/performance.md).
  */
 export function createHttpSender(options: { connections?: number } = {}): HttpSender {
   const agent = new Agent({
@@ -92,57 +97,98 @@ export function createHttpSender(options: { connections?: number } = {}): HttpSe
     keepAliveTimeout: 30_000,
     connect: { timeout: 10_000 },
   });
-  const send = async (webhook: WebhookRequest): Promise<SendResult> => {
-    // One controller and one timer per request, ended by the timeout or the dispatcher's stop.
-    // (`AbortSignal.timeout` + `AbortSignal.any` did the same at several times the cost per request,
-    // docs/performance.md.)
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, webhook.timeoutMs);
-    const stop = webhook.signal;
-    const onStop = () => controller.abort();
-    if (stop?.aborted === true) controller.abort();
-    else stop?.addEventListener('abort', onStop, { once: true });
-    const signal = controller.signal;
-    try {
-      const response = await request(webhook.url, {
-        method: 'POST',
-        headers: { ...webhook.headers },
-        body: webhook.body,
-        dispatcher: agent,
-        signal,
-        headersTimeout: webhook.timeoutMs,
-        bodyTimeout: webhook.timeoutMs,
-      });
-      let responseBytes = 0;
-      for await (const chunk of response.body) {
-        responseBytes += (chunk as Buffer).length;
-        if (responseBytes >= MAX_RESPONSE_BYTES) {
-          response.body.destroy();
-          break;
-        }
-      }
-      const retryAfter = response.headers['retry-after'];
-      return {
-        kind: 'response',
-        status: response.statusCode,
-        ...(typeof retryAfter === 'string'
-          ? { retryAfter }
-          : Array.isArray(retryAfter) && retryAfter[0]
-            ? { retryAfter: retryAfter[0] }
-            : {}),
-        responseBytes,
-      };
-    } catch (error) {
-      if (stop?.aborted === true && !timedOut) return { kind: 'aborted' };
-      return { kind: 'error', ...transportErrorOf(error, timedOut) };
-    } finally {
-      clearTimeout(timer);
-      stop?.removeEventListener('abort', onStop);
+  /** Origin and path of the URLs sent to lately (a subscription's URL is sent to over and over). */
+  const targets = new Map<string, { origin: string; path: string }>();
+  const targetOf = (url: string) => {
+    let target = targets.get(url);
+    if (target === undefined) {
+      const parsed = new URL(url);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      if (targets.size >= 256) targets.clear();
+      targets.set(url, target);
     }
+    return target;
   };
+  const send = (webhook: WebhookRequest): Promise<SendResult> =>
+    new Promise<SendResult>((resolve) => {
+      const stop = webhook.signal;
+      if (stop?.aborted === true) {
+        resolve({ kind: 'aborted' });
+        return;
+      }
+      let controller: Dispatcher.DispatchController | undefined;
+      /** Why the request is being ended by this side, if it is: undici may not have started it yet. */
+      let ending: 'timeout' | 'stop' | undefined;
+      let settled = false;
+      let status = 0;
+      let retryAfter: string | undefined;
+      let responseBytes = 0;
+      const end = (why: 'timeout' | 'stop') => {
+        ending ??= why;
+        controller?.abort(new Error(why === 'timeout' ? 'request timed out' : 'dispatcher stopped'));
+      };
+      const timer = setTimeout(() => end('timeout'), webhook.timeoutMs);
+      const onStop = () => end('stop');
+      stop?.addEventListener('abort', onStop, { once: true });
+      const settle = (result: SendResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        stop?.removeEventListener('abort', onStop);
+        resolve(result);
+      };
+      const answered = (): SendResult => ({
+        kind: 'response',
+        status,
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+        responseBytes,
+      });
+      const { origin, path } = targetOf(webhook.url);
+      try {
+        agent.dispatch(
+          {
+            origin,
+            path,
+            method: 'POST',
+            headers: webhook.headers,
+            body: webhook.body,
+            headersTimeout: webhook.timeoutMs,
+            bodyTimeout: webhook.timeoutMs,
+          },
+          {
+            onRequestStart(started) {
+              controller = started;
+              if (ending !== undefined) end(ending);
+            },
+            onResponseStart(_controller, statusCode, headers) {
+              status = statusCode;
+              const header = headers['retry-after'];
+              retryAfter =
+                typeof header === 'string' ? header : Array.isArray(header) ? header[0] : undefined;
+            },
+            onResponseData(started, chunk) {
+              responseBytes += chunk.length;
+              // Enough counted: the rest of the body is not read.
+              if (responseBytes >= MAX_RESPONSE_BYTES) {
+                settle(answered());
+                started.abort(new Error('response body limit reached'));
+              }
+            },
+            onResponseEnd() {
+              settle(answered());
+            },
+            onResponseError(_controller, error) {
+              settle(
+                ending === 'stop'
+                  ? { kind: 'aborted' }
+                  : { kind: 'error', ...transportErrorOf(error, ending === 'timeout') },
+              );
+            },
+          },
+        );
+      } catch (error) {
+        settle({ kind: 'error', ...transportErrorOf(error, false) });
+      }
+    });
   return Object.assign(send, { close: () => agent.close() });
 }

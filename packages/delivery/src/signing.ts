@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { TendrilError } from '@tendril/core';
 
 /** Standard Webhooks secret prefix; the rest is the base64 key. */
@@ -41,7 +41,17 @@ export interface SignWebhookInput {
   now?: Date | number;
 }
 
-function keyOf(secret: string): Buffer {
+/**
+ * Keys of the secrets signed with lately, checked and imported once: every attempt signs again, and
+ * decoding the secret and importing its key each time cost more than the HMAC of a small body.
+ * Subscriptions have one or two secrets each; the bound only guards against a leak.
+ */
+const keys = new Map<string, KeyObject>();
+const KEYS_LIMIT = 256;
+
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (key !== undefined) return key;
   if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) {
     throw new TendrilError(
       'TENDRIL_E_WEBHOOK_SECRET',
@@ -49,13 +59,16 @@ function keyOf(secret: string): Buffer {
     );
   }
   const encoded = secret.slice(WEBHOOK_SECRET_PREFIX.length);
-  const key = Buffer.from(encoded, 'base64');
-  if (!BASE64.test(encoded) || key.length < MIN_KEY_BYTES || key.length > MAX_KEY_BYTES) {
+  const bytes = Buffer.from(encoded, 'base64');
+  if (!BASE64.test(encoded) || bytes.length < MIN_KEY_BYTES || bytes.length > MAX_KEY_BYTES) {
     throw new TendrilError(
       'TENDRIL_E_WEBHOOK_SECRET',
       `A webhook secret must be ${WEBHOOK_SECRET_PREFIX} followed by standard base64 of ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes; generate one with generateWebhookSecret().`,
     );
   }
+  key = createSecretKey(bytes);
+  if (keys.size >= KEYS_LIMIT) keys.clear();
+  keys.set(secret, key);
   return key;
 }
 
@@ -85,7 +98,7 @@ function checkTimestamp(timestampSeconds: number): void {
 }
 
 function signatureBytes(
-  key: Buffer,
+  key: KeyObject,
   id: string,
   timestamp: number | string,
   body: string | Uint8Array,
@@ -93,7 +106,7 @@ function signatureBytes(
   // Signed content: `<id>.<timestamp>.<body>`, over the body's exact bytes.
   return createHmac('sha256', key)
     .update(`${id}.${timestamp}.`, 'utf8')
-    .update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
+    .update(body) // a string as UTF-8 (Node's default), so the HMAC covers exactly the bytes sent
     .digest();
 }
 

@@ -528,6 +528,47 @@ export function describeDeliveryStoreContract(
       ]);
     });
 
+    it('records a batch of attempts each on its own delivery, numbered after its earlier ones', async () => {
+      const store = await fresh();
+      await store.commitPage(
+        page('c1', [
+          change('c1', 'Patient', '1', 'created'),
+          change('c1', 'Patient', '2', 'created'),
+          change('c1', 'Patient', '3', 'created'),
+        ]),
+      );
+      const lease = { owner: 'w', leaseMs: LEASE, limit: 10, subscriptionIds: ['all'] };
+      const first = await store.deliveries.lease({ ...lease, nowMs: T0 });
+      expect(first).toHaveLength(3);
+      await store.deliveries.completeMany(
+        first.map((d, i) => ({
+          deliveryId: d.id,
+          owner: 'w',
+          attempt: attempt(T0 + i, 500 + i, 'retryable'),
+          resolution: { kind: 'retry' as const, dueAtMs: T0 + 100 },
+        })),
+      );
+      const again = await store.deliveries.lease({ ...lease, nowMs: T0 + 100 });
+      expect(again.map((d) => d.id).sort()).toEqual(first.map((d) => d.id).sort());
+      const results = await store.deliveries.completeMany(
+        again.map((d) => ({
+          deliveryId: d.id,
+          owner: 'w',
+          attempt: attempt(T0 + 200, 200 + first.findIndex((f) => f.id === d.id), 'delivered'),
+          resolution: { kind: 'delivered' as const },
+        })),
+      );
+      expect(results.every((r) => r.applied)).toBe(true);
+      for (const [i, d] of first.entries()) {
+        const got = (await store.deliveries.get(d.id))!;
+        expect(got.delivery.status).toBe('delivered');
+        expect(got.attempts.map((a) => [a.deliveryId, a.number, a.status, a.outcome, a.probe])).toEqual([
+          [d.id, 1, 500 + i, 'retryable', false],
+          [d.id, 2, 200 + i, 'delivered', false],
+        ]);
+      }
+    });
+
     it('releases a lease without counting an attempt', async () => {
       const store = await fresh();
       await store.commitPage(page('c1', [change('c1', 'Patient', '1', 'created')]));

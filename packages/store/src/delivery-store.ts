@@ -4,9 +4,12 @@ import {
   ATTEMPT_COLUMNS,
   DELIVERY_COLUMNS,
   EVENT_COLUMNS,
+  LEASE_COLUMNS,
+  leaseRow,
   STATE_COLUMNS,
   toAttempt,
   toEvent,
+  toLeasedEvent,
   toRecord,
   toState,
   type AttemptRow,
@@ -175,7 +178,7 @@ const LEASE_CANDIDATES = new Prepared<
     db
       .selectFrom(q.dialect.dueHeads())
       .innerJoin('outbox as o', 'o.id', 'd.event_id')
-      .select([...DELIVERY_COLUMNS, ...EVENT_COLUMNS])
+      .select(LEASE_COLUMNS)
       .where('d.status', '=', sql.lit('pending'))
       .where('d.head', '=', q.yes)
       .where('d.due_at_ms', '<=', q.param('now'))
@@ -280,6 +283,40 @@ const INSERT_ATTEMPT = new Prepared<
         ])
         .where('delivery_id', '=', q.param('deliveryId')),
     ),
+);
+
+const ATTEMPT_ROW = {
+  did: 'bigint',
+  started: 'bigint',
+  ended: 'bigint',
+  status: 'integer',
+  error: 'text',
+  bytes: 'bigint',
+  outcome: 'text',
+  probe: 'flag',
+} as const;
+
+/**
+ * A batch's attempts in one statement (SQLite: one multi-row INSERT, sqlite/multi-row.ts;
+ * PostgreSQL: one INSERT over arrays). Each row's number is counted from the attempts before the
+ * statement, so a batch never carries two attempts of one delivery (completeMany then inserts them
+ * one by one).
+ */
+const INSERT_ATTEMPTS = new Batch(ATTEMPT_ROW, (db, rows) =>
+  rows.insert('delivery_attempts', {
+    delivery_id: rows.col.did,
+    number: sql`(${db
+      .selectFrom('delivery_attempts as a')
+      .select(sql`COALESCE(MAX(a.number), 0) + 1`.as('n'))
+      .where('a.delivery_id', '=', rows.col.did as never)})`,
+    started_at_ms: rows.col.started,
+    ended_at_ms: rows.col.ended,
+    status: rows.col.status,
+    error: rows.col.error,
+    response_bytes: rows.col.bytes,
+    outcome: rows.col.outcome,
+    probe: rows.col.probe,
+  }),
 );
 
 /** The key of a row a guarded update applied to (the update holds its row lock). */
@@ -540,6 +577,19 @@ type Completion = {
   resolution: AttemptResolution;
 };
 
+/** An attempt's column values, checked. */
+function attemptColumns(attempt: DeliveryAttemptInput) {
+  return {
+    started: toMs(attempt.startedAtMs, 'startedAtMs'),
+    ended: toMs(attempt.endedAtMs, 'endedAtMs'),
+    status: attempt.status ?? null,
+    error: attempt.error ?? null,
+    bytes: attempt.responseBytes ?? null,
+    outcome: attempt.outcome,
+    probe: bit(attempt.probe === true),
+  };
+}
+
 const keyOf = (row: KeyRow): Key => ({
   sub: row.subscription_id,
   rt: row.resource_type,
@@ -664,16 +714,19 @@ export class DeliveryStoreImpl implements DeliveryStore {
     const now = toMs(input.nowMs, 'nowMs');
     const expires = now + toCount(input.leaseMs, 'leaseMs');
     if (input.subscriptionIds.length === 0 || input.limit <= 0) return [];
-    const { rows } = await LEASE_CANDIDATES.run(db, this.#d, {
-      now,
-      subscriptionIds: input.subscriptionIds,
-      limit: input.limit,
-    });
+    const rows = (
+      await LEASE_CANDIDATES.runArrays(db, this.#d, {
+        now,
+        subscriptionIds: input.subscriptionIds,
+        limit: input.limit,
+      })
+    ).map(leaseRow);
     if (rows.length === 0) return [];
     await TAKE_LEASES.run(db, this.#d, { owner: input.owner, expires, now, ids: rows.map((r) => r.id) });
     return rows.map((row) => ({
-      ...toRecord({ ...row, eligible_at_ms: row.eligible_at_ms ?? now }),
-      event: toEvent(row, this.#rt.payloads),
+      // TAKE_LEASES set it to now where it was unset; the row (built by leaseRow) is this call's own.
+      ...toRecord(Object.assign(row, { eligible_at_ms: row.eligible_at_ms ?? now })),
+      ...toLeasedEvent(row, this.#rt.payloads),
       leaseOwner: input.owner,
       leaseExpiresMs: expires,
     }));
@@ -727,13 +780,24 @@ export class DeliveryStoreImpl implements DeliveryStore {
       const applied = row !== undefined;
       row ??= (await LOCK_DELIVERY.run(db, this.#d, { id: input.deliveryId })).rows[0];
       if (row === undefined) throw badInput('No delivery has this id.', { deliveryId: input.deliveryId });
-      await this.#insertAttempt(db, input.deliveryId, input.attempt);
       let failures = known?.get(row.subscription_id);
       if (failures === undefined) {
         const state = (await FAILURES_OF.run(db, this.#d, { subscriptionId: row.subscription_id })).rows[0];
         failures = Number(state?.consecutive_failures ?? 0);
       }
       results.push({ applied, consecutivePermanentFailures: failures });
+    }
+    // Every delivery is locked by now; its attempts follow in input order, all in one statement
+    // unless one delivery has two of them here (each then counts the one before).
+    if (new Set(inputs.map((i) => i.deliveryId)).size === inputs.length) {
+      await INSERT_ATTEMPTS.run(
+        db,
+        this.#d,
+        inputs.map(({ deliveryId, attempt }) => ({ did: deliveryId, ...attemptColumns(attempt) })),
+        {},
+      );
+    } else {
+      for (const input of inputs) await this.#insertAttempt(db, input.deliveryId, input.attempt);
     }
     return results;
   }
@@ -743,15 +807,16 @@ export class DeliveryStoreImpl implements DeliveryStore {
     deliveryId: number,
     attempt: DeliveryAttemptInput,
   ): Promise<void> {
+    const a = attemptColumns(attempt);
     await INSERT_ATTEMPT.run(db, this.#d, {
       deliveryId,
-      startedAtMs: toMs(attempt.startedAtMs, 'startedAtMs'),
-      endedAtMs: toMs(attempt.endedAtMs, 'endedAtMs'),
-      status: attempt.status ?? null,
-      error: attempt.error ?? null,
-      responseBytes: attempt.responseBytes ?? null,
-      outcome: attempt.outcome,
-      probe: bit(attempt.probe === true),
+      startedAtMs: a.started,
+      endedAtMs: a.ended,
+      status: a.status,
+      error: a.error,
+      responseBytes: a.bytes,
+      outcome: a.outcome,
+      probe: a.probe,
     });
   }
 

@@ -90,6 +90,13 @@ export interface DeliveryRecord {
 /** A delivery taken by a worker until `leaseExpiresMs`, with the event to send. */
 export interface LeasedDelivery extends DeliveryRecord {
   readonly event: StoredEvent;
+  /**
+   * The event's envelope as JSON text, byte for byte as the outbox serialised it (`JSON.stringify`,
+   * opened if sealed): what the `json` format sends, without parsing and serialising it again.
+   * Absent when the database hands the column back parsed (PostgreSQL); then `event.envelope` is
+   * the only form.
+   */
+  readonly envelopeJson?: string;
   readonly leaseOwner: string;
   readonly leaseExpiresMs: number;
 }

@@ -51,6 +51,12 @@ export interface StoreDialect {
    * per-call hops; otherwise through kysely.
    */
   execute(db: Kysely<StoreTables>, query: CompiledQuery): Promise<QueryResult<unknown>>;
+  /**
+   * The same for a select, each row an array of its columns in select order: better-sqlite3 builds
+   * a row object key by key, which for a wide row (the lease's 27 columns) costs more than reading
+   * the row. PostgreSQL: the driver's objects, as arrays.
+   */
+  executeArrays(db: Kysely<StoreTables>, query: CompiledQuery): Promise<unknown[][]>;
 
   // Batches (prepared.ts)
   /** True: a batch inserts with `VALUES` and runs once per row (SQLite); false: once, over arrays (PostgreSQL). */

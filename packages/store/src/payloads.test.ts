@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTendrilError, resourceHash, resourceId, type WritebackCommand } from '@tendril/core';
-import { SEALED_FIELD } from './payloads.js';
+import { plainPayloads, SEALED_FIELD, sealedPayloads } from './payloads.js';
 import { openPostgresStore } from './postgres/open.js';
 import {
   createPostgresTestDatabase,
@@ -233,4 +233,44 @@ describePayloadSealing('PostgreSQL', async () => {
         (r) => JSON.parse(r.t) as Record<string, unknown>,
       ),
   };
+});
+
+describe('a payload read as its JSON text (the json delivery body)', () => {
+  const envelope = { id: 'e1', data: { family: FAMILY, phone: PHONE, '10': 1, '2': 2, line: '\u2028' } };
+  const key = randomBytes(32);
+  const plain = plainPayloads();
+  const sealed = sealedPayloads(key);
+
+  it('is the text write serialised, plain or opened, and parses to what read gives', () => {
+    for (const codec of [plain, sealed]) {
+      const text = codec.readText('outbox.envelope_json', codec.write('outbox.envelope_json', envelope));
+      expect(text).toBe(JSON.stringify(envelope));
+      expect(JSON.parse(text!)).toEqual(
+        codec.read('outbox.envelope_json', codec.write('outbox.envelope_json', envelope)),
+      );
+    }
+    // A store being sealed still holds plain values: they read as they are.
+    expect(sealed.readText('outbox.envelope_json', plain.write('outbox.envelope_json', envelope))).toBe(
+      JSON.stringify(envelope),
+    );
+    // PostgreSQL hands the column back parsed: no text to give.
+    expect(plain.readText('outbox.envelope_json', envelope)).toBeUndefined();
+  });
+
+  it('refuses what read refuses: a sealed value without the key, another key, another column', () => {
+    const stored = sealed.write('outbox.envelope_json', envelope);
+    const refusal = (read: () => unknown) => {
+      try {
+        read();
+      } catch (error) {
+        return isTendrilError(error) ? error.code : 'other';
+      }
+      return 'read';
+    };
+    expect(refusal(() => plain.readText('outbox.envelope_json', stored))).toBe('TENDRIL_E_STORE_KEY');
+    expect(refusal(() => sealedPayloads(randomBytes(32)).readText('outbox.envelope_json', stored))).toBe(
+      'TENDRIL_E_STORE_KEY',
+    );
+    expect(refusal(() => sealed.readText('writebacks.input_json', stored))).toBe('TENDRIL_E_STORE');
+  });
 });

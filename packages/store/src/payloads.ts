@@ -20,6 +20,12 @@ export interface PayloadCodec {
   write(column: PayloadColumn, value: unknown, clear?: Readonly<Record<string, unknown>>): string;
   /** The value of a column as read (text on SQLite, parsed JSON on PostgreSQL), opened if sealed. */
   read<T>(column: PayloadColumn, raw: unknown): T;
+  /**
+   * The value's JSON text exactly as it was serialised when written (`JSON.stringify`), opened if
+   * sealed, without parsing it; undefined when the database hands the column back parsed
+   * (PostgreSQL's `json`). Refuses what `read` refuses.
+   */
+  readText(column: PayloadColumn, raw: unknown): string | undefined;
 }
 
 /** The columns that carry PHI. */
@@ -32,6 +38,11 @@ export type PayloadColumn = (typeof PAYLOAD_COLUMNS)[number];
 
 /** The JSON key marking a sealed value; queries test it to find rows still in plain text. */
 export const SEALED_FIELD = 'tendril_sealed';
+/**
+ * How every sealed column value's text begins: `write` puts the marker first. Plain values are
+ * event envelopes and writeback inputs, whose first key is never the marker.
+ */
+const SEALED_PREFIX = `{"${SEALED_FIELD}":"`;
 const VERSION = 'v1';
 const KEY_INFO = 'tendril store payloads v1 aes-256-gcm';
 const KEY_ID_INFO = 'tendril store payload key id v1';
@@ -57,19 +68,33 @@ function keyError(message: string): TendrilError {
 
 /** No site key: payloads are written as plain JSON; a sealed one cannot be read. */
 export function plainPayloads(): PayloadCodec {
+  const noKey = (column: PayloadColumn) =>
+    keyError(
+      `The agent store's ${column} values are encrypted and no site key was given; set TENDRIL_SITE_KEY or TENDRIL_SITE_KEY_FILE to the key \`tendril init\` showed.`,
+    );
   return {
     keyId: undefined,
     write: (_column, value) => JSON.stringify(value),
     read<T>(column: PayloadColumn, raw: unknown): T {
       const value = parse(raw);
-      if (sealedText(value) !== undefined) {
-        throw keyError(
-          `The agent store's ${column} values are encrypted and no site key was given; set TENDRIL_SITE_KEY or TENDRIL_SITE_KEY_FILE to the key \`tendril init\` showed.`,
-        );
-      }
+      if (sealedText(value) !== undefined) throw noKey(column);
       return value as T;
     },
+    readText(column, raw) {
+      if (typeof raw !== 'string') return undefined;
+      if (raw.startsWith(SEALED_PREFIX)) throw noKey(column);
+      return raw;
+    },
   };
+}
+
+/** A sealed value that does not open; the cause is a crypto or JSON error, kept off the message. */
+function damaged(column: PayloadColumn, cause: unknown): TendrilError {
+  return new TendrilError(
+    'TENDRIL_E_STORE',
+    `A ${column} value in the agent store does not decrypt (damaged or altered).`,
+    { retryable: false, cause, details: { column } },
+  );
 }
 
 /** The store key's one-way id (hex), recorded in the store to tell "another key" from "corrupt". */
@@ -83,6 +108,32 @@ export function sealedPayloads(siteKey: Buffer): PayloadCodec {
   const keyId = payloadKeyId(siteKey);
   const prefix = `${VERSION}.${keyId}.`;
   const aad = new Map(PAYLOAD_COLUMNS.map((column) => [column, Buffer.from(column, 'utf8')]));
+  /** The JSON text a sealed value carries. */
+  const open = (column: PayloadColumn, sealed: string): string => {
+    const parts = sealed.split('.');
+    if (parts.length !== 5 || parts[0] !== VERSION) {
+      throw new TendrilError(
+        'TENDRIL_E_STORE',
+        `A ${column} value in the agent store is damaged (not a sealed value this Tendril reads).`,
+        { retryable: false, details: { column } },
+      );
+    }
+    if (parts[1] !== keyId) {
+      throw keyError(
+        `The agent store's ${column} values were encrypted with another site key; start the agent with the key this store was used with.`,
+      );
+    }
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parts[2]!, 'base64'));
+      decipher.setAAD(aad.get(column)!);
+      decipher.setAuthTag(Buffer.from(parts[4]!, 'base64'));
+      return Buffer.concat([decipher.update(Buffer.from(parts[3]!, 'base64')), decipher.final()]).toString(
+        'utf8',
+      );
+    } catch (cause) {
+      throw damaged(column, cause);
+    }
+  };
   return {
     keyId,
     write(column, value, clear = {}): string {
@@ -97,36 +148,18 @@ export function sealedPayloads(siteKey: Buffer): PayloadCodec {
       const value = parse(raw);
       const sealed = sealedText(value);
       if (sealed === undefined) return value as T;
-      const parts = sealed.split('.');
-      if (parts.length !== 5 || parts[0] !== VERSION) {
-        throw new TendrilError(
-          'TENDRIL_E_STORE',
-          `A ${column} value in the agent store is damaged (not a sealed value this Tendril reads).`,
-          { retryable: false, details: { column } },
-        );
-      }
-      if (parts[1] !== keyId) {
-        throw keyError(
-          `The agent store's ${column} values were encrypted with another site key; start the agent with the key this store was used with.`,
-        );
-      }
+      const text = open(column, sealed);
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parts[2]!, 'base64'));
-        decipher.setAAD(aad.get(column)!);
-        decipher.setAuthTag(Buffer.from(parts[4]!, 'base64'));
-        const text = Buffer.concat([
-          decipher.update(Buffer.from(parts[3]!, 'base64')),
-          decipher.final(),
-        ]).toString('utf8');
         return JSON.parse(text) as T;
       } catch (cause) {
-        // The cause is a crypto or JSON error: no payload in it, but it is kept off the message.
-        throw new TendrilError(
-          'TENDRIL_E_STORE',
-          `A ${column} value in the agent store does not decrypt (damaged or altered).`,
-          { retryable: false, cause, details: { column } },
-        );
+        throw damaged(column, cause);
       }
+    },
+    readText(column, raw) {
+      if (typeof raw !== 'string') return undefined;
+      if (!raw.startsWith(SEALED_PREFIX)) return raw;
+      const sealed = sealedText(parse(raw));
+      return sealed === undefined ? raw : open(column, sealed);
     },
   };
 }

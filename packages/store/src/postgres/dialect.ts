@@ -26,6 +26,8 @@ export function postgresDialect(schema: string | undefined): StoreDialect {
     jsonText: (ref, key) => sql<string>`(${sql.ref(ref)} ->> ${sql.lit(key)}) COLLATE "C"`,
 
     execute: (db, query) => db.executeQuery(query),
+    executeArrays: async (db, query) =>
+      (await db.executeQuery(query)).rows.map((row): unknown[] => Object.values(row as object)),
     batchRowsInline: false,
     rowSource: (columns: RowColumns) => {
       const names = Object.keys(columns);

@@ -29,6 +29,10 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
     // One row of parameters; executeBatch puts many rows in one INSERT (sqlite/multi-row.ts).
     execute: async (db, query) =>
       db.isTransaction ? statements.execute(query.sql, query.parameters) : db.executeQuery(query),
+    executeArrays: async (db, query) =>
+      db.isTransaction
+        ? statements.executeArrays(query.sql, query.parameters)
+        : (await db.executeQuery(query)).rows.map((row): unknown[] => Object.values(row as object)),
     batchRowsInline: true,
     rowSource: (columns: RowColumns) =>
       sql<Record<string, RowValue>>`(SELECT ${sql.join(

@@ -31,6 +31,8 @@ export interface SqliteDatabase {
 export interface SqliteStatement {
   readonly reader: boolean;
   all(...parameters: unknown[]): unknown[];
+  /** Rows as arrays of their columns (a select only). */
+  raw(toggle?: boolean): this;
   run(...parameters: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 }
 
@@ -38,6 +40,8 @@ export interface SqliteStatement {
 export class SqliteStatements {
   readonly #database: SqliteDatabase;
   readonly #cache = new Map<string, SqliteStatement>();
+  /** The same texts prepared to give rows as arrays (a statement's mode is its own, so a second one). */
+  readonly #arrays = new Map<string, SqliteStatement>();
   /** Dynamic filters make a handful of texts each; this bound only guards against a leak. */
   static readonly LIMIT = 500;
 
@@ -63,8 +67,20 @@ export class SqliteStatements {
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
   }
 
+  /** Runs one select synchronously, each row an array of its columns in select order. */
+  executeArrays(sql: string, parameters: readonly unknown[]): unknown[][] {
+    let statement = this.#arrays.get(sql);
+    if (statement === undefined) {
+      statement = this.#database.prepare(sql).raw(true);
+      if (this.#arrays.size >= SqliteStatements.LIMIT) this.#arrays.clear();
+      this.#arrays.set(sql, statement);
+    }
+    return statement.all(...parameters) as unknown[][];
+  }
+
   clear(): void {
     this.#cache.clear();
+    this.#arrays.clear();
   }
 }
 
