@@ -284,6 +284,34 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     );
   });
 
+  it('the worker is a pipeline: a command accepted while a slow one runs is written before that one ends', async () => {
+    // The slow command: a patient update whose locked read of the patient's row waits on this lock.
+    const blocker = await db.connect();
+    let slowId = '';
+    try {
+      await blocker.query('START TRANSACTION');
+      await blocker.query('SELECT pid FROM patient_data WHERE pid = ? FOR UPDATE', [sourceIds.pid]);
+      const slow = await post({
+        command: 'Patient.update',
+        connectionId: CONNECTION,
+        idempotencyKey: 'pipeline-slow',
+        input: { patientId: ids.patient, preferredName: 'Pip' },
+      });
+      slowId = ((await slow.json()) as { id: string }).id;
+      // Claimed (alone) before the next one is accepted.
+      while ((await store.writebacks.get(slowId))?.phase !== 'executing')
+        await new Promise((r) => setTimeout(r, 10));
+      const fast = await post(book('pipeline-fast', slot(7, 10), { patientId: ids.patient2 }));
+      const written = await waitForResult(base, key, ((await fast.json()) as { id: string }).id);
+      expect(written['status']).toBe('written');
+      expect((await store.writebacks.get(slowId))?.phase).toBe('executing');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    expect((await waitForResult(base, key, slowId))['status']).toBe('written');
+  });
+
   it('concurrent bookings of one slot: exactly one is written', async () => {
     const s = slot(6, 8);
     const before = await count('pc_eventDate = ? AND pc_aid = ?', [s.date, sourceIds.userId]);
