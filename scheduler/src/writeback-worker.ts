@@ -199,9 +199,13 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     return undefined;
   }
 
+  /**
+   * Runs one claimed command. A booking with a `turn` waits for it just before its first locking
+   * statement (on the vendor-api path, its first request) and gives it back when its transaction
+   * has ended: its reference reads run side by side with the turn-holder's, holding no lock and
+   * no connection (docs/writeback.md, "Concurrent bookings").
+   */
   async function execute(record: WritebackRecord, turn: Turn | undefined): Promise<void> {
-    // The whole command in turn: bookings of one connection and day one after another.
-    await turn?.ready;
     const connection = connections.get(record.connectionId);
     if (!connection) {
       await finish(record, 'unknown', {
@@ -251,7 +255,12 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     };
     let outcome: WritebackOutcome;
     try {
-      outcome = await runOnce();
+      try {
+        outcome = await runOnce();
+      } finally {
+        // Committed or rolled back: the next booking of the day may take its locks.
+        turn?.release();
+      }
     } catch (error) {
       if (error instanceof DeadlinePassed) {
         await finish(record, connector.id, { status: 'timed_out' }, journal);
@@ -274,6 +283,11 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
       const gate = () => {
         if (now().getTime() >= deadline) throw new DeadlinePassed();
       };
+      /** The day's turn, then the deadline again: a command whose deadline passed while it waited writes nothing. */
+      const takeTurn = async () => {
+        await turn?.ready;
+        gate();
+      };
       if (capability.writePath === 'vendor-api') {
         const api = options.vendorApi?.(connection!);
         if (!api)
@@ -283,7 +297,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
           async request(method, path, body) {
             if (first) {
               first = false;
-              gate();
+              // No lock to take turns behind on this path: the whole API exchange is the turn.
+              await takeTurn();
             }
             const response = await api.request(method, path, body);
             journal.push({
@@ -312,6 +327,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
               timezone: connection!.timezone,
               now,
               beforeFirstStatement: gate,
+              beforeFirstLock: takeTurn,
               onStatement: (text) =>
                 journal.push({
                   writebackId: record.id,
