@@ -419,6 +419,39 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     });
   });
 
+  it('a queued booking whose deadline passes while it waits for its turn is timed_out, and nothing of it is written', async () => {
+    await withQueuedWorker(async (statements) => {
+      const first = slot(12, 8);
+      const late = slot(12, 10);
+      const blocker = await db.connect();
+      let firstId = '';
+      let lateId = '';
+      try {
+        await blocker.query('START TRANSACTION');
+        await blocker.query(`SELECT pc_eid FROM ${EVENTS} WHERE pc_eventDate = ? FOR UPDATE`, [first.date]);
+        firstId = await idOf(await post(book('deadline-holder', first)));
+        while (statements.filter(slotRead).length === 0) await new Promise((r) => setTimeout(r, 10));
+        lateId = await idOf(
+          await post({
+            ...book('deadline-waiter', late),
+            deadline: new Date(Date.now() + 1500).toISOString(),
+          }),
+        );
+        // Claimed before its deadline, then left waiting behind the turn-holder past it.
+        while ((await store.writebacks.get(lateId))?.phase === 'queued')
+          await new Promise((r) => setTimeout(r, 10));
+        expect((await store.writebacks.get(lateId))?.phase).toBe('executing');
+        await new Promise((r) => setTimeout(r, 1700));
+      } finally {
+        await blocker.query('ROLLBACK');
+        await blocker.end();
+      }
+      expect((await waitForResult(base, key, firstId))['status']).toBe('written');
+      expect((await waitForResult(base, key, lateId))['status']).toBe('timed_out');
+      expect(await count('pc_eventDate = ? AND pc_startTime = ?', [late.date, '10:00:00'])).toBe(0);
+    });
+  });
+
   it('malformed, oversized and injection-laden requests are 4xx with field errors, and nothing is written', async () => {
     const before = await count();
     const [patientsBefore] = await emr.query('SELECT COUNT(*) AS n FROM patient_data');
