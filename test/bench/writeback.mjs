@@ -1,17 +1,20 @@
-// `pnpm bench writeback [--json] [--requests N] [--poll-ms 2]`: latency of Appointment.book on OpenEMR's real schema in
+// `pnpm bench writeback [--json] [--requests N] [--poll-ms 2] [--no-profile]`: latency of Appointment.book on OpenEMR's real schema in
 // MariaDB, from HTTP accept (202) to a committed, read-back row (`finishedAt − acceptedAt` of the
 // command, and the client-observed time until GET shows `written`), at 1 and at 16 concurrent
 // clients. Baseline in the same run: the raw driver doing the same INSERT in its own transaction.
 // The clients (POST, then GET every `--poll-ms` until the command is finished) run in their own process, as
 // `bench delivery`'s receiver does, so their work does not count against the agent's; the agent
 // still serves their GETs. `agentCpuMsPerBooking` is the agent process's CPU (user + system) per booking.
+// Then where the agent's time goes, stage by stage, from a CPU profile of an extra 16-client run
+// (the measured runs are not profiled; BENCH_CPUPROFILE=<file> keeps it).
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
+import { inUrl, printStages, profiled, stageTimes } from './stage-profile.mjs';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dist = (pkg) => join(root, pkg, 'dist/index.js');
@@ -40,6 +43,25 @@ const summary = (values) => {
   return { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: s[s.length - 1] };
 };
 const fmt = (x) => `${x.toFixed(1)} ms`;
+
+/** Stages of the agent process while clients book: the API, the worker, the EHR's driver, the store. */
+const AGENT_STAGES = [
+  ['API routes (POST, GET)', inUrl('packages/api/dist')],
+  ['writeback engine', inUrl('scheduler/dist/writeback-engine')],
+  ['read-back (mapping)', inUrl('core/dist/mapping', 'core/dist/transforms')],
+  [
+    'store (SQLite statements)',
+    ({ url, functionName }) => url === '' && /^(run|all|get|iterate|exec)$/.test(functionName),
+  ],
+  ['EHR driver (mysql2, knex)', inUrl('/mysql2/', '/knex/', '/tarn/', 'packages/sql/dist'), { weak: true }],
+  [
+    'HTTP server (fastify, node:http)',
+    inUrl('/fastify/', '/find-my-way/', 'node:_http', 'node:net'),
+    { weak: true },
+  ],
+  ['store (other)', inUrl('packages/store/dist', '/kysely/', 'better-sqlite3'), { weak: true }],
+  ['writeback worker', inUrl('scheduler/dist/writeback-'), { weak: true }],
+];
 
 let clientsStarted;
 /** The client process: answers `ask` with the results of one run. */
@@ -202,7 +224,7 @@ async function main() {
 
     const clientProcess = startClients();
     /** Runs `clients` concurrent clients in the client process over the next `REQUESTS` slots. */
-    async function run(clients) {
+    async function run(clients, { profile = false } = {}) {
       const bodies = Array.from({ length: REQUESTS }, (_, i) => {
         const s = nextSlot();
         return {
@@ -213,11 +235,10 @@ async function main() {
         };
       });
       const cpu = process.cpuUsage();
-      const { results, seconds } = await (
-        await clientProcess
-      ).ask({ base, headers, bodies, clients, pollMs: POLL_MS });
+      const ask = async () => (await clientProcess).ask({ base, headers, bodies, clients, pollMs: POLL_MS });
+      const { result, profile: cpuProfile } = profile ? await profiled(ask) : { result: await ask() };
       const used = process.cpuUsage(cpu);
-      return { results, seconds, agentCpuMs: (used.user + used.system) / 1000 };
+      return { ...result, agentCpuMs: (used.user + used.system) / 1000, cpuProfile };
     }
 
     async function baseline() {
@@ -267,6 +288,13 @@ async function main() {
           `agent CPU ${(agentCpuMs / results.length).toFixed(1)} ms/booking)  ` +
           `target p95 ≤ 250 ms: ${server.p95 <= 250 ? 'met' : 'MISSED'}`,
       );
+    }
+    if (!process.argv.includes('--no-profile')) {
+      slotCounter = 6000;
+      const { results, cpuProfile } = await run(16, { profile: true });
+      if (process.env.BENCH_CPUPROFILE)
+        writeFileSync(process.env.BENCH_CPUPROFILE, JSON.stringify(cpuProfile));
+      printStages('agent, 16 clients (an extra run)', stageTimes(cpuProfile, AGENT_STAGES), results.length);
     }
     if (process.argv.includes('--json'))
       console.log(JSON.stringify({ clients: measured, rawP95Ms: Number(raw.p95.toFixed(1)) }));
