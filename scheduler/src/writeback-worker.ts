@@ -451,6 +451,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
   async function loop(signal?: AbortSignal): Promise<number> {
     let done = 0;
     const inFlight = new Set<Promise<void>>();
+    /** The last claim filled every free slot: more may be queued. A drain asked for (`again`) also claims. */
+    let mayHaveMore = true;
     try {
       if (!recovered) {
         recovered = true;
@@ -458,12 +460,11 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
       }
       for (;;) {
         woken = false;
-        again = false;
-        if (!signal?.aborted && inFlight.size < concurrency) {
-          const { claimed, expired } = await store.writebacks.claim({
-            now: iso(now()),
-            limit: concurrency - inFlight.size,
-          });
+        if (!signal?.aborted && inFlight.size < concurrency && (mayHaveMore || again)) {
+          again = false;
+          const limit = concurrency - inFlight.size;
+          const { claimed, expired } = await store.writebacks.claim({ now: iso(now()), limit });
+          mayHaveMore = claimed.length + expired.length >= limit;
           for (const record of claimed) {
             const key = options.queueBookings === false ? undefined : contentionKey(record);
             const command = run(record, key === undefined ? undefined : turns.take(key)).finally(() => {
@@ -481,7 +482,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
           if (claimed.length > 0 || expired.length > 0) continue;
         }
         // Nothing claimable now: done when nothing is in flight and no drain was asked for meanwhile.
-        if (inFlight.size === 0 && !again) break;
+        if (inFlight.size === 0 && !again && !mayHaveMore) break;
         if (signal?.aborted && inFlight.size === 0) break;
         await woke();
         wake = undefined;
