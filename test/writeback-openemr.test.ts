@@ -45,6 +45,8 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
   let read: SqlClient;
   let write: SqlClient;
   let worker: WritebackWorker;
+  /** The worker the API wakes, when a test uses its own. */
+  let woken: WritebackWorker | undefined;
   let api: ApiServer;
   let base: string;
   let key: string;
@@ -147,7 +149,7 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       connections: [connection, readOnly],
       connectorFor,
       kick: () => {
-        if (!paused) worker.kick();
+        if (!paused) (woken ?? worker).kick();
       },
     }));
     key = await createVendorKey(store, 'vendor', [CONNECTION, 'read-only-emr']);
@@ -284,6 +286,34 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     );
   });
 
+  it('the worker is a pipeline: a command accepted while a slow one runs is written before that one ends', async () => {
+    // The slow command: a patient update whose locked read of the patient's row waits on this lock.
+    const blocker = await db.connect();
+    let slowId = '';
+    try {
+      await blocker.query('START TRANSACTION');
+      await blocker.query('SELECT pid FROM patient_data WHERE pid = ? FOR UPDATE', [sourceIds.pid]);
+      const slow = await post({
+        command: 'Patient.update',
+        connectionId: CONNECTION,
+        idempotencyKey: 'pipeline-slow',
+        input: { patientId: ids.patient, preferredName: 'Pip' },
+      });
+      slowId = ((await slow.json()) as { id: string }).id;
+      // Claimed (alone) before the next one is accepted.
+      while ((await store.writebacks.get(slowId))?.phase !== 'executing')
+        await new Promise((r) => setTimeout(r, 10));
+      const fast = await post(book('pipeline-fast', slot(7, 10), { patientId: ids.patient2 }));
+      const written = await waitForResult(base, key, ((await fast.json()) as { id: string }).id);
+      expect(written['status']).toBe('written');
+      expect((await store.writebacks.get(slowId))?.phase).toBe('executing');
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    expect((await waitForResult(base, key, slowId))['status']).toBe('written');
+  });
+
   it('concurrent bookings of one slot: exactly one is written', async () => {
     const s = slot(6, 8);
     const before = await count('pc_eventDate = ? AND pc_aid = ?', [s.date, sourceIds.userId]);
@@ -303,6 +333,123 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       results.filter((r) => r['status'] === 'failed').map((r) => (r['error'] as { code: string }).code),
     ).toEqual(Array(7).fill('slot_conflict'));
     expect(await count('pc_eventDate = ? AND pc_aid = ?', [s.date, sourceIds.userId])).toBe(before + 1);
+  });
+
+  /** A worker that queues bookings (the default), on its own write pool whose statements it records. */
+  async function withQueuedWorker(test: (statements: string[]) => Promise<void>): Promise<void> {
+    const queuedWrite = createSqlClient(connection.writeback!.database!, { pool: { min: 0, max: 8 } });
+    const statements: string[] = [];
+    queuedWrite.knex.on('query', (query: { sql: string }) => statements.push(query.sql));
+    woken = createWritebackWorker({
+      store,
+      logger: silentLogger,
+      connections: [connection],
+      connectorFor,
+      readClient: () => read,
+      writeClient: () => queuedWrite,
+      concurrency: 8,
+    });
+    try {
+      await test(statements);
+    } finally {
+      woken = undefined;
+      await queuedWrite.close();
+    }
+  }
+  const idOf = async (response: Response) => ((await response.json()) as { id: string }).id;
+  const slotRead = (sql: string) => sql.includes(EVENTS) && /for update/i.test(sql);
+
+  it('queued bookings of one day take turns in claim order: the first accepted of one slot is written', async () => {
+    await withQueuedWorker(async () => {
+      const s = slot(8, 8);
+      paused = true;
+      let accepted: string[];
+      try {
+        accepted = [];
+        // One at a time, so the claim order (oldest first) is the order of this list.
+        for (let i = 0; i < 8; i++) accepted.push(await idOf(await post(book(`turn-${i}`, s))));
+        await woken!.drain();
+      } finally {
+        paused = false;
+      }
+      const results = await Promise.all(accepted.map((id) => waitForResult(base, key, id)));
+      expect(results.map((r) => r['status'])).toEqual(['written', ...Array(7).fill('failed')]);
+      expect(results.slice(1).map((r) => (r['error'] as { code: string }).code)).toEqual(
+        Array(7).fill('slot_conflict'),
+      );
+    });
+  });
+
+  it('a queued booking re-reads its references while the day’s turn-holder holds its locks, and takes its locks only after it', async () => {
+    await withQueuedWorker(async (statements) => {
+      const first = slot(9, 8);
+      const second = slot(9, 10);
+      // The turn-holder's slot read waits on this lock on the day's appointments.
+      const blocker = await db.connect();
+      let firstId = '';
+      let secondId = '';
+      try {
+        await blocker.query('START TRANSACTION');
+        await blocker.query(`SELECT pc_eid FROM ${EVENTS} WHERE pc_eventDate = ? FOR UPDATE`, [first.date]);
+        firstId = await idOf(await post(book('turn-holder', first)));
+        while (statements.filter(slotRead).length === 0) await new Promise((r) => setTimeout(r, 10));
+        const mark = statements.length;
+        secondId = await idOf(await post(book('turn-waiter', second, { patientId: ids.patient2 })));
+        // The second booking's patient re-read runs now, while the first still waits inside its transaction.
+        const until = Date.now() + 15_000;
+        while (!statements.slice(mark).some((sql) => sql.includes('patient_data'))) {
+          if (Date.now() > until) throw new Error('the queued booking did not re-read its patient');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(statements.slice(mark).filter(slotRead)).toEqual([]);
+        expect((await store.writebacks.get(firstId))?.phase).toBe('executing');
+        expect((await store.writebacks.get(secondId))?.phase).toBe('executing');
+      } finally {
+        await blocker.query('ROLLBACK');
+        await blocker.end();
+      }
+      const results = await Promise.all([firstId, secondId].map((id) => waitForResult(base, key, id)));
+      expect(results.map((r) => r['status'])).toEqual(['written', 'written']);
+      // In turn: the second's locking read came after the first's commit.
+      const slotReads = statements.flatMap((sql, i) => (slotRead(sql) ? [i] : []));
+      const firstCommit = statements.findIndex((sql) => /^commit/i.test(sql));
+      expect(slotReads).toHaveLength(2);
+      expect(firstCommit).toBeGreaterThan(slotReads[0]!);
+      expect(slotReads[1]).toBeGreaterThan(firstCommit);
+    });
+  });
+
+  it('a queued booking whose deadline passes while it waits for its turn is timed_out, and nothing of it is written', async () => {
+    await withQueuedWorker(async (statements) => {
+      const first = slot(12, 8);
+      const late = slot(12, 10);
+      const blocker = await db.connect();
+      let firstId = '';
+      let lateId = '';
+      try {
+        await blocker.query('START TRANSACTION');
+        await blocker.query(`SELECT pc_eid FROM ${EVENTS} WHERE pc_eventDate = ? FOR UPDATE`, [first.date]);
+        firstId = await idOf(await post(book('deadline-holder', first)));
+        while (statements.filter(slotRead).length === 0) await new Promise((r) => setTimeout(r, 10));
+        lateId = await idOf(
+          await post({
+            ...book('deadline-waiter', late),
+            deadline: new Date(Date.now() + 1500).toISOString(),
+          }),
+        );
+        // Claimed before its deadline, then left waiting behind the turn-holder past it.
+        while ((await store.writebacks.get(lateId))?.phase === 'queued')
+          await new Promise((r) => setTimeout(r, 10));
+        expect((await store.writebacks.get(lateId))?.phase).toBe('executing');
+        await new Promise((r) => setTimeout(r, 1700));
+      } finally {
+        await blocker.query('ROLLBACK');
+        await blocker.end();
+      }
+      expect((await waitForResult(base, key, firstId))['status']).toBe('written');
+      expect((await waitForResult(base, key, lateId))['status']).toBe('timed_out');
+      expect(await count('pc_eventDate = ? AND pc_startTime = ?', [late.date, '10:00:00'])).toBe(0);
+    });
   });
 
   it('malformed, oversized and injection-laden requests are 4xx with field errors, and nothing is written', async () => {

@@ -22,6 +22,7 @@ import {
 import type { Store, WritebackAuditEntry, WritebackError, WritebackRecord } from '@tendril/store';
 import type { Logger } from './logger.js';
 import { runDeclaredCommand, type DeclaredCommandInput } from './writeback-engine.js';
+import { contentionKey, createTurns, type Turn } from './writeback-turns.js';
 
 /** What the worker needs; the agent passes its pools, tests real databases. */
 export interface WritebackWorkerOptions {
@@ -36,12 +37,12 @@ export interface WritebackWorkerOptions {
   readonly writeClient: (connection: ConnectionConfig) => SqlClient;
   /** The vendor API client of a connection, for the `vendor-api` path. */
   readonly vendorApi?: (connection: ConnectionConfig) => VendorApi | undefined;
-  /** Commands run at once (each in its own transaction). Default 8. */
+  /** Commands in flight at once (each in its own transaction); the next is claimed as one ends. Default 8. */
   readonly concurrency?: number;
   /**
-   * Bookings of one connection and day run one after another ({@link byContention}). Default true;
-   * false sends them side by side, as two agents or fleet workers would, leaving the EHR's lock alone
-   * to keep the slot (the race tests use it to prove that lock).
+   * Bookings of one connection and day take turns, in claim order ({@link contentionKey}). Default
+   * true; false sends them side by side, as two agents or fleet workers would, leaving the EHR's
+   * lock alone to keep the slot (the race tests use it to prove that lock).
    */
   readonly queueBookings?: boolean;
   /** Runs of a transaction the engine aborted for a lock conflict (deadlock). Default 8. */
@@ -55,7 +56,10 @@ export interface WritebackWorker {
    * asks that drain for one more pass and waits for it. Resolves with the number of commands finished.
    */
   drain(signal?: AbortSignal): Promise<number>;
-  /** Starts a drain without waiting (the API calls this after accepting a command: near real time). */
+  /**
+   * Starts a drain without waiting, or has the running one claim at once if it has a free slot
+   * (the API calls this after accepting a command: near real time).
+   */
   kick(): void;
 }
 
@@ -98,40 +102,31 @@ function driverCode(error: unknown): Record<string, string | number> {
 }
 
 /** The worker that drains the writeback queue (docs/writeback.md, "Lifecycle and guarantees"). */
-/** Commands that book a slot: two of them on one connection and day contend for the same rows. */
-const SLOT_COMMANDS: ReadonlySet<string> = new Set(['Appointment.book', 'Appointment.reschedule']);
-
-/**
- * Claimed commands, grouped into queues that may run side by side: bookings of one connection and
- * day share a queue (docs/writeback.md, "Concurrent bookings"), every other command is alone in its
- * own. The EHR's lock serialises such bookings anyway; queueing them here keeps InnoDB from
- * deadlocking them on neighbouring index ranges and retrying with backoff. The lock stays, and
- * still decides: this only orders what one worker sends.
- */
-export function byContention(claimed: readonly WritebackRecord[]): WritebackRecord[][] {
-  const queues = new Map<string, WritebackRecord[]>();
-  for (const record of claimed) {
-    const start = record.input['start'];
-    const key =
-      SLOT_COMMANDS.has(record.command) && typeof start === 'string'
-        ? `${record.connectionId}\u0000${start.slice(0, 10)}`
-        : `\u0001${record.id}`;
-    const queue = queues.get(key);
-    if (queue) queue.push(record);
-    else queues.set(key, [record]);
-  }
-  return [...queues.values()];
-}
-
 export function createWritebackWorker(options: WritebackWorkerOptions): WritebackWorker {
   const { store, logger } = options;
   const now = options.now ?? (() => new Date());
   const concurrency = options.concurrency ?? 8;
   const attempts = options.conflictAttempts ?? 8;
   const connections = new Map(options.connections.map((c) => [c.id, c]));
-  let running: Promise<number> | undefined;
+  const turns = createTurns();
+  /** A drain loop is running (set and cleared synchronously, see {@link drain}); `running` is its promise. */
+  let draining = false;
+  let running: Promise<number> = Promise.resolve(0);
   let again = false;
   let recovered = false;
+  /** Wakes the drain loop (a command ended, or a drain was asked for); remembered if it is not waiting. */
+  let wake: (() => void) | undefined;
+  let woken = false;
+  const nudge = () => {
+    woken = true;
+    wake?.();
+  };
+  const woke = () =>
+    woken
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          wake = resolve;
+        });
 
   async function finish(
     record: WritebackRecord,
@@ -204,7 +199,13 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     return undefined;
   }
 
-  async function execute(record: WritebackRecord): Promise<void> {
+  /**
+   * Runs one claimed command. A booking with a `turn` waits for it just before its first locking
+   * statement (on the vendor-api path, its first request) and gives it back when its transaction
+   * has ended: its reference reads run side by side with the turn-holder's, holding no lock and
+   * no connection (docs/writeback.md, "Concurrent bookings").
+   */
+  async function execute(record: WritebackRecord, turn: Turn | undefined): Promise<void> {
     const connection = connections.get(record.connectionId);
     if (!connection) {
       await finish(record, 'unknown', {
@@ -254,7 +255,12 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     };
     let outcome: WritebackOutcome;
     try {
-      outcome = await runOnce();
+      try {
+        outcome = await runOnce();
+      } finally {
+        // Committed or rolled back: the next booking of the day may take its locks.
+        turn?.release();
+      }
     } catch (error) {
       if (error instanceof DeadlinePassed) {
         await finish(record, connector.id, { status: 'timed_out' }, journal);
@@ -277,6 +283,11 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
       const gate = () => {
         if (now().getTime() >= deadline) throw new DeadlinePassed();
       };
+      /** The day's turn, then the deadline again: a command whose deadline passed while it waited writes nothing. */
+      const takeTurn = async () => {
+        await turn?.ready;
+        gate();
+      };
       if (capability.writePath === 'vendor-api') {
         const api = options.vendorApi?.(connection!);
         if (!api)
@@ -286,7 +297,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
           async request(method, path, body) {
             if (first) {
               first = false;
-              gate();
+              // No lock to take turns behind on this path: the whole API exchange is the turn.
+              await takeTurn();
             }
             const response = await api.request(method, path, body);
             journal.push({
@@ -315,6 +327,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
               timezone: connection!.timezone,
               now,
               beforeFirstStatement: gate,
+              beforeFirstLock: takeTurn,
               onStatement: (text) =>
                 journal.push({
                   writebackId: record.id,
@@ -429,56 +442,90 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     return stuck.length;
   }
 
+  /**
+   * A pipeline: up to `concurrency` commands in flight, the next claimed as soon as one ends or a
+   * command is accepted, in the store's claim order (oldest first). A booking's ticket for its
+   * day's turn is taken at claim, so turns follow claim order. Returns once nothing is queued or
+   * in flight; with `signal` aborted it claims nothing more and waits for the commands in flight.
+   */
   async function loop(signal?: AbortSignal): Promise<number> {
     let done = 0;
-    if (!recovered) {
-      recovered = true;
-      done += await recover();
-    }
-    do {
-      again = false;
-      for (;;) {
-        if (signal?.aborted) return done;
-        const { claimed, expired } = await store.writebacks.claim({ now: iso(now()), limit: concurrency });
-        if (claimed.length === 0 && expired.length === 0) break;
-        for (const record of expired) {
-          const connection = connections.get(record.connectionId);
-          await finish(record, connection?.connector ?? 'unknown', { status: 'timed_out' });
-        }
-        const queues =
-          options.queueBookings === false ? claimed.map((record) => [record]) : byContention(claimed);
-        await Promise.all(queues.map((queue) => runInTurn(queue)));
-        done += claimed.length + expired.length;
+    const inFlight = new Set<Promise<void>>();
+    /** The last claim filled every free slot: more may be queued. A drain asked for (`again`) also claims. */
+    let mayHaveMore = true;
+    try {
+      if (!recovered) {
+        recovered = true;
+        done += await recover();
       }
-    } while (again);
+      for (;;) {
+        woken = false;
+        if (!signal?.aborted && inFlight.size < concurrency && (mayHaveMore || again)) {
+          again = false;
+          const limit = concurrency - inFlight.size;
+          const { claimed, expired } = await store.writebacks.claim({ now: iso(now()), limit });
+          mayHaveMore = claimed.length + expired.length >= limit;
+          for (const record of claimed) {
+            const key = options.queueBookings === false ? undefined : contentionKey(record);
+            const command = run(record, key === undefined ? undefined : turns.take(key)).finally(() => {
+              inFlight.delete(command);
+              done++;
+              nudge();
+            });
+            inFlight.add(command);
+          }
+          for (const record of expired) {
+            const connection = connections.get(record.connectionId);
+            await finish(record, connection?.connector ?? 'unknown', { status: 'timed_out' });
+            done++;
+          }
+          if (claimed.length > 0 || expired.length > 0) continue;
+        }
+        // Nothing claimable now: done when nothing is in flight and no drain was asked for meanwhile.
+        if (inFlight.size === 0 && !again && !mayHaveMore) break;
+        if (signal?.aborted && inFlight.size === 0) break;
+        await woke();
+        wake = undefined;
+      }
+    } catch (error) {
+      // The store failed to claim or finish: let the commands in flight end before giving up.
+      await Promise.allSettled(inFlight);
+      draining = false;
+      throw error;
+    }
+    // Cleared here, in the same turn of the event loop as the last check of `again`: a drain asked
+    // for after this point starts a new loop rather than joining one that will not claim again.
+    draining = false;
     return done;
   }
 
-  /** Runs commands that contend for the same slots one after another, each as {@link execute}. */
-  async function runInTurn(queue: readonly WritebackRecord[]): Promise<void> {
-    for (const record of queue) {
-      await execute(record).catch(async (error: unknown) => {
-        // A failure of the worker itself (store down): leave the command executing; recovery reports it.
-        logger.error(
-          {
-            event: 'writeback.worker_failed',
-            writebackId: record.id,
-            code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL',
-          },
-          'writeback worker failed',
-        );
-      });
+  /** Runs one claimed command as {@link execute}; its ticket is given back however it ends. */
+  async function run(record: WritebackRecord, turn: Turn | undefined): Promise<void> {
+    try {
+      await execute(record, turn);
+    } catch (error) {
+      // A failure of the worker itself (store down): leave the command executing; recovery reports it.
+      logger.error(
+        {
+          event: 'writeback.worker_failed',
+          writebackId: record.id,
+          code: isTendrilError(error) ? error.code : 'TENDRIL_E_INTERNAL',
+        },
+        'writeback worker failed',
+      );
+    } finally {
+      turn?.release();
     }
   }
 
   function drain(signal?: AbortSignal): Promise<number> {
-    if (running) {
+    if (draining) {
       again = true;
+      nudge();
       return running;
     }
-    running = loop(signal).finally(() => {
-      running = undefined;
-    });
+    draining = true;
+    running = loop(signal);
     return running;
   }
 

@@ -1,13 +1,20 @@
-// `pnpm bench writeback [--json] [--requests N]`: latency of Appointment.book on OpenEMR's real schema in
+// `pnpm bench writeback [--json] [--requests N] [--poll-ms 2] [--no-profile]`: latency of Appointment.book on OpenEMR's real schema in
 // MariaDB, from HTTP accept (202) to a committed, read-back row (`finishedAt − acceptedAt` of the
 // command, and the client-observed time until GET shows `written`), at 1 and at 16 concurrent
 // clients. Baseline in the same run: the raw driver doing the same INSERT in its own transaction.
+// The clients (POST, then GET every `--poll-ms` until the command is finished) run in their own process, as
+// `bench delivery`'s receiver does, so their work does not count against the agent's; the agent
+// still serves their GETs. `agentCpuMsPerBooking` is the agent process's CPU (user + system) per booking.
+// Then where the agent's time goes, stage by stage, from a CPU profile of an extra 16-client run
+// (the measured runs are not profiled; BENCH_CPUPROFILE=<file> keeps it).
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
+import { inUrl, printStages, profiled, stageTimes } from './stage-profile.mjs';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dist = (pkg) => join(root, pkg, 'dist/index.js');
@@ -23,6 +30,7 @@ function arg(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 const REQUESTS = Number(arg('requests', '160'));
+const POLL_MS = Number(arg('poll-ms', '2'));
 // The shared fixtures by the one rule (docs/testing.md, "Fixture schemas").
 const { fixturePath } = await import(dist('packages/testing'));
 const FIXTURES = fixturePath('openemr');
@@ -35,6 +43,82 @@ const summary = (values) => {
   return { p50: pct(s, 50), p95: pct(s, 95), p99: pct(s, 99), max: s[s.length - 1] };
 };
 const fmt = (x) => `${x.toFixed(1)} ms`;
+
+/** Stages of the agent process while clients book: the API, the worker, the EHR's driver, the store. */
+const AGENT_STAGES = [
+  ['API routes (POST, GET)', inUrl('packages/api/dist')],
+  ['writeback engine', inUrl('scheduler/dist/writeback-engine')],
+  ['read-back (mapping)', inUrl('core/dist/mapping', 'core/dist/transforms')],
+  [
+    'store (SQLite statements)',
+    ({ url, functionName }) => url === '' && /^(run|all|get|iterate|exec)$/.test(functionName),
+  ],
+  ['EHR driver (mysql2, knex)', inUrl('/mysql2/', '/knex/', '/tarn/', 'packages/sql/dist'), { weak: true }],
+  [
+    'HTTP server (fastify, node:http)',
+    inUrl('/fastify/', '/find-my-way/', 'node:_http', 'node:net'),
+    { weak: true },
+  ],
+  ['store (other)', inUrl('packages/store/dist', '/kysely/', 'better-sqlite3'), { weak: true }],
+  ['writeback worker', inUrl('scheduler/dist/writeback-'), { weak: true }],
+];
+
+let clientsStarted;
+/** The client process: answers `ask` with the results of one run. */
+function startClients() {
+  clientsStarted = new Promise((resolvePromise) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--clients'], { stdio: 'inherit' });
+    child.once('message', () =>
+      resolvePromise({
+        ask: (job) =>
+          new Promise((answer, fail) => {
+            child.once('message', (reply) => (reply.error ? fail(new Error(reply.error)) : answer(reply)));
+            child.send(job);
+          }),
+        stop: () => child.send('stop'),
+      }),
+    );
+  });
+  return clientsStarted;
+}
+
+/** One client's booking: POST, then GET every `pollMs` until it is no longer `accepted`. */
+async function book(base, headers, body, pollMs) {
+  const t0 = performance.now();
+  const response = await fetch(`${base}/v1/writebacks`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+  });
+  const { id } = await response.json();
+  const tAccepted = performance.now();
+  for (;;) {
+    const result = await (await fetch(`${base}/v1/writebacks/${id}`, { headers })).json();
+    if (result.status !== 'accepted') {
+      if (result.status !== 'written')
+        throw new Error(`bench booking ${result.status}: ${JSON.stringify(result.error)}`);
+      return {
+        server: Date.parse(result.finishedAt) - Date.parse(result.acceptedAt),
+        client: performance.now() - tAccepted,
+        roundTrip: performance.now() - t0,
+      };
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** The client process's side: `clients` loops over the bodies, each taking the next one. */
+async function runClients({ base, headers, bodies, clients, pollMs }) {
+  const results = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < bodies.length) results.push(await book(base, headers, bodies[next++], pollMs));
+    }),
+  );
+  return { results, seconds: (performance.now() - started) / 1000 };
+}
 
 async function main() {
   const name = `tendril_wb_bench_${randomBytes(4).toString('hex')}`;
@@ -138,46 +222,23 @@ async function main() {
       end: s.end,
     });
 
-    async function one(i) {
-      const s = nextSlot();
-      const t0 = performance.now();
-      const response = await fetch(`${base}/v1/writebacks`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
+    const clientProcess = startClients();
+    /** Runs `clients` concurrent clients in the client process over the next `REQUESTS` slots. */
+    async function run(clients, { profile = false } = {}) {
+      const bodies = Array.from({ length: REQUESTS }, (_, i) => {
+        const s = nextSlot();
+        return {
           command: 'Appointment.book',
           connectionId: CONNECTION,
           idempotencyKey: `bench-${slotCounter}-${i}`,
           input: input(s, i),
-        }),
+        };
       });
-      const { id } = await response.json();
-      const tAccepted = performance.now();
-      for (;;) {
-        const body = await (await fetch(`${base}/v1/writebacks/${id}`, { headers })).json();
-        if (body.status !== 'accepted') {
-          if (body.status !== 'written')
-            throw new Error(`bench booking ${body.status}: ${JSON.stringify(body.error)}`);
-          return {
-            server: Date.parse(body.finishedAt) - Date.parse(body.acceptedAt),
-            client: performance.now() - tAccepted,
-            roundTrip: performance.now() - t0,
-          };
-        }
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
-
-    async function run(clients) {
-      const results = [];
-      let next = 0;
-      const started = performance.now();
-      await Promise.all(
-        Array.from({ length: clients }, async () => {
-          while (next < REQUESTS) results.push(await one(next++));
-        }),
-      );
-      return { results, seconds: (performance.now() - started) / 1000 };
+      const cpu = process.cpuUsage();
+      const ask = async () => (await clientProcess).ask({ base, headers, bodies, clients, pollMs: POLL_MS });
+      const { result, profile: cpuProfile } = profile ? await profiled(ask) : { result: await ask() };
+      const used = process.cpuUsage(cpu);
+      return { ...result, agentCpuMs: (used.user + used.system) / 1000, cpuProfile };
     }
 
     async function baseline() {
@@ -199,17 +260,19 @@ async function main() {
       return summary(times);
     }
 
-    await run(1); // warm-up: pools, JIT, prepared statements
+    await run(1); // warm-up: pools, JIT, prepared statements (REQUESTS bookings)
     slotCounter = 1000;
     const raw = await baseline();
-    console.log(`writeback bench: OpenEMR real schema on MariaDB, ${REQUESTS} Appointment.book per run`);
+    console.log(
+      `writeback bench: OpenEMR real schema on MariaDB, ${REQUESTS} Appointment.book per run, clients in their own process polling every ${POLL_MS} ms`,
+    );
     console.log(
       `baseline raw INSERT+COMMIT (mysql2): p50 ${fmt(raw.p50)}  p95 ${fmt(raw.p95)}  p99 ${fmt(raw.p99)}`,
     );
     const measured = [];
     for (const clients of [1, 16]) {
       slotCounter = clients === 1 ? 2000 : 4000;
-      const { results, seconds } = await run(clients);
+      const { results, seconds, agentCpuMs } = await run(clients);
       const server = summary(results.map((r) => r.server));
       const client = summary(results.map((r) => r.client));
       measured.push({
@@ -217,16 +280,26 @@ async function main() {
         p95Ms: Number(server.p95.toFixed(1)),
         p50Ms: Number(server.p50.toFixed(1)),
         perSecond: Number((results.length / seconds).toFixed(1)),
+        agentCpuMsPerBooking: Number((agentCpuMs / results.length).toFixed(2)),
       });
       console.log(
         `${String(clients).padStart(2)} client(s): accept→committed+read-back p50 ${fmt(server.p50)}  p95 ${fmt(server.p95)}  p99 ${fmt(server.p99)}  ` +
-          `(client sees written: p95 ${fmt(client.p95)}; ${(results.length / seconds).toFixed(0)} bookings/s; p50 ${(server.p50 / raw.p50).toFixed(1)}× raw)  ` +
+          `(client sees written: p95 ${fmt(client.p95)}; ${(results.length / seconds).toFixed(0)} bookings/s; p50 ${(server.p50 / raw.p50).toFixed(1)}× raw; ` +
+          `agent CPU ${(agentCpuMs / results.length).toFixed(1)} ms/booking)  ` +
           `target p95 ≤ 250 ms: ${server.p95 <= 250 ? 'met' : 'MISSED'}`,
       );
+    }
+    if (!process.argv.includes('--no-profile')) {
+      slotCounter = 6000;
+      const { results, cpuProfile } = await run(16, { profile: true });
+      if (process.env.BENCH_CPUPROFILE)
+        writeFileSync(process.env.BENCH_CPUPROFILE, JSON.stringify(cpuProfile));
+      printStages('agent, 16 clients (an extra run)', stageTimes(cpuProfile, AGENT_STAGES), results.length);
     }
     if (process.argv.includes('--json'))
       console.log(JSON.stringify({ clients: measured, rawP95Ms: Number(raw.p95.toFixed(1)) }));
   } finally {
+    (await clientsStarted)?.stop();
     await api?.close();
     await store?.close();
     await read?.close();
@@ -238,4 +311,16 @@ async function main() {
   }
 }
 
-await main();
+// Entry point, last: the constants above are initialised by now.
+if (process.argv.includes('--clients')) {
+  process.on('message', (job) => {
+    if (job === 'stop') process.exit(0);
+    runClients(job).then(
+      (reply) => process.send(reply),
+      (error) => process.send({ error: String(error?.message ?? error) }),
+    );
+  });
+  process.send('ready');
+} else {
+  await main();
+}

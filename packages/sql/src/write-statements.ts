@@ -27,13 +27,15 @@ export interface WriteStatement {
   readonly kind: WriteStatementKind;
   readonly table: WriteTable;
   readonly query: Knex.QueryBuilder;
+  /** It takes row locks: a locking read, an insert or an update (a plain read takes none). */
+  readonly locks: boolean;
 }
 
 /** Sends a statement and returns knex's result (rows, `[insertId]`, an affected-row count). */
 export type WriteRunner = (statement: WriteStatement) => Promise<unknown>;
 
 export interface WritebackSqlOptions {
-  /** A knex instance or transaction: the builders are made from it (so they run inside it). */
+  /** The knex instance the builders are made from; `run` decides where each is sent. */
   readonly knex: Knex | Knex.Transaction;
   readonly dialect: SqlClient['dialect'];
   readonly run: WriteRunner;
@@ -154,7 +156,8 @@ export function createWritebackSql(options: WritebackSqlOptions): WritebackSql {
   return {
     dialect: options.dialect,
     async select(table: WriteTable, query: WriteSelect): Promise<WritebackRow[]> {
-      const qb = from(options, table, query.lock ?? false);
+      const lock = query.lock ?? false;
+      const qb = from(options, table, lock);
       if (query.aggregate) {
         const column = physical(table, query.aggregate.column);
         if (query.aggregate.fn === 'max') qb.max({ [query.aggregate.as]: column });
@@ -164,12 +167,12 @@ export function createWritebackSql(options: WritebackSqlOptions): WritebackSql {
         qb.select(columns.map((c) => (physical(table, c) === c ? c : { [c]: physical(table, c) })));
       }
       applyWhere(qb, table, query.where);
-      const rows = await send({ kind: 'select', table, query: qb });
+      const rows = await send({ kind: 'select', table, query: qb, locks: lock });
       return Array.isArray(rows) ? (rows as WritebackRow[]) : [];
     },
     async insert(table, row) {
       const qb = options.knex(table.table).insert(values(options, table, row));
-      const result = await send({ kind: 'insert', table, query: qb });
+      const result = await send({ kind: 'insert', table, query: qb, locks: true });
       // mysql2 and better-sqlite3 report the auto-increment key as `[id]`; others return nothing.
       const id = Array.isArray(result) ? (result[0] as unknown) : undefined;
       return typeof id === 'number' || typeof id === 'string' || typeof id === 'bigint'
@@ -181,7 +184,7 @@ export function createWritebackSql(options: WritebackSqlOptions): WritebackSql {
     async update(table, set, where) {
       const qb = options.knex(table.table).update(values(options, table, set));
       applyWhere(qb, table, where);
-      const result = await send({ kind: 'update', table, query: qb });
+      const result = await send({ kind: 'update', table, query: qb, locks: true });
       return { affectedRows: typeof result === 'number' ? result : Number(result ?? 0) };
     },
   };

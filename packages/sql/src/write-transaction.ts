@@ -14,14 +14,25 @@ export interface WriteTransactionHooks {
    * abandon the command untouched (the deadline passed, docs/writeback.md, "Lifecycle and guarantees").
    */
   readonly beforeFirstStatement?: () => void;
+  /**
+   * Awaited once, just before the transaction opens (at the first statement that takes locks):
+   * the worker waits here for its booking's turn, holding no lock and no pooled connection.
+   * Throws to abandon the command with nothing written.
+   */
+  readonly beforeFirstLock?: () => Promise<void>;
   /** Each statement's text (placeholders only, never values), before it is sent: the audit journal. */
   readonly onStatement?: (sql: string) => void;
 }
 
 /**
- * Runs `work` in one database transaction on the write login: every statement a handler sends
- * goes through the {@link WritebackSql} it receives, built by knex and bound to this transaction.
- * A throw rolls everything back. The ODBC adapter has no transactions, so it cannot write.
+ * Runs `work` with one database transaction on the write login for everything that takes locks:
+ * every statement a handler sends goes through the {@link WritebackSql} it receives, built by
+ * knex. Plain reads sent before the first locking statement (a locking read, an insert or an
+ * update) run on their own, each on a pooled connection it gives back at once: they take no
+ * locks, so they see what a read at the start of the transaction would. The transaction opens at
+ * the first locking statement (after {@link WriteTransactionHooks.beforeFirstLock}), and from
+ * then on every statement runs in it. A throw rolls everything back. The ODBC adapter has no
+ * transactions, so it cannot write.
  */
 export async function runWriteTransaction<T>(
   client: SqlClient,
@@ -34,19 +45,37 @@ export async function runWriteTransaction<T>(
       'writeback through ODBC is not available in this version; give connections[].writeback.database a mysql:// or mssql:// URL',
     );
   }
-  return client.knex.transaction(async (trx) =>
-    work(
+  let transaction: Promise<Knex.Transaction> | undefined;
+  const open = () =>
+    (transaction ??= (async () => {
+      await hooks.beforeFirstLock?.();
+      return client.knex.transaction();
+    })());
+  let result: T;
+  try {
+    result = await work(
       createWritebackSql({
-        knex: trx,
+        knex: client.knex,
         dialect: client.dialect,
-        run: async (statement) => (await statement.query) as unknown,
+        run: async (statement) =>
+          (await (statement.locks || transaction
+            ? statement.query.transacting(await open())
+            : statement.query)) as unknown,
         timezone: hooks.timezone,
         now: hooks.now ?? (() => new Date()),
         ...(hooks.onStatement ? { onStatement: hooks.onStatement } : {}),
         ...(hooks.beforeFirstStatement ? { beforeFirstStatement: hooks.beforeFirstStatement } : {}),
       }),
-    ),
-  );
+    );
+  } catch (error) {
+    // Not opened (abandoned before its first lock, or BEGIN failed): nothing to roll back.
+    const opened = await transaction?.catch(() => undefined);
+    // The error that ended the work is the one to report; a ROLLBACK that fails commits nothing either.
+    if (opened && !opened.isCompleted()) await opened.rollback().catch(() => undefined);
+    throw error;
+  }
+  if (transaction) await (await transaction).commit();
+  return result;
 }
 
 /**
