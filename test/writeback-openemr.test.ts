@@ -151,6 +151,7 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       kick: () => {
         if (!paused) (woken ?? worker).kick();
       },
+      whenFinished: (id, timeoutMs, signal) => worker.whenFinished(id, timeoutMs, signal),
     }));
     key = await createVendorKey(store, 'vendor', [CONNECTION, 'read-only-emr']);
     otherKey = await createVendorKey(store, 'other', ['some-other-connection']);
@@ -312,6 +313,38 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       await blocker.end();
     }
     expect((await waitForResult(base, key, slowId))['status']).toBe('written');
+  });
+
+  it('Prefer: wait=N answers GET /v1/writebacks/:id when the command is finished, or with its state after N seconds', async () => {
+    const get = (id: string, prefer: string) =>
+      fetch(`${base}/v1/writebacks/${id}`, { headers: { authorization: `Bearer ${key}`, prefer } });
+    paused = true;
+    try {
+      const response = await post(book('prefer-wait', slot(8, 11)));
+      const { id } = (await response.json()) as { id: string };
+      // Nothing runs it yet: after a one-second wait the answer is its current state.
+      const early = await get(id, 'wait=1');
+      expect(early.headers.get('preference-applied')).toBe('wait=1');
+      expect(((await early.json()) as { status: string }).status).toBe('accepted');
+      // A longer wait is still open when the worker starts, and answers with the written command.
+      let settled = false;
+      const waiting = get(id, 'respond-async, wait=20').then((r) => {
+        settled = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      await worker.drain();
+      const answered = await waiting;
+      expect(answered.headers.get('preference-applied')).toBe('wait=20');
+      expect(((await answered.json()) as { status: string }).status).toBe('written');
+      // Finished already: answered at once, without waiting.
+      const again = await get(id, 'wait=20');
+      expect(again.headers.get('preference-applied')).toBeNull();
+      expect(((await again.json()) as { status: string }).status).toBe('written');
+    } finally {
+      paused = false;
+    }
   });
 
   it('concurrent bookings of one slot: exactly one is written', async () => {

@@ -61,6 +61,12 @@ export interface WritebackWorker {
    * (the API calls this after accepting a command: near real time).
    */
   kick(): void;
+  /**
+   * Resolves true once this worker has finished the command `id` (its final state is in the store),
+   * false after `timeoutMs` or when `signal` aborts. The API's `Prefer: wait` rests on it
+   * (docs/writeback.md, "Waiting for the outcome"); a command another process finishes is not seen.
+   */
+  whenFinished(id: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
 /** Thrown inside the write transaction to roll it back with a failed outcome. */
@@ -114,6 +120,8 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
   let running: Promise<number> = Promise.resolve(0);
   let again = false;
   let recovered = false;
+  /** Who waits for which command (whenFinished), told once `finish` has stored its final state. */
+  const waiters = new Map<string, Set<(finished: boolean) => void>>();
   /** Wakes the drain loop (a command ended, or a drain was asked for); remembered if it is not waiting. */
   let wake: (() => void) | undefined;
   let woken = false;
@@ -148,6 +156,7 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
       ...(result.error !== undefined ? { error: result.error } : {}),
       ...(result.compensated !== undefined ? { compensated: result.compensated } : {}),
     });
+    for (const wake of waiters.get(record.id) ?? []) wake(true);
     const code =
       result.status === 'timed_out'
         ? 'TENDRIL_E_WRITEBACK_TIMED_OUT'
@@ -529,8 +538,29 @@ export function createWritebackWorker(options: WritebackWorkerOptions): Writebac
     return running;
   }
 
+  function whenFinished(id: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (signal?.aborted) return resolve(false);
+      const wake = (finished: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+        const set = waiters.get(id);
+        set?.delete(wake);
+        if (set?.size === 0) waiters.delete(id);
+        resolve(finished);
+      };
+      const abort = () => wake(false);
+      const timer = setTimeout(abort, timeoutMs);
+      signal?.addEventListener('abort', abort, { once: true });
+      const set = waiters.get(id) ?? new Set();
+      set.add(wake);
+      waiters.set(id, set);
+    });
+  }
+
   return {
     drain,
+    whenFinished,
     kick() {
       drain().catch((error: unknown) =>
         logger.error(

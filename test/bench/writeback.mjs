@@ -1,8 +1,9 @@
-// `pnpm bench writeback [--json] [--requests N] [--poll-ms 2] [--no-profile]`: latency of Appointment.book on OpenEMR's real schema in
+// `pnpm bench writeback [--json] [--requests N] [--poll-ms N] [--no-profile]`: latency of Appointment.book on OpenEMR's real schema in
 // MariaDB, from HTTP accept (202) to a committed, read-back row (`finishedAt − acceptedAt` of the
 // command, and the client-observed time until GET shows `written`), at 1 and at 16 concurrent
 // clients. Baseline in the same run: the raw driver doing the same INSERT in its own transaction.
-// The clients (POST, then GET every `--poll-ms` until the command is finished) run in their own process, as
+// The clients (POST, then GET with `Prefer: wait=10` until the command is finished, as a vendor
+// would; with `--poll-ms N`, a plain GET every N ms instead) run in their own process, as
 // `bench delivery`'s receiver does, so their work does not count against the agent's; the agent
 // still serves their GETs. `agentCpuMsPerBooking` is the agent process's CPU (user + system) per booking.
 // Then where the agent's time goes, stage by stage, from a CPU profile of an extra 16-client run
@@ -30,7 +31,8 @@ function arg(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 const REQUESTS = Number(arg('requests', '160'));
-const POLL_MS = Number(arg('poll-ms', '2'));
+/** A plain GET every POLL_MS ms; absent: GET with `Prefer: wait` (an agent without it is polled every 2 ms). */
+const POLL_MS = arg('poll-ms', undefined) === undefined ? undefined : Number(arg('poll-ms', '2'));
 // The shared fixtures by the one rule (docs/testing.md, "Fixture schemas").
 const { fixturePath } = await import(dist('packages/testing'));
 const FIXTURES = fixturePath('openemr');
@@ -82,7 +84,7 @@ function startClients() {
   return clientsStarted;
 }
 
-/** One client's booking: POST, then GET every `pollMs` until it is no longer `accepted`. */
+/** One client's booking: POST, then GET (waiting, or every `pollMs`) until it is no longer `accepted`. */
 async function book(base, headers, body, pollMs) {
   const t0 = performance.now();
   const response = await fetch(`${base}/v1/writebacks`, {
@@ -93,7 +95,11 @@ async function book(base, headers, body, pollMs) {
   const { id } = await response.json();
   const tAccepted = performance.now();
   for (;;) {
-    const result = await (await fetch(`${base}/v1/writebacks/${id}`, { headers })).json();
+    const answer = await fetch(`${base}/v1/writebacks/${id}`, {
+      headers: pollMs === undefined ? { ...headers, prefer: 'wait=10' } : headers,
+    });
+    const waited = answer.headers.get('preference-applied') !== null;
+    const result = await answer.json();
     if (result.status !== 'accepted') {
       if (result.status !== 'written')
         throw new Error(`bench booking ${result.status}: ${JSON.stringify(result.error)}`);
@@ -103,7 +109,7 @@ async function book(base, headers, body, pollMs) {
         roundTrip: performance.now() - t0,
       };
     }
-    await new Promise((r) => setTimeout(r, pollMs));
+    if (!waited) await new Promise((r) => setTimeout(r, pollMs ?? 2));
   }
 }
 
@@ -182,6 +188,9 @@ async function main() {
         connections: [connection],
         connectorFor: () => openEmr,
         kick: () => worker.kick(),
+        ...(worker.whenFinished
+          ? { whenFinished: (id, timeoutMs, signal) => worker.whenFinished(id, timeoutMs, signal) }
+          : {}),
         rateLimit: { perSecond: 10_000, burst: 10_000 },
       },
     });
@@ -264,7 +273,7 @@ async function main() {
     slotCounter = 1000;
     const raw = await baseline();
     console.log(
-      `writeback bench: OpenEMR real schema on MariaDB, ${REQUESTS} Appointment.book per run, clients in their own process polling every ${POLL_MS} ms`,
+      `writeback bench: OpenEMR real schema on MariaDB, ${REQUESTS} Appointment.book per run, clients in their own process ${POLL_MS === undefined ? 'waiting with Prefer: wait=10' : `polling every ${POLL_MS} ms`}`,
     );
     console.log(
       `baseline raw INSERT+COMMIT (mysql2): p50 ${fmt(raw.p50)}  p95 ${fmt(raw.p95)}  p99 ${fmt(raw.p99)}`,

@@ -162,6 +162,14 @@ export function writebackOpenApi(): Record<string, unknown> {
           summary: "A command's state, with the re-read resource or a coded error",
           parameters: [
             { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+            {
+              name: 'Prefer',
+              in: 'header',
+              required: false,
+              description:
+                'wait=N (RFC 7240): answer when the command is finished or after N seconds (at most 30), with Preference-Applied',
+              schema: { type: 'string', examples: ['wait=10'] },
+            },
           ],
           responses: {
             '200': { description: 'The command', ...json({ $ref: '#/components/schemas/Writeback' }) },

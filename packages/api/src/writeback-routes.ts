@@ -29,6 +29,18 @@ function problem(
     .send({ code, message, ...(errors ? { errors } : {}) });
 }
 
+/** The longest `Prefer: wait` honoured, in seconds (docs/writeback.md, "Waiting for the outcome"). */
+export const MAX_PREFER_WAIT_SECONDS = 30;
+
+/** The seconds of an RFC 7240 `Prefer: wait=N` among the request's preferences, at most the cap; else 0. */
+export function preferredWaitSeconds(header: string | string[] | undefined): number {
+  for (const preference of [header ?? []].flat().flatMap((value) => value.split(','))) {
+    const seconds = /^\s*wait\s*=\s*"?(\d{1,6})"?\s*$/i.exec(preference)?.[1];
+    if (seconds !== undefined) return Math.min(Number(seconds), MAX_PREFER_WAIT_SECONDS);
+  }
+  return 0;
+}
+
 /**
  * The writeback routes (docs/writeback.md, "Lifecycle and guarantees"): `POST /v1/writebacks`, `GET /v1/writebacks/:id`,
  * `GET /v1/connections/:id/capabilities`, and the OpenAPI document. Registered as an encapsulated
@@ -200,7 +212,28 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
       // Another client's command is indistinguishable from none.
       if (!record || record.clientId !== key.id)
         return problem(reply, 404, 'not_found', 'no writeback of this client has this id');
-      return reply.header('cache-control', 'no-store').send(writebackResult(record));
+      const { whenFinished } = options;
+      const waitSeconds = whenFinished ? preferredWaitSeconds(request.headers.prefer) : 0;
+      if (!whenFinished || waitSeconds === 0 || record.phase === 'done')
+        return reply.header('cache-control', 'no-store').send(writebackResult(record));
+      // Listen first, then read again: a finish between the two reads is never missed. A client
+      // that hangs up ends the wait (the response's close comes before it is sent only then).
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      reply.raw.once('close', onClose);
+      try {
+        const finished = whenFinished(record.id, waitSeconds * 1000, gone.signal);
+        const now = await options.store.writebacks.get(record.id);
+        if (now?.phase !== 'done') await finished;
+        else gone.abort();
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+      const latest = (await options.store.writebacks.get(record.id)) ?? record;
+      return reply
+        .header('cache-control', 'no-store')
+        .header('preference-applied', `wait=${waitSeconds}`)
+        .send(writebackResult(latest));
     });
 
     app.get<{ Params: { id: string } }>('/v1/connections/:id/capabilities', async (request, reply) => {

@@ -95,6 +95,7 @@ export function writebackFor(
       connections: config.connections,
       connectorFor,
       kick: () => worker.kick(),
+      whenFinished: (id, timeoutMs, signal) => worker.whenFinished(id, timeoutMs, signal),
       ...(overrides.now ? { now: overrides.now } : {}),
     },
     async close() {
