@@ -297,7 +297,7 @@ const ATTEMPT_ROW = {
 } as const;
 
 /**
- * A batch's attempts in one statement (SQLite: one multi-row INSERT, sqlite/multi-row.ts;
+ * A batch's attempts in one batch (SQLite: the one-row INSERT prepared once, sqlite/batch-rows.ts;
  * PostgreSQL: one INSERT over arrays). Each row's number is counted from the attempts before the
  * statement, so a batch never carries two attempts of one delivery (completeMany then inserts them
  * one by one).

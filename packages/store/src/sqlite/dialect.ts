@@ -5,7 +5,7 @@ import { Slot, type RowColumns, type RowValue } from '../slots.js';
 import type { DeliveriesTable } from '../tables.js';
 import type { SqliteStatements } from './driver.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './migrations.js';
-import { runBatchRows } from './multi-row.js';
+import { runBatchRows } from './batch-rows.js';
 
 /** The fix a failure on the data directory suggests. */
 export const SQLITE_FIX = 'Check the data directory (free space, permissions), then retry.';
@@ -26,7 +26,7 @@ export function sqliteDialect(statements: SqliteStatements): StoreDialect {
     encodeList: (values) => JSON.stringify(values),
     jsonText: (ref, key) => sql<string>`json_extract(${sql.ref(ref)}, ${sql.lit(`$.${key}`)})`,
 
-    // One row of parameters; executeBatch puts many rows in one INSERT (sqlite/multi-row.ts).
+    // One row of parameters; executeBatch runs the statement once per row (sqlite/batch-rows.ts).
     execute: async (db, query) =>
       db.isTransaction ? statements.execute(query.sql, query.parameters) : db.executeQuery(query),
     executeArrays: async (db, query) =>

@@ -228,6 +228,42 @@ describe('openSqliteStore (SQLite specifics)', () => {
     });
   });
 
+  // Undated rows (every stream but window streams) in this index made a backload dirty pages all
+  // over it: their NULL date left them in random source-id order (migration step 9).
+  it('keeps undated shadow rows out of the business-date index, which a dated scan still walks', async () => {
+    const path = freshPath();
+    await withStore(path, (store) =>
+      store.commitPage(
+        page('c1', [
+          patient('c1', '1', 'Rivera'),
+          { ...patient('c1', '2', 'Okafor'), businessDate: '2025-05-01' },
+        ]),
+      ),
+    );
+    raw(path, (db) => {
+      const indexed = db
+        .prepare(
+          'SELECT source_id FROM shadow INDEXED BY shadow_stream_business_date WHERE business_date IS NOT NULL',
+        )
+        .pluck()
+        .all();
+      expect(indexed).toEqual(['2']);
+      const index = (db.pragma('index_list(shadow)') as { name: string; partial: number }[]).find(
+        (i) => i.name === 'shadow_stream_business_date',
+      );
+      expect(index?.partial).toBe(1);
+      // The dated stale scan (core-store.ts, staleLiveSourceIds) implies business_date IS NOT NULL.
+      const plan = db
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT resource_type, source_id FROM shadow INDEXED BY shadow_stream_business_date
+           WHERE connection_id = ? AND stream = ? AND deleted = 0 AND last_seen_at < ?
+             AND business_date >= ? AND business_date < ? ORDER BY source_id, resource_type LIMIT 10`,
+        )
+        .all('c1', 'patient', '2026-01-01T00:00:00.000Z', '2025-01-01', '2026-01-01') as { detail: string }[];
+      expect(plan.map((row) => row.detail).join(' ')).toContain('shadow_stream_business_date');
+    });
+  });
+
   it('takes an already-opened database, sets its pragmas, and closes it on close', async () => {
     const path = freshPath();
     const database = new Database(path);
