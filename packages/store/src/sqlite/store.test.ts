@@ -349,7 +349,8 @@ const storeModule = fileURLToPath(new URL('./open.ts', import.meta.url));
  * Starts one child process per label. Each loads this package's TypeScript through Vite (the
  * same transform vitest uses), opens its own Store on `path`, waits until every child is ready,
  * then commits pages of `perPage` changes for connection `c1` for `durationMs` (at least 10 pages,
- * so both children are busy at the same time) and reports the sequences.
+ * and on until the other child has committed between two of its pages, so both were busy at the
+ * same time even when one starts late) and reports the sequences.
  */
 async function runWorkers(
   path: string,
@@ -414,7 +415,10 @@ try {
   await new Promise((resolve) => { process.once('message', resolve); process.send({ type: 'ready' }); });
   const sequences = [];
   const started = Date.now();
-  for (let p = 0; p < 10 || Date.now() - started < Number(durationText); p += 1) {
+  // Until the other process has committed between two of this one's pages (a gap in its own
+  // sequences), however slowly either started on a loaded machine; at most a minute.
+  const interleaved = () => sequences.length > 0 && sequences[sequences.length - 1] - sequences[0] + 1 > sequences.length;
+  for (let p = 0; p < 10 || Date.now() - started < Number(durationText) || (!interleaved() && Date.now() - started < 60000); p += 1) {
     const changes = [];
     for (let i = 0; i < Number(perPageText); i += 1) {
       const sourceId = label + '-' + p + '-' + i;
