@@ -169,6 +169,25 @@ describe('seedOpenDental into tables built from declarations', () => {
     }
   });
 
+  it('gives every patient the same family and deleted status whatever the day it runs', async () => {
+    // The README's tour prints how many seeded patients are deleted; that count must not move with the date.
+    const identity = ['PatNum', 'LName', 'Guarantor', 'PatStatus'];
+    const [today, later] = await Promise.all([fresh('sqlite'), fresh('sqlite')]);
+    await seedOpenDental(today.knex, { patients: 300, seed: 'days', dialect: 'sqlite', now: NOW });
+    await seedOpenDental(later.knex, {
+      patients: 300,
+      seed: 'days',
+      dialect: 'sqlite',
+      now: new Date('2027-02-01T08:00:00Z'),
+    });
+    // Deceased (5) is decided by age, which does move with the date; deleted (4) and the rest do not.
+    const alive = (rows: Record<string, unknown>[]) =>
+      rows.map((r) => ({ ...r, PatStatus: Number(r['PatStatus']) === 5 ? 0 : Number(r['PatStatus']) }));
+    const first = alive(await tableRows(today.knex, 'patient', identity));
+    expect(first.filter((r) => r['PatStatus'] === 4).length).toBeGreaterThan(0);
+    expect(alive(await tableRows(later.knex, 'patient', identity))).toEqual(first);
+  });
+
   it('writes an explicit stamp when asked to', async () => {
     const db = await fresh('sqlite');
     await seedOpenDental(db.knex, {

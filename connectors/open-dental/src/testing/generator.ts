@@ -398,9 +398,11 @@ class Generation {
   nextInsSubNum = 1;
   nextPatPlanNum = 1;
   nextDeletedNum = 1;
+  /** The stream drawn from now: the root stream, or the current family's own (see {@link startFamily}). */
+  rng: Random;
 
   constructor(
-    readonly rng: Random,
+    private readonly root: Random,
     readonly writers: Writers,
     now: Date,
     stamp: Date | undefined,
@@ -409,6 +411,18 @@ class Generation {
     this.windowStart = this.today - 273;
     this.windowEnd = this.today + 91;
     this.stampText = stamp === undefined ? undefined : utcText(stamp);
+    this.rng = root;
+  }
+
+  /**
+   * Gives the family starting at `firstPatNum` a stream of its own. Ages and the appointment
+   * window depend on today, and so does whether some draws happen at all; with one stream for
+   * every family, one such draw would reshuffle every family after it, and the same seed would give
+   * different patients (and a different count of deleted ones) from one day to the next.
+   */
+  startFamily(firstPatNum: number): Random {
+    this.rng = this.root.fork(`family-${firstPatNum}`);
+    return this.rng;
   }
 
   add<T extends OpenDentalSeedTable>(table: T, row: RowOf<T>): void {
@@ -795,8 +809,10 @@ function ageInYears(birth: number, today: number): number {
 }
 
 function generateFamily(g: Generation, ref: Reference, firstPatNum: number, lastAllowed: number): number {
-  const rng = g.rng;
+  const rng = g.startFamily(firstPatNum);
   const size = Math.min(rng.weighted(FAMILY_SIZES), lastAllowed - firstPatNum + 1);
+  // Drawn before anything that depends on today, so each patient's status is the same every day.
+  const statuses = Array.from({ length: size }, () => rng.weighted(PAT_STATUS));
   const clinic = rng.pick(ref.clinics);
   const lname = rng.pick(LAST_NAMES);
   const [city, state, zip] = rng.pick(CITIES);
@@ -828,7 +844,7 @@ function generateFamily(g: Generation, ref: Reference, firstPatNum: number, last
     const gender = rng.chance(0.005) ? 2 : male ? 0 : 1;
     const age = ageInYears(birth, g.today);
     const child = age < 14;
-    let status = rng.weighted(PAT_STATUS);
+    let status = statuses[i] as number;
     const deceased = status === 0 && age > 70 && rng.chance(0.02);
     if (deceased) status = 5;
     const fname = rng.pick(male ? MALE_FIRST_NAMES : FEMALE_FIRST_NAMES);
@@ -1144,7 +1160,9 @@ function positiveInteger(value: number, name: string, min: number): number {
  * insurance, a year of appointments (9 months back, 3 ahead) and their procedures.
  *
  * - Deterministic: keys are assigned 1..N and every value comes from a seeded stream, so the same
- *   seed and the same UTC day of `now` give byte-identical rows (DB-stamped columns aside).
+ *   seed and the same UTC day of `now` give byte-identical rows (DB-stamped columns aside). On
+ *   another day the families, their sizes and every patient's status (deleted included) stay the
+ *   same: each family draws from a stream of its own, statuses first.
  * - Streaming: rows are generated family by family and written as multi-row parameterised INSERTs
  *   on one pinned connection (SQLite: inside one transaction); memory stays flat for 1M patients.
  * - Only columns the target table has are written (INFORMATION_SCHEMA / PRAGMA table_info), and
