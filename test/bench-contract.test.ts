@@ -58,6 +58,13 @@ describe('benchmarks print one JSON line last with --json', () => {
       (result['rawCpuMsPer1k'] as number) / (result['cpuMsPer1k'] as number),
       1,
     );
+    // The receiver's CPU is measured on both sides, so the machine's ratio sits between the two.
+    const machine =
+      ((result['rawCpuMsPer1k'] as number) + (result['rawReceiverCpuMsPer1k'] as number)) /
+      ((result['cpuMsPer1k'] as number) + (result['receiverCpuMsPer1k'] as number));
+    expect(result['machineCpuRatio']).toBeCloseTo(machine, 1);
+    expect(result['receiverCpuMsPer1k']).toBeGreaterThan(0);
+    expect(result['coresBusy']).toBeGreaterThan(0);
     expect(Object.keys(result['stagesMs'] as object)).toEqual(
       expect.arrayContaining(['send (undici, HTTP)']),
     );

@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inUrl, named, printStages, profiled, stageTimes } from './stage-profile.mjs';
@@ -17,6 +17,34 @@ const dist = (pkg) => join(root, pkg, 'dist/index.js');
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+/** The receiver process's CPU milliseconds so far (user + system), asked over its IPC channel. */
+function receiverCpuMs(child) {
+  return new Promise((resolvePromise) => {
+    const onMessage = (m) => {
+      if (m?.cpuMs === undefined) return;
+      child.off('message', onMessage);
+      resolvePromise(m.cpuMs);
+    };
+    child.on('message', onMessage);
+    child.send('cpu');
+  });
+}
+
+/**
+ * Runs `measure` and adds what the receiver spent meanwhile: its CPU per 1,000 requests, and how
+ * many cores the client and the receiver kept busy together. When that is close to the machine's
+ * cores, the run is bound by the machine's CPU, and no ratio can beat the ratio of the CPU each side
+ * needs per request, client and receiver together.
+ */
+async function withReceiverCpu(child, events, measure) {
+  const before = await receiverCpuMs(child);
+  const result = await measure();
+  const receiverMs = (await receiverCpuMs(child)) - before;
+  const receiverCpuMsPer1k = (receiverMs / events) * 1000;
+  const coresBusy = ((result.cpuMsPer1k + receiverCpuMsPer1k) * events) / 1000 / 1000 / result.seconds;
+  return { ...result, receiverCpuMsPer1k, coresBusy };
 }
 
 function startReceiver() {
@@ -178,11 +206,15 @@ async function main() {
     // Warm-up, then the two measured runs; raw uses a body of the same shape and size as Tendril's.
     const tendril = await tendrilDispatcher(url, events, concurrency, dir);
     await rawUndici(url, Math.min(500, events), concurrency, tendril.sampleBody);
-    const raw = await rawUndici(url, events, concurrency, tendril.sampleBody);
+    const raw = await withReceiverCpu(child, events, () =>
+      rawUndici(url, events, concurrency, tendril.sampleBody),
+    );
     rmSync(join(dir, 'store.db'), { force: true });
     rmSync(join(dir, 'store.db-wal'), { force: true });
     rmSync(join(dir, 'store.db-shm'), { force: true });
-    const tendril2 = await tendrilDispatcher(url, events, concurrency, dir);
+    const tendril2 = await withReceiverCpu(child, events, () =>
+      tendrilDispatcher(url, events, concurrency, dir),
+    );
     const ratio = tendril2.perSecond / raw.perSecond;
     console.log('');
     console.log(
@@ -197,6 +229,16 @@ async function main() {
     const cpuRatio = raw.cpuMsPer1k / tendril2.cpuMsPer1k;
     console.log(
       `CPU per 1k requests           raw ${raw.cpuMsPer1k.toFixed(0)} ms, tendril ${tendril2.cpuMsPer1k.toFixed(0)} ms   ratio raw / tendril ${cpuRatio.toFixed(2)}`,
+    );
+    // With the receiver's CPU: what the whole machine spends per request on each side, and how many
+    // of its cores each run kept busy.
+    const machineCpuRatio =
+      (raw.cpuMsPer1k + raw.receiverCpuMsPer1k) / (tendril2.cpuMsPer1k + tendril2.receiverCpuMsPer1k);
+    console.log(
+      `receiver CPU per 1k           raw ${raw.receiverCpuMsPer1k.toFixed(0)} ms, tendril ${tendril2.receiverCpuMsPer1k.toFixed(0)} ms   machine CPU ratio ${machineCpuRatio.toFixed(2)}`,
+    );
+    console.log(
+      `cores kept busy               raw ${raw.coresBusy.toFixed(2)}, tendril ${tendril2.coresBusy.toFixed(2)} of ${availableParallelism()}`,
     );
     let stages;
     if (!process.argv.includes('--no-profile')) {
@@ -215,6 +257,11 @@ async function main() {
           cpuRatio: Number(cpuRatio.toFixed(3)),
           cpuMsPer1k: Math.round(tendril2.cpuMsPer1k),
           rawCpuMsPer1k: Math.round(raw.cpuMsPer1k),
+          receiverCpuMsPer1k: Math.round(tendril2.receiverCpuMsPer1k),
+          rawReceiverCpuMsPer1k: Math.round(raw.receiverCpuMsPer1k),
+          machineCpuRatio: Number(machineCpuRatio.toFixed(3)),
+          coresBusy: Number(tendril2.coresBusy.toFixed(2)),
+          rawCoresBusy: Number(raw.coresBusy.toFixed(2)),
           events,
           concurrency,
           ...(stages
@@ -244,6 +291,10 @@ if (process.argv.includes('--receiver')) {
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
   process.on('message', (m) => {
     if (m === 'count') process.send({ count });
+    if (m === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send({ cpuMs: (user + system) / 1000 });
+    }
     if (m === 'stop') server.close(() => process.exit(0));
   });
 } else {
