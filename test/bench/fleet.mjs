@@ -119,7 +119,10 @@ function cli(args) {
 }
 
 function startWorker(configFile) {
-  const child = spawn(process.execPath, [CLI, 'run', '--worker', '--no-supervise', '--config', configFile], {
+  // BENCH_WORKER_CPUPROFILE=<dir>: each worker writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_WORKER_CPUPROFILE;
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : [];
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--worker', '--no-supervise', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ready = new Promise((resolvePromise) => {
