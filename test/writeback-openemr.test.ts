@@ -347,6 +347,35 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
     }
   });
 
+  it('Prefer: wait=N on the POST answers 200 with the finished command, or 202 as usual after N seconds', async () => {
+    paused = true;
+    try {
+      // Nothing runs it: after one second the answer is the usual 202, with the preference applied.
+      const early = await post(book('post-wait-early', slot(8, 13)), key, { prefer: 'wait=1' });
+      expect(early.status).toBe(202);
+      expect(early.headers.get('preference-applied')).toBe('wait=1');
+      const { id: earlyId } = (await early.json()) as { id: string };
+      // A longer wait is still open when the worker starts, and answers with the written command.
+      let settled = false;
+      const waiting = post(book('post-wait', slot(8, 14)), key, { prefer: 'wait=20' }).then((r) => {
+        settled = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      await worker.drain();
+      const answered = await waiting;
+      expect(answered.status).toBe(200);
+      expect(answered.headers.get('preference-applied')).toBe('wait=20');
+      const body = (await answered.json()) as { id: string; status: string };
+      expect(body.status).toBe('written');
+      expect(answered.headers.get('location')).toBe(`/v1/writebacks/${body.id}`);
+      expect((await waitForResult(base, key, earlyId))['status']).toBe('written');
+    } finally {
+      paused = false;
+    }
+  });
+
   it('concurrent bookings of one slot: exactly one is written', async () => {
     const s = slot(6, 8);
     const before = await count('pc_eventDate = ? AND pc_aid = ?', [s.date, sourceIds.userId]);

@@ -2,8 +2,8 @@
 // MariaDB, from HTTP accept (202) to a committed, read-back row (`finishedAt − acceptedAt` of the
 // command, and the client-observed time until GET shows `written`), at 1 and at 16 concurrent
 // clients. Baseline in the same run: the raw driver doing the same INSERT in its own transaction.
-// The clients (POST, then GET with `Prefer: wait=10` until the command is finished, as a vendor
-// would; with `--poll-ms N`, a plain GET every N ms instead) run in their own process, as
+// The clients (one POST with `Prefer: wait=10`, answered when the command is finished, as a vendor
+// would; with `--poll-ms N`, POST and a plain GET every N ms instead) run in their own process, as
 // `bench delivery`'s receiver does, so their work does not count against the agent's; the agent
 // still serves their GETs. `agentCpuMsPerBooking` is the agent process's CPU (user + system) per booking.
 // Then where the agent's time goes, stage by stage, from a CPU profile of an extra 16-client run
@@ -31,7 +31,7 @@ function arg(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 const REQUESTS = Number(arg('requests', '160'));
-/** A plain GET every POLL_MS ms; absent: GET with `Prefer: wait` (an agent without it is polled every 2 ms). */
+/** A plain GET every POLL_MS ms; absent: POST with `Prefer: wait` (an agent without it is polled every 2 ms). */
 const POLL_MS = arg('poll-ms', undefined) === undefined ? undefined : Number(arg('poll-ms', '2'));
 // The shared fixtures by the one rule (docs/testing.md, "Fixture schemas").
 const { fixturePath } = await import(dist('packages/testing'));
@@ -84,15 +84,32 @@ function startClients() {
   return clientsStarted;
 }
 
-/** One client's booking: POST, then GET (waiting, or every `pollMs`) until it is no longer `accepted`. */
+/** What a finished booking reports: the agent's accept→finish time and the client's. */
+function finished(result, clientMs, t0) {
+  if (result.status !== 'written')
+    throw new Error(`bench booking ${result.status}: ${JSON.stringify(result.error)}`);
+  return {
+    server: Date.parse(result.finishedAt) - Date.parse(result.acceptedAt),
+    client: clientMs,
+    roundTrip: performance.now() - t0,
+  };
+}
+
+/**
+ * One client's booking. Waiting (the default): one POST with `Prefer: wait=10`, answered with the
+ * finished command (the client's time is then the whole round trip), or 202 and then GETs that
+ * wait. Polling (`pollMs`): POST, then a plain GET every `pollMs` until it is no longer `accepted`.
+ */
 async function book(base, headers, body, pollMs) {
   const t0 = performance.now();
   const response = await fetch(`${base}/v1/writebacks`, {
     method: 'POST',
-    headers,
+    headers: pollMs === undefined ? { ...headers, prefer: 'wait=10' } : headers,
     body: JSON.stringify(body),
   });
-  const { id } = await response.json();
+  const posted = await response.json();
+  if (response.status === 200) return finished(posted, performance.now() - t0, t0);
+  const { id } = posted;
   const tAccepted = performance.now();
   for (;;) {
     const answer = await fetch(`${base}/v1/writebacks/${id}`, {
@@ -100,15 +117,7 @@ async function book(base, headers, body, pollMs) {
     });
     const waited = answer.headers.get('preference-applied') !== null;
     const result = await answer.json();
-    if (result.status !== 'accepted') {
-      if (result.status !== 'written')
-        throw new Error(`bench booking ${result.status}: ${JSON.stringify(result.error)}`);
-      return {
-        server: Date.parse(result.finishedAt) - Date.parse(result.acceptedAt),
-        client: performance.now() - tAccepted,
-        roundTrip: performance.now() - t0,
-      };
-    }
+    if (result.status !== 'accepted') return finished(result, performance.now() - tAccepted, t0);
     if (!waited) await new Promise((r) => setTimeout(r, pollMs ?? 2));
   }
 }

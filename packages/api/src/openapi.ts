@@ -131,6 +131,14 @@ export function writebackOpenApi(): Record<string, unknown> {
               required: false,
               schema: { type: 'string', maxLength: 200 },
             },
+            {
+              name: 'Prefer',
+              in: 'header',
+              required: false,
+              description:
+                'wait=N (RFC 7240): answer 200 with the finished command if it finishes within N seconds (at most 30), else 202 as without it; with Preference-Applied',
+              schema: { type: 'string', examples: ['wait=10'] },
+            },
           ],
           requestBody: { required: true, ...json({ $ref: '#/components/schemas/WritebackRequest' }) },
           responses: {
@@ -142,7 +150,8 @@ export function writebackOpenApi(): Record<string, unknown> {
               }),
             },
             '200': {
-              description: 'Same idempotency key and payload: the existing command',
+              description:
+                'The finished command (Prefer: wait), or, for the same idempotency key and payload, the existing command',
               ...json({ $ref: '#/components/schemas/Writeback' }),
             },
             '400': error('Invalid request or input; errors lists each field'),

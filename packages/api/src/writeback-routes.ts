@@ -4,7 +4,7 @@ import {
   type ConnectionConfig,
   type WritebackFieldError,
 } from '@tendril/core';
-import { writebackResult, type ApiKeyRecord } from '@tendril/store';
+import { writebackResult, type ApiKeyRecord, type WritebackRecord } from '@tendril/store';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyApiKey } from './api-keys.js';
@@ -159,6 +159,33 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
       },
     );
 
+    /**
+     * Waits (RFC 7240 `Prefer: wait`) until the worker has stored the command's final state or
+     * `waitSeconds` pass, and returns the command as stored then. Listens first, then reads again,
+     * so a finish between the two reads is never missed; a client that hangs up ends the wait (the
+     * response's close comes before it is sent only then).
+     */
+    async function untilFinished(
+      record: WritebackRecord,
+      waitSeconds: number,
+      reply: FastifyReply,
+    ): Promise<WritebackRecord | undefined> {
+      const { whenFinished } = options;
+      if (!whenFinished) return record;
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      reply.raw.once('close', onClose);
+      try {
+        const finished = whenFinished(record.id, waitSeconds * 1000, gone.signal);
+        const now = await options.store.writebacks.get(record.id);
+        if (now?.phase !== 'done') await finished;
+        else gone.abort();
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+      return options.store.writebacks.get(record.id);
+    }
+
     app.get('/v1/openapi.json', async (_request, reply) =>
       reply.header('cache-control', 'no-store').send(openApi),
     );
@@ -173,7 +200,7 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
       switch (result.kind) {
         case 'rejected':
           return problem(reply, result.status, result.code, result.message, result.errors);
-        case 'created':
+        case 'created': {
           logger.info(
             {
               event: 'api.writeback_accepted',
@@ -184,11 +211,16 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
             },
             'writeback accepted',
           );
-          return reply
-            .code(202)
-            .header('cache-control', 'no-store')
-            .header('location', `/v1/writebacks/${result.record.id}`)
-            .send({ id: result.record.id, status: 'accepted' });
+          reply.header('cache-control', 'no-store').header('location', `/v1/writebacks/${result.record.id}`);
+          // Prefer: wait=N on the POST: one request for a client that wants the outcome (no GET).
+          const waitSeconds = options.whenFinished ? preferredWaitSeconds(request.headers.prefer) : 0;
+          if (waitSeconds > 0) {
+            const latest = await untilFinished(result.record, waitSeconds, reply);
+            reply.header('preference-applied', `wait=${waitSeconds}`);
+            if (latest?.phase === 'done') return reply.code(200).send(writebackResult(latest));
+          }
+          return reply.code(202).send({ id: result.record.id, status: 'accepted' });
+        }
         case 'existing':
           return reply.code(200).header('cache-control', 'no-store').send(writebackResult(result.record));
         case 'key-reused':
@@ -212,24 +244,10 @@ export function writebackRoutes(options: WritebackApiOptions, logger: ApiLogger)
       // Another client's command is indistinguishable from none.
       if (!record || record.clientId !== key.id)
         return problem(reply, 404, 'not_found', 'no writeback of this client has this id');
-      const { whenFinished } = options;
-      const waitSeconds = whenFinished ? preferredWaitSeconds(request.headers.prefer) : 0;
-      if (!whenFinished || waitSeconds === 0 || record.phase === 'done')
+      const waitSeconds = options.whenFinished ? preferredWaitSeconds(request.headers.prefer) : 0;
+      if (waitSeconds === 0 || record.phase === 'done')
         return reply.header('cache-control', 'no-store').send(writebackResult(record));
-      // Listen first, then read again: a finish between the two reads is never missed. A client
-      // that hangs up ends the wait (the response's close comes before it is sent only then).
-      const gone = new AbortController();
-      const onClose = () => gone.abort();
-      reply.raw.once('close', onClose);
-      try {
-        const finished = whenFinished(record.id, waitSeconds * 1000, gone.signal);
-        const now = await options.store.writebacks.get(record.id);
-        if (now?.phase !== 'done') await finished;
-        else gone.abort();
-      } finally {
-        reply.raw.off('close', onClose);
-      }
-      const latest = (await options.store.writebacks.get(record.id)) ?? record;
+      const latest = (await untilFinished(record, waitSeconds, reply)) ?? record;
       return reply
         .header('cache-control', 'no-store')
         .header('preference-applied', `wait=${waitSeconds}`)
