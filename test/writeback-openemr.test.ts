@@ -21,6 +21,25 @@ const ZONE = 'America/Phoenix';
 const EVENTS = 'openemr_postcalendar_events';
 
 /** A whole-hour slot `days` ahead (Phoenix has no DST: UTC−7), `hour` office time, `minutes` long. */
+/**
+ * A waiting request (`Prefer: wait`) that nothing has finished yet: still unanswered after 300 ms,
+ * then answered once `finish` (the worker's drain) has run.
+ */
+async function answeredOnlyAfter(
+  request: Promise<Response>,
+  finish: () => Promise<unknown>,
+): Promise<Response> {
+  let settled = false;
+  const tracked = request.then((r) => {
+    settled = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  expect(settled).toBe(false);
+  await finish();
+  return tracked;
+}
+
 function slot(days: number, hour: number, minutes = 30): { start: string; end: string; date: string } {
   const day = new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
   const start = new Date(`${day}T${String(hour).padStart(2, '0')}:00:00-07:00`);
@@ -327,15 +346,7 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       expect(early.headers.get('preference-applied')).toBe('wait=1');
       expect(((await early.json()) as { status: string }).status).toBe('accepted');
       // A longer wait is still open when the worker starts, and answers with the written command.
-      let settled = false;
-      const waiting = get(id, 'respond-async, wait=20').then((r) => {
-        settled = true;
-        return r;
-      });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(settled).toBe(false);
-      await worker.drain();
-      const answered = await waiting;
+      const answered = await answeredOnlyAfter(get(id, 'respond-async, wait=20'), () => worker.drain());
       expect(answered.headers.get('preference-applied')).toBe('wait=20');
       expect(((await answered.json()) as { status: string }).status).toBe('written');
       // Finished already: answered at once, without waiting.
@@ -356,15 +367,10 @@ describe('writeback: OpenEMR on MariaDB through the API', () => {
       expect(early.headers.get('preference-applied')).toBe('wait=1');
       const { id: earlyId } = (await early.json()) as { id: string };
       // A longer wait is still open when the worker starts, and answers with the written command.
-      let settled = false;
-      const waiting = post(book('post-wait', slot(8, 14)), key, { prefer: 'wait=20' }).then((r) => {
-        settled = true;
-        return r;
-      });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(settled).toBe(false);
-      await worker.drain();
-      const answered = await waiting;
+      const answered = await answeredOnlyAfter(
+        post(book('post-wait', slot(8, 14)), key, { prefer: 'wait=20' }),
+        () => worker.drain(),
+      );
       expect(answered.status).toBe(200);
       expect(answered.headers.get('preference-applied')).toBe('wait=20');
       const body = (await answered.json()) as { id: string; status: string };
